@@ -1,0 +1,84 @@
+import type { ExpectedRevision } from './event-store.js';
+
+/** Base of every error an event store adapter throws on purpose; `code` is stable for callers. */
+export abstract class EventStoreError extends Error {
+  abstract readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+const describeExpected = (expected: ExpectedRevision): string =>
+  typeof expected === 'bigint' ? `revision ${expected}` : expected;
+
+/** Someone else appended first: re-read the stream, decide again, retry. */
+export class WrongExpectedRevision extends EventStoreError {
+  readonly code = 'WRONG_EXPECTED_REVISION';
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    /** The stream's current revision, or `'no_stream'` when it has no events. */
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(
+      `WrongExpectedRevision: stream "${stream}" expected ${describeExpected(expected)} but is at ` +
+        `${actual === 'no_stream' ? 'no_stream' : `revision ${actual}`}; re-read the stream and retry`,
+    );
+  }
+}
+
+export class StreamDeleted extends EventStoreError {
+  readonly code = 'STREAM_DELETED';
+  constructor(readonly stream: string) {
+    super(`StreamDeleted: stream "${stream}" was deleted and cannot be read or appended to`);
+  }
+}
+
+/** An event id already stored elsewhere than this append would put it: a bug in the writer. */
+export class DuplicateEventId extends EventStoreError {
+  readonly code = 'DUPLICATE_EVENT_ID';
+  constructor(readonly eventId: string, detail: string) {
+    super(`DuplicateEventId: event id ${eventId} ${detail}; give each new event a fresh id`);
+  }
+}
+
+export interface FieldProblem {
+  /** Dotted path of the offending field, e.g. `events[2].data.errorRate`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Input that cannot be stored; nothing was written. */
+export class InvalidEvent extends EventStoreError {
+  readonly code = 'INVALID_EVENT';
+  constructor(readonly problems: readonly FieldProblem[]) {
+    super(`InvalidEvent: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  }
+}
+
+/** The database file is damaged. Never reset automatically: restore it from a backup. */
+export class StoreCorrupt extends EventStoreError {
+  readonly code = 'STORE_CORRUPT';
+  constructor(readonly path: string, detail: string) {
+    super(
+      `StoreCorrupt: ${path} is damaged (${detail}); Failsafe left it untouched — ` +
+        'restore it from a backup or move it aside to start a new store',
+    );
+  }
+}
+
+/** The file is a database, but not a Failsafe event store (or one from a newer Failsafe). */
+export class ForeignStore extends EventStoreError {
+  readonly code = 'FOREIGN_STORE';
+  constructor(readonly path: string, detail: string) {
+    super(`ForeignStore: ${path} ${detail}; Failsafe left it untouched — point the store at another path`);
+  }
+}
+
+export class StoreClosed extends EventStoreError {
+  readonly code = 'STORE_CLOSED';
+  constructor() {
+    super('StoreClosed: the event store was closed; open it again');
+  }
+}

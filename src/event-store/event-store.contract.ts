@@ -1,0 +1,346 @@
+import { v7 as uuidv7 } from 'uuid';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DuplicateEventId, InvalidEvent, StreamDeleted, WrongExpectedRevision } from './errors.js';
+import type { EventStore, NewEvent, RecordedEvent, Subscription } from './event-store.js';
+
+/** How a suite gets a fresh, empty store of the adapter under test, and disposes of it. */
+export interface EventStoreFixture {
+  readonly store: EventStore;
+  dispose(): Promise<void>;
+}
+
+export const newEvent = (type = 'Sampled', data: Record<string, unknown> = {}, metadata?: Record<string, unknown>): NewEvent => ({
+  id: uuidv7(),
+  type,
+  data,
+  ...(metadata && { metadata }),
+});
+
+export const events = (count: number, type = 'Sampled'): NewEvent[] =>
+  Array.from({ length: count }, (_, index) => newEvent(type, { index }));
+
+export async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of source) out.push(item);
+  return out;
+}
+
+/** Takes exactly `count` events from a subscription, failing if they do not come in time. */
+export async function take(subscription: Subscription, count: number, timeoutMs = 10_000): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  if (count === 0) return out;
+  const iterator = subscription[Symbol.asyncIterator]();
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < count) {
+    const remaining = deadline - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`subscription gave ${out.length} of ${count} events in ${timeoutMs} ms`)), remaining);
+    });
+    try {
+      const next = await Promise.race([iterator.next(), timeout]);
+      if (next.done) throw new Error(`subscription ended after ${out.length} of ${count} events`);
+      out.push(next.value);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return out;
+}
+
+const revisions = (recorded: RecordedEvent[]) => recorded.map((e) => e.revision);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The behaviour every event store adapter must show, whatever is behind it. */
+export function describeEventStoreContract(adapter: string, createFixture: () => Promise<EventStoreFixture>): void {
+  describe(`event store contract: ${adapter}`, () => {
+    let fixture: EventStoreFixture;
+    let store: EventStore;
+    beforeEach(async () => {
+      fixture = await createFixture();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.dispose();
+    });
+
+    describe('expected revision', () => {
+      it('creates a stream with no_stream and reports the revision of the last event', async () => {
+        const result = await store.append('svc-a', events(3), 'no_stream');
+        expect(result.nextExpectedRevision).toBe(2n);
+        expect(result.position).toBe(await store.headPosition());
+      });
+
+      it('refuses no_stream on a stream that has events, naming expected and actual', async () => {
+        await store.append('svc-a', events(2), 'no_stream');
+        const error = await store.append('svc-a', events(1), 'no_stream').catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(WrongExpectedRevision);
+        expect(error).toMatchObject({ stream: 'svc-a', expected: 'no_stream', actual: 1n });
+      });
+
+      it('refuses stream_exists on a missing stream', async () => {
+        await expect(store.append('missing', events(1), 'stream_exists')).rejects.toMatchObject({
+          code: 'WRONG_EXPECTED_REVISION',
+          actual: 'no_stream',
+        });
+        await store.append('missing', events(1), 'no_stream');
+        await expect(store.append('missing', events(1), 'stream_exists')).resolves.toMatchObject({ nextExpectedRevision: 1n });
+      });
+
+      it('appends at the exact revision and refuses a stale one without writing anything', async () => {
+        const first = await store.append('svc-a', events(2), 'no_stream');
+        await store.append('svc-a', events(1), first.nextExpectedRevision);
+        const head = await store.headPosition();
+        const error = await store.append('svc-a', events(4), first.nextExpectedRevision).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(WrongExpectedRevision);
+        expect(error).toMatchObject({ expected: 1n, actual: 2n });
+        expect(revisions(await collect(store.readStream('svc-a')))).toEqual([0n, 1n, 2n]);
+        expect(await store.headPosition()).toBe(head);
+      });
+
+      it('appends with any whatever the stream holds', async () => {
+        await store.append('svc-a', events(1), 'any');
+        const result = await store.append('svc-a', events(1), 'any');
+        expect(result.nextExpectedRevision).toBe(1n);
+      });
+    });
+
+    describe('idempotency on event id', () => {
+      it('returns the original result for a retried append and writes nothing', async () => {
+        const batch = events(3);
+        const original = await store.append('svc-a', batch, 'no_stream');
+        const retried = await store.append('svc-a', batch, 'no_stream');
+        expect(retried).toEqual(original);
+        expect(await collect(store.readStream('svc-a'))).toHaveLength(3);
+      });
+
+      it('recognises a retry even after the stream moved on', async () => {
+        const batch = events(2);
+        const original = await store.append('svc-a', batch, 'no_stream');
+        await store.append('svc-a', events(5), 'any');
+        expect(await store.append('svc-a', batch, 'no_stream')).toEqual(original);
+        expect(await collect(store.readStream('svc-a'))).toHaveLength(7);
+      });
+
+      it('refuses an id already stored in another stream, writing nothing', async () => {
+        const [reused] = events(1);
+        await store.append('svc-a', [reused!], 'any');
+        const head = await store.headPosition();
+        await expect(store.append('svc-b', [newEvent(), reused!], 'any')).rejects.toBeInstanceOf(DuplicateEventId);
+        expect(await store.headPosition()).toBe(head);
+        expect(await collect(store.readStream('svc-b'))).toEqual([]);
+      });
+    });
+
+    describe('bad input', () => {
+      it.each([
+        ['a malformed id', [{ id: 'not-a-uuid', type: 'T', data: {} }], 'events[0].id'],
+        ['a missing type', [{ id: uuidv7(), data: {} }], 'events[0].type'],
+        ['data that is not an object', [newEvent(), { id: uuidv7(), type: 'T', data: [1, 2] }], 'events[1].data'],
+        ['data that JSON cannot carry', [{ id: uuidv7(), type: 'T', data: { big: 1n } }], 'events[0].data'],
+        ['the same id twice in one batch', (() => { const e = newEvent(); return [e, e]; })(), 'events[1].id'],
+      ])('refuses %s, naming the field, and writes nothing', async (_, batch, field) => {
+        const error = await store.append('svc-a', batch as NewEvent[], 'any').catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidEvent);
+        expect((error as InvalidEvent).problems.map((p) => p.path)).toContain(field);
+        expect((error as Error).message).toContain(field);
+        expect(await store.headPosition()).toBe(0n);
+      });
+
+      it('refuses reserved or empty stream names and bad expected revisions', async () => {
+        await expect(store.append('$all', events(1), 'any')).rejects.toThrow(/stream: must not start with "\$"/);
+        await expect(store.append('', events(1), 'any')).rejects.toBeInstanceOf(InvalidEvent);
+        await expect(store.append('svc', events(1), -1n as bigint)).rejects.toThrow(/expectedRevision/);
+        await expect(store.append('svc', [], 'any')).rejects.toThrow(/events: must be a non-empty array/);
+      });
+    });
+
+    describe('reading', () => {
+      it('gives back what was written, with revision, position and time', async () => {
+        const written = newEvent('DeploymentRequested', { service: 'svc', nested: { list: [1, 'two', null] } }, { actor: 'alice' });
+        const before = Date.now();
+        const { position } = await store.append('svc-a', [written], 'no_stream');
+        const [read] = await collect(store.readStream('svc-a'));
+        expect(read).toMatchObject({ id: written.id, stream: 'svc-a', revision: 0n, position, type: written.type, data: written.data, metadata: written.metadata });
+        expect(read!.recordedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      });
+
+      it('reads a stream forwards and backwards from a revision, bounded by maxCount', async () => {
+        await store.append('svc-a', events(10), 'no_stream');
+        expect(revisions(await collect(store.readStream('svc-a', { fromRevision: 4n, maxCount: 3 })))).toEqual([4n, 5n, 6n]);
+        expect(revisions(await collect(store.readStream('svc-a', { direction: 'backwards', maxCount: 3 })))).toEqual([9n, 8n, 7n]);
+        expect(revisions(await collect(store.readStream('svc-a', { direction: 'backwards', fromRevision: 2n })))).toEqual([2n, 1n, 0n]);
+        expect(await collect(store.readStream('never-written'))).toEqual([]);
+      });
+
+      it('reads $all in commit order with strictly increasing positions, forwards and backwards', async () => {
+        const order: string[] = [];
+        for (let i = 0; i < 30; i += 1) {
+          const e = newEvent('Sampled', { i });
+          order.push(e.id);
+          await store.append(`svc-${i % 3}`, [e], 'any');
+        }
+        const all = await collect(store.readAll());
+        expect(all.map((e) => e.id)).toEqual(order);
+        all.slice(1).forEach((e, i) => expect(e.position).toBeGreaterThan(all[i]!.position));
+        const fromMiddle = await collect(store.readAll({ fromPosition: all[10]!.position, maxCount: 5 }));
+        expect(fromMiddle.map((e) => e.id)).toEqual(order.slice(10, 15));
+        const backwards = await collect(store.readAll({ direction: 'backwards', maxCount: 4 }));
+        expect(backwards.map((e) => e.id)).toEqual(order.slice(-4).reverse());
+      });
+    });
+
+    describe('subscriptions', () => {
+      it('catches up, then delivers live appends', async () => {
+        await store.append('svc-a', events(5), 'no_stream');
+        const subscription = store.subscribe();
+        try {
+          expect(await take(subscription, 5)).toHaveLength(5);
+          const live = events(3);
+          await store.append('svc-b', live, 'no_stream');
+          expect((await take(subscription, 3)).map((e) => e.id)).toEqual(live.map((e) => e.id));
+        } finally {
+          await subscription.close();
+        }
+      });
+
+      it('resumes from a stored checkpoint without loss or duplication', async () => {
+        const written = [...events(6)];
+        await store.append('svc-a', written, 'no_stream');
+        const first = store.subscribe();
+        const seen = await take(first, 4);
+        const checkpoint = seen.at(-1)!.position;
+        await first.close();
+        const more = events(3);
+        await store.append('svc-a', more, 'any');
+        const resumed = store.subscribe({ after: checkpoint });
+        try {
+          const rest = await take(resumed, 5);
+          expect([...seen, ...rest].map((e) => e.id)).toEqual([...written, ...more].map((e) => e.id));
+        } finally {
+          await resumed.close();
+        }
+      });
+
+      it("from 'end' delivers only what is appended afterwards", async () => {
+        await store.append('svc-a', events(4), 'no_stream');
+        const subscription = store.subscribe({ after: 'end' });
+        try {
+          const live = events(2);
+          await store.append('svc-a', live, 'any');
+          expect((await take(subscription, 2)).map((e) => e.id)).toEqual(live.map((e) => e.id));
+        } finally {
+          await subscription.close();
+        }
+      });
+
+      it('delivers every event exactly once, in order, while writers append during catch-up', async () => {
+        await store.append('svc-a', events(300), 'no_stream');
+        const subscription = store.subscribe();
+        const writing = (async () => {
+          for (let i = 0; i < 40; i += 1) await store.append(`svc-${i % 4}`, events(5), 'any');
+        })();
+        try {
+          const received = await take(subscription, 500, 20_000);
+          await writing;
+          const all = await collect(store.readAll());
+          expect(received.map((e) => e.id)).toEqual(all.map((e) => e.id));
+        } finally {
+          await subscription.close();
+        }
+      });
+
+      it('ends the iteration when closed', async () => {
+        const subscription = store.subscribe();
+        const consumed = collect(subscription);
+        await sleep(20);
+        await subscription.close();
+        await expect(consumed).resolves.toEqual([]);
+      });
+    });
+
+    describe('retention', () => {
+      it('keeps only the newest maxCount events of a stream, and revisions go on', async () => {
+        await store.setStreamMetadata('health-svc', { maxCount: 3 });
+        await store.append('health-svc', events(10), 'no_stream');
+        expect(revisions(await collect(store.readStream('health-svc')))).toEqual([7n, 8n, 9n]);
+        const next = await store.append('health-svc', events(1), 9n);
+        expect(next.nextExpectedRevision).toBe(10n);
+        expect(await store.getStreamMetadata('health-svc')).toEqual({ maxCount: 3 });
+        expect(revisions(await collect(store.readStream('health-svc', { direction: 'backwards' })))).toEqual([10n, 9n, 8n]);
+      });
+
+      it('applies a maxCount set after the events were written', async () => {
+        await store.append('health-svc', events(6), 'no_stream');
+        await store.setStreamMetadata('health-svc', { maxCount: 2 });
+        expect(revisions(await collect(store.readStream('health-svc')))).toEqual([4n, 5n]);
+      });
+
+      it('hides events older than maxAge', async () => {
+        await store.setStreamMetadata('health-svc', { maxAgeSeconds: 1 });
+        await store.append('health-svc', events(2), 'no_stream');
+        await sleep(1_100);
+        const fresh = events(1);
+        await store.append('health-svc', fresh, 'any');
+        expect((await collect(store.readStream('health-svc'))).map((e) => e.id)).toEqual([fresh[0]!.id]);
+      });
+
+      it('refuses retention values that are not positive integers', async () => {
+        await expect(store.setStreamMetadata('svc', { maxCount: 0 })).rejects.toThrow(/metadata.maxCount/);
+        await expect(store.setStreamMetadata('svc', { maxAgeSeconds: 1.5 })).rejects.toThrow(/metadata.maxAgeSeconds/);
+      });
+    });
+
+    describe('deletion', () => {
+      it('makes a deleted stream refuse reads and appends with StreamDeleted', async () => {
+        await store.append('svc-a', events(2), 'no_stream');
+        await store.deleteStream('svc-a', 1n);
+        await expect(store.append('svc-a', events(1), 'any')).rejects.toBeInstanceOf(StreamDeleted);
+        await expect(collect(store.readStream('svc-a'))).rejects.toBeInstanceOf(StreamDeleted);
+      });
+
+      it('checks the expected revision before deleting', async () => {
+        await store.append('svc-a', events(2), 'no_stream');
+        await expect(store.deleteStream('svc-a', 0n)).rejects.toBeInstanceOf(WrongExpectedRevision);
+        expect(await collect(store.readStream('svc-a'))).toHaveLength(2);
+      });
+    });
+
+    describe('concurrency', () => {
+      it('lets exactly one of many racing no_stream appends win', async () => {
+        const outcomes = await Promise.allSettled(Array.from({ length: 25 }, () => store.append('race', events(1), 'no_stream')));
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        for (const o of outcomes.filter((o) => o.status === 'rejected')) {
+          expect((o as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevision);
+        }
+      });
+
+      it('keeps a gap-free stream under many concurrent optimistic appenders', async () => {
+        const writers = 20;
+        const appendsEach = 10;
+        const appendWithRetry = async (writer: number, n: number) => {
+          for (;;) {
+            const last = await collect(store.readStream('shared', { direction: 'backwards', maxCount: 1 }));
+            const expected = last[0]?.revision ?? 'no_stream';
+            try {
+              return await store.append('shared', [newEvent('Counted', { writer, n })], expected);
+            } catch (error) {
+              if (!(error instanceof WrongExpectedRevision)) throw error;
+            }
+          }
+        };
+        await Promise.all(
+          Array.from({ length: writers }, async (_, writer) => {
+            for (let n = 0; n < appendsEach; n += 1) await appendWithRetry(writer, n);
+          }),
+        );
+        const stream = await collect(store.readStream('shared'));
+        expect(revisions(stream)).toEqual(Array.from({ length: writers * appendsEach }, (_, i) => BigInt(i)));
+        for (let writer = 0; writer < writers; writer += 1) {
+          const mine = stream.filter((e) => e.data.writer === writer).map((e) => e.data.n);
+          expect(mine).toEqual(Array.from({ length: appendsEach }, (_, n) => n));
+        }
+      });
+    });
+  });
+}

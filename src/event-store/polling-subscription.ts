@@ -1,0 +1,49 @@
+import type { RecordedEvent, Subscription } from './event-store.js';
+
+export interface PollingSource {
+  /** Delivery starts strictly after this position. */
+  readonly after: bigint;
+  /** The next events strictly after `position`, in order; empty when caught up. */
+  readPage(position: bigint): RecordedEvent[] | Promise<RecordedEvent[]>;
+  /** Resolves when new events may exist (or when `signal` aborts). */
+  waitForAppend(signal: AbortSignal): Promise<void>;
+  onClose(): void;
+}
+
+/**
+ * Catch-up then live, for stores read by position: always "read after the last delivered
+ * position", so catching up and going live are the same loop and nothing is lost or repeated.
+ */
+export function pollingSubscription(source: PollingSource): Subscription {
+  const stop = new AbortController();
+  let position = source.after;
+
+  async function* deliver(): AsyncGenerator<RecordedEvent> {
+    try {
+      while (!stop.signal.aborted) {
+        const page = await source.readPage(position);
+        if (page.length === 0) {
+          await source.waitForAppend(stop.signal);
+          continue;
+        }
+        for (const event of page) {
+          if (stop.signal.aborted) return;
+          position = event.position;
+          yield event;
+        }
+      }
+    } finally {
+      stop.abort();
+      source.onClose();
+    }
+  }
+
+  const iterator = deliver();
+  return {
+    [Symbol.asyncIterator]: () => iterator,
+    async close() {
+      stop.abort();
+      source.onClose();
+    },
+  };
+}

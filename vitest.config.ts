@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'projections/**/*.test.ts', 'drills/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Two cores: suites that spawn processes or fsync heavily run better one file at a time each.
+    maxWorkers: 2,
+  },
+});
