@@ -1,0 +1,44 @@
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+
+export const STORE_FILE = 'failsafe.db';
+
+/** Adds `--data-dir` to a command that opens the embedded store. */
+export const withDataDir = (command: Command): Command =>
+  command.option(
+    '--data-dir <dir>',
+    `folder of the embedded event store (env FAILSAFE_DATA_DIR, default ${DEFAULT_DATA_DIR})`,
+  );
+
+export const openEmbeddedStore = (dataDir: string | undefined): SqliteEventStore =>
+  SqliteEventStore.open({ path: join(resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR), STORE_FILE) });
+
+/** Errors Failsafe raises on purpose carry a `code` and a message that says what to do. */
+const isExpected = (error: unknown): error is Error =>
+  error instanceof Error && 'code' in error && typeof error.code === 'string' && !error.code.startsWith('ERR_');
+
+/** Runs a command's action: expected errors print one clear line and exit 1, anything else its stack. */
+export function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await run(...args);
+    } catch (error) {
+      process.stderr.write(`failsafe: ${isExpected(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export const untilSignal = (): Promise<NodeJS.Signals> =>
+  new Promise((resolveSignal) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolveSignal(signal);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });

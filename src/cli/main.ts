@@ -1,0 +1,15 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { eventsCommand } from './events-command.js';
+import { serveCommand } from './serve-command.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('failsafe')
+  .description('Failsafe: event-sourced control plane for fleets of MCP servers')
+  .version(version)
+  .showHelpAfterError()
+  .addCommand(serveCommand())
+  .addCommand(eventsCommand());
+
+await program.parseAsync();
