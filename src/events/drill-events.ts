@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { identifier, milliseconds, timestamp } from './common-schemas.js';
+import { defineEvent } from './define-event.js';
+
+const run = { runId: identifier };
+const detail = z.string().max(4000);
+
+/** Every step of a chaos drill, so a scorecard can be rebuilt from history alone. */
+export const drillEvents = [
+  defineEvent(
+    'DrillStarted',
+    z.strictObject({ ...run, drill: identifier, trigger: z.enum(['schedule', 'manual']), scheduledFor: timestamp.optional() }),
+  ),
+  defineEvent(
+    'DrillStepRecorded',
+    z.strictObject({ ...run, step: identifier, status: z.enum(['started', 'passed', 'failed', 'skipped']), detail: detail.optional() }),
+  ),
+  defineEvent(
+    'DrillFaultInjected',
+    z.strictObject({
+      ...run,
+      fault: z.strictObject({
+        kind: z.enum(['toxic', 'release']),
+        name: identifier,
+        toxicType: identifier.optional(),
+        attributes: z.record(z.string(), z.unknown()).optional(),
+      }),
+    }),
+  ),
+  defineEvent('DrillFaultHealed', z.strictObject({ ...run, name: identifier })),
+  defineEvent(
+    'DrillExpectationEvaluated',
+    z.strictObject({ ...run, expectation: identifier, passed: z.boolean(), observed: z.unknown().optional(), detail }),
+  ),
+  defineEvent(
+    'DrillFinished',
+    z.strictObject({
+      ...run,
+      outcome: z.enum(['passed', 'failed', 'aborted']),
+      timeToDetectMs: milliseconds.optional(),
+      timeToRecoverMs: milliseconds.optional(),
+    }),
+  ),
+] as const;

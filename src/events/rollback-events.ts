@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { actorName, count, eventId, identifier, reason, releaseName, serviceName, severity, timestamp } from './common-schemas.js';
+import { defineEvent } from './define-event.js';
+
+const rollback = { rollbackId: identifier, service: serviceName };
+
+/** A decision carries its evidence: the rule, its threshold, what was observed, and the events that tipped it. */
+const decided = z.strictObject({
+  ...rollback,
+  mode: z.enum(['automatic', 'manual', 'disable_feature']),
+  rule: identifier,
+  threshold: z.number(),
+  observed: z.number(),
+  unit: z.string().max(32).optional(),
+  window: z.strictObject({ from: timestamp, to: timestamp, sampleCount: count }).optional(),
+  evidenceEventIds: z.array(eventId).min(1),
+  targetRelease: releaseName.optional(),
+});
+
+export const rollbackEvents = [
+  defineEvent('RollbackDecided', decided),
+  defineEvent(
+    'RollbackRequested',
+    z.strictObject({ ...rollback, requestedBy: actorName, reason, targetRelease: releaseName.optional() }),
+  ),
+  defineEvent('RollbackApproved', z.strictObject({ ...rollback, approvedBy: actorName, expiresAt: timestamp })),
+  defineEvent('RollbackRejected', z.strictObject({ ...rollback, rejectedBy: actorName, reason })),
+  defineEvent('RollbackStarted', z.strictObject({ ...rollback, fromRelease: releaseName, toRelease: releaseName })),
+  defineEvent('RollbackCompleted', z.strictObject({ ...rollback, release: releaseName })),
+  defineEvent(
+    'RollbackVerified',
+    z.strictObject({
+      ...rollback,
+      passed: z.boolean(),
+      checks: z.array(z.strictObject({ name: identifier, passed: z.boolean(), detail: z.string().max(2000).optional() })).min(1),
+    }),
+  ),
+  defineEvent('RollbackFailed', z.strictObject({ ...rollback, reason, attempt: z.number().int().min(1) })),
+  defineEvent('RollbackEscalated', z.strictObject({ ...rollback, reason, severity })),
+] as const;
