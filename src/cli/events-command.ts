@@ -120,7 +120,7 @@ const tailCommand = () =>
           for await (const event of store.readAll({ direction: 'backwards', maxCount: flags.last })) after = event.position - 1n;
         }
         const subscription = store.subscribe({ after });
-        const stopped = untilSignal().then(() => subscription.close());
+        void untilSignal().then(() => subscription.close());
         let printed = 0;
         try {
           for await (const event of subscription) {
@@ -132,7 +132,6 @@ const tailCommand = () =>
           await subscription.close();
           await store.close();
         }
-        void stopped;
       }),
     );
 
