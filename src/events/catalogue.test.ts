@@ -32,7 +32,7 @@ const problemPaths = (run: () => unknown): string[] => {
 describe('event catalogue', () => {
   it('has an example for every event type, the areas of DESIGN.md included', () => {
     expect(Object.keys(eventExamples).sort()).toEqual([...eventTypes]);
-    for (const area of ['Deployment', 'Migration', 'HealthSample', 'Feature', 'Rollback', 'Drill']) {
+    for (const area of ['Deployment', 'Migration', 'HealthSample', 'Feature', 'Rollback', 'Drill', 'Clock']) {
       expect(eventTypes.some((t) => t.startsWith(area)), area).toBe(true);
     }
   });

@@ -10,6 +10,7 @@ import { featureFlagEvents } from './feature-flag-events.js';
 import { healthEvents } from './health-events.js';
 import { migrationEvents } from './migration-events.js';
 import { rollbackEvents } from './rollback-events.js';
+import { timeEvents } from './time-events.js';
 
 const definitions = [
   ...deploymentEvents,
@@ -18,6 +19,7 @@ const definitions = [
   ...featureFlagEvents,
   ...rollbackEvents,
   ...drillEvents,
+  ...timeEvents,
 ] as const;
 
 type Definition = (typeof definitions)[number];

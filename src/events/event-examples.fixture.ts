@@ -62,5 +62,6 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   DrillFaultInjected: { runId: 'run-1', fault: { kind: 'toxic', name: 'latency-5s', toxicType: 'latency', attributes: { latency: 5000 } } },
   DrillFaultHealed: { runId: 'run-1', name: 'latency-5s' },
   DrillExpectationEvaluated: { runId: 'run-1', expectation: 'rollback-decided-within-30s', passed: true, observed: 12_400, detail: 'decided after 12.4 s' },
+  ClockTicked: { at: '2026-11-24T10:00:10.000Z' },
   DrillFinished: { runId: 'run-1', outcome: 'passed', timeToDetectMs: 12_400, timeToRecoverMs: 41_000 },
 };

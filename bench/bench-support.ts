@@ -1,0 +1,44 @@
+import { performance } from 'node:perf_hooks';
+
+export const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+export const percentile = (values: readonly number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+
+/** Runs `work` and returns elapsed seconds. */
+export async function timed(work: () => unknown): Promise<number> {
+  const start = performance.now();
+  await work();
+  return (performance.now() - start) / 1000;
+}
+
+export const progress = (message: string): void => {
+  process.stderr.write(`  … ${message}\n`);
+};
+
+export const fmt = (value: number, digits = 0): string =>
+  value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export interface Row {
+  readonly measure: string;
+  readonly ours: string;
+  readonly bare: string;
+  readonly ratio: string;
+  readonly aim: string;
+}
+
+export function printTable(rows: readonly Row[]): void {
+  const headers: Row = { measure: 'measure', ours: 'failsafe', bare: 'bare better-sqlite3', ratio: 'ratio', aim: 'aim' };
+  const keys = Object.keys(headers) as (keyof Row)[];
+  const widths = keys.map((k) => Math.max(...[headers, ...rows].map((r) => r[k].length)));
+  const line = (r: Row) => keys.map((k, i) => (i === 0 ? r[k].padEnd(widths[i]!) : r[k].padStart(widths[i]!))).join('  ');
+  console.log(line(headers));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
