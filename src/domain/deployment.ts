@@ -1,0 +1,76 @@
+import type { DomainEvent } from '../events/catalogue.js';
+import { InvariantViolated } from './decider.js';
+import { isRollbackActive, type ServiceState } from './service.js';
+
+export type DeploymentCommand =
+  | { readonly type: 'RequestDeployment'; readonly service: string; readonly deploymentId: string; readonly release: string; readonly reason?: string }
+  | { readonly type: 'StartDeployment'; readonly service: string; readonly deploymentId: string }
+  | { readonly type: 'MarkDeploymentHealthy'; readonly service: string; readonly deploymentId: string }
+  | { readonly type: 'MarkDeploymentFailed'; readonly service: string; readonly deploymentId: string; readonly reason: string };
+
+function assertNoRollback(state: ServiceState, service: string): void {
+  if (isRollbackActive(state)) {
+    throw new InvariantViolated(
+      'deployment-blocked-by-rollback',
+      `rollback ${state.rollback!.id} of ${service} is ${state.rollback!.status}; wait until it completes or is rejected`,
+    );
+  }
+}
+
+function pendingDeployment(state: ServiceState, command: { deploymentId: string; service: string }, allowed: readonly string[]) {
+  const deployment = state.deployment;
+  if (!deployment || deployment.id !== command.deploymentId) {
+    throw new InvariantViolated('unknown-deployment', `${command.service} has no deployment ${command.deploymentId}`);
+  }
+  if (!allowed.includes(deployment.status)) {
+    throw new InvariantViolated(
+      'deployment-not-in-progress',
+      `deployment ${deployment.id} of ${command.service} is ${deployment.status}, expected ${allowed.join(' or ')}`,
+    );
+  }
+  return deployment;
+}
+
+export function decideDeployment(state: ServiceState, command: DeploymentCommand): DomainEvent[] {
+  const { service, deploymentId } = command;
+  switch (command.type) {
+    case 'RequestDeployment': {
+      assertNoRollback(state, service);
+      const busy = state.deployment && ['requested', 'started'].includes(state.deployment.status);
+      if (busy) {
+        throw new InvariantViolated(
+          'one-deployment-at-a-time',
+          `deployment ${state.deployment!.id} of ${service} (${state.deployment!.release}) is still ${state.deployment!.status}`,
+        );
+      }
+      if (state.currentRelease === command.release) {
+        throw new InvariantViolated('release-already-running', `${service} already runs ${command.release}`);
+      }
+      return [
+        {
+          type: 'DeploymentRequested',
+          data: {
+            deploymentId,
+            service,
+            release: command.release,
+            previousRelease: state.currentRelease ?? null,
+            ...(command.reason && { reason: command.reason }),
+          },
+        },
+      ];
+    }
+    case 'StartDeployment': {
+      assertNoRollback(state, service);
+      const { release } = pendingDeployment(state, command, ['requested']);
+      return [{ type: 'DeploymentStarted', data: { deploymentId, service, release } }];
+    }
+    case 'MarkDeploymentHealthy': {
+      const { release } = pendingDeployment(state, command, ['started']);
+      return [{ type: 'DeploymentHealthy', data: { deploymentId, service, release } }];
+    }
+    case 'MarkDeploymentFailed': {
+      const { release } = pendingDeployment(state, command, ['requested', 'started']);
+      return [{ type: 'DeploymentFailed', data: { deploymentId, service, release, reason: command.reason } }];
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import type { DomainEvent, EventData } from '../events/catalogue.js';
+import { InvariantViolated } from './decider.js';
+import { isRollbackActive, type Rollback, type RollbackStatus, type ServiceState } from './service.js';
+
+export interface Identity {
+  readonly id: string;
+  readonly roles: readonly string[];
+}
+
+export type RollbackCommand =
+  | ({ readonly type: 'DecideRollback' } & EventData<'RollbackDecided'>)
+  | { readonly type: 'RequestRollback'; readonly service: string; readonly rollbackId: string; readonly requestedBy: string; readonly reason: string; readonly targetRelease?: string }
+  | { readonly type: 'ApproveRollback'; readonly service: string; readonly rollbackId: string; readonly approver: Identity; readonly now: Date; readonly validForMs: number }
+  | { readonly type: 'RejectRollback'; readonly service: string; readonly rollbackId: string; readonly rejectedBy: string; readonly reason: string }
+  | { readonly type: 'StartRollback'; readonly service: string; readonly rollbackId: string; readonly now: Date }
+  | { readonly type: 'CompleteRollback'; readonly service: string; readonly rollbackId: string }
+  | { readonly type: 'FailRollback'; readonly service: string; readonly rollbackId: string; readonly reason: string }
+  | { readonly type: 'EscalateRollback'; readonly service: string; readonly rollbackId: string; readonly reason: string; readonly severity: EventData<'RollbackEscalated'>['severity'] }
+  | { readonly type: 'RecordRollbackVerification'; readonly service: string; readonly rollbackId: string; readonly checks: EventData<'RollbackVerified'>['checks'] };
+
+const APPROVER_ROLES = ['approver', 'admin'];
+
+function assertNoActiveRollback(state: ServiceState, service: string): void {
+  if (isRollbackActive(state)) {
+    throw new InvariantViolated(
+      'one-rollback-at-a-time',
+      `rollback ${state.rollback!.id} of ${service} is already ${state.rollback!.status}`,
+    );
+  }
+}
+
+function rollbackIn(state: ServiceState, command: { service: string; rollbackId: string }, allowed: readonly RollbackStatus[]): Rollback {
+  const rollback = state.rollback;
+  if (!rollback || rollback.id !== command.rollbackId) {
+    throw new InvariantViolated('unknown-rollback', `${command.service} has no rollback ${command.rollbackId}`);
+  }
+  if (!allowed.includes(rollback.status)) {
+    throw new InvariantViolated(
+      'rollback-wrong-status',
+      `rollback ${rollback.id} of ${command.service} is ${rollback.status}, expected ${allowed.join(' or ')}`,
+    );
+  }
+  return rollback;
+}
+
+/** Where a full rollback goes: the release asked for, else the last known good one. */
+function targetOf(state: ServiceState, rollback: Rollback, service: string): string {
+  if (rollback.mode === 'disable_feature') return state.currentRelease ?? 'unknown';
+  const target = rollback.targetRelease ?? state.lastKnownGood;
+  if (!target) {
+    throw new InvariantViolated('no-release-to-roll-back-to', `${service} has no last known good release and none was named`);
+  }
+  if (target === state.currentRelease) {
+    throw new InvariantViolated('already-on-target-release', `${service} already runs ${target}`);
+  }
+  return target;
+}
+
+export function decideRollback(state: ServiceState, command: RollbackCommand): DomainEvent[] {
+  const { service, rollbackId } = command;
+  switch (command.type) {
+    case 'DecideRollback': {
+      assertNoActiveRollback(state, service);
+      const { type: _, ...data } = command;
+      return [{ type: 'RollbackDecided', data }];
+    }
+    case 'RequestRollback': {
+      assertNoActiveRollback(state, service);
+      const { type: _, ...data } = command;
+      return [{ type: 'RollbackRequested', data }];
+    }
+    case 'ApproveRollback': {
+      const rollback = rollbackIn(state, command, ['awaiting_approval']);
+      const { approver } = command;
+      if (!approver.roles.some((role) => APPROVER_ROLES.includes(role))) {
+        throw new InvariantViolated('approver-role-required', `${approver.id} lacks the approver role`);
+      }
+      if (approver.id === rollback.requestedBy) {
+        throw new InvariantViolated('second-identity-approval', `${approver.id} requested rollback ${rollbackId} and cannot also approve it`);
+      }
+      const expiresAt = new Date(command.now.getTime() + command.validForMs).toISOString();
+      return [{ type: 'RollbackApproved', data: { rollbackId, service, approvedBy: approver.id, expiresAt } }];
+    }
+    case 'RejectRollback': {
+      rollbackIn(state, command, ['awaiting_approval', 'decided', 'approved']);
+      return [{ type: 'RollbackRejected', data: { rollbackId, service, rejectedBy: command.rejectedBy, reason: command.reason } }];
+    }
+    case 'StartRollback': {
+      const rollback = rollbackIn(state, command, ['decided', 'approved', 'failed']);
+      const needsApproval = rollback.mode === 'manual';
+      if (needsApproval && (!rollback.approval || command.now.getTime() >= Date.parse(rollback.approval.expiresAt))) {
+        throw new InvariantViolated(
+          'approval-expired',
+          `the approval of rollback ${rollbackId} expired at ${rollback.approval?.expiresAt}; ask for a new approval`,
+        );
+      }
+      const fromRelease = rollback.fromRelease ?? state.currentRelease ?? 'unknown';
+      return [{ type: 'RollbackStarted', data: { rollbackId, service, fromRelease, toRelease: rollback.toRelease ?? targetOf(state, rollback, service) } }];
+    }
+    case 'CompleteRollback': {
+      const rollback = rollbackIn(state, command, ['in_progress']);
+      const release = rollback.toRelease!;
+      const undone = state.deployment && state.deployment.release !== release && state.deployment.status !== 'rolled_back' ? state.deployment : undefined;
+      return [
+        { type: 'RollbackCompleted', data: { rollbackId, service, release } },
+        ...(undone
+          ? [{ type: 'DeploymentRolledBack', data: { deploymentId: undone.id, service, release: undone.release, toRelease: release, rollbackId } } as const]
+          : []),
+      ];
+    }
+    case 'FailRollback': {
+      const rollback = rollbackIn(state, command, ['in_progress']);
+      return [{ type: 'RollbackFailed', data: { rollbackId, service, reason: command.reason, attempt: rollback.attempts + 1 } }];
+    }
+    case 'EscalateRollback': {
+      rollbackIn(state, command, ['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed']);
+      return [{ type: 'RollbackEscalated', data: { rollbackId, service, reason: command.reason, severity: command.severity } }];
+    }
+    case 'RecordRollbackVerification': {
+      rollbackIn(state, command, ['completed']);
+      const passed = command.checks.every((check) => check.passed);
+      return [{ type: 'RollbackVerified', data: { rollbackId, service, passed, checks: command.checks } }];
+    }
+  }
+}

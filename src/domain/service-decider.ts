@@ -1,0 +1,28 @@
+import type { Decider } from './decider.js';
+import { decideDeployment, type DeploymentCommand } from './deployment.js';
+import { decideFeatureFlag, type FeatureFlagCommand } from './feature-flags.js';
+import { decideRollback, type RollbackCommand } from './rollback.js';
+import { evolveService, initialServiceState, type ServiceState } from './service.js';
+
+export type ServiceCommand = DeploymentCommand | RollbackCommand | FeatureFlagCommand;
+
+export const serviceStream = (service: string): string => `service-${service}`;
+
+export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
+  initialState: initialServiceState,
+  evolve: evolveService,
+  decide(state, command) {
+    switch (command.type) {
+      case 'RequestDeployment':
+      case 'StartDeployment':
+      case 'MarkDeploymentHealthy':
+      case 'MarkDeploymentFailed':
+        return decideDeployment(state, command);
+      case 'DisableFeature':
+      case 'EnableFeature':
+        return decideFeatureFlag(state, command);
+      default:
+        return decideRollback(state, command);
+    }
+  },
+};

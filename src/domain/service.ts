@@ -1,0 +1,125 @@
+import type { DomainEvent, EventData } from '../events/catalogue.js';
+
+export type DeploymentStatus = 'requested' | 'started' | 'healthy' | 'failed' | 'rolled_back';
+export type RollbackStatus =
+  | 'decided'
+  | 'awaiting_approval'
+  | 'approved'
+  | 'rejected'
+  | 'in_progress'
+  | 'completed'
+  | 'failed'
+  | 'escalated';
+export type RollbackMode = EventData<'RollbackDecided'>['mode'];
+
+export interface Rollback {
+  readonly id: string;
+  readonly mode: RollbackMode;
+  readonly status: RollbackStatus;
+  /** Who asked: a person for a manual request, the rule's name for a policy decision. */
+  readonly requestedBy: string;
+  readonly targetRelease?: string | undefined;
+  readonly approval?: { readonly by: string; readonly expiresAt: string } | undefined;
+  readonly fromRelease?: string | undefined;
+  readonly toRelease?: string | undefined;
+  readonly attempts: number;
+  readonly verified?: boolean | undefined;
+}
+
+/**
+ * Everything about one service that its stream (`service-<name>`) records: deployments,
+ * rollbacks and disabled features share the stream so that one expected revision guards them all.
+ */
+export interface ServiceState {
+  readonly currentRelease?: string | undefined;
+  readonly lastKnownGood?: string | undefined;
+  readonly deployment?: { readonly id: string; readonly release: string; readonly status: DeploymentStatus } | undefined;
+  readonly rollback?: Rollback | undefined;
+  readonly disabledTools: readonly string[];
+  readonly disabledAgents: readonly string[];
+  /** The seeds' "legacy mode": the whole system is disabled. */
+  readonly legacyMode: boolean;
+}
+
+export const initialServiceState: ServiceState = { disabledTools: [], disabledAgents: [], legacyMode: false };
+
+const ACTIVE: ReadonlySet<RollbackStatus> = new Set(['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed']);
+
+export const isRollbackActive = (state: ServiceState): boolean => state.rollback !== undefined && ACTIVE.has(state.rollback.status);
+
+const withRollback = (state: ServiceState, changes: Partial<Rollback>): ServiceState =>
+  state.rollback ? { ...state, rollback: { ...state.rollback, ...changes } } : state;
+
+const toggle = (list: readonly string[], item: string, present: boolean) =>
+  present ? [...new Set([...list, item])].sort() : list.filter((x) => x !== item);
+
+export function evolveService(state: ServiceState, event: DomainEvent): ServiceState {
+  switch (event.type) {
+    case 'DeploymentRequested':
+      return { ...state, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'requested' } };
+    case 'DeploymentStarted':
+      return { ...state, currentRelease: event.data.release, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'started' } };
+    case 'DeploymentHealthy':
+      return {
+        ...state,
+        currentRelease: event.data.release,
+        lastKnownGood: event.data.release,
+        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'healthy' },
+      };
+    case 'DeploymentFailed':
+      return { ...state, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'failed' } };
+    case 'DeploymentRolledBack':
+      return {
+        ...state,
+        currentRelease: event.data.toRelease,
+        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'rolled_back' },
+      };
+    case 'RollbackDecided':
+      return {
+        ...state,
+        rollback: {
+          id: event.data.rollbackId,
+          mode: event.data.mode,
+          status: event.data.mode === 'manual' ? 'awaiting_approval' : 'decided',
+          requestedBy: `policy:${event.data.rule}`,
+          targetRelease: event.data.targetRelease,
+          attempts: 0,
+        },
+      };
+    case 'RollbackRequested':
+      return {
+        ...state,
+        rollback: {
+          id: event.data.rollbackId,
+          mode: 'manual',
+          status: 'awaiting_approval',
+          requestedBy: event.data.requestedBy,
+          targetRelease: event.data.targetRelease,
+          attempts: 0,
+        },
+      };
+    case 'RollbackApproved':
+      return withRollback(state, { status: 'approved', approval: { by: event.data.approvedBy, expiresAt: event.data.expiresAt } });
+    case 'RollbackRejected':
+      return withRollback(state, { status: 'rejected' });
+    case 'RollbackStarted':
+      return withRollback(state, { status: 'in_progress', fromRelease: event.data.fromRelease, toRelease: event.data.toRelease });
+    case 'RollbackCompleted':
+      return { ...withRollback(state, { status: 'completed' }), currentRelease: event.data.release };
+    case 'RollbackFailed':
+      return withRollback(state, { status: 'failed', attempts: event.data.attempt });
+    case 'RollbackEscalated':
+      return withRollback(state, { status: 'escalated' });
+    case 'RollbackVerified':
+      return withRollback(state, { verified: event.data.passed });
+    case 'FeatureDisabled':
+    case 'FeatureEnabled': {
+      const disabled = event.type === 'FeatureDisabled';
+      if (event.data.scope === 'system') return { ...state, legacyMode: disabled };
+      const key = event.data.scope === 'tool' ? 'disabledTools' : 'disabledAgents';
+      return { ...state, [key]: toggle(state[key], event.data.target!, disabled) };
+    }
+    default:
+      return state;
+  }
+}
