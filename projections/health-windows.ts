@@ -1,0 +1,140 @@
+import type { TypedRecordedEvent } from '../src/events/catalogue.js';
+import type { Projection } from '../src/runtime/projection.js';
+import { advance } from './event-time.js';
+
+/** What the policy needs of one health sample, kept with the id of the event as evidence. */
+export interface SamplePoint {
+  readonly id: string;
+  readonly at: number;
+  readonly healthy: boolean;
+  readonly release?: string | undefined;
+  readonly requests?: number | undefined;
+  readonly errors?: number | undefined;
+  readonly errorRate?: number | undefined;
+  readonly p50?: number | undefined;
+  readonly p95?: number | undefined;
+  readonly p99?: number | undefined;
+  readonly healthLatencyMs: number;
+  readonly memoryUsedRatio?: number | undefined;
+  readonly protocolError?: string | undefined;
+  readonly openBreakers: readonly string[];
+}
+
+export interface ServiceHealth {
+  /** Ordered by sample time, no older than `retainSeconds` before the newest. */
+  samples: SamplePoint[];
+  /** First unhealthy sample since the last healthy one: the start of the current failure. */
+  failingSince?: { readonly at: number; readonly id: string } | undefined;
+}
+
+export interface HealthWindowsState {
+  /** The newest recorded time seen in any event (ms since the epoch). */
+  asOf: number;
+  readonly services: Record<string, ServiceHealth>;
+}
+
+function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorded' }>): SamplePoint {
+  const d = event.data;
+  return {
+    id: event.id,
+    at: Date.parse(d.sampledAt),
+    healthy: d.healthy,
+    release: d.release,
+    requests: d.requests?.total,
+    errors: d.requests?.errors,
+    errorRate: d.errorRate ?? (d.requests && d.requests.total > 0 ? d.requests.errors / d.requests.total : undefined),
+    p50: d.latencyMs?.p50,
+    p95: d.latencyMs?.p95,
+    p99: d.latencyMs?.p99,
+    healthLatencyMs: d.healthLatencyMs,
+    memoryUsedRatio: d.memory?.usedRatio,
+    protocolError: d.mcp?.error,
+    openBreakers: d.openCircuitBreakers ?? [],
+  };
+}
+
+function insert(samples: SamplePoint[], point: SamplePoint): void {
+  let index = samples.length;
+  while (index > 0 && samples[index - 1]!.at > point.at) index -= 1;
+  samples.splice(index, 0, point);
+}
+
+/**
+ * Recent health samples per service, bounded to `retainSeconds` (the longest window any rule
+ * reads). A new release (deployment started, rollback completed) starts the windows afresh, so
+ * figures of the previous release never count against the next.
+ */
+export function healthWindowsProjection(retainSeconds: number): Projection<HealthWindowsState> {
+  const retainMs = retainSeconds * 1000;
+  return {
+    name: 'health-windows',
+    version: 1,
+    get initialState(): HealthWindowsState {
+      return { asOf: 0, services: {} };
+    },
+    apply(state, event) {
+      state.asOf = advance(state.asOf, event);
+      if (event.type === 'DeploymentStarted' || event.type === 'RollbackCompleted') {
+        state.services[event.data.service] = { samples: [] };
+        return state;
+      }
+      if (event.type !== 'HealthSampleRecorded') return state;
+      const health = (state.services[event.data.service] ??= { samples: [] });
+      const point = toPoint(event);
+      insert(health.samples, point);
+      const newest = health.samples.at(-1)!.at;
+      while (health.samples.length > 0 && health.samples[0]!.at < newest - retainMs) health.samples.shift();
+      if (point.healthy) health.failingSince = undefined;
+      else if (!health.failingSince) health.failingSince = { at: point.at, id: point.id };
+      return state;
+    },
+  };
+}
+
+export interface WindowFigures {
+  readonly from: number;
+  readonly to: number;
+  readonly samples: readonly SamplePoint[];
+  /** Errors over requests where samples count requests, else the mean of reported rates. */
+  readonly errorRate?: number | undefined;
+  /** Request-weighted mean of the samples' percentiles (each sample covers one scrape interval). */
+  readonly p50?: number | undefined;
+  readonly p95?: number | undefined;
+  readonly p99?: number | undefined;
+  readonly memoryUsedRatio?: number | undefined;
+}
+
+const weightedMean = (samples: readonly SamplePoint[], pick: (s: SamplePoint) => number | undefined): number | undefined => {
+  let sum = 0;
+  let weight = 0;
+  for (const s of samples) {
+    const value = pick(s);
+    if (value === undefined) continue;
+    const w = s.requests && s.requests > 0 ? s.requests : 1;
+    sum += value * w;
+    weight += w;
+  }
+  return weight > 0 ? sum / weight : undefined;
+};
+
+/** Figures over the samples taken in the `windowSeconds` up to `now`. */
+export function windowFigures(health: ServiceHealth | undefined, windowSeconds: number, now: number): WindowFigures {
+  const from = now - windowSeconds * 1000;
+  const samples = (health?.samples ?? []).filter((s) => s.at > from && s.at <= now);
+  const counted = samples.filter((s) => s.requests !== undefined && s.errors !== undefined);
+  const requests = counted.reduce((n, s) => n + s.requests!, 0);
+  const errorRate =
+    requests > 0
+      ? counted.reduce((n, s) => n + s.errors!, 0) / requests
+      : weightedMean(samples, (s) => s.errorRate);
+  return {
+    from,
+    to: now,
+    samples,
+    errorRate,
+    p50: weightedMean(samples, (s) => s.p50),
+    p95: weightedMean(samples, (s) => s.p95),
+    p99: weightedMean(samples, (s) => s.p99),
+    memoryUsedRatio: samples.at(-1)?.memoryUsedRatio,
+  };
+}

@@ -1,0 +1,77 @@
+import type { EventData } from '../src/events/catalogue.js';
+import type { Projection } from '../src/runtime/projection.js';
+import { advance, eventTime } from './event-time.js';
+
+export type Severity = EventData<'RollbackEscalated'>['severity'];
+
+export interface Incident {
+  readonly id: string;
+  readonly service: string;
+  severity: Severity;
+  readonly rule: string;
+  readonly openedAt: number;
+  resolvedAt?: number | undefined;
+  status: 'open' | 'mitigating' | 'resolved';
+  /** Every event of the incident, in order: the post-incident review reads these. */
+  readonly eventIds: string[];
+}
+
+export interface IncidentsState {
+  asOf: number;
+  readonly incidents: Record<string, Incident>;
+}
+
+/**
+ * The seeds' severities (004: P0 service down, P1 major functionality degraded, P2 partial,
+ * P3 minor) for what each rule means when it fires.
+ */
+export const severityOfRule = (rule: string, mode: string): Severity => {
+  if (rule.startsWith('health_check')) return 'P0';
+  if (mode === 'automatic') return 'P1';
+  if (mode === 'manual') return 'P2';
+  return 'P3';
+};
+
+const rank: Record<Severity, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
+
+/** One incident per rollback: opened by its decision or request, resolved by a passed verification or a rejection. */
+export const incidentsProjection: Projection<IncidentsState> = {
+  name: 'incidents',
+  version: 1,
+  get initialState(): IncidentsState {
+    return { asOf: 0, incidents: {} };
+  },
+  apply(state, event) {
+    state.asOf = advance(state.asOf, event);
+    if (!event.type.startsWith('Rollback')) return state;
+    const data = event.data as { rollbackId: string; service: string };
+    if (event.type === 'RollbackDecided' || event.type === 'RollbackRequested') {
+      const rule = event.type === 'RollbackDecided' ? event.data.rule : 'manual_request';
+      const mode = event.type === 'RollbackDecided' ? event.data.mode : 'manual';
+      state.incidents[data.rollbackId] = {
+        id: data.rollbackId, service: data.service, severity: severityOfRule(rule, mode), rule, openedAt: eventTime(event), status: 'open', eventIds: [event.id],
+      };
+      return state;
+    }
+    const incident = state.incidents[data.rollbackId];
+    if (!incident) return state;
+    incident.eventIds.push(event.id);
+    switch (event.type) {
+      case 'RollbackStarted':
+        incident.status = 'mitigating';
+        break;
+      case 'RollbackEscalated':
+        if (rank[event.data.severity] < rank[incident.severity]) incident.severity = event.data.severity;
+        break;
+      case 'RollbackVerified':
+        if (event.data.passed) Object.assign(incident, { status: 'resolved', resolvedAt: eventTime(event) });
+        break;
+      case 'RollbackRejected':
+        Object.assign(incident, { status: 'resolved', resolvedAt: eventTime(event) });
+        break;
+      default:
+        break;
+    }
+    return state;
+  },
+};
