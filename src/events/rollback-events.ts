@@ -15,6 +15,11 @@ const decided = z.strictObject({
   window: z.strictObject({ from: timestamp, to: timestamp, sampleCount: count }).optional(),
   evidenceEventIds: z.array(eventId).min(1),
   targetRelease: releaseName.optional(),
+  severity: severity.optional(),
+  /** For a disable_feature decision: what to disable. */
+  feature: z.strictObject({ scope: z.enum(['tool', 'agent', 'system']), target: identifier.optional() }).optional(),
+  /** For a migration rule: the migration to revert and the stage to go back to. */
+  migration: z.strictObject({ migrationId: identifier, toStage: identifier }).optional(),
 });
 
 export const rollbackEvents = [

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/** What a rule watches. Windows and durations are in seconds, ratios from 0 to 1, latency in ms. */
+export const ruleKinds = [
+  'health_failing_for',
+  'error_rate',
+  'latency_p95_ms',
+  'memory_used_ratio',
+  'memory_growth',
+  'protocol_error',
+  'migration_error_rate',
+  'migration_stalled_for',
+  'circuit_breaker_open_for',
+] as const;
+
+const seconds = z.number().int().positive();
+
+const rule = z
+  .strictObject({
+    when: z.enum(ruleKinds),
+    threshold: z.number().nonnegative().optional(),
+    windowSeconds: seconds.optional(),
+    /** The condition must hold this long before the rule fires ("error rate above 5 % for 5 min"). */
+    forSeconds: seconds.optional(),
+    action: z.enum(['automatic_rollback', 'manual_rollback', 'disable_feature']),
+    severity: z.enum(['P0', 'P1', 'P2', 'P3']).optional(),
+  })
+  .refine((r) => r.when === 'protocol_error' || r.threshold !== undefined, { path: ['threshold'], message: 'is required for this kind of rule' });
+
+export const rollbackPolicySchema = z.strictObject({
+  version: z.literal(1),
+  approval: z.strictObject({ validForSeconds: seconds }).default({ validForSeconds: 900 }),
+  rules: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'rule names use lower case letters, digits and _'), rule),
+});
+
+export type RollbackPolicy = z.infer<typeof rollbackPolicySchema>;
+export type PolicyRule = RollbackPolicy['rules'][string];
+
+/**
+ * The seeds' decision matrix (000 and 001): automatic rollback on health checks failing for more
+ * than 5 min, error rate above 10 %, error rate above 5 % for 5 min, P95 above 5 s, memory above
+ * 90 %, a protocol compatibility error, a migration error rate above 10 %; manual rollback for
+ * softer degradation (P95 above 2 s), a suspected memory leak, a migration stalled for more than
+ * 1 h; disabling the feature for a circuit breaker that stays open.
+ */
+export const defaultRollbackPolicy: RollbackPolicy = {
+  version: 1,
+  approval: { validForSeconds: 900 },
+  rules: {
+    health_check_failures: { when: 'health_failing_for', threshold: 300, action: 'automatic_rollback', severity: 'P0' },
+    error_rate_critical: { when: 'error_rate', threshold: 0.1, windowSeconds: 60, action: 'automatic_rollback', severity: 'P1' },
+    error_rate_sustained: { when: 'error_rate', threshold: 0.05, windowSeconds: 60, forSeconds: 300, action: 'automatic_rollback', severity: 'P1' },
+    latency_p95_critical: { when: 'latency_p95_ms', threshold: 5000, windowSeconds: 60, action: 'automatic_rollback', severity: 'P1' },
+    memory_critical: { when: 'memory_used_ratio', threshold: 0.9, action: 'automatic_rollback', severity: 'P1' },
+    protocol_compatibility: { when: 'protocol_error', action: 'automatic_rollback', severity: 'P1' },
+    migration_error_rate: { when: 'migration_error_rate', threshold: 0.1, action: 'automatic_rollback', severity: 'P1' },
+    performance_degradation: { when: 'latency_p95_ms', threshold: 2000, windowSeconds: 300, action: 'manual_rollback', severity: 'P2' },
+    memory_leak: { when: 'memory_growth', threshold: 0.2, windowSeconds: 1800, action: 'manual_rollback', severity: 'P2' },
+    migration_stalled: { when: 'migration_stalled_for', threshold: 3600, action: 'manual_rollback', severity: 'P2' },
+    circuit_breaker_open: { when: 'circuit_breaker_open_for', threshold: 60, action: 'disable_feature', severity: 'P3' },
+  },
+};
+
+/** How much sample history the health windows must keep for every rule of the policy to be judged. */
+export const retainSecondsFor = (policy: RollbackPolicy): number =>
+  Math.max(
+    600,
+    ...Object.values(policy.rules).map((r) => (r.windowSeconds ?? 60) + (r.forSeconds ?? 0) + (r.when.endsWith('_for') ? (r.threshold ?? 0) : 0)),
+  );
