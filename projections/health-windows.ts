@@ -117,10 +117,23 @@ const weightedMean = (samples: readonly SamplePoint[], pick: (s: SamplePoint) =>
   return weight > 0 ? sum / weight : undefined;
 };
 
+/** Index of the first sample taken after `time` (samples are ordered by time). */
+function firstAfter(samples: readonly SamplePoint[], time: number): number {
+  let low = 0;
+  let high = samples.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (samples[middle]!.at > time) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
 /** Figures over the samples taken in the `windowSeconds` up to `now`. */
 export function windowFigures(health: ServiceHealth | undefined, windowSeconds: number, now: number): WindowFigures {
   const from = now - windowSeconds * 1000;
-  const samples = (health?.samples ?? []).filter((s) => s.at > from && s.at <= now);
+  const all = health?.samples ?? [];
+  const samples = all.slice(firstAfter(all, from), firstAfter(all, now));
   const counted = samples.filter((s) => s.requests !== undefined && s.errors !== undefined);
   const requests = counted.reduce((n, s) => n + s.requests!, 0);
   const errorRate =
