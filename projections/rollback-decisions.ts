@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
+import { isRollbackActive } from '../src/domain/service.js';
+import { serviceStream } from '../src/domain/service-decider.js';
+import type { DomainEvent, EventData, TypedRecordedEvent } from '../src/events/catalogue.js';
+import { evaluatePolicy, type EvaluationScope, type Finding } from '../src/policy/evaluate-policy.js';
+import { retainSecondsFor, type RollbackPolicy } from '../src/policy/rollback-policy.js';
+import type { Projection } from '../src/runtime/projection.js';
+import { healthWindowsProjection, type HealthWindowsState } from './health-windows.js';
+import { migrationProgressProjection, type MigrationsState } from './migration-progress.js';
+import { serviceStateProjection, type ServicesState } from './service-state.js';
+
+/** A decision to record: the event, where, and the stream revision the policy observed. */
+export interface PendingDecision {
+  readonly stream: string;
+  /** -1 when the service stream had no events: append with `no_stream`. */
+  readonly expectedRevision: number;
+  readonly eventId: string;
+  readonly event: Extract<DomainEvent, { type: 'RollbackDecided' }>;
+  /** The event after which the rule held: the decision's cause. */
+  readonly tippingEventId: string;
+  readonly tippingPosition: string;
+  readonly decidedAt: string;
+}
+
+export interface RollbackDecisionsState {
+  readonly services: ServicesState;
+  readonly health: HealthWindowsState;
+  readonly migrations: MigrationsState;
+  /** Rules that already led to a decision and still hold: they fire again only once they have stopped holding. */
+  readonly latched: Record<string, true>;
+  /** What the last event led the policy to decide (empty most of the time). */
+  decisions: PendingDecision[];
+}
+
+const DECISION_NAMESPACE = '3f1d9c2e-7a4b-5c6d-8e9f-0a1b2c3d4e5f';
+
+const latchKey = (service: string, rule: string, subject = '') => `${service}|${rule}|${subject}`;
+const subjectOf = (f: Pick<Finding, 'feature' | 'migration'>) => f.feature?.target ?? f.migration?.migrationId ?? '';
+
+/** Ids are derived from the service, the rule and the tipping event: deciding again writes nothing. */
+export function decisionIds(service: string, rule: string, tippingEventId: string): { rollbackId: string; eventId: string } {
+  const key = `${service}|${rule}|${tippingEventId}`;
+  return {
+    rollbackId: `rb-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`,
+    eventId: uuidv5(`rollback-decided:${key}`, DECISION_NAMESPACE),
+  };
+}
+
+function scopeOf(event: TypedRecordedEvent): EvaluationScope | undefined {
+  if (event.type === 'ClockTicked') return {};
+  if (event.type === 'HealthSampleRecorded') return { services: [event.data.service], migrationRules: false };
+  if (event.type.startsWith('Migration')) return { migrationId: (event.data as { migrationId: string }).migrationId, healthRules: false };
+  return undefined;
+}
+
+/** A latch is released once an evaluation that covered its rule found the rule no longer holding. */
+function releaseLatches(policy: RollbackPolicy, latched: Record<string, true>, scope: EvaluationScope, findings: readonly Finding[]): void {
+  const holding = new Set(findings.map((f) => latchKey(f.service, f.rule, subjectOf(f))));
+  for (const key of Object.keys(latched)) {
+    if (holding.has(key)) continue;
+    const [service, rule, subject] = key.split('|');
+    const migrationRule = policy.rules[rule!]?.when.startsWith('migration_') ?? false;
+    const covered = scope.services
+      ? !migrationRule && scope.services.includes(service!)
+      : scope.migrationId
+        ? migrationRule && subject === scope.migrationId
+        : true;
+    if (covered) delete latched[key];
+  }
+}
+
+function toDecision(finding: Finding, state: RollbackDecisionsState, tipping: TypedRecordedEvent): PendingDecision {
+  const view = state.services.services[finding.service];
+  const { rollbackId, eventId } = decisionIds(finding.service, finding.rule, tipping.id);
+  const evidence = finding.evidenceEventIds.includes(tipping.id) ? finding.evidenceEventIds : [...finding.evidenceEventIds, tipping.id];
+  const fullRollback = finding.mode !== 'disable_feature' && !finding.migration;
+  const targetRelease = fullRollback && view?.lastKnownGood && view.lastKnownGood !== view.currentRelease ? view.lastKnownGood : undefined;
+  const data: EventData<'RollbackDecided'> = {
+    rollbackId,
+    service: finding.service,
+    mode: finding.mode,
+    rule: finding.rule,
+    threshold: finding.threshold,
+    observed: finding.observed,
+    unit: finding.unit,
+    evidenceEventIds: [...evidence],
+    severity: finding.severity,
+    ...(finding.window && { window: finding.window }),
+    ...(targetRelease && { targetRelease }),
+    ...(finding.feature && { feature: finding.feature }),
+    ...(finding.migration && { migration: finding.migration }),
+  };
+  return {
+    stream: serviceStream(finding.service),
+    expectedRevision: view?.revision ?? -1,
+    eventId,
+    event: { type: 'RollbackDecided', data },
+    tippingEventId: tipping.id,
+    tippingPosition: tipping.position.toString(),
+    decidedAt: new Date(Math.max(state.health.asOf, state.migrations.asOf)).toISOString(),
+  };
+}
+
+/** At most one decision per service at a time, never for a rule already acted on, nor a feature already off. */
+function choose(findings: readonly Finding[], state: RollbackDecisionsState): Finding[] {
+  const chosen = new Map<string, Finding>();
+  for (const finding of findings) {
+    const view = state.services.services[finding.service];
+    if (chosen.has(finding.service) || (view && isRollbackActive(view))) continue;
+    if (state.latched[latchKey(finding.service, finding.rule, subjectOf(finding))]) continue;
+    if (finding.feature && view?.disabledTools.includes(finding.feature.target)) continue;
+    chosen.set(finding.service, finding);
+  }
+  return [...chosen.values()];
+}
+
+/**
+ * The rollback policy's process manager as a fold: the read models it needs, plus, after each
+ * event, the decisions the policy makes. Deterministic, so `failsafe audit verify` can run the same
+ * fold over the history and compare its decisions with the recorded ones.
+ */
+export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<RollbackDecisionsState> {
+  const health = healthWindowsProjection(retainSecondsFor(policy));
+  return {
+    name: 'rollback-decisions',
+    version: 1,
+    get initialState(): RollbackDecisionsState {
+      return { services: serviceStateProjection.initialState, health: health.initialState, migrations: migrationProgressProjection.initialState, latched: {}, decisions: [] };
+    },
+    apply(state, event) {
+      serviceStateProjection.apply(state.services, event);
+      health.apply(state.health, event);
+      migrationProgressProjection.apply(state.migrations, event);
+      state.decisions = [];
+      if (event.type === 'RollbackDecided') {
+        state.latched[latchKey(event.data.service, event.data.rule, event.data.feature?.target ?? event.data.migration?.migrationId ?? '')] = true;
+      }
+      const scope = scopeOf(event);
+      if (!scope) return state;
+      const now = Math.max(state.health.asOf, state.migrations.asOf);
+      const findings = evaluatePolicy(policy, state, now, scope);
+      releaseLatches(policy, state.latched, scope, findings);
+      state.decisions = choose(findings, state).map((finding) => toDecision(finding, state, event));
+      return state;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { WrongExpectedRevision } from '../src/event-store/errors.js';
+import type { EventStore } from '../src/event-store/event-store.js';
+import { encodeEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
+import type { RollbackPolicy } from '../src/policy/rollback-policy.js';
+import type { CheckpointStore } from '../src/runtime/checkpoint-store.js';
+import { ProjectionRunner } from '../src/runtime/projection-runner.js';
+import { rollbackDecisionsProjection, type RollbackDecisionsState } from './rollback-decisions.js';
+
+export interface RollbackProcessManagerOptions {
+  /**
+   * On a first start (no checkpoint), also act on what the history already holds. Off by
+   * default: a new Failsafe on an old store rebuilds its read models silently and decides from
+   * the first new event on.
+   */
+  readonly actOnHistory?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export const POLICY_ACTOR = 'failsafe:policy';
+
+/**
+ * Records each policy decision exactly once: appended with the service stream revision the
+ * policy observed (so two Failsafe processes sharing a store never both decide) and with ids
+ * derived from the tipping event (so a restart or a replay that decides again writes nothing).
+ */
+export class RollbackProcessManager {
+  private runner: ProjectionRunner<RollbackDecisionsState> | undefined;
+  private actAfter = 0n;
+  private readonly projection;
+
+  constructor(
+    private readonly store: EventStore,
+    policy: RollbackPolicy,
+    private readonly checkpoints: CheckpointStore,
+    private readonly options: RollbackProcessManagerOptions = {},
+  ) {
+    this.projection = rollbackDecisionsProjection(policy);
+  }
+
+  async start(): Promise<void> {
+    const resuming = (await this.checkpoints.load(this.projection.name)) !== undefined;
+    if (!resuming && !this.options.actOnHistory) this.actAfter = await this.store.headPosition();
+    this.runner = new ProjectionRunner(this.store, this.projection, this.checkpoints, {
+      checkpointEvery: 100,
+      afterApply: (state, event) => this.act(state, event),
+    });
+    await this.runner.start();
+  }
+
+  private async act(state: RollbackDecisionsState, event: TypedRecordedEvent): Promise<void> {
+    if (event.position <= this.actAfter) return;
+    for (const decision of state.decisions) {
+      const { data } = decision.event;
+      const recorded = encodeEvent(decision.event, {
+        id: decision.eventId,
+        actor: POLICY_ACTOR,
+        occurredAt: new Date(decision.decidedAt),
+        causationId: decision.tippingEventId,
+        correlationId: event.metadata.correlationId,
+      });
+      try {
+        await this.store.append(decision.stream, [recorded], decision.expectedRevision < 0 ? 'no_stream' : BigInt(decision.expectedRevision));
+        this.options.log?.(`policy: ${data.rule} on ${data.service} (${data.observed} > ${data.threshold}): ${data.mode} rollback ${data.rollbackId}`);
+      } catch (error) {
+        // Someone (another Failsafe, an operator) changed the service since: the policy sees that next.
+        if (!(error instanceof WrongExpectedRevision)) throw error;
+      }
+    }
+  }
+
+  /** Resolves once the policy has judged everything in the store when called. */
+  async catchUp(timeoutMs?: number): Promise<void> {
+    await this.runner?.catchUp(timeoutMs);
+  }
+
+  current(): RollbackDecisionsState | undefined {
+    return this.runner?.current().state;
+  }
+
+  async stop(): Promise<void> {
+    await this.runner?.stop();
+  }
+}
