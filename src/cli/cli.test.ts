@@ -91,11 +91,22 @@ describe('failsafe CLI', () => {
     });
     const response = await fetch(`${url}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok', store: { engine: 'sqlite', headPosition: '0' } });
+    // The first recorded clock tick is already in the store.
+    expect(await response.json()).toEqual({ status: 'ok', store: { engine: 'sqlite', headPosition: '1' } });
     const exit = new Promise<number | null>((resolve) => server.once('exit', resolve));
     server.kill('SIGTERM');
     expect(await exit).toBe(0);
     expect(stdout).toContain('SIGTERM: shutting down');
+  });
+
+  it('refuses to start with an invalid policy file, listing every problem by line', () => {
+    const policy = join(dataDir, 'policy.yaml');
+    writeFileSync(policy, 'version: 1\nrules:\n  slow:\n    when: latency\n    threshold: -1\n    action: automatic_rollback\n');
+    const result = failsafe(['serve', '--port', '0', '--data-dir', dataDir, '--policy', policy]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/InvalidPolicyFile: .*policy.yaml has 2 problem/);
+    expect(result.stderr).toMatch(/line 4: rules.slow.when/);
+    expect(result.stderr).toMatch(/line 5: rules.slow.threshold/);
   });
 
   it('refuses to serve from a corrupt store, leaving it in place', () => {

@@ -6,12 +6,18 @@ export interface ServeConfig {
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
+  /** The rollback policy file; the seeds' defaults when absent. */
+  readonly policyPath?: string | undefined;
+  /** How often the passage of time is recorded (ClockTicked), for time-based rules. */
+  readonly tickSeconds: number;
 }
 
 export interface ServeFlags {
   readonly dataDir?: string | undefined;
   readonly host?: string | undefined;
   readonly port?: string | undefined;
+  readonly policy?: string | undefined;
+  readonly tickSeconds?: string | undefined;
 }
 
 /** Every problem found in the configuration, so an operator fixes them all in one go. */
@@ -30,13 +36,16 @@ export const DEFAULT_DATA_DIR = './data';
 
 /**
  * Flags win over environment variables (the seeds' `MCP_HTTP_HOST` / `MCP_HTTP_PORT`, and
- * `FAILSAFE_DATA_DIR`), which win over the defaults: 127.0.0.1:8080 and ./data.
+ * `FAILSAFE_DATA_DIR`, `FAILSAFE_POLICY`, `FAILSAFE_TICK_SECONDS`), which win over the
+ * defaults: 127.0.0.1:8080, ./data, the seeds' policy, a tick every 10 s.
  */
 export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeConfig {
   const problems: string[] = [];
   const host = flags.host ?? env.MCP_HTTP_HOST ?? '127.0.0.1';
   const portText = flags.port ?? env.MCP_HTTP_PORT ?? '8080';
   const dataDir = flags.dataDir ?? env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const policyPath = flags.policy ?? env.FAILSAFE_POLICY;
+  const tickText = flags.tickSeconds ?? env.FAILSAFE_TICK_SECONDS ?? '10';
   const hostSource = flags.host !== undefined ? '--host' : 'MCP_HTTP_HOST';
   const portSource = flags.port !== undefined ? '--port' : 'MCP_HTTP_PORT';
 
@@ -51,6 +60,10 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     );
   }
   if (dataDir.trim() === '') problems.push('FAILSAFE_DATA_DIR / --data-dir: must not be empty');
+  const tickSeconds = Number(tickText);
+  if (!/^\d+$/.test(tickText) || tickSeconds < 1 || tickSeconds > 3600) {
+    problems.push(`${flags.tickSeconds !== undefined ? '--tick-seconds' : 'FAILSAFE_TICK_SECONDS'}="${tickText}": must be a whole number of seconds from 1 to 3600`);
+  }
   if (problems.length > 0) throw new InvalidConfig(problems);
-  return { dataDir: resolve(dataDir), host, port };
+  return { dataDir: resolve(dataDir), host, port, tickSeconds, ...(policyPath && { policyPath: resolve(policyPath) }) };
 }
