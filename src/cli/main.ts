@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { auditCommand, explainCommand, replayCommand } from './audit-commands.js';
 import { eventsCommand } from './events-command.js';
 import { serveCommand } from './serve-command.js';
 
@@ -10,6 +11,9 @@ const program = new Command('failsafe')
   .version(version)
   .showHelpAfterError()
   .addCommand(serveCommand())
-  .addCommand(eventsCommand());
+  .addCommand(eventsCommand())
+  .addCommand(replayCommand())
+  .addCommand(explainCommand())
+  .addCommand(auditCommand());
 
 await program.parseAsync();

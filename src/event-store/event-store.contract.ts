@@ -165,6 +165,13 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
         expect(read!.recordedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
       });
 
+      it('finds one event by id', async () => {
+        const written = events(3);
+        await store.append('svc-a', written, 'no_stream');
+        expect(await store.readEvent(written[1]!.id)).toMatchObject({ id: written[1]!.id, stream: 'svc-a', revision: 1n });
+        expect(await store.readEvent(newEvent().id)).toBeUndefined();
+      });
+
       it('reads a stream forwards and backwards from a revision, bounded by maxCount', async () => {
         await store.append('svc-a', events(10), 'no_stream');
         expect(revisions(await collect(store.readStream('svc-a', { fromRevision: 4n, maxCount: 3 })))).toEqual([4n, 5n, 6n]);

@@ -77,6 +77,8 @@ export interface EventStore {
   append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /** One event by id (auditors walk causation chains with it); undefined when absent or trimmed. */
+  readEvent(id: string): Promise<RecordedEvent | undefined>;
   subscribe(options?: SubscribeOptions): Subscription;
   /** Position of the newest event in `$all`, 0n when the store is empty. */
   headPosition(): Promise<bigint>;

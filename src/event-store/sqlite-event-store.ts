@@ -142,6 +142,10 @@ export class SqliteEventStore implements EventStore {
       trimCount: sql('DELETE FROM events WHERE stream_id = ? AND revision < ?'),
       trimAge: sql('DELETE FROM events WHERE stream_id = ? AND recorded_at < ?'),
       head: sql("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
+      readEvent: sql(
+        `SELECT e.position, e.id, s.name, e.revision, e.type, e.data, e.metadata, e.recorded_at
+         FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.id = ?`,
+      ).raw(),
       readAllForwards: sql(
         `SELECT e.position, e.id, s.name, e.revision, e.type, e.data, e.metadata, e.recorded_at
          FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.position >= ? ORDER BY e.position LIMIT ?`,
@@ -377,6 +381,11 @@ export class SqliteEventStore implements EventStore {
     return this.guard(
       () => (backwards ? this.statements.readAllBackwards : this.statements.readAllForwards).all(from, limit) as EventRow[],
     );
+  }
+
+  async readEvent(id: string): Promise<RecordedEvent | undefined> {
+    const row = this.guard(() => this.statements.readEvent.get(String(id).toLowerCase()) as EventRow | undefined);
+    return row && this.decode(row);
   }
 
   subscribe(options: SubscribeOptions = {}): Subscription {

@@ -1,0 +1,75 @@
+import { POLICY_ACTOR } from '../../projections/rollback-process-manager.js';
+import { rollbackDecisionsProjection, type PendingDecision } from '../../projections/rollback-decisions.js';
+import type { EventStore } from '../event-store/event-store.js';
+import { decodeEvent } from '../events/catalogue.js';
+import type { RollbackPolicy } from '../policy/rollback-policy.js';
+import type { DecidedEvent } from './explain-decision.js';
+import { decodedHistory } from './history.js';
+
+export interface RecordedVerdict {
+  readonly rollbackId: string;
+  readonly service: string;
+  readonly rule: string;
+  readonly position: string;
+  readonly reproduced: boolean;
+}
+
+export interface MissingDecision {
+  readonly rollbackId: string;
+  readonly service: string;
+  readonly rule: string;
+  /** The event after which the policy would have decided. */
+  readonly tippingEventId: string;
+  readonly tippingPosition: string;
+}
+
+export interface AuditReport {
+  readonly eventsReplayed: number;
+  readonly recorded: readonly RecordedVerdict[];
+  readonly missing: readonly MissingDecision[];
+  readonly ok: boolean;
+}
+
+/**
+ * Re-runs the policy over the whole history and compares: each recorded policy decision is
+ * reproduced or not, and each decision the policy would have made is recorded, or was rightly
+ * dropped because the service stream had moved on (another event took its place, as the live
+ * process manager's expected revision would have seen), or is missing.
+ */
+export async function verifyDecisions(store: EventStore, policy: RollbackPolicy): Promise<AuditReport> {
+  const projection = rollbackDecisionsProjection(policy);
+  const state = projection.initialState;
+  const computed: PendingDecision[] = [];
+  const recordedDecisions: DecidedEvent[] = [];
+  let eventsReplayed = 0;
+  for await (const event of decodedHistory(store)) {
+    projection.apply(state, event);
+    computed.push(...state.decisions);
+    if (event.type === 'RollbackDecided' && event.metadata.actor === POLICY_ACTOR) recordedDecisions.push(event);
+    eventsReplayed += 1;
+  }
+  const computedIds = new Set(computed.map((d) => d.event.data.rollbackId));
+  const recordedIds = new Set(recordedDecisions.map((d) => d.data.rollbackId));
+  const recorded = recordedDecisions.map((d) => ({
+    rollbackId: d.data.rollbackId,
+    service: d.data.service,
+    rule: d.data.rule,
+    position: d.position.toString(),
+    reproduced: computedIds.has(d.data.rollbackId),
+  }));
+  const missing: MissingDecision[] = [];
+  // Decisions meant for the same revision of the same stream are one episode retried at each new sample.
+  const episodes = new Set<string>();
+  for (const decision of computed) {
+    const { rollbackId, service, rule } = decision.event.data;
+    const episode = `${decision.stream}@${decision.expectedRevision}`;
+    if (recordedIds.has(rollbackId) || episodes.has(episode)) continue;
+    episodes.add(episode);
+    let preempted = false;
+    for await (const next of store.readStream(decision.stream, { fromRevision: BigInt(decision.expectedRevision + 1), maxCount: 1 })) {
+      preempted = decodeEvent(next).id !== decision.eventId;
+    }
+    if (!preempted) missing.push({ rollbackId, service, rule, tippingEventId: decision.tippingEventId, tippingPosition: decision.tippingPosition });
+  }
+  return { eventsReplayed, recorded, missing, ok: missing.length === 0 && recorded.every((r) => r.reproduced) };
+}

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
+import { defaultRollbackPolicy } from '../policy/rollback-policy.js';
+import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
+
+const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
+const failsafe = (...args: string[]) => {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+};
+const t0 = Date.UTC(2026, 11, 1, 3);
+
+describe('auditor commands', () => {
+  let dataDir: string;
+  let rollbackId = '';
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'failsafe-audit-cli-'));
+    const store = SqliteEventStore.open({ path: join(dataDir, 'failsafe.db') });
+    const manager = new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore());
+    await manager.start();
+    const append = (stream: string, event: DomainEvent, seconds: number) =>
+      store.append(stream, [encodeEvent(event, { actor: 'alice', occurredAt: new Date(t0 + seconds * 1000) })], 'any');
+    const d = (id: string, release: string) => ({ deploymentId: id, service: 'payments', release });
+    await append('service-payments', { type: 'DeploymentRequested', data: d('d-1', 'v1') }, 0);
+    await append('service-payments', { type: 'DeploymentStarted', data: d('d-1', 'v1') }, 1);
+    await append('service-payments', { type: 'DeploymentHealthy', data: d('d-1', 'v1') }, 2);
+    await append('service-payments', { type: 'DeploymentRequested', data: d('d-2', 'v2') }, 3);
+    await append('service-payments', { type: 'DeploymentStarted', data: d('d-2', 'v2') }, 4);
+    for (let s = 10; s <= 30; s += 10) {
+      await append('health-payments', { type: 'HealthSampleRecorded', data: { service: 'payments', instance: 'p-1', sampledAt: new Date(t0 + s * 1000).toISOString(), healthy: true, healthLatencyMs: 3, requests: { total: 100, errors: 50 } } }, s);
+    }
+    await manager.catchUp();
+    await manager.stop();
+    for await (const e of store.readStream('service-payments')) if (e.type === 'RollbackDecided') rollbackId = String(e.data.rollbackId);
+    await store.close();
+  }, 60_000);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('audit verify reports each decision reproduced and exits 0', () => {
+    const result = failsafe('audit', 'verify', '--data-dir', dataDir);
+    expect(result.stdout).toContain(`✓ reproduced      ${rollbackId}  payments  error_rate_critical`);
+    expect(result.stdout).toContain('Result: OK');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(failsafe('audit', 'verify', '--data-dir', dataDir, '--json').stdout)).toMatchObject({ ok: true, missing: [] });
+  });
+
+  it('explain walks from the decision to its evidence', () => {
+    const result = failsafe('explain', rollbackId, '--data-dir', dataDir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`Rollback ${rollbackId} of payments: automatic, decided .* by failsafe:policy`));
+    expect(result.stdout).toMatch(/rule error_rate_critical: observed 0.5 against threshold 0.1 \(ratio\)/);
+    expect(result.stdout).toMatch(/Evidence \(1 events\)\n .*HealthSampleRecorded/);
+    expect(failsafe('explain', 'rb-unknown', '--data-dir', dataDir).stderr).toMatch(/DecisionNotFound/);
+  });
+
+  it('replay --at shows the state at that instant, and refuses a malformed time', () => {
+    const before = failsafe('replay', '--at', new Date(t0 + 5_000).toISOString(), '--data-dir', dataDir);
+    expect(before.stdout).toMatch(/payments  release v2  last known good v1  deploying/);
+    const after = failsafe('replay', '--at', new Date(t0 + 60_000).toISOString(), '--data-dir', dataDir);
+    expect(after.stdout).toMatch(new RegExp(`rollback ${rollbackId} \\(automatic, decided\\)`));
+    expect(after.stdout).toMatch(new RegExp(`${rollbackId}  P1  payments  error_rate_critical`));
+    expect(failsafe('replay', '--at', 'yesterday', '--data-dir', dataDir).stderr).toMatch(/ISO-8601/);
+  });
+});
