@@ -91,17 +91,29 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
   };
 }
 
-export interface WindowFigures {
+/** The samples taken in the `windowSeconds` up to `now`, oldest first. */
+export interface Window {
   readonly from: number;
   readonly to: number;
   readonly samples: readonly SamplePoint[];
-  /** Errors over requests where samples count requests, else the mean of reported rates. */
-  readonly errorRate?: number | undefined;
-  /** Request-weighted mean of the samples' percentiles (each sample covers one scrape interval). */
-  readonly p50?: number | undefined;
-  readonly p95?: number | undefined;
-  readonly p99?: number | undefined;
-  readonly memoryUsedRatio?: number | undefined;
+}
+
+/** Index of the first sample taken after `time` (samples are ordered by time). */
+export function firstAfter(samples: readonly SamplePoint[], time: number): number {
+  let low = 0;
+  let high = samples.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (samples[middle]!.at > time) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+export function samplesIn(health: ServiceHealth | undefined, windowSeconds: number, now: number): Window {
+  const from = now - windowSeconds * 1000;
+  const all = health?.samples ?? [];
+  return { from, to: now, samples: all.slice(firstAfter(all, from), firstAfter(all, now)) };
 }
 
 const weightedMean = (samples: readonly SamplePoint[], pick: (s: SamplePoint) => number | undefined): number | undefined => {
@@ -117,37 +129,18 @@ const weightedMean = (samples: readonly SamplePoint[], pick: (s: SamplePoint) =>
   return weight > 0 ? sum / weight : undefined;
 };
 
-/** Index of the first sample taken after `time` (samples are ordered by time). */
-function firstAfter(samples: readonly SamplePoint[], time: number): number {
-  let low = 0;
-  let high = samples.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (samples[middle]!.at > time) high = middle;
-    else low = middle + 1;
+/** Errors over requests where samples count requests, else the mean of the reported rates. */
+export function errorRateOf(samples: readonly SamplePoint[]): number | undefined {
+  let requests = 0;
+  let errors = 0;
+  for (const s of samples) {
+    if (s.requests === undefined || s.errors === undefined) continue;
+    requests += s.requests;
+    errors += s.errors;
   }
-  return low;
+  return requests > 0 ? errors / requests : weightedMean(samples, (s) => s.errorRate);
 }
 
-/** Figures over the samples taken in the `windowSeconds` up to `now`. */
-export function windowFigures(health: ServiceHealth | undefined, windowSeconds: number, now: number): WindowFigures {
-  const from = now - windowSeconds * 1000;
-  const all = health?.samples ?? [];
-  const samples = all.slice(firstAfter(all, from), firstAfter(all, now));
-  const counted = samples.filter((s) => s.requests !== undefined && s.errors !== undefined);
-  const requests = counted.reduce((n, s) => n + s.requests!, 0);
-  const errorRate =
-    requests > 0
-      ? counted.reduce((n, s) => n + s.errors!, 0) / requests
-      : weightedMean(samples, (s) => s.errorRate);
-  return {
-    from,
-    to: now,
-    samples,
-    errorRate,
-    p50: weightedMean(samples, (s) => s.p50),
-    p95: weightedMean(samples, (s) => s.p95),
-    p99: weightedMean(samples, (s) => s.p99),
-    memoryUsedRatio: samples.at(-1)?.memoryUsedRatio,
-  };
-}
+/** Request-weighted mean of the samples' percentile (each sample covers one scrape interval). */
+export const latencyOf = (samples: readonly SamplePoint[], percentile: 'p50' | 'p95' | 'p99'): number | undefined =>
+  weightedMean(samples, (s) => s[percentile]);

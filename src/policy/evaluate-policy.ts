@@ -1,5 +1,5 @@
 import type { RollbackMode } from '../domain/service.js';
-import { windowFigures, type HealthWindowsState, type SamplePoint, type ServiceHealth } from '../../projections/health-windows.js';
+import { errorRateOf, firstAfter, latencyOf, samplesIn, type HealthWindowsState, type SamplePoint, type ServiceHealth } from '../../projections/health-windows.js';
 import { stalledForSeconds, type MigrationsState } from '../../projections/migration-progress.js';
 import type { PolicyRule, RollbackPolicy } from './rollback-policy.js';
 
@@ -56,8 +56,8 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
     case 'latency_p95_ms': {
       const unit = rule.when === 'error_rate' ? 'ratio' : 'ms';
       const figureOver = (seconds: number) => {
-        const figures = windowFigures(health, seconds, now);
-        return { figures, value: rule.when === 'error_rate' ? figures.errorRate : figures.p95 };
+        const figures = samplesIn(health, seconds, now);
+        return { figures, value: rule.when === 'error_rate' ? errorRateOf(figures.samples) : latencyOf(figures.samples, 'p95') };
       };
       const current = figureOver(windowSeconds);
       if (current.value === undefined || current.value <= threshold || current.figures.samples.length === 0) return [];
@@ -76,7 +76,10 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
       return [{ service, observed, unit: 'ratio', evidenceEventIds: [latest.id] }];
     }
     case 'memory_growth': {
-      const samples = windowFigures(health, windowSeconds, now).samples.filter((s) => s.memoryUsedRatio !== undefined);
+      // Cheap test first (no copy of a long window): most of the time memory has not grown by the threshold.
+      const oldest = health.samples[firstAfter(health.samples, now - windowSeconds * 1000)];
+      if (oldest?.memoryUsedRatio === undefined || latest.memoryUsedRatio === undefined || latest.memoryUsedRatio - oldest.memoryUsedRatio < threshold) return [];
+      const samples = samplesIn(health, windowSeconds, now).samples.filter((s) => s.memoryUsedRatio !== undefined);
       if (samples.length < 3) return [];
       const first = samples[0]!;
       const span = (latest.at - first.at) / 1000;

@@ -1,0 +1,140 @@
+/**
+ * Projection benchmark: the health-window projection over recorded samples, and a full replay of
+ * a history into every read model (and the policy's fold), each beside the event store's own
+ * readAll speed in the same run, so the projections' overhead shows as a ratio.
+ * Run: npm run bench:projections -- [--events N] [--services N]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { allProjections } from '../projections/all-projections.js';
+import { healthWindowsProjection } from '../projections/health-windows.js';
+import { rollbackDecisionsProjection } from '../projections/rollback-decisions.js';
+import type { NewEvent } from '../src/event-store/event-store.js';
+import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
+import { decodeEvent, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
+import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
+import { fmt, progress, timed } from './bench-support.js';
+import { healthSampleEvent } from './health-sample-events.js';
+
+const HELP = `Usage: npm run bench:projections -- [options]
+
+  --events <n>     events in the replayed history (default 1000000; 95 % health samples)
+  --services <n>   services the samples spread over (default 50)
+  --help           show this help
+`;
+const { values: args } = parseArgs({
+  options: { events: { type: 'string', default: '1000000' }, services: { type: 'string', default: '50' }, help: { type: 'boolean', default: false } },
+});
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const total = Number(args.events);
+const services = Number(args.services);
+if (!Number.isInteger(total) || total <= 0 || !Number.isInteger(services) || services <= 0) {
+  process.stderr.write(`--events and --services must be positive whole numbers\n${HELP}`);
+  process.exit(2);
+}
+
+const base = Date.UTC(2026, 10, 24);
+/** Every twentieth event is not a sample: deployments, rollbacks, migration progress, drill steps, ticks. */
+function otherEvent(n: number): { stream: string; event: NewEvent } {
+  const service = `svc-${n % services}`;
+  const occurredAt = new Date(base + Math.floor(n / services) * 1000);
+  const kinds: DomainEvent[] = [
+    { type: 'DeploymentRequested', data: { deploymentId: `d-${n}`, service, release: `v${n}` } },
+    { type: 'DeploymentStarted', data: { deploymentId: `d-${n}`, service, release: `v${n}` } },
+    { type: 'MigrationProgressRecorded', data: { migrationId: `m-${n % services}`, service, stage: 'dual_protocol', progress: 0.5, errorRate: 0.01 } },
+    { type: 'DrillStepRecorded', data: { runId: `run-${n % 7}`, step: 'steady-state', status: 'passed' } },
+    { type: 'ClockTicked', data: { at: occurredAt.toISOString() } },
+  ];
+  const event = kinds[n % kinds.length]!;
+  const stream = event.type.startsWith('Deployment') ? `service-${service}` : event.type === 'ClockTicked' ? 'clock' : `other-${n % services}`;
+  return { stream, event: encodeEvent(event, { actor: 'bench', occurredAt }) };
+}
+
+const peakRss = { value: 0 };
+const sampleRss = () => {
+  peakRss.value = Math.max(peakRss.value, process.memoryUsage().rss);
+};
+
+const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-projections-'));
+try {
+  console.log(`Failsafe projections benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores`);
+  const store = SqliteEventStore.open({ path: join(root, 'failsafe.db') });
+  progress(`writing ${fmt(total)} events over ${services} services`);
+  for (let written = 0; written < total; written += 1000) {
+    const batch: NewEvent[] = [];
+    for (let n = written; n < Math.min(total, written + 1000); n += 1) {
+      batch.push(n % 20 === 19 ? otherEvent(n).event : healthSampleEvent(n % services, Math.floor(n / services)));
+    }
+    await store.append(`history-${(written / 1000) % 100}`, batch, 'any');
+    if ((written + 1000) % 250_000 === 0) progress(`${fmt(written + 1000)} written`);
+  }
+
+  progress('readAll (the store alone)');
+  let count = 0;
+  const readSeconds = await timed(async () => {
+    for await (const _ of store.readAll()) count += 1;
+  });
+  const readRate = count / readSeconds;
+
+  progress('decoding the samples once, then the health-window projection over them');
+  const samples: TypedRecordedEvent[] = [];
+  for await (const recorded of store.readAll({ maxCount: Math.min(total, 200_000) })) {
+    const event = decodeEvent(recorded);
+    if (event.type === 'HealthSampleRecorded') samples.push(event);
+  }
+  const windows = healthWindowsProjection(retainSecondsFor(defaultRollbackPolicy));
+  const windowRates: number[] = [];
+  for (let rep = 0; rep < 3; rep += 1) {
+    const state = windows.initialState;
+    windowRates.push(samples.length / (await timed(() => samples.forEach((e) => windows.apply(state, e)))));
+  }
+  windowRates.sort((a, b) => a - b);
+  const windowRate = windowRates[1]!;
+  samples.length = 0;
+
+  progress('full replay: readAll + decode + every read model');
+  const projections = allProjections(retainSecondsFor(defaultRollbackPolicy));
+  const states = projections.map((p) => p.initialState);
+  sampleRss();
+  let replayed = 0;
+  const replaySeconds = await timed(async () => {
+    for await (const recorded of store.readAll()) {
+      const event = decodeEvent(recorded);
+      projections.forEach((p, i) => p.apply(states[i], event));
+      replayed += 1;
+      if (replayed % 10_000 === 0) sampleRss();
+    }
+  });
+  sampleRss();
+  const replayPeak = peakRss.value;
+
+  progress("full replay into the policy's fold (read models + rule evaluation after each event)");
+  const policy = rollbackDecisionsProjection(defaultRollbackPolicy);
+  const policyState = policy.initialState;
+  let decisions = 0;
+  const policySeconds = await timed(async () => {
+    for await (const recorded of store.readAll()) {
+      policy.apply(policyState, decodeEvent(recorded));
+      decisions += policyState.decisions.length;
+    }
+  });
+  await store.close();
+
+  const rows: [string, string, string][] = [
+    ['store readAll (events/s)', fmt(readRate), ''],
+    ['health-window projection (samples/s, decoded, median of 3)', fmt(windowRate), 'aim >= 200,000'],
+    [`full replay into all read models (s, ${fmt(replayed)} events)`, fmt(replaySeconds, 1), `${fmt(replayed / replaySeconds)} events/s = ${fmt((replayed / replaySeconds / readRate) * 100)} % of readAll`],
+    ['full replay peak resident memory (MB)', fmt(replayPeak / 2 ** 20), ''],
+    ['replay into the policy fold (s)', fmt(policySeconds, 1), `${fmt(total / policySeconds)} events/s = ${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`],
+  ];
+  console.log('');
+  const width = Math.max(...rows.map((r) => r[0].length));
+  for (const [measure, value, note] of rows) console.log(`${measure.padEnd(width)}  ${value.padStart(12)}  ${note}`);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
