@@ -4,11 +4,12 @@
  * readAll speed in the same run, so the projections' overhead shows as a ratio.
  * Run: npm run bench:projections -- [--events N] [--services N]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { allProjections } from '../projections/all-projections.js';
 import { healthWindowsProjection } from '../projections/health-windows.js';
 import { rollbackDecisionsProjection } from '../projections/rollback-decisions.js';
 import type { NewEvent } from '../src/event-store/event-store.js';
@@ -55,10 +56,6 @@ function otherEvent(n: number): { stream: string; event: NewEvent } {
   return { stream, event: encodeEvent(event, { actor: 'bench', occurredAt }) };
 }
 
-const peakRss = { value: 0 };
-const sampleRss = () => {
-  peakRss.value = Math.max(peakRss.value, process.memoryUsage().rss);
-};
 
 const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-projections-'));
 try {
@@ -97,21 +94,11 @@ try {
   const windowRate = windowRates[1]!;
   samples.length = 0;
 
-  progress('full replay: readAll + decode + every read model');
-  const projections = allProjections(retainSecondsFor(defaultRollbackPolicy));
-  const states = projections.map((p) => p.initialState);
-  sampleRss();
-  let replayed = 0;
-  const replaySeconds = await timed(async () => {
-    for await (const recorded of store.readAll()) {
-      const event = decodeEvent(recorded);
-      projections.forEach((p, i) => p.apply(states[i], event));
-      replayed += 1;
-      if (replayed % 10_000 === 0) sampleRss();
-    }
-  });
-  sampleRss();
-  const replayPeak = peakRss.value;
+  progress('full replay: readAll + decode + every read model, in a process of its own');
+  const worker = fileURLToPath(new URL('./replay-worker.ts', import.meta.url));
+  const output = execFileSync(process.execPath, ['--import', 'tsx', worker, store.path], { encoding: 'utf8' });
+  const replay = JSON.parse(output.trim().split('\n').at(-1)!) as { events: number; seconds: number; peakRssBytes: number };
+  if (replay.events !== total) throw new Error(`the replay read ${replay.events} of ${total} events`);
 
   progress("full replay into the policy's fold (read models + rule evaluation after each event)");
   const policy = rollbackDecisionsProjection(defaultRollbackPolicy);
@@ -128,8 +115,8 @@ try {
   const rows: [string, string, string][] = [
     ['store readAll (events/s)', fmt(readRate), ''],
     ['health-window projection (samples/s, decoded, median of 3)', fmt(windowRate), 'aim >= 200,000'],
-    [`full replay into all read models (s, ${fmt(replayed)} events)`, fmt(replaySeconds, 1), `${fmt(replayed / replaySeconds)} events/s = ${fmt((replayed / replaySeconds / readRate) * 100)} % of readAll`],
-    ['full replay peak resident memory (MB)', fmt(replayPeak / 2 ** 20), ''],
+    [`full replay into all read models (s, ${fmt(replay.events)} events)`, fmt(replay.seconds, 1), `${fmt(replay.events / replay.seconds)} events/s = ${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`],
+    ['full replay peak resident memory (MB)', fmt(replay.peakRssBytes / 2 ** 20), ''],
     ['replay into the policy fold (s)', fmt(policySeconds, 1), `${fmt(total / policySeconds)} events/s = ${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`],
   ];
   console.log('');

@@ -7,7 +7,7 @@ import { createHttpApp } from '../http/http-app.js';
 import { startHttpServer } from '../http/http-server.js';
 import { loadPolicy } from '../policy/policy-file.js';
 import { ClockTicker } from '../runtime/clock-ticker.js';
-import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
+import { SqliteCheckpointStore } from '../runtime/sqlite-checkpoint-store.js';
 import { action, STORE_FILE, untilSignal, withDataDir } from './cli-support.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -25,8 +25,9 @@ export const serveCommand = (): Command =>
         const policy = loadPolicy(config.policyPath);
         const storePath = join(config.dataDir, STORE_FILE);
         const store = SqliteEventStore.open({ path: storePath });
-        // Read models are rebuilt at each start; the policy acts from the first new event on.
-        const policyManager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore(), { log: say });
+        // The fold is deterministic, so replicas sharing the data folder may share checkpoints too.
+        const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.db'));
+        const policyManager = new RollbackProcessManager(store, policy, checkpoints, { log: say });
         const ticker = new ClockTicker(store, config.tickSeconds * 1000);
         try {
           await policyManager.start();
@@ -39,6 +40,7 @@ export const serveCommand = (): Command =>
         } finally {
           ticker.stop();
           await policyManager.stop();
+          await checkpoints.close();
           await store.close();
         }
       }),

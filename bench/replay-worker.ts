@@ -1,0 +1,26 @@
+/**
+ * Replays a store into every read model, in a process of its own so that its peak resident
+ * memory is the replay's alone. Prints one JSON line.
+ *   tsx bench/replay-worker.ts <db>
+ */
+import { performance } from 'node:perf_hooks';
+import { allProjections } from '../projections/all-projections.js';
+import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
+import { decodeEvent } from '../src/events/catalogue.js';
+import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
+
+const store = SqliteEventStore.open({ path: process.argv[2]! });
+const projections = allProjections(retainSecondsFor(defaultRollbackPolicy));
+const states = projections.map((p) => p.initialState);
+let peakRssBytes = process.memoryUsage().rss;
+let events = 0;
+const start = performance.now();
+for await (const recorded of store.readAll()) {
+  const event = decodeEvent(recorded);
+  projections.forEach((p, i) => p.apply(states[i], event));
+  events += 1;
+  if (events % 10_000 === 0) peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
+}
+const seconds = (performance.now() - start) / 1000;
+await store.close();
+console.log(JSON.stringify({ events, seconds, peakRssBytes: Math.max(peakRssBytes, process.memoryUsage().rss) }));
