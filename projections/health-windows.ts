@@ -18,6 +18,7 @@ export interface SamplePoint {
   readonly memoryUsedRatio?: number | undefined;
   readonly protocolError?: string | undefined;
   readonly openBreakers: readonly string[];
+  readonly tools?: readonly { readonly name: string; readonly calls: number; readonly errors: number }[] | undefined;
 }
 
 export interface ServiceHealth {
@@ -50,6 +51,7 @@ function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorde
     memoryUsedRatio: d.memory?.usedRatio,
     protocolError: d.mcp?.error,
     openBreakers: d.openCircuitBreakers ?? [],
+    tools: d.tools,
   };
 }
 
@@ -139,6 +141,21 @@ export function errorRateOf(samples: readonly SamplePoint[]): number | undefined
     errors += s.errors;
   }
   return requests > 0 ? errors / requests : weightedMean(samples, (s) => s.errorRate);
+}
+
+/** Calls and errors per tool over the samples. */
+export function toolErrorsOf(samples: readonly SamplePoint[]): Map<string, { calls: number; errors: number; evidence: string[] }> {
+  const tools = new Map<string, { calls: number; errors: number; evidence: string[] }>();
+  for (const s of samples) {
+    for (const tool of s.tools ?? []) {
+      const total = tools.get(tool.name) ?? { calls: 0, errors: 0, evidence: [] };
+      total.calls += tool.calls;
+      total.errors += tool.errors;
+      if (tool.errors > 0) total.evidence.push(s.id);
+      tools.set(tool.name, total);
+    }
+  }
+  return tools;
 }
 
 /** Request-weighted mean of the samples' percentile (each sample covers one scrape interval). */

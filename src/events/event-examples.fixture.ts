@@ -35,6 +35,7 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
     latencyMs: { p50: 40, p95: 180, p99: 450 },
     memory: { usedRatio: 0.42, usedBytes: 210_000_000, limitBytes: 500_000_000 },
     openCircuitBreakers: [],
+    tools: [{ name: 'refund', calls: 40, errors: 1 }],
   },
   FeatureDisabled: { service: 'payments', scope: 'tool', target: 'refund', reason: 'circuit breaker keeps opening' },
   FeatureEnabled: { service: 'payments', scope: 'system' },

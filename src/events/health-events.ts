@@ -55,6 +55,8 @@ export const healthSample = z.strictObject({
   latencyMs: z.strictObject({ p50: milliseconds, p95: milliseconds, p99: milliseconds }).optional(),
   memory: z.strictObject({ usedRatio: ratio, usedBytes: count.optional(), limitBytes: count.optional() }).optional(),
   openCircuitBreakers: z.array(identifier).optional(),
+  /** Calls and errors per tool since the previous scrape (the target's `mcp_tool_requests_total`). */
+  tools: z.array(z.strictObject({ name: identifier, calls: count, errors: count })).optional(),
 });
 
 export const healthEvents = [defineEvent('HealthSampleRecorded', healthSample, [healthSampleV1ToV2])] as const;

@@ -94,6 +94,12 @@ describe('rollback policy evaluation', () => {
     expect(judge(samples(0, 50, () => ({ openCircuitBreakers: ['refund'] })))).toEqual([]);
   });
 
+  it('disables one tool that keeps failing while the service as a whole is fine (a non-critical feature bug)', () => {
+    const tools = (refundErrors: number) => () => ({ ...errors(0.01)(), tools: [{ name: 'refund', calls: 20, errors: refundErrors }, { name: 'lookup', calls: 500, errors: 1 }] });
+    expect(judge(samples(0, 290, tools(8)))).toMatchObject([{ rule: 'feature_bug', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' }, observed: 0.4 }]);
+    expect(judge(samples(0, 290, tools(2)))).toEqual([]);
+  });
+
   const migration = { migrationId: 'apil-1', service: 'payments' };
   const started = recorded({ type: 'MigrationStarted', data: { ...migration, name: 'apil', stages: ['legacy', 'dual_protocol', 'apil_primary', 'apil_only'], initialStage: 'legacy' } }, 0);
   const advanced = recorded({ type: 'MigrationStageAdvanced', data: { ...migration, fromStage: 'legacy', toStage: 'dual_protocol' } }, 10);

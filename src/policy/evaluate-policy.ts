@@ -1,5 +1,5 @@
 import type { RollbackMode } from '../domain/service.js';
-import { errorRateOf, firstAfter, latencyOf, samplesIn, type HealthWindowsState, type SamplePoint, type ServiceHealth } from '../../projections/health-windows.js';
+import { errorRateOf, firstAfter, latencyOf, samplesIn, toolErrorsOf, type HealthWindowsState, type SamplePoint, type ServiceHealth } from '../../projections/health-windows.js';
 import { stalledForSeconds, type MigrationsState } from '../../projections/migration-progress.js';
 import type { PolicyRule, RollbackPolicy } from './rollback-policy.js';
 
@@ -37,7 +37,7 @@ type Raw = Omit<Finding, 'rule' | 'mode' | 'severity' | 'threshold'>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const evidence = (samples: readonly SamplePoint[]) => samples.slice(-MAX_EVIDENCE).map((s) => s.id);
-const windowOf = (from: number, to: number, samples: readonly SamplePoint[]) => ({ from: iso(from), to: iso(to), sampleCount: samples.length });
+const windowEvidence = (from: number, to: number, samples: readonly SamplePoint[]) => ({ from: iso(from), to: iso(to), sampleCount: samples.length });
 
 function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth | undefined, now: number): Raw[] {
   const threshold = rule.threshold ?? 0;
@@ -50,7 +50,7 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
       const observed = since ? (now - since.at) / 1000 : 0;
       if (!since || observed <= threshold) return [];
       const failing = health.samples.filter((s) => s.at >= since.at);
-      return [{ service, observed, unit: 's', window: windowOf(since.at, now, failing), evidenceEventIds: [since.id, ...evidence(failing.slice(1))] }];
+      return [{ service, observed, unit: 's', window: windowEvidence(since.at, now, failing), evidenceEventIds: [since.id, ...evidence(failing.slice(1))] }];
     }
     case 'error_rate':
     case 'latency_p95_ms': {
@@ -62,13 +62,13 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
       const current = figureOver(windowSeconds);
       if (current.value === undefined || current.value <= threshold || current.figures.samples.length === 0) return [];
       if (rule.forSeconds === undefined) {
-        return [{ service, observed: current.value, unit, window: windowOf(current.figures.from, now, current.figures.samples), evidenceEventIds: evidence(current.figures.samples) }];
+        return [{ service, observed: current.value, unit, window: windowEvidence(current.figures.from, now, current.figures.samples), evidenceEventIds: evidence(current.figures.samples) }];
       }
       // Sustained: the samples must cover the whole period, over which the figure breaches too (and still does now).
       if (health.samples[0]!.at > now - rule.forSeconds * 1000) return [];
       const sustained = figureOver(rule.forSeconds);
       if (sustained.value === undefined || sustained.value <= threshold) return [];
-      return [{ service, observed: sustained.value, unit, window: windowOf(sustained.figures.from, now, sustained.figures.samples), evidenceEventIds: evidence(sustained.figures.samples) }];
+      return [{ service, observed: sustained.value, unit, window: windowEvidence(sustained.figures.from, now, sustained.figures.samples), evidenceEventIds: evidence(sustained.figures.samples) }];
     }
     case 'memory_used_ratio': {
       const observed = latest.memoryUsedRatio;
@@ -87,7 +87,7 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
       const rising = samples.slice(1).filter((s, i) => s.memoryUsedRatio! >= samples[i]!.memoryUsedRatio!).length;
       // A leak grows steadily over most of the window; a spike or a sawtooth does not.
       if (growth < threshold || span < windowSeconds * 0.8 || rising < (samples.length - 1) * 0.8) return [];
-      return [{ service, observed: growth, unit: 'ratio', window: windowOf(first.at, now, samples), evidenceEventIds: evidence(samples) }];
+      return [{ service, observed: growth, unit: 'ratio', window: windowEvidence(first.at, now, samples), evidenceEventIds: evidence(samples) }];
     }
     case 'protocol_error':
       return latest.protocolError ? [{ service, observed: 1, unit: 'errors', evidenceEventIds: [latest.id] }] : [];
@@ -98,8 +98,21 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
         const observed = (now - since.at) / 1000;
         if (observed <= threshold) return [];
         const open = health.samples.filter((s) => s.at >= since.at);
-        return [{ service, observed, unit: 's', window: windowOf(since.at, now, open), evidenceEventIds: evidence(open), feature: { scope: 'tool' as const, target: breaker } }];
+        return [{ service, observed, unit: 's', window: windowEvidence(since.at, now, open), evidenceEventIds: evidence(open), feature: { scope: 'tool' as const, target: breaker } }];
       });
+    case 'tool_error_rate': {
+      const window = samplesIn(health, windowSeconds, now);
+      return [...toolErrorsOf(window.samples)]
+        .filter(([, t]) => t.calls > 0 && t.errors / t.calls > threshold)
+        .map(([name, t]) => ({
+          service,
+          observed: t.errors / t.calls,
+          unit: 'ratio',
+          window: windowEvidence(window.from, now, window.samples),
+          evidenceEventIds: t.evidence.slice(-MAX_EVIDENCE),
+          feature: { scope: 'tool' as const, target: name },
+        }));
+    }
     default:
       return [];
   }

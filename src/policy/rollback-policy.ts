@@ -11,6 +11,7 @@ export const ruleKinds = [
   'migration_error_rate',
   'migration_stalled_for',
   'circuit_breaker_open_for',
+  'tool_error_rate',
 ] as const;
 
 const seconds = z.number().int().positive();
@@ -41,7 +42,8 @@ export type PolicyRule = RollbackPolicy['rules'][string];
  * than 5 min, error rate above 10 %, error rate above 5 % for 5 min, P95 above 5 s, memory above
  * 90 %, a protocol compatibility error, a migration error rate above 10 %; manual rollback for
  * softer degradation (P95 above 2 s), a suspected memory leak, a migration stalled for more than
- * 1 h; disabling the feature for a circuit breaker that stays open.
+ * 1 h; disabling the feature for a circuit breaker that stays open or a tool that keeps failing
+ * while the service as a whole is healthy (a non-critical feature bug).
  */
 export const defaultRollbackPolicy: RollbackPolicy = {
   version: 1,
@@ -58,6 +60,7 @@ export const defaultRollbackPolicy: RollbackPolicy = {
     memory_leak: { when: 'memory_growth', threshold: 0.2, windowSeconds: 1800, action: 'manual_rollback', severity: 'P2' },
     migration_stalled: { when: 'migration_stalled_for', threshold: 3600, action: 'manual_rollback', severity: 'P2' },
     circuit_breaker_open: { when: 'circuit_breaker_open_for', threshold: 60, action: 'disable_feature', severity: 'P3' },
+    feature_bug: { when: 'tool_error_rate', threshold: 0.2, windowSeconds: 300, action: 'disable_feature', severity: 'P3' },
   },
 };
 
