@@ -1,0 +1,31 @@
+/**
+ * Runs one release of the sample MCP server: `node --import tsx main.ts <release.yaml>`, on the
+ * port in PORT (default 3000), loopback only.
+ */
+import { z } from 'zod';
+import { readReleaseDescriptor } from '../../../src/drivers/release-descriptor.js';
+import { sampleReleaseSchema } from './sample-release.js';
+import { createSampleServer } from './sample-server.js';
+
+const file = process.argv[2];
+if (!file) {
+  process.stderr.write('usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS disables tools)\n');
+  process.exit(2);
+}
+const descriptor = readReleaseDescriptor(file);
+const parsed = sampleReleaseSchema.safeParse(descriptor.app);
+if (!parsed.success) {
+  process.stderr.write(`InvalidReleaseManifest: ${file}: app: ${z.prettifyError(parsed.error)}\n`);
+  process.exit(2);
+}
+if (parsed.data.crashAtStart) {
+  process.stderr.write(`release ${descriptor.release} crashes at start (as its manifest says)\n`);
+  process.exit(3);
+}
+const port = Number(process.env.PORT ?? 3000);
+const disabledTools = (process.env.MCP_DISABLE_TOOLS ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+const server = createSampleServer({ release: descriptor.release, behaviour: parsed.data, disabledTools });
+server.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
+const stop = () => server.close(() => process.exit(0));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

@@ -1,0 +1,159 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
+import type { SampleRelease } from './sample-release.js';
+
+interface Tool {
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodRawShape;
+  run(args: Record<string, unknown>): string;
+}
+
+const TOOLS: readonly Tool[] = [
+  { name: 'echo', description: 'Echo the text back', input: { text: z.string() }, run: (a) => String(a.text) },
+  { name: 'add', description: 'Add two numbers', input: { a: z.number(), b: z.number() }, run: (a) => String(Number(a.a) + Number(a.b)) },
+  { name: 'lookup_item', description: 'Look up a warehouse item by SKU', input: { sku: z.string() }, run: (a) => JSON.stringify({ sku: a.sku, onHand: 12, location: 'A-3' }) },
+  { name: 'refund', description: 'Refund an order', input: { orderId: z.string(), amount: z.number() }, run: (a) => `refunded ${a.amount} on ${a.orderId}` },
+  { name: 'time', description: 'The server time', input: {}, run: () => new Date().toISOString() },
+];
+
+const BREAKER_FAILURES = 3;
+const BREAKER_OPEN_MS = 5_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface SampleServerOptions {
+  readonly release: string;
+  readonly behaviour: SampleRelease;
+  /** The seeds' way to disable tools without a rollback: `MCP_DISABLE_TOOLS=refund,time`. */
+  readonly disabledTools: readonly string[];
+}
+
+/**
+ * The target of drills and examples: an MCP server (SDK v1, Streamable HTTP, stateless) with
+ * /health and /metrics (the seeds' metric names), misbehaving as its release says.
+ */
+export function createSampleServer({ release, behaviour, disabledTools }: SampleServerOptions): HttpServer {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'mcp_requests_total', help: 'MCP requests by method and status', labelNames: ['method', 'status'], registers: [registry] });
+  const duration = new Histogram({
+    name: 'mcp_request_duration_seconds',
+    help: 'MCP request duration',
+    labelNames: ['method'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  const toolRequests = new Counter({ name: 'mcp_tool_requests_total', help: 'Tool calls by tool and status', labelNames: ['tool', 'status'], registers: [registry] });
+  const breakers = new Map<string, { failures: number; openUntil: number }>();
+  new Gauge({
+    name: 'mcp_circuit_breaker_open',
+    help: '1 while the tool circuit breaker is open',
+    labelNames: ['tool'],
+    registers: [registry],
+    collect() {
+      for (const [tool, state] of breakers) this.set({ tool }, state.openUntil > Date.now() ? 1 : 0);
+    },
+  });
+  new Gauge({ name: 'process_memory_limit_bytes', help: 'Memory available to this process', registers: [registry] }).set(behaviour.memoryLimitMb * 2 ** 20);
+
+  const retained: Buffer[] = [];
+  if (behaviour.memoryGrowthMbPerSecond > 0) {
+    const grow = setInterval(() => retained.push(Buffer.alloc(Math.round(behaviour.memoryGrowthMbPerSecond * 2 ** 18), 1)), 250);
+    grow.unref();
+  }
+
+  const tools = TOOLS.filter((t) => !disabledTools.includes(t.name));
+
+  async function call(tool: Tool, args: Record<string, unknown>): Promise<CallToolResult> {
+    const started = Date.now();
+    const breaker = breakers.get(tool.name) ?? { failures: 0, openUntil: 0 };
+    breakers.set(tool.name, breaker);
+    let outcome: CallToolResult;
+    if (breaker.openUntil > Date.now()) {
+      outcome = { isError: true, content: [{ type: 'text', text: `circuit breaker for ${tool.name} is open` }] };
+    } else {
+      if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
+      const fails = tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
+      outcome = fails
+        ? { isError: true, content: [{ type: 'text', text: `${tool.name} failed (release ${release})` }] }
+        : { content: [{ type: 'text', text: tool.run(args) }] };
+      breaker.failures = fails ? breaker.failures + 1 : 0;
+      if (breaker.failures >= BREAKER_FAILURES) Object.assign(breaker, { failures: 0, openUntil: Date.now() + BREAKER_OPEN_MS });
+    }
+    const status = outcome.isError ? 'error' : 'ok';
+    toolRequests.inc({ tool: tool.name, status });
+    requests.inc({ method: 'tools/call', status });
+    duration.observe({ method: 'tools/call' }, (Date.now() - started) / 1000);
+    return outcome;
+  }
+
+  function mcpServer(): McpServer | Server {
+    const info = { name: 'failsafe-sample', version: release };
+    if (behaviour.protocolBreak === 'invalid_tool_schema') {
+      const broken = new Server(info, { capabilities: { tools: {} } });
+      broken.setRequestHandler(ListToolsRequestSchema, () => ({
+        tools: tools.map((t) => ({ name: t.name, description: t.description, inputSchema: { type: 'string' } as never })),
+      }));
+      broken.setRequestHandler(CallToolRequestSchema, (request) => {
+        const tool = tools.find((t) => t.name === request.params.name);
+        if (!tool) throw new Error(`unknown tool ${request.params.name}`);
+        return call(tool, request.params.arguments ?? {});
+      });
+      return broken;
+    }
+    const server = new McpServer(info);
+    for (const tool of tools) {
+      server.registerTool(tool.name, { description: tool.description, inputSchema: tool.input }, (args: Record<string, unknown>) => call(tool, args));
+    }
+    return server;
+  }
+
+  async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }));
+      return;
+    }
+    const method = (body as { method?: string }).method ?? 'unknown';
+    const started = Date.now();
+    const server = mcpServer();
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+    if (method !== 'tools/call') {
+      requests.inc({ method, status: res.statusCode < 400 ? 'ok' : 'error' });
+      duration.observe({ method }, (Date.now() - started) / 1000);
+    }
+  }
+
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'healthy', release, tools: tools.length }));
+    } else if (req.method === 'GET' && path === '/metrics') {
+      void registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
+    } else if (path === '/mcp' && req.method === 'POST') {
+      handleMcp(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: String(error) }, id: null }));
+      });
+    } else if (path === '/mcp') {
+      res.writeHead(405, { allow: 'POST' }).end();
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+}
