@@ -1,0 +1,68 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProcessDriver } from './process-driver.js';
+
+const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+const health = async (base: string) => (await fetch(`${base}/health`)).json() as Promise<{ release: string; tools: number }>;
+
+describe('process driver (real processes)', () => {
+  let stateDir: string;
+  let driver: ProcessDriver;
+  beforeEach(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'failsafe-driver-'));
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
+  });
+  afterEach(async () => {
+    await driver.stopAll();
+    await driver.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('deploys, switches the stable address to the new release and stops the previous one', async () => {
+    const [first] = await driver.deploy('sample', 'v1.0.0');
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 5 });
+    const [second] = await driver.deploy('sample', 'v1.1.0');
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.1.0' });
+    await expect(fetch(`${first!.url}/health`)).rejects.toThrow();
+    expect(await driver.instances('sample')).toEqual([second]);
+    expect(await driver.deploy('sample', 'v1.1.0')).toEqual([second]);
+  }, 60_000);
+
+  it('keeps the previous release serving when the new one never becomes ready', async () => {
+    await driver.deploy('sample', 'v1.0.0');
+    await expect(driver.deploy('sample', 'v2.0.0-crash')).rejects.toThrow(/ReleaseNotReady: sample v2.0.0-crash exited \(code 3\) before it was ready: .*crashes at start/);
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
+  }, 60_000);
+
+  it('rolls back to a previous release from its snapshot, and disables a tool by restarting with MCP_DISABLE_TOOLS', async () => {
+    await driver.deploy('sample', 'v1.0.0');
+    await driver.deploy('sample', 'v2.0.0-breaker');
+    await driver.rollback('sample', 'v1.0.0');
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
+    await driver.setDisabledTools('sample', ['refund']);
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 4 });
+  }, 60_000);
+
+  it('refuses an unknown release, a broken manifest and an unknown service with clear errors', async () => {
+    await expect(driver.deploy('sample', 'v9.9.9')).rejects.toThrow(/ReleaseNotFound: sample has no release v9.9.9/);
+    const broken = mkdtempSync(join(tmpdir(), 'failsafe-releases-'));
+    mkdirSync(join(broken, 'bad'));
+    writeFileSync(join(broken, 'bad', 'release.yaml'), 'release: bad\ncommand: []\nreadiness:\n  timeoutSeconds: -1\n');
+    const other = await ProcessDriver.start({ services: { broken: { releasesDir: broken, port: 0 } }, stateDir: join(stateDir, 'other') });
+    await expect(other.deploy('broken', 'bad')).rejects.toThrow(/InvalidReleaseManifest: .*release.yaml has 2 problem.*line 2: command.*line 4: readiness.timeoutSeconds/s);
+    await other.close();
+    rmSync(broken, { recursive: true, force: true });
+    await expect(driver.deploy('nope', 'v1.0.0')).rejects.toThrow(/UnknownService: "nope" is not configured \(known: sample\)/);
+  }, 60_000);
+
+  it('adopts the instance a previous supervisor left running', async () => {
+    const [running] = await driver.deploy('sample', 'v1.0.0');
+    await driver.close();
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
+    expect((await driver.instances('sample')).map((i) => i.url)).toEqual([running!.url]);
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
+  }, 60_000);
+});
