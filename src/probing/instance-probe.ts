@@ -1,0 +1,115 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { performance } from 'node:perf_hooks';
+import type { Instance } from '../drivers/target-driver.js';
+import type { EventData } from '../events/catalogue.js';
+import { histogramQuantile, parsePrometheusText, sumOf, type MetricSample } from './prometheus-text.js';
+
+export type HealthSample = EventData<'HealthSampleRecorded'>;
+
+export class ProbeTargetRefused extends Error {
+  readonly code = 'PROBE_TARGET_REFUSED';
+  constructor(readonly url: string, allowed: readonly string[]) {
+    super(`ProbeTargetRefused: ${url} is not on the probe allow-list (${allowed.join(', ')}); add its host to allowedHosts to probe it`);
+    this.name = 'ProbeTargetRefused';
+  }
+}
+
+/** Probe URLs come from configuration and drivers: only allowed hosts are ever contacted (no SSRF). */
+export function assertProbeTarget(url: string, allowedHosts: readonly string[]): void {
+  const { hostname, protocol } = new URL(url);
+  if (!['http:', 'https:'].includes(protocol) || !allowedHosts.includes(hostname.replace(/^\[|\]$/g, ''))) throw new ProbeTargetRefused(url, allowedHosts);
+}
+
+const elapsed = (since: number) => Math.round((performance.now() - since) * 100) / 100;
+
+/** A network failure means unreachable; anything else from the MCP exchange is a protocol problem. */
+const isNetworkFailure = (error: unknown): boolean =>
+  error instanceof TypeError || /ECONNREFUSED|ECONNRESET|fetch failed|timed? ?out|aborted|socket hang up/i.test(String((error as Error)?.message ?? error));
+
+async function mcpProbe(url: string, timeoutMs: number): Promise<HealthSample['mcp']> {
+  const client = new Client({ name: 'failsafe-prober', version: '1' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`));
+  const started = performance.now();
+  let initializeLatencyMs = 0;
+  try {
+    await client.connect(transport, { timeout: timeoutMs });
+    initializeLatencyMs = elapsed(started);
+    const { tools } = await client.listTools(undefined, { timeout: timeoutMs });
+    return { protocolVersion: transport.protocolVersion ?? 'unknown', toolCount: tools.length, initializeLatencyMs };
+  } catch (error) {
+    if (isNetworkFailure(error)) return undefined;
+    return { protocolVersion: transport.protocolVersion ?? 'unknown', toolCount: 0, initializeLatencyMs: initializeLatencyMs || elapsed(started), error: String((error as Error).message ?? error).slice(0, 2000) };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Counter growth since the previous scrape; a process restart (counter went down) counts from zero. */
+const delta = (now: number, before: number | undefined) => (before === undefined ? undefined : now >= before ? now - before : now);
+
+function fromMetrics(scrape: readonly MetricSample[], previous: readonly MetricSample[] | undefined): Partial<HealthSample> {
+  const out: { -readonly [K in keyof HealthSample]?: HealthSample[K] } = {};
+  const calls = { method: 'tools/call' };
+  const total = delta(sumOf(scrape, 'mcp_requests_total', calls), previous && sumOf(previous, 'mcp_requests_total', calls));
+  const errors = delta(sumOf(scrape, 'mcp_requests_total', { ...calls, status: 'error' }), previous && sumOf(previous, 'mcp_requests_total', { ...calls, status: 'error' }));
+  if (total !== undefined && errors !== undefined) {
+    out.requests = { total, errors };
+    if (total > 0) {
+      const buckets = new Map<number, number>();
+      for (const s of scrape.filter((m) => m.name === 'mcp_request_duration_seconds_bucket' && m.labels.method === 'tools/call')) {
+        const bound = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+        const before = previous!.find((p) => p.name === s.name && p.labels.method === 'tools/call' && p.labels.le === s.labels.le)?.value ?? 0;
+        buckets.set(bound, s.value >= before ? s.value - before : s.value);
+      }
+      const ms = (q: number) => Math.round((histogramQuantile(q, buckets) ?? 0) * 1000 * 100) / 100;
+      out.latencyMs = { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) };
+      const tools = [...new Set(scrape.filter((m) => m.name === 'mcp_tool_requests_total').map((m) => m.labels.tool!))].sort();
+      out.tools = tools
+        .map((name) => ({
+          name,
+          calls: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name }), sumOf(previous!, 'mcp_tool_requests_total', { tool: name })) ?? 0,
+          errors: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name, status: 'error' }), sumOf(previous!, 'mcp_tool_requests_total', { tool: name, status: 'error' })) ?? 0,
+        }))
+        .filter((t) => t.calls > 0);
+    }
+  }
+  const rss = sumOf(scrape, 'process_resident_memory_bytes');
+  const limit = sumOf(scrape, 'process_memory_limit_bytes');
+  if (rss > 0 && limit > 0) out.memory = { usedRatio: Math.min(1, rss / limit), usedBytes: Math.round(rss), limitBytes: Math.round(limit) };
+  out.openCircuitBreakers = scrape.filter((m) => m.name === 'mcp_circuit_breaker_open' && m.value >= 1).map((m) => m.labels.tool!).sort();
+  return out;
+}
+
+export interface ProbeOutcome {
+  readonly sample: HealthSample;
+  /** Keep it for the next probe of the same instance: counters are turned into per-interval figures. */
+  readonly scrape: readonly MetricSample[] | undefined;
+}
+
+/**
+ * One probe of one instance: its /health, an MCP initialize plus tools/list (latency, tool count,
+ * negotiated protocol version), and a scrape of its /metrics.
+ */
+export async function probeInstance(instance: Instance, previous: readonly MetricSample[] | undefined, sampledAt: Date, timeoutMs: number): Promise<ProbeOutcome> {
+  const started = performance.now();
+  const healthy = await fetch(`${instance.url}/health`, { signal: AbortSignal.timeout(timeoutMs) }).then((r) => r.ok, () => false);
+  const healthLatencyMs = elapsed(started);
+  const mcp = healthy ? await mcpProbe(instance.url, timeoutMs) : undefined;
+  const scrape = healthy
+    ? await fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
+        .then(async (r) => (r.ok ? parsePrometheusText(await r.text()) : undefined))
+        .catch(() => undefined)
+    : undefined;
+  const sample: HealthSample = {
+    service: instance.service,
+    instance: instance.id,
+    release: instance.release,
+    sampledAt: sampledAt.toISOString(),
+    healthy,
+    healthLatencyMs,
+    ...(mcp && { mcp }),
+    ...(scrape && fromMetrics(scrape, previous)),
+  };
+  return { sample, scrape };
+}
