@@ -1,5 +1,6 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../events/catalogue.js';
+import { foldEvents } from './decider.js';
 import { given } from './given-when-then.js';
 import { serviceDecider } from './service-decider.js';
 
@@ -42,6 +43,13 @@ describe('deployment decider', () => {
     given(serviceDecider, decided)
       .when({ type: 'RequestDeployment', service, deploymentId: 'd-3', release: 'v3' })
       .thenViolates('deployment-blocked-by-rollback');
+  });
+
+  it('keeps as last known good the healthy release a deployment replaced, not the one that merely passed readiness', () => {
+    const state = foldEvents(serviceDecider, [requested('d-1', 'v1'), started('d-1', 'v1'), healthy('d-1', 'v1'), requested('d-2', 'v2', 'v1'), started('d-2', 'v2'), healthy('d-2', 'v2')]);
+    expect(state).toMatchObject({ currentRelease: 'v2', currentReleaseHealthy: true, lastKnownGood: 'v1' });
+    const first = foldEvents(serviceDecider, [requested('d-1', 'v1'), started('d-1', 'v1'), healthy('d-1', 'v1')]);
+    expect(first.lastKnownGood).toBeUndefined();
   });
 
   it('allows one deployment at a time and refuses redeploying the running release', () => {

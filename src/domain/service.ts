@@ -24,6 +24,10 @@ export interface Rollback {
   readonly toRelease?: string | undefined;
   readonly attempts: number;
   readonly verified?: boolean | undefined;
+  /** For a disable_feature decision: what to disable. */
+  readonly feature?: EventData<'RollbackDecided'>['feature'];
+  /** For a migration rule: the migration to revert. */
+  readonly migration?: EventData<'RollbackDecided'>['migration'];
 }
 
 /**
@@ -32,6 +36,12 @@ export interface Rollback {
  */
 export interface ServiceState {
   readonly currentRelease?: string | undefined;
+  /** Whether the current release passed its readiness checks (or was restored by a rollback). */
+  readonly currentReleaseHealthy?: boolean | undefined;
+  /**
+   * The rollback target: the last release that was healthy before the current one. A new release
+   * that merely passed readiness is not yet "known good" — the bad ones usually pass it too.
+   */
   readonly lastKnownGood?: string | undefined;
   readonly deployment?: { readonly id: string; readonly release: string; readonly status: DeploymentStatus } | undefined;
   readonly rollback?: Rollback | undefined;
@@ -57,13 +67,21 @@ export function evolveService(state: ServiceState, event: DomainEvent): ServiceS
   switch (event.type) {
     case 'DeploymentRequested':
       return { ...state, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'requested' } };
-    case 'DeploymentStarted':
-      return { ...state, currentRelease: event.data.release, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'started' } };
+    case 'DeploymentStarted': {
+      const replacesGood = state.currentReleaseHealthy && state.currentRelease !== undefined && state.currentRelease !== event.data.release;
+      return {
+        ...state,
+        ...(replacesGood && { lastKnownGood: state.currentRelease }),
+        currentRelease: event.data.release,
+        currentReleaseHealthy: false,
+        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'started' },
+      };
+    }
     case 'DeploymentHealthy':
       return {
         ...state,
         currentRelease: event.data.release,
-        lastKnownGood: event.data.release,
+        currentReleaseHealthy: true,
         deployment: { id: event.data.deploymentId, release: event.data.release, status: 'healthy' },
       };
     case 'DeploymentFailed':
@@ -84,6 +102,8 @@ export function evolveService(state: ServiceState, event: DomainEvent): ServiceS
           requestedBy: `policy:${event.data.rule}`,
           targetRelease: event.data.targetRelease,
           attempts: 0,
+          feature: event.data.feature,
+          migration: event.data.migration,
         },
       };
     case 'RollbackRequested':
@@ -105,7 +125,7 @@ export function evolveService(state: ServiceState, event: DomainEvent): ServiceS
     case 'RollbackStarted':
       return withRollback(state, { status: 'in_progress', fromRelease: event.data.fromRelease, toRelease: event.data.toRelease });
     case 'RollbackCompleted':
-      return { ...withRollback(state, { status: 'completed' }), currentRelease: event.data.release };
+      return { ...withRollback(state, { status: 'completed' }), currentRelease: event.data.release, currentReleaseHealthy: true };
     case 'RollbackFailed':
       return withRollback(state, { status: 'failed', attempts: event.data.attempt });
     case 'RollbackEscalated':
