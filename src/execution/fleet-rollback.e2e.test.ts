@@ -1,0 +1,132 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { handleCommand } from '../application/command-handler.js';
+import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { ProcessDriver } from '../drivers/process-driver.js';
+import { collect } from '../event-store/event-store.contract.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';
+import { HealthProber } from '../probing/health-prober.js';
+import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
+import { ServiceReconciler } from './service-reconciler.js';
+
+const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Failsafe's moving parts on one store, acting on real sample server processes, probing every second. */
+describe('deploying to a real fleet (end to end)', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  let driver: ProcessDriver;
+  let parts: { stop(): Promise<void> }[];
+  let stopTraffic = false;
+  let traffic: Promise<void> = Promise.resolve();
+
+  const start = async (policy: RollbackPolicy) => {
+    const manager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore());
+    const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs: 1_000 });
+    const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs: 1_000, retryDelayMs: 200 });
+    await manager.start();
+    await prober.start();
+    await reconciler.start();
+    parts = [reconciler, prober, manager];
+  };
+
+  const deploy = async (deploymentId: string, release: string) => {
+    await handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release }, { actor: 'alice', now: new Date() });
+    return waitFor((types) => types.some((t) => t === 'DeploymentHealthy' || t === 'DeploymentFailed'), (e) => (e.data as { deploymentId?: string }).deploymentId === deploymentId);
+  };
+
+  /** Waits until the service stream satisfies `done`, looking only at events that pass `filter`. */
+  const waitFor = async (done: (types: string[]) => boolean, filter: (e: { type: string; data: Record<string, unknown> }) => boolean = () => true, timeoutMs = 40_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const events = (await collect(store.readStream(serviceStream('sample')))).filter(filter);
+      if (done(events.map((e) => e.type))) return events;
+      if (Date.now() > deadline) throw new Error(`timed out; stream so far: ${events.map((e) => e.type).join(', ')}`);
+      await sleep(200);
+    }
+  };
+
+  /** Clients calling tools through the service's stable address, all along. */
+  const startTraffic = (tool = 'add', args: Record<string, unknown> = { a: 1, b: 2 }) => {
+    stopTraffic = false;
+    traffic = (async () => {
+      while (!stopTraffic) {
+        try {
+          const client = new Client({ name: 'traffic', version: '1' });
+          await client.connect(new StreamableHTTPClientTransport(new URL(`${driver.address('sample')}/mcp`)));
+          for (let i = 0; i < 20 && !stopTraffic; i += 1) {
+            await client.callTool({ name: tool, arguments: args });
+            await sleep(20);
+          }
+          await client.close();
+        } catch {
+          await sleep(100);
+        }
+      }
+    })();
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-e2e-'));
+    store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 50 });
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir: join(dir, 'state') });
+  });
+  afterEach(async () => {
+    stopTraffic = true;
+    await traffic;
+    for (const part of parts) await part.stop();
+    await driver.stopAll();
+    await driver.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('rolls a release with a high error rate back to the last known good one, and verifies it', async () => {
+    await start(defaultRollbackPolicy);
+    await deploy('d-1', 'v1.0.0');
+    startTraffic();
+    await deploy('d-2', 'v2.0.0-errors');
+    const story = await waitFor((types) => types.includes('RollbackVerified'));
+    expect(story.map((e) => e.type)).toEqual([
+      'DeploymentRequested', 'DeploymentStarted', 'DeploymentHealthy',
+      'DeploymentRequested', 'DeploymentStarted', 'DeploymentHealthy',
+      'RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified',
+    ]);
+    expect(story[6]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1.0.0' });
+    expect(story[10]!.data).toMatchObject({ passed: true });
+    expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
+  }, 90_000);
+
+  it('leaves the last known good release serving when a release crashes at start', async () => {
+    await start(defaultRollbackPolicy);
+    await deploy('d-1', 'v1.0.0');
+    const events = await deploy('d-2', 'v2.0.0-crash');
+    expect(events.map((e) => e.type)).toEqual(['DeploymentRequested', 'DeploymentStarted', 'DeploymentFailed']);
+    expect(events[2]!.data.reason).toMatch(/ReleaseNotReady: sample v2.0.0-crash exited/);
+    expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
+  }, 90_000);
+
+  it('disables the tool whose circuit breaker keeps opening, without a rollback', async () => {
+    const quickBreaker: RollbackPolicy = {
+      ...defaultRollbackPolicy,
+      rules: { circuit_breaker_open: { when: 'circuit_breaker_open_for', threshold: 2, action: 'disable_feature', severity: 'P3' } },
+    };
+    await start(quickBreaker);
+    await deploy('d-1', 'v2.0.0-breaker');
+    startTraffic('refund', { orderId: 'o-1', amount: 5 });
+    const story = await waitFor((types) => types.includes('RollbackCompleted'));
+    expect(story.map((e) => e.type).slice(3)).toEqual(['RollbackDecided', 'RollbackStarted', 'FeatureDisabled', 'RollbackCompleted']);
+    expect(story[3]!.data).toMatchObject({ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' } });
+    expect(story[4]!.data).toMatchObject({ fromRelease: 'v2.0.0-breaker', toRelease: 'v2.0.0-breaker' });
+    const health = (await (await fetch(`${driver.address('sample')}/health`)).json()) as { release: string; tools: number };
+    expect(health).toMatchObject({ release: 'v2.0.0-breaker', tools: 4 });
+  }, 90_000);
+});
