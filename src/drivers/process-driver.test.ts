@@ -1,4 +1,5 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProcessDriver } from './process-driver.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
-const health = async (base: string) => (await fetch(`${base}/health`)).json() as Promise<{ release: string; tools: number }>;
+/** A fresh connection per check: a pooled keep-alive connection may still lead to the instance just replaced. */
+const health = (base: string) =>
+  new Promise<{ release: string; tools: number }>((resolve, reject) => {
+    get(`${base}/health`, { agent: false }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve(JSON.parse(body)));
+    }).on('error', reject);
+  });
 
 describe('process driver (real processes)', () => {
   let stateDir: string;
@@ -26,7 +35,9 @@ describe('process driver (real processes)', () => {
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 5 });
     const [second] = await driver.deploy('sample', 'v1.1.0');
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.1.0' });
-    await expect(fetch(`${first!.url}/health`)).rejects.toThrow();
+    await driver.close();
+    await expect(health(first!.url)).rejects.toThrow();
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
     expect(await driver.instances('sample')).toEqual([second]);
     expect(await driver.deploy('sample', 'v1.1.0')).toEqual([second]);
   }, 60_000);

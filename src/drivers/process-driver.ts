@@ -75,6 +75,8 @@ async function answers(url: string): Promise<boolean> {
 export class ProcessDriver implements TargetDriver {
   private readonly running = new Map<string, Running>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Previous instances finishing their in-flight work after the switch. */
+  private readonly stopping = new Set<Promise<void>>();
 
   private constructor(
     private readonly options: ProcessDriverOptions,
@@ -181,7 +183,11 @@ export class ProcessDriver implements TargetDriver {
     );
     this.snapshot(service, release, disabledTools);
     this.options.log?.(`${service}: ${release} serving on ${this.address(service)} (instance ${started.instance.url})`);
-    if (current) await this.stopInstance(current);
+    // Traffic already goes to the new instance: the old one gets its grace period in the background.
+    if (current) {
+      const stopped = this.stopInstance(current).finally(() => this.stopping.delete(stopped));
+      this.stopping.add(stopped);
+    }
     return [started.instance];
   }
 
@@ -239,13 +245,13 @@ export class ProcessDriver implements TargetDriver {
 
   /** Stops listening; instances keep running, to be adopted by the next supervisor. */
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()]);
+    await Promise.all([...this.queues.values(), ...this.stopping]);
     for (const forwarder of this.forwarders.values()) await forwarder.close();
   }
 
   /** Stops every instance (tests and a full shutdown of the fleet). */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.queues.values()]);
+    await Promise.all([...this.queues.values(), ...this.stopping]);
     for (const running of this.running.values()) await this.stopInstance(running);
     this.running.clear();
   }

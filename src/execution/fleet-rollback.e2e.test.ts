@@ -105,6 +105,21 @@ describe('deploying to a real fleet (end to end)', () => {
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
   }, 90_000);
 
+  it.each([
+    ['v2.0.0-slow', 'latency_p95_critical'],
+    ['v2.0.0-leak', 'memory_critical'],
+    ['v2.0.0-protocol', 'protocol_compatibility'],
+  ])('rolls %s back when %s fires', async (release, rule) => {
+    await start(defaultRollbackPolicy);
+    await deploy('d-1', 'v1.0.0');
+    startTraffic();
+    await deploy('d-2', release);
+    const story = await waitFor((types) => types.includes('RollbackCompleted'));
+    const decided = story.find((e) => e.type === 'RollbackDecided')!;
+    expect(decided.data).toMatchObject({ rule, mode: 'automatic', targetRelease: 'v1.0.0' });
+    expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
+  }, 90_000);
+
   it('leaves the last known good release serving when a release crashes at start', async () => {
     await start(defaultRollbackPolicy);
     await deploy('d-1', 'v1.0.0');
@@ -126,7 +141,8 @@ describe('deploying to a real fleet (end to end)', () => {
     expect(story.map((e) => e.type).slice(3)).toEqual(['RollbackDecided', 'RollbackStarted', 'FeatureDisabled', 'RollbackCompleted']);
     expect(story[3]!.data).toMatchObject({ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' } });
     expect(story[4]!.data).toMatchObject({ fromRelease: 'v2.0.0-breaker', toRelease: 'v2.0.0-breaker' });
-    const health = (await (await fetch(`${driver.address('sample')}/health`)).json()) as { release: string; tools: number };
+    const [instance] = await driver.instances('sample');
+    const health = (await (await fetch(`${instance!.url}/health`)).json()) as { release: string; tools: number };
     expect(health).toMatchObject({ release: 'v2.0.0-breaker', tools: 4 });
   }, 90_000);
 });

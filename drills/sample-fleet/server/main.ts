@@ -26,6 +26,10 @@ const port = Number(process.env.PORT ?? 3000);
 const disabledTools = (process.env.MCP_DISABLE_TOOLS ?? '').split(',').map((t) => t.trim()).filter(Boolean);
 const server = createSampleServer({ release: descriptor.release, behaviour: parsed.data, disabledTools });
 server.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
-const stop = () => server.close(() => process.exit(0));
+// Finish in-flight calls, drop idle keep-alive connections, then exit.
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+};
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
