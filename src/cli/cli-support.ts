@@ -1,9 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
+import { STORE_FILE } from '../control-plane.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-
-export const STORE_FILE = 'failsafe.db';
 
 /** Adds `--data-dir` to a command that opens the embedded store. */
 export const withDataDir = (command: Command): Command =>

@@ -10,6 +10,8 @@ export interface ServeConfig {
   readonly policyPath?: string | undefined;
   /** How often the passage of time is recorded (ClockTicked), for time-based rules. */
   readonly tickSeconds: number;
+  /** The fleet to act on; without it Failsafe records and decides but acts on nothing. */
+  readonly fleetPath?: string | undefined;
 }
 
 export interface ServeFlags {
@@ -18,6 +20,7 @@ export interface ServeFlags {
   readonly port?: string | undefined;
   readonly policy?: string | undefined;
   readonly tickSeconds?: string | undefined;
+  readonly fleet?: string | undefined;
 }
 
 /** Every problem found in the configuration, so an operator fixes them all in one go. */
@@ -45,6 +48,7 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
   const portText = flags.port ?? env.MCP_HTTP_PORT ?? '8080';
   const dataDir = flags.dataDir ?? env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR;
   const policyPath = flags.policy ?? env.FAILSAFE_POLICY;
+  const fleetPath = flags.fleet ?? env.FAILSAFE_FLEET;
   const tickText = flags.tickSeconds ?? env.FAILSAFE_TICK_SECONDS ?? '10';
   const hostSource = flags.host !== undefined ? '--host' : 'MCP_HTTP_HOST';
   const portSource = flags.port !== undefined ? '--port' : 'MCP_HTTP_PORT';
@@ -65,5 +69,12 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     problems.push(`${flags.tickSeconds !== undefined ? '--tick-seconds' : 'FAILSAFE_TICK_SECONDS'}="${tickText}": must be a whole number of seconds from 1 to 3600`);
   }
   if (problems.length > 0) throw new InvalidConfig(problems);
-  return { dataDir: resolve(dataDir), host, port, tickSeconds, ...(policyPath && { policyPath: resolve(policyPath) }) };
+  return {
+    dataDir: resolve(dataDir),
+    host,
+    port,
+    tickSeconds,
+    ...(policyPath && { policyPath: resolve(policyPath) }),
+    ...(fleetPath && { fleetPath: resolve(fleetPath) }),
+  };
 }
