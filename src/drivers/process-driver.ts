@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expand, readReleaseDescriptor, RELEASE_FILE, type ReleaseDescriptor } from './release-descriptor.js';
@@ -49,6 +49,15 @@ const alive = (pid: number) => {
   }
 };
 
+/** The command line a pid runs, where /proc tells it: a recorded pid may since belong to another program. */
+const commandLine = (pid: number): string | undefined => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return undefined;
+  }
+};
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,10 +95,12 @@ export class ProcessDriver implements TargetDriver {
   /** Opens each service's address and adopts the instances a previous supervisor left running. */
   static async start(options: ProcessDriverOptions): Promise<ProcessDriver> {
     mkdirSync(join(options.stateDir, 'logs'), { recursive: true });
+    mkdirSync(join(options.stateDir, 'pids'), { recursive: true });
     const forwarders = new Map<string, TcpForwarder>();
     for (const [service, config] of Object.entries(options.services)) forwarders.set(service, await TcpForwarder.listen(config.port));
     const driver = new ProcessDriver(options, forwarders);
     for (const service of forwarders.keys()) await driver.adopt(service);
+    await driver.stopOrphans();
     return driver;
   }
 
@@ -122,6 +133,25 @@ export class ProcessDriver implements TargetDriver {
     });
     this.forwarder(service).switchTo(state.port);
     this.options.log?.(`${service}: adopted ${state.release} (pid ${state.pid}) left running by a previous supervisor`);
+  }
+
+  private pidFile(pid: number): string {
+    return join(this.options.stateDir, 'pids', String(pid));
+  }
+
+  /** Instances a crashed supervisor started but never switched to (or never stopped): stopped now. */
+  private async stopOrphans(): Promise<void> {
+    const adopted = new Set([...this.running.values()].map((r) => r.pid));
+    for (const name of readdirSync(join(this.options.stateDir, 'pids'))) {
+      const pid = Number(name);
+      if (adopted.has(pid)) continue;
+      const recorded = readFileSync(this.pidFile(pid), 'utf8').trim();
+      if (alive(pid) && commandLine(pid) === recorded) {
+        this.options.log?.(`stopping instance ${pid} left behind by a previous supervisor`);
+        await this.stopInstance({ pid, graceMs: 5_000 });
+      }
+      rmSync(this.pidFile(pid), { force: true });
+    }
   }
 
   /** One action at a time per service, in the order asked. */
@@ -205,6 +235,7 @@ export class ProcessDriver implements TargetDriver {
     });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
+    if (child.pid !== undefined) writeFileSync(this.pidFile(child.pid), `${[command, ...args].join(' ')}\n`);
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + descriptor.readiness.timeoutSeconds * 1000;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -235,12 +266,16 @@ export class ProcessDriver implements TargetDriver {
   /** SIGTERM, then up to the grace period for in-flight work, then SIGKILL. */
   private async stopInstance(running: Pick<Running, 'pid' | 'child' | 'graceMs'>): Promise<void> {
     const gone = () => (running.child ? running.child.exitCode !== null || running.child.signalCode !== null : !alive(running.pid));
-    if (gone()) return;
+    if (gone()) {
+      rmSync(this.pidFile(running.pid), { force: true });
+      return;
+    }
     process.kill(running.pid, 'SIGTERM');
     const deadline = Date.now() + running.graceMs;
     while (!gone() && Date.now() < deadline) await sleep(50);
     if (!gone()) process.kill(running.pid, 'SIGKILL');
     while (!gone()) await sleep(20);
+    rmSync(this.pidFile(running.pid), { force: true });
   }
 
   /** Stops listening; instances keep running, to be adopted by the next supervisor. */
