@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expand, readReleaseDescriptor, RELEASE_FILE, type ReleaseDescriptor } from './release-descriptor.js';
@@ -227,14 +227,17 @@ export class ProcessDriver implements TargetDriver {
     const [command, ...args] = descriptor.command.map((part) => expand(part, values));
     const env = Object.fromEntries(Object.entries(descriptor.env).map(([k, v]) => [k, expand(v, values)]));
     const logPath = join(this.options.stateDir, 'logs', `${service}-${descriptor.release}.log`);
-    const log = createWriteStream(logPath, { flags: 'a' });
+    // The instance writes to its log file itself and lives in its own process group: it outlives
+    // this supervisor (the next one adopts it), and holds nothing that keeps Failsafe from exiting.
+    const log = openSync(logPath, 'a');
     const child = spawn(command!, args, {
       cwd: descriptor.dir,
       env: { ...process.env, ...env, MCP_DISABLE_TOOLS: disabledTools.join(',') },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', log, log],
+      detached: true,
     });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    closeSync(log);
+    child.unref();
     if (child.pid !== undefined) writeFileSync(this.pidFile(child.pid), `${[command, ...args].join(' ')}\n`);
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + descriptor.readiness.timeoutSeconds * 1000;

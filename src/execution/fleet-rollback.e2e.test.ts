@@ -44,7 +44,7 @@ describe('deploying to a real fleet (end to end)', () => {
   };
 
   /** Waits until the service stream satisfies `done`, looking only at events that pass `filter`. */
-  const waitFor = async (done: (types: string[]) => boolean, filter: (e: { type: string; data: Record<string, unknown> }) => boolean = () => true, timeoutMs = 40_000) => {
+  const waitFor = async (done: (types: string[]) => boolean, filter: (e: { type: string; data: Record<string, unknown> }) => boolean = () => true, timeoutMs = 75_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const events = (await collect(store.readStream(serviceStream('sample')))).filter(filter);
@@ -103,7 +103,7 @@ describe('deploying to a real fleet (end to end)', () => {
     expect(story[6]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1.0.0' });
     expect(story[10]!.data).toMatchObject({ passed: true });
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
-  }, 90_000);
+  }, 120_000);
 
   it.each([
     ['v2.0.0-slow', 'latency_p95_critical'],
@@ -118,7 +118,7 @@ describe('deploying to a real fleet (end to end)', () => {
     const decided = story.find((e) => e.type === 'RollbackDecided')!;
     expect(decided.data).toMatchObject({ rule, mode: 'automatic', targetRelease: 'v1.0.0' });
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
-  }, 90_000);
+  }, 120_000);
 
   it('leaves the last known good release serving when a release crashes at start', async () => {
     await start(defaultRollbackPolicy);
@@ -127,7 +127,7 @@ describe('deploying to a real fleet (end to end)', () => {
     expect(events.map((e) => e.type)).toEqual(['DeploymentRequested', 'DeploymentStarted', 'DeploymentFailed']);
     expect(events[2]!.data.reason).toMatch(/ReleaseNotReady: sample v2.0.0-crash exited/);
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
-  }, 90_000);
+  }, 120_000);
 
   it('disables the tool whose circuit breaker keeps opening, without a rollback', async () => {
     const quickBreaker: RollbackPolicy = {
@@ -144,5 +144,5 @@ describe('deploying to a real fleet (end to end)', () => {
     const [instance] = await driver.instances('sample');
     const health = (await (await fetch(`${instance!.url}/health`)).json()) as { release: string; tools: number };
     expect(health).toMatchObject({ release: 'v2.0.0-breaker', tools: 4 });
-  }, 90_000);
+  }, 120_000);
 });
