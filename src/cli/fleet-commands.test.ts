@@ -1,11 +1,10 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 
@@ -17,8 +16,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
   let dataDir: string;
   let fleetFile: string;
   let serve: { child: ChildProcess; output: () => string; address: string } | undefined;
-  let stopTraffic = false;
-  let traffic: Promise<void> = Promise.resolve();
+  let traffic: Traffic | undefined;
 
   const cli = (...args: string[]) => {
     const r = spawnSync(process.execPath, [bin, ...args, '--data-dir', dataDir], { encoding: 'utf8', timeout: 90_000 });
@@ -68,8 +66,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
   }, 60_000);
 
   afterAll(async () => {
-    stopTraffic = true;
-    await traffic;
+    await traffic?.stop();
     if (serve && serve.child.exitCode === null) {
       const exited = new Promise((r) => serve!.child.once('exit', r));
       serve.child.kill('SIGTERM');
@@ -101,20 +98,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
 
   it('completes a rollback that a killed Failsafe left in progress once it comes back', async () => {
     expect(cli('deploy', 'sample', 'v2.0.0-errors').code).toBe(0);
-    stopTraffic = false;
     const address = serve!.address;
-    traffic = (async () => {
-      while (!stopTraffic) {
-        try {
-          const client = new Client({ name: 'traffic', version: '1' });
-          await client.connect(new StreamableHTTPClientTransport(new URL(`${address}/mcp`)));
-          for (let i = 0; i < 20 && !stopTraffic; i += 1) await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
-          await client.close();
-        } catch {
-          await sleep(50);
-        }
-      }
-    })();
+    traffic = startTraffic(() => address);
     await waitForEvent('RollbackStarted');
     serve!.child.kill('SIGKILL');
     await new Promise((r) => serve!.child.once('exit', r));
@@ -128,8 +113,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     expect(status.stdout).toMatch(/release v1.0.0/);
   }, 120_000);
 
-  it('takes a manual rollback only with a second identity, then carries it out', () => {
-    stopTraffic = true;
+  it('takes a manual rollback only with a second identity, then carries it out', async () => {
+    await traffic?.stop();
     expect(cli('deploy', 'sample', 'v1.1.0').code).toBe(0);
     const requested = cli('rollback', 'sample', '--to', 'v1.0.0', '--reason', 'customer reports');
     const rollbackId = /rollback (rb-\S+) of sample requested/.exec(requested.stdout)?.[1];

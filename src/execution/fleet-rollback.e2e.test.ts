@@ -1,10 +1,9 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
 import { handleCommand } from '../application/command-handler.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
@@ -25,8 +24,7 @@ describe('deploying to a real fleet (end to end)', () => {
   let store: SqliteEventStore;
   let driver: ProcessDriver;
   let parts: { stop(): Promise<void> }[];
-  let stopTraffic = false;
-  let traffic: Promise<void> = Promise.resolve();
+  let running: Traffic | undefined;
 
   const start = async (policy: RollbackPolicy) => {
     const manager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore());
@@ -54,24 +52,8 @@ describe('deploying to a real fleet (end to end)', () => {
     }
   };
 
-  /** Clients calling tools through the service's stable address, all along. */
-  const startTraffic = (tool = 'add', args: Record<string, unknown> = { a: 1, b: 2 }) => {
-    stopTraffic = false;
-    traffic = (async () => {
-      while (!stopTraffic) {
-        try {
-          const client = new Client({ name: 'traffic', version: '1' });
-          await client.connect(new StreamableHTTPClientTransport(new URL(`${driver.address('sample')}/mcp`)));
-          for (let i = 0; i < 20 && !stopTraffic; i += 1) {
-            await client.callTool({ name: tool, arguments: args });
-            await sleep(20);
-          }
-          await client.close();
-        } catch {
-          await sleep(100);
-        }
-      }
-    })();
+  const traffic = (tool?: string, args?: Record<string, unknown>) => {
+    running = startTraffic(() => driver.address('sample'), tool, args);
   };
 
   beforeEach(async () => {
@@ -80,8 +62,7 @@ describe('deploying to a real fleet (end to end)', () => {
     driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir: join(dir, 'state') });
   });
   afterEach(async () => {
-    stopTraffic = true;
-    await traffic;
+    await running?.stop();
     for (const part of parts) await part.stop();
     await driver.stopAll();
     await driver.close();
@@ -92,7 +73,7 @@ describe('deploying to a real fleet (end to end)', () => {
   it('rolls a release with a high error rate back to the last known good one, and verifies it', async () => {
     await start(defaultRollbackPolicy);
     await deploy('d-1', 'v1.0.0');
-    startTraffic();
+    traffic();
     await deploy('d-2', 'v2.0.0-errors');
     const story = await waitFor((types) => types.includes('RollbackVerified'));
     expect(story.map((e) => e.type)).toEqual([
@@ -112,7 +93,7 @@ describe('deploying to a real fleet (end to end)', () => {
   ])('rolls %s back when %s fires', async (release, rule) => {
     await start(defaultRollbackPolicy);
     await deploy('d-1', 'v1.0.0');
-    startTraffic();
+    traffic();
     await deploy('d-2', release);
     const story = await waitFor((types) => types.includes('RollbackCompleted'));
     const decided = story.find((e) => e.type === 'RollbackDecided')!;
@@ -136,7 +117,7 @@ describe('deploying to a real fleet (end to end)', () => {
     };
     await start(quickBreaker);
     await deploy('d-1', 'v2.0.0-breaker');
-    startTraffic('refund', { orderId: 'o-1', amount: 5 });
+    traffic('refund', { orderId: 'o-1', amount: 5 });
     const story = await waitFor((types) => types.includes('RollbackCompleted'));
     expect(story.map((e) => e.type).slice(3)).toEqual(['RollbackDecided', 'RollbackStarted', 'FeatureDisabled', 'RollbackCompleted']);
     expect(story[3]!.data).toMatchObject({ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' } });

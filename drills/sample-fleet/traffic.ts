@@ -1,0 +1,39 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Traffic {
+  /** Stops calling and resolves once the last call has returned. */
+  stop(): Promise<void>;
+}
+
+/**
+ * MCP clients calling one tool through a service's address, all along, as real users would: a
+ * call that fails (the release is bad, the instance is being replaced) is counted by the server
+ * and the loop goes on with a new connection. Loopback only, and bounded by `stop()`.
+ */
+export function startTraffic(address: () => string, tool = 'add', args: Record<string, unknown> = { a: 1, b: 2 }): Traffic {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const client = new Client({ name: 'failsafe-traffic', version: '1' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${address()}/mcp`)));
+        for (let i = 0; i < 20 && !stopped; i += 1) {
+          await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 30_000 });
+          await sleep(20);
+        }
+        await client.close();
+      } catch {
+        await sleep(100);
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
