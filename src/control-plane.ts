@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
-import { loadFleetConfig } from './config/fleet-config.js';
+import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
+import { FleetDriver } from './drivers/fleet-driver.js';
+import type { TargetDriver } from './drivers/target-driver.js';
+import { WebhookDriver } from './drivers/webhook-driver.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
 import { SqliteEventStore } from './event-store/sqlite-event-store.js';
@@ -13,6 +16,21 @@ import { ClockTicker } from './runtime/clock-ticker.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
 export const STORE_FILE = 'failsafe.db';
+
+/** The drivers a fleet file asks for, behind one driver; with the stable address of each process-driven service. */
+async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: string) => void) {
+  const entries = Object.entries(fleet.services);
+  const processServices = Object.fromEntries(entries.flatMap(([name, s]) => (s.driver === 'process' ? [[name, s]] : [])));
+  const processes = await ProcessDriver.start({ services: processServices, stateDir, log });
+  const drivers = new Map<string, TargetDriver>(
+    entries.map(([name, s]) => [
+      name,
+      s.driver === 'process' ? processes : new WebhookDriver({ url: s.url, secret: process.env[s.secretEnv]!, retries: s.retries, timeoutMs: s.timeoutSeconds * 1000 }),
+    ]),
+  );
+  const driver = new FleetDriver(drivers);
+  return Object.assign(driver, { addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const) });
+}
 
 export interface RunningControlPlane {
   readonly url: string;
@@ -46,7 +64,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     await ticker.start();
     stops.push(() => ticker.stop());
     if (fleet) {
-      const driver = await ProcessDriver.start({ services: fleet.services, stateDir: join(config.dataDir, 'fleet'), log });
+      const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
       const services = Object.keys(fleet.services);
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log });
@@ -55,7 +73,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const reconciler = new ServiceReconciler(store, driver, { log });
       await reconciler.start();
       stops.push(() => reconciler.stop());
-      for (const service of services) log(`fleet: ${service} answers on ${driver.address(service)}`);
+      for (const [service, address] of driver.addresses) log(`fleet: ${service} answers on ${address}`);
     }
     const server = await startHttpServer(createHttpApp({ store, storeEngine: 'sqlite' }), config.host, config.port);
     stops.push(() => server.close());

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { readYamlFile } from './yaml-file.js';
+import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
 
 const serviceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, digits, ".", "_" and "-"');
 
@@ -8,12 +8,22 @@ const serviceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, d
 export const fleetConfigSchema = z.strictObject({
   services: z.record(
     serviceName,
-    z.strictObject({
-      driver: z.literal('process'),
-      releasesDir: z.string().min(1),
-      /** The service's stable address on loopback. */
-      port: z.number().int().min(0).max(65535),
-    }),
+    z.discriminatedUnion('driver', [
+      z.strictObject({
+        driver: z.literal('process'),
+        releasesDir: z.string().min(1),
+        /** The service's stable address on loopback. */
+        port: z.number().int().min(0).max(65535),
+      }),
+      z.strictObject({
+        driver: z.literal('webhook'),
+        url: z.url({ protocol: /^https?$/ }),
+        /** The environment variable that holds the HMAC secret (never the secret itself in a file). */
+        secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+        retries: z.number().int().min(0).max(10).default(3),
+        timeoutSeconds: z.number().positive().max(300).default(30),
+      }),
+    ]),
   ),
   probe: z
     .strictObject({
@@ -26,11 +36,17 @@ export const fleetConfigSchema = z.strictObject({
 
 export type FleetConfig = z.infer<typeof fleetConfigSchema>;
 
-export function loadFleetConfig(path: string): FleetConfig {
+export function loadFleetConfig(path: string, env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const config = readYamlFile(fleetConfigSchema, path, 'InvalidFleetFile');
+  const missing = Object.entries(config.services).flatMap(([name, s]) =>
+    s.driver === 'webhook' && !env[s.secretEnv] ? [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`] : [],
+  );
+  if (missing.length > 0) throw new InvalidYamlFile('InvalidFleetFile', path, missing);
   const base = dirname(resolve(path));
   return {
     ...config,
-    services: Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, { ...s, releasesDir: resolve(base, s.releasesDir) }])),
+    services: Object.fromEntries(
+      Object.entries(config.services).map(([name, s]) => [name, s.driver === 'process' ? { ...s, releasesDir: resolve(base, s.releasesDir) } : s]),
+    ),
   };
 }

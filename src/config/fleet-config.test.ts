@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadFleetConfig } from './fleet-config.js';
+
+describe('fleet configuration file', () => {
+  let dir: string;
+  const write = (text: string) => {
+    writeFileSync(join(dir, 'fleet.yaml'), text);
+    return join(dir, 'fleet.yaml');
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads process and webhook services, resolving release folders against the file', () => {
+    const path = write('services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n');
+    const fleet = loadFleetConfig(path, { PAYMENTS_HOOK_SECRET: 'x' });
+    expect(fleet.services.sample).toEqual({ driver: 'process', releasesDir: join(dir, 'releases'), port: 8091 });
+    expect(fleet.services.payments).toMatchObject({ driver: 'webhook', retries: 3, timeoutSeconds: 30 });
+    expect(fleet.probe).toEqual({ intervalSeconds: 10, timeoutSeconds: 5 });
+  });
+
+  it('lists every problem by line, and a secret missing from the environment', () => {
+    const bad = write('services:\n  sample:\n    driver: process\n    port: 99999\nprobe:\n  intervalSeconds: 0\n');
+    expect(() => loadFleetConfig(bad, {})).toThrow(/InvalidFleetFile: .*fleet.yaml has 3 problem.*line 3: services.sample.releasesDir.*line 4: services.sample.port.*line 6: probe.intervalSeconds/s);
+    const noSecret = write('services:\n  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n');
+    expect(() => loadFleetConfig(noSecret, {})).toThrow(/PAYMENTS_HOOK_SECRET is not set in the environment/);
+  });
+});
