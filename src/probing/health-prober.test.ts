@@ -51,7 +51,7 @@ describe('health prober (real sample servers)', () => {
     await prober.probeAll();
     const [first, second] = await samples();
     expect(first).toMatchObject({ service: 'sample', release: 'v2.0.0-errors', healthy: true, mcp: { protocolVersion: '2025-11-25', toolCount: 5 } });
-    expect(first!.requests).toBeUndefined();
+    expect(first!.requests).toEqual({ total: 0, errors: 0 });
     const requests = second!.requests as { total: number; errors: number };
     expect(requests.total).toBe(40);
     expect(requests.errors / requests.total).toBeGreaterThan(0.1);

@@ -45,34 +45,34 @@ async function mcpProbe(url: string, timeoutMs: number): Promise<HealthSample['m
   }
 }
 
-/** Counter growth since the previous scrape; a process restart (counter went down) counts from zero. */
-const delta = (now: number, before: number | undefined) => (before === undefined ? undefined : now >= before ? now - before : now);
+/**
+ * Counter growth since the previous scrape; a process restart (counter went down) counts from
+ * zero, and so does a first scrape: an instance's counters start at zero when it starts.
+ */
+const delta = (now: number, before: number | undefined) => (before === undefined || now < before ? now : now - before);
 
 function fromMetrics(scrape: readonly MetricSample[], previous: readonly MetricSample[] | undefined): Partial<HealthSample> {
   const out: { -readonly [K in keyof HealthSample]?: HealthSample[K] } = {};
   const calls = { method: 'tools/call' };
   const total = delta(sumOf(scrape, 'mcp_requests_total', calls), previous && sumOf(previous, 'mcp_requests_total', calls));
   const errors = delta(sumOf(scrape, 'mcp_requests_total', { ...calls, status: 'error' }), previous && sumOf(previous, 'mcp_requests_total', { ...calls, status: 'error' }));
-  if (total !== undefined && errors !== undefined) {
-    out.requests = { total, errors };
-    if (total > 0) {
-      const buckets = new Map<number, number>();
-      for (const s of scrape.filter((m) => m.name === 'mcp_request_duration_seconds_bucket' && m.labels.method === 'tools/call')) {
-        const bound = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
-        const before = previous!.find((p) => p.name === s.name && p.labels.method === 'tools/call' && p.labels.le === s.labels.le)?.value ?? 0;
-        buckets.set(bound, s.value >= before ? s.value - before : s.value);
-      }
-      const ms = (q: number) => Math.round((histogramQuantile(q, buckets) ?? 0) * 1000 * 100) / 100;
-      out.latencyMs = { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) };
-      const tools = [...new Set(scrape.filter((m) => m.name === 'mcp_tool_requests_total').map((m) => m.labels.tool!))].sort();
-      out.tools = tools
-        .map((name) => ({
-          name,
-          calls: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name }), sumOf(previous!, 'mcp_tool_requests_total', { tool: name })) ?? 0,
-          errors: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name, status: 'error' }), sumOf(previous!, 'mcp_tool_requests_total', { tool: name, status: 'error' })) ?? 0,
-        }))
-        .filter((t) => t.calls > 0);
+  out.requests = { total, errors };
+  if (total > 0) {
+    const buckets = new Map<number, number>();
+    for (const s of scrape.filter((m) => m.name === 'mcp_request_duration_seconds_bucket' && m.labels.method === 'tools/call')) {
+      const bound = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+      buckets.set(bound, delta(s.value, previous?.find((p) => p.name === s.name && p.labels.method === 'tools/call' && p.labels.le === s.labels.le)?.value));
     }
+    const ms = (q: number) => Math.round((histogramQuantile(q, buckets) ?? 0) * 1000 * 100) / 100;
+    out.latencyMs = { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) };
+    const tools = [...new Set(scrape.filter((m) => m.name === 'mcp_tool_requests_total').map((m) => m.labels.tool!))].sort();
+    out.tools = tools
+      .map((name) => ({
+        name,
+        calls: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name }), previous && sumOf(previous, 'mcp_tool_requests_total', { tool: name })),
+        errors: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name, status: 'error' }), previous && sumOf(previous, 'mcp_tool_requests_total', { tool: name, status: 'error' })),
+      }))
+      .filter((t) => t.calls > 0);
   }
   const rss = sumOf(scrape, 'process_resident_memory_bytes');
   const limit = sumOf(scrape, 'process_memory_limit_bytes');

@@ -25,11 +25,7 @@ if (parsed.data.crashAtStart) {
 const port = Number(process.env.PORT ?? 3000);
 const disabledTools = (process.env.MCP_DISABLE_TOOLS ?? '').split(',').map((t) => t.trim()).filter(Boolean);
 const server = createSampleServer({ release: descriptor.release, behaviour: parsed.data, disabledTools });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
-// Finish in-flight calls, drop idle keep-alive connections, then exit.
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-};
+server.http.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
+const stop = () => server.drain(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

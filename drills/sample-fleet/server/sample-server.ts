@@ -37,7 +37,17 @@ export interface SampleServerOptions {
  * The target of drills and examples: an MCP server (SDK v1, Streamable HTTP, stateless) with
  * /health and /metrics (the seeds' metric names), misbehaving as its release says.
  */
-export function createSampleServer({ release, behaviour, disabledTools }: SampleServerOptions): HttpServer {
+export interface SampleServer {
+  readonly http: HttpServer;
+  /**
+   * Graceful stop: finish in-flight calls, answer with `Connection: close` meanwhile so that
+   * keep-alive clients reconnect (to the new release behind the service address), then exit.
+   */
+  drain(done: () => void): void;
+}
+
+export function createSampleServer({ release, behaviour, disabledTools }: SampleServerOptions): SampleServer {
+  let draining = false;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({ name: 'mcp_requests_total', help: 'MCP requests by method and status', labelNames: ['method', 'status'], registers: [registry] });
@@ -139,7 +149,8 @@ export function createSampleServer({ release, behaviour, disabledTools }: Sample
     }
   }
 
-  return createServer((req, res) => {
+  const http = createServer((req, res) => {
+    if (draining) res.setHeader('connection', 'close');
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'healthy', release, tools: tools.length }));
@@ -156,4 +167,13 @@ export function createSampleServer({ release, behaviour, disabledTools }: Sample
       res.writeHead(404).end();
     }
   });
+  return {
+    http,
+    drain(done) {
+      draining = true;
+      http.close(done);
+      http.closeIdleConnections();
+      setInterval(() => http.closeIdleConnections(), 100).unref();
+    },
+  };
 }
