@@ -19,9 +19,9 @@ export function startTraffic(address: () => string, tool = 'add', args: Record<s
     while (!stopped) {
       try {
         const client = new Client({ name: 'failsafe-traffic', version: '1' });
-        await client.connect(new StreamableHTTPClientTransport(new URL(`${address()}/mcp`)));
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${address()}/mcp`)), { timeout: 5_000 });
         for (let i = 0; i < 20 && !stopped; i += 1) {
-          await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 30_000 });
+          await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 15_000 });
           await sleep(20);
         }
         await client.close();
