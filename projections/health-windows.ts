@@ -22,6 +22,8 @@ export interface SamplePoint {
 }
 
 export interface ServiceHealth {
+  /** The release the windows are about: samples of any other release are left out. */
+  release?: string | undefined;
   /** Ordered by sample time, no older than `retainSeconds` before the newest. */
   samples: SamplePoint[];
   /** First unhealthy sample since the last healthy one: the start of the current failure. */
@@ -63,8 +65,8 @@ function insert(samples: SamplePoint[], point: SamplePoint): void {
 
 /**
  * Recent health samples per service, bounded to `retainSeconds` (the longest window any rule
- * reads). A new release (deployment started, rollback completed) starts the windows afresh, so
- * figures of the previous release never count against the next.
+ * reads). A new release (deployment started, rollback completed) starts the windows afresh and
+ * only its own samples count, so figures of the previous release never count against the next.
  */
 export function healthWindowsProjection(retainSeconds: number): Projection<HealthWindowsState> {
   const retainMs = retainSeconds * 1000;
@@ -77,11 +79,13 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
     apply(state, event) {
       state.asOf = advance(state.asOf, event);
       if (event.type === 'DeploymentStarted' || event.type === 'RollbackCompleted') {
-        state.services[event.data.service] = { samples: [] };
+        state.services[event.data.service] = { release: event.data.release, samples: [] };
         return state;
       }
       if (event.type !== 'HealthSampleRecorded') return state;
       const health = (state.services[event.data.service] ??= { samples: [] });
+      // A probe of the previous release may be recorded after the switch: it must not count against the new one.
+      if (health.release !== undefined && event.data.release !== undefined && event.data.release !== health.release) return state;
       const point = toPoint(event);
       insert(health.samples, point);
       const newest = health.samples.at(-1)!.at;

@@ -7,7 +7,7 @@ import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { loadPolicy } from '../policy/policy-file.js';
-import { action, openEmbeddedStore, withDataDir } from './cli-support.js';
+import { action, say, withDataDir, withStore } from './cli-support.js';
 
 const parseTime = (value: string): Date => {
   const time = new Date(value);
@@ -15,23 +15,10 @@ const parseTime = (value: string): Date => {
   return time;
 };
 
-const say = (line = ''): void => {
-  process.stdout.write(`${line}\n`);
-};
 const iso = (ms: number) => new Date(ms).toISOString();
 const asJson = (event: TypedRecordedEvent) => recordedEventToJson(event as unknown as RecordedEvent);
 const summary = (event: TypedRecordedEvent) =>
   `${event.position}  ${event.stream}@${event.revision}  ${event.metadata.occurredAt}  ${event.type}  ${JSON.stringify(event.data)}  (actor ${event.metadata.actor})`;
-
-/** Runs `work` against the embedded store and closes it whatever happens. */
-async function withStore<T>(dataDir: string | undefined, work: (store: ReturnType<typeof openEmbeddedStore>) => Promise<T>): Promise<T> {
-  const store = openEmbeddedStore(dataDir);
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
 
 export const replayCommand = (): Command =>
   withDataDir(new Command('replay'))

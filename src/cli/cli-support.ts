@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { STORE_FILE } from '../control-plane.js';
+import type { EventStore } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 
 /** Adds `--data-dir` to a command that opens the embedded store. */
@@ -41,3 +42,26 @@ export const untilSignal = (): Promise<NodeJS.Signals> =>
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+
+/** Prints one line to standard output. */
+export const say = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** Runs `work` against the embedded store and closes it whatever happens. */
+export async function withStore<T>(dataDir: string | undefined, work: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = openEmbeddedStore(dataDir);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Option parser for a positive whole number; `what` names it in the error. */
+export const positiveInteger =
+  (what: string) =>
+  (value: string): number => {
+    if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(`must be a positive whole number of ${what}`);
+    return Number(value);
+  };

@@ -5,17 +5,14 @@ import { InvalidEvent } from '../event-store/errors.js';
 import type { ExpectedRevision, RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { encodeEvent, parseDomainEvent } from '../events/catalogue.js';
-import { action, openEmbeddedStore, untilSignal, withDataDir } from './cli-support.js';
+import { action, openEmbeddedStore, positiveInteger, untilSignal, withDataDir } from './cli-support.js';
+
+const count = positiveInteger('events');
 
 const parseExpectedRevision = (value: string): ExpectedRevision => {
   if (value === 'any' || value === 'no_stream' || value === 'stream_exists') return value;
   if (/^\d+$/.test(value)) return BigInt(value);
   throw new InvalidArgumentError('use any, no_stream, stream_exists or a revision number');
-};
-
-const parseCount = (value: string): number => {
-  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a positive whole number');
-  return Number(value);
 };
 
 const parsePosition = (value: string): bigint => {
@@ -85,7 +82,7 @@ const readCommand = () =>
     .argument('<stream>', 'stream to read')
     .option('--backwards', 'newest first')
     .option('--from <revision>', 'first revision to print (inclusive)', parsePosition)
-    .option('--limit <count>', 'print at most this many events', parseCount)
+    .option('--limit <count>', 'print at most this many events', count)
     .option('--json', 'one JSON object a line')
     .action(
       action(async (stream: string, flags) => {
@@ -109,8 +106,8 @@ const tailCommand = () =>
     .description('follow $all: print the last events, then new ones as they are appended (Ctrl-C stops)')
     .option('--after <position>', 'start strictly after this global position (a stored checkpoint)', parsePosition)
     .option('--from-start', 'start from the first event')
-    .option('--last <count>', 'how many past events to show first', parseCount, 10)
-    .option('--count <count>', 'exit after printing this many events', parseCount)
+    .option('--last <count>', 'how many past events to show first', count, 10)
+    .option('--count <count>', 'exit after printing this many events', count)
     .option('--json', 'one JSON object a line')
     .action(
       action(async (flags) => {

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { serviceStateProjection, serviceStatus } from '../../projections/service-state.js';
@@ -9,26 +9,12 @@ import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy } from '../policy/rollback-policy.js';
 import { healthStream } from '../probing/health-prober.js';
-import { action, openEmbeddedStore, withDataDir } from './cli-support.js';
+import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
 
-const say = (line = ''): void => {
-  process.stdout.write(`${line}\n`);
-};
+const seconds = positiveInteger('seconds');
+
 const me = () => `cli:${userInfo().username}`;
-const parseSeconds = (value: string): number => {
-  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('must be a whole number of seconds');
-  return Number(value);
-};
 const line = (e: RecordedEvent) => `  ${e.recordedAt.toISOString()}  ${e.type}  ${JSON.stringify(e.data)}`;
-
-async function withStore<T>(dataDir: string | undefined, work: (store: EventStore) => Promise<T>): Promise<T> {
-  const store = openEmbeddedStore(dataDir);
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const issue = (store: EventStore, service: string, command: ServiceCommand, actor: string) =>
   handleCommand(store, serviceStream(service), serviceDecider, command, { actor, now: new Date() });
@@ -59,7 +45,7 @@ const deployCommand = () =>
     .argument('<service>')
     .argument('<release>')
     .option('--reason <text>', 'why, recorded with the deployment')
-    .option('--wait <seconds>', 'how long to follow the deployment', parseSeconds, 120)
+    .option('--wait <seconds>', 'how long to follow the deployment', seconds, 120)
     .option('--no-wait', 'record the request and return')
     .action(
       action(async (service: string, release: string, flags: { reason?: string; wait: number | false; dataDir?: string }) => {
@@ -100,8 +86,8 @@ const approveCommand = () =>
     .argument('<service>')
     .argument('<rollback-id>')
     .option('--as <identity>', 'who approves (must differ from who requested it)', me())
-    .option('--valid-for <seconds>', 'how long the approval stays valid', parseSeconds, defaultRollbackPolicy.approval.validForSeconds)
-    .option('--wait <seconds>', 'how long to follow the rollback', parseSeconds, 120)
+    .option('--valid-for <seconds>', 'how long the approval stays valid', seconds, defaultRollbackPolicy.approval.validForSeconds)
+    .option('--wait <seconds>', 'how long to follow the rollback', seconds, 120)
     .option('--no-wait', 'record the approval and return')
     .action(
       action(async (service: string, rollbackId: string, flags: { as: string; validFor: number; wait: number | false; dataDir?: string }) => {
@@ -147,7 +133,7 @@ const statusCommand = () =>
   withDataDir(new Command('status'))
     .description("one service in detail: its state, latest health sample and recent events")
     .argument('<service>')
-    .option('--events <count>', 'how many recent events to show', parseSeconds, 10)
+    .option('--events <count>', 'how many recent events to show', positiveInteger('events'), 10)
     .option('--json', 'print as JSON')
     .action(
       action(async (service: string, flags: { events: number; json?: boolean; dataDir?: string }) => {

@@ -1,9 +1,7 @@
 import { Command } from 'commander';
 import { loadServeConfig } from '../config/serve-config.js';
 import { startControlPlane } from '../control-plane.js';
-import { action, untilSignal, withDataDir } from './cli-support.js';
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
+import { action, say, untilSignal, withDataDir } from './cli-support.js';
 
 export const serveCommand = (): Command =>
   withDataDir(new Command('serve'))

@@ -47,7 +47,10 @@ describe('deploying to a real fleet (end to end)', () => {
     for (;;) {
       const events = (await collect(store.readStream(serviceStream('sample')))).filter(filter);
       if (done(events.map((e) => e.type))) return events;
-      if (Date.now() > deadline) throw new Error(`timed out; stream so far: ${events.map((e) => e.type).join(', ')}`);
+      if (Date.now() > deadline) {
+        const samples = (await collect(store.readStream('health-sample'))).map((e) => JSON.stringify([e.data.release, e.data.requests, e.data.latencyMs]));
+        throw new Error(`timed out; stream so far:\n${events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 200)}`).join('\n')}\nSAMPLES\n${samples.join('\n')}`);
+      }
       await sleep(200);
     }
   };

@@ -67,15 +67,20 @@ export class ServiceReconciler {
       return;
     }
     const work = (async () => {
-      do {
+      for (;;) {
         this.dirty.delete(service);
         try {
           await this.reconcile(service);
         } catch (error) {
           this.options.log?.(`${service}: ${(error as Error).message}`);
         }
-      } while (this.dirty.has(service));
-    })().finally(() => this.busy.delete(service));
+        // Checked and released in one step: an event scheduled in between is never lost.
+        if (!this.dirty.has(service)) {
+          this.busy.delete(service);
+          return;
+        }
+      }
+    })();
     this.busy.set(service, work);
   }
 

@@ -57,23 +57,27 @@ function fromMetrics(scrape: readonly MetricSample[], previous: readonly MetricS
   const total = delta(sumOf(scrape, 'mcp_requests_total', calls), previous && sumOf(previous, 'mcp_requests_total', calls));
   const errors = delta(sumOf(scrape, 'mcp_requests_total', { ...calls, status: 'error' }), previous && sumOf(previous, 'mcp_requests_total', { ...calls, status: 'error' }));
   out.requests = { total, errors };
-  if (total > 0) {
-    const buckets = new Map<number, number>();
-    for (const s of scrape.filter((m) => m.name === 'mcp_request_duration_seconds_bucket' && m.labels.method === 'tools/call')) {
-      const bound = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
-      buckets.set(bound, delta(s.value, previous?.find((p) => p.name === s.name && p.labels.method === 'tools/call' && p.labels.le === s.labels.le)?.value));
-    }
-    const ms = (q: number) => Math.round((histogramQuantile(q, buckets) ?? 0) * 1000 * 100) / 100;
-    out.latencyMs = { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) };
-    const tools = [...new Set(scrape.filter((m) => m.name === 'mcp_tool_requests_total').map((m) => m.labels.tool!))].sort();
-    out.tools = tools
-      .map((name) => ({
-        name,
-        calls: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name }), previous && sumOf(previous, 'mcp_tool_requests_total', { tool: name })),
-        errors: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name, status: 'error' }), previous && sumOf(previous, 'mcp_tool_requests_total', { tool: name, status: 'error' })),
-      }))
-      .filter((t) => t.calls > 0);
+  // Latency from the histogram's own growth: a scrape is not one atomic snapshot, so a call that
+  // ends mid-scrape may be in the counter but not yet in the histogram (or the other way round).
+  const buckets = new Map<number, number>();
+  for (const s of scrape.filter((m) => m.name === 'mcp_request_duration_seconds_bucket' && m.labels.method === 'tools/call')) {
+    const bound = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+    buckets.set(bound, delta(s.value, previous?.find((p) => p.name === s.name && p.labels.method === 'tools/call' && p.labels.le === s.labels.le)?.value));
   }
+  const p50 = histogramQuantile(0.5, buckets);
+  if (p50 !== undefined) {
+    const ms = (q: number) => Math.round(histogramQuantile(q, buckets)! * 1000 * 100) / 100;
+    out.latencyMs = { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) };
+  }
+  const tools = [...new Set(scrape.filter((m) => m.name === 'mcp_tool_requests_total').map((m) => m.labels.tool!))].sort();
+  const perTool = tools
+    .map((name) => ({
+      name,
+      calls: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name }), previous && sumOf(previous, 'mcp_tool_requests_total', { tool: name })),
+      errors: delta(sumOf(scrape, 'mcp_tool_requests_total', { tool: name, status: 'error' }), previous && sumOf(previous, 'mcp_tool_requests_total', { tool: name, status: 'error' })),
+    }))
+    .filter((t) => t.calls > 0);
+  if (perTool.length > 0) out.tools = perTool;
   const rss = sumOf(scrape, 'process_resident_memory_bytes');
   const limit = sumOf(scrape, 'process_memory_limit_bytes');
   if (rss > 0 && limit > 0) out.memory = { usedRatio: Math.min(1, rss / limit), usedBytes: Math.round(rss), limitBytes: Math.round(limit) };
