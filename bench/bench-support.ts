@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 export const median = (values: readonly number[]): number => {
@@ -42,3 +43,6 @@ export function printTable(rows: readonly Row[]): void {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
 }
+
+/** The 1-minute load average: other work on the machine skews every figure, so it is reported. */
+export const loadAverage = (): number => Math.round(loadavg()[0]! * 100) / 100;

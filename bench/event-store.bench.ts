@@ -1,7 +1,8 @@
 /**
  * Event store benchmark: the SQLite adapter beside a bare better-sqlite3 loop doing the same
- * work in the same run (see bare-event-log.ts for what "the same work" includes).
- * Run: npm run bench -- [--events N] [--single N] [--batch-size N] [--batched N] [--reps N]
+ * work in the same run, on the same data (see bare-event-log.ts for what the bare loop includes
+ * and excludes, i.e. what the ratio prices).
+ * Run: npm run bench:event-store -- [--events N] [--single N] [--batch-size N] [--batched N] [--reps N]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,21 +15,33 @@ import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { decodeEvent } from '../src/events/catalogue.js';
 import { BareEventLog } from './bare-event-log.js';
-import { fmt, median, percentile, printTable, progress, timed, type Row } from './bench-support.js';
+import { fmt, loadAverage, median, percentile, printTable, progress, timed, type Row } from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
-const HELP = `Usage: npm run bench -- [options]
+/** Rows per read query, for the store (its default, passed explicitly) and the bare loop alike. */
+const READ_PAGE_SIZE = 1000;
+/** The history is written in appends of this many events, round-robin over this many streams. */
+const HISTORY_BATCH = 1000;
+const HISTORY_STREAMS = 1000;
 
-Measures the SQLite event store beside a bare better-sqlite3 loop, in one run:
-durable single-event append, batched append, readAll with decoding, and a
-subscription catching up over the whole history (throughput and peak memory).
+const HELP = `Usage: npm run bench:event-store -- [options]
+       (npm run bench runs this benchmark, then the projections and rollback ones)
+
+Measures the SQLite event store beside a bare better-sqlite3 loop doing the same work
+on the same data, in one run, in temporary directories removed afterwards:
+  1. durable single-event append (synchronous=FULL): events/s, p50 and p99 latency;
+  2. batched append: events/s;
+  3. readAll over a history of --events events, alone and with the catalogue's decodeEvent;
+  4. a subscription catching up over that history: events/s and peak resident memory.
+Append figures and read throughputs are medians of --reps runs. Prints a table and writes
+the figures as JSON to bench/results/event-store-<timestamp>.json.
 
 Options:
   --events <n>      events in the read and catch-up history (default 1000000)
-  --single <n>      single-event appends per repetition (default 2000)
-  --batched <n>     events appended in batches per repetition (default 50000)
+  --single <n>      single-event appends per run (default 2000)
   --batch-size <n>  events per batched append (default 100)
-  --reps <n>        repetitions of the append measurements; medians are reported (default 3)
+  --batched <n>     events appended in batches per run (default 50000)
+  --reps <n>        runs of each measurement; medians are reported (default 3)
   --help            show this help
 `;
 
@@ -46,10 +59,10 @@ if (args.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const positive = (name: keyof typeof args): number => {
+const positive = (name: Exclude<keyof typeof args, 'help'>): number => {
   const value = Number(args[name]);
   if (!Number.isInteger(value) || value <= 0) {
-    process.stderr.write(`--${name} must be a positive whole number, got "${args[name]}"\n${HELP}`);
+    process.stderr.write(`--${name} must be a positive whole number, got "${args[name]}"\n\n${HELP}`);
     process.exit(2);
   }
   return value;
@@ -61,131 +74,317 @@ const batchSize = positive('batch-size');
 const reps = positive('reps');
 
 const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-'));
+const cleanUp = () => rmSync(root, { recursive: true, force: true });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(130);
+  });
+}
+
 let fresh = 0;
+/** A new store and a new bare log, side by side in a directory of their own. */
 const freshPair = () => {
   fresh += 1;
   const dir = join(root, `run-${fresh}`);
   mkdirSync(dir);
-  return { store: SqliteEventStore.open({ path: join(dir, 'failsafe.db') }), bare: new BareEventLog(join(dir, 'bare.db')) };
+  return {
+    store: SqliteEventStore.open({ path: join(dir, 'failsafe.db'), readPageSize: READ_PAGE_SIZE }),
+    bare: new BareEventLog(join(dir, 'bare.db')),
+    barePath: join(dir, 'bare.db'),
+  };
 };
 const generate = (count: number, streams: number): NewEvent[] =>
   Array.from({ length: count }, (_, n) => healthSampleEvent(n % streams, n));
-
-interface Figures {
-  [measure: string]: { ours: number; bare: number; unit: string };
+/** Runs both sides, alternating which goes first from one run to the next. */
+async function bothSides(run: number, ours: () => Promise<void>, bare: () => void): Promise<void> {
+  if (run % 2 === 0) {
+    await ours();
+    bare();
+  } else {
+    bare();
+    await ours();
+  }
 }
-const figures: Figures = {};
+
+interface Figure {
+  ours: number;
+  bare: number | null;
+  unit: string;
+  /** ours / bare */
+  ratio: number | null;
+  aim?: string;
+  aimMet?: boolean;
+  runs?: { ours: number[]; bare: number[] };
+}
+const figures: Record<string, Figure> = {};
 const rows: Row[] = [];
-const record = (measure: string, unit: string, ours: number, bare: number, aim = '', higherIsBetter = true, digits = 0) => {
-  figures[measure] = { ours, bare, unit };
-  const ratio = higherIsBetter ? ours / bare : bare / ours;
-  rows.push({ measure: `${measure} (${unit})`, ours: fmt(ours, digits), bare: fmt(bare, digits), ratio: `${fmt(ratio * 100)} %`, aim });
-};
+interface Aim {
+  readonly text: string;
+  readonly met: boolean;
+}
+const aimCell = (aim?: Aim) => (aim ? `${aim.text}: ${aim.met ? 'met' : 'MISSED'}` : '');
+function record(
+  measure: string,
+  unit: string,
+  runs: { ours: number[]; bare: number[] },
+  options: { digits?: number; aim?: (ours: number, bare: number) => Aim } = {},
+): void {
+  const ours = median(runs.ours);
+  const bare = median(runs.bare);
+  const aim = options.aim?.(ours, bare);
+  figures[measure] = { ours, bare, unit, ratio: ours / bare, ...(aim && { aim: aim.text, aimMet: aim.met }), runs };
+  rows.push({
+    measure: `${measure} (${unit})`,
+    ours: fmt(ours, options.digits),
+    bare: fmt(bare, options.digits),
+    ratio: `${fmt((ours / bare) * 100)} %`,
+    aim: aimCell(aim),
+  });
+}
 
+const startedAt = new Date();
+const loadAtStart = loadAverage();
 try {
-  console.log(`Failsafe event store benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores`);
-  console.log('ratio = failsafe / bare loop for throughput, bare / failsafe for latency\n');
+  console.log(
+    `Failsafe event store benchmark: ${startedAt.toISOString()}, node ${process.version}, ${cpus().length} cores, ` +
+      `load average ${loadAtStart}`,
+  );
+  console.log(`command: ${process.argv.slice(2).join(' ') || '(defaults)'}`);
+  console.log('ratio = failsafe / bare loop: below 100 % is slower for throughputs, faster for latencies\n');
 
-  progress(`durable single-event append: ${singleCount} appends x ${reps} runs`);
-  const single = { ours: [] as number[], bare: [] as number[], p50: [] as number[], p99: [] as number[], bareP50: [] as number[], bareP99: [] as number[] };
-  for (let rep = 0; rep < reps; rep += 1) {
+  // 1. Durable single-event append: one event per append, one transaction (and fsync) each.
+  progress(`durable single-event append: ${fmt(singleCount)} appends per side x ${reps} runs`);
+  const single = { ours: [] as number[], bare: [] as number[] };
+  const p50 = { ours: [] as number[], bare: [] as number[] };
+  const p99 = { ours: [] as number[], bare: [] as number[] };
+  for (let run = 0; run < reps; run += 1) {
     const { store, bare } = freshPair();
     const events = generate(singleCount, 10);
-    const latencies: number[] = [];
-    const bareLatencies: number[] = [];
-    single.ours.push(
-      singleCount /
-        (await timed(async () => {
-          for (const [n, e] of events.entries()) {
-            const start = performance.now();
-            await store.append(`health-svc-${n % 10}`, [e], 'any');
-            latencies.push(performance.now() - start);
-          }
-        })),
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    await bothSides(
+      run,
+      async () => {
+        const start = performance.now();
+        for (const [n, event] of events.entries()) {
+          const t = performance.now();
+          await store.append(`health-svc-${n % 10}`, [event], 'any');
+          ours.push(performance.now() - t);
+        }
+        single.ours.push(singleCount / ((performance.now() - start) / 1000));
+      },
+      () => {
+        const start = performance.now();
+        for (const [n, event] of events.entries()) {
+          const t = performance.now();
+          bare.append(`health-svc-${n % 10}`, [event]);
+          theirs.push(performance.now() - t);
+        }
+        single.bare.push(singleCount / ((performance.now() - start) / 1000));
+      },
     );
-    single.bare.push(
-      singleCount /
-        (await timed(() => {
-          for (const [n, e] of events.entries()) {
-            const start = performance.now();
-            bare.append(`health-svc-${n % 10}`, [e]);
-            bareLatencies.push(performance.now() - start);
-          }
-        })),
-    );
-    single.p50.push(percentile(latencies, 50));
-    single.p99.push(percentile(latencies, 99));
-    single.bareP50.push(percentile(bareLatencies, 50));
-    single.bareP99.push(percentile(bareLatencies, 99));
+    p50.ours.push(percentile(ours, 50));
+    p50.bare.push(percentile(theirs, 50));
+    p99.ours.push(percentile(ours, 99));
+    p99.bare.push(percentile(theirs, 99));
     await store.close();
     bare.close();
   }
-  record('single-event append', 'events/s', median(single.ours), median(single.bare));
-  record('single-event append p50', 'ms', median(single.p50), median(single.bareP50), '', false, 3);
-  record('single-event append p99', 'ms', median(single.p99), median(single.bareP99), '', false, 3);
+  record('single-event append', 'events/s', single);
+  record('single-event append p50', 'ms', p50, { digits: 3 });
+  record('single-event append p99', 'ms', p99, { digits: 3 });
 
-  progress(`batched append: ${batchedCount} events in batches of ${batchSize} x ${reps} runs`);
+  // 2. Batched append: batchSize events per append, one transaction each, over 100 streams.
+  progress(`batched append: ${fmt(batchedCount)} events in batches of ${batchSize} per side x ${reps} runs`);
   const batched = { ours: [] as number[], bare: [] as number[] };
-  for (let rep = 0; rep < reps; rep += 1) {
+  for (let run = 0; run < reps; run += 1) {
     const { store, bare } = freshPair();
     const events = generate(batchedCount, 100);
-    const batches = Array.from({ length: Math.ceil(batchedCount / batchSize) }, (_, b) => events.slice(b * batchSize, (b + 1) * batchSize));
-    batched.ours.push(batchedCount / (await timed(async () => {
-      for (const [b, batch] of batches.entries()) await store.append(`health-svc-${b % 100}`, batch, 'any');
-    })));
-    batched.bare.push(batchedCount / (await timed(() => {
-      for (const [b, batch] of batches.entries()) bare.append(`health-svc-${b % 100}`, batch);
-    })));
+    const batches = Array.from({ length: Math.ceil(batchedCount / batchSize) }, (_, b) =>
+      events.slice(b * batchSize, (b + 1) * batchSize),
+    );
+    await bothSides(
+      run,
+      async () => {
+        const seconds = await timed(async () => {
+          for (const [b, batch] of batches.entries()) await store.append(`health-svc-${b % 100}`, batch, 'any');
+        });
+        batched.ours.push(batchedCount / seconds);
+      },
+      () => {
+        const start = performance.now();
+        for (const [b, batch] of batches.entries()) bare.append(`health-svc-${b % 100}`, batch);
+        batched.bare.push(batchedCount / ((performance.now() - start) / 1000));
+      },
+    );
     await store.close();
     bare.close();
   }
-  record(`batched append (${batchSize}/append)`, 'events/s', median(batched.ours), median(batched.bare), '>= 70 %');
+  record(`batched append, ${batchSize}/append`, 'events/s', batched, {
+    aim: (ours, bare) => ({ text: '>= 70 % of bare', met: ours >= 0.7 * bare }),
+  });
 
-  progress(`writing a history of ${fmt(historySize)} events to both (batches of 1,000 over 1,000 streams)`);
-  const { store, bare } = freshPair();
+  // The history for 3 and 4, written to both sides batch by batch (alternating), timed as well.
+  progress(
+    `writing a history of ${fmt(historySize)} events to both sides ` +
+      `(${fmt(HISTORY_BATCH)} per append, over ${fmt(HISTORY_STREAMS)} streams)`,
+  );
+  const { store, bare, barePath } = freshPair();
   let loadOurs = 0;
   let loadBare = 0;
-  for (let written = 0; written < historySize; written += 1000) {
-    const batch = Array.from({ length: Math.min(1000, historySize - written) }, (_, i) => healthSampleEvent((written + i) % 1000, written + i));
-    const stream = `health-svc-${(written / 1000) % 1000}`;
+  let lastReport = performance.now();
+  for (let written = 0, b = 0; written < historySize; written += HISTORY_BATCH, b += 1) {
+    const service = b % HISTORY_STREAMS;
+    const batch = Array.from({ length: Math.min(HISTORY_BATCH, historySize - written) }, (_, i) =>
+      healthSampleEvent(service, written + i),
+    );
+    const stream = `health-svc-${service}`;
     loadOurs += await timed(() => store.append(stream, batch, 'any'));
     loadBare += await timed(() => bare.append(stream, batch));
-    if ((written + 1000) % 200_000 === 0) progress(`${fmt(written + 1000)} events written`);
+    if (performance.now() - lastReport > 5000) {
+      progress(`${fmt(written + batch.length)} of ${fmt(historySize)} events written`);
+      lastReport = performance.now();
+    }
   }
-  record('history load (1,000/append)', 'events/s', historySize / loadOurs, historySize / loadBare);
+  figures[`history load, ${HISTORY_BATCH}/append`] = {
+    ours: historySize / loadOurs,
+    bare: historySize / loadBare,
+    unit: 'events/s',
+    ratio: loadBare / loadOurs,
+  };
+  rows.push({
+    measure: `history load, ${fmt(HISTORY_BATCH)}/append (events/s)`,
+    ours: fmt(historySize / loadOurs),
+    bare: fmt(historySize / loadBare),
+    ratio: `${fmt((loadBare / loadOurs) * 100)} %`,
+    aim: '',
+  });
 
-  progress('readAll over the history');
-  let count = 0;
-  const readRaw = await timed(async () => {
-    for await (const _ of store.readAll()) count += 1;
-  });
-  if (count !== historySize) throw new Error(`readAll returned ${count} of ${historySize} events`);
-  const readDecoded = await timed(async () => {
-    for await (const event of store.readAll()) decodeEvent(event);
-  });
-  const readBare = await timed(() => bare.readAll(1000));
-  record('readAll, JSON decoded', 'events/s', historySize / readRaw, historySize / readBare, '>= 100,000/s');
-  record('readAll + catalogue decode', 'events/s', historySize / readDecoded, historySize / readBare, '>= 100,000/s');
+  // 3. readAll over the history: alone (JSON-decoded records), and with the catalogue's typed
+  // decode (zod validation and upcasting) of every event; beside the bare paged read.
+  const readAlone = { ours: [] as number[], bare: [] as number[] };
+  const readDecoded = { ours: [] as number[], bare: [] as number[] };
+  const readOurs = async (decode: boolean): Promise<number> => {
+    let count = 0;
+    const seconds = await timed(async () => {
+      for await (const event of store.readAll()) {
+        if (decode) decodeEvent(event);
+        count += 1;
+      }
+    });
+    if (count !== historySize) throw new Error(`readAll returned ${count} of ${historySize} events`);
+    return historySize / seconds;
+  };
+  const readBare = (): number => {
+    const start = performance.now();
+    const count = bare.readAll(READ_PAGE_SIZE);
+    const seconds = (performance.now() - start) / 1000;
+    if (count !== historySize) throw new Error(`the bare read returned ${count} of ${historySize} rows`);
+    return historySize / seconds;
+  };
+  for (let run = 0; run < reps; run += 1) {
+    progress(`readAll over the history, run ${run + 1} of ${reps}: alone, with decodeEvent, bare`);
+    const steps: (() => Promise<void>)[] = [
+      async () => void readAlone.ours.push(await readOurs(false)),
+      async () => void readDecoded.ours.push(await readOurs(true)),
+      async () => {
+        const perSecond = readBare();
+        readAlone.bare.push(perSecond);
+        readDecoded.bare.push(perSecond);
+      },
+    ];
+    for (const step of run % 2 === 0 ? steps : steps.reverse()) await step();
+  }
+  const readAim = (ours: number): Aim => ({ text: '>= 100,000/s', met: ours >= 100_000 });
+  record('readAll, records JSON-decoded', 'events/s', readAlone, { aim: readAim });
+  record('readAll + decodeEvent (typed)', 'events/s', readDecoded, { aim: readAim });
   const storePath = store.path;
   await store.close();
   bare.close();
 
-  progress('subscription catching up over the history, in a process of its own');
+  // 4. A subscription catching up from the start over the whole history, in a process of its own
+  // so that its resident memory is the subscription's alone; that process then does the bare read.
   const worker = fileURLToPath(new URL('./catch-up-worker.ts', import.meta.url));
-  const output = execFileSync(process.execPath, ['--import', 'tsx', worker, storePath, String(historySize)], { encoding: 'utf8' });
-  const catchUp = JSON.parse(output.trim().split('\n').at(-1)!) as { seen: number; seconds: number; peakRssBytes: number };
-  if (catchUp.seen !== historySize) throw new Error(`the subscription delivered ${catchUp.seen} of ${historySize} events`);
-  record('subscription catch-up', 'events/s', historySize / catchUp.seconds, historySize / readBare);
-  rows.push({ measure: 'subscription catch-up peak RSS (MB)', ours: fmt(catchUp.peakRssBytes / 2 ** 20), bare: '', ratio: '', aim: '< 300 MB' });
-  figures['subscription catch-up peak RSS'] = { ours: catchUp.peakRssBytes / 2 ** 20, bare: Number.NaN, unit: 'MB' };
+  const catchUp = { ours: [] as number[], bare: [] as number[] };
+  const peaks: number[] = [];
+  const baselines: number[] = [];
+  for (let run = 0; run < reps; run += 1) {
+    progress(`subscription catching up over the history, run ${run + 1} of ${reps} (a process of its own)`);
+    const output = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', worker, storePath, barePath, String(historySize), String(READ_PAGE_SIZE)],
+      { encoding: 'utf8' },
+    );
+    const result = JSON.parse(output.trim().split('\n').at(-1)!) as {
+      seen: number;
+      seconds: number;
+      baselineRssBytes: number;
+      peakRssBytes: number;
+      bareRead: number;
+      bareSeconds: number;
+    };
+    if (result.seen !== historySize) throw new Error(`the subscription delivered ${result.seen} of ${historySize} events`);
+    if (result.bareRead !== historySize) throw new Error(`the bare read returned ${result.bareRead} of ${historySize} rows`);
+    catchUp.ours.push(historySize / result.seconds);
+    catchUp.bare.push(historySize / result.bareSeconds);
+    peaks.push(result.peakRssBytes / 2 ** 20);
+    baselines.push(result.baselineRssBytes / 2 ** 20);
+  }
+  record('subscription catch-up', 'events/s', catchUp);
+  const peak = Math.max(...peaks);
+  const rssAim: Aim = { text: '< 300 MB', met: peak < 300 };
+  figures['subscription catch-up, peak RSS'] = {
+    ours: peak,
+    bare: null,
+    unit: 'MB',
+    ratio: null,
+    aim: rssAim.text,
+    aimMet: rssAim.met,
+    runs: { ours: peaks, bare: [] },
+  };
+  figures['catch-up process RSS before subscribing'] = { ours: median(baselines), bare: null, unit: 'MB', ratio: null };
+  rows.push({
+    measure: 'subscription catch-up, peak RSS (MB)',
+    ours: fmt(peak),
+    bare: '',
+    ratio: '',
+    aim: aimCell(rssAim),
+  });
+  rows.push({ measure: '  (process RSS before subscribing, MB)', ours: fmt(median(baselines)), bare: '', ratio: '', aim: '' });
 
+  const loadAtEnd = loadAverage();
   console.log('');
   printTable(rows);
+  console.log(
+    `\nmedians of ${reps} runs (history load: one run; peak RSS: the highest of ${reps}); ` +
+      `load average ${loadAtStart} at start, ${loadAtEnd} at end` +
+      (Math.max(loadAtStart, loadAtEnd) > cpus().length / 2 ? ' (other work was running: figures may be low)' : ''),
+  );
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `event-store-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, args, figures }, null, 2)}\n`);
-  console.log(`\nfigures written to ${file}`);
+  const file = join(resultsDir, `event-store-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const report = {
+    benchmark: 'event-store',
+    date: startedAt.toISOString(),
+    seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    command: process.argv.slice(2),
+    machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadAverage: { start: loadAtStart, end: loadAtEnd } },
+    config: {
+      historyEvents: historySize,
+      singleAppends: singleCount,
+      batchedEvents: batchedCount,
+      batchSize,
+      reps,
+      readPageSize: READ_PAGE_SIZE,
+      historyBatch: HISTORY_BATCH,
+      historyStreams: HISTORY_STREAMS,
+      synchronous: 'FULL',
+    },
+    figures,
+  };
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`figures written to ${file}`);
 } finally {
-  rmSync(root, { recursive: true, force: true });
+  cleanUp();
 }
