@@ -96,16 +96,34 @@ const freshPair = () => {
 };
 const generate = (count: number, streams: number): NewEvent[] =>
   Array.from({ length: count }, (_, n) => healthSampleEvent(n % streams, n));
-/** Runs both sides, alternating which goes first from one run to the next. */
-async function bothSides(run: number, ours: () => Promise<void>, bare: () => void): Promise<void> {
-  if (run % 2 === 0) {
+/**
+ * Times one operation on each side, alternating which goes first, and returns both durations in
+ * ms. Interleaving op by op (rather than a whole loop on one side, then on the other) means both
+ * sides see the same disk: fsync latency on a shared virtual disk drifts by 2x within a minute.
+ */
+async function interleaved(op: number, ours: () => Promise<unknown>, bare: () => void): Promise<[number, number]> {
+  let oursMs = 0;
+  let bareMs = 0;
+  const timeOurs = async () => {
+    const start = performance.now();
     await ours();
+    oursMs = performance.now() - start;
+  };
+  const timeBare = () => {
+    const start = performance.now();
     bare();
+    bareMs = performance.now() - start;
+  };
+  if (op % 2 === 0) {
+    await timeOurs();
+    timeBare();
   } else {
-    bare();
-    await ours();
+    timeBare();
+    await timeOurs();
   }
+  return [oursMs, bareMs];
 }
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
 interface Figure {
   ours: number;
@@ -163,27 +181,18 @@ try {
     const events = generate(singleCount, 10);
     const ours: number[] = [];
     const theirs: number[] = [];
-    await bothSides(
-      run,
-      async () => {
-        const start = performance.now();
-        for (const [n, event] of events.entries()) {
-          const t = performance.now();
-          await store.append(`health-svc-${n % 10}`, [event], 'any');
-          ours.push(performance.now() - t);
-        }
-        single.ours.push(singleCount / ((performance.now() - start) / 1000));
-      },
-      () => {
-        const start = performance.now();
-        for (const [n, event] of events.entries()) {
-          const t = performance.now();
-          bare.append(`health-svc-${n % 10}`, [event]);
-          theirs.push(performance.now() - t);
-        }
-        single.bare.push(singleCount / ((performance.now() - start) / 1000));
-      },
-    );
+    for (const [n, event] of events.entries()) {
+      const stream = `health-svc-${n % 10}`;
+      const [o, b] = await interleaved(
+        n + run,
+        () => store.append(stream, [event], 'any'),
+        () => bare.append(stream, [event]),
+      );
+      ours.push(o);
+      theirs.push(b);
+    }
+    single.ours.push(singleCount / (sum(ours) / 1000));
+    single.bare.push(singleCount / (sum(theirs) / 1000));
     p50.ours.push(percentile(ours, 50));
     p50.bare.push(percentile(theirs, 50));
     p99.ours.push(percentile(ours, 99));
@@ -204,20 +213,20 @@ try {
     const batches = Array.from({ length: Math.ceil(batchedCount / batchSize) }, (_, b) =>
       events.slice(b * batchSize, (b + 1) * batchSize),
     );
-    await bothSides(
-      run,
-      async () => {
-        const seconds = await timed(async () => {
-          for (const [b, batch] of batches.entries()) await store.append(`health-svc-${b % 100}`, batch, 'any');
-        });
-        batched.ours.push(batchedCount / seconds);
-      },
-      () => {
-        const start = performance.now();
-        for (const [b, batch] of batches.entries()) bare.append(`health-svc-${b % 100}`, batch);
-        batched.bare.push(batchedCount / ((performance.now() - start) / 1000));
-      },
-    );
+    let oursMs = 0;
+    let bareMs = 0;
+    for (const [b, batch] of batches.entries()) {
+      const stream = `health-svc-${b % 100}`;
+      const [o, t] = await interleaved(
+        b + run,
+        () => store.append(stream, batch, 'any'),
+        () => bare.append(stream, batch),
+      );
+      oursMs += o;
+      bareMs += t;
+    }
+    batched.ours.push(batchedCount / (oursMs / 1000));
+    batched.bare.push(batchedCount / (bareMs / 1000));
     await store.close();
     bare.close();
   }
@@ -231,8 +240,8 @@ try {
       `(${fmt(HISTORY_BATCH)} per append, over ${fmt(HISTORY_STREAMS)} streams)`,
   );
   const { store, bare, barePath } = freshPair();
-  let loadOurs = 0;
-  let loadBare = 0;
+  let loadOursMs = 0;
+  let loadBareMs = 0;
   let lastReport = performance.now();
   for (let written = 0, b = 0; written < historySize; written += HISTORY_BATCH, b += 1) {
     const service = b % HISTORY_STREAMS;
@@ -240,13 +249,20 @@ try {
       healthSampleEvent(service, written + i),
     );
     const stream = `health-svc-${service}`;
-    loadOurs += await timed(() => store.append(stream, batch, 'any'));
-    loadBare += await timed(() => bare.append(stream, batch));
+    const [o, t] = await interleaved(
+      b,
+      () => store.append(stream, batch, 'any'),
+      () => bare.append(stream, batch),
+    );
+    loadOursMs += o;
+    loadBareMs += t;
     if (performance.now() - lastReport > 5000) {
       progress(`${fmt(written + batch.length)} of ${fmt(historySize)} events written`);
       lastReport = performance.now();
     }
   }
+  const loadOurs = loadOursMs / 1000;
+  const loadBare = loadBareMs / 1000;
   figures[`history load, ${HISTORY_BATCH}/append`] = {
     ours: historySize / loadOurs,
     bare: historySize / loadBare,

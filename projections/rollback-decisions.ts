@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
-import { isRollbackActive } from '../src/domain/service.js';
-import { serviceStream } from '../src/domain/service-decider.js';
+import { InvariantViolated } from '../src/domain/decider.js';
+import { initialServiceState, isRollbackActive } from '../src/domain/service.js';
+import { serviceDecider, serviceStream } from '../src/domain/service-decider.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../src/events/catalogue.js';
 import { evaluatePolicy, type EvaluationScope, type Finding } from '../src/policy/evaluate-policy.js';
 import { retainSecondsFor, type RollbackPolicy } from '../src/policy/rollback-policy.js';
@@ -15,8 +16,12 @@ export interface PendingDecision {
   readonly stream: string;
   /** -1 when the service stream had no events: append with `no_stream`. */
   readonly expectedRevision: number;
-  readonly eventId: string;
-  readonly event: Extract<DomainEvent, { type: 'RollbackDecided' }>;
+  /** The decision itself. */
+  readonly decided: Extract<DomainEvent, { type: 'RollbackDecided' }>;
+  /** What to append, as the service decider decides it: the decision, after the rejection of a manual rollback it supersedes. */
+  readonly events: readonly DomainEvent[];
+  /** Ids derived from the tipping event, one per event. */
+  readonly eventIds: readonly string[];
   /** The event after which the rule held: the decision's cause. */
   readonly tippingEventId: string;
   readonly tippingPosition: string;
@@ -39,11 +44,11 @@ const latchKey = (service: string, rule: string, subject = '') => `${service}|${
 const subjectOf = (f: Pick<Finding, 'feature' | 'migration'>) => f.feature?.target ?? f.migration?.migrationId ?? '';
 
 /** Ids are derived from the service, the rule and the tipping event: deciding again writes nothing. */
-export function decisionIds(service: string, rule: string, tippingEventId: string): { rollbackId: string; eventId: string } {
+export function decisionIds(service: string, rule: string, tippingEventId: string): { rollbackId: string; eventId: (index: number) => string } {
   const key = `${service}|${rule}|${tippingEventId}`;
   return {
     rollbackId: `rb-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`,
-    eventId: uuidv5(`rollback-decided:${key}`, DECISION_NAMESPACE),
+    eventId: (index) => uuidv5(`rollback-decided:${key}:${index}`, DECISION_NAMESPACE),
   };
 }
 
@@ -91,11 +96,13 @@ function toDecision(finding: Finding, state: RollbackDecisionsState, tipping: Ty
     ...(finding.feature && { feature: finding.feature }),
     ...(finding.migration && { migration: finding.migration }),
   };
+  const events = serviceDecider.decide(view ?? initialServiceState, { type: 'DecideRollback', ...data });
   return {
     stream: serviceStream(finding.service),
     expectedRevision: view?.revision ?? -1,
-    eventId,
-    event: { type: 'RollbackDecided', data },
+    decided: { type: 'RollbackDecided', data },
+    events,
+    eventIds: events.map((_, index) => eventId(index)),
     tippingEventId: tipping.id,
     tippingPosition: tipping.position.toString(),
     decidedAt: new Date(Math.max(state.health.asOf, state.migrations.asOf)).toISOString(),
@@ -107,7 +114,8 @@ function choose(findings: readonly Finding[], state: RollbackDecisionsState): Fi
   const chosen = new Map<string, Finding>();
   for (const finding of findings) {
     const view = state.services.services[finding.service];
-    if (chosen.has(finding.service) || (view && isRollbackActive(view))) continue;
+    const supersedes = finding.mode === 'automatic' && view?.rollback?.status === 'awaiting_approval';
+    if (chosen.has(finding.service) || (view && isRollbackActive(view) && !supersedes)) continue;
     if (state.latched[latchKey(finding.service, finding.rule, subjectOf(finding))]) continue;
     if (finding.feature && view?.disabledTools.includes(finding.feature.target)) continue;
     chosen.set(finding.service, finding);
@@ -141,7 +149,15 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
       const now = Math.max(state.health.asOf, state.migrations.asOf);
       const findings = evaluatePolicy(policy, state, now, scope);
       releaseLatches(policy, state.latched, scope, findings);
-      state.decisions = choose(findings, state).map((finding) => toDecision(finding, state, event));
+      state.decisions = choose(findings, state).flatMap((finding) => {
+        try {
+          return [toDecision(finding, state, event)];
+        } catch (error) {
+          // The service decider has the last word: a decision it refuses is not made.
+          if (error instanceof InvariantViolated) return [];
+          throw error;
+        }
+      });
       return state;
     },
   };

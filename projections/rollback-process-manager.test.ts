@@ -102,6 +102,24 @@ describe('rollback process manager', () => {
     expect(await decisions(store)).toHaveLength(1);
   });
 
+  it('replaces a manual decision still awaiting approval when an automatic rule fires', async () => {
+    const manager = await startManager();
+    await deployGoodThenBad(store);
+    const slow = (s: number, errors: number): DomainEvent => ({
+      type: 'HealthSampleRecorded',
+      data: { service: 'payments', instance: 'p-1', sampledAt: at(s).toISOString(), healthy: true, healthLatencyMs: 4, requests: { total: 100, errors }, latencyMs: { p50: 900, p95: 2500, p99: 3000 } },
+    });
+    for (let s = 10; s <= 320; s += 10) await record(store, 'health-payments', slow(s, 0), s);
+    await manager.catchUp();
+    expect((await decisions(store)).map((d) => d.data)).toMatchObject([{ rule: 'performance_degradation', mode: 'manual' }]);
+    await record(store, 'health-payments', slow(330, 100), 330);
+    await manager.catchUp();
+    const stream = (await collect(store.readStream('service-payments'))).map(decodeEvent).slice(-3);
+    expect(stream.map((e) => e.type)).toEqual(['RollbackDecided', 'RollbackRejected', 'RollbackDecided']);
+    expect(stream[1]!.data).toMatchObject({ rollbackId: (stream[0]!.data as { rollbackId: string }).rollbackId, reason: expect.stringMatching(/superseded by automatic rollback/) });
+    expect(stream[2]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' });
+  });
+
   it('decides again for a new failure after the rollback completed', async () => {
     const manager = await startManager();
     await deployGoodThenBad(store);

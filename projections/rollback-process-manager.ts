@@ -50,16 +50,18 @@ export class RollbackProcessManager {
   private async act(state: RollbackDecisionsState, event: TypedRecordedEvent): Promise<void> {
     if (event.position <= this.actAfter) return;
     for (const decision of state.decisions) {
-      const { data } = decision.event;
-      const recorded = encodeEvent(decision.event, {
-        id: decision.eventId,
-        actor: POLICY_ACTOR,
-        occurredAt: new Date(decision.decidedAt),
-        causationId: decision.tippingEventId,
-        correlationId: event.metadata.correlationId,
-      });
+      const { data } = decision.decided;
+      const recorded = decision.events.map((domainEvent, index) =>
+        encodeEvent(domainEvent, {
+          id: decision.eventIds[index]!,
+          actor: POLICY_ACTOR,
+          occurredAt: new Date(decision.decidedAt),
+          causationId: decision.tippingEventId,
+          correlationId: event.metadata.correlationId,
+        }),
+      );
       try {
-        await this.store.append(decision.stream, [recorded], decision.expectedRevision < 0 ? 'no_stream' : BigInt(decision.expectedRevision));
+        await this.store.append(decision.stream, recorded, decision.expectedRevision < 0 ? 'no_stream' : BigInt(decision.expectedRevision));
         this.options.log?.(`policy: ${data.rule} on ${data.service} (${data.observed} > ${data.threshold}): ${data.mode} rollback ${data.rollbackId}`);
       } catch (error) {
         // Someone (another Failsafe, an operator) changed the service since: the policy sees that next.

@@ -48,7 +48,7 @@ export async function verifyDecisions(store: EventStore, policy: RollbackPolicy)
     if (event.type === 'RollbackDecided' && event.metadata.actor === POLICY_ACTOR) recordedDecisions.push(event);
     eventsReplayed += 1;
   }
-  const computedIds = new Set(computed.map((d) => d.event.data.rollbackId));
+  const computedIds = new Set(computed.map((d) => d.decided.data.rollbackId));
   const recordedIds = new Set(recordedDecisions.map((d) => d.data.rollbackId));
   const recorded = recordedDecisions.map((d) => ({
     rollbackId: d.data.rollbackId,
@@ -61,13 +61,13 @@ export async function verifyDecisions(store: EventStore, policy: RollbackPolicy)
   // Decisions meant for the same revision of the same stream are one episode retried at each new sample.
   const episodes = new Set<string>();
   for (const decision of computed) {
-    const { rollbackId, service, rule } = decision.event.data;
+    const { rollbackId, service, rule } = decision.decided.data;
     const episode = `${decision.stream}@${decision.expectedRevision}`;
     if (recordedIds.has(rollbackId) || episodes.has(episode)) continue;
     episodes.add(episode);
     let preempted = false;
     for await (const next of store.readStream(decision.stream, { fromRevision: BigInt(decision.expectedRevision + 1), maxCount: 1 })) {
-      preempted = decodeEvent(next).id !== decision.eventId;
+      preempted = decodeEvent(next).id !== decision.eventIds[0];
     }
     if (!preempted) missing.push({ rollbackId, service, rule, tippingEventId: decision.tippingEventId, tippingPosition: decision.tippingPosition });
   }

@@ -27,6 +27,18 @@ describe('rollback decider', () => {
       .thenViolates('one-rollback-at-a-time');
   });
 
+  it('lets an automatic decision replace a manual one still awaiting approval', () => {
+    given(serviceDecider, ...onV2WithGoodV1, requested)
+      .when({ type: 'DecideRollback', ...decision, evidenceEventIds: evidence })
+      .then(
+        { type: 'RollbackRejected', data: { rollbackId: 'r-2', service, rejectedBy: 'policy:error_rate_critical', reason: 'superseded by automatic rollback r-1' } },
+        automatic,
+      );
+    given(serviceDecider, ...onV2WithGoodV1, requested)
+      .when({ type: 'DecideRollback', ...decision, mode: 'manual', evidenceEventIds: evidence })
+      .thenViolates('one-rollback-at-a-time');
+  });
+
   it('starts an automatic rollback towards the last known good release', () => {
     given(serviceDecider, ...onV2WithGoodV1, automatic)
       .when({ type: 'StartRollback', service, rollbackId: 'r-1', now })

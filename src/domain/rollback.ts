@@ -60,8 +60,16 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
   const { service, rollbackId } = command;
   switch (command.type) {
     case 'DecideRollback': {
-      assertNoActiveRollback(state, service);
       const { type: _, ...data } = command;
+      // An automatic decision does not wait behind a manual one still awaiting approval: it replaces it.
+      const pending = state.rollback;
+      if (data.mode === 'automatic' && pending?.status === 'awaiting_approval') {
+        return [
+          { type: 'RollbackRejected', data: { rollbackId: pending.id, service, rejectedBy: `policy:${data.rule}`, reason: `superseded by automatic rollback ${data.rollbackId}` } },
+          { type: 'RollbackDecided', data },
+        ];
+      }
+      assertNoActiveRollback(state, service);
       return [{ type: 'RollbackDecided', data }];
     }
     case 'RequestRollback': {
