@@ -171,7 +171,8 @@ try {
   console.log(`command: ${process.argv.slice(2).join(' ') || '(defaults)'}`);
   console.log('ratio = failsafe / bare loop: below 100 % is slower for throughputs, faster for latencies\n');
 
-  // 1. Durable single-event append: one event per append, one transaction (and fsync) each.
+  // 1. Durable single-event append: one event per append, one transaction (and fsync) each,
+  // the two sides interleaved append by append.
   progress(`durable single-event append: ${fmt(singleCount)} appends per side x ${reps} runs`);
   const single = { ours: [] as number[], bare: [] as number[] };
   const p50 = { ours: [] as number[], bare: [] as number[] };
@@ -204,7 +205,8 @@ try {
   record('single-event append p50', 'ms', p50, { digits: 3 });
   record('single-event append p99', 'ms', p99, { digits: 3 });
 
-  // 2. Batched append: batchSize events per append, one transaction each, over 100 streams.
+  // 2. Batched append: batchSize events per append, one transaction each, over 100 streams,
+  // the two sides interleaved batch by batch.
   progress(`batched append: ${fmt(batchedCount)} events in batches of ${batchSize} per side x ${reps} runs`);
   const batched = { ours: [] as number[], bare: [] as number[] };
   for (let run = 0; run < reps; run += 1) {
@@ -234,7 +236,7 @@ try {
     aim: (ours, bare) => ({ text: '>= 70 % of bare', met: ours >= 0.7 * bare }),
   });
 
-  // The history for 3 and 4, written to both sides batch by batch (alternating), timed as well.
+  // The history for 3 and 4, written to both sides batch by batch (interleaved), timed as well.
   progress(
     `writing a history of ${fmt(historySize)} events to both sides ` +
       `(${fmt(HISTORY_BATCH)} per append, over ${fmt(HISTORY_STREAMS)} streams)`,
