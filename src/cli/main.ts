@@ -7,6 +7,12 @@ import { serveCommand } from './serve-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// `failsafe events read ... | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command('failsafe')
   .description('Failsafe: event-sourced control plane for fleets of MCP servers')
   .version(version)
