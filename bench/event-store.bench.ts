@@ -99,7 +99,8 @@ const generate = (count: number, streams: number): NewEvent[] =>
 /**
  * Times one operation on each side, alternating which goes first, and returns both durations in
  * ms. Interleaving op by op (rather than a whole loop on one side, then on the other) means both
- * sides see the same disk: fsync latency on a shared virtual disk drifts by 2x within a minute.
+ * sides see the same disk: fsync latency on a shared virtual disk drifts (runs a minute apart have
+ * differed by 2x when other work was running).
  */
 async function interleaved(op: number, ours: () => Promise<unknown>, bare: () => void): Promise<[number, number]> {
   let oursMs = 0;
@@ -124,6 +125,11 @@ async function interleaved(op: number, ours: () => Promise<unknown>, bare: () =>
   return [oursMs, bareMs];
 }
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+/**
+ * The store's promises resolve at once, so the loops below would never let Node handle a signal;
+ * a turn of the event loop now and then lets Ctrl-C stop the run and remove its files.
+ */
+const letSignalsIn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 interface Figure {
   ours: number;
@@ -191,6 +197,7 @@ try {
       );
       ours.push(o);
       theirs.push(b);
+      if (n % 100 === 99) await letSignalsIn();
     }
     single.ours.push(singleCount / (sum(ours) / 1000));
     single.bare.push(singleCount / (sum(theirs) / 1000));
@@ -226,6 +233,7 @@ try {
       );
       oursMs += o;
       bareMs += t;
+      if (b % 10 === 9) await letSignalsIn();
     }
     batched.ours.push(batchedCount / (oursMs / 1000));
     batched.bare.push(batchedCount / (bareMs / 1000));
@@ -258,6 +266,7 @@ try {
     );
     loadOursMs += o;
     loadBareMs += t;
+    await letSignalsIn();
     if (performance.now() - lastReport > 5000) {
       progress(`${fmt(written + batch.length)} of ${fmt(historySize)} events written`);
       lastReport = performance.now();
@@ -289,6 +298,7 @@ try {
       for await (const event of store.readAll()) {
         if (decode) decodeEvent(event);
         count += 1;
+        if (count % 100_000 === 0) await letSignalsIn();
       }
     });
     if (count !== historySize) throw new Error(`readAll returned ${count} of ${historySize} events`);
@@ -376,8 +386,8 @@ try {
   printTable(rows);
   console.log(
     `\nmedians of ${reps} runs (history load: one run; peak RSS: the highest of ${reps}); ` +
-      `load average ${loadAtStart} at start, ${loadAtEnd} at end` +
-      (Math.max(loadAtStart, loadAtEnd) > cpus().length / 2 ? ' (other work was running: figures may be low)' : ''),
+      `load average ${loadAtStart} at start (before this benchmark's own), ${loadAtEnd} at end` +
+      (loadAtStart > cpus().length / 2 ? '; other work was running, so figures may be low' : ''),
   );
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
