@@ -4,10 +4,12 @@ import { advance, eventTime } from './event-time.js';
 export interface DrillRun {
   readonly runId: string;
   readonly drill: string;
-  readonly trigger: 'schedule' | 'manual';
-  readonly startedAt: number;
+  trigger: 'schedule' | 'manual';
+  /** When it was asked for through the API, if it was. */
+  requestedBy?: string | undefined;
+  startedAt: number;
   finishedAt?: number | undefined;
-  outcome: 'running' | 'passed' | 'failed' | 'aborted';
+  outcome: 'requested' | 'running' | 'passed' | 'failed' | 'aborted';
   timeToDetectMs?: number | undefined;
   timeToRecoverMs?: number | undefined;
   readonly steps: { step: string; status: string; at: number }[];
@@ -23,16 +25,23 @@ export interface DrillHistoryState {
 /** Every drill run with its steps, faults, expectations and outcome: the source of scorecards and trends. */
 export const drillHistoryProjection: Projection<DrillHistoryState> = {
   name: 'drill-history',
-  version: 1,
+  version: 2,
   get initialState(): DrillHistoryState {
     return { asOf: 0, runs: {} };
   },
   apply(state, event) {
     state.asOf = advance(state.asOf, event);
     const at = eventTime(event);
+    if (event.type === 'DrillRequested') {
+      const { runId, drill, requestedBy } = event.data;
+      state.runs[runId] = { runId, drill, trigger: 'manual', requestedBy, startedAt: at, outcome: 'requested', steps: [], faults: [], expectations: [] };
+      return state;
+    }
     if (event.type === 'DrillStarted') {
       const { runId, drill, trigger } = event.data;
-      state.runs[runId] = { runId, drill, trigger, startedAt: at, outcome: 'running', steps: [], faults: [], expectations: [] };
+      const requested = state.runs[runId];
+      if (requested?.outcome === 'requested') Object.assign(requested, { trigger, startedAt: at, outcome: 'running' });
+      else state.runs[runId] = { runId, drill, trigger, startedAt: at, outcome: 'running', steps: [], faults: [], expectations: [] };
       return state;
     }
     if (!event.type.startsWith('Drill')) return state;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
@@ -10,12 +11,37 @@ import { SqliteEventStore } from './event-store/sqlite-event-store.js';
 import { ServiceReconciler } from './execution/service-reconciler.js';
 import { createHttpApp } from './http/http-app.js';
 import { startHttpServer } from './http/http-server.js';
+import { FailsafeMetrics } from './http/metrics.js';
+import { ReadModels } from './api/read-models.js';
+import { adminToken } from './auth/admin-token.js';
+import { RateLimiter } from './auth/rate-limiter.js';
+import { TokenRegistry } from './auth/tokens.js';
+import type { EventStore } from './event-store/event-store.js';
+import { TimedEventStore } from './event-store/timed-event-store.js';
+import { createMcpEndpoint } from './mcp/mcp-endpoint.js';
 import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
 export const STORE_FILE = 'failsafe.db';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Counts rollbacks decided or requested from now on, for `mcp_rollbacks_triggered_total`. */
+function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Promise<void> {
+  const subscription = store.subscribe({ after: 'end' });
+  const loop = (async () => {
+    for await (const event of subscription) {
+      if (event.type === 'RollbackDecided') metrics.rollbacksTriggered.inc({ reason: String(event.data.rule), mode: String(event.data.mode) });
+      else if (event.type === 'RollbackRequested') metrics.rollbacksTriggered.inc({ reason: 'manual_request', mode: 'manual' });
+    }
+  })();
+  return async () => {
+    await subscription.close();
+    await loop;
+  };
+}
 
 /** The drivers a fleet file asks for, behind one driver; with the stable address of each process-driven service. */
 async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: string) => void) {
@@ -35,6 +61,10 @@ async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: str
 export interface RunningControlPlane {
   readonly url: string;
   readonly storePath: string;
+  /** Where MCP clients connect. */
+  readonly mcpUrl: string;
+  /** A generated first-run admin token, to show once; absent when one already existed or came from the environment. */
+  readonly newAdminToken?: string | undefined;
   /** Stops in order: HTTP, the acting parts, the policy, then the store. Fleet instances keep running. */
   stop(): Promise<void>;
 }
@@ -48,8 +78,11 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
   const storePath = join(config.dataDir, STORE_FILE);
-  const store = SqliteEventStore.open({ path: storePath });
-  const stops: (() => Promise<void> | void)[] = [() => store.close()];
+  const sqlite = SqliteEventStore.open({ path: storePath });
+  const stops: (() => Promise<void> | void)[] = [() => sqlite.close()];
+  let readModels: ReadModels | undefined;
+  const metrics = new FailsafeMetrics(async () => (readModels ? readModels.lag() : {}));
+  const store = new TimedEventStore(sqlite, metrics.observeAppend);
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
   };
@@ -75,9 +108,32 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       stops.push(() => reconciler.stop());
       for (const [service, address] of driver.addresses) log(`fleet: ${service} answers on ${address}`);
     }
-    const server = await startHttpServer(createHttpApp({ store, storeEngine: 'sqlite' }), config.host, config.port);
-    stops.push(() => server.close());
-    return { url: server.url, storePath, stop: stopAll };
+    readModels = new ReadModels(store, checkpoints);
+    await readModels.start();
+    stops.push(() => readModels?.stop());
+    stops.push(countRollbacks(store, metrics));
+    const admin = adminToken(config.dataDir, config.adminToken);
+    const deps = { store, readModels, policy, now: () => new Date() };
+    const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
+    stops.push(() => mcp.close());
+    const http = createHttpApp({
+      deps,
+      storeEngine: 'sqlite',
+      metrics,
+      tokens: new TokenRegistry([admin.entry, ...config.tokens]),
+      limiter: new RateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
+      mcp,
+      mcpPath: config.mcpPath,
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+      maxBodyBytes: config.maxBodyBytes,
+      readyMaxLagEvents: config.readyMaxLagEvents,
+      log,
+    });
+    const server = await startHttpServer(http.app.fetch, config.host, config.port);
+    stops.push(() => server.close(config.shutdownGraceSeconds * 1000));
+    stops.push(() => http.drain());
+    return { url: server.url, mcpUrl: `${server.url}${config.mcpPath}`, storePath, newAdminToken: admin.printOnce, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

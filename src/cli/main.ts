@@ -4,6 +4,7 @@ import { auditCommand, explainCommand, replayCommand } from './audit-commands.js
 import { eventsCommand } from './events-command.js';
 import { fleetCommands } from './fleet-commands.js';
 import { serveCommand } from './serve-command.js';
+import { tokenCommand } from './token-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,7 +22,8 @@ const program = new Command('failsafe')
   .addCommand(eventsCommand())
   .addCommand(replayCommand())
   .addCommand(explainCommand())
-  .addCommand(auditCommand());
+  .addCommand(auditCommand())
+  .addCommand(tokenCommand());
 
 for (const command of fleetCommands()) program.addCommand(command);
 

@@ -5,19 +5,25 @@ import { action, say, untilSignal, withDataDir } from './cli-support.js';
 
 export const serveCommand = (): Command =>
   withDataDir(new Command('serve'))
-    .description('run the control plane: the event store, the rollback policy, HTTP (/health) and, with --fleet, the driver, prober and executor')
+    .description('run the control plane: the event store, the rollback policy, the MCP endpoint and REST API, /health, /ready, /metrics and, with --fleet, the driver, prober and executor')
+    .option('--config <file>', 'config file (YAML; env FAILSAFE_CONFIG): http, auth.tokens, paths; flags and environment variables win over it')
     .option('--host <host>', 'address to bind (env MCP_HTTP_HOST, default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any free one (env MCP_HTTP_PORT, default 8080)')
     .option('--policy <file>', "rollback policy YAML (env FAILSAFE_POLICY, default the seeds' values)")
     .option('--fleet <file>', 'the fleet to act on, e.g. drills/sample-fleet/fleet.yaml (env FAILSAFE_FLEET)')
     .option('--tick-seconds <seconds>', 'how often recorded time advances (env FAILSAFE_TICK_SECONDS, default 10)')
     .action(
-      action(async (flags: { dataDir?: string; host?: string; port?: string; policy?: string; fleet?: string; tickSeconds?: string }) => {
+      action(async (flags: { config?: string; dataDir?: string; host?: string; port?: string; policy?: string; fleet?: string; tickSeconds?: string }) => {
         const config = loadServeConfig(flags, process.env);
         const plane = await startControlPlane(config, say);
         say(`Failsafe listening on ${plane.url} (event store: ${plane.storePath}, policy: ${config.policyPath ?? 'built-in defaults'}${config.fleetPath ? `, fleet: ${config.fleetPath}` : ''})`);
+        say(`  MCP endpoint ${plane.mcpUrl} (protocol 2026-07-28 and 2025), REST API ${plane.url}/api/v1 (described at /api/v1/openapi.json)`);
+        if (plane.newAdminToken) {
+          say(`  First start: the admin token is shown this once; keep it safe (only its hash is stored):`);
+          say(`    ${plane.newAdminToken}`);
+        }
         const signal = await untilSignal();
-        say(`${signal}: shutting down`);
+        say(`${signal}: shutting down (in-flight requests get up to ${config.shutdownGraceSeconds} s)`);
         await plane.stop();
       }),
     );

@@ -1,31 +1,88 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfig, loadServeConfig } from './serve-config.js';
 
+const problemsOf = (run: () => unknown): readonly string[] => {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidConfig);
+    return (error as InvalidConfig).problems;
+  }
+  throw new Error('expected InvalidConfig');
+};
+
+const configFile = (text: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'failsafe-config-')), 'failsafe.yaml');
+  writeFileSync(path, text);
+  return path;
+};
+
+const HASH = 'a'.repeat(64);
+
 describe('serve configuration', () => {
-  it('defaults to 127.0.0.1:8080 and ./data', () => {
-    expect(loadServeConfig({}, {})).toMatchObject({ host: '127.0.0.1', port: 8080 });
-    expect(loadServeConfig({}, {}).dataDir).toMatch(/\/data$/);
+  it('defaults to 127.0.0.1:8080, /mcp, ./data, loopback host names and origins, and limits', () => {
+    const config = loadServeConfig({}, {});
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      mcpPath: '/mcp',
+      allowedHosts: ['localhost', '127.0.0.1', '[::1]'],
+      allowedOrigins: ['localhost', '127.0.0.1', '[::1]'],
+      maxBodyBytes: 1_048_576,
+      rateLimit: { perMinute: 600, burst: 100 },
+      shutdownGraceSeconds: 10,
+      tokens: [],
+    });
+    expect(config.dataDir).toMatch(/\/data$/);
   });
 
   it("takes the seeds' environment variables, and flags over them", () => {
-    const env = { MCP_HTTP_HOST: '::1', MCP_HTTP_PORT: '9090', FAILSAFE_DATA_DIR: '/tmp/fs' };
-    expect(loadServeConfig({}, env)).toEqual({ host: '::1', port: 9090, dataDir: '/tmp/fs', tickSeconds: 10 });
+    const env = { MCP_HTTP_HOST: '::1', MCP_HTTP_PORT: '9090', FAILSAFE_DATA_DIR: '/tmp/fs', MCP_HTTP_BASE_PATH: '/mcp-v2' };
+    expect(loadServeConfig({}, env)).toMatchObject({ host: '::1', port: 9090, dataDir: '/tmp/fs', tickSeconds: 10, mcpPath: '/mcp-v2' });
     expect(loadServeConfig({ tickSeconds: '2', policy: '/etc/p.yaml' }, {})).toMatchObject({ tickSeconds: 2, policyPath: '/etc/p.yaml' });
     expect(loadServeConfig({ port: '7000', host: 'localhost' }, env)).toMatchObject({ host: 'localhost', port: 7000 });
   });
 
-  it('lists every problem at once', () => {
-    const error = (() => {
-      try {
-        return loadServeConfig({ port: 'eighty' }, { MCP_HTTP_HOST: '0.0.0.0', FAILSAFE_TICK_SECONDS: '0' });
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(error).toBeInstanceOf(InvalidConfig);
-    expect((error as InvalidConfig).problems).toHaveLength(3);
-    expect((error as Error).message).toMatch(/FAILSAFE_TICK_SECONDS="0": must be a whole number of seconds/);
-    expect((error as Error).message).toMatch(/--port="eighty": must be a port number/);
-    expect((error as Error).message).toMatch(/MCP_HTTP_HOST="0.0.0.0": Failsafe binds to loopback only/);
+  it('reads a config file, with paths relative to it, below the environment', () => {
+    const path = configFile(
+      ['dataDir: state', 'http:', '  port: 9000', '  rateLimit: { perMinute: 60, burst: 5 }', 'auth:', '  tokens:', `    - { name: alice, role: operator, sha256: ${HASH} }`].join('\n'),
+    );
+    const config = loadServeConfig({ config: path }, {});
+    expect(config).toMatchObject({ port: 9000, rateLimit: { perMinute: 60, burst: 5 }, tokens: [{ name: 'alice', role: 'operator', sha256: HASH }] });
+    expect(config.dataDir).toBe(join(path, '..', 'state'));
+    expect(loadServeConfig({}, { FAILSAFE_CONFIG: path, MCP_HTTP_PORT: '9100' }).port).toBe(9100);
+  });
+
+  it('binds beyond loopback only with allowed hosts and origins', () => {
+    expect(problemsOf(() => loadServeConfig({ host: '0.0.0.0' }, {}))[0]).toMatch(/--host="0.0.0.0": bound to a non-loopback address.*MCP_ALLOWED_HOSTS and MCP_ALLOWED_ORIGINS/);
+    const config = loadServeConfig({ host: '0.0.0.0' }, { MCP_ALLOWED_HOSTS: 'failsafe.example.com, failsafe', MCP_ALLOWED_ORIGINS: 'console.example.com' });
+    expect(config).toMatchObject({ allowedHosts: ['failsafe.example.com', 'failsafe'], allowedOrigins: ['console.example.com'] });
+  });
+
+  it('lists every problem at once, from flags, environment and the file (with its lines)', () => {
+    const path = configFile(['http:', '  port: 8080', 'auth:', '  tokens:', '    - { name: bob, role: superuser, sha256: abc }', '    - { name: bob, role: viewer, sha256: ' + HASH + ' }'].join('\n'));
+    const problems = problemsOf(() =>
+      loadServeConfig({ port: 'eighty', config: path }, { MCP_HTTP_HOST: '0.0.0.0', FAILSAFE_TICK_SECONDS: '0', MCP_MAX_BODY_BYTES: '12', FAILSAFE_ADMIN_TOKEN: 'short' }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/line 5: auth.tokens.0.role: /),
+        expect.stringMatching(/line 5: auth.tokens.0.sha256: the SHA-256 of the token/),
+        expect.stringMatching(/--port="eighty": must be a port number from 0 to 65535/),
+        expect.stringMatching(/MCP_HTTP_HOST="0.0.0.0": bound to a non-loopback address/),
+        expect.stringMatching(/FAILSAFE_TICK_SECONDS="0": must be a whole number of seconds/),
+        expect.stringMatching(/MCP_MAX_BODY_BYTES="12": must be a whole number of bytes from 1024/),
+        expect.stringMatching(/FAILSAFE_ADMIN_TOKEN: must be at least 24 characters/),
+      ]),
+    );
+    expect(problems).toHaveLength(7);
+  });
+
+  it('refuses two tokens with one name, since names identify actors', () => {
+    const path = configFile(['auth:', '  tokens:', `    - { name: bob, role: viewer, sha256: ${HASH} }`, `    - { name: bob, role: admin, sha256: ${'b'.repeat(64)} }`].join('\n'));
+    expect(problemsOf(() => loadServeConfig({ config: path }, {}))).toEqual([expect.stringMatching(/the name "bob" is given to more than one token/)]);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { identifier, milliseconds, timestamp } from './common-schemas.js';
+import { actorName, identifier, milliseconds, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 const run = { runId: identifier };
@@ -7,6 +7,8 @@ const detail = z.string().max(4000);
 
 /** Every step of a chaos drill, so a scorecard can be rebuilt from history alone. */
 export const drillEvents = [
+  // Asked for through the API; the drill runner picks it up and records DrillStarted for the same run.
+  defineEvent('DrillRequested', z.strictObject({ ...run, drill: identifier, requestedBy: actorName })),
   defineEvent(
     'DrillStarted',
     z.strictObject({ ...run, drill: identifier, trigger: z.enum(['schedule', 'manual']), scheduledFor: timestamp.optional() }),

@@ -58,6 +58,7 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   RollbackVerified: { rollbackId: 'r-1', service: 'payments', passed: true, checks: [{ name: 'health', passed: true }] },
   RollbackFailed: { rollbackId: 'r-1', service: 'payments', reason: 'release v2.0.3 missing from disk', attempt: 1 },
   RollbackEscalated: { rollbackId: 'r-1', service: 'payments', reason: 'three attempts failed', severity: 'P1' },
+  DrillRequested: { runId: 'run-1', drill: 'high-error-rate', requestedBy: 'alice' },
   DrillStarted: { runId: 'run-1', drill: 'high-error-rate', trigger: 'schedule', scheduledFor: '2026-12-01T03:00:00Z' },
   DrillStepRecorded: { runId: 'run-1', step: 'steady-state', status: 'passed' },
   DrillFaultInjected: { runId: 'run-1', fault: { kind: 'toxic', name: 'latency-5s', toxicType: 'latency', attributes: { latency: 5000 } } },

@@ -1,24 +1,129 @@
-import { Hono } from 'hono';
-import type { EventStore } from '../event-store/event-store.js';
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/hono';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ApiDependencies } from '../api/operation.js';
+import type { RateLimiter } from '../auth/rate-limiter.js';
+import type { TokenRegistry } from '../auth/tokens.js';
+import type { McpEndpoint } from '../mcp/mcp-endpoint.js';
+import { authenticate } from './authentication.js';
+import type { FailsafeMetrics } from './metrics.js';
+import { restApi, type ApiEnv } from './rest-api.js';
 
-export interface HttpAppDependencies {
-  readonly store: EventStore;
+export interface HttpAppOptions {
+  readonly deps: ApiDependencies;
   /** Which adapter serves the store, shown on /health (e.g. "sqlite"). */
   readonly storeEngine: string;
+  readonly metrics: FailsafeMetrics;
+  readonly tokens: TokenRegistry;
+  readonly limiter: RateLimiter;
+  readonly mcp: McpEndpoint;
+  readonly mcpPath: string;
+  readonly allowedHosts: readonly string[];
+  readonly allowedOrigins: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly readyMaxLagEvents: number;
+  readonly log: (line: string) => void;
 }
 
-export function createHttpApp({ store, storeEngine }: HttpAppDependencies): Hono {
-  const app = new Hono();
+export interface HttpApp {
+  readonly app: Hono<ApiEnv>;
+  /** From now on: /ready answers 503, new requests are turned away, live tails end. */
+  drain(): void;
+}
+
+/** JSON-RPC methods worth a label of their own; anything else counts as "other" (bounded label values). */
+const MCP_METHODS = new Set([
+  'initialize', 'notifications/initialized', 'ping', 'server/discover', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list',
+  'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel', 'subscriptions/listen',
+]);
+const methodLabel = (body: unknown): string => {
+  if (Array.isArray(body)) return 'batch';
+  const method = (body as { method?: unknown } | undefined)?.method;
+  return typeof method === 'string' ? (MCP_METHODS.has(method) ? method : 'other') : 'invalid';
+};
+
+const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
+
+/**
+ * Every route Failsafe serves: /health, /ready, /metrics, /api/v1 and the MCP endpoint, behind
+ * Host and Origin validation (DNS rebinding), a body size limit, bearer tokens and rate limits.
+ */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const { deps, metrics } = options;
+  const app = new Hono<ApiEnv>();
+  const shutdown = new AbortController();
+
+  app.use('*', async (c, next) => {
+    const started = process.hrtime.bigint();
+    if (shutdown.signal.aborted) {
+      c.header('Connection', 'close');
+      return c.json({ error: 'ShuttingDown', message: 'Failsafe is shutting down; retry against another replica or after it restarts' }, 503);
+    }
+    await next();
+    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath;
+    metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) });
+    metrics.httpDuration.observe({ route, method: c.req.method }, seconds(started));
+  });
+  app.use('*', hostHeaderValidation([...options.allowedHosts]));
+  app.use('*', originValidation([...options.allowedOrigins]));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: (c) => c.json({ error: 'PayloadTooLarge', message: `the body is larger than ${options.maxBodyBytes} bytes (MCP_MAX_BODY_BYTES)` }, 413),
+    }),
+  );
 
   app.get('/health', async (c) => {
     try {
-      const headPosition = await store.headPosition();
-      return c.json({ status: 'ok', store: { engine: storeEngine, headPosition: headPosition.toString() } });
+      const headPosition = await deps.store.headPosition();
+      return c.json({ status: 'ok', store: { engine: options.storeEngine, headPosition: headPosition.toString() } });
     } catch (error) {
-      return c.json({ status: 'unavailable', store: { engine: storeEngine, error: (error as Error).message } }, 503);
+      return c.json({ status: 'unavailable', store: { engine: options.storeEngine, error: (error as Error).message } }, 503);
     }
   });
 
-  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  return app;
+  app.get('/ready', async (c) => {
+    try {
+      const lag = await deps.readModels.lag();
+      const behind = Object.entries(lag).filter(([, events]) => events > options.readyMaxLagEvents);
+      if (behind.length > 0) {
+        return c.json({ status: 'not_ready', lag, problems: behind.map(([name, events]) => `${name} is ${events} events behind (more than ${options.readyMaxLagEvents})`) }, 503);
+      }
+      return c.json({ status: 'ready', lag });
+    } catch (error) {
+      return c.json({ status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] }, 503);
+    }
+  });
+
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+
+  const auth = authenticate(options.tokens, options.limiter);
+  app.use('/api/v1/*', async (c, next) => (c.req.path === '/api/v1/openapi.json' ? next() : auth(c, next)));
+  app.route('/api/v1', restApi(deps, shutdown.signal, options.log));
+
+  const serveMcp = async (c: Context<ApiEnv>) => {
+    const started = process.hrtime.bigint();
+    let parsedBody: unknown;
+    let request = c.req.raw;
+    if (c.req.method === 'POST') {
+      const text = await c.req.text();
+      try {
+        parsedBody = JSON.parse(text);
+      } catch {
+        // Not JSON: the SDK answers with the JSON-RPC parse error, so it gets the body back as sent.
+        request = new Request(c.req.raw.url, { method: 'POST', headers: c.req.raw.headers, body: text });
+      }
+    }
+    const response = await options.mcp.handle(request, c.get('principal'), parsedBody);
+    const method = c.req.method === 'POST' ? methodLabel(parsedBody) : c.req.method;
+    metrics.mcpRequests.inc({ method, status: String(response.status) });
+    metrics.mcpDuration.observe({ method }, seconds(started));
+    return response;
+  };
+  app.use(options.mcpPath, auth);
+  app.all(options.mcpPath, serveMcp);
+
+  app.notFound((c) => c.json({ error: 'NotFound', message: `no route for ${c.req.method} ${c.req.path}; the API is described at /api/v1/openapi.json` }, 404));
+  return { app, drain: () => shutdown.abort() };
 }

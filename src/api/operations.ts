@@ -1,0 +1,367 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { serviceStatus, type ServiceView } from '../../projections/service-state.js';
+import { stalledForSeconds } from '../../projections/migration-progress.js';
+import { handleCommand } from '../application/command-handler.js';
+import { explainDecision } from '../audit/explain-decision.js';
+import { replayAt } from '../audit/replay-at.js';
+import type { Principal } from '../auth/roles.js';
+import { migrationDecider, migrationStream } from '../domain/migration.js';
+import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import type { RecordedEvent } from '../event-store/event-store.js';
+import { recordedEventToJson } from '../event-store/recorded-event-json.js';
+import { encodeEvent } from '../events/catalogue.js';
+import { identifier, reason, releaseName, serviceName, timestamp } from '../events/common-schemas.js';
+import { healthStream } from '../probing/health-prober.js';
+import { NotFound } from './api-errors.js';
+import { defineOperation, type ApiDependencies } from './operation.js';
+
+/** bigint positions become strings and Dates ISO strings: what JSON (REST and MCP alike) can carry. */
+export const toJson = <T>(value: T): JsonOf<T> =>
+  JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as JsonOf<T>;
+
+/** The type of a value after a JSON round trip (readonly dropped: mapped types fit the loose output schemas). */
+export type JsonOf<T> = T extends bigint | Date
+  ? string
+  : T extends readonly (infer U)[]
+    ? JsonOf<U>[]
+    : T extends object
+      ? { -readonly [K in keyof T]: JsonOf<T[K]> }
+      : T;
+
+const eventJson = z.looseObject({ id: z.string(), stream: z.string(), revision: z.string(), position: z.string(), type: z.string(), recordedAt: z.string() });
+const looseState = z.looseObject({});
+const serviceInput = { service: serviceName.describe('the service, as named in the fleet file') };
+const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback).describe(`how many to return (1 to ${max})`);
+
+const serviceSummary = z.looseObject({
+  service: z.string(),
+  status: z.string(),
+  currentRelease: z.string().optional(),
+  lastKnownGood: z.string().optional(),
+  disabledTools: z.array(z.string()),
+});
+
+const summary = (view: ServiceView) => toJson({ ...view, status: serviceStatus(view) });
+
+async function serviceView({ readModels }: ApiDependencies, service: string): Promise<ServiceView> {
+  await readModels.catchUp();
+  const view = readModels.services.current().state.services[service];
+  if (!view) throw new NotFound(`no service "${service}" has any recorded event; list them with list_services (GET /api/v1/services)`);
+  return view;
+}
+
+async function lastEvents(deps: ApiDependencies, stream: string, count: number): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  for await (const event of deps.store.readStream(stream, { direction: 'backwards', maxCount: count })) events.unshift(event);
+  return events;
+}
+
+const issue = (deps: ApiDependencies, service: string, command: ServiceCommand, principal: Principal) =>
+  handleCommand(deps.store, serviceStream(service), serviceDecider, command, { actor: principal.name, now: deps.now() });
+
+const listServices = defineOperation({
+  name: 'list_services',
+  title: 'List services',
+  description: 'Every service Failsafe knows: its status, current release, last known good release, rollback in progress and disabled tools.',
+  permission: 'read',
+  input: z.object({}),
+  output: z.object({ services: z.array(serviceSummary) }),
+  http: { method: 'GET', path: '/services' },
+  async run({ readModels }) {
+    await readModels.catchUp();
+    return { services: Object.values(readModels.services.current().state.services).map(summary) };
+  },
+});
+
+const serviceStatusOperation = defineOperation({
+  name: 'service_status',
+  title: 'Service status',
+  description: "One service in detail: its state, its latest health sample and its most recent events.",
+  permission: 'read',
+  input: z.object({ ...serviceInput, events: limit(100, 10) }),
+  output: z.object({ service: serviceSummary, health: looseState.optional(), recentEvents: z.array(eventJson) }),
+  http: { method: 'GET', path: '/services/{service}' },
+  async run(deps, { service, events }) {
+    const view = await serviceView(deps, service);
+    const [health] = await lastEvents(deps, healthStream(service), 1);
+    const recent = await lastEvents(deps, serviceStream(service), events);
+    return { service: summary(view), ...(health && { health: toJson(health.data) }), recentEvents: toJson(recent.map(recordedEventToJson)) };
+  },
+});
+
+const deploymentHistory = defineOperation({
+  name: 'deployment_history',
+  title: 'Deployment history',
+  description: 'Deployments of a service, newest first: release, outcome, who asked and when.',
+  permission: 'read',
+  input: z.object({ ...serviceInput, limit: limit(500, 20) }),
+  output: z.object({
+    deployments: z.array(
+      z.object({ deploymentId: z.string(), release: z.string(), status: z.string(), requestedBy: z.string(), requestedAt: z.string(), updatedAt: z.string() }),
+    ),
+  }),
+  http: { method: 'GET', path: '/services/{service}/deployments' },
+  async run(deps, { service, limit: count }) {
+    await serviceView(deps, service);
+    const byId = new Map<string, { deploymentId: string; release: string; status: string; requestedBy: string; requestedAt: string; updatedAt: string }>();
+    const statusOf: Record<string, string> = { DeploymentRequested: 'requested', DeploymentStarted: 'started', DeploymentHealthy: 'healthy', DeploymentFailed: 'failed', DeploymentRolledBack: 'rolled_back' };
+    for await (const event of deps.store.readStream(serviceStream(service))) {
+      const status = statusOf[event.type];
+      if (!status) continue;
+      const data = event.data as { deploymentId: string; release: string };
+      const at = event.recordedAt.toISOString();
+      const known = byId.get(data.deploymentId);
+      if (known) Object.assign(known, { status, updatedAt: at });
+      else byId.set(data.deploymentId, { deploymentId: data.deploymentId, release: data.release, status, requestedBy: String(event.metadata.actor ?? 'unknown'), requestedAt: at, updatedAt: at });
+    }
+    return { deployments: [...byId.values()].reverse().slice(0, count) };
+  },
+});
+
+const deploy = defineOperation({
+  name: 'deploy_release',
+  title: 'Deploy a release',
+  description: 'Ask for a release of a service to be deployed (blue-green, carried out by `failsafe serve --fleet`). Refused while a rollback is active.',
+  permission: 'operate',
+  input: z.object({ ...serviceInput, release: releaseName.describe('the release to deploy, e.g. v1.1.0'), reason: reason.optional() }),
+  output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('requested') }),
+  http: { method: 'POST', path: '/services/{service}/deployments' },
+  async run(deps, { service, release, reason: why }, { principal }) {
+    const deploymentId = `d-${randomUUID().slice(0, 8)}`;
+    await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, ...(why && { reason: why }) }, principal);
+    return { deploymentId, service, release, status: 'requested' as const };
+  },
+});
+
+const requestRollback = defineOperation({
+  name: 'request_rollback',
+  title: 'Request a rollback',
+  description: 'Ask for a manual rollback of a service to its last known good release (or targetRelease). A second identity with the approver role must approve it (approve_rollback).',
+  permission: 'operate',
+  input: z.object({ ...serviceInput, reason: reason.describe('why; recorded with the request'), targetRelease: releaseName.optional() }),
+  output: z.object({ rollbackId: z.string(), service: z.string(), status: z.literal('awaiting_approval'), requestedBy: z.string(), next: z.string() }),
+  http: { method: 'POST', path: '/services/{service}/rollbacks' },
+  async run(deps, { service, reason: why, targetRelease }, { principal }) {
+    const rollbackId = `rb-${randomUUID().slice(0, 8)}`;
+    await issue(deps, service, { type: 'RequestRollback', service, rollbackId, requestedBy: principal.name, reason: why, ...(targetRelease && { targetRelease }) }, principal);
+    return {
+      rollbackId,
+      service,
+      status: 'awaiting_approval' as const,
+      requestedBy: principal.name,
+      next: `another identity with the approver role approves it: approve_rollback { service: "${service}", rollbackId: "${rollbackId}" }`,
+    };
+  },
+});
+
+const approveRollback = defineOperation({
+  name: 'approve_rollback',
+  title: 'Approve a rollback',
+  description: 'Approve a manual rollback awaiting approval. The approver must not be who requested it; an approval expires if not carried out in time.',
+  permission: 'approve',
+  input: z.object({ ...serviceInput, rollbackId: identifier.describe('the rollback awaiting approval (service_status shows it)') }),
+  output: z.object({ rollbackId: z.string(), service: z.string(), approvedBy: z.string(), expiresAt: timestamp }),
+  http: { method: 'POST', path: '/services/{service}/rollbacks/{rollbackId}/approval' },
+  async run(deps, { service, rollbackId }, { principal }) {
+    const now = deps.now();
+    const validForMs = deps.policy.approval.validForSeconds * 1000;
+    const { events } = await issue(deps, service, { type: 'ApproveRollback', service, rollbackId, approver: { id: principal.name, roles: [principal.role] }, now, validForMs }, principal);
+    const approved = events.find((e) => e.type === 'RollbackApproved');
+    return { rollbackId, service, approvedBy: principal.name, expiresAt: approved?.type === 'RollbackApproved' ? approved.data.expiresAt : new Date(now.getTime() + validForMs).toISOString() };
+  },
+});
+
+const toolSwitch = (enable: boolean) =>
+  defineOperation({
+    name: enable ? 'enable_tool' : 'disable_tool',
+    title: enable ? 'Re-enable a tool' : 'Disable a tool',
+    description: enable
+      ? 'Re-enable a tool of a service that was disabled (by a person or by the policy).'
+      : "Disable one tool of a service (the seeds' gradual rollback, MCP_DISABLE_TOOLS) without rolling the release back.",
+    permission: 'operate',
+    input: z.object({ ...serviceInput, tool: identifier.describe('the tool name as the service lists it'), reason: reason.optional() }),
+    output: z.object({ service: z.string(), tool: z.string(), disabled: z.boolean(), changed: z.boolean().describe('false when it already was') }),
+    http: { method: 'POST', path: `/services/{service}/tools/{tool}/${enable ? 'enable' : 'disable'}` },
+    async run(deps, { service, tool, reason: why }, { principal }) {
+      await serviceView(deps, service);
+      const { events } = await issue(deps, service, { type: enable ? 'EnableFeature' : 'DisableFeature', service, scope: 'tool', target: tool, ...(why && { reason: why }) }, principal);
+      return { service, tool, disabled: !enable, changed: events.length > 0 };
+    },
+  });
+
+const migrationJson = z.looseObject({ migrationId: z.string(), service: z.string(), stage: z.string(), status: z.string(), stalledForSeconds: z.number() });
+
+const migrationStatus = defineOperation({
+  name: 'migration_status',
+  title: 'Migration status',
+  description: 'Staged migrations: stage, progress, error rate, and how long since each last moved (a stall).',
+  permission: 'read',
+  input: z.object({ service: serviceName.optional().describe('only this service') }),
+  output: z.object({ migrations: z.array(migrationJson) }),
+  http: { method: 'GET', path: '/migrations' },
+  async run({ readModels, now }, { service }) {
+    await readModels.catchUp();
+    const at = now().getTime();
+    const all = Object.values(readModels.migrations.current().state.migrations).filter((m) => !service || m.service === service);
+    return { migrations: all.map((m) => toJson({ ...m, stalledForSeconds: stalledForSeconds(m, at) })) };
+  },
+});
+
+const revertMigration = defineOperation({
+  name: 'revert_migration',
+  title: 'Revert a migration',
+  description: 'Take a running staged migration back to an earlier stage.',
+  permission: 'operate',
+  input: z.object({ migrationId: identifier, toStage: identifier.describe('an earlier stage of the migration'), reason }),
+  output: z.object({ migrationId: z.string(), fromStage: z.string(), toStage: z.string() }),
+  http: { method: 'POST', path: '/migrations/{migrationId}/revert' },
+  async run(deps, { migrationId, toStage, reason: why }, { principal }) {
+    await deps.readModels.catchUp();
+    const view = deps.readModels.migrations.current().state.migrations[migrationId];
+    if (!view) throw new NotFound(`no migration "${migrationId}"; list them with migration_status (GET /api/v1/migrations)`);
+    await handleCommand(deps.store, migrationStream(migrationId), migrationDecider, { type: 'RevertMigration', migrationId, toStage, reason: why }, { actor: principal.name, now: deps.now() });
+    return { migrationId, fromStage: view.stage, toStage };
+  },
+});
+
+const drillRunJson = z.looseObject({ runId: z.string(), drill: z.string(), outcome: z.string() });
+
+const startDrill = defineOperation({
+  name: 'start_drill',
+  title: 'Start a drill',
+  description: 'Ask for a chaos drill to run now (a drill file in drills/). The drill runner records every step in the run; drill_report shows it.',
+  permission: 'operate',
+  input: z.object({ drill: identifier.regex(/^[\w-]+$/, 'a drill name: letters, digits, "_" and "-"').describe('the drill, e.g. high-error-rate') }),
+  output: z.object({ runId: z.string(), drill: z.string(), status: z.literal('requested') }),
+  http: { method: 'POST', path: '/drills/{drill}/runs' },
+  async run(deps, { drill }, { principal }) {
+    const runId = `run-${randomUUID().slice(0, 8)}`;
+    const event = encodeEvent({ type: 'DrillRequested', data: { runId, drill, requestedBy: principal.name } }, { actor: principal.name, occurredAt: deps.now() });
+    await deps.store.append(`drill-${runId}`, [event], 'no_stream');
+    return { runId, drill, status: 'requested' as const };
+  },
+});
+
+const drillReport = defineOperation({
+  name: 'drill_report',
+  title: "A drill's report",
+  description: 'One drill run: steps, faults injected and healed, expectations with their verdicts, outcome, time to detect and to recover.',
+  permission: 'read',
+  input: z.object({ runId: identifier }),
+  output: z.object({ run: drillRunJson }),
+  http: { method: 'GET', path: '/drills/runs/{runId}' },
+  async run({ readModels }, { runId }) {
+    await readModels.catchUp();
+    const run = readModels.drills.current().state.runs[runId];
+    if (!run) throw new NotFound(`no drill run "${runId}"; list runs with list_drill_runs (GET /api/v1/drills/runs)`);
+    return { run: toJson(run) };
+  },
+});
+
+const listDrillRuns = defineOperation({
+  name: 'list_drill_runs',
+  title: 'List drill runs',
+  description: 'Drill runs, newest first, with their outcome.',
+  permission: 'read',
+  input: z.object({ limit: limit(500, 50) }),
+  output: z.object({ runs: z.array(drillRunJson) }),
+  http: { method: 'GET', path: '/drills/runs' },
+  async run({ readModels }, { limit: count }) {
+    await readModels.catchUp();
+    const runs = Object.values(readModels.drills.current().state.runs).sort((a, b) => b.startedAt - a.startedAt);
+    return { runs: runs.slice(0, count).map(({ steps: _s, ...run }) => toJson(run)) };
+  },
+});
+
+/** How many events one page may scan looking for matches, so a rare type cannot make a request read the whole store. */
+const SCAN_LIMIT = 10_000;
+
+const queryEvents = defineOperation({
+  name: 'query_events',
+  title: 'Query events',
+  description:
+    'Recorded events in order, a page at a time: all of them, or one stream, optionally of some types. Pass nextCursor back as `after` for the next page.',
+  permission: 'audit',
+  input: z.object({
+    stream: z.string().min(1).max(200).optional().describe('only this stream, e.g. service-orders'),
+    types: z
+      .union([z.array(identifier), z.string().transform((s) => s.split(',').filter(Boolean))])
+      .optional()
+      .describe('only these event types (comma-separated in a query string)'),
+    after: z.string().regex(/^\d+$/, 'a cursor: the nextCursor of the previous page').optional(),
+    limit: limit(1000, 100),
+  }),
+  output: z.object({ events: z.array(eventJson), nextCursor: z.string().optional().describe('absent when there is nothing more yet') }),
+  http: { method: 'GET', path: '/events' },
+  async run({ store }, { stream, types, after, limit: count }) {
+    // The cursor is a stream revision when a stream is named, a global position otherwise.
+    const from = after === undefined ? 0n : BigInt(after) + 1n;
+    const source = stream ? store.readStream(stream, { fromRevision: from, maxCount: SCAN_LIMIT }) : store.readAll({ fromPosition: from, maxCount: SCAN_LIMIT });
+    const events: RecordedEvent[] = [];
+    let last: bigint | undefined;
+    let scanned = 0;
+    for await (const event of source) {
+      scanned += 1;
+      last = stream ? event.revision : event.position;
+      if (!types || types.includes(event.type)) events.push(event);
+      if (events.length >= count) break;
+    }
+    const more = events.length >= count || scanned >= SCAN_LIMIT;
+    return { events: toJson(events.map(recordedEventToJson)), ...(more && last !== undefined && { nextCursor: last.toString() }) };
+  },
+});
+
+const stateAt = defineOperation({
+  name: 'state_at',
+  title: 'State at a past instant',
+  description: 'What Failsafe knew at an instant: services, incidents, migrations and drills as of every event recorded up to then.',
+  permission: 'audit',
+  input: z.object({ at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'), service: serviceName.optional().describe('only this service') }),
+  output: z.object({ at: z.string(), eventsApplied: z.number(), services: looseState, incidents: looseState, migrations: looseState, drills: looseState }),
+  http: { method: 'GET', path: '/state' },
+  async run({ store }, { at, service }) {
+    const state = toJson(await replayAt(store, new Date(at)));
+    if (!service) return state;
+    const only = <T extends { service?: string }>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).filter(([, v]) => v.service === service));
+    return {
+      ...state,
+      services: { services: only(state.services.services) },
+      incidents: { ...state.incidents, incidents: only(state.incidents.incidents) },
+      migrations: { ...state.migrations, migrations: only(state.migrations.migrations) },
+    };
+  },
+});
+
+const explain = defineOperation({
+  name: 'explain_decision',
+  title: 'Explain a rollback decision',
+  description: 'Why a rollback was decided: the rule, threshold and observed figure, the evidence events, the chain of causes and what happened afterwards.',
+  permission: 'audit',
+  input: z.object({ decision: identifier.describe('the RollbackDecided event id or the rollback id') }),
+  output: z.object({ decision: eventJson, evidence: z.array(eventJson), missingEvidence: z.array(z.string()), causation: z.array(eventJson), lifecycle: z.array(eventJson) }),
+  http: { method: 'GET', path: '/decisions/{decision}' },
+  async run({ store }, { decision }) {
+    return toJson(await explainDecision(store, decision));
+  },
+});
+
+/** Everything the API offers, in the order the OpenAPI document and tools/list show it. */
+export const operations = [
+  listServices,
+  serviceStatusOperation,
+  deploymentHistory,
+  deploy,
+  requestRollback,
+  approveRollback,
+  toolSwitch(false),
+  toolSwitch(true),
+  migrationStatus,
+  revertMigration,
+  startDrill,
+  listDrillRuns,
+  drillReport,
+  queryEvents,
+  stateAt,
+  explain,
+];

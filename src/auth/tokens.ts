@@ -1,0 +1,34 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Principal, Role } from './roles.js';
+
+/** A token as configured: only its SHA-256 is ever stored. */
+export interface TokenEntry {
+  readonly name: string;
+  readonly role: Role;
+  readonly sha256: string;
+}
+
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+/** A new random bearer token; the `fs_` prefix makes a leaked one easy to recognise and search for. */
+export const newToken = (): string => `fs_${randomBytes(32).toString('base64url')}`;
+
+/** Finds who a bearer token belongs to, comparing hashes in constant time. */
+export class TokenRegistry {
+  private readonly entries: readonly { entry: TokenEntry; digest: Buffer }[];
+
+  constructor(entries: readonly TokenEntry[]) {
+    this.entries = entries.map((entry) => ({ entry, digest: Buffer.from(entry.sha256, 'hex') }));
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  identify(token: string): Principal | undefined {
+    const digest = Buffer.from(hashToken(token), 'hex');
+    let found: TokenEntry | undefined;
+    for (const { entry, digest: known } of this.entries) if (timingSafeEqual(digest, known)) found ??= entry;
+    return found && { name: found.name, role: found.role };
+  }
+}

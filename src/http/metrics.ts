@@ -1,0 +1,37 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Latency buckets from 1 ms to 10 s: a control plane answers fast or something is wrong. */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Failsafe's own metrics, under the names the seeds' runbooks query (`mcp_requests_total`,
+ * `mcp_request_duration_seconds`, `mcp_tool_requests_total`, `mcp_rollbacks_triggered_total`),
+ * plus the HTTP API, event-store append latency and projection lag. One registry per process.
+ */
+export class FailsafeMetrics {
+  readonly registry = new Registry();
+  readonly mcpRequests = new Counter({ name: 'mcp_requests_total', help: 'MCP requests received, by JSON-RPC method and HTTP status', labelNames: ['method', 'status'], registers: [this.registry] });
+  readonly mcpDuration = new Histogram({ name: 'mcp_request_duration_seconds', help: 'Time to answer an MCP request, by JSON-RPC method', labelNames: ['method'], buckets: BUCKETS, registers: [this.registry] });
+  readonly toolRequests = new Counter({ name: 'mcp_tool_requests_total', help: 'MCP tool calls, by tool and outcome', labelNames: ['tool_name', 'status'], registers: [this.registry] });
+  readonly rollbacksTriggered = new Counter({ name: 'mcp_rollbacks_triggered_total', help: 'Rollbacks decided or requested since this process started, by reason (the rule, or manual_request)', labelNames: ['reason', 'mode'], registers: [this.registry] });
+  readonly httpRequests = new Counter({ name: 'failsafe_http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
+  readonly httpDuration = new Histogram({ name: 'failsafe_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route', labelNames: ['route', 'method'], buckets: BUCKETS, registers: [this.registry] });
+  readonly appendDuration = new Histogram({ name: 'failsafe_event_store_append_duration_seconds', help: 'Time to append to the event store (durable), by outcome', labelNames: ['outcome'], buckets: BUCKETS, registers: [this.registry] });
+
+  constructor(projectionLag: () => Promise<Record<string, number>>) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'failsafe_projection_lag_events',
+      help: 'Events recorded in the store that a read model has not applied yet',
+      labelNames: ['projection'],
+      registers: [this.registry],
+      async collect() {
+        for (const [projection, lag] of Object.entries(await projectionLag())) this.set({ projection }, lag);
+      },
+    });
+  }
+
+  observeAppend = (seconds: number, outcome: string): void => {
+    this.appendDuration.observe({ outcome }, seconds);
+  };
+}

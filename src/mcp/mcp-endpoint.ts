@@ -1,0 +1,207 @@
+/**
+ * Failsafe's MCP endpoint: the one module that knows the MCP SDK v2 server API (it still moves
+ * between minor versions). One server instance per request serves both protocol eras:
+ * 2026-07-28 (stateless, `server/discover`) and the 2025 revisions (`initialize`, answered
+ * statelessly).
+ */
+import { createMcpHandler, McpServer, ProtocolError, ProtocolErrorCode, ResourceTemplate, type AuthInfo, type ServerContext } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { describeError, NotFound, statusOf } from '../api/api-errors.js';
+import { incidentReview } from '../api/incident-review.js';
+import type { ApiDependencies, Operation } from '../api/operation.js';
+import { operations, toJson } from '../api/operations.js';
+import { rollbackRunbook } from '../api/rollback-runbook.js';
+import { authorize, type Permission, type Principal } from '../auth/roles.js';
+import { serviceStream } from '../domain/service-decider.js';
+import type { RecordedEvent } from '../event-store/event-store.js';
+import { recordedEventToJson } from '../event-store/recorded-event-json.js';
+import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
+import { identifier, serviceName } from '../events/common-schemas.js';
+
+export interface McpEndpointOptions {
+  readonly version: string;
+  /** Called once per tool call with its outcome, for `mcp_tool_requests_total`. */
+  readonly onToolCall?: (tool: string, status: 'ok' | 'error') => void;
+  readonly log: (line: string) => void;
+}
+
+export interface McpEndpoint {
+  /** Serves one HTTP request of an authenticated caller. */
+  handle(request: Request, principal: Principal, parsedBody?: unknown): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The caller, carried from the HTTP layer's token check to every handler by the SDK's `authInfo`. */
+const principalOf = (ctx: ServerContext): Principal => {
+  const principal = ctx.http?.authInfo?.extra?.principal as Principal | undefined;
+  // The HTTP layer authenticates before the SDK sees a request; a handler without a caller is a wiring bug.
+  if (!principal) throw new ProtocolError(ProtocolErrorCode.InternalError, 'no authenticated caller reached the handler');
+  return principal;
+};
+
+/** A refusal of a resource or prompt: the message says what to do. */
+const refuse = (error: unknown): never => {
+  const { message } = describeError(error);
+  throw new ProtocolError(statusOf(error) === 500 ? ProtocolErrorCode.InternalError : ProtocolErrorCode.InvalidParams, message);
+};
+
+const guard = (ctx: ServerContext, permission: Permission): Principal => {
+  const principal = principalOf(ctx);
+  try {
+    authorize(principal, permission);
+  } catch (error) {
+    refuse(error);
+  }
+  return principal;
+};
+
+const STREAM_EVENTS = 100;
+
+export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOptions): McpEndpoint {
+  const reportUnexpected = (where: string, error: unknown) => {
+    if (statusOf(error) === 500) options.log(`mcp: ${where} failed: ${(error as Error).stack ?? String(error)}`);
+  };
+
+  const registerTool = (server: McpServer, operation: Operation) => {
+    server.registerTool(
+      operation.name,
+      {
+        title: operation.title,
+        description: `${operation.description} Needs a token with the ${operation.permission} permission.`,
+        inputSchema: operation.input,
+        outputSchema: operation.output,
+        annotations: { readOnlyHint: operation.http.method === 'GET', destructiveHint: false, openWorldHint: false },
+      },
+      async (input: unknown, ctx: ServerContext) => {
+        try {
+          const principal = principalOf(ctx);
+          authorize(principal, operation.permission);
+          const result = await operation.run(deps, input as never, { principal });
+          options.onToolCall?.(operation.name, 'ok');
+          return { content: [{ type: 'text' as const, text: JSON.stringify(result, null, 2) }], structuredContent: result };
+        } catch (error) {
+          options.onToolCall?.(operation.name, 'error');
+          reportUnexpected(`tool ${operation.name}`, error);
+          return { isError: true, content: [{ type: 'text' as const, text: describeError(error).message }] };
+        }
+      },
+    );
+  };
+
+  const serviceNames = async () => {
+    await deps.readModels.catchUp();
+    return Object.keys(deps.readModels.services.current().state.services).sort();
+  };
+
+  const streamEvents = async (stream: string): Promise<RecordedEvent[]> => {
+    const events: RecordedEvent[] = [];
+    for await (const event of deps.store.readStream(stream, { direction: 'backwards', maxCount: STREAM_EVENTS })) events.unshift(event);
+    return events;
+  };
+
+  const json = (uri: URL, value: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }] });
+
+  const registerResources = (server: McpServer) => {
+    server.registerResource(
+      'service-state',
+      new ResourceTemplate('failsafe://services/{service}', {
+        list: async () => ({
+          resources: (await serviceNames()).map((name) => ({ uri: `failsafe://services/${name}`, name: `service ${name}`, mimeType: 'application/json' })),
+        }),
+        complete: { service: async (prefix) => (await serviceNames()).filter((n) => n.startsWith(prefix)) },
+      }),
+      { title: 'Service state', description: 'A service as Failsafe knows it: release, last known good, rollback, disabled tools.', mimeType: 'application/json' },
+      async (uri, variables, ctx) => {
+        guard(ctx, 'read');
+        const service = String(variables.service);
+        await deps.readModels.catchUp();
+        const view = deps.readModels.services.current().state.services[service];
+        if (!view) refuse(new NotFound(`no service "${service}"; resources/list shows the services Failsafe knows`));
+        return json(uri, toJson(view));
+      },
+    );
+    server.registerResource(
+      'event-stream',
+      new ResourceTemplate('failsafe://streams/{stream}', {
+        list: async () => ({
+          resources: (await serviceNames()).map((name) => ({ uri: `failsafe://streams/${serviceStream(name)}`, name: `stream ${serviceStream(name)}`, mimeType: 'application/json' })),
+        }),
+      }),
+      {
+        title: 'Event stream',
+        description: `The latest ${STREAM_EVENTS} events of a stream (service-<name>, health-<name>, migration-<id>, drill-<run>); query_events pages through all of them.`,
+        mimeType: 'application/json',
+      },
+      async (uri, variables, ctx) => {
+        guard(ctx, 'audit');
+        const stream = decodeURIComponent(String(variables.stream));
+        const events = await streamEvents(stream);
+        if (events.length === 0) refuse(new NotFound(`stream "${stream}" has no events`));
+        return json(uri, events.map(recordedEventToJson));
+      },
+    );
+  };
+
+  const text = (description: string, body: string) => ({ description, messages: [{ role: 'user' as const, content: { type: 'text' as const, text: body } }] });
+
+  const registerPrompts = (server: McpServer) => {
+    server.registerPrompt(
+      'post_incident_review',
+      {
+        title: 'Post-incident review',
+        description: "The seeds' post-incident review template, filled from the recorded history of an incident (one per rollback).",
+        argsSchema: z.object({ incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident') }),
+      },
+      async ({ incident: wanted }, ctx) => {
+        guard(ctx, 'read');
+        await deps.readModels.catchUp();
+        const all = Object.values(deps.readModels.incidents.current().state.incidents);
+        const incident = all.find((i) => i.id === wanted) ?? all.filter((i) => i.service === wanted).sort((a, b) => b.openedAt - a.openedAt)[0];
+        if (!incident) refuse(new NotFound(`no incident "${wanted}"; incidents are opened by rollback decisions and requests (service_status shows a service's rollback)`));
+        const events: TypedRecordedEvent[] = [];
+        for (const id of incident!.eventIds) {
+          const recorded = await deps.store.readEvent(id);
+          if (recorded) events.push(decodeEvent(recorded));
+        }
+        return text(`Post-incident review of ${incident!.id}`, incidentReview(incident!, events));
+      },
+    );
+    server.registerPrompt(
+      'rollback_runbook',
+      {
+        title: 'Rollback runbook',
+        description: "The seeds' rollback procedure for one service as it is now: decision matrix, disabling a tool, the two-person manual rollback, verification.",
+        argsSchema: z.object({ service: serviceName }),
+      },
+      async ({ service }, ctx) => {
+        guard(ctx, 'read');
+        await deps.readModels.catchUp();
+        const view = deps.readModels.services.current().state.services[service];
+        if (!view) refuse(new NotFound(`no service "${service}"; list them with the list_services tool`));
+        return text(`Rollback runbook for ${service}`, rollbackRunbook(view!, deps.policy));
+      },
+    );
+  };
+
+  const handler = createMcpHandler(
+    () => {
+      const server = new McpServer(
+        { name: 'failsafe', version: options.version },
+        { instructions: 'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, disabled tools, migrations, chaos drills and the audit history.' },
+      );
+      for (const operation of operations) registerTool(server, operation);
+      registerResources(server);
+      registerPrompts(server);
+      return server;
+    },
+    { onerror: (error) => options.log(`mcp: ${error.message}`) },
+  );
+
+  return {
+    handle(request, principal, parsedBody) {
+      const authInfo: AuthInfo = { token: 'verified', clientId: principal.name, scopes: [principal.role], extra: { principal } };
+      return handler.fetch(request, { authInfo, ...(parsedBody !== undefined && { parsedBody }) });
+    },
+    close: () => handler.close(),
+  };
+}
