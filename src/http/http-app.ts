@@ -70,7 +70,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     '*',
     bodyLimit({
       maxSize: options.maxBodyBytes,
-      onError: (c) => c.json({ error: 'PayloadTooLarge', message: `the body is larger than ${options.maxBodyBytes} bytes (MCP_MAX_BODY_BYTES)` }, 413),
+      // The rest of the body is never read: the connection must not be reused.
+      onError: (c) => c.json({ error: 'PayloadTooLarge', message: `the body is larger than ${options.maxBodyBytes} bytes (MCP_MAX_BODY_BYTES)` }, 413, { Connection: 'close' }),
     }),
   );
 

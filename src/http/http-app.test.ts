@@ -1,0 +1,223 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operations } from '../api/operations.js';
+import { startFrontDoor, type FrontDoor, type Person } from './front-door.fixture.js';
+
+const SERVICE = 'orders';
+let door: FrontDoor;
+
+beforeAll(async () => {
+  door = await startFrontDoor([SERVICE]);
+}, 60_000);
+afterAll(async () => {
+  await door?.stop();
+});
+
+/** Test-side responses: the body's JSON is whatever the assertions say it is. */
+type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
+
+const api = (path: string, init: RequestInit & { as?: Person } = {}): Promise<JsonResponse> => {
+  const { as, headers, ...rest } = init;
+  return fetch(`${door.url}${path}`, { ...rest, headers: { ...(as && { Authorization: `Bearer ${door.tokens[as]}` }), 'Content-Type': 'application/json', ...headers } });
+};
+const post = (path: string, as: Person, body: unknown) => api(path, { method: 'POST', as, body: JSON.stringify(body) });
+
+/** A raw JSON-RPC POST to the MCP endpoint, as a 2025-era client sends it. */
+const rpc = (body: string, headers: Record<string, string> = {}, as: Person = 'admin'): Promise<JsonResponse> =>
+  fetch(door.mcpUrl, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${door.tokens[as]}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25', ...headers },
+    body,
+  });
+
+describe('the REST API', () => {
+  it('answers each operation on its route, recording the token name as the actor', async () => {
+    const list = await api('/api/v1/services', { as: 'vera' });
+    expect(list.status).toBe(200);
+    expect((await list.json()).services).toEqual(expect.arrayContaining([expect.objectContaining({ service: SERVICE, currentRelease: 'v1.1.0' })]));
+    const deployed = await post(`/api/v1/services/${SERVICE}/tools/search/disable`, 'alice', { reason: 'slow' });
+    expect(deployed.status).toBe(201);
+    const events = await (await api(`/api/v1/events?stream=service-${SERVICE}&types=FeatureDisabled`, { as: 'audrey' })).json();
+    expect(events.events).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ actor: 'alice' }) })]);
+  });
+
+  it('pages through events with a cursor, without gaps or repeats', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await (await api(`/api/v1/events?limit=3${cursor ? `&after=${cursor}` : ''}`, { as: 'audrey' })).json();
+      seen.push(...page.events.map((e: { position: string }) => e.position));
+      cursor = page.nextCursor;
+    } while (cursor);
+    const all = await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json();
+    expect(seen).toEqual(all.events.map((e: { position: string }) => e.position));
+    expect(seen.length).toBeGreaterThan(6);
+  });
+
+  it('tails events live as server-sent events', async () => {
+    const response = await api('/api/v1/events/live', { as: 'audrey', headers: { Accept: 'text/event-stream' } });
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = response.body!.getReader();
+    await post(`/api/v1/services/${SERVICE}/tools/lookup/disable`, 'alice', {});
+    let text = '';
+    while (!text.includes('FeatureDisabled')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toMatch(/^id: \d+$/m);
+    expect(text).toMatch(/event: FeatureDisabled/);
+    await reader.cancel();
+  });
+
+  it('describes itself in an OpenAPI document generated from the request schemas', async () => {
+    const document = await (await api('/api/v1/openapi.json')).json();
+    expect(document.openapi).toBe('3.1.0');
+    const ids = Object.values(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId));
+    expect(ids.sort()).toEqual([...operations.map((o) => o.name), 'tail_events'].sort());
+    const rollback = document.paths['/api/v1/services/{service}/rollbacks'].post;
+    expect(rollback.requestBody.content['application/json'].schema.required).toEqual(['reason']);
+    expect(rollback.parameters).toEqual([expect.objectContaining({ name: 'service', in: 'path', required: true })]);
+  });
+
+  it('refuses bad input with the fields at fault, writing nothing', async () => {
+    const before = (await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json()).events.length;
+    const wrongType = await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 42 });
+    expect(wrongType.status).toBe(400);
+    expect((await wrongType.json()).problems).toEqual([expect.stringMatching(/^reason: /)]);
+    const notJson = await api(`/api/v1/services/${SERVICE}/rollbacks`, { method: 'POST', as: 'alice', body: '{"reason": ' });
+    expect(notJson.status).toBe(400);
+    expect((await notJson.json()).message).toMatch(/not JSON/);
+    const clash = await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { service: 'other', reason: 'x' });
+    expect(clash.status).toBe(400);
+    expect((await clash.json()).message).toMatch(/service is "orders" in the path but "other" in the body/);
+    const badLimit = await api('/api/v1/events?limit=0', { as: 'audrey' });
+    expect(badLimit.status).toBe(400);
+    const unknown = await api('/api/v1/services/nope', { as: 'vera' });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).message).toMatch(/no service "nope"/);
+    expect((await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json()).events.length).toBe(before);
+  });
+
+  it('refuses a replayed or self-given approval with 409', async () => {
+    const requested = await (await post(`/api/v1/services/${SERVICE}/rollbacks`, 'admin', { reason: 'bad release' })).json();
+    const self = await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'admin', {});
+    expect(self.status).toBe(409);
+    expect((await self.json()).message).toMatch(/second-identity-approval/);
+    expect((await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {})).status).toBe(201);
+    const replayed = await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {});
+    expect(replayed.status).toBe(409);
+  });
+});
+
+describe('authentication and authorization', () => {
+  it('needs a known bearer token on /api/v1 and the MCP endpoint', async () => {
+    for (const url of [`${door.url}/api/v1/services`, door.mcpUrl]) {
+      const missing = await fetch(url, { method: url.endsWith('/mcp') ? 'POST' : 'GET' });
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      const wrong: JsonResponse = await fetch(url, { headers: { Authorization: 'Bearer fs_not-a-token' } });
+      expect(wrong.status).toBe(401);
+      expect((await wrong.json()).message).toMatch(/not known/);
+    }
+  });
+
+  it("checks the role's permission on every route", async () => {
+    const forbidden = await post(`/api/v1/services/${SERVICE}/deployments`, 'vera', { release: 'v2.0.0' });
+    expect(forbidden.status).toBe(403);
+    expect((await forbidden.json()).message).toBe('Forbidden: vera (role viewer) may not operate; this needs a token with role operator or admin');
+    expect((await api('/api/v1/events', { as: 'alice' })).status).toBe(403);
+    expect((await api('/api/v1/events', { as: 'audrey' })).status).toBe(200);
+  });
+
+  it('leaves /health, /ready, /metrics and the OpenAPI document open', async () => {
+    for (const path of ['/health', '/ready', '/metrics', '/api/v1/openapi.json']) expect((await api(path)).status, path).toBe(200);
+    expect(await (await api('/ready')).json()).toMatchObject({ status: 'ready', lag: { 'service-state': 0 } });
+  });
+});
+
+describe('the MCP endpoint at the HTTP level', () => {
+  it('answers malformed JSON-RPC with a parse error, not a crash', async () => {
+    const response = await rpc('{"jsonrpc": "2.0", "method": ');
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe(-32700);
+    const notRpc = await rpc(JSON.stringify({ hello: 'world' }));
+    expect(notRpc.status).toBe(400);
+  });
+
+  it('refuses a 2026-07-28 request that lacks its required headers', async () => {
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } });
+    const complete = await rpc(body, { 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/list' });
+    expect(complete.status).toBe(200);
+    const missing = await rpc(body, { 'MCP-Protocol-Version': '2026-07-28' });
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(await missing.json())).toMatch(/Mcp-Method/i);
+  });
+
+  it('rejects a foreign Host or Origin (DNS rebinding) on every route', async () => {
+    const { request } = await import('node:http');
+    const status = (path: string, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(path, door.url);
+        request({ host: url.hostname, port: url.port, path: url.pathname, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+          .on('error', reject)
+          .end();
+      });
+    for (const path of ['/health', '/api/v1/services', '/mcp']) {
+      expect(await status(path, { Host: 'evil.example.com' }), path).toBe(403);
+      expect(await status(path, { Host: 'localhost', Origin: 'https://evil.example.com' }), path).toBe(403);
+    }
+    expect(await status('/health', { Host: 'localhost', Origin: 'http://localhost:3000' })).toBe(200);
+  });
+
+  it('refuses a body over the size limit with 413', async () => {
+    const huge = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { padding: 'x'.repeat(1_100_000) } });
+    expect((await rpc(huge)).status).toBe(413);
+    expect((await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'x'.repeat(1_100_000) })).status).toBe(413);
+  });
+});
+
+describe('metrics', () => {
+  it('counts MCP requests, tool calls and rollbacks under the seeds’ names, and passes promtool', async () => {
+    await rpc(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_services', arguments: {} } }));
+    await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'for the counter' });
+    const scrape = await (await api('/metrics')).text();
+    expect(scrape).toMatch(/^mcp_requests_total\{method="tools\/call",status="200"\} [1-9]/m);
+    expect(scrape).toMatch(/^mcp_request_duration_seconds_bucket\{le="\+Inf",method="tools\/call"\} [1-9]/m);
+    expect(scrape).toMatch(/^mcp_tool_requests_total\{tool_name="list_services",status="ok"\} [1-9]/m);
+    expect(scrape).toMatch(/^failsafe_event_store_append_duration_seconds_count\{outcome="ok"\} [1-9]/m);
+    expect(scrape).toMatch(/^failsafe_projection_lag_events\{projection="service-state"\} \d+/m);
+    await expect.poll(async () => (await (await api('/metrics')).text()).match(/^mcp_rollbacks_triggered_total\{reason="manual_request",mode="manual"\} ([1-9]\d*)/m)?.[1]).toBeDefined();
+
+    let promtool: string | undefined;
+    try {
+      promtool = execFileSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).trim();
+    } catch {
+      if (process.env.CI === 'true') throw new Error('promtool is missing: run scripts/provision.sh (Debian package prometheus)');
+      console.warn('promtool not installed (scripts/provision.sh installs it): the scrape was not checked by it');
+      return;
+    }
+    // promtool prints lint findings and exits non-zero on any; execFileSync throws with its output.
+    expect(execFileSync(promtool, ['check', 'metrics'], { input: scrape, encoding: 'utf8' })).toBe('');
+  });
+});
+
+describe('rate limits', () => {
+  let limited: FrontDoor;
+  beforeAll(async () => {
+    limited = await startFrontDoor([], {}, { rateLimit: { perMinute: 6, burst: 3 } });
+  }, 60_000);
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it('turns away a token over its limit with 429 and Retry-After, leaving other tokens alone', async () => {
+    const call = (as: Person): Promise<JsonResponse> => fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: `Bearer ${limited.tokens[as]}` } });
+    for (let i = 0; i < 3; i += 1) expect((await call('vera')).status).toBe(200);
+    const refused = await call('vera');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await refused.json()).message).toMatch(/RateLimited: vera/);
+    expect((await call('alice')).status).toBe(200);
+  });
+});
