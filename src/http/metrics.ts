@@ -20,6 +20,8 @@ export class FailsafeMetrics {
 
   constructor(projectionLag: () => Promise<Record<string, number>>) {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges like counters, which promtool (and Prometheus' conventions) reject.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     new Gauge({
       name: 'failsafe_projection_lag_events',
       help: 'Events recorded in the store that a read model has not applied yet',
