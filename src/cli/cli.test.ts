@@ -75,8 +75,9 @@ describe('failsafe CLI', () => {
     expect(bad.stderr).toMatch(/--limit.*must be a positive whole number/);
   });
 
-  it('serves /health from the embedded store and stops cleanly on SIGTERM', async () => {
-    const server = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `failsafe serve` on a free port; resolves once it says where it listens. */
+  async function serve() {
+    const server = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAILSAFE_ADMIN_TOKEN: '' } });
     let stdout = '';
     server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const url = await new Promise<string>((resolve, reject) => {
@@ -89,14 +90,29 @@ describe('failsafe CLI', () => {
         }
       });
     });
-    const response = await fetch(`${url}/health`);
+    const exit = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    return { url, output: () => stdout, stop: () => (server.kill('SIGTERM'), exit) };
+  }
+
+  it('serves /health from the embedded store and stops cleanly on SIGTERM, ending live tails', async () => {
+    const server = await serve();
+    const response = await fetch(`${server.url}/health`);
     expect(response.status).toBe(200);
     // The first recorded clock tick is already in the store.
     expect(await response.json()).toEqual({ status: 'ok', store: { engine: 'sqlite', headPosition: '1' } });
-    const exit = new Promise<number | null>((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    expect(await exit).toBe(0);
-    expect(stdout).toContain('SIGTERM: shutting down');
+    const token = /^ {4}(fs_\S+)$/m.exec(server.output())?.[1];
+    expect(token, 'the first start shows an admin token').toBeDefined();
+    const tail = await fetch(`${server.url}/api/v1/events/live`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(tail.status).toBe(200);
+    const ended = tail.text();
+    expect(await server.stop()).toBe(0);
+    expect(server.output()).toContain('SIGTERM: shutting down');
+    await expect(ended).resolves.toBeTypeOf('string');
+
+    const again = await serve();
+    expect(again.output()).not.toMatch(/fs_/);
+    expect((await fetch(`${again.url}/api/v1/services`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(await again.stop()).toBe(0);
   });
 
   it('refuses to start with an invalid policy file, listing every problem by line', () => {

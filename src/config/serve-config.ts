@@ -183,7 +183,7 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
   const policyPath = path(pick([[flags.policy, '--policy'], [env.FAILSAFE_POLICY, 'FAILSAFE_POLICY'], [file.policy, fromFile('policy')]], undefined));
   const fleetPath = path(pick([[flags.fleet, '--fleet'], [env.FAILSAFE_FLEET, 'FAILSAFE_FLEET'], [file.fleet, fromFile('fleet')]], undefined));
 
-  const adminToken = env.FAILSAFE_ADMIN_TOKEN;
+  const adminToken = env.FAILSAFE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 24) problems.push('FAILSAFE_ADMIN_TOKEN: must be at least 24 characters (e.g. `openssl rand -base64 32`)');
   const tokens = file.auth?.tokens ?? [];
   const names = tokens.map((t) => t.name);
