@@ -63,6 +63,8 @@ export interface RunningControlPlane {
   readonly storePath: string;
   /** Where MCP clients connect. */
   readonly mcpUrl: string;
+  /** The stable address of each process-driven service of the fleet (`http://127.0.0.1:<port>`). */
+  readonly serviceAddresses: Readonly<Record<string, string>>;
   /** A generated first-run admin token, to show once; absent when one already existed or came from the environment. */
   readonly newAdminToken?: string | undefined;
   /** Stops in order: HTTP, the acting parts, the policy, then the store. Fleet instances keep running. */
@@ -86,6 +88,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
   };
+  const serviceAddresses: Record<string, string> = {};
   try {
     // The fold is deterministic, so replicas sharing the data folder may share checkpoints too.
     const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.db'));
@@ -106,7 +109,10 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const reconciler = new ServiceReconciler(store, driver, { log });
       await reconciler.start();
       stops.push(() => reconciler.stop());
-      for (const [service, address] of driver.addresses) log(`fleet: ${service} answers on ${address}`);
+      for (const [service, address] of driver.addresses) {
+        serviceAddresses[service] = address;
+        log(`fleet: ${service} answers on ${address}`);
+      }
     }
     readModels = new ReadModels(store, checkpoints);
     await readModels.start();
@@ -133,7 +139,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     const server = await startHttpServer(http.app.fetch, config.host, config.port);
     stops.push(() => server.close(config.shutdownGraceSeconds * 1000));
     stops.push(() => http.drain());
-    return { url: server.url, mcpUrl: `${server.url}${config.mcpPath}`, storePath, newAdminToken: admin.printOnce, stop: stopAll };
+    return { url: server.url, mcpUrl: `${server.url}${config.mcpPath}`, storePath, serviceAddresses, newAdminToken: admin.printOnce, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

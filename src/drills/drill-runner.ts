@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { loadStream, handleCommand } from '../application/command-handler.js';
+import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import type { ServiceState } from '../domain/service.js';
+import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
+import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
+import { healthStream } from '../probing/health-prober.js';
+import type { Drill, DrillFault } from './drill-file.js';
+import { runK6, type LoadRun, type LoadSummary } from './k6.js';
+import { detectionAndRecovery, judge, type Observations, type Scorecard, type TimelineEntry } from './scorecard.js';
+import { freePort, type ToxiproxyControl } from './toxiproxy.js';
+
+export interface DrillRunnerOptions {
+  readonly store: EventStore;
+  readonly toxiproxy: ToxiproxyControl;
+  /** The service's stable address (`http://127.0.0.1:<port>`); the drill puts Toxiproxy in front of it. */
+  readonly targetAddress: string;
+  readonly log: (line: string) => void;
+  /** Ctrl-C: the drill stops where it is, and still cleans up. */
+  readonly signal?: AbortSignal | undefined;
+  readonly trigger?: 'manual' | 'schedule';
+  readonly scheduledFor?: string | undefined;
+  /** A run asked for through the API (DrillRequested) carries its id. */
+  readonly runId?: string | undefined;
+  readonly now?: () => number;
+}
+
+export const drillStream = (runId: string): string => `drill-${runId}`;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+class DrillAborted extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'DrillAborted';
+  }
+}
+
+/** Runs one drill end to end; always heals its faults and restores the target release. */
+export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promise<Scorecard> {
+  const { store, toxiproxy, log, signal } = options;
+  const now = options.now ?? Date.now;
+  const runId = options.runId ?? `run-${randomUUID().slice(0, 8)}`;
+  const stream = drillStream(runId);
+  const service = drill.target.service;
+  const actor = `drill:${runId}`;
+  const started = now();
+  const timeline: TimelineEntry[] = [];
+  const load: { before?: LoadSummary; during?: LoadSummary; after?: LoadSummary } = {};
+  const proxyName = `drill-${drill.drill}`;
+  const activeToxics = new Set<string>();
+  const runs: LoadRun[] = [];
+  const clock = () => `[${((now() - started) / 1000).toFixed(1).padStart(6)} s]`;
+  const say = (line: string) => log(`${clock()} ${line}`);
+
+  const record = async (event: DomainEvent) => {
+    await store.append(stream, [encodeEvent(event, { actor, occurredAt: new Date(now()) })], 'any');
+  };
+  const step = async (name: string, status: 'started' | 'passed' | 'failed' | 'skipped', detail?: string) => {
+    timeline.push({ at: now(), kind: 'step', label: `${name} ${status}${detail ? `: ${detail}` : ''}` });
+    say(`${name}: ${status}${detail ? ` — ${detail}` : ''}`);
+    await record({ type: 'DrillStepRecorded', data: { runId, step: name, status, ...(detail && { detail: detail.slice(0, 4000) }) } });
+  };
+  const checkAbort = () => {
+    if (signal?.aborted) throw new DrillAborted('interrupted (Ctrl-C)');
+    if (now() - started > drill.timeout) throw new DrillAborted(`the drill ran past its timeout of ${drill.timeout / 1000} s`);
+  };
+  const state = async (): Promise<ServiceState> => (await loadStream(store, serviceStream(service), serviceDecider)).state;
+
+  /** Asks Failsafe to deploy a release and waits until it is healthy (or failed, or the time is up). */
+  const deploy = async (release: string, waitMs: number): Promise<boolean> => {
+    const deploymentId = `d-${randomUUID().slice(0, 8)}`;
+    await handleCommand(store, serviceStream(service), serviceDecider, { type: 'RequestDeployment', service, deploymentId, release, reason: `drill ${drill.drill} (${runId})` }, { actor, now: new Date(now()) });
+    const deadline = now() + waitMs;
+    while (now() < deadline) {
+      const deployment = (await state()).deployment;
+      if (deployment?.id === deploymentId && deployment.status === 'healthy') return true;
+      if (deployment?.id === deploymentId && deployment.status === 'failed') return false;
+      await sleep(200, signal);
+      if (signal?.aborted) return false;
+    }
+    return false;
+  };
+
+  let proxyUrl = '';
+  const healthy = async () => {
+    try {
+      return (await fetch(`${proxyUrl}/health`, { signal: AbortSignal.timeout(3000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  const toolCount = async () => {
+    try {
+      const response = await fetch(`${proxyUrl}/mcp`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+        signal: AbortSignal.timeout(5000),
+      });
+      const text = await response.text();
+      const json = text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}');
+      return ((JSON.parse(json) as { result?: { tools?: unknown[] } }).result?.tools ?? []).length;
+    } catch {
+      return 0;
+    }
+  };
+  const startLoad = (phase: 'before' | 'during' | 'after', durationMs: number) => {
+    const run = runK6(drill.scriptPath, { targetUrl: `${proxyUrl}/mcp`, vus: drill.load.vus, durationMs });
+    runs.push(run);
+    return run.done.then((summary) => {
+      load[phase] = summary;
+      say(`load ${phase}: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(0)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %`);
+      return summary;
+    });
+  };
+  const heal = async (name: string) => {
+    if (!activeToxics.delete(name)) return;
+    await toxiproxy.removeToxic(proxyName, name);
+    timeline.push({ at: now(), kind: 'heal', label: `${name} healed` });
+    say(`fault ${name}: healed`);
+    await record({ type: 'DrillFaultHealed', data: { runId, name } });
+  };
+  const inject = async (fault: DrillFault) => {
+    if (fault.kind === 'toxic') {
+      await toxiproxy.addToxic(proxyName, { name: fault.name, type: fault.toxic.type, stream: fault.stream, toxicity: fault.toxicity, attributes: fault.toxic.attributes });
+      activeToxics.add(fault.name);
+      say(`fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected`);
+      await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'toxic', name: fault.name, toxicType: fault.toxic.type, attributes: fault.toxic.attributes } } });
+    } else {
+      say(`fault ${fault.name}: deploying the bad release ${fault.release}`);
+      await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'release', name: fault.name, attributes: { release: fault.release } } } });
+      await handleCommand(store, serviceStream(service), serviceDecider, { type: 'RequestDeployment', service, deploymentId: `d-${randomUUID().slice(0, 8)}`, release: fault.release, reason: `drill ${drill.drill} fault ${fault.name}` }, { actor, now: new Date(now()) });
+    }
+    timeline.push({ at: now(), kind: 'fault', label: `${fault.name} injected` });
+  };
+
+  const seen: { faultAt: number; decided?: Observations['decided']; rollbackStarted?: number; completed?: number; disabledTools: { tool: string; at: number }[] } = { faultAt: 0, disabledTools: [] };
+  const watch = (event: RecordedEvent) => {
+    if (event.stream !== serviceStream(service)) return;
+    const at = event.recordedAt.getTime();
+    const typed = decodeEvent(event);
+    if (typed.type === 'RollbackDecided' && !seen.decided) {
+      seen.decided = { at, mode: typed.data.mode, rule: typed.data.rule };
+      timeline.push({ at, kind: 'decision', label: `${typed.data.mode} decided by ${typed.data.rule} (observed ${typed.data.observed})` });
+      say(`Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, observed ${typed.data.observed} (threshold ${typed.data.threshold})`);
+    } else if (typed.type === 'RollbackStarted' && seen.rollbackStarted === undefined) {
+      seen.rollbackStarted = at;
+      say(`rollback started: ${typed.data.fromRelease} → ${typed.data.toRelease}`);
+    } else if (typed.type === 'RollbackCompleted' && seen.completed === undefined) {
+      seen.completed = at;
+      timeline.push({ at, kind: 'recovery', label: `rollback completed: ${typed.data.release} serves` });
+      say(`rollback completed: ${typed.data.release} serves again`);
+    } else if (typed.type === 'FeatureDisabled' && typed.data.scope === 'tool' && typed.data.target) {
+      seen.disabledTools.push({ tool: typed.data.target, at });
+      timeline.push({ at, kind: 'recovery', label: `tool ${typed.data.target} disabled` });
+      say(`tool ${typed.data.target} disabled`);
+    }
+  };
+
+  let outcome: Scorecard['outcome'] = 'aborted';
+  let abortReason: string | undefined;
+  let verdicts: Scorecard['expectations'] = [];
+  let observations: Observations | undefined;
+  await record({ type: 'DrillStarted', data: { runId, drill: drill.drill, trigger: options.trigger ?? 'manual', ...(options.scheduledFor && { scheduledFor: options.scheduledFor }) } });
+  say(`drill ${drill.drill} (${runId}) on ${service}: ${drill.description}`);
+  const subscription = store.subscribe({ after: await store.headPosition() });
+  const watching = (async () => {
+    for await (const event of subscription) watch(event);
+  })();
+  try {
+    await step('prepare', 'started');
+    const target = new URL(options.targetAddress);
+    const listen = `127.0.0.1:${await freePort()}`;
+    // Created afresh: a proxy (and its toxics) left by a crashed drill is removed first.
+    await toxiproxy.proxy(proxyName, listen, `${target.hostname}:${target.port}`);
+    proxyUrl = `http://${listen}`;
+    const current = await state();
+    if (current.currentRelease !== drill.target.release || !current.currentReleaseHealthy) {
+      if (!(await deploy(drill.target.release, 90_000))) throw new DrillAborted(`could not bring ${service} to ${drill.target.release}; is \`failsafe serve --fleet\` running on this data folder?`);
+    }
+    await step('prepare', 'passed', `Toxiproxy ${proxyName} on ${listen} in front of ${target.host}; ${service} runs ${drill.target.release}`);
+    checkAbort();
+
+    await step('steady-state', 'started');
+    const problems: string[] = [];
+    if (drill.steadyState.healthy && !(await healthy())) problems.push('/health is not OK');
+    const tools = await toolCount();
+    if (tools < drill.steadyState.minTools) problems.push(`tools/list lists ${tools} tools, fewer than ${drill.steadyState.minTools}`);
+    const baseline = await startLoad('before', drill.load.before);
+    if (baseline.errorRate > drill.steadyState.maxErrorRate) problems.push(`baseline error rate ${(baseline.errorRate * 100).toFixed(1)} % is above ${(drill.steadyState.maxErrorRate * 100).toFixed(1)} %`);
+    if (problems.length > 0) {
+      await step('steady-state', 'failed', problems.join('; '));
+      throw new DrillAborted(`the steady state does not hold before the drill: ${problems.join('; ')}`);
+    }
+    await step('steady-state', 'passed', `healthy, ${tools} tools, baseline p95 ${baseline.p95Ms.toFixed(0)} ms, errors ${(baseline.errorRate * 100).toFixed(1)} %`);
+    checkAbort();
+
+    await step('faults', 'started');
+    seen.faultAt = now();
+    const during = startLoad('during', drill.load.during);
+    const plan = drill.faults.flatMap((fault) => [
+      { at: fault.at, run: () => inject(fault) },
+      ...(fault.kind === 'toxic' && fault.until !== undefined ? [{ at: fault.until, run: () => heal(fault.name) }] : []),
+    ]);
+    plan.sort((a, b) => a.at - b.at);
+    const waits = drill.expectations.map((e) => ('within' in e ? e.within : 'during' in e ? e.during : 0));
+    const watchUntil = seen.faultAt + Math.max(...waits, ...plan.map((p) => p.at));
+    const settled = () =>
+      drill.expectations.every((e) => {
+        if (e.expect === 'rollback_decided') return seen.decided !== undefined;
+        if (e.expect === 'rollback_completed') return seen.completed !== undefined;
+        if (e.expect === 'tool_disabled') return seen.disabledTools.some((d) => d.tool === e.tool);
+        return !('within' in e) && !('during' in e);
+      });
+    while (plan.length > 0 || (now() < watchUntil && !settled())) {
+      checkAbort();
+      while (plan.length > 0 && now() - seen.faultAt >= plan[0]!.at) await plan.shift()!.run();
+      await sleep(100, signal);
+    }
+    for (const name of [...activeToxics]) await heal(name);
+    for (const run of runs) run.stop();
+    await during;
+    await step('faults', 'passed', `first fault at ${new Date(seen.faultAt).toISOString()}`);
+
+    await step('verify', 'started');
+    // Let a rollback in flight finish before judging the service after it.
+    for (let i = 0; i < 100 && (seen.rollbackStarted !== undefined && seen.completed === undefined); i += 1) await sleep(200, signal);
+    await startLoad('after', drill.load.after);
+    const after = await state();
+    observations = { ...seen, releaseAfter: after.currentRelease, healthyAfter: await healthy(), toolsAfter: await toolCount(), load };
+    verdicts = drill.expectations.map((e) => judge(e, observations!));
+    for (const v of verdicts) {
+      say(`${v.passed ? 'PASS' : 'FAIL'} ${v.expectation}: ${v.detail}`);
+      await record({ type: 'DrillExpectationEvaluated', data: { runId, expectation: v.expectation.slice(0, 128), passed: v.passed, detail: v.detail } });
+    }
+    outcome = verdicts.every((v) => v.passed) ? 'passed' : 'failed';
+    await step('verify', outcome === 'passed' ? 'passed' : 'failed');
+  } catch (error) {
+    abortReason = error instanceof DrillAborted ? error.message : `the runner failed: ${(error as Error).message}`;
+    say(`aborted: ${abortReason}`);
+  } finally {
+    for (const run of runs) run.stop();
+    try {
+      for (const name of [...activeToxics]) await heal(name);
+      await toxiproxy.removeProxy(proxyName);
+      const after = await state();
+      if (after.currentRelease !== drill.target.release && !after.rollback?.status.match(/decided|awaiting_approval|approved|in_progress/)) {
+        say(`cleanup: restoring ${drill.target.release}`);
+        await deploy(drill.target.release, 90_000);
+      }
+      await step('cleanup', 'passed');
+    } catch (error) {
+      await step('cleanup', 'failed', (error as Error).message);
+    }
+    await subscription.close();
+    await watching;
+  }
+  const { timeToDetectMs, timeToRecoverMs } = observations ? detectionAndRecovery(observations) : {};
+  await record({
+    type: 'DrillFinished',
+    data: { runId, outcome, ...(timeToDetectMs !== undefined && { timeToDetectMs }), ...(timeToRecoverMs !== undefined && { timeToRecoverMs }) },
+  });
+  for await (const sample of store.readStream(healthStream(service), { direction: 'backwards', maxCount: 2000 })) {
+    if (sample.recordedAt.getTime() < started) break;
+    const data = decodeEvent(sample).data as { errorRate?: number; latencyMs?: { p95?: number }; release?: string };
+    timeline.push({ at: sample.recordedAt.getTime(), kind: 'sample', label: `sample of ${data.release ?? '?'}`, errorRate: data.errorRate, p95Ms: data.latencyMs?.p95 });
+  }
+  timeline.sort((a, b) => a.at - b.at);
+  say(`drill ${drill.drill}: ${outcome.toUpperCase()}${timeToDetectMs !== undefined ? `, detected in ${(timeToDetectMs / 1000).toFixed(1)} s` : ''}${timeToRecoverMs !== undefined ? `, recovered in ${(timeToRecoverMs / 1000).toFixed(1)} s` : ''}`);
+  return {
+    runId,
+    drill: drill.drill,
+    description: drill.description,
+    service,
+    outcome,
+    ...(abortReason && { abortReason }),
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(now()).toISOString(),
+    ...(timeToDetectMs !== undefined && { timeToDetectMs }),
+    ...(timeToRecoverMs !== undefined && { timeToRecoverMs }),
+    load,
+    expectations: verdicts,
+    timeline,
+  };
+}

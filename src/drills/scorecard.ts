@@ -1,0 +1,112 @@
+import type { Expectation } from './drill-file.js';
+import type { LoadSummary } from './k6.js';
+
+/** What the runner saw happen, in milliseconds since the epoch. */
+export interface Observations {
+  /** The first fault's injection: the origin of "within". */
+  readonly faultAt: number;
+  readonly decided?: { readonly at: number; readonly mode: string; readonly rule: string } | undefined;
+  readonly rollbackStarted?: number | undefined;
+  readonly completed?: number | undefined;
+  readonly disabledTools: readonly { readonly tool: string; readonly at: number }[];
+  readonly releaseAfter?: string | undefined;
+  readonly healthyAfter: boolean;
+  readonly toolsAfter: number;
+  readonly load: { readonly before?: LoadSummary | undefined; readonly during?: LoadSummary | undefined; readonly after?: LoadSummary | undefined };
+}
+
+export interface Verdict {
+  /** A short name, e.g. `rollback_decided within 30 s`. */
+  readonly expectation: string;
+  readonly passed: boolean;
+  /** What was observed, in words: says why when it failed. */
+  readonly detail: string;
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Judges one expectation against what happened. Pure. */
+export function judge(expectation: Expectation, seen: Observations): Verdict {
+  const since = (at: number | undefined) => (at === undefined ? undefined : at - seen.faultAt);
+  switch (expectation.expect) {
+    case 'rollback_decided': {
+      const name = `rollback_decided (${expectation.mode}) within ${s(expectation.within)}`;
+      const after = since(seen.decided?.at);
+      if (after === undefined) return { expectation: name, passed: false, detail: 'no rollback was decided' };
+      if (seen.decided!.mode !== expectation.mode) return { expectation: name, passed: false, detail: `a ${seen.decided!.mode} rollback was decided (rule ${seen.decided!.rule}), not ${expectation.mode}` };
+      return { expectation: name, passed: after <= expectation.within, detail: `decided after ${s(after)} by rule ${seen.decided!.rule}` };
+    }
+    case 'rollback_completed': {
+      const name = `rollback_completed within ${s(expectation.within)}`;
+      const after = since(seen.completed);
+      if (after === undefined) return { expectation: name, passed: false, detail: seen.rollbackStarted ? 'the rollback started but did not complete' : 'no rollback completed' };
+      return { expectation: name, passed: after <= expectation.within, detail: `completed after ${s(after)}` };
+    }
+    case 'tool_disabled': {
+      const name = `tool_disabled ${expectation.tool} within ${s(expectation.within)}`;
+      const found = seen.disabledTools.find((d) => d.tool === expectation.tool);
+      if (!found) return { expectation: name, passed: false, detail: seen.disabledTools.length ? `other tools were disabled: ${seen.disabledTools.map((d) => d.tool).join(', ')}` : 'no tool was disabled' };
+      const after = found.at - seen.faultAt;
+      return { expectation: name, passed: after <= expectation.within, detail: `disabled after ${s(after)}` };
+    }
+    case 'no_rollback': {
+      const name = `no rollback during ${s(expectation.during)}`;
+      const started = since(seen.rollbackStarted);
+      if (started !== undefined && started <= expectation.during) return { expectation: name, passed: false, detail: `a rollback started after ${s(started)}` };
+      return { expectation: name, passed: true, detail: 'no rollback started' };
+    }
+    case 'release_after':
+      return {
+        expectation: `release_after ${expectation.release}`,
+        passed: seen.releaseAfter === expectation.release,
+        detail: `the service runs ${seen.releaseAfter ?? 'nothing'}`,
+      };
+    case 'healthy_after':
+      return { expectation: 'healthy_after', passed: seen.healthyAfter, detail: seen.healthyAfter ? '/health answered OK' : '/health did not answer OK' };
+    case 'tools_after':
+      return { expectation: `tools_after >= ${expectation.atLeast}`, passed: seen.toolsAfter >= expectation.atLeast, detail: `tools/list listed ${seen.toolsAfter} tools` };
+    case 'load_after': {
+      const name = `load_after p95 < ${expectation.p95BelowMs} ms, errors < ${(expectation.errorRateBelow * 100).toFixed(1)} %`;
+      const after = seen.load.after;
+      if (!after || after.requests === 0) return { expectation: name, passed: false, detail: 'no load ran after the recovery' };
+      const detail = `p95 ${after.p95Ms.toFixed(0)} ms, errors ${(after.errorRate * 100).toFixed(1)} % over ${after.requests} requests`;
+      return { expectation: name, passed: after.p95Ms < expectation.p95BelowMs && after.errorRate < expectation.errorRateBelow, detail };
+    }
+  }
+}
+
+export interface TimelineEntry {
+  readonly at: number;
+  readonly kind: 'step' | 'fault' | 'heal' | 'decision' | 'recovery' | 'sample';
+  readonly label: string;
+  /** For health samples: the error rate (0..1) and P95 in ms. */
+  readonly errorRate?: number | undefined;
+  readonly p95Ms?: number | undefined;
+}
+
+export interface Scorecard {
+  readonly runId: string;
+  readonly drill: string;
+  readonly description: string;
+  readonly service: string;
+  readonly outcome: 'passed' | 'failed' | 'aborted';
+  /** Why it was aborted, when it was. */
+  readonly abortReason?: string | undefined;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly timeToDetectMs?: number | undefined;
+  readonly timeToRecoverMs?: number | undefined;
+  readonly load: Observations['load'];
+  readonly expectations: readonly Verdict[];
+  readonly timeline: readonly TimelineEntry[];
+}
+
+/** Detection is the first decision (or disabled tool); recovery, the rollback's completion (or that tool disabled). */
+export function detectionAndRecovery(seen: Observations): { timeToDetectMs?: number; timeToRecoverMs?: number } {
+  const detected = Math.min(seen.decided?.at ?? Infinity, seen.disabledTools[0]?.at ?? Infinity);
+  const recovered = seen.completed ?? (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
+  return {
+    ...(Number.isFinite(detected) && { timeToDetectMs: detected - seen.faultAt }),
+    ...(recovered !== undefined && { timeToRecoverMs: recovered - seen.faultAt }),
+  };
+}
