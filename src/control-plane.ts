@@ -19,6 +19,8 @@ import { TokenRegistry } from './auth/tokens.js';
 import type { EventStore } from './event-store/event-store.js';
 import { TimedEventStore } from './event-store/timed-event-store.js';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.js';
+import { DrillScheduler } from './drills/drill-scheduler.js';
+import { runDrillFile } from './drills/run-drill-file.js';
 import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
@@ -112,6 +114,23 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       for (const [service, address] of driver.addresses) {
         serviceAddresses[service] = address;
         log(`fleet: ${service} answers on ${address}`);
+      }
+      if (config.drillsDir) {
+        const drillsDir = config.drillsDir;
+        const aborting = new AbortController();
+        const scheduler = new DrillScheduler({
+          store,
+          drillsDir,
+          log,
+          run: async (drill, context) => {
+            const { card, files } = await runDrillFile({ drillsDir, drill, store, dataDir: config.dataDir, addressOf: (s) => serviceAddresses[s], log, signal: aborting.signal, toxiproxyUrl: config.toxiproxyUrl, ...context });
+            log(`drill ${drill} (${card.runId}): ${card.outcome}; report ${files.html}`);
+          },
+        });
+        await scheduler.start();
+        stops.push(() => scheduler.stop());
+        stops.push(() => aborting.abort());
+        log(`drills: scheduled from ${drillsDir}`);
       }
     }
     readModels = new ReadModels(store, checkpoints);

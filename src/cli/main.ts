@@ -5,6 +5,7 @@ import { eventsCommand } from './events-command.js';
 import { fleetCommands } from './fleet-commands.js';
 import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
+import { drillCommand } from './drill-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,7 +24,8 @@ const program = new Command('failsafe')
   .addCommand(replayCommand())
   .addCommand(explainCommand())
   .addCommand(auditCommand())
-  .addCommand(tokenCommand());
+  .addCommand(tokenCommand())
+  .addCommand(drillCommand());
 
 for (const command of fleetCommands()) program.addCommand(command);
 

@@ -11,9 +11,10 @@ export const serveCommand = (): Command =>
     .option('--port <port>', 'port to listen on, 0 for any free one (env MCP_HTTP_PORT, default 8080)')
     .option('--policy <file>', "rollback policy YAML (env FAILSAFE_POLICY, default the seeds' values)")
     .option('--fleet <file>', 'the fleet to act on, e.g. drills/sample-fleet/fleet.yaml (env FAILSAFE_FLEET)')
+    .option('--drills <dir>', 'run the drills of this folder on their schedules (monthly by default; needs --fleet; env FAILSAFE_DRILLS)')
     .option('--tick-seconds <seconds>', 'how often recorded time advances (env FAILSAFE_TICK_SECONDS, default 10)')
     .action(
-      action(async (flags: { config?: string; dataDir?: string; host?: string; port?: string; policy?: string; fleet?: string; tickSeconds?: string }) => {
+      action(async (flags: { config?: string; dataDir?: string; host?: string; port?: string; policy?: string; fleet?: string; drills?: string; tickSeconds?: string }) => {
         const config = loadServeConfig(flags, process.env);
         const plane = await startControlPlane(config, say);
         say(`Failsafe listening on ${plane.url} (event store: ${plane.storePath}, policy: ${config.policyPath ?? 'built-in defaults'}${config.fleetPath ? `, fleet: ${config.fleetPath}` : ''})`);

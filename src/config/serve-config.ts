@@ -32,6 +32,10 @@ export interface ServeConfig {
   readonly tickSeconds: number;
   /** The fleet to act on; without it Failsafe records and decides but acts on nothing. */
   readonly fleetPath?: string | undefined;
+  /** The drills to run on their schedules (with a fleet); without it no drill is scheduled. */
+  readonly drillsDir?: string | undefined;
+  /** A running Toxiproxy for drills; without it each drill starts its own. */
+  readonly toxiproxyUrl?: string | undefined;
 }
 
 export interface ServeFlags {
@@ -42,6 +46,7 @@ export interface ServeFlags {
   readonly policy?: string | undefined;
   readonly tickSeconds?: string | undefined;
   readonly fleet?: string | undefined;
+  readonly drills?: string | undefined;
 }
 
 /** Every problem found in the configuration, so an operator fixes them all in one go. */
@@ -64,6 +69,7 @@ export const configFileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
   fleet: z.string().min(1).optional(),
+  drills: z.string().min(1).optional(),
   tickSeconds: z.number().optional(),
   http: z
     .strictObject({
@@ -182,6 +188,9 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
   if (String(dataDirRaw.value).trim() === '') problems.push(`${shown(dataDirRaw)}: must not be empty`);
   const policyPath = path(pick([[flags.policy, '--policy'], [env.FAILSAFE_POLICY, 'FAILSAFE_POLICY'], [file.policy, fromFile('policy')]], undefined));
   const fleetPath = path(pick([[flags.fleet, '--fleet'], [env.FAILSAFE_FLEET, 'FAILSAFE_FLEET'], [file.fleet, fromFile('fleet')]], undefined));
+  const drillsDir = path(pick([[flags.drills, '--drills'], [env.FAILSAFE_DRILLS, 'FAILSAFE_DRILLS'], [file.drills, fromFile('drills')]], undefined));
+  if (drillsDir && !fleetPath) problems.push('--drills / FAILSAFE_DRILLS: scheduled drills need a fleet to run against (--fleet)');
+  const toxiproxyUrl = env.FAILSAFE_TOXIPROXY_URL || undefined;
 
   const adminToken = env.FAILSAFE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 24) problems.push('FAILSAFE_ADMIN_TOKEN: must be at least 24 characters (e.g. `openssl rand -base64 32`)');
@@ -206,5 +215,7 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     ...(adminToken && { adminToken }),
     ...(policyPath && { policyPath }),
     ...(fleetPath && { fleetPath }),
+    ...(drillsDir && { drillsDir }),
+    ...(toxiproxyUrl && { toxiproxyUrl }),
   };
 }

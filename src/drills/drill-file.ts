@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { InvalidYamlFile, readYamlFile } from '../config/yaml-file.js';
+import { parseCron } from './cron.js';
 
 /** "30s", "2m", "500ms" or a number of seconds, as milliseconds. */
 const duration = z.union([z.number().nonnegative().transform((s) => s * 1000), z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, 'a duration such as 500ms, 30s or 2m')]).transform((v) => {
@@ -71,6 +72,18 @@ export const drillFileSchema = z.strictObject({
   }),
   faults: z.array(fault).min(1),
   expectations: z.array(expectation).min(1),
+  /** When `failsafe serve --drills` runs it: a cron expression in UTC (default monthly, 03:00 on the 1st). */
+  schedule: z
+    .string()
+    .refine((c) => {
+      try {
+        parseCron(c);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a cron expression: minute hour day-of-month month day-of-week, e.g. "0 3 1 * *"')
+    .optional(),
   /** A drill never takes longer than this; it is aborted (and cleaned up) beyond. */
   timeout: duration.default(180_000),
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadStream, handleCommand } from '../application/command-handler.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
 import type { ServiceState } from '../domain/service.js';
+import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { healthStream } from '../probing/health-prober.js';
@@ -20,8 +21,9 @@ export interface DrillRunnerOptions {
   readonly signal?: AbortSignal | undefined;
   readonly trigger?: 'manual' | 'schedule';
   readonly scheduledFor?: string | undefined;
-  /** A run asked for through the API (DrillRequested) carries its id. */
+  /** A run asked for through the API (DrillRequested) carries its id; the runner claims it (once). */
   readonly runId?: string | undefined;
+  readonly requested?: boolean | undefined;
   readonly now?: () => number;
 }
 
@@ -32,6 +34,15 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
+
+/** Another runner already started this run (a request is run once, whichever Failsafe sees it first). */
+export class DrillAlreadyStarted extends Error {
+  readonly code = 'DRILL_ALREADY_STARTED';
+  constructor(runId: string) {
+    super(`DrillAlreadyStarted: run ${runId} was started by another runner`);
+    this.name = 'DrillAlreadyStarted';
+  }
+}
 
 class DrillAborted extends Error {
   constructor(reason: string) {
@@ -166,7 +177,14 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   let abortReason: string | undefined;
   let verdicts: Scorecard['expectations'] = [];
   let observations: Observations | undefined;
-  await record({ type: 'DrillStarted', data: { runId, drill: drill.drill, trigger: options.trigger ?? 'manual', ...(options.scheduledFor && { scheduledFor: options.scheduledFor }) } });
+  try {
+    // The claim: after its request (revision 0) or on a new stream, so that a run starts once.
+    const started = { type: 'DrillStarted', data: { runId, drill: drill.drill, trigger: options.trigger ?? 'manual', ...(options.scheduledFor && { scheduledFor: options.scheduledFor }) } } as const;
+    await store.append(stream, [encodeEvent(started, { actor, occurredAt: new Date(now()) })], options.requested ? 0n : 'no_stream');
+  } catch (error) {
+    if (error instanceof WrongExpectedRevision) throw new DrillAlreadyStarted(runId);
+    throw error;
+  }
   say(`drill ${drill.drill} (${runId}) on ${service}: ${drill.description}`);
   const subscription = store.subscribe({ after: await store.headPosition() });
   const watching = (async () => {

@@ -7,6 +7,10 @@ const detail = z.string().max(4000);
 
 /** Every step of a chaos drill, so a scorecard can be rebuilt from history alone. */
 export const drillEvents = [
+  // The scheduler's claim of one slot of a drill's schedule: appended at the schedule stream's
+  // revision, so that of several Failsafe processes exactly one runs each slot.
+  defineEvent('DrillScheduleSet', z.strictObject({ drill: identifier, cron: z.string().min(1).max(200), since: timestamp })),
+  defineEvent('DrillSlotClaimed', z.strictObject({ drill: identifier, slot: timestamp, runId: identifier })),
   // Asked for through the API; the drill runner picks it up and records DrillStarted for the same run.
   defineEvent('DrillRequested', z.strictObject({ ...run, drill: identifier, requestedBy: actorName })),
   defineEvent(

@@ -58,6 +58,8 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   RollbackVerified: { rollbackId: 'r-1', service: 'payments', passed: true, checks: [{ name: 'health', passed: true }] },
   RollbackFailed: { rollbackId: 'r-1', service: 'payments', reason: 'release v2.0.3 missing from disk', attempt: 1 },
   RollbackEscalated: { rollbackId: 'r-1', service: 'payments', reason: 'three attempts failed', severity: 'P1' },
+  DrillScheduleSet: { drill: 'high-error-rate', cron: '0 3 1 * *', since: '2026-11-24T10:00:00.000Z' },
+  DrillSlotClaimed: { drill: 'high-error-rate', slot: '2026-12-01T03:00:00.000Z', runId: 'run-1' },
   DrillRequested: { runId: 'run-1', drill: 'high-error-rate', requestedBy: 'alice' },
   DrillStarted: { runId: 'run-1', drill: 'high-error-rate', trigger: 'schedule', scheduledFor: '2026-12-01T03:00:00Z' },
   DrillStepRecorded: { runId: 'run-1', step: 'steady-state', status: 'passed' },

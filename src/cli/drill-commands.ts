@@ -1,0 +1,128 @@
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadFleetConfig } from '../config/fleet-config.js';
+import { InvalidYamlFile } from '../config/yaml-file.js';
+import { nextSlot, parseCron } from '../drills/cron.js';
+import { trendTable } from '../drills/drill-report.js';
+import { scheduledDrills } from '../drills/drill-scheduler.js';
+import { loadDrill } from '../drills/drill-file.js';
+import { runDrillFile } from '../drills/run-drill-file.js';
+import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-files.js';
+import type { Scorecard } from '../drills/scorecard.js';
+import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
+import { action, say, withDataDir, withStore } from './cli-support.js';
+
+const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
+const dataDirOf = (dataDir: string | undefined) => resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
+const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
+
+/** The exit code for cron: 0 passed, 1 an expectation failed, 2 the drill could not run to the end. */
+export const exitCodeOf = (card: Scorecard): number => (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
+
+const summary = (card: Scorecard) =>
+  [
+    `${card.drill} (${card.runId}) ${card.outcome.toUpperCase()}${card.abortReason ? `: ${card.abortReason}` : ''}`,
+    `  time to detect ${seconds(card.timeToDetectMs)}, time to recover ${seconds(card.timeToRecoverMs)}`,
+    ...card.expectations.map((e) => `  ${e.passed ? 'PASS' : 'FAIL'} ${e.expectation}: ${e.detail}`),
+  ].join('\n');
+
+const validateCommand = () =>
+  new Command('validate')
+    .description('check drill files: every problem with its file and line; exit 1 if any')
+    .argument('<files...>')
+    .action(
+      action(async (files: string[]) => {
+        let bad = 0;
+        for (const file of files) {
+          try {
+            const drill = loadDrill(file);
+            say(`${file}: OK (${drill.drill}: ${drill.faults.length} fault(s), ${drill.expectations.length} expectation(s))`);
+          } catch (error) {
+            if (!(error instanceof InvalidYamlFile)) throw error;
+            bad += 1;
+            say(error.message);
+          }
+        }
+        if (bad > 0) process.exitCode = 1;
+      }),
+    );
+
+const runCommand = () =>
+  drillsOption(withDataDir(new Command('run')))
+    .description('run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted')
+    .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
+    .requiredOption('--fleet <file>', 'the fleet file `serve` runs (for the target service\'s address)', process.env.FAILSAFE_FLEET)
+    .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
+    .option('--json', 'print the scorecard as JSON at the end')
+    .action(
+      action(async (drill: string, flags: { drills: string; fleet: string; toxiproxyUrl?: string; json?: boolean; dataDir?: string }) => {
+        const fleet = loadFleetConfig(flags.fleet);
+        const addressOf = (service: string) => {
+          const s = fleet.services[service];
+          return s?.driver === 'process' && s.port > 0 ? `http://127.0.0.1:${s.port}` : undefined;
+        };
+        const aborting = new AbortController();
+        const interrupt = () => {
+          say('interrupted: healing the faults and restoring the target before exiting...');
+          aborting.abort();
+        };
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
+        try {
+          await withStore(flags.dataDir, async (store) => {
+            const { card, files } = await runDrillFile({ drillsDir: flags.drills, drill, store, dataDir: dataDirOf(flags.dataDir), addressOf, log: say, signal: aborting.signal, toxiproxyUrl: flags.toxiproxyUrl });
+            say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
+            say(`report: ${files.html}`);
+            process.exitCode = exitCodeOf(card);
+          });
+        } finally {
+          process.off('SIGINT', interrupt);
+          process.off('SIGTERM', interrupt);
+        }
+      }),
+    );
+
+const listCommand = () =>
+  drillsOption(withDataDir(new Command('list')))
+    .description('the drills, their schedules and next slot, and their last results')
+    .action(
+      action(async (flags: { drills: string; dataDir?: string }) => {
+        const cards = allScorecards(dataDirOf(flags.dataDir));
+        const drills = existsSync(flags.drills) ? scheduledDrills(flags.drills) : [];
+        if (drills.length === 0) return say(`no drill files in ${flags.drills}`);
+        for (const { drill, cron } of drills) {
+          const last = cards.filter((c) => c.drill === drill).at(-1);
+          const next = nextSlot(parseCron(cron), new Date());
+          say(`${drill.padEnd(28)} ${cron.padEnd(14)} next ${next?.toISOString() ?? 'never'}   last ${last ? `${last.outcome} at ${last.startedAt} (${last.runId})` : 'never run'}`);
+        }
+      }),
+    );
+
+const reportCommand = () =>
+  withDataDir(new Command('report'))
+    .description("a run's scorecard and the path of its HTML report; with --trend, every run of a drill")
+    .argument('[run]', 'the run id (drill list shows the last of each drill)')
+    .option('--trend <drill>', 'every run of this drill, oldest first: detection and recovery over time')
+    .option('--json', 'print the scorecard as JSON')
+    .action(
+      action(async (runId: string | undefined, flags: { trend?: string; json?: boolean; dataDir?: string }) => {
+        const dataDir = dataDirOf(flags.dataDir);
+        if (flags.trend) {
+          const cards = allScorecards(dataDir).filter((c) => c.drill === flags.trend);
+          return say(cards.length ? trendTable(cards) : `no runs of ${flags.trend} yet`);
+        }
+        if (!runId) throw Object.assign(new Error('give a run id, or --trend <drill>; `failsafe drill list` shows the last run of each drill'), { code: 'USAGE' });
+        const card = loadScorecard(dataDir, runId);
+        say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
+        if (!flags.json) say(`report: ${join(scorecardDir(dataDir, runId), 'report.html')}`);
+      }),
+    );
+
+export const drillCommand = (): Command =>
+  new Command('drill')
+    .description('chaos drills: validate their files, run one now, list schedules and results, read reports')
+    .addCommand(validateCommand())
+    .addCommand(runCommand())
+    .addCommand(listCommand())
+    .addCommand(reportCommand());
