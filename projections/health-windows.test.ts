@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../src/events/catalogue.js';
 import { foldProjection } from '../src/runtime/projection.js';
-import { healthWindowsProjection } from './health-windows.js';
+import { healthWindowsProjection, latencyOf, type SamplePoint } from './health-windows.js';
 
 let n = 0;
 const recorded = (event: DomainEvent): TypedRecordedEvent =>
@@ -23,5 +23,20 @@ describe('health windows', () => {
     const state = foldProjection(healthWindowsProjection(600), [sample('v1', 1), started, sample('v1', 2), sample('v2', 3), sample('v2', 4)]);
     expect(state.services.svc!.release).toBe('v2');
     expect(state.services.svc!.samples.map((s) => s.release)).toEqual(['v2', 'v2']);
+  });
+});
+
+describe('window latency', () => {
+  const point = (p95: number, requests: number) => ({ id: 'x', at: 0, healthy: true, release: 'v', requests, p95, openBreakers: [] }) as unknown as SamplePoint;
+
+  it('rises as soon as more than 5 % of the requests were slow, however many fast ones came before', () => {
+    const fast = Array.from({ length: 59 }, () => point(10, 100));
+    expect(latencyOf([...fast, point(6000, 200)], 'p95')).toBe(10);
+    expect(latencyOf([...fast, point(6000, 400)], 'p95')).toBe(6000);
+  });
+
+  it('is the plain percentile of one scrape, and undefined without any', () => {
+    expect(latencyOf([point(42, 7)], 'p95')).toBe(42);
+    expect(latencyOf([], 'p95')).toBeUndefined();
   });
 });

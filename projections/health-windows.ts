@@ -162,6 +162,23 @@ export function toolErrorsOf(samples: readonly SamplePoint[]): Map<string, { cal
   return tools;
 }
 
-/** Request-weighted mean of the samples' percentile (each sample covers one scrape interval). */
-export const latencyOf = (samples: readonly SamplePoint[], percentile: 'p50' | 'p95' | 'p99'): number | undefined =>
-  weightedMean(samples, (s) => s[percentile]);
+const QUANTILE = { p50: 0.5, p95: 0.95, p99: 0.99 } as const;
+
+/**
+ * The window's percentile, estimated from each scrape's own percentile weighted by its requests:
+ * the smallest scrape percentile that at least that share of the window's requests stayed under.
+ * (A mean of percentiles would hide a slow minute behind many fast ones: slow requests are
+ * fewer per second, which is exactly when the window's P95 must rise.)
+ */
+export function latencyOf(samples: readonly SamplePoint[], percentile: 'p50' | 'p95' | 'p99'): number | undefined {
+  const points = samples.flatMap((s) => (s[percentile] === undefined ? [] : [{ value: s[percentile]!, weight: s.requests && s.requests > 0 ? s.requests : 1 }]));
+  if (points.length === 0) return undefined;
+  points.sort((a, b) => a.value - b.value);
+  const total = points.reduce((sum, p) => sum + p.weight, 0);
+  let covered = 0;
+  for (const point of points) {
+    covered += point.weight;
+    if (covered >= QUANTILE[percentile] * total) return point.value;
+  }
+  return points.at(-1)!.value;
+}
