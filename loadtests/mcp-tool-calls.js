@@ -1,22 +1,40 @@
 // k6: MCP clients calling a tool of a service (2025-era Streamable HTTP, stateless), as a drill's load.
-// Env: TARGET_URL (the service's /mcp), VUS, DURATION, SUMMARY_PATH (where the JSON summary goes).
+// Env: TARGET_URL (the service's /mcp), RATE (calls per second), VUS (at most this many in flight),
+// DURATION, TOOLS (the mix, e.g. "add:20,refund:1"; the sample fleet's tools), SUMMARY_PATH (where
+// the JSON summary goes). An open model: calls keep arriving at RATE
+// however slow the service gets, as users' do.
 import http from 'k6/http';
 import { Rate } from 'k6/metrics';
-import { sleep } from 'k6';
 
 const failed = new Rate('mcp_call_failed');
 
 export const options = {
-  vus: Number(__ENV.VUS || 4),
-  duration: __ENV.DURATION || '10s',
+  scenarios: {
+    calls: {
+      executor: 'constant-arrival-rate',
+      rate: Number(__ENV.RATE || 20),
+      timeUnit: '1s',
+      duration: __ENV.DURATION || '10s',
+      preAllocatedVUs: Math.min(Number(__ENV.VUS || 20), 10),
+      maxVUs: Number(__ENV.VUS || 20),
+    },
+  },
   // Drills judge the figures themselves; k6 keeps going whatever happens.
   thresholds: { mcp_call_failed: ['rate<1.01'] },
 };
 
+const ARGS = { add: { a: 1, b: 2 }, echo: { text: 'hello' }, lookup_item: { sku: 'SKU-1' }, refund: { orderId: 'o-1', amount: 5 }, time: {} };
+const MIX = (__ENV.TOOLS || 'add:1').split(',').flatMap((entry) => {
+  const [tool, weight] = entry.split(':');
+  if (!(tool in ARGS)) throw new Error(`TOOLS: unknown tool ${tool}; known: ${Object.keys(ARGS).join(', ')}`);
+  return Array(Number(weight || 1)).fill(tool);
+});
+
 const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' };
 
 export default function () {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: __ITER, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } });
+  const tool = MIX[Math.floor(Math.random() * MIX.length)];
+  const body = JSON.stringify({ jsonrpc: '2.0', id: __ITER, method: 'tools/call', params: { name: tool, arguments: ARGS[tool] } });
   // Always bounded: k6's default request timeout is 60 s.
   const res = http.post(__ENV.TARGET_URL, body, { headers, timeout: '10s' });
   let ok = res.status === 200;
@@ -25,7 +43,6 @@ export default function () {
     ok = !text.includes('"isError":true') && !text.includes('"error":');
   }
   failed.add(!ok);
-  sleep(0.05);
 }
 
 export function handleSummary(data) {

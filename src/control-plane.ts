@@ -21,6 +21,7 @@ import { TimedEventStore } from './event-store/timed-event-store.js';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.js';
 import { DrillScheduler } from './drills/drill-scheduler.js';
 import { runDrillFile } from './drills/run-drill-file.js';
+import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
@@ -58,6 +59,20 @@ async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: str
   );
   const driver = new FleetDriver(drivers);
   return Object.assign(driver, { addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const) });
+}
+
+/** The fleet's Toxiproxy: started unless one answers, its proxies created afresh; stopped with Failsafe if started here. */
+async function fleetToxiproxy(config: NonNullable<FleetConfig['toxiproxy']>, log: (line: string) => void): Promise<() => Promise<void>> {
+  const url = `http://${config.api}`;
+  const started = (await toxiproxyAnswers(url)) ? undefined : await startToxiproxyServer(Number(config.api.split(':')[1]));
+  const control = new ToxiproxyControl(url);
+  for (const proxy of config.proxies) {
+    await control.proxy(proxy.name, proxy.listen, proxy.upstream);
+    log(`toxiproxy: ${proxy.name} ${proxy.listen} → ${proxy.upstream}`);
+  }
+  return async () => {
+    await started?.stop();
+  };
 }
 
 export interface RunningControlPlane {
@@ -102,6 +117,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     await ticker.start();
     stops.push(() => ticker.stop());
     if (fleet) {
+      if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
       const services = Object.keys(fleet.services);
@@ -123,7 +139,8 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
           drillsDir,
           log,
           run: async (drill, context) => {
-            const { card, files } = await runDrillFile({ drillsDir, drill, store, dataDir: config.dataDir, addressOf: (s) => serviceAddresses[s], log, signal: aborting.signal, toxiproxyUrl: config.toxiproxyUrl, ...context });
+            const toxiproxyUrl = config.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
+            const { card, files } = await runDrillFile({ drillsDir, drill, store, dataDir: config.dataDir, addressOf: (s) => serviceAddresses[s], log, signal: aborting.signal, toxiproxyUrl, ...context });
             log(`drill ${drill} (${card.runId}): ${card.outcome}; report ${files.html}`);
           },
         });

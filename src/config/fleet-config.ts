@@ -14,6 +14,8 @@ export const fleetConfigSchema = z.strictObject({
         releasesDir: z.string().min(1),
         /** The service's stable address on loopback. */
         port: z.number().int().min(0).max(65535),
+        /** Environment for every release (e.g. where its dependencies answer). */
+        env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
       }),
       z.strictObject({
         driver: z.literal('webhook'),
@@ -25,6 +27,22 @@ export const fleetConfigSchema = z.strictObject({
       }),
     ]),
   ),
+  /**
+   * Toxiproxy in the fleet's network paths, as in a test environment: `serve` starts it at `api`
+   * (unless one answers there) and creates these proxies; drills inject their faults into them.
+   */
+  toxiproxy: z
+    .strictObject({
+      api: z.string().regex(/^127\.0\.0\.1:\d{1,5}$/, 'a loopback address such as 127.0.0.1:8474'),
+      proxies: z.array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and "-"'),
+          listen: z.string().regex(/^127\.0\.0\.1:\d{1,5}$/, 'a loopback address'),
+          upstream: z.string().regex(/^127\.0\.0\.1:\d{1,5}$/, 'a loopback address'),
+        }),
+      ),
+    })
+    .optional(),
   probe: z
     .strictObject({
       /** The seeds' default interval is 10 s; 1 s detects faster. */

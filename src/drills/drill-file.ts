@@ -28,6 +28,8 @@ const fault = z.union([
     name,
     kind: z.literal('toxic'),
     toxic,
+    /** A proxy of the fleet's Toxiproxy (e.g. between the service and its dependency); by default the drill's own, between its load and the service. */
+    proxy: z.string().min(1).optional(),
     stream: z.enum(['upstream', 'downstream']).default('downstream'),
     toxicity: z.number().min(0).max(1).default(1),
     /** When to inject, from the start of the fault phase, and when to heal (default: at the end of the drill). */
@@ -58,13 +60,22 @@ export const drillFileSchema = z.strictObject({
     service: z.string().min(1),
     /** The release the drill starts from and restores; deployed first if the service runs another. */
     release: z.string().min(1),
+    /** Deployed before `release` when needed, so that a rollback has a last known good release to go to. */
+    previous: z.string().min(1).optional(),
+    /** Services the target depends on, brought to these releases first (e.g. `{ inventory: v1.0.0 }`). */
+    dependencies: z.record(z.string().min(1), z.string().min(1)).default({}),
   }),
   steadyState: z
     .strictObject({ healthy: z.boolean().default(true), minTools: z.number().int().nonnegative().default(1), maxErrorRate: z.number().min(0).max(1).default(0.01) })
     .default({ healthy: true, minTools: 1, maxErrorRate: 0.01 }),
   load: z.strictObject({
     script: z.string().min(1),
-    vus: z.number().int().min(1).max(50).default(4),
+    /** Calls per second, kept up however slow the service gets (an open model, as users'). */
+    rate: z.number().int().min(1).max(500).default(20),
+    /** Which tools the calls go to, with weights (the sample fleet's: add, echo, lookup_item, refund, time). */
+    tools: z.record(z.string().min(1), z.number().int().min(1)).default({ add: 1 }),
+    /** At most this many calls in flight. */
+    vus: z.number().int().min(1).max(200).default(30),
     /** Load before the faults (baseline), during them (until recovery or `during` ends) and after (verification). */
     before: duration.default(5000),
     during: duration.default(60_000),

@@ -63,7 +63,11 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   const timeline: TimelineEntry[] = [];
   const load: { before?: LoadSummary; during?: LoadSummary; after?: LoadSummary } = {};
   const proxyName = `drill-${drill.drill}`;
-  const activeToxics = new Set<string>();
+  /** Injected toxics still in place: fault name → the proxy it is on. */
+  const activeToxics = new Map<string, string>();
+  const proxyOf = (fault: Extract<DrillFault, { kind: 'toxic' }>) => fault.proxy ?? proxyName;
+  /** Toxics on the fleet's own proxies carry this prefix, so that the next drill can find what a crashed one left. */
+  const toxicName = (fault: DrillFault) => `drill-${fault.name}`;
   const runs: LoadRun[] = [];
   const clock = () => `[${((now() - started) / 1000).toFixed(1).padStart(6)} s]`;
   const say = (line: string) => log(`${clock()} ${line}`);
@@ -80,15 +84,15 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     if (signal?.aborted) throw new DrillAborted('interrupted (Ctrl-C)');
     if (now() - started > drill.timeout) throw new DrillAborted(`the drill ran past its timeout of ${drill.timeout / 1000} s`);
   };
-  const state = async (): Promise<ServiceState> => (await loadStream(store, serviceStream(service), serviceDecider)).state;
+  const state = async (of = service): Promise<ServiceState> => (await loadStream(store, serviceStream(of), serviceDecider)).state;
 
   /** Asks Failsafe to deploy a release and waits until it is healthy (or failed, or the time is up). */
-  const deploy = async (release: string, waitMs: number): Promise<boolean> => {
+  const deploy = async (release: string, waitMs: number, of = service): Promise<boolean> => {
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await handleCommand(store, serviceStream(service), serviceDecider, { type: 'RequestDeployment', service, deploymentId, release, reason: `drill ${drill.drill} (${runId})` }, { actor, now: new Date(now()) });
+    await handleCommand(store, serviceStream(of), serviceDecider, { type: 'RequestDeployment', service: of, deploymentId, release, reason: `drill ${drill.drill} (${runId})` }, { actor, now: new Date(now()) });
     const deadline = now() + waitMs;
     while (now() < deadline) {
-      const deployment = (await state()).deployment;
+      const deployment = (await state(of)).deployment;
       if (deployment?.id === deploymentId && deployment.status === 'healthy') return true;
       if (deployment?.id === deploymentId && deployment.status === 'failed') return false;
       await sleep(200, signal);
@@ -121,7 +125,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     }
   };
   const startLoad = (phase: 'before' | 'during' | 'after', durationMs: number) => {
-    const run = runK6(drill.scriptPath, { targetUrl: `${proxyUrl}/mcp`, vus: drill.load.vus, durationMs });
+    const run = runK6(drill.scriptPath, { targetUrl: `${proxyUrl}/mcp`, rate: drill.load.rate, vus: drill.load.vus, tools: drill.load.tools, durationMs });
     runs.push(run);
     return run.done.then((summary) => {
       load[phase] = summary;
@@ -130,17 +134,19 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     });
   };
   const heal = async (name: string) => {
-    if (!activeToxics.delete(name)) return;
-    await toxiproxy.removeToxic(proxyName, name);
+    const proxy = activeToxics.get(name);
+    if (proxy === undefined) return;
+    activeToxics.delete(name);
+    await toxiproxy.removeToxic(proxy, `drill-${name}`);
     timeline.push({ at: now(), kind: 'heal', label: `${name} healed` });
     say(`fault ${name}: healed`);
     await record({ type: 'DrillFaultHealed', data: { runId, name } });
   };
   const inject = async (fault: DrillFault) => {
     if (fault.kind === 'toxic') {
-      await toxiproxy.addToxic(proxyName, { name: fault.name, type: fault.toxic.type, stream: fault.stream, toxicity: fault.toxicity, attributes: fault.toxic.attributes });
-      activeToxics.add(fault.name);
-      say(`fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected`);
+      await toxiproxy.addToxic(proxyOf(fault), { name: toxicName(fault), type: fault.toxic.type, stream: fault.stream, toxicity: fault.toxicity, attributes: fault.toxic.attributes });
+      activeToxics.set(fault.name, proxyOf(fault));
+      say(`fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected on ${proxyOf(fault)}`);
       await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'toxic', name: fault.name, toxicType: fault.toxic.type, attributes: fault.toxic.attributes } } });
     } else {
       say(`fault ${fault.name}: deploying the bad release ${fault.release}`);
@@ -151,6 +157,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   };
 
   const seen: { faultAt: number; decided?: Observations['decided']; rollbackStarted?: number; completed?: number; disabledTools: { tool: string; at: number }[] } = { faultAt: 0, disabledTools: [] };
+  let releaseRollback: string | undefined;
   const watch = (event: RecordedEvent) => {
     if (event.stream !== serviceStream(service)) return;
     const at = event.recordedAt.getTime();
@@ -159,10 +166,12 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       seen.decided = { at, mode: typed.data.mode, rule: typed.data.rule };
       timeline.push({ at, kind: 'decision', label: `${typed.data.mode} decided by ${typed.data.rule} (observed ${typed.data.observed})` });
       say(`Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, observed ${typed.data.observed} (threshold ${typed.data.threshold})`);
-    } else if (typed.type === 'RollbackStarted' && seen.rollbackStarted === undefined) {
+    } else if (typed.type === 'RollbackStarted' && seen.rollbackStarted === undefined && typed.data.fromRelease !== typed.data.toRelease) {
+      // A rollback to another release (disabling a tool restarts the same release: not one).
       seen.rollbackStarted = at;
+      releaseRollback = typed.data.rollbackId;
       say(`rollback started: ${typed.data.fromRelease} → ${typed.data.toRelease}`);
-    } else if (typed.type === 'RollbackCompleted' && seen.completed === undefined) {
+    } else if (typed.type === 'RollbackCompleted' && seen.completed === undefined && typed.data.rollbackId === releaseRollback) {
       seen.completed = at;
       timeline.push({ at, kind: 'recovery', label: `rollback completed: ${typed.data.release} serves` });
       say(`rollback completed: ${typed.data.release} serves again`);
@@ -197,9 +206,25 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     // Created afresh: a proxy (and its toxics) left by a crashed drill is removed first.
     await toxiproxy.proxy(proxyName, listen, `${target.hostname}:${target.port}`);
     proxyUrl = `http://${listen}`;
+    for (const fault of drill.faults) {
+      if (fault.kind !== 'toxic' || !fault.proxy) continue;
+      const stale = await toxiproxy.removeToxics(fault.proxy, 'drill-');
+      if (stale.length > 0) say(`removed toxics a previous drill left on ${fault.proxy}: ${stale.join(', ')}`);
+    }
+    for (const [dependency, release] of Object.entries(drill.target.dependencies)) {
+      const running = await state(dependency);
+      if (running.currentRelease === release && running.currentReleaseHealthy) continue;
+      if (!(await deploy(release, 90_000, dependency))) throw new DrillAborted(`could not bring the dependency ${dependency} to ${release}; is it in the fleet \`failsafe serve\` runs?`);
+    }
     const current = await state();
-    if (current.currentRelease !== drill.target.release || !current.currentReleaseHealthy) {
-      if (!(await deploy(drill.target.release, 90_000))) throw new DrillAborted(`could not bring ${service} to ${drill.target.release}; is \`failsafe serve --fleet\` running on this data folder?`);
+    const { previous } = drill.target;
+    const ready = current.currentRelease === drill.target.release && current.currentReleaseHealthy && (!previous || current.lastKnownGood === previous);
+    if (!ready) {
+      const bringTo = async (release: string) => {
+        if (!(await deploy(release, 90_000))) throw new DrillAborted(`could not bring ${service} to ${release}; is \`failsafe serve --fleet\` running on this data folder?`);
+      };
+      if (previous && current.currentRelease !== previous) await bringTo(previous);
+      await bringTo(drill.target.release);
     }
     await step('prepare', 'passed', `Toxiproxy ${proxyName} on ${listen} in front of ${target.host}; ${service} runs ${drill.target.release}`);
     checkAbort();
@@ -240,7 +265,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       while (plan.length > 0 && now() - seen.faultAt >= plan[0]!.at) await plan.shift()!.run();
       await sleep(100, signal);
     }
-    for (const name of [...activeToxics]) await heal(name);
+    for (const name of [...activeToxics.keys()]) await heal(name);
     for (const run of runs) run.stop();
     await during;
     await step('faults', 'passed', `first fault at ${new Date(seen.faultAt).toISOString()}`);
@@ -264,7 +289,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   } finally {
     for (const run of runs) run.stop();
     try {
-      for (const name of [...activeToxics]) await heal(name);
+      for (const name of [...activeToxics.keys()]) await heal(name);
       await toxiproxy.removeProxy(proxyName);
       const after = await state();
       if (after.currentRelease !== drill.target.release && !after.rollback?.status.match(/decided|awaiting_approval|approved|in_progress/)) {

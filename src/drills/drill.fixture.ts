@@ -1,13 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadServeConfig } from '../config/serve-config.js';
 import { startControlPlane, STORE_FILE, type RunningControlPlane } from '../control-plane.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { startToxiproxyServer, ToxiproxyControl, type RunningToxiproxy } from './toxiproxy.js';
+import { freePort, ToxiproxyControl } from './toxiproxy.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+const seedsPolicy = fileURLToPath(new URL('../../projections/rollback-policy.yaml', import.meta.url));
 export const drillsDir = fileURLToPath(new URL('../../drills/', import.meta.url));
 
 export interface DrillBench {
@@ -16,32 +17,59 @@ export interface DrillBench {
   readonly store: SqliteEventStore;
   readonly toxiproxy: ToxiproxyControl;
   readonly targetAddress: string;
+  readonly dataDir: string;
   readonly log: string[];
   stop(): Promise<void>;
 }
 
 /**
- * The real thing on loopback: `failsafe serve --fleet` with the sample fleet (probed every second),
- * and a Toxiproxy server, for drills to run against.
+ * The real thing on loopback, shaped like drills/sample-fleet/drill-fleet.yaml on free ports:
+ * `failsafe serve --fleet` with the sample service probed every second, calling inventory through
+ * Toxiproxy (started by serve), and the seeds' policy except that health checks failing for 12 s
+ * (not 5 min) roll back: the short version of the drills.
  */
 export async function startDrillBench(): Promise<DrillBench> {
   const dir = mkdtempSync(join(tmpdir(), 'failsafe-drill-'));
+  const [service, inventory, link, api] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const fleet = join(dir, 'fleet.yaml');
-  writeFileSync(fleet, `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\nprobe:\n  intervalSeconds: 1\n  timeoutSeconds: 2\n`);
+  writeFileSync(
+    fleet,
+    [
+      'services:',
+      '  inventory:',
+      '    driver: process',
+      `    releasesDir: ${releasesDir}`,
+      `    port: ${inventory}`,
+      '  sample:',
+      '    driver: process',
+      `    releasesDir: ${releasesDir}`,
+      `    port: ${service}`,
+      `    env: { SAMPLE_DEPENDENCY_URL: "http://127.0.0.1:${link}" }`,
+      'toxiproxy:',
+      `  api: 127.0.0.1:${api}`,
+      '  proxies:',
+      `    - { name: sample-to-inventory, listen: "127.0.0.1:${link}", upstream: "127.0.0.1:${inventory}" }`,
+      'probe:',
+      '  intervalSeconds: 1',
+      '  timeoutSeconds: 3',
+    ].join('\n'),
+  );
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(policy, readFileSync(seedsPolicy, 'utf8').replace(/(when: health_failing_for\n\s+threshold:) 300/, '$1 12'));
+  const dataDir = join(dir, 'data');
   const log: string[] = [];
-  const toxi: RunningToxiproxy = await startToxiproxyServer();
-  const plane = await startControlPlane(loadServeConfig({ dataDir: join(dir, 'data'), port: '0', fleet, tickSeconds: '1' }, {}), (line) => log.push(line));
-  const store = SqliteEventStore.open({ path: join(dir, 'data', STORE_FILE) });
+  const plane = await startControlPlane(loadServeConfig({ dataDir, port: '0', fleet, policy, tickSeconds: '1' }, {}), (line) => log.push(line));
+  const store = SqliteEventStore.open({ path: join(dataDir, STORE_FILE) });
   return {
     plane,
     store,
-    toxiproxy: new ToxiproxyControl(toxi.url),
+    toxiproxy: new ToxiproxyControl(`http://127.0.0.1:${api}`),
     targetAddress: plane.serviceAddresses.sample!,
+    dataDir,
     log,
     async stop() {
       await store.close();
       await plane.stop();
-      await toxi.stop();
     },
   };
 }

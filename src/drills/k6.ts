@@ -23,12 +23,12 @@ export interface LoadRun {
 }
 
 /** Runs the real k6 on a script against a loopback target, bounded by `durationMs`. */
-export function runK6(script: string, options: { targetUrl: string; vus: number; durationMs: number; binary?: string }): LoadRun {
+export function runK6(script: string, options: { targetUrl: string; rate: number; vus: number; tools: Readonly<Record<string, number>>; durationMs: number; binary?: string }): LoadRun {
   const binary = options.binary ?? join(toolsDir(), `k6-${K6_VERSION}`, 'k6');
   if (!existsSync(binary)) throw new ToolMissing(`k6 ${K6_VERSION}`, binary);
   const summaryPath = join(mkdtempSync(join(tmpdir(), 'failsafe-k6-')), 'summary.json');
   const child = spawn(binary, ['run', '--quiet', '--no-usage-report', script], {
-    env: { ...process.env, TARGET_URL: options.targetUrl, VUS: String(options.vus), DURATION: `${Math.max(1, Math.round(options.durationMs / 1000))}s`, SUMMARY_PATH: summaryPath, K6_NO_USAGE_REPORT: 'true' },
+    env: { ...process.env, TARGET_URL: options.targetUrl, RATE: String(options.rate), TOOLS: Object.entries(options.tools).map(([tool, weight]) => `${tool}:${weight}`).join(','), VUS: String(options.vus), DURATION: `${Math.max(1, Math.round(options.durationMs / 1000))}s`, SUMMARY_PATH: summaryPath, K6_NO_USAGE_REPORT: 'true' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

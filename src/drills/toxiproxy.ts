@@ -38,23 +38,26 @@ export interface RunningToxiproxy {
   stop(): Promise<void>;
 }
 
-/** Starts `toxiproxy-server` on a free loopback port and waits until its API answers. */
-export async function startToxiproxyServer(binary = join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server')): Promise<RunningToxiproxy> {
+/** Whether a Toxiproxy API answers at this URL. */
+export const toxiproxyAnswers = (url: string): Promise<boolean> =>
+  fetch(`${url}/version`, { signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+
+/** Starts `toxiproxy-server` on a loopback port (a free one by default) and waits until its API answers. */
+export async function startToxiproxyServer(port?: number, binary = join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server')): Promise<RunningToxiproxy> {
   if (!existsSync(binary)) throw new ToolMissing(`toxiproxy-server ${TOXIPROXY_VERSION}`, binary);
-  const port = await freePort();
+  port ??= await freePort();
   const child: ChildProcess = spawn(binary, ['-host', '127.0.0.1', '-port', String(port)], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      if ((await fetch(`${url}/version`)).ok) break;
-    } catch {
-      if (attempt > 100 || child.exitCode !== null) {
-        child.kill('SIGKILL');
-        throw new Error(`toxiproxy-server did not start on ${url} (exit code ${child.exitCode})`);
-      }
-      await sleep(50);
+  for (let attempt = 0; !(await toxiproxyAnswers(url)); attempt += 1) {
+    if (attempt > 100 || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`toxiproxy-server did not start on ${url} (exit code ${child.exitCode}); is the port taken?`);
     }
+    await sleep(50);
   }
   return {
     url,
@@ -103,6 +106,13 @@ export class ToxiproxyControl {
   async removeToxic(proxy: string, name: string): Promise<void> {
     const response = await fetch(`${this.url}/proxies/${encodeURIComponent(proxy)}/toxics/${encodeURIComponent(name)}`, { method: 'DELETE' });
     if (!response.ok && response.status !== 404) throw new Error(`Toxiproxy: DELETE toxic ${name} of ${proxy}: ${response.status} ${await response.text()}`);
+  }
+
+  /** Removes the toxics whose names start with `prefix` (what a crashed drill left behind). */
+  async removeToxics(proxy: string, prefix: string): Promise<string[]> {
+    const stale = (await this.toxics(proxy)).filter((name) => name.startsWith(prefix));
+    for (const name of stale) await this.removeToxic(proxy, name);
+    return stale;
   }
 
   async removeProxy(name: string): Promise<void> {

@@ -11,6 +11,8 @@ export interface ProcessServiceConfig {
   readonly releasesDir: string;
   /** The service's stable address on loopback; 0 picks a free port. */
   readonly port: number;
+  /** Environment for every release of the service (the fleet's, e.g. where its dependencies are); a release's own env wins. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface ProcessDriverOptions {
@@ -232,7 +234,7 @@ export class ProcessDriver implements TargetDriver {
     const log = openSync(logPath, 'a');
     const child = spawn(command!, args, {
       cwd: descriptor.dir,
-      env: { ...process.env, ...env, MCP_DISABLE_TOOLS: disabledTools.join(',') },
+      env: { ...process.env, ...this.options.services[service]!.env, ...env, MCP_DISABLE_TOOLS: disabledTools.join(',') },
       stdio: ['ignore', log, log],
       detached: true,
     });

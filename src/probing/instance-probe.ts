@@ -100,11 +100,11 @@ export async function probeInstance(instance: Instance, previous: readonly Metri
   const healthy = await fetch(`${instance.url}/health`, { signal: AbortSignal.timeout(timeoutMs) }).then((r) => r.ok, () => false);
   const healthLatencyMs = elapsed(started);
   const mcp = healthy ? await mcpProbe(instance.url, timeoutMs) : undefined;
-  const scrape = healthy
-    ? await fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
-        .then(async (r) => (r.ok ? parsePrometheusText(await r.text()) : undefined))
-        .catch(() => undefined)
-    : undefined;
+  // Scraped even when /health fails: a deep health check may fail on a slow dependency while the
+  // metrics show what the service's own calls went through.
+  const scrape = await fetch(`${instance.url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
+    .then(async (r) => (r.ok ? parsePrometheusText(await r.text()) : undefined))
+    .catch(() => undefined);
   const sample: HealthSample = {
     service: instance.service,
     instance: instance.id,

@@ -9,7 +9,7 @@ import { createSampleServer } from './sample-server.js';
 
 const file = process.argv[2];
 if (!file) {
-  process.stderr.write('usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS disables tools)\n');
+  process.stderr.write('usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS disables tools, SAMPLE_DEPENDENCY_URL adds a dependency)\n');
   process.exit(2);
 }
 const descriptor = readReleaseDescriptor(file);
@@ -24,7 +24,8 @@ if (parsed.data.crashAtStart) {
 }
 const port = Number(process.env.PORT ?? 3000);
 const disabledTools = (process.env.MCP_DISABLE_TOOLS ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-const server = createSampleServer({ release: descriptor.release, behaviour: parsed.data, disabledTools });
+const dependencyUrl = process.env.SAMPLE_DEPENDENCY_URL || undefined;
+const server = createSampleServer({ release: descriptor.release, behaviour: parsed.data, disabledTools, dependencyUrl });
 server.http.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
 const stop = () => server.drain(() => process.exit(0));
 process.once('SIGTERM', stop);

@@ -31,6 +31,12 @@ export interface SampleServerOptions {
   readonly behaviour: SampleRelease;
   /** The seeds' way to disable tools without a rollback: `MCP_DISABLE_TOOLS=refund,time`. */
   readonly disabledTools: readonly string[];
+  /**
+   * A dependency every tool call and /health reach first (`SAMPLE_DEPENDENCY_URL`, its `/ping`):
+   * the stand-in for a database or a downstream API, so that drills can put Toxiproxy on a real
+   * network hop the service depends on.
+   */
+  readonly dependencyUrl?: string | undefined;
 }
 
 /**
@@ -46,7 +52,18 @@ export interface SampleServer {
   drain(done: () => void): void;
 }
 
-export function createSampleServer({ release, behaviour, disabledTools }: SampleServerOptions): SampleServer {
+/** Reaches the dependency's /ping; says why not, if it cannot. */
+async function ping(dependencyUrl: string, timeoutMs: number): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${dependencyUrl}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
+    await response.arrayBuffer();
+    return response.ok ? undefined : `dependency answered ${response.status}`;
+  } catch (error) {
+    return `dependency unreachable: ${(error as Error).message}`;
+  }
+}
+
+export function createSampleServer({ release, behaviour, disabledTools, dependencyUrl }: SampleServerOptions): SampleServer {
   let draining = false;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -88,9 +105,10 @@ export function createSampleServer({ release, behaviour, disabledTools }: Sample
       outcome = { isError: true, content: [{ type: 'text', text: `circuit breaker for ${tool.name} is open` }] };
     } else {
       if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
-      const fails = tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
+      const unreachable = dependencyUrl ? await ping(dependencyUrl, 10_000) : undefined;
+      const fails = unreachable !== undefined || tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
       outcome = fails
-        ? { isError: true, content: [{ type: 'text', text: `${tool.name} failed (release ${release})` }] }
+        ? { isError: true, content: [{ type: 'text', text: `${tool.name} failed (release ${release})${unreachable ? `: ${unreachable}` : ''}` }] }
         : { content: [{ type: 'text', text: tool.run(args) }] };
       breaker.failures = fails ? breaker.failures + 1 : 0;
       if (breaker.failures >= BREAKER_FAILURES) Object.assign(breaker, { failures: 0, openUntil: Date.now() + BREAKER_OPEN_MS });
@@ -153,7 +171,13 @@ export function createSampleServer({ release, behaviour, disabledTools }: Sample
     if (draining) res.setHeader('connection', 'close');
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'healthy', release, tools: tools.length }));
+      void (dependencyUrl ? ping(dependencyUrl, 2_000) : Promise.resolve(undefined)).then((problem) =>
+        res
+          .writeHead(problem ? 503 : 200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(problem ? { status: 'unhealthy', release, problem } : { status: 'healthy', release, tools: tools.length })),
+      );
+    } else if (req.method === 'GET' && path === '/ping') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
     } else if (req.method === 'GET' && path === '/metrics') {
       void registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
     } else if (path === '/mcp' && req.method === 'POST') {
