@@ -13,7 +13,8 @@ fail() {
 }
 
 # promtool checks the /metrics scrape; Debian's prometheus package ships it. Only the binary is
-# used: no Prometheus server is started (there is no init system to start it here anyway).
+# used, but the package's postinst starts a Prometheus server (port 9090) and, under systemd,
+# enables it at boot: a temporary policy-rc.d forbids the start, and the unit is disabled after.
 promtool_tool() {
   if command -v promtool >/dev/null 2>&1; then
     echo "promtool: $(command -v promtool)"
@@ -22,9 +23,32 @@ promtool_tool() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   command -v apt-get >/dev/null 2>&1 || fail "promtool is missing and apt-get is not available: install Prometheus' promtool (Debian package prometheus)"
+  [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "promtool is missing and installing Debian's prometheus package needs root: run scripts/provision.sh as root, or install sudo"
+  local policy=/usr/sbin/policy-rc.d ours=""
+  if [ ! -e "$policy" ]; then
+    $sudo sh -c "printf '#!/bin/sh\\nexit 101\\n' >$policy && chmod 755 $policy" || fail "could not write $policy (to keep apt from starting a Prometheus server)"
+    ours=yes
+    # Also on Ctrl-C or a failure: a policy-rc.d left behind would stop every later package's service
+    # from starting. Expanded now on purpose: these locals are gone when the trap runs.
+    # shellcheck disable=SC2064
+    trap "$sudo rm -f $policy" EXIT
+  fi
+  local installed=yes
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 ||
     { $sudo apt-get update >/dev/null 2>&1 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null; } ||
-    fail "could not install Debian's prometheus package (for promtool)"
+    installed=""
+  if [ -n "$ours" ]; then
+    $sudo rm -f "$policy"
+    trap - EXIT
+  fi
+  [ -n "$installed" ] || fail "could not install Debian's prometheus package (for promtool)"
+  # A policy-rc.d that was already there may allow starts; systemd enabled the unit for the next boot either way.
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || fail "installed prometheus for promtool, but could not stop and disable its server: systemctl disable --now prometheus.service"
+  elif [ -x /etc/init.d/prometheus ]; then
+    $sudo /etc/init.d/prometheus stop >/dev/null 2>&1 || fail "installed prometheus for promtool, but could not stop its server: /etc/init.d/prometheus stop"
+  fi
+  command -v promtool >/dev/null 2>&1 || fail "installed Debian's prometheus package, but promtool is not on PATH"
   echo "promtool: installed $(command -v promtool)"
 }
 
