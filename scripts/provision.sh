@@ -77,7 +77,12 @@ go_tool() {
     echo "$name: $dir/$name"
     return
   fi
-  command -v go >/dev/null 2>&1 || fail "$name $version is built with Go, which is not installed: install Go 1.22 or later (https://go.dev/dl/)"
+  if ! command -v go >/dev/null 2>&1; then
+    # In CI the drills must run; elsewhere the suites that need the tool say they are skipped.
+    [ "${CI:-}" = "true" ] && fail "$name $version is built with Go, which is not installed: install Go 1.22 or later (https://go.dev/dl/)"
+    echo "$name: SKIPPED (Go is not installed; the drill suites will be skipped: install Go 1.22 or later)"
+    return
+  fi
   echo "$name: building $version with go install (first time only; k6 takes about 3 minutes)..."
   local build="$dir.build"
   rm -rf "$build"

@@ -45,6 +45,18 @@ describe('rollback decider', () => {
       .then({ type: 'RollbackStarted', data: { rollbackId: 'r-1', service, fromRelease: 'v2', toRelease: 'v1' } });
   });
 
+  it('reverts a migration on the release that runs, even with no last known good release', () => {
+    const onlyV1 = onV2WithGoodV1.slice(0, 3);
+    const stalled: DomainEvent = {
+      type: 'RollbackDecided',
+      data: { ...decision, mode: 'manual', rule: 'migration_stalled', migration: { migrationId: 'm-1', toStage: 'v1' } },
+    };
+    const approved: DomainEvent = { type: 'RollbackApproved', data: { rollbackId: 'r-1', service, approvedBy: 'bob', expiresAt: '2026-11-24T10:15:00.000Z' } };
+    given(serviceDecider, ...onlyV1, stalled, approved)
+      .when({ type: 'StartRollback', service, rollbackId: 'r-1', now })
+      .then({ type: 'RollbackStarted', data: { rollbackId: 'r-1', service, fromRelease: 'v1', toRelease: 'v1' } });
+  });
+
   it('completes, verifies, and frees the service for the next deployment', () => {
     const started: DomainEvent = { type: 'RollbackStarted', data: { rollbackId: 'r-1', service, fromRelease: 'v2', toRelease: 'v1' } };
     given(serviceDecider, ...onV2WithGoodV1, automatic, started)

@@ -45,7 +45,8 @@ function rollbackIn(state: ServiceState, command: { service: string; rollbackId:
 
 /** Where a full rollback goes: the release asked for, else the last known good one. */
 function targetOf(state: ServiceState, rollback: Rollback, service: string): string {
-  if (rollback.mode === 'disable_feature') return state.currentRelease ?? 'unknown';
+  // Disabling a feature or reverting a migration keeps the release that runs.
+  if (rollback.mode === 'disable_feature' || rollback.migration) return state.currentRelease ?? 'unknown';
   const target = rollback.targetRelease ?? state.lastKnownGood;
   if (!target) {
     throw new InvariantViolated('no-release-to-roll-back-to', `${service} has no last known good release and none was named`);

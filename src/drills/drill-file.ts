@@ -37,6 +37,8 @@ const fault = z.union([
     until: duration.optional(),
   }),
   z.strictObject({ name, kind: z.literal('release'), release: z.string().min(1), at: duration.default(0) }),
+  /** A staged migration of the target that the drill starts, moves one stage, then leaves stalled. */
+  z.strictObject({ name, kind: z.literal('migration_stall'), stages: z.array(z.string().regex(/^[\w.-]+$/)).min(2), at: duration.default(0) }),
 ]);
 
 const within = duration.describe('the longest it may take, from the first fault');
@@ -45,6 +47,7 @@ const expectation = z.discriminatedUnion('expect', [
   z.strictObject({ expect: z.literal('rollback_decided'), mode: z.enum(['automatic', 'manual', 'disable_feature']).default('automatic'), within }),
   z.strictObject({ expect: z.literal('rollback_completed'), within }),
   z.strictObject({ expect: z.literal('tool_disabled'), tool: z.string().min(1), within }),
+  z.strictObject({ expect: z.literal('migration_reverted'), within }),
   z.strictObject({ expect: z.literal('no_rollback'), during: duration.describe('how long after the first fault no rollback may start') }),
   z.strictObject({ expect: z.literal('release_after'), release: z.string().min(1) }),
   z.strictObject({ expect: z.literal('healthy_after') }),
@@ -82,6 +85,8 @@ export const drillFileSchema = z.strictObject({
     after: duration.default(10_000),
   }),
   faults: z.array(fault).min(1),
+  /** Manual rollbacks Failsafe decides during the drill are approved by an SRE's MCP client (the approve_rollback tool). */
+  approve: z.enum(['mcp']).optional(),
   expectations: z.array(expectation).min(1),
   /** When `failsafe serve --drills` runs it: a cron expression in UTC (default monthly, 03:00 on the 1st). */
   schedule: z

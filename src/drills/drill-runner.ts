@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { loadStream, handleCommand } from '../application/command-handler.js';
+import { migrationDecider, migrationStream, type MigrationCommand } from '../domain/migration.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
-import type { ServiceState } from '../domain/service.js';
+import { isRollbackActive, type ServiceState } from '../domain/service.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { healthStream } from '../probing/health-prober.js';
 import type { Drill, DrillFault } from './drill-file.js';
 import { runK6, type LoadRun, type LoadSummary } from './k6.js';
+import { approveThroughMcp, type McpApprover } from './mcp-approver.js';
 import { detectionAndRecovery, judge, type Observations, type Scorecard, type TimelineEntry } from './scorecard.js';
 import { freePort, type ToxiproxyControl } from './toxiproxy.js';
 
@@ -25,6 +27,8 @@ export interface DrillRunnerOptions {
   readonly runId?: string | undefined;
   readonly requested?: boolean | undefined;
   readonly now?: () => number;
+  /** Who approves manual rollbacks for a drill with `approve: mcp`. */
+  readonly approver?: McpApprover | undefined;
 }
 
 export const drillStream = (runId: string): string => `drill-${runId}`;
@@ -142,12 +146,40 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     say(`fault ${name}: healed`);
     await record({ type: 'DrillFaultHealed', data: { runId, name } });
   };
+  /** The migration a migration_stall fault creates: one per run. */
+  const migrationId = `drill-${runId}`;
+  let migrationStarted = false;
+  const migrate = (command: MigrationCommand) => handleCommand(store, migrationStream(migrationId), migrationDecider, command, { actor, now: new Date(now()) });
+  const approvals: Promise<void>[] = [];
+  const approve = (rollbackId: string) => {
+    if (!options.approver) {
+      say(`a manual rollback (${rollbackId}) needs approval and this run has no approver: pass Failsafe's MCP URL and an approver token`);
+      return;
+    }
+    approvals.push(
+      approveThroughMcp(options.approver, service, rollbackId).then(
+        (how) => {
+          timeline.push({ at: now(), kind: 'step', label: `rollback ${rollbackId} ${how}` });
+          say(`rollback ${rollbackId} ${how}`);
+        },
+        (error: Error) => say(`approval of ${rollbackId} failed: ${error.message}`),
+      ),
+    );
+  };
   const inject = async (fault: DrillFault) => {
     if (fault.kind === 'toxic') {
       await toxiproxy.addToxic(proxyOf(fault), { name: toxicName(fault), type: fault.toxic.type, stream: fault.stream, toxicity: fault.toxicity, attributes: fault.toxic.attributes });
       activeToxics.set(fault.name, proxyOf(fault));
       say(`fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected on ${proxyOf(fault)}`);
       await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'toxic', name: fault.name, toxicType: fault.toxic.type, attributes: fault.toxic.attributes } } });
+    } else if (fault.kind === 'migration_stall') {
+      const [first, second] = fault.stages as [string, string];
+      say(`fault ${fault.name}: migration ${migrationId} started, moved to ${second}, then left stalled`);
+      await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'migration', name: fault.name, attributes: { migrationId, stages: fault.stages } } } });
+      await migrate({ type: 'StartMigration', migrationId, service, name: `drill ${drill.drill}`, stages: fault.stages, initialStage: first });
+      await migrate({ type: 'AdvanceMigrationStage', migrationId, toStage: second });
+      await migrate({ type: 'RecordMigrationProgress', migrationId, progress: 0.4, errorRate: 0 });
+      migrationStarted = true;
     } else {
       say(`fault ${fault.name}: deploying the bad release ${fault.release}`);
       await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'release', name: fault.name, attributes: { release: fault.release } } } });
@@ -156,14 +188,25 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     timeline.push({ at: now(), kind: 'fault', label: `${fault.name} injected` });
   };
 
-  const seen: { faultAt: number; decided?: Observations['decided']; rollbackStarted?: number; completed?: number; disabledTools: { tool: string; at: number }[] } = { faultAt: 0, disabledTools: [] };
+  const seen: { faultAt: number; decided?: Observations['decided']; rollbackStarted?: number; completed?: number; migrationReverted?: number; disabledTools: { tool: string; at: number }[] } = {
+    faultAt: 0,
+    disabledTools: [],
+  };
   let releaseRollback: string | undefined;
   const watch = (event: RecordedEvent) => {
-    if (event.stream !== serviceStream(service)) return;
+    if (event.stream !== serviceStream(service) && event.stream !== migrationStream(migrationId)) return;
     const at = event.recordedAt.getTime();
     const typed = decodeEvent(event);
+    if (typed.type === 'MigrationReverted' && typed.data.migrationId === migrationId && seen.migrationReverted === undefined) {
+      seen.migrationReverted = at;
+      timeline.push({ at, kind: 'recovery', label: `migration reverted to ${typed.data.toStage}` });
+      say(`migration ${migrationId} reverted: ${typed.data.fromStage} → ${typed.data.toStage}`);
+      return;
+    }
+    if (event.stream !== serviceStream(service)) return;
     if (typed.type === 'RollbackDecided' && !seen.decided) {
       seen.decided = { at, mode: typed.data.mode, rule: typed.data.rule };
+      if (typed.data.mode === 'manual' && drill.approve === 'mcp') approve(typed.data.rollbackId);
       timeline.push({ at, kind: 'decision', label: `${typed.data.mode} decided by ${typed.data.rule} (observed ${typed.data.observed})` });
       say(`Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, observed ${typed.data.observed} (threshold ${typed.data.threshold})`);
     } else if (typed.type === 'RollbackStarted' && seen.rollbackStarted === undefined && typed.data.fromRelease !== typed.data.toRelease) {
@@ -216,6 +259,15 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       if (running.currentRelease === release && running.currentReleaseHealthy) continue;
       if (!(await deploy(release, 90_000, dependency))) throw new DrillAborted(`could not bring the dependency ${dependency} to ${release}; is it in the fleet \`failsafe serve\` runs?`);
     }
+    // A rollback still under way (a previous drill's, say) blocks deployments: let it end first.
+    for (let waited = 0, now_ = await state(); isRollbackActive(now_); waited += 500, now_ = await state()) {
+      const { id, status, mode } = now_.rollback!;
+      if (status === 'awaiting_approval') throw new DrillAborted(`${mode} rollback ${id} of ${service} awaits approval: approve or reject it first`);
+      if (waited === 0) say(`waiting for rollback ${id} of ${service} (${status}) to end`);
+      if (waited >= 120_000) throw new DrillAborted(`rollback ${id} of ${service} has been ${status} for over 2 minutes; see \`failsafe status ${service}\``);
+      checkAbort();
+      await sleep(500, signal);
+    }
     const current = await state();
     const { previous } = drill.target;
     const ready = current.currentRelease === drill.target.release && current.currentReleaseHealthy && (!previous || current.lastKnownGood === previous);
@@ -258,6 +310,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
         if (e.expect === 'rollback_decided') return seen.decided !== undefined;
         if (e.expect === 'rollback_completed') return seen.completed !== undefined;
         if (e.expect === 'tool_disabled') return seen.disabledTools.some((d) => d.tool === e.tool);
+        if (e.expect === 'migration_reverted') return seen.migrationReverted !== undefined;
         return !('within' in e) && !('during' in e);
       });
     while (plan.length > 0 || (now() < watchUntil && !settled())) {
@@ -268,6 +321,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     for (const name of [...activeToxics.keys()]) await heal(name);
     for (const run of runs) run.stop();
     await during;
+    await Promise.all(approvals);
     await step('faults', 'passed', `first fault at ${new Date(seen.faultAt).toISOString()}`);
 
     await step('verify', 'started');
@@ -291,8 +345,21 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     try {
       for (const name of [...activeToxics.keys()]) await heal(name);
       await toxiproxy.removeProxy(proxyName);
+      if (migrationStarted) {
+        // The drill's own migration is closed, or its stall would be found again after the drill.
+        const { state: migration } = await loadStream(store, migrationStream(migrationId), migrationDecider);
+        const stages = migration.stages ?? [];
+        for (const stage of stages.slice(stages.indexOf(migration.stage ?? stages[0]!) + 1)) await migrate({ type: 'AdvanceMigrationStage', migrationId, toStage: stage });
+        if (migration.status !== 'completed') await migrate({ type: 'CompleteMigration', migrationId });
+        say(`cleanup: migration ${migrationId} closed`);
+      }
+      // Tools Failsafe disabled during the drill are enabled again: the target as it was.
+      for (const tool of new Set(seen.disabledTools.map((d) => d.tool))) {
+        await handleCommand(store, serviceStream(service), serviceDecider, { type: 'EnableFeature', service, scope: 'tool', target: tool, reason: `drill ${drill.drill} (${runId}) restores the target` }, { actor, now: new Date(now()) });
+        say(`cleanup: tool ${tool} enabled again`);
+      }
       const after = await state();
-      if (after.currentRelease !== drill.target.release && !after.rollback?.status.match(/decided|awaiting_approval|approved|in_progress/)) {
+      if (after.currentRelease !== drill.target.release && !isRollbackActive(after)) {
         say(`cleanup: restoring ${drill.target.release}`);
         await deploy(drill.target.release, 90_000);
       }

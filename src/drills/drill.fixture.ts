@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { loadServeConfig } from '../config/serve-config.js';
 import { startControlPlane, STORE_FILE, type RunningControlPlane } from '../control-plane.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { hashToken, newToken } from '../auth/tokens.js';
+import type { McpApprover } from './mcp-approver.js';
 import { freePort, ToxiproxyControl } from './toxiproxy.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
@@ -17,6 +19,8 @@ export interface DrillBench {
   readonly store: SqliteEventStore;
   readonly toxiproxy: ToxiproxyControl;
   readonly targetAddress: string;
+  /** An approver's token on the control plane's MCP endpoint, for drills that approve through it. */
+  readonly approver: McpApprover;
   readonly dataDir: string;
   readonly log: string[];
   stop(): Promise<void>;
@@ -26,7 +30,8 @@ export interface DrillBench {
  * The real thing on loopback, shaped like drills/sample-fleet/drill-fleet.yaml on free ports:
  * `failsafe serve --fleet` with the sample service probed every second, calling inventory through
  * Toxiproxy (started by serve), and the seeds' policy except that health checks failing for 12 s
- * (not 5 min) roll back: the short version of the drills.
+ * (not 5 min) roll back and 10 s without migration progress is a stall (not 1 h): the short
+ * version of the drills.
  */
 export async function startDrillBench(): Promise<DrillBench> {
   const dir = mkdtempSync(join(tmpdir(), 'failsafe-drill-'));
@@ -55,16 +60,25 @@ export async function startDrillBench(): Promise<DrillBench> {
     ].join('\n'),
   );
   const policy = join(dir, 'policy.yaml');
-  writeFileSync(policy, readFileSync(seedsPolicy, 'utf8').replace(/(when: health_failing_for\n\s+threshold:) 300/, '$1 12'));
+  writeFileSync(
+    policy,
+    readFileSync(seedsPolicy, 'utf8')
+      .replace(/(when: health_failing_for\n\s+threshold:) 300/, '$1 12')
+      .replace(/(when: migration_stalled_for\n\s+threshold:) 3600/, '$1 10'),
+  );
   const dataDir = join(dir, 'data');
   const log: string[] = [];
-  const plane = await startControlPlane(loadServeConfig({ dataDir, port: '0', fleet, policy, tickSeconds: '1' }, {}), (line) => log.push(line));
+  const approverToken = newToken();
+  const config = loadServeConfig({ dataDir, port: '0', fleet, policy, tickSeconds: '1' }, {});
+  const tokens = [{ name: 'drill-approver', role: 'approver' as const, sha256: hashToken(approverToken) }];
+  const plane = await startControlPlane({ ...config, tokens }, (line) => log.push(line));
   const store = SqliteEventStore.open({ path: join(dataDir, STORE_FILE) });
   return {
     plane,
     store,
     toxiproxy: new ToxiproxyControl(`http://127.0.0.1:${api}`),
     targetAddress: plane.serviceAddresses.sample!,
+    approver: { mcpUrl: plane.mcpUrl, token: approverToken },
     dataDir,
     log,
     async stop() {

@@ -9,6 +9,8 @@ export interface Observations {
   readonly rollbackStarted?: number | undefined;
   readonly completed?: number | undefined;
   readonly disabledTools: readonly { readonly tool: string; readonly at: number }[];
+  /** When the drill's migration was taken back a stage. */
+  readonly migrationReverted?: number | undefined;
   readonly releaseAfter?: string | undefined;
   readonly healthyAfter: boolean;
   readonly toolsAfter: number;
@@ -48,6 +50,12 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
       if (!found) return { expectation: name, passed: false, detail: seen.disabledTools.length ? `other tools were disabled: ${seen.disabledTools.map((d) => d.tool).join(', ')}` : 'no tool was disabled' };
       const after = found.at - seen.faultAt;
       return { expectation: name, passed: after <= expectation.within, detail: `disabled after ${s(after)}` };
+    }
+    case 'migration_reverted': {
+      const name = `migration_reverted within ${s(expectation.within)}`;
+      const after = since(seen.migrationReverted);
+      if (after === undefined) return { expectation: name, passed: false, detail: seen.decided ? `a ${seen.decided.mode} rollback was decided but the migration was not reverted` : 'nothing reverted the migration' };
+      return { expectation: name, passed: after <= expectation.within, detail: `reverted after ${s(after)}` };
     }
     case 'no_rollback': {
       const name = `no rollback during ${s(expectation.during)}`;
@@ -104,7 +112,7 @@ export interface Scorecard {
 /** Detection is the first decision (or disabled tool); recovery, the rollback's completion (or that tool disabled). */
 export function detectionAndRecovery(seen: Observations): { timeToDetectMs?: number; timeToRecoverMs?: number } {
   const detected = Math.min(seen.decided?.at ?? Infinity, seen.disabledTools[0]?.at ?? Infinity);
-  const recovered = seen.completed ?? (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
+  const recovered = seen.completed ?? seen.migrationReverted ?? (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
   return {
     ...(Number.isFinite(detected) && { timeToDetectMs: detected - seen.faultAt }),
     ...(recovered !== undefined && { timeToRecoverMs: recovered - seen.faultAt }),

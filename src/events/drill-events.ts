@@ -26,7 +26,7 @@ export const drillEvents = [
     z.strictObject({
       ...run,
       fault: z.strictObject({
-        kind: z.enum(['toxic', 'release']),
+        kind: z.enum(['toxic', 'release', 'migration']),
         name: identifier,
         toxicType: identifier.optional(),
         attributes: z.record(z.string(), z.unknown()).optional(),

@@ -38,6 +38,8 @@ export class ServiceReconciler {
   private loop: Promise<void> | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
+  /** Services whose disabled tools changed (by a person or the policy) and are to be applied to the fleet. */
+  private readonly flagsChanged = new Set<string>();
 
   constructor(
     private readonly store: EventStore,
@@ -51,7 +53,10 @@ export class ServiceReconciler {
     const subscription = this.subscription;
     this.loop = (async () => {
       for await (const event of subscription) {
-        if (event.stream.startsWith(SERVICE_STREAM)) this.schedule(event.stream.slice(SERVICE_STREAM.length));
+        if (!event.stream.startsWith(SERVICE_STREAM)) continue;
+        const service = event.stream.slice(SERVICE_STREAM.length);
+        if ((event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') && event.data.scope === 'tool') this.flagsChanged.add(service);
+        this.schedule(service);
       }
     })();
   }
@@ -95,6 +100,11 @@ export class ServiceReconciler {
   async reconcile(service: string): Promise<void> {
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed')) return this.advanceRollback(service, state.rollback);
+    // First, so that a deployment asked for afterwards starts with the tools as they are now.
+    if (this.flagsChanged.delete(service) && state.currentRelease) {
+      await this.driver.setDisabledTools(service, state.disabledTools);
+      this.options.log?.(`${service}: disabled tools now ${state.disabledTools.join(', ') || 'none'}`);
+    }
     const deployment = state.deployment;
     if (deployment?.status === 'requested' || deployment?.status === 'started') await this.advanceDeployment(service, deployment);
   }

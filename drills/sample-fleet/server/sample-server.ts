@@ -32,9 +32,9 @@ export interface SampleServerOptions {
   /** The seeds' way to disable tools without a rollback: `MCP_DISABLE_TOOLS=refund,time`. */
   readonly disabledTools: readonly string[];
   /**
-   * A dependency every tool call and /health reach first (`SAMPLE_DEPENDENCY_URL`, its `/ping`):
-   * the stand-in for a database or a downstream API, so that drills can put Toxiproxy on a real
-   * network hop the service depends on.
+   * A dependency that `lookup_item` and /health reach first (`SAMPLE_DEPENDENCY_URL`, its `/ping`):
+   * the stand-in for an inventory database, so that drills can put Toxiproxy on a real network
+   * hop the service depends on.
    */
   readonly dependencyUrl?: string | undefined;
 }
@@ -105,7 +105,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
       outcome = { isError: true, content: [{ type: 'text', text: `circuit breaker for ${tool.name} is open` }] };
     } else {
       if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
-      const unreachable = dependencyUrl ? await ping(dependencyUrl, 10_000) : undefined;
+      const unreachable = dependencyUrl && tool.name === 'lookup_item' ? await ping(dependencyUrl, 10_000) : undefined;
       const fails = unreachable !== undefined || tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
       outcome = fails
         ? { isError: true, content: [{ type: 'text', text: `${tool.name} failed (release ${release})${unreachable ? `: ${unreachable}` : ''}` }] }
