@@ -23,7 +23,7 @@ const toxic = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('limit_data'), attributes: z.strictObject({ bytes: z.number().int().positive() }) }),
 ]);
 
-const fault = z.union([
+const fault = z.discriminatedUnion('kind', [
   z.strictObject({
     name,
     kind: z.literal('toxic'),

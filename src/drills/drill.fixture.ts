@@ -22,6 +22,7 @@ export interface DrillBench {
   /** An approver's token on the control plane's MCP endpoint, for drills that approve through it. */
   readonly approver: McpApprover;
   readonly dataDir: string;
+  readonly fleetPath: string;
   readonly log: string[];
   stop(): Promise<void>;
 }
@@ -80,6 +81,7 @@ export async function startDrillBench(): Promise<DrillBench> {
     targetAddress: plane.serviceAddresses.sample!,
     approver: { mcpUrl: plane.mcpUrl, token: approverToken },
     dataDir,
+    fleetPath: fleet,
     log,
     async stop() {
       await store.close();

@@ -1,5 +1,7 @@
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolsDir } from '../tools/tools-dir.js';
 import { K6_VERSION } from './k6.js';
@@ -28,6 +30,12 @@ const short = (name: string, maxMs = 40_000): Drill => {
 const tools = [join(toolsDir(), `k6-${K6_VERSION}`, 'k6'), join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server')];
 const missing = tools.filter((tool) => !existsSync(tool));
 if (missing.length > 0 && process.env.CI === 'true') throw new Error(`the drills need the real k6 and Toxiproxy: ${missing.join(', ')} missing; run scripts/provision.sh`);
+
+const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
+const failsafe = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 120_000 }, (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? -1) : 0, stdout, stderr }));
+  });
 
 let bench: DrillBench;
 let lines: string[] = [];
@@ -60,7 +68,10 @@ describe.skipIf(missing.length > 0)('the shipped drills, short versions, against
   }, 150_000);
 
   it('dependency-latency: Toxiproxy latency pushes P95 past 5 s and the latency rule rolls back', async () => {
+    // A toxic a crashed drill left behind is removed before the drill starts.
+    await bench.toxiproxy.addToxic('sample-to-inventory', { name: 'drill-left-behind', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } });
     const card = await run(short('dependency-latency'));
+    expect(lines).toContainEqual(expect.stringMatching(/removed toxics a previous drill left on sample-to-inventory: drill-left-behind/));
     expect([card.abortReason, ...failures(card)], lines.join('\n')).toEqual([undefined]);
     expect(card.expectations[0]!.detail).toMatch(/latency_p95_critical/);
     expect(card.load.during!.p95Ms).toBeGreaterThan(5000);
@@ -86,6 +97,21 @@ describe.skipIf(missing.length > 0)('the shipped drills, short versions, against
     expect([card.abortReason, ...failures(card)], lines.join('\n')).toEqual([undefined]);
     expect(card.expectations[0]!.detail).toMatch(/migration_stalled/);
     expect(card.timeline.map((t) => t.label)).toContainEqual(expect.stringMatching(/approved by drill-approver over MCP 2026-07-28/));
+  }, 150_000);
+
+  it('failsafe drill run: progress, the scorecard, the HTML report and the exit code for cron', async () => {
+    // Asynchronously: the control plane the drill acts through runs in this very process.
+    const cli = await failsafe(['drill', 'run', 'high-error-rate', '--drills', drillsDir, '--fleet', bench.fleetPath, '--data-dir', bench.dataDir, '--toxiproxy-url', bench.toxiproxy.url]);
+    expect(cli.status, cli.stdout + cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/\[\s+\d+\.\d s\] steady-state: passed/);
+    expect(cli.stdout).toMatch(/high-error-rate \(run-\w+\) PASSED/);
+    const html = /^report: (.+)$/m.exec(cli.stdout)![1]!;
+    expect(readFileSync(html, 'utf8')).toContain('<span class="verdict">PASSED</span>');
+    const runId = /\((run-\w+)\) PASSED/.exec(cli.stdout)![1]!;
+    const report = await failsafe(['drill', 'report', runId, '--data-dir', bench.dataDir]);
+    expect(report.stdout).toMatch(/PASS rollback_decided \(automatic\) within 30\.0 s/);
+    const list = await failsafe(['drill', 'list', '--drills', drillsDir, '--data-dir', bench.dataDir]);
+    expect(list.stdout).toMatch(new RegExp(`high-error-rate\\s+0 3 1 \\* \\*\\s+next \\S+\\s+last passed at \\S+ \\(${runId}\\)`));
   }, 150_000);
 
   it('a drill whose expectation is wrong fails, and its scorecard says which and why', async () => {
