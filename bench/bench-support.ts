@@ -34,8 +34,8 @@ export interface Row {
   readonly aim: string;
 }
 
-export function printTable(rows: readonly Row[]): void {
-  const headers: Row = { measure: 'measure', ours: 'failsafe', bare: 'bare better-sqlite3', ratio: 'ratio', aim: 'aim' };
+export function printTable(rows: readonly Row[], bare = 'bare better-sqlite3'): void {
+  const headers: Row = { measure: 'measure', ours: 'failsafe', bare, ratio: 'ratio', aim: 'aim' };
   const keys = Object.keys(headers) as (keyof Row)[];
   const widths = keys.map((k) => Math.max(...[headers, ...rows].map((r) => r[k].length)));
   const line = (r: Row) => keys.map((k, i) => (i === 0 ? r[k].padEnd(widths[i]!) : r[k].padStart(widths[i]!))).join('  ');

@@ -106,6 +106,8 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     for (const stop of stops.reverse()) await stop();
   };
   const serviceAddresses: Record<string, string> = {};
+  /** Known once HTTP listens: scheduled drills approve manual rollbacks through it. */
+  let mcpUrl: string | undefined;
   try {
     // The fold is deterministic, so replicas sharing the data folder may share checkpoints too.
     const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.db'));
@@ -140,7 +142,9 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
           log,
           run: async (drill, context) => {
             const toxiproxyUrl = config.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
-            const { card, files } = await runDrillFile({ drillsDir, drill, store, dataDir: config.dataDir, addressOf: (s) => serviceAddresses[s], log, signal: aborting.signal, toxiproxyUrl, ...context });
+            const token = process.env.FAILSAFE_APPROVER_TOKEN;
+            const approver = token && mcpUrl ? { mcpUrl, token } : undefined;
+            const { card, files } = await runDrillFile({ drillsDir, drill, store, dataDir: config.dataDir, addressOf: (s) => serviceAddresses[s], log, signal: aborting.signal, toxiproxyUrl, approver, ...context });
             log(`drill ${drill} (${card.runId}): ${card.outcome}; report ${files.html}`);
           },
         });
@@ -173,6 +177,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       log,
     });
     const server = await startHttpServer(http.app.fetch, config.host, config.port);
+    mcpUrl = `${server.url}${config.mcpPath}`;
     stops.push(() => server.close(config.shutdownGraceSeconds * 1000));
     stops.push(() => http.drain());
     return { url: server.url, mcpUrl: `${server.url}${config.mcpPath}`, storePath, serviceAddresses, newAdminToken: admin.printOnce, stop: stopAll };

@@ -54,9 +54,10 @@ const runCommand = () =>
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
     .requiredOption('--fleet <file>', 'the fleet file `serve` runs (for the target service\'s address)', process.env.FAILSAFE_FLEET)
     .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
+    .option('--failsafe-url <url>', "Failsafe's address, for drills that approve through its MCP endpoint with FAILSAFE_APPROVER_TOKEN (env FAILSAFE_URL)", process.env.FAILSAFE_URL ?? 'http://127.0.0.1:8080')
     .option('--json', 'print the scorecard as JSON at the end')
     .action(
-      action(async (drill: string, flags: { drills: string; fleet: string; toxiproxyUrl?: string; json?: boolean; dataDir?: string }) => {
+      action(async (drill: string, flags: { drills: string; fleet: string; toxiproxyUrl?: string; failsafeUrl: string; json?: boolean; dataDir?: string }) => {
         const fleet = loadFleetConfig(flags.fleet);
         const addressOf = (service: string) => {
           const s = fleet.services[service];
@@ -71,7 +72,10 @@ const runCommand = () =>
         process.once('SIGTERM', interrupt);
         try {
           await withStore(flags.dataDir, async (store) => {
-            const { card, files } = await runDrillFile({ drillsDir: flags.drills, drill, store, dataDir: dataDirOf(flags.dataDir), addressOf, log: say, signal: aborting.signal, toxiproxyUrl: flags.toxiproxyUrl });
+            const token = process.env.FAILSAFE_APPROVER_TOKEN;
+            const approver = token ? { mcpUrl: `${flags.failsafeUrl.replace(/\/$/, '')}/mcp`, token } : undefined;
+            const toxiproxyUrl = flags.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
+            const { card, files } = await runDrillFile({ drillsDir: flags.drills, drill, store, dataDir: dataDirOf(flags.dataDir), addressOf, log: say, signal: aborting.signal, toxiproxyUrl, approver });
             say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
             say(`report: ${files.html}`);
             process.exitCode = exitCodeOf(card);

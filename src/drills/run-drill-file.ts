@@ -1,6 +1,7 @@
 import type { EventStore } from '../event-store/event-store.js';
 import { drillPath, loadDrill } from './drill-file.js';
 import { runDrill } from './drill-runner.js';
+import type { McpApprover } from './mcp-approver.js';
 import type { Scorecard } from './scorecard.js';
 import { saveScorecard } from './scorecard-files.js';
 import { startToxiproxyServer, ToxiproxyControl } from './toxiproxy.js';
@@ -19,6 +20,8 @@ export interface DrillFileRun {
   readonly scheduledFor?: string | undefined;
   readonly runId?: string | undefined;
   readonly requested?: boolean | undefined;
+  /** Who approves manual rollbacks for drills with `approve: mcp`. */
+  readonly approver?: McpApprover | undefined;
   /** A Toxiproxy server to use; without it one is started for the drill and stopped after. */
   readonly toxiproxyUrl?: string | undefined;
 }
@@ -48,6 +51,7 @@ export async function runDrillFile(run: DrillFileRun): Promise<{ card: Scorecard
       scheduledFor: run.scheduledFor,
       runId: run.runId,
       requested: run.requested,
+      approver: run.approver,
     });
     return { card, files: saveScorecard(run.dataDir, card) };
   } finally {
