@@ -44,14 +44,16 @@ const serviceSummary = z.looseObject({
 
 const summary = (view: ServiceView) => toJson({ ...view, status: serviceStatus(view) });
 
-async function serviceView({ readModels }: ApiDependencies, service: string): Promise<ServiceView> {
+/** One service from the read model, caught up with the store; NotFound when it has no event. */
+export async function serviceView({ readModels }: ApiDependencies, service: string): Promise<ServiceView> {
   await readModels.catchUp();
   const view = readModels.services.current().state.services[service];
   if (!view) throw new NotFound(`no service "${service}" has any recorded event; list them with list_services (GET /api/v1/services)`);
   return view;
 }
 
-async function lastEvents(deps: ApiDependencies, stream: string, count: number): Promise<RecordedEvent[]> {
+/** The newest `count` events of a stream, oldest first. */
+export async function lastEvents(deps: Pick<ApiDependencies, 'store'>, stream: string, count: number): Promise<RecordedEvent[]> {
   const events: RecordedEvent[] = [];
   for await (const event of deps.store.readStream(stream, { direction: 'backwards', maxCount: count })) events.unshift(event);
   return events;

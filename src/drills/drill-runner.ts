@@ -91,9 +91,14 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   const state = async (of = service): Promise<ServiceState> => (await loadStream(store, serviceStream(of), serviceDecider)).state;
 
   /** Asks Failsafe to deploy a release and waits until it is healthy (or failed, or the time is up). */
-  const deploy = async (release: string, waitMs: number, of = service): Promise<boolean> => {
+  /** Asks Failsafe (its executor) to deploy a release; returns the deployment's id. */
+  const requestDeployment = async (release: string, reason: string, of = service): Promise<string> => {
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await handleCommand(store, serviceStream(of), serviceDecider, { type: 'RequestDeployment', service: of, deploymentId, release, reason: `drill ${drill.drill} (${runId})` }, { actor, now: new Date(now()) });
+    await handleCommand(store, serviceStream(of), serviceDecider, { type: 'RequestDeployment', service: of, deploymentId, release, reason }, { actor, now: new Date(now()) });
+    return deploymentId;
+  };
+  const deploy = async (release: string, waitMs: number, of = service): Promise<boolean> => {
+    const deploymentId = await requestDeployment(release, `drill ${drill.drill} (${runId})`, of);
     const deadline = now() + waitMs;
     while (now() < deadline) {
       const deployment = (await state(of)).deployment;
@@ -183,7 +188,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     } else {
       say(`fault ${fault.name}: deploying the bad release ${fault.release}`);
       await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'release', name: fault.name, attributes: { release: fault.release } } } });
-      await handleCommand(store, serviceStream(service), serviceDecider, { type: 'RequestDeployment', service, deploymentId: `d-${randomUUID().slice(0, 8)}`, release: fault.release, reason: `drill ${drill.drill} fault ${fault.name}` }, { actor, now: new Date(now()) });
+      await requestDeployment(fault.release, `drill ${drill.drill} fault ${fault.name}`);
     }
     timeline.push({ at: now(), kind: 'fault', label: `${fault.name} injected` });
   };
@@ -260,8 +265,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       if (!(await deploy(release, 90_000, dependency))) throw new DrillAborted(`could not bring the dependency ${dependency} to ${release}; is it in the fleet \`failsafe serve\` runs?`);
     }
     // A rollback still under way (a previous drill's, say) blocks deployments: let it end first.
-    for (let waited = 0, now_ = await state(); isRollbackActive(now_); waited += 500, now_ = await state()) {
-      const { id, status, mode } = now_.rollback!;
+    for (let waited = 0, blocking = await state(); isRollbackActive(blocking); waited += 500, blocking = await state()) {
+      const { id, status, mode } = blocking.rollback!;
       if (status === 'awaiting_approval') throw new DrillAborted(`${mode} rollback ${id} of ${service} awaits approval: approve or reject it first`);
       if (waited === 0) say(`waiting for rollback ${id} of ${service} (${status}) to end`);
       if (waited >= 120_000) throw new DrillAborted(`rollback ${id} of ${service} has been ${status} for over 2 minutes; see \`failsafe status ${service}\``);

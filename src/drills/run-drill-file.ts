@@ -1,27 +1,17 @@
-import type { EventStore } from '../event-store/event-store.js';
 import { drillPath, loadDrill } from './drill-file.js';
-import { runDrill } from './drill-runner.js';
-import type { McpApprover } from './mcp-approver.js';
+import { runDrill, type DrillRunnerOptions } from './drill-runner.js';
 import type { Scorecard } from './scorecard.js';
 import { saveScorecard } from './scorecard-files.js';
 import { startToxiproxyServer, ToxiproxyControl } from './toxiproxy.js';
 
-export interface DrillFileRun {
+/** A drill file to run: where it is and what its store, clients and Toxiproxy are; the rest goes to the runner as it is. */
+export interface DrillFileRun extends Pick<DrillRunnerOptions, 'store' | 'log' | 'signal' | 'trigger' | 'scheduledFor' | 'runId' | 'requested' | 'approver'> {
   readonly drillsDir: string;
   /** A drill name (`drills/<name>.yaml`) or a path. */
   readonly drill: string;
-  readonly store: EventStore;
   readonly dataDir: string;
   /** Where each service answers, for the drill's Toxiproxy to sit in front of. */
   readonly addressOf: (service: string) => string | undefined;
-  readonly log: (line: string) => void;
-  readonly signal?: AbortSignal | undefined;
-  readonly trigger?: 'manual' | 'schedule';
-  readonly scheduledFor?: string | undefined;
-  readonly runId?: string | undefined;
-  readonly requested?: boolean | undefined;
-  /** Who approves manual rollbacks for drills with `approve: mcp`. */
-  readonly approver?: McpApprover | undefined;
   /** A Toxiproxy server to use; without it one is started for the drill and stopped after. */
   readonly toxiproxyUrl?: string | undefined;
 }
@@ -41,18 +31,7 @@ export async function runDrillFile(run: DrillFileRun): Promise<{ card: Scorecard
   if (!targetAddress) throw new UnknownTarget(drill.target.service);
   const server = run.toxiproxyUrl ? undefined : await startToxiproxyServer();
   try {
-    const card = await runDrill(drill, {
-      store: run.store,
-      toxiproxy: new ToxiproxyControl(run.toxiproxyUrl ?? server!.url),
-      targetAddress,
-      log: run.log,
-      signal: run.signal,
-      trigger: run.trigger ?? 'manual',
-      scheduledFor: run.scheduledFor,
-      runId: run.runId,
-      requested: run.requested,
-      approver: run.approver,
-    });
+    const card = await runDrill(drill, { ...run, toxiproxy: new ToxiproxyControl(run.toxiproxyUrl ?? server!.url), targetAddress });
     return { card, files: saveScorecard(run.dataDir, card) };
   } finally {
     await server?.stop();

@@ -9,11 +9,10 @@ import { z } from 'zod';
 import { describeError, NotFound, statusOf } from '../api/api-errors.js';
 import { incidentReview } from '../api/incident-review.js';
 import type { ApiDependencies, Operation } from '../api/operation.js';
-import { operations, toJson } from '../api/operations.js';
+import { lastEvents, operations, serviceView, toJson } from '../api/operations.js';
 import { rollbackRunbook } from '../api/rollback-runbook.js';
 import { authorize, type Permission, type Principal } from '../auth/roles.js';
 import { serviceStream } from '../domain/service-decider.js';
-import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
 import { identifier, serviceName } from '../events/common-schemas.js';
@@ -93,12 +92,6 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
     return Object.keys(deps.readModels.services.current().state.services).sort();
   };
 
-  const streamEvents = async (stream: string): Promise<RecordedEvent[]> => {
-    const events: RecordedEvent[] = [];
-    for await (const event of deps.store.readStream(stream, { direction: 'backwards', maxCount: STREAM_EVENTS })) events.unshift(event);
-    return events;
-  };
-
   const json = (uri: URL, value: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }] });
 
   const registerResources = (server: McpServer) => {
@@ -113,10 +106,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       { title: 'Service state', description: 'A service as Failsafe knows it: release, last known good, rollback, disabled tools.', mimeType: 'application/json' },
       async (uri, variables, ctx) => {
         guard(ctx, 'read');
-        const service = String(variables.service);
-        await deps.readModels.catchUp();
-        const view = deps.readModels.services.current().state.services[service];
-        if (!view) refuse(new NotFound(`no service "${service}"; resources/list shows the services Failsafe knows`));
+        const view = await serviceView(deps, String(variables.service)).catch(refuse);
         return json(uri, toJson(view));
       },
     );
@@ -135,7 +125,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       async (uri, variables, ctx) => {
         guard(ctx, 'audit');
         const stream = decodeURIComponent(String(variables.stream));
-        const events = await streamEvents(stream);
+        const events = await lastEvents(deps, stream, STREAM_EVENTS);
         if (events.length === 0) refuse(new NotFound(`stream "${stream}" has no events`));
         return json(uri, events.map(recordedEventToJson));
       },
@@ -175,10 +165,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       },
       async ({ service }, ctx) => {
         guard(ctx, 'read');
-        await deps.readModels.catchUp();
-        const view = deps.readModels.services.current().state.services[service];
-        if (!view) refuse(new NotFound(`no service "${service}"; list them with the list_services tool`));
-        return text(`Rollback runbook for ${service}`, rollbackRunbook(view!, deps.policy));
+        const view = await serviceView(deps, service).catch(refuse);
+        return text(`Rollback runbook for ${service}`, rollbackRunbook(view, deps.policy));
       },
     );
   };
