@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    globalSetup: ['vitest.global-setup.ts'],
     include: ['src/**/*.test.ts', 'projections/**/*.test.ts', 'drills/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { auditCommand, explainCommand, replayCommand } from './audit-commands.js';
 import { eventsCommand } from './events-command.js';
 import { fleetCommands } from './fleet-commands.js';
+import { fleetStopCommand } from './fleet-stop-command.js';
 import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
 import { drillCommand } from './drill-commands.js';
@@ -25,7 +26,8 @@ const program = new Command('failsafe')
   .addCommand(explainCommand())
   .addCommand(auditCommand())
   .addCommand(tokenCommand())
-  .addCommand(drillCommand());
+  .addCommand(drillCommand())
+  .addCommand(fleetStopCommand());
 
 for (const command of fleetCommands()) program.addCommand(command);
 

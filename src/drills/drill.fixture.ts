@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadServeConfig } from '../config/serve-config.js';
 import { startControlPlane, STORE_FILE, type RunningControlPlane } from '../control-plane.js';
+import { ProcessDriver } from '../drivers/process-driver.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 import type { McpApprover } from './mcp-approver.js';
@@ -86,6 +87,8 @@ export async function startDrillBench(): Promise<DrillBench> {
     async stop() {
       await store.close();
       await plane.stop();
+      // The fleet outlives Failsafe by design: a test ends it for good.
+      await ProcessDriver.stopAllRecorded(join(dataDir, 'fleet'));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,5 +75,14 @@ describe('process driver (real processes)', () => {
     driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
     expect((await driver.instances('sample')).map((i) => i.url)).toEqual([running!.url]);
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
+  }, 60_000);
+
+  it('stops for good the instances a closed supervisor left running, and never a pid now used by another program', async () => {
+    const [running] = await driver.deploy('sample', 'v1.0.0');
+    await driver.close();
+    writeFileSync(join(stateDir, 'pids', String(process.pid)), 'some other program\n');
+    expect(await ProcessDriver.stopAllRecorded(stateDir)).toBe(1);
+    await expect(health(running!.url)).rejects.toThrow();
+    expect(readdirSync(join(stateDir, 'pids'))).toEqual([]);
   }, 60_000);
 });

@@ -137,23 +137,18 @@ export class ProcessDriver implements TargetDriver {
     this.options.log?.(`${service}: adopted ${state.release} (pid ${state.pid}) left running by a previous supervisor`);
   }
 
-  private pidFile(pid: number): string {
-    return join(this.options.stateDir, 'pids', String(pid));
-  }
-
   /** Instances a crashed supervisor started but never switched to (or never stopped): stopped now. */
   private async stopOrphans(): Promise<void> {
     const adopted = new Set([...this.running.values()].map((r) => r.pid));
-    for (const name of readdirSync(join(this.options.stateDir, 'pids'))) {
-      const pid = Number(name);
-      if (adopted.has(pid)) continue;
-      const recorded = readFileSync(this.pidFile(pid), 'utf8').trim();
-      if (alive(pid) && commandLine(pid) === recorded) {
-        this.options.log?.(`stopping instance ${pid} left behind by a previous supervisor`);
-        await this.stopInstance({ pid, graceMs: 5_000 });
-      }
-      rmSync(this.pidFile(pid), { force: true });
-    }
+    await stopRecordedInstances(this.options.stateDir, adopted, this.options.log);
+  }
+
+  /**
+   * Stops every instance recorded under a supervisor's state folder, running or adopted: the fleet
+   * outlives Failsafe by design, so this is how a person (or a test) ends it for good.
+   */
+  static async stopAllRecorded(stateDir: string, log?: (line: string) => void): Promise<number> {
+    return stopRecordedInstances(stateDir, new Set(), log);
   }
 
   /** One action at a time per service, in the order asked. */
@@ -240,7 +235,7 @@ export class ProcessDriver implements TargetDriver {
     });
     closeSync(log);
     child.unref();
-    if (child.pid !== undefined) writeFileSync(this.pidFile(child.pid), `${[command, ...args].join(' ')}\n`);
+    if (child.pid !== undefined) writeFileSync(pidFile(this.options.stateDir, child.pid), `${[command, ...args].join(' ')}\n`);
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + descriptor.readiness.timeoutSeconds * 1000;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -268,19 +263,8 @@ export class ProcessDriver implements TargetDriver {
     };
   }
 
-  /** SIGTERM, then up to the grace period for in-flight work, then SIGKILL. */
-  private async stopInstance(running: Pick<Running, 'pid' | 'child' | 'graceMs'>): Promise<void> {
-    const gone = () => (running.child ? running.child.exitCode !== null || running.child.signalCode !== null : !alive(running.pid));
-    if (gone()) {
-      rmSync(this.pidFile(running.pid), { force: true });
-      return;
-    }
-    process.kill(running.pid, 'SIGTERM');
-    const deadline = Date.now() + running.graceMs;
-    while (!gone() && Date.now() < deadline) await sleep(50);
-    if (!gone()) process.kill(running.pid, 'SIGKILL');
-    while (!gone()) await sleep(20);
-    rmSync(this.pidFile(running.pid), { force: true });
+  private stopInstance(running: Pick<Running, 'pid' | 'child' | 'graceMs'>): Promise<void> {
+    return stopInstance(this.options.stateDir, running);
   }
 
   /** Stops listening; instances keep running, to be adopted by the next supervisor. */
@@ -295,4 +279,38 @@ export class ProcessDriver implements TargetDriver {
     for (const running of this.running.values()) await this.stopInstance(running);
     this.running.clear();
   }
+}
+
+const pidFile = (stateDir: string, pid: number) => join(stateDir, 'pids', String(pid));
+
+/** SIGTERM, then up to the grace period for in-flight work, then SIGKILL. */
+async function stopInstance(stateDir: string, running: Pick<Running, 'pid' | 'child' | 'graceMs'>): Promise<void> {
+  const { child, pid } = running;
+  const gone = () => (child ? child.exitCode !== null || child.signalCode !== null : !alive(pid));
+  if (!gone()) {
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + running.graceMs;
+    while (!gone() && Date.now() < deadline) await sleep(50);
+    if (!gone()) process.kill(pid, 'SIGKILL');
+    while (!gone()) await sleep(20);
+  }
+  rmSync(pidFile(stateDir, pid), { force: true });
+}
+
+/** Stops the recorded instances not kept, checking each pid still runs what was recorded (pids are reused). */
+async function stopRecordedInstances(stateDir: string, keep: ReadonlySet<number>, log?: (line: string) => void): Promise<number> {
+  const pids = join(stateDir, 'pids');
+  let stopped = 0;
+  for (const name of existsSync(pids) ? readdirSync(pids) : []) {
+    const pid = Number(name);
+    if (keep.has(pid)) continue;
+    const recorded = readFileSync(pidFile(stateDir, pid), 'utf8').trim();
+    if (alive(pid) && commandLine(pid) === recorded) {
+      log?.(`stopping instance ${pid}`);
+      await stopInstance(stateDir, { pid, graceMs: 5_000 });
+      stopped += 1;
+    }
+    rmSync(pidFile(stateDir, pid), { force: true });
+  }
+  return stopped;
 }
