@@ -6,7 +6,10 @@ const PAGE = 1000;
 const END = 2n ** 63n;
 
 /** One page of live events and the archived ones up to its end, in position order (copies kept). */
-async function* withArchived(page: readonly RecordedEvent[], archived: AsyncIterable<RecordedEvent>): AsyncIterable<RecordedEvent> {
+async function* withArchived(
+  page: readonly RecordedEvent[],
+  archived: AsyncIterable<RecordedEvent>,
+): AsyncIterable<RecordedEvent> {
   let index = 0;
   for await (const event of archived) {
     while (index < page.length && page[index]!.position <= event.position) yield page[index++]!;

@@ -33,7 +33,14 @@ describe('auditing a history that retention trimmed', () => {
   };
   const sample = (service: string, seconds: number, errors: number): DomainEvent => ({
     type: 'HealthSampleRecorded',
-    data: { service, instance: `${service}-1`, sampledAt: at(seconds).toISOString(), healthy: true, healthLatencyMs: 4, requests: { total: 100, errors } },
+    data: {
+      service,
+      instance: `${service}-1`,
+      sampledAt: at(seconds).toISOString(),
+      healthy: true,
+      healthLatencyMs: 4,
+      requests: { total: 100, errors },
+    },
   });
   const tick = (seconds: number): DomainEvent => ({ type: 'ClockTicked', data: { at: at(seconds).toISOString() } });
   const deploy = async (service: string, seconds: number) => {
@@ -56,7 +63,9 @@ describe('auditing a history that retention trimmed', () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-audit-retention-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db') });
     history = archivedHistory(store, store.archive);
-    for (const service of ['payments', 'search']) await store.setStreamMetadata(healthStream(service), { maxCount: 50 });
+    for (const service of ['payments', 'search']) {
+      await store.setStreamMetadata(healthStream(service), { maxCount: 50 });
+    }
     await store.setStreamMetadata(CLOCK_STREAM, { maxCount: 50 });
     manager = new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore());
     await manager.start();
@@ -68,7 +77,7 @@ describe('auditing a history that retention trimmed', () => {
   });
 
   // Several hundred durable appends: slow disks need more than the default time.
-  it('reproduces every decision, explains its evidence and replays early instants from the archive', { timeout: 90_000 }, async () => {
+  it('reproduces every decision, explains its evidence and replays early instants', { timeout: 90_000 }, async () => {
     // An error-rate incident on payments: 100 good samples, then three bad ones; the rollback runs.
     await deploy('payments', 0);
     let early: StateAt | undefined;
@@ -78,14 +87,18 @@ describe('auditing a history that retention trimmed', () => {
     }
     const incident = (await decisions()).payments!.rollback!;
     expect(incident).toMatchObject({ status: 'decided' });
-    await record('service-payments', { type: 'RollbackStarted', data: { rollbackId: incident.id, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } }, 1040);
-    await record('service-payments', { type: 'RollbackCompleted', data: { rollbackId: incident.id, service: 'payments', release: 'v1' } }, 1050);
+    const rollback = { rollbackId: incident.id, service: 'payments' };
+    const started = { ...rollback, fromRelease: 'v2', toRelease: 'v1' };
+    await record('service-payments', { type: 'RollbackStarted', data: started }, 1040);
+    await record('service-payments', { type: 'RollbackCompleted', data: { ...rollback, release: 'v1' } }, 1050);
 
     // A migration that stops moving: the recorded clock decides it stalled an hour later. Search breaks meanwhile.
     await deploy('search', 1060);
     const migration = { migrationId: 'm-1', service: 'payments' };
-    await record('migration-m-1', { type: 'MigrationStarted', data: { ...migration, name: 'apil', stages: ['legacy', 'dual'], initialStage: 'legacy' } }, 1100);
-    await record('migration-m-1', { type: 'MigrationStageAdvanced', data: { ...migration, fromStage: 'legacy', toStage: 'dual' } }, 1110);
+    const stages = { name: 'apil', stages: ['legacy', 'dual'], initialStage: 'legacy' };
+    await record('migration-m-1', { type: 'MigrationStarted', data: { ...migration, ...stages } }, 1100);
+    const advanced = { ...migration, fromStage: 'legacy', toStage: 'dual' };
+    await record('migration-m-1', { type: 'MigrationStageAdvanced', data: advanced }, 1110);
     for (let s = 1120; s <= 1120 + 2 * 3600; s += 60) {
       await record(healthStream('payments'), [0, 20, 40].map((k) => sample('payments', s + k, 1)), s);
       const searchErrors = s >= 2000 && s < 2200 ? 40 : 1;

@@ -44,7 +44,8 @@ export async function verifyDecisions(history: History, policy: RollbackPolicy):
   const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
   let eventsReplayed = 0;
   for await (const event of decodedHistory(history)) {
-    if (recordedNext.has(slot(event.stream, event.revision))) recordedNext.set(slot(event.stream, event.revision), event.id);
+    const here = slot(event.stream, event.revision);
+    if (recordedNext.has(here)) recordedNext.set(here, event.id);
     projection.apply(state, event);
     for (const decision of state.decisions) {
       computed.push(decision);

@@ -48,7 +48,10 @@ export const say = (line = ''): void => {
 };
 
 /** Runs `work` against the embedded store and closes it whatever happens. */
-export async function withStore<T>(dataDir: string | undefined, work: (store: SqliteEventStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  dataDir: string | undefined,
+  work: (store: SqliteEventStore) => Promise<T>,
+): Promise<T> {
   const store = openEmbeddedStore(dataDir);
   try {
     return await work(store);

@@ -79,7 +79,8 @@ describe('segment archive', () => {
     const [name] = readdirSync(archive.folder);
     const path = join(archive.folder, name!);
     writeFileSync(path, gzipSync(`${JSON.stringify({ id: 'x' })}\n`));
-    await expect(collect(archive.cursor(0n).upTo(END))).rejects.toThrow(new RegExp(`${name}.*line 1 is not an archived event`));
+    const read = collect(archive.cursor(0n).upTo(END));
+    await expect(read).rejects.toThrow(new RegExp(`${name}.*line 1 is not an archived event`));
     writeFileSync(path, gzipSync('{"id": \n'));
     await expect(collect(archive.cursor(0n).upTo(END))).rejects.toThrow(/line 1 is not JSON/);
   });

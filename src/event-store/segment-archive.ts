@@ -108,9 +108,10 @@ export class SegmentArchive implements EventArchive {
 
   private async load(segment: Segment): Promise<RecordedEvent[]> {
     const path = join(this.folder, segment.name);
+    const compressed = await readFile(path);
     let text: string;
     try {
-      text = (await gunzipAsync(await readFile(path))).toString('utf8');
+      text = (await gunzipAsync(compressed)).toString('utf8');
     } catch (error) {
       throw new ArchiveCorrupt(path, `not a complete gzip file: ${(error as Error).message}`);
     }
@@ -125,7 +126,10 @@ export class SegmentArchive implements EventArchive {
         } catch {
           throw new ArchiveCorrupt(path, `line ${index + 1} is not JSON`);
         }
-        if (!parsed.success) throw new ArchiveCorrupt(path, `line ${index + 1} is not an archived event: ${parsed.error.issues[0]!.message}`);
+        if (!parsed.success) {
+          const problem = parsed.error.issues[0]!.message;
+          throw new ArchiveCorrupt(path, `line ${index + 1} is not an archived event: ${problem}`);
+        }
         const e = parsed.data;
         return {
           id: e.id,
@@ -140,7 +144,7 @@ export class SegmentArchive implements EventArchive {
       });
     const inOrder = events.every((e, i) => i === 0 || e.position > events[i - 1]!.position);
     if (!inOrder || events[0]!.position !== segment.first || events[events.length - 1]!.position !== segment.last) {
-      throw new ArchiveCorrupt(path, 'its events do not run in position order from the first to the last its name gives');
+      throw new ArchiveCorrupt(path, 'its events do not run in position order between the positions its name gives');
     }
     return events;
   }

@@ -27,7 +27,11 @@ const dying: EventArchive = {
   cursor: (from) => archive.cursor(from),
   readEvents: (ids) => archive.readEvents(ids),
 };
-const store = SqliteEventStore.open({ path, busyTimeoutMs: 30_000, ...(mode === 'archive-then-die' && { archive: dying }) });
+const store = SqliteEventStore.open({
+  path,
+  busyTimeoutMs: 30_000,
+  ...(mode === 'archive-then-die' && { archive: dying }),
+});
 
 if (mode === 'flood') {
   process.stdout.write('ready\n');
