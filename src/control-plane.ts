@@ -13,6 +13,7 @@ import { createHttpApp } from './http/http-app.js';
 import { startHttpServer } from './http/http-server.js';
 import { FailsafeMetrics } from './http/metrics.js';
 import { ReadModels } from './api/read-models.js';
+import { archivedHistory } from './audit/archived-history.js';
 import { adminToken } from './auth/admin-token.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { TokenRegistry } from './auth/tokens.js';
@@ -159,7 +160,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     stops.push(() => readModels?.stop());
     stops.push(countRollbacks(store, metrics));
     const admin = adminToken(config.dataDir, config.adminToken);
-    const deps = { store, readModels, policy, now: () => new Date() };
+    const deps = { store, history: archivedHistory(sqlite, sqlite.archive), readModels, policy, now: () => new Date() };
     const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
     stops.push(() => mcp.close());
     const http = createHttpApp({

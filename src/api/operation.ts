@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { History } from '../audit/history.js';
 import type { Permission, Principal } from '../auth/roles.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
@@ -7,6 +8,8 @@ import type { ReadModels } from './read-models.js';
 /** What every operation may use: the store, the live read models and the policy. */
 export interface ApiDependencies {
   readonly store: EventStore;
+  /** The store and its archive: what audits replay. */
+  readonly history: History;
   readonly readModels: ReadModels;
   readonly policy: RollbackPolicy;
   readonly now: () => Date;

@@ -322,8 +322,8 @@ const stateAt = defineOperation({
   input: z.object({ at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'), service: serviceName.optional().describe('only this service') }),
   output: z.object({ at: z.string(), eventsApplied: z.number(), services: looseState, incidents: looseState, migrations: looseState, drills: looseState }),
   http: { method: 'GET', path: '/state' },
-  async run({ store }, { at, service }) {
-    const state = toJson(await replayAt(store, new Date(at)));
+  async run({ history }, { at, service }) {
+    const state = toJson(await replayAt(history, new Date(at)));
     if (!service) return state;
     const only = <T extends { service?: string }>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).filter(([, v]) => v.service === service));
     return {
@@ -343,8 +343,8 @@ const explain = defineOperation({
   input: z.object({ decision: identifier.describe('the RollbackDecided event id or the rollback id') }),
   output: z.object({ decision: eventJson, evidence: z.array(eventJson), missingEvidence: z.array(z.string()), causation: z.array(eventJson), lifecycle: z.array(eventJson) }),
   http: { method: 'GET', path: '/decisions/{decision}' },
-  async run({ store }, { decision }) {
-    return toJson(await explainDecision(store, decision));
+  async run({ history }, { decision }) {
+    return toJson(await explainDecision(history, decision));
   },
 });
 

@@ -7,7 +7,9 @@ import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
+import { archivedHistory } from './archived-history.js';
 import { DecisionNotFound, explainDecision } from './explain-decision.js';
+import type { History } from './history.js';
 import { replayAt } from './replay-at.js';
 import { verifyDecisions } from './verify-decisions.js';
 
@@ -17,6 +19,7 @@ const at = (seconds: number) => new Date(t0 + seconds * 1000);
 describe('auditing the history', () => {
   let dir: string;
   let store: SqliteEventStore;
+  let history: History;
   const record = async (stream: string, event: DomainEvent, seconds: number, causationId?: string) => {
     const encoded = encodeEvent(event, { actor: 'prober', occurredAt: at(seconds), ...(causationId && { causationId }) });
     await store.append(stream, [encoded], 'any');
@@ -45,13 +48,14 @@ describe('auditing the history', () => {
     for (let s = 10; s <= 60; s += 10) await record('health-payments', sample(s, s >= 30 ? 30 : 1), s);
     await manager.catchUp();
     await manager.stop();
-    const report = await verifyDecisions(store, defaultRollbackPolicy);
+    const report = await verifyDecisions(history, defaultRollbackPolicy);
     return report.recorded[0]!.rollbackId;
   };
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-audit-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db') });
+    history = archivedHistory(store, store.archive);
   });
   afterEach(async () => {
     await store.close();
@@ -60,7 +64,7 @@ describe('auditing the history', () => {
 
   it('reproduces every recorded decision with the policy that made it', async () => {
     await incident();
-    const report = await verifyDecisions(store, defaultRollbackPolicy);
+    const report = await verifyDecisions(history, defaultRollbackPolicy);
     expect(report).toMatchObject({ ok: true, missing: [], recorded: [{ service: 'payments', rule: 'error_rate_critical', reproduced: true }] });
     expect(report.eventsReplayed).toBe(12);
   });
@@ -68,7 +72,7 @@ describe('auditing the history', () => {
   it('flags a recorded decision that another policy would not have made', async () => {
     await incident();
     const lenient: RollbackPolicy = { ...defaultRollbackPolicy, rules: { ...defaultRollbackPolicy.rules, error_rate_critical: { ...defaultRollbackPolicy.rules.error_rate_critical!, threshold: 0.5 } } };
-    const report = await verifyDecisions(store, lenient);
+    const report = await verifyDecisions(history, lenient);
     expect(report.ok).toBe(false);
     expect(report.recorded).toMatchObject([{ rule: 'error_rate_critical', reproduced: false }]);
   });
@@ -80,7 +84,7 @@ describe('auditing the history', () => {
       const id = await record('health-payments', sample(s, s >= 30 ? 40 : 1), s);
       if (s === 30) tipping = id;
     }
-    const report = await verifyDecisions(store, defaultRollbackPolicy);
+    const report = await verifyDecisions(history, defaultRollbackPolicy);
     expect(report.ok).toBe(false);
     expect(report.missing).toMatchObject([{ service: 'payments', rule: 'error_rate_critical', tippingEventId: tipping }]);
   });
@@ -88,28 +92,28 @@ describe('auditing the history', () => {
   it('explains a decision: figures, evidence samples, the causation chain and what followed', async () => {
     const rollbackId = await incident();
     await record('service-payments', { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } }, 70);
-    const explanation = await explainDecision(store, rollbackId);
+    const explanation = await explainDecision(history, rollbackId);
     // Tipped by the sample at 30 s: (1 + 1 + 30) errors in 300 requests over the 60 s window.
     expect(explanation.decision.data).toMatchObject({ rollbackId, rule: 'error_rate_critical', threshold: 0.1, targetRelease: 'v1', window: { sampleCount: 3 } });
     expect(explanation.decision.data.observed).toBeCloseTo(32 / 300);
     expect(explanation.evidence.map((e) => e.data)).toMatchObject([{ requests: { errors: 1 } }, { requests: { errors: 1 } }, { requests: { errors: 30 } }]);
     expect(explanation.causation.map((e) => e.id)).toEqual([explanation.evidence[2]!.id]);
     expect(explanation.lifecycle.map((e) => e.type)).toEqual(['RollbackStarted']);
-    expect((await explainDecision(store, explanation.decision.id)).decision.id).toBe(explanation.decision.id);
-    await expect(explainDecision(store, 'rb-nope')).rejects.toBeInstanceOf(DecisionNotFound);
+    expect((await explainDecision(history, explanation.decision.id)).decision.id).toBe(explanation.decision.id);
+    await expect(explainDecision(history, 'rb-nope')).rejects.toBeInstanceOf(DecisionNotFound);
   });
 
   it('replays the state as it was at a past instant', async () => {
     const rollbackId = await incident();
     await record('service-payments', { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } }, 100);
     await record('service-payments', { type: 'RollbackCompleted', data: { rollbackId, service: 'payments', release: 'v1' } }, 110);
-    const before = await replayAt(store, at(20));
+    const before = await replayAt(history, at(20));
     expect(before.services.services.payments).toMatchObject({ currentRelease: 'v2', lastKnownGood: 'v1' });
     expect(before.services.services.payments!.rollback).toBeUndefined();
-    const during = await replayAt(store, at(105));
+    const during = await replayAt(history, at(105));
     expect(during.services.services.payments!.rollback).toMatchObject({ id: rollbackId, status: 'in_progress' });
     expect(Object.values(during.incidents.incidents)).toMatchObject([{ id: rollbackId, status: 'mitigating', severity: 'P1' }]);
-    const after = await replayAt(store, at(200));
+    const after = await replayAt(history, at(200));
     expect(after.services.services.payments).toMatchObject({ currentRelease: 'v1', rollback: { status: 'completed' } });
   });
 });

@@ -1,6 +1,6 @@
-import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
+import type { RecordedEvent } from '../event-store/event-store.js';
 import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
-import { decodedHistory } from './history.js';
+import { decodedHistory, type History } from './history.js';
 
 export class DecisionNotFound extends Error {
   readonly code = 'DECISION_NOT_FOUND';
@@ -14,7 +14,7 @@ export type DecidedEvent = Extract<TypedRecordedEvent, { type: 'RollbackDecided'
 
 export interface Explanation {
   readonly decision: DecidedEvent;
-  /** The events the rule read (samples, migration progress), as recorded; ids no longer stored are listed apart. */
+  /** The events the rule read (samples, migration progress), live or archived; ids found nowhere are listed apart. */
   readonly evidence: readonly TypedRecordedEvent[];
   readonly missingEvidence: readonly string[];
   /** From the decision back along `causationId` to the event that started the chain. */
@@ -23,17 +23,17 @@ export interface Explanation {
   readonly lifecycle: readonly TypedRecordedEvent[];
 }
 
-const read = async (store: EventStore, id: string): Promise<TypedRecordedEvent | undefined> => {
-  const recorded: RecordedEvent | undefined = await store.readEvent(id);
+const read = async (history: History, id: string, known: ReadonlyMap<string, RecordedEvent> = new Map()) => {
+  const recorded = known.get(id) ?? (await history.readEvents([id])).get(id);
   return recorded && decodeEvent(recorded);
 };
 
 /** Why a rollback was decided: its rule and figures, the evidence, and the chain of causes. */
-export async function explainDecision(store: EventStore, id: string): Promise<Explanation> {
+export async function explainDecision(history: History, id: string): Promise<Explanation> {
   let decision: DecidedEvent | undefined;
-  const direct = await read(store, id);
+  const direct = await read(history, id);
   if (direct?.type === 'RollbackDecided') decision = direct;
-  for await (const event of decision ? [] : decodedHistory(store)) {
+  for await (const event of decision ? [] : decodedHistory(history)) {
     if (event.type === 'RollbackDecided' && event.data.rollbackId === id) {
       decision = event;
       break;
@@ -43,22 +43,23 @@ export async function explainDecision(store: EventStore, id: string): Promise<Ex
 
   const evidence: TypedRecordedEvent[] = [];
   const missingEvidence: string[] = [];
+  const found = await history.readEvents(decision.data.evidenceEventIds);
   for (const evidenceId of decision.data.evidenceEventIds) {
-    const event = await read(store, evidenceId);
-    if (event) evidence.push(event);
+    const event = found.get(evidenceId);
+    if (event) evidence.push(decodeEvent(event));
     else missingEvidence.push(evidenceId);
   }
   const causation: TypedRecordedEvent[] = [];
   for (let cause = decision.metadata.causationId; cause && causation.length < 100; ) {
-    const event = await read(store, cause);
+    const event = await read(history, cause, found);
     if (!event) break;
     causation.push(event);
     cause = event.metadata.causationId;
   }
   const lifecycle: TypedRecordedEvent[] = [];
-  for await (const recorded of store.readStream(decision.stream, { fromRevision: decision.revision + 1n })) {
-    const event = decodeEvent(recorded);
-    if ((event.data as { rollbackId?: string }).rollbackId === decision.data.rollbackId) lifecycle.push(event);
+  for await (const event of decodedHistory(history, decision.position + 1n)) {
+    const about = (event.data as { rollbackId?: string }).rollbackId === decision.data.rollbackId;
+    if (event.stream === decision.stream && about) lifecycle.push(event);
   }
   return { decision, evidence, missingEvidence, causation, lifecycle };
 }

@@ -3,8 +3,7 @@ import { eventTime } from '../../projections/event-time.js';
 import { incidentsProjection, type IncidentsState } from '../../projections/incidents.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
 import { serviceStateProjection, type ServicesState } from '../../projections/service-state.js';
-import type { EventStore } from '../event-store/event-store.js';
-import { decodedHistory } from './history.js';
+import { decodedHistory, type History } from './history.js';
 
 export interface StateAt {
   readonly at: string;
@@ -16,14 +15,14 @@ export interface StateAt {
 }
 
 /** The read models as they were at `at`: every event whose recorded time is not after it, folded from zero. */
-export async function replayAt(store: EventStore, at: Date): Promise<StateAt> {
+export async function replayAt(history: History, at: Date): Promise<StateAt> {
   const limit = at.getTime();
   const services = serviceStateProjection.initialState;
   const incidents = incidentsProjection.initialState;
   const migrations = migrationProgressProjection.initialState;
   const drills = drillHistoryProjection.initialState;
   let eventsApplied = 0;
-  for await (const event of decodedHistory(store)) {
+  for await (const event of decodedHistory(history)) {
     if (eventTime(event) > limit) continue;
     serviceStateProjection.apply(services, event);
     incidentsProjection.apply(incidents, event);

@@ -1,10 +1,8 @@
 import { POLICY_ACTOR } from '../../projections/rollback-process-manager.js';
 import { rollbackDecisionsProjection, type PendingDecision } from '../../projections/rollback-decisions.js';
-import type { EventStore } from '../event-store/event-store.js';
-import { decodeEvent } from '../events/catalogue.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
 import type { DecidedEvent } from './explain-decision.js';
-import { decodedHistory } from './history.js';
+import { decodedHistory, type History } from './history.js';
 
 export interface RecordedVerdict {
   readonly rollbackId: string;
@@ -36,15 +34,24 @@ export interface AuditReport {
  * dropped because the service stream had moved on (another event took its place, as the live
  * process manager's expected revision would have seen), or is missing.
  */
-export async function verifyDecisions(store: EventStore, policy: RollbackPolicy): Promise<AuditReport> {
+export async function verifyDecisions(history: History, policy: RollbackPolicy): Promise<AuditReport> {
   const projection = rollbackDecisionsProjection(policy);
   const state = projection.initialState;
   const computed: PendingDecision[] = [];
   const recordedDecisions: DecidedEvent[] = [];
+  // For each computed decision, the id of the event its stream recorded next (the decision, or what preempted it).
+  const recordedNext = new Map<string, string | undefined>();
+  const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
   let eventsReplayed = 0;
-  for await (const event of decodedHistory(store)) {
+  for await (const event of decodedHistory(history)) {
+    const here = slot(event.stream, event.revision);
+    if (recordedNext.has(here)) recordedNext.set(here, event.id);
     projection.apply(state, event);
-    computed.push(...state.decisions);
+    for (const decision of state.decisions) {
+      computed.push(decision);
+      const next = slot(decision.stream, decision.expectedRevision + 1);
+      if (!recordedNext.has(next)) recordedNext.set(next, undefined);
+    }
     if (event.type === 'RollbackDecided' && event.metadata.actor === POLICY_ACTOR) recordedDecisions.push(event);
     eventsReplayed += 1;
   }
@@ -65,10 +72,8 @@ export async function verifyDecisions(store: EventStore, policy: RollbackPolicy)
     const episode = `${decision.stream}@${decision.expectedRevision}`;
     if (recordedIds.has(rollbackId) || episodes.has(episode)) continue;
     episodes.add(episode);
-    let preempted = false;
-    for await (const next of store.readStream(decision.stream, { fromRevision: BigInt(decision.expectedRevision + 1), maxCount: 1 })) {
-      preempted = decodeEvent(next).id !== decision.eventIds[0];
-    }
+    const next = recordedNext.get(slot(decision.stream, decision.expectedRevision + 1));
+    const preempted = next !== undefined && next !== decision.eventIds[0];
     if (!preempted) missing.push({ rollbackId, service, rule, tippingEventId: decision.tippingEventId, tippingPosition: decision.tippingPosition });
   }
   return { eventsReplayed, recorded, missing, ok: missing.length === 0 && recorded.every((r) => r.reproduced) };

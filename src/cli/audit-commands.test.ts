@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,8 @@ describe('auditor commands', () => {
     }
     await manager.catchUp();
     await manager.stop();
+    // Retention moves the evidence to the archive: every command below reads it from there.
+    await store.setStreamMetadata('health-payments', { maxCount: 1 });
     for await (const e of store.readStream('service-payments')) if (e.type === 'RollbackDecided') rollbackId = String(e.data.rollbackId);
     await store.close();
   }, 60_000);
@@ -67,5 +69,20 @@ describe('auditor commands', () => {
     expect(after.stdout).toMatch(new RegExp(`rollback ${rollbackId} \\(automatic, decided\\)`));
     expect(after.stdout).toMatch(new RegExp(`${rollbackId}  P1  payments  error_rate_critical`));
     expect(failsafe('replay', '--at', 'yesterday', '--data-dir', dataDir).stderr).toMatch(/ISO-8601/);
+  });
+
+  it('audit verify names a damaged archive segment and exits 1', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'failsafe-audit-cli-'));
+    try {
+      cpSync(dataDir, copy, { recursive: true });
+      const archive = join(copy, 'failsafe.db.archive');
+      const segment = join(archive, readdirSync(archive)[0]!);
+      writeFileSync(segment, 'not gzip');
+      const result = failsafe('audit', 'verify', '--data-dir', copy);
+      expect(result.stderr).toContain(`failsafe: ArchiveCorrupt: archive segment ${segment} is damaged`);
+      expect(result.code).toBe(1);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { serviceStatus } from '../../projections/service-state.js';
+import { archivedHistory } from '../audit/archived-history.js';
 import { explainDecision } from '../audit/explain-decision.js';
 import { replayAt } from '../audit/replay-at.js';
 import { verifyDecisions } from '../audit/verify-decisions.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
+import type { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { loadPolicy } from '../policy/policy-file.js';
@@ -15,6 +17,8 @@ const parseTime = (value: string): Date => {
   return time;
 };
 
+/** The store and the archive its retention wrote: auditors read both. */
+const historyOf = (store: SqliteEventStore) => archivedHistory(store, store.archive);
 const iso = (ms: number) => new Date(ms).toISOString();
 const asJson = (event: TypedRecordedEvent) => recordedEventToJson(event as unknown as RecordedEvent);
 const summary = (event: TypedRecordedEvent) =>
@@ -27,7 +31,7 @@ export const replayCommand = (): Command =>
     .option('--json', 'print the read models as JSON')
     .action(
       action(async (flags: { at: Date; json?: boolean; dataDir?: string }) => {
-        const state = await withStore(flags.dataDir, (store) => replayAt(store, flags.at));
+        const state = await withStore(flags.dataDir, (store) => replayAt(historyOf(store), flags.at));
         if (flags.json) return say(JSON.stringify(state, null, 2));
         say(`State at ${state.at} (${state.eventsApplied} events)`);
         say('Services');
@@ -55,7 +59,7 @@ export const explainCommand = (): Command =>
     .option('--json', 'print the explanation as JSON')
     .action(
       action(async (id: string, flags: { json?: boolean; dataDir?: string }) => {
-        const explanation = await withStore(flags.dataDir, (store) => explainDecision(store, id));
+        const explanation = await withStore(flags.dataDir, (store) => explainDecision(historyOf(store), id));
         const { decision, evidence, missingEvidence, causation, lifecycle } = explanation;
         if (flags.json) {
           return say(JSON.stringify({ decision: asJson(decision), evidence: evidence.map(asJson), missingEvidence, causation: causation.map(asJson), lifecycle: lifecycle.map(asJson) }, null, 2));
@@ -86,7 +90,7 @@ export const auditCommand = (): Command =>
         action(async (flags: { policy?: string; json?: boolean; dataDir?: string }) => {
           const policyPath = flags.policy ?? process.env.FAILSAFE_POLICY;
           const policy = loadPolicy(policyPath);
-          const report = await withStore(flags.dataDir, (store) => verifyDecisions(store, policy));
+          const report = await withStore(flags.dataDir, (store) => verifyDecisions(historyOf(store), policy));
           if (flags.json) say(JSON.stringify(report, null, 2));
           else {
             say(`Replayed ${report.eventsReplayed} events with ${policyPath ?? 'the built-in policy'}`);

@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { STORE_FILE } from '../control-plane.js';
-import type { EventStore } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 
 /** Adds `--data-dir` to a command that opens the embedded store. */
@@ -49,7 +48,10 @@ export const say = (line = ''): void => {
 };
 
 /** Runs `work` against the embedded store and closes it whatever happens. */
-export async function withStore<T>(dataDir: string | undefined, work: (store: EventStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  dataDir: string | undefined,
+  work: (store: SqliteEventStore) => Promise<T>,
+): Promise<T> {
   const store = openEmbeddedStore(dataDir);
   try {
     return await work(store);

@@ -82,3 +82,14 @@ export class StoreClosed extends EventStoreError {
     super('StoreClosed: the event store was closed; open it again');
   }
 }
+
+/** An archive segment is damaged. Never rewritten automatically: restore it from a backup. */
+export class ArchiveCorrupt extends EventStoreError {
+  readonly code = 'ARCHIVE_CORRUPT';
+  constructor(readonly path: string, detail: string) {
+    super(
+      `ArchiveCorrupt: archive segment ${path} is damaged (${detail}); Failsafe left it untouched — ` +
+        'restore it from a backup: the events it held cannot be audited until then',
+    );
+  }
+}

@@ -1,11 +1,14 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateEventId, InvalidEvent, StreamDeleted, WrongExpectedRevision } from './errors.js';
+import type { EventArchive } from './event-archive.js';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from './event-store.js';
 
 /** How a suite gets a fresh, empty store of the adapter under test, and disposes of it. */
 export interface EventStoreFixture {
   readonly store: EventStore;
+  /** Where the store's retention puts what it trims. */
+  readonly archive: EventArchive;
   dispose(): Promise<void>;
 }
 
@@ -290,6 +293,31 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
         const fresh = events(1);
         await store.append('health-svc', fresh, 'any');
         expect((await collect(store.readStream('health-svc'))).map((e) => e.id)).toEqual([fresh[0]!.id]);
+      });
+
+      it('archives what it trims before deleting it: live and archived, every event is kept once', async () => {
+        await store.setStreamMetadata('health-svc', { maxCount: 5 });
+        const written = events(40);
+        for (const event of written) await store.append('health-svc', [event], 'any');
+        const archived = await collect(fixture.archive.cursor(0n).upTo(2n ** 63n));
+        const live = await collect(store.readAll());
+        expect(archived.length).toBeGreaterThan(0);
+        const whole = [...archived, ...live].sort((a, b) => (a.position < b.position ? -1 : 1));
+        expect(whole.map((e) => e.id)).toEqual(written.map((e) => e.id));
+        expect(revisions(whole)).toEqual(written.map((_, index) => BigInt(index)));
+        const first = (await fixture.archive.readEvents([written[0]!.id])).get(written[0]!.id);
+        expect(first).toMatchObject({ stream: 'health-svc', revision: 0n, data: { index: 0 } });
+      });
+
+      it('archives events older than maxAge before deleting them', async () => {
+        await store.setStreamMetadata('health-svc', { maxAgeSeconds: 1 });
+        const old = events(3);
+        await store.append('health-svc', old, 'no_stream');
+        await sleep(1_300);
+        await store.append('health-svc', events(1), 'any');
+        expect((await collect(store.readAll())).map((e) => e.revision)).toEqual([3n]);
+        const archived = await collect(fixture.archive.cursor(0n).upTo(2n ** 63n));
+        expect(archived.map((e) => e.id)).toEqual(old.map((e) => e.id));
       });
 
       it('refuses retention values that are not positive integers', async () => {

@@ -3,17 +3,35 @@
  * reports on stdout (synchronous for pipes on Linux) only what the store acknowledged.
  *   flood <db>                  appends 3-event batches until killed, printing "ack <batch> <ids>"
  *   contend <db> <worker> <n>   appends n events to stream "shared" with optimistic retries
+ *   archive-then-die <db>       appends to "health-k" (maxCount 10), printing "ack <id>", and is killed
+ *                               by its archive once the first trim's segment is durable, before the delete
  */
+import { resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { WrongExpectedRevision } from './errors.js';
+import type { EventArchive } from './event-archive.js';
+import { SegmentArchive } from './segment-archive.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
 
 const [mode, path, ...rest] = process.argv.slice(2);
-if (!path || (mode !== 'flood' && mode !== 'contend')) {
-  process.stderr.write('usage: flood <db> | contend <db> <worker> <count>\n');
+if (!path || (mode !== 'flood' && mode !== 'contend' && mode !== 'archive-then-die')) {
+  process.stderr.write('usage: flood <db> | contend <db> <worker> <count> | archive-then-die <db>\n');
   process.exit(2);
 }
-const store = SqliteEventStore.open({ path, busyTimeoutMs: 30_000 });
+const archive = SegmentArchive.nextTo(resolve(path));
+const dying: EventArchive = {
+  write: (events) => {
+    archive.write(events);
+    process.kill(process.pid, 'SIGKILL');
+  },
+  cursor: (from) => archive.cursor(from),
+  readEvents: (ids) => archive.readEvents(ids),
+};
+const store = SqliteEventStore.open({
+  path,
+  busyTimeoutMs: 30_000,
+  ...(mode === 'archive-then-die' && { archive: dying }),
+});
 
 if (mode === 'flood') {
   process.stdout.write('ready\n');
@@ -26,6 +44,13 @@ if (mode === 'flood') {
       'any',
     );
     process.stdout.write(`ack ${ids.join(',')}\n`);
+  }
+} else if (mode === 'archive-then-die') {
+  await store.setStreamMetadata('health-k', { maxCount: 10 });
+  for (;;) {
+    const id = uuidv7();
+    await store.append('health-k', [{ id, type: 'Sampled', data: {} }], 'any');
+    process.stdout.write(`ack ${id}\n`);
   }
 } else {
   const worker = Number(rest[0]);

@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archivedHistory } from '../audit/archived-history.js';
 import { collect } from './event-store.contract.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
 
@@ -90,6 +92,34 @@ describe('SQLite event store with real processes', () => {
     expect(stream.map((e) => e.revision)).toEqual(Array.from({ length: processes * each }, (_, i) => BigInt(i)));
     for (let w = 0; w < processes; w += 1) {
       expect(stream.filter((e) => e.data.worker === w).map((e) => e.data.n)).toEqual(Array.from({ length: each }, (_, n) => n));
+    }
+  }, 120_000);
+
+  it('keeps every event exactly once when killed after archiving a trim and before deleting it', async () => {
+    const path = join(dir, 'archive-kill.db');
+    const child = startWorker('archive-then-die', path);
+    const output = completeLines(child);
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    await exited(child);
+    clearTimeout(stuck);
+    expect(child.signalCode, output.stderr()).toBe('SIGKILL');
+    const acknowledged = output.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4));
+    // The eleventh append trimmed the first sample: archived, then killed before its delete committed.
+    expect(acknowledged).toHaveLength(10);
+    const store = SqliteEventStore.open({ path });
+    try {
+      const history = archivedHistory(store, store.archive);
+      const ids = async (source: AsyncIterable<{ id: string }>) => (await collect(source)).map((e) => e.id);
+      expect(await ids(store.archive.cursor(0n).upTo(2n ** 63n))).toEqual([acknowledged[0]]);
+      expect(await ids(store.readAll())).toEqual(acknowledged);
+      expect(await ids(history.readAll())).toEqual(acknowledged);
+      // The next append trims again and archives the same sample a second time, harmlessly.
+      const more = Array.from({ length: 5 }, () => ({ id: uuidv7(), type: 'Sampled', data: {} }));
+      for (const event of more) await store.append('health-k', [event], 'any');
+      expect(await ids(history.readAll())).toEqual([...acknowledged, ...more.map((e) => e.id)]);
+      expect((await ids(store.readAll())).length).toBe(10);
+    } finally {
+      await store.close();
     }
   }, 120_000);
 });

@@ -15,6 +15,7 @@ describeEventStoreContract('SQLite', async () => {
   const store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 50 });
   return {
     store,
+    archive: store.archive,
     dispose: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

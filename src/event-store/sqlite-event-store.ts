@@ -12,6 +12,7 @@ import {
   StreamDeleted,
   WrongExpectedRevision,
 } from './errors.js';
+import type { EventArchive } from './event-archive.js';
 import type {
   AppendResult,
   EventStore,
@@ -26,6 +27,7 @@ import type {
   Subscription,
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
+import { SegmentArchive } from './segment-archive.js';
 
 /** "FSAF" in the database header marks a Failsafe event store; anything else is refused. */
 const APPLICATION_ID = 0x46534146;
@@ -48,6 +50,8 @@ export interface SqliteEventStoreOptions {
   readonly livePollIntervalMs?: number;
   /** Rows fetched per query while reading; bounds memory however long the history. */
   readonly readPageSize?: number;
+  /** Where retention puts what it trims; default: gzip'd segment files in the folder `<path>.archive`. */
+  readonly archive?: EventArchive;
 }
 
 interface StreamRow {
@@ -139,8 +143,12 @@ export class SqliteEventStore implements EventStore {
       findEvent: sql(
         'SELECT e.position, e.revision, s.name AS stream FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.id = ?',
       ),
-      trimCount: sql('DELETE FROM events WHERE stream_id = ? AND revision < ?'),
-      trimAge: sql('DELETE FROM events WHERE stream_id = ? AND recorded_at < ?'),
+      oldest: sql('SELECT revision, recorded_at FROM events WHERE stream_id = ? ORDER BY revision LIMIT 1'),
+      expired: sql(
+        `SELECT position, id, ?, revision, type, data, metadata, recorded_at FROM events
+         WHERE stream_id = ? AND (revision < ? OR recorded_at < ?) ORDER BY position`,
+      ).raw(),
+      trim: sql('DELETE FROM events WHERE stream_id = ? AND (revision < ? OR recorded_at < ?)'),
       head: sql("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
       readEvent: sql(
         `SELECT e.position, e.id, s.name, e.revision, e.type, e.data, e.metadata, e.recorded_at
@@ -186,6 +194,7 @@ export class SqliteEventStore implements EventStore {
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
         livePollIntervalMs: options.livePollIntervalMs ?? 200,
         readPageSize: options.readPageSize ?? 1000,
+        archive: options.archive ?? SegmentArchive.nextTo(path),
       });
     } catch (error) {
       db?.close();
@@ -223,6 +232,11 @@ export class SqliteEventStore implements EventStore {
       return new StoreCorrupt(path, (error as Error).message);
     }
     return error;
+  }
+
+  /** Where this store's retention puts the events it trims. */
+  get archive(): EventArchive {
+    return this.options.archive;
   }
 
   /** The durability settings actually in force, read back from SQLite. */
@@ -283,7 +297,7 @@ export class SqliteEventStore implements EventStore {
       }
     }
     s.setRevision.run(revision, row.id);
-    this.applyRetention({ ...row, last_revision: revision }, now);
+    this.applyRetention(stream, { ...row, last_revision: revision }, now);
     return { nextExpectedRevision: BigInt(revision), position: BigInt(position) };
   }
 
@@ -315,9 +329,23 @@ export class SqliteEventStore implements EventStore {
     if (!ok) throw new WrongExpectedRevision(stream, expected, current === -1 ? 'no_stream' : BigInt(current));
   }
 
-  private applyRetention(row: StreamRow, now: number): void {
-    if (row.max_count !== null) this.statements.trimCount.run(row.id, firstKeptRevision(row));
-    if (row.max_age_ms !== null) this.statements.trimAge.run(row.id, retentionCutoff(row, now));
+  /**
+   * Trims a stream once a tenth of its limit is due, so that each archive segment holds a batch
+   * (reads hide what is due at once). Archive first, durably, then delete in this transaction: a
+   * crash in between leaves events in both, and readers keep one copy per position.
+   */
+  private applyRetention(stream: string, row: StreamRow, now: number): void {
+    if (row.max_count === null && row.max_age_ms === null) return;
+    const oldest = this.statements.oldest.get(row.id) as { revision: number; recorded_at: number } | undefined;
+    if (!oldest) return;
+    const keepFrom = firstKeptRevision(row);
+    const cutoff = retentionCutoff(row, now);
+    const countDue = row.max_count !== null && keepFrom - oldest.revision >= Math.ceil(row.max_count / 10);
+    const ageDue = row.max_age_ms !== null && oldest.recorded_at < cutoff - row.max_age_ms / 10;
+    if (!countDue && !ageDue) return;
+    const expired = this.statements.expired.all(stream, row.id, keepFrom, cutoff) as EventRow[];
+    this.options.archive.write(expired.map((r) => this.decode(r)));
+    this.statements.trim.run(row.id, keepFrom, cutoff);
   }
 
   private wakeSubscribers(): void {
@@ -444,7 +472,7 @@ export class SqliteEventStore implements EventStore {
             max_count: metadata.maxCount ?? null,
           };
           s.setRetention.run(updated.max_age_ms, updated.max_count, row.id);
-          this.applyRetention(updated, Date.now());
+          this.applyRetention(stream, updated, Date.now());
         })
         .immediate(),
     );

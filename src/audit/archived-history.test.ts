@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { events } from '../event-store/event-store.contract.js';
+import type { NewEvent } from '../event-store/event-store.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { archivedHistory } from './archived-history.js';
+
+describe('the history of a store and its archive', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-history-'));
+    store = SqliteEventStore.open({ path: join(dir, 'events.db') });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const appendInBatches = async (stream: string, all: readonly NewEvent[]) => {
+    for (let i = 0; i < all.length; i += 100) await store.append(stream, all.slice(i, i + 100), 'any');
+  };
+
+  it('misses no event that retention trims while it is being read', async () => {
+    const kept = events(1000);
+    const trimmed = events(1000);
+    const last = events(10);
+    await appendInBatches('service-a', kept);
+    await appendInBatches('health-a', trimmed);
+    await appendInBatches('service-a', last);
+    const ids: string[] = [];
+    for await (const event of archivedHistory(store, store.archive).readAll()) {
+      // The first page is read; the trim moves most of the second page to the archive.
+      if (ids.length === 0) await store.setStreamMetadata('health-a', { maxCount: 1 });
+      ids.push(event.id);
+    }
+    expect(await store.readEvent(trimmed[0]!.id)).toBeUndefined();
+    expect(ids).toEqual([...kept, ...trimmed, ...last].map((e) => e.id));
+  });
+
+  it('finds events by id in the store or the archive, keyed as asked', async () => {
+    const samples = events(30);
+    await store.setStreamMetadata('health-a', { maxCount: 10 });
+    for (const sample of samples) await store.append('health-a', [sample], 'any');
+    const asked = [samples[0]!.id.toUpperCase(), samples[29]!.id, 'never-recorded'];
+    const found = await archivedHistory(store, store.archive).readEvents(asked);
+    expect([...found.keys()].sort()).toEqual(asked.slice(0, 2).sort());
+    expect(found.get(asked[0]!)).toMatchObject({ id: samples[0]!.id, revision: 0n });
+  });
+});
