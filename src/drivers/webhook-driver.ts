@@ -1,5 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Instance, type TargetDriver } from './target-driver.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface WebhookDriverOptions {
   /** The user's deploy endpoint: Failsafe POSTs each action to it. */
@@ -11,6 +13,7 @@ export interface WebhookDriverOptions {
   readonly retries?: number;
   /** First pause between attempts; doubled each time (default 500 ms). */
   readonly backoffMs?: number;
+  readonly clock?: Clock;
 }
 
 export class WebhookFailed extends Error {
@@ -20,8 +23,6 @@ export class WebhookFailed extends Error {
     this.name = 'WebhookFailed';
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The signature of a request: `sha256=` HMAC of `<timestamp>.<body>`, so a replayed old body is told apart. */
 export const webhookSignature = (secret: string, timestamp: string, body: string): string =>
@@ -60,7 +61,7 @@ export class WebhookDriver implements TargetDriver {
     let last = '';
     for (let attempt = 0; attempt <= retries; attempt += 1) {
       if (attempt > 0) await sleep((this.options.backoffMs ?? 500) * 2 ** (attempt - 1));
-      const timestamp = String(Date.now());
+      const timestamp = String((this.options.clock ?? systemClock).now().getTime());
       let response: Response;
       try {
         response = await fetch(this.options.url, {
@@ -98,7 +99,7 @@ export class WebhookDriver implements TargetDriver {
       service,
       release: String(i.release),
       url: String(i.url),
-      startedAt: new Date().toISOString(),
+      startedAt: (this.options.clock ?? systemClock).now().toISOString(),
     }));
   }
 }

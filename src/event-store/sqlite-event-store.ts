@@ -26,6 +26,7 @@ import type {
   Subscription,
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 /** "FSAF" in the database header marks a Failsafe event store; anything else is refused. */
 const APPLICATION_ID = 0x46534146;
@@ -48,6 +49,8 @@ export interface SqliteEventStoreOptions {
   readonly livePollIntervalMs?: number;
   /** Rows fetched per query while reading; bounds memory however long the history. */
   readonly readPageSize?: number;
+  /** Stamps appends and dates retention (default the system clock). */
+  readonly clock?: Clock;
 }
 
 interface StreamRow {
@@ -186,6 +189,7 @@ export class SqliteEventStore implements EventStore {
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
         livePollIntervalMs: options.livePollIntervalMs ?? 200,
         readPageSize: options.readPageSize ?? 1000,
+        clock: options.clock ?? systemClock,
       });
     } catch (error) {
       db?.close();
@@ -245,7 +249,7 @@ export class SqliteEventStore implements EventStore {
   async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
-    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, Date.now()));
+    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, this.options.clock.now().getTime()));
     this.wakeSubscribers();
     return result;
   }
@@ -350,7 +354,7 @@ export class SqliteEventStore implements EventStore {
     if (!backwards) next = Math.max(next, lowest);
     while (remaining > 0) {
       const limit = Math.min(remaining, this.options.readPageSize);
-      const cutoff = retentionCutoff(row, Date.now());
+      const cutoff = retentionCutoff(row, this.options.clock.now().getTime());
       const rows = this.guard(
         () =>
           (backwards
@@ -444,7 +448,7 @@ export class SqliteEventStore implements EventStore {
             max_count: metadata.maxCount ?? null,
           };
           s.setRetention.run(updated.max_age_ms, updated.max_count, row.id);
-          this.applyRetention(updated, Date.now());
+          this.applyRetention(updated, this.options.clock.now().getTime());
         })
         .immediate(),
     );
