@@ -12,5 +12,10 @@ export const systemClock: Clock = { now: () => new Date() };
 /** A clock that stands still until moved: for tests. */
 export const fixedClock = (at: Date | string): Clock & { set(at: Date | string): void } => {
   let current = new Date(at);
-  return { now: () => new Date(current), set: (next) => void (current = new Date(next)) };
+  return {
+    now: () => new Date(current),
+    set: (next) => {
+      current = new Date(next);
+    },
+  };
 };
