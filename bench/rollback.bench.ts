@@ -9,6 +9,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTraffic } from '../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { handleCommand } from '../src/application/command-handler.js';
@@ -30,7 +31,6 @@ if (args.help) {
   process.exit(0);
 }
 const releasesDir = fileURLToPath(new URL('../drills/sample-fleet/releases/', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Run {
   /** From the bad release taking traffic (its DeploymentHealthy) to the rollback verified: what the sampling interval costs shows here. */

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect } from '../src/event-store/event-store.contract.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
 
 const bin = fileURLToPath(new URL('../bin/failsafe.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function serve(dataDir: string): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--tick-seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -25,6 +25,7 @@ import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
+import { systemClock } from './runtime/clock.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
@@ -98,7 +99,8 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
   const storePath = join(config.dataDir, STORE_FILE);
-  const sqlite = SqliteEventStore.open({ path: storePath });
+  const clock = systemClock;
+  const sqlite = SqliteEventStore.open({ path: storePath, clock });
   const stops: (() => Promise<void> | void)[] = [() => sqlite.close()];
   let readModels: ReadModels | undefined;
   const metrics = new FailsafeMetrics(async () => (readModels ? readModels.lag() : {}));
@@ -116,7 +118,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     const policyManager = new RollbackProcessManager(store, policy, checkpoints, { log });
     await policyManager.start();
     stops.push(() => policyManager.stop());
-    const ticker = new ClockTicker(store, config.tickSeconds * 1000);
+    const ticker = new ClockTicker(store, config.tickSeconds * 1000, clock);
     await ticker.start();
     stops.push(() => ticker.stop());
     if (fleet) {
@@ -124,10 +126,10 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
       const services = Object.keys(fleet.services);
-      const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log });
+      const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log, clock });
       await prober.start();
       stops.push(() => prober.stop());
-      const reconciler = new ServiceReconciler(store, driver, { log });
+      const reconciler = new ServiceReconciler(store, driver, { log, clock });
       await reconciler.start();
       stops.push(() => reconciler.stop());
       for (const [service, address] of driver.addresses) {
@@ -141,6 +143,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
           store,
           drillsDir,
           log,
+          clock,
           run: async (drill, context) => {
             const toxiproxyUrl = config.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
@@ -160,7 +163,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     stops.push(() => readModels?.stop());
     stops.push(countRollbacks(store, metrics));
     const admin = adminToken(config.dataDir, config.adminToken);
-    const deps = { store, history: archivedHistory(sqlite, sqlite.archive), readModels, policy, now: () => new Date() };
+    const deps = { store, history: archivedHistory(sqlite, sqlite.archive), readModels, policy, now: () => clock.now() };
     const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
     stops.push(() => mcp.close());
     const http = createHttpApp({

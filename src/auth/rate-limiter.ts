@@ -5,7 +5,7 @@ export class RateLimiter {
   constructor(
     private readonly perMinute: number,
     private readonly burst: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Takes one request from `key`'s bucket; when empty, says how many seconds until the next is allowed. */

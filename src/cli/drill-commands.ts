@@ -12,6 +12,7 @@ import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-
 import type { Scorecard } from '../drills/scorecard.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { action, say, withDataDir, withStore } from './cli-support.js';
+import { systemClock } from '../runtime/clock.js';
 
 const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
 const dataDirOf = (dataDir: string | undefined) => resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
@@ -97,7 +98,7 @@ const listCommand = () =>
         if (drills.length === 0) return say(`no drill files in ${flags.drills}`);
         for (const { drill, cron } of drills) {
           const last = cards.filter((c) => c.drill === drill).at(-1);
-          const next = nextSlot(parseCron(cron), new Date());
+          const next = nextSlot(parseCron(cron), systemClock.now());
           say(`${drill.padEnd(28)} ${cron.padEnd(14)} next ${next?.toISOString() ?? 'never'}   last ${last ? `${last.outcome} at ${last.startedAt} (${last.runId})` : 'never run'}`);
         }
       }),

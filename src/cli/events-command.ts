@@ -6,6 +6,7 @@ import type { ExpectedRevision, RecordedEvent } from '../event-store/event-store
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { encodeEvent, parseDomainEvent } from '../events/catalogue.js';
 import { action, openEmbeddedStore, positiveInteger, untilSignal, withDataDir } from './cli-support.js';
+import { systemClock } from '../runtime/clock.js';
 
 const count = positiveInteger('events');
 
@@ -51,7 +52,7 @@ const appendCommand = () =>
       action(async (stream: string, type: string, dataSource: string, flags) => {
         const event = encodeEvent(parseDomainEvent(type, readData(dataSource)), {
           actor: flags.actor,
-          occurredAt: new Date(),
+          occurredAt: systemClock.now(),
           ...(flags.id && { id: flags.id }),
           ...(flags.correlationId && { correlationId: flags.correlationId }),
           ...(flags.causationId && { causationId: flags.causationId }),

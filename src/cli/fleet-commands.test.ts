@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { collect } from '../event-store/event-store.contract.js';
@@ -10,7 +11,6 @@ import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('operating a real fleet through failsafe serve and the CLI', () => {
   let dataDir: string;

@@ -10,6 +10,7 @@ import { decodeEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy } from '../policy/rollback-policy.js';
 import { healthStream } from '../probing/health-prober.js';
 import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
+import { systemClock } from '../runtime/clock.js';
 
 const seconds = positiveInteger('seconds');
 
@@ -17,7 +18,7 @@ const me = () => `cli:${userInfo().username}`;
 const line = (e: RecordedEvent) => `  ${e.recordedAt.toISOString()}  ${e.type}  ${JSON.stringify(e.data)}`;
 
 const issue = (store: EventStore, service: string, command: ServiceCommand, actor: string) =>
-  handleCommand(store, serviceStream(service), serviceDecider, command, { actor, now: new Date() });
+  handleCommand(store, serviceStream(service), serviceDecider, command, { actor, now: systemClock.now() });
 
 /**
  * Prints the service's events after `after` as they are recorded, until `done` says so or the
@@ -93,7 +94,7 @@ const approveCommand = () =>
       action(async (service: string, rollbackId: string, flags: { as: string; validFor: number; wait: number | false; dataDir?: string }) => {
         await withStore(flags.dataDir, async (store) => {
           const approver = { id: flags.as, roles: ['approver'] };
-          const { appended } = await issue(store, service, { type: 'ApproveRollback', service, rollbackId, approver, now: new Date(), validForMs: flags.validFor * 1000 }, flags.as);
+          const { appended } = await issue(store, service, { type: 'ApproveRollback', service, rollbackId, approver, now: systemClock.now(), validForMs: flags.validFor * 1000 }, flags.as);
           say(`rollback ${rollbackId} approved by ${flags.as}`);
           if (flags.wait === false) return;
           const end = await follow(store, service, appended!.position, (e) => ['RollbackVerified', 'RollbackEscalated'].includes(e.type) && e.data.rollbackId === rollbackId, flags.wait);

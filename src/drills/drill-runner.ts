@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadStream, handleCommand } from '../application/command-handler.js';
 import { migrationDecider, migrationStream, type MigrationCommand } from '../domain/migration.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
@@ -12,6 +13,7 @@ import { runK6, type LoadRun, type LoadSummary } from './k6.js';
 import { approveThroughMcp, type McpApprover } from './mcp-approver.js';
 import { detectionAndRecovery, judge, type Observations, type Scorecard, type TimelineEntry } from './scorecard.js';
 import { freePort, type ToxiproxyControl } from './toxiproxy.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface DrillRunnerOptions {
   readonly store: EventStore;
@@ -26,18 +28,15 @@ export interface DrillRunnerOptions {
   /** A run asked for through the API (DrillRequested) carries its id; the runner claims it (once). */
   readonly runId?: string | undefined;
   readonly requested?: boolean | undefined;
-  readonly now?: () => number;
+  readonly clock?: Clock;
   /** Who approves manual rollbacks for a drill with `approve: mcp`. */
   readonly approver?: McpApprover | undefined;
 }
 
 export const drillStream = (runId: string): string => `drill-${runId}`;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
+/** Ends early on Ctrl-C without throwing: the runner checks the signal itself, and still cleans up. */
+const pause = (ms: number, signal?: AbortSignal) => sleep(ms, undefined, { signal }).catch(() => undefined);
 
 /** Another runner already started this run (a request is run once, whichever Failsafe sees it first). */
 export class DrillAlreadyStarted extends Error {
@@ -58,7 +57,7 @@ class DrillAborted extends Error {
 /** Runs one drill end to end; always heals its faults and restores the target release. */
 export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promise<Scorecard> {
   const { store, toxiproxy, log, signal } = options;
-  const now = options.now ?? Date.now;
+  const now = () => (options.clock ?? systemClock).now().getTime();
   const runId = options.runId ?? `run-${randomUUID().slice(0, 8)}`;
   const stream = drillStream(runId);
   const service = drill.target.service;
@@ -104,7 +103,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       const deployment = (await state(of)).deployment;
       if (deployment?.id === deploymentId && deployment.status === 'healthy') return true;
       if (deployment?.id === deploymentId && deployment.status === 'failed') return false;
-      await sleep(200, signal);
+      await pause(200, signal);
       if (signal?.aborted) return false;
     }
     return false;
@@ -271,7 +270,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       if (waited === 0) say(`waiting for rollback ${id} of ${service} (${status}) to end`);
       if (waited >= 120_000) throw new DrillAborted(`rollback ${id} of ${service} has been ${status} for over 2 minutes; see \`failsafe status ${service}\``);
       checkAbort();
-      await sleep(500, signal);
+      await pause(500, signal);
     }
     const current = await state();
     const { previous } = drill.target;
@@ -321,7 +320,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     while (plan.length > 0 || (now() < watchUntil && !settled())) {
       checkAbort();
       while (plan.length > 0 && now() - seen.faultAt >= plan[0]!.at) await plan.shift()!.run();
-      await sleep(100, signal);
+      await pause(100, signal);
     }
     for (const name of [...activeToxics.keys()]) await heal(name);
     for (const run of runs) run.stop();
@@ -331,7 +330,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
 
     await step('verify', 'started');
     // Let a rollback in flight finish before judging the service after it.
-    for (let i = 0; i < 100 && (seen.rollbackStarted !== undefined && seen.completed === undefined); i += 1) await sleep(200, signal);
+    for (let i = 0; i < 100 && (seen.rollbackStarted !== undefined && seen.completed === undefined); i += 1) await pause(200, signal);
     await startLoad('after', drill.load.after);
     const after = await state();
     observations = { ...seen, releaseAfter: after.currentRelease, healthyAfter: await healthy(), toolsAfter: await toolCount(), load };

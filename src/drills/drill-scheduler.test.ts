@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
@@ -32,7 +33,7 @@ afterEach(async () => {
 
 /** A scheduler on a clock the test moves, recording the runs it starts. */
 function scheduler(clock: { now: Date }, runs: RunContext[]) {
-  return new DrillScheduler({ store, drillsDir, now: () => clock.now, log: () => {}, checkEveryMs: 3_600_000, run: async (_drill, context) => void runs.push(context) });
+  return new DrillScheduler({ store, drillsDir, clock: { now: () => clock.now }, log: () => {}, checkEveryMs: 3_600_000, run: async (_drill, context) => void runs.push(context) });
 }
 
 describe('the drill scheduler', () => {
@@ -73,7 +74,7 @@ describe('the drill scheduler', () => {
     await store.append('drill-run-42', [encodeEvent({ type: 'DrillStarted', data: { runId: 'run-42', drill: 'nightly', trigger: 'manual' } }, { actor: 'drill', occurredAt: new Date() })], 0n);
     const again = scheduler({ now: new Date('2026-11-24T10:00:00Z') }, runs);
     await again.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await again.stop();
     expect(runs).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { parseCron, previousSlot, MONTHLY } from './cron.js';
 import { loadDrill } from './drill-file.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 export const SCHEDULER_ACTOR = 'failsafe:drill-scheduler';
 
@@ -25,7 +26,7 @@ export interface DrillSchedulerOptions {
   /** Runs one drill to its end (never throws for a failed drill; a throw is logged). */
   readonly run: (drill: string, context: RunContext) => Promise<void>;
   readonly log: (line: string) => void;
-  readonly now?: () => Date;
+  readonly clock?: Clock;
   readonly checkEveryMs?: number;
 }
 
@@ -48,10 +49,10 @@ export class DrillScheduler {
   private queue: Promise<void> = Promise.resolve();
   private requests: Subscription | undefined;
   private following: Promise<void> | undefined;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
 
   constructor(private readonly options: DrillSchedulerOptions) {
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
   }
 
   async start(): Promise<void> {
@@ -79,7 +80,7 @@ export class DrillScheduler {
 
   /** Sets each drill's schedule and claims (then runs) each slot that has come. */
   async tick(): Promise<void> {
-    const now = this.now();
+    const now = this.clock.now();
     let drills: { drill: string; cron: string }[];
     try {
       drills = scheduledDrills(this.options.drillsDir);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Toxiproxy, type ToxicType } from 'toxiproxy-node-client';
 import { toolsDir } from '../tools/tools-dir.js';
 
@@ -30,8 +31,6 @@ export const freePort = (): Promise<number> =>
       server.close(() => resolve(port));
     });
   });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface RunningToxiproxy {
   readonly url: string;

@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expand, readReleaseDescriptor, RELEASE_FILE, type ReleaseDescriptor } from './release-descriptor.js';
 import { ReleaseNotFound, ReleaseNotReady, UnknownService, type Instance, type TargetDriver } from './target-driver.js';
 import { TcpForwarder } from './tcp-forwarder.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface ProcessServiceConfig {
   /** Folder holding one sub-folder per release, each with its `release.yaml`. */
@@ -20,6 +22,7 @@ export interface ProcessDriverOptions {
   /** Where the supervisor keeps its state, config snapshots (backups/) and instance logs (logs/). */
   readonly stateDir: string;
   readonly log?: (line: string) => void;
+  readonly clock?: Clock;
 }
 
 interface Running {
@@ -41,7 +44,6 @@ interface StateFile {
   readonly startedAt: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -172,7 +174,7 @@ export class ProcessDriver implements TargetDriver {
     mkdirSync(dir, { recursive: true });
     const source = join(this.options.services[service]!.releasesDir, release, RELEASE_FILE);
     if (existsSync(source)) writeFileSync(join(dir, RELEASE_FILE), readFileSync(source));
-    writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify({ release, disabledTools, takenAt: new Date().toISOString() }, null, 2)}\n`);
+    writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify({ release, disabledTools, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`);
   }
 
   deploy(service: string, release: string): Promise<Instance[]> {
@@ -237,7 +239,7 @@ export class ProcessDriver implements TargetDriver {
     child.unref();
     if (child.pid !== undefined) writeFileSync(pidFile(this.options.stateDir, child.pid), `${[command, ...args].join(' ')}\n`);
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + descriptor.readiness.timeoutSeconds * 1000;
+    const deadline = performance.now() + descriptor.readiness.timeoutSeconds * 1000;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.once('error', () => undefined);
     for (;;) {
@@ -247,14 +249,14 @@ export class ProcessDriver implements TargetDriver {
         throw new ReleaseNotReady(service, descriptor.release, `exited (code ${child.exitCode ?? child.signalCode}) before it was ready: ${tail}`);
       }
       if (await answers(`${url}${descriptor.readiness.path}`)) break;
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         await this.stopInstance({ pid: child.pid, child, graceMs: 1000 });
         throw new ReleaseNotReady(service, descriptor.release, `did not answer ${descriptor.readiness.path} within ${descriptor.readiness.timeoutSeconds} s`);
       }
       await sleep(100);
     }
     return {
-      instance: { id: `${service}-${child.pid}`, service, release: descriptor.release, url, startedAt: new Date().toISOString() },
+      instance: { id: `${service}-${child.pid}`, service, release: descriptor.release, url, startedAt: (this.options.clock ?? systemClock).now().toISOString() },
       pid: child.pid,
       port,
       disabledTools,
@@ -289,8 +291,8 @@ async function stopInstance(stateDir: string, running: Pick<Running, 'pid' | 'ch
   const gone = () => (child ? child.exitCode !== null || child.signalCode !== null : !alive(pid));
   if (!gone()) {
     process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + running.graceMs;
-    while (!gone() && Date.now() < deadline) await sleep(50);
+    const deadline = performance.now() + running.graceMs;
+    while (!gone() && performance.now() < deadline) await sleep(50);
     if (!gone()) process.kill(pid, 'SIGKILL');
     while (!gone()) await sleep(20);
   }

@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebhookDriver, WebhookFailed, webhookSignature } from './webhook-driver.js';
 
 interface Received {
   readonly body: Record<string, unknown>;
   readonly headers: IncomingMessage['headers'];
   readonly validSignature: boolean;
+  /** When it arrived (performance.now()). */
+  readonly at: number;
 }
 
 /** A real deploy endpoint on loopback that answers with the statuses it is given, in turn. */
@@ -16,7 +18,8 @@ async function endpoint(secret: string, statuses: number[]): Promise<{ url: stri
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
       const timestamp = String(req.headers['x-failsafe-timestamp']);
-      received.push({ body: JSON.parse(raw), headers: req.headers, validSignature: req.headers['x-failsafe-signature'] === webhookSignature(secret, timestamp, raw) });
+      const validSignature = req.headers['x-failsafe-signature'] === webhookSignature(secret, timestamp, raw);
+      received.push({ body: JSON.parse(raw), headers: req.headers, validSignature, at: performance.now() });
       const status = statuses.shift() ?? 200;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(status === 200 ? JSON.stringify({ instances: [{ id: 'i-1', release: 'v2', url: 'http://127.0.0.1:9/' }] }) : JSON.stringify({ error: 'busy' }));
@@ -43,6 +46,21 @@ describe('webhook driver (a real HTTP endpoint)', () => {
     await driver.setDisabledTools('payments', ['refund']);
     expect(hook.received.at(-1)!.body).toMatchObject({ action: 'set-disabled-tools', disabledTools: ['refund'] });
     expect(hook.received.at(-1)!.headers['idempotency-key']).not.toBe(hook.received[0]!.headers['idempotency-key']);
+  });
+
+  it('pauses longer before each retry, by a random factor so that several Failsafes do not retry in step', async () => {
+    const hook = await endpoint('s3cret', [503, 503, 200]);
+    server = hook.server;
+    vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    try {
+      await new WebhookDriver({ url: hook.url, secret: 's3cret', backoffMs: 100 }).deploy('payments', 'v2');
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const [first, second, third] = hook.received.map((r) => r.at) as [number, number, number];
+    // Without jitter the pauses would be 100 and 200 ms; the random factor (here 1.99) stretches them.
+    expect(second - first).toBeGreaterThanOrEqual(190);
+    expect(third - second).toBeGreaterThanOrEqual(390);
   });
 
   it('does not retry a request the endpoint refuses, and says why', async () => {

@@ -1,5 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { type Instance, type TargetDriver } from './target-driver.js';
+import pRetry from 'p-retry';
+import type { Instance, TargetDriver } from './target-driver.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface WebhookDriverOptions {
   /** The user's deploy endpoint: Failsafe POSTs each action to it. */
@@ -9,8 +11,9 @@ export interface WebhookDriverOptions {
   readonly timeoutMs?: number;
   /** Attempts after the first, on a network error, a timeout, 429 or 5xx (default 3). */
   readonly retries?: number;
-  /** First pause between attempts; doubled each time (default 500 ms). */
+  /** First pause between attempts, doubled each time and each times a random 1 to 2 (default 500 ms). */
   readonly backoffMs?: number;
+  readonly clock?: Clock;
 }
 
 export class WebhookFailed extends Error {
@@ -20,8 +23,6 @@ export class WebhookFailed extends Error {
     this.name = 'WebhookFailed';
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The signature of a request: `sha256=` HMAC of `<timestamp>.<body>`, so a replayed old body is told apart. */
 export const webhookSignature = (secret: string, timestamp: string, body: string): string =>
@@ -56,11 +57,10 @@ export class WebhookDriver implements TargetDriver {
   private async call(action: string, service: string, details: Record<string, unknown>): Promise<Instance[]> {
     const idempotencyKey = randomUUID();
     const body = JSON.stringify({ action, service, ...details, idempotencyKey });
-    const retries = this.options.retries ?? 3;
-    let last = '';
-    for (let attempt = 0; attempt <= retries; attempt += 1) {
-      if (attempt > 0) await sleep((this.options.backoffMs ?? 500) * 2 ** (attempt - 1));
-      const timestamp = String(Date.now());
+    let attempts = 0;
+    const attempt = async (): Promise<Instance[]> => {
+      attempts += 1;
+      const timestamp = String((this.options.clock ?? systemClock).now().getTime());
       let response: Response;
       try {
         response = await fetch(this.options.url, {
@@ -75,15 +75,27 @@ export class WebhookDriver implements TargetDriver {
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
         });
       } catch (error) {
-        last = `attempt ${attempt + 1}: ${(error as Error).message}`;
-        continue;
+        throw new Error(`attempt ${attempts}: ${(error as Error).message}`);
       }
       const text = await response.text();
       if (response.ok) return this.instancesFrom(service, text);
-      last = `attempt ${attempt + 1}: HTTP ${response.status} ${text.slice(0, 500)}`;
-      if (response.status !== 429 && response.status < 500) throw new WebhookFailed(action, service, `${last} (not retried: the endpoint refused the request)`);
+      const failure = `attempt ${attempts}: HTTP ${response.status} ${text.slice(0, 500)}`;
+      if (response.status === 429 || response.status >= 500) throw new Error(failure);
+      throw new WebhookFailed(action, service, `${failure} (not retried: the endpoint refused the request)`);
+    };
+    try {
+      // Jitter (randomize: each pause times 1 to 2) keeps several Failsafes from retrying in step.
+      return await pRetry(attempt, {
+        retries: this.options.retries ?? 3,
+        minTimeout: this.options.backoffMs ?? 500,
+        factor: 2,
+        randomize: true,
+        shouldRetry: ({ error }) => !(error instanceof WebhookFailed),
+      });
+    } catch (error) {
+      if (error instanceof WebhookFailed) throw error;
+      throw new WebhookFailed(action, service, `gave up after ${attempts} attempts; last ${(error as Error).message}`);
     }
-    throw new WebhookFailed(action, service, `gave up after ${retries + 1} attempts; last ${last}`);
   }
 
   private instancesFrom(service: string, text: string): Instance[] {
@@ -98,7 +110,7 @@ export class WebhookDriver implements TargetDriver {
       service,
       release: String(i.release),
       url: String(i.url),
-      startedAt: new Date().toISOString(),
+      startedAt: (this.options.clock ?? systemClock).now().toISOString(),
     }));
   }
 }

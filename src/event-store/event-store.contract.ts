@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateEventId, InvalidEvent, StreamDeleted, WrongExpectedRevision } from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from './event-store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How a suite gets a fresh, empty store of the adapter under test, and disposes of it. */
 export interface EventStoreFixture {
@@ -52,7 +53,6 @@ export async function take(subscription: Subscription, count: number, timeoutMs 
 }
 
 const revisions = (recorded: RecordedEvent[]) => recorded.map((e) => e.revision);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The behaviour every event store adapter must show, whatever is behind it. */
 export function describeEventStoreContract(adapter: string, createFixture: () => Promise<EventStoreFixture>): void {

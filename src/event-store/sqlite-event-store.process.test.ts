@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archivedHistory } from '../audit/archived-history.js';
@@ -33,8 +34,6 @@ function completeLines(child: ChildProcess): { lines: string[]; stderr: () => st
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return { lines, stderr: () => stderr };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('SQLite event store with real processes', () => {
   let dir: string;

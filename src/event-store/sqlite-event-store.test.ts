@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, describeEventStoreContract, events } from './event-store.contract.js';
 import { ForeignStore, StoreClosed, StoreCorrupt } from './errors.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
+import { fixedClock } from '../runtime/clock.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'failsafe-sqlite-'));
 
@@ -108,5 +109,21 @@ describe('SQLite event store', () => {
     const store = SqliteEventStore.open({ path: join(dir, 'events.db') });
     await store.close();
     await expect(store.append('svc', events(1), 'any')).rejects.toBeInstanceOf(StoreClosed);
+  });
+
+  it('stamps appends and dates retention by the clock it is given', async () => {
+    const clock = fixedClock('2026-01-01T00:00:00Z');
+    const store = SqliteEventStore.open({ path: join(dir, 'events.db'), clock });
+    try {
+      await store.setStreamMetadata('svc', { maxAgeSeconds: 3600 });
+      await store.append('svc', events(1), 'any');
+      const [first] = await collect(store.readStream('svc'));
+      expect(first!.recordedAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+      clock.set('2026-01-01T02:00:00Z');
+      await store.append('svc', events(1), 'any');
+      expect((await collect(store.readStream('svc'))).map((e) => e.recordedAt.toISOString())).toEqual(['2026-01-01T02:00:00.000Z']);
+    } finally {
+      await store.close();
+    }
   });
 });

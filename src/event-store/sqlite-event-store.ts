@@ -28,6 +28,7 @@ import type {
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
 import { SegmentArchive } from './segment-archive.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 /** "FSAF" in the database header marks a Failsafe event store; anything else is refused. */
 const APPLICATION_ID = 0x46534146;
@@ -52,6 +53,8 @@ export interface SqliteEventStoreOptions {
   readonly readPageSize?: number;
   /** Where retention puts what it trims; default: gzip'd segment files in the folder `<path>.archive`. */
   readonly archive?: EventArchive;
+  /** Stamps appends and dates retention (default the system clock). */
+  readonly clock?: Clock;
 }
 
 interface StreamRow {
@@ -195,6 +198,7 @@ export class SqliteEventStore implements EventStore {
         livePollIntervalMs: options.livePollIntervalMs ?? 200,
         readPageSize: options.readPageSize ?? 1000,
         archive: options.archive ?? SegmentArchive.nextTo(path),
+        clock: options.clock ?? systemClock,
       });
     } catch (error) {
       db?.close();
@@ -259,7 +263,7 @@ export class SqliteEventStore implements EventStore {
   async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
-    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, Date.now()));
+    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, this.options.clock.now().getTime()));
     this.wakeSubscribers();
     return result;
   }
@@ -378,7 +382,7 @@ export class SqliteEventStore implements EventStore {
     if (!backwards) next = Math.max(next, lowest);
     while (remaining > 0) {
       const limit = Math.min(remaining, this.options.readPageSize);
-      const cutoff = retentionCutoff(row, Date.now());
+      const cutoff = retentionCutoff(row, this.options.clock.now().getTime());
       const rows = this.guard(
         () =>
           (backwards
@@ -472,7 +476,7 @@ export class SqliteEventStore implements EventStore {
             max_count: metadata.maxCount ?? null,
           };
           s.setRetention.run(updated.max_age_ms, updated.max_count, row.id);
-          this.applyRetention(stream, updated, Date.now());
+          this.applyRetention(stream, updated, this.options.clock.now().getTime());
         })
         .immediate(),
     );

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
@@ -16,7 +17,6 @@ import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { ServiceReconciler } from './service-reconciler.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Failsafe's moving parts on one store, acting on real sample server processes, probing every second. */
 describe('deploying to a real fleet (end to end)', () => {

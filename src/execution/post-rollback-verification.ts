@@ -1,24 +1,25 @@
 import type { Instance } from '../drivers/target-driver.js';
 import type { EventData } from '../events/catalogue.js';
 import { probeInstance } from '../probing/instance-probe.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type VerificationCheck = EventData<'RollbackVerified'>['checks'][number];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The seeds' post-rollback verification, for every instance: health answers, the MCP handshake
  * works and lists its tools, and the error rate over a short window is back under the threshold
  * (no traffic in the window counts as passing, and says so).
  */
-export async function verifyInstances(instances: readonly Instance[], options: { windowMs: number; maxErrorRate: number; timeoutMs?: number }): Promise<VerificationCheck[]> {
+export async function verifyInstances(instances: readonly Instance[], options: { windowMs: number; maxErrorRate: number; timeoutMs?: number; clock?: Clock }): Promise<VerificationCheck[]> {
   if (instances.length === 0) return [{ name: 'instances', passed: false, detail: 'no instance is running' }];
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const clock = options.clock ?? systemClock;
   const checks: VerificationCheck[] = [];
   for (const instance of instances) {
-    const first = await probeInstance(instance, undefined, new Date(), timeoutMs);
+    const first = await probeInstance(instance, undefined, clock.now(), timeoutMs);
     await sleep(options.windowMs);
-    const { sample } = await probeInstance(instance, first.scrape, new Date(), timeoutMs);
+    const { sample } = await probeInstance(instance, first.scrape, clock.now(), timeoutMs);
     const id = instance.id;
     checks.push({ name: `health:${id}`, passed: sample.healthy, ...(!sample.healthy && { detail: '/health did not answer 200' }) });
     const tools = sample.mcp && !sample.mcp.error ? sample.mcp.toolCount : 0;

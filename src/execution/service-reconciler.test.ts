@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/command-handler.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
@@ -9,8 +10,6 @@ import { WebhookDriver } from '../drivers/webhook-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { ServiceReconciler } from './service-reconciler.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A deploy endpoint that deploys fine but fails every rollback halfway (HTTP 500). */
 async function flakyEndpoint(): Promise<{ url: string; server: Server; actions: string[] }> {

@@ -7,6 +7,8 @@ import type { TargetDriver } from '../drivers/target-driver.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { verifyInstances } from './post-rollback-verification.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ServiceReconcilerOptions {
   /** Attempts at a rollback before it is escalated (default 3). */
@@ -16,13 +18,12 @@ export interface ServiceReconcilerOptions {
   /** How long post-rollback verification watches the error rate (default 2 s). */
   readonly verificationWindowMs?: number;
   readonly maxErrorRateAfterRollback?: number;
-  readonly now?: () => Date;
+  readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
 
 export const EXECUTOR_ACTOR = 'failsafe:executor';
 const SERVICE_STREAM = 'service-';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Another Failsafe took the step first, or the step no longer applies: nothing to do here. */
 const isLostRace = (error: unknown) => error instanceof InvariantViolated || error instanceof WrongExpectedRevision;
@@ -90,7 +91,7 @@ export class ServiceReconciler {
   }
 
   private now(): Date {
-    return (this.options.now ?? (() => new Date()))();
+    return (this.options.clock ?? systemClock).now();
   }
 
   private command(service: string, command: ServiceCommand) {
@@ -165,6 +166,7 @@ export class ServiceReconciler {
     const checks = await verifyInstances(await this.driver.instances(service), {
       windowMs: this.options.verificationWindowMs ?? 2_000,
       maxErrorRate: this.options.maxErrorRateAfterRollback ?? 0.05,
+      clock: this.options.clock,
     });
     await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId, checks });
   }

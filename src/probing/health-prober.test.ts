@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
@@ -70,7 +71,7 @@ describe('health prober (real sample servers)', () => {
   it('records an instance that died as unhealthy, without an MCP figure', async () => {
     const [instance] = await driver.deploy('sample', 'v1.0.0');
     process.kill(Number(instance!.id.split('-').at(-1)), 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await prober.probeAll();
     const latest = (await samples()).at(-1)!;
     expect(latest).toMatchObject({ release: 'v1.0.0', healthy: false });

@@ -3,6 +3,7 @@ import type { EventStore } from '../event-store/event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
 import { assertProbeTarget, probeInstance } from './instance-probe.js';
 import type { MetricSample } from './prometheus-text.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface HealthProberOptions {
   readonly services: readonly string[];
@@ -10,7 +11,7 @@ export interface HealthProberOptions {
   readonly intervalMs: number;
   readonly timeoutMs?: number;
   readonly allowedHosts?: readonly string[];
-  readonly now?: () => Date;
+  readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
 
@@ -45,7 +46,7 @@ export class HealthProber {
 
   /** Probes every instance once and appends the samples; returns how many were recorded. */
   async probeAll(): Promise<number> {
-    const now = (this.options.now ?? (() => new Date()))();
+    const now = (this.options.clock ?? systemClock).now();
     let recorded = 0;
     for (const service of this.options.services) {
       const instances = await this.driver.instances(service);

@@ -1,6 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { EventStore } from '../event-store/event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
+import { systemClock, type Clock } from './clock.js';
 
 export const CLOCK_STREAM = 'clock';
 const TICK_NAMESPACE = '8c0f3b1a-2d4e-5f60-9a7b-1c2d3e4f5a6b';
@@ -16,7 +17,7 @@ export class ClockTicker {
   constructor(
     private readonly store: EventStore,
     private readonly intervalMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async start(): Promise<void> {
@@ -26,7 +27,7 @@ export class ClockTicker {
   }
 
   async tick(): Promise<void> {
-    const slot = Math.floor(this.now() / this.intervalMs) * this.intervalMs;
+    const slot = Math.floor(this.clock.now().getTime() / this.intervalMs) * this.intervalMs;
     const at = new Date(slot).toISOString();
     const event = encodeEvent({ type: 'ClockTicked', data: { at } }, { id: uuidv5(at, TICK_NAMESPACE), actor: 'failsafe:clock', occurredAt: new Date(slot) });
     await this.store.append(CLOCK_STREAM, [event], 'any');

@@ -74,10 +74,10 @@ export class ProjectionRunner<State> {
 
   /** Resolves once every event up to `position` has been applied; rejects if the projection failed. */
   async waitFor(position: bigint, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (this.position < position) {
       if (this.failure) throw this.failure;
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         throw new Error(`projection ${this.name} reached position ${this.position}, not ${position}, within ${timeoutMs} ms`);
       }
       await new Promise<void>((resolve) => {
@@ -86,7 +86,7 @@ export class ProjectionRunner<State> {
           this.waiters.delete(done);
           resolve();
         };
-        const timer = setTimeout(done, Math.max(1, Math.min(250, deadline - Date.now())));
+        const timer = setTimeout(done, Math.max(1, Math.min(250, deadline - performance.now())));
         this.waiters.add(done);
       });
     }

@@ -3,6 +3,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import type { SampleRelease } from './sample-release.js';
@@ -24,7 +25,6 @@ const TOOLS: readonly Tool[] = [
 
 const BREAKER_FAILURES = 3;
 const BREAKER_OPEN_MS = 5_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface SampleServerOptions {
   readonly release: string;
@@ -83,7 +83,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
     labelNames: ['tool'],
     registers: [registry],
     collect() {
-      for (const [tool, state] of breakers) this.set({ tool }, state.openUntil > Date.now() ? 1 : 0);
+      for (const [tool, state] of breakers) this.set({ tool }, state.openUntil > performance.now() ? 1 : 0);
     },
   });
   new Gauge({ name: 'process_memory_limit_bytes', help: 'Memory available to this process', registers: [registry] }).set(behaviour.memoryLimitMb * 2 ** 20);
@@ -97,11 +97,11 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
   const tools = TOOLS.filter((t) => !disabledTools.includes(t.name));
 
   async function call(tool: Tool, args: Record<string, unknown>): Promise<CallToolResult> {
-    const started = Date.now();
+    const started = performance.now();
     const breaker = breakers.get(tool.name) ?? { failures: 0, openUntil: 0 };
     breakers.set(tool.name, breaker);
     let outcome: CallToolResult;
-    if (breaker.openUntil > Date.now()) {
+    if (breaker.openUntil > performance.now()) {
       outcome = { isError: true, content: [{ type: 'text', text: `circuit breaker for ${tool.name} is open` }] };
     } else {
       if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
@@ -111,12 +111,12 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
         ? { isError: true, content: [{ type: 'text', text: `${tool.name} failed (release ${release})${unreachable ? `: ${unreachable}` : ''}` }] }
         : { content: [{ type: 'text', text: tool.run(args) }] };
       breaker.failures = fails ? breaker.failures + 1 : 0;
-      if (breaker.failures >= BREAKER_FAILURES) Object.assign(breaker, { failures: 0, openUntil: Date.now() + BREAKER_OPEN_MS });
+      if (breaker.failures >= BREAKER_FAILURES) Object.assign(breaker, { failures: 0, openUntil: performance.now() + BREAKER_OPEN_MS });
     }
     const status = outcome.isError ? 'error' : 'ok';
     toolRequests.inc({ tool: tool.name, status });
     requests.inc({ method: 'tools/call', status });
-    duration.observe({ method: 'tools/call' }, (Date.now() - started) / 1000);
+    duration.observe({ method: 'tools/call' }, (performance.now() - started) / 1000);
     return outcome;
   }
 
@@ -152,7 +152,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
       return;
     }
     const method = (body as { method?: string }).method ?? 'unknown';
-    const started = Date.now();
+    const started = performance.now();
     const server = mcpServer();
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
@@ -163,7 +163,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
     await transport.handleRequest(req, res, body);
     if (method !== 'tools/call') {
       requests.inc({ method, status: res.statusCode < 400 ? 'ok' : 'error' });
-      duration.observe({ method }, (Date.now() - started) / 1000);
+      duration.observe({ method }, (performance.now() - started) / 1000);
     }
   }
 

@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+/** Tests and their fixtures may read the time; what ships reads it through the clock. */
+const isTestCode = (file: string) => /\.(test|fixture|contract)\.ts$/.test(file) || file.endsWith('given-when-then.ts');
+
+const typescript = (...dirs: string[]): string[] =>
+  dirs.flatMap((dir) =>
+    readdirSync(join(root, dir), { withFileTypes: true, recursive: true })
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.parentPath.includes('node_modules'))
+      .map((entry) => relative(root, join(entry.parentPath, entry.name))),
+  );
+
+const matching = (files: readonly string[], pattern: RegExp) =>
+  files.filter((file) => pattern.test(readFileSync(join(root, file), 'utf8')));
+
+describe('the codebase', () => {
+  it('reads the wall clock only through the clock port, in the control plane', () => {
+    const shipped = typescript('src', 'projections').filter((file) => !isTestCode(file));
+    const readers = matching(shipped, /new Date\(\)|Date\.now\b/);
+    expect(readers).toEqual([join('src', 'runtime', 'clock.ts')]);
+  });
+
+  it('waits with node:timers/promises, not with private sleep helpers', () => {
+    // A promise whose resolve is handed straight to setTimeout is a sleep written again.
+    const sleep = /new Promise(?:<\w+>)?\(\(?(\w+)\)?\s*=>[\s\S]{0,80}?setTimeout\(\1\b/;
+    expect(matching(typescript('src', 'projections', 'drills', 'bench'), sleep)).toEqual([]);
+  });
+});
