@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
@@ -108,6 +108,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
   const serviceAddresses: Record<string, string> = {};
   /** Known once HTTP listens: scheduled drills approve manual rollbacks through it. */
   let mcpUrl: string | undefined;
+  let releases: FleetDriver | undefined;
   try {
     // The fold is deterministic, so replicas sharing the data folder may share checkpoints too.
     const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.db'));
@@ -122,6 +123,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
+      releases = driver;
       const services = Object.keys(fleet.services);
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log });
       await prober.start();
@@ -159,7 +161,9 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     stops.push(() => readModels?.stop());
     stops.push(countRollbacks(store, metrics));
     const admin = adminToken(config.dataDir, config.adminToken);
-    const deps = { store, readModels, policy, now: () => new Date() };
+    const { drillsDir } = config;
+    const drills = drillsDir ? { has: (drill: string) => existsSync(join(drillsDir, `${drill}.yaml`)) } : undefined;
+    const deps = { store, readModels, policy, now: () => new Date(), ...(drills && { drills }), ...(releases && { releases }) };
     const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
     stops.push(() => mcp.close());
     const http = createHttpApp({
