@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { describeError, InvalidRequest, statusOf } from '../api/api-errors.js';
+import { describeError, InvalidRequest, statusOf, UnsupportedMediaType } from '../api/api-errors.js';
 import { pathParams, type ApiDependencies, type Operation } from '../api/operation.js';
 import { operations } from '../api/operations.js';
 import { authorize, type Principal } from '../auth/roles.js';
@@ -18,6 +18,8 @@ async function inputOf(c: Context<ApiEnv>, operation: Operation): Promise<Record
   if (operation.http.method === 'GET') return { ...c.req.query(), ...params };
   const text = await c.req.text();
   let body: unknown = {};
+  const contentType = c.req.header('content-type') ?? '';
+  if (text !== '' && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) throw new UnsupportedMediaType(contentType || 'without a Content-Type');
   if (text.trim() !== '') {
     try {
       body = JSON.parse(text);
@@ -37,6 +39,10 @@ export function errorResponse(c: Context, error: unknown): Response {
   const status = statusOf(error);
   return c.json({ ...describeError(error), ...(error instanceof InvalidRequest && { problems: error.problems }) }, status);
 }
+
+/** 405 in the documented error shape, with the methods the path answers. */
+export const methodNotAllowed = (c: Context, allowed: readonly string[]): Response =>
+  c.json({ error: 'MethodNotAllowed', message: `MethodNotAllowed: ${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}` }, 405, { Allow: allowed.join(', ') });
 
 /**
  * `/api/v1`: one route per operation (the same ones MCP offers as tools), the live tail of events
@@ -71,8 +77,10 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
     });
   });
 
+  const methods = new Map<string, string[]>([['/openapi.json', ['GET']], [LIVE_TAIL_PATH, ['GET']]]);
   for (const operation of operations) {
     const path = operation.http.path.replace(/\{(\w+)\}/g, ':$1');
+    methods.set(path, [...(methods.get(path) ?? []), operation.http.method]);
     api.on(operation.http.method, path, async (c) => {
       authorize(c.get('principal'), operation.permission);
       const parsed = operation.input.safeParse(await inputOf(c, operation));
@@ -81,6 +89,9 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
       return c.json(result, operation.http.method === 'POST' ? 201 : 200);
     });
   }
+
+  // Registered after every route: only a method no route of the path answers reaches these.
+  for (const [path, allowed] of methods) api.all(path, (c) => methodNotAllowed(c, allowed));
 
   api.onError((error, c) => {
     if (statusOf(error) === 500) log(`api: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);
