@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { z } from 'zod';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { STORE_FILE } from '../control-plane.js';
 import type { EventStore } from '../event-store/event-store.js';
@@ -64,4 +65,13 @@ export const positiveInteger =
   (value: string): number => {
     if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(`must be a positive whole number of ${what}`);
     return Number(value);
+  };
+
+/** Argument parser for a name the shared schema checks (a service, a release, a rollback id...): refused as the API would. */
+export const named =
+  (schema: z.ZodType<string>) =>
+  (value: string): string => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => i.message).join('; '));
+    return parsed.data;
   };

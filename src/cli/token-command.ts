@@ -5,17 +5,11 @@ import { hashToken, newToken } from '../auth/tokens.js';
 import { configFileSchema } from '../config/serve-config.js';
 import { readYamlFile } from '../config/yaml-file.js';
 import { identifier, timestamp } from '../events/common-schemas.js';
-import { action, say } from './cli-support.js';
+import { action, named, say } from './cli-support.js';
 
 const role = (value: string): Role => {
   if (!(ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${ROLES.join(', ')}`);
   return value as Role;
-};
-
-const name = (value: string): string => {
-  const parsed = identifier.safeParse(value);
-  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]!.message);
-  return value;
 };
 
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -39,7 +33,7 @@ export const expiryOf = (expiresAt: string | undefined, now: number): string =>
 const newCommand = () =>
   new Command('new')
     .description('make a new token: prints it once, with the entry (its hash) to put under auth.tokens in the config file')
-    .requiredOption('--name <name>', 'who holds it: recorded as the actor of every action taken with it', name)
+    .requiredOption('--name <name>', 'who holds it: recorded as the actor of every action taken with it', named(identifier))
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`, role)
     .option('--expires-in <duration>', 'refused after this long, e.g. 90m, 12h, 30d', duration)
     .option('--expires-at <instant>', 'refused from this instant on (ISO 8601)', instant)

@@ -1,4 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../api/operations.js';
 import { hashToken, newToken } from '../auth/tokens.js';
@@ -375,6 +379,28 @@ describe('JSON-RPC batches', () => {
       expect((await refused.json()).message).toMatch(/RateLimited: vera/);
     } finally {
       await limited.stop();
+    }
+  }, 60_000);
+});
+
+describe('a fleet whose driver can tell which releases exist', () => {
+  it('refuses a deployment or a rollback target of a release the process driver does not have, writing nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-door-'));
+    const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases', import.meta.url));
+    writeFileSync(join(dir, 'fleet.yaml'), `services:\n  sample:\n    driver: process\n    releasesDir: ${JSON.stringify(releasesDir)}\n    port: 0\n`);
+    const fleet = await startFrontDoor([], {}, { fleetPath: join(dir, 'fleet.yaml') });
+    try {
+      const call = (path: string, body: unknown): Promise<JsonResponse> =>
+        fetch(`${fleet.url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${fleet.tokens.alice}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const missing = await call('/api/v1/services/sample/deployments', { release: 'v9.9.9' });
+      expect(missing.status).toBe(404);
+      expect((await missing.json()).message).toMatch(/sample has no release "v9.9.9"/);
+      expect((await call('/api/v1/services/sample/rollbacks', { reason: 'x', targetRelease: 'v9.9.9' })).status).toBe(404);
+      const events = await (await fetch(`${fleet.url}/api/v1/events?stream=service-sample`, { headers: { Authorization: `Bearer ${fleet.tokens.audrey}` } })).json();
+      expect((events as { events: unknown[] }).events).toEqual([]);
+    } finally {
+      await fleet.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 });
