@@ -288,7 +288,7 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
       '/api/v1/drills/..%2Fx/runs',
     ];
     for (const path of paths) await documented(await post(path, 'admin', { reason: 'x', toStage: 'v1' }), 400);
-    for (const path of ['/api/v1/events?stream=a%00', '/api/v1/events?types=A%00', '/api/v1/decisions/x%1B%5B2J', '/api/v1/drills/runs/r%00', '/api/v1/state?at=2026-01-01T00:00:00Z%00']) {
+    for (const path of ['/api/v1/events?stream=a%00', '/api/v1/events/live?stream=a%0A', '/api/v1/events?types=A%00', '/api/v1/decisions/x%1B%5B2J', '/api/v1/drills/runs/r%00', '/api/v1/state?at=2026-01-01T00:00:00Z%00']) {
       await documented(await api(path, { as: 'admin' }), 400);
     }
     expect(await count()).toBe(before);

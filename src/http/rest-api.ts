@@ -6,6 +6,7 @@ import { pathParams, type ApiDependencies, type Operation } from '../api/operati
 import { operations } from '../api/operations.js';
 import { authorize, type Principal } from '../auth/roles.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
+import { streamName } from '../events/common-schemas.js';
 import { openApiDocument } from './openapi.js';
 
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -59,6 +60,7 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
     const cursor = c.req.query('after') ?? c.req.header('last-event-id');
     if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequest([`after="${cursor}": must be a position (the id of the last event received)`]);
     const stream = c.req.query('stream');
+    if (stream !== undefined && !streamName.safeParse(stream).success) throw new InvalidRequest([`stream="${encodeURIComponent(stream)}": must be a stream name such as service-orders`]);
     return streamSSE(c, async (sse) => {
       const subscription = deps.store.subscribe({ after: cursor === undefined ? 'end' : BigInt(cursor) });
       const stop = () => void subscription.close();
