@@ -163,7 +163,14 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     const admin = adminToken(config.dataDir, config.adminToken);
     const { drillsDir } = config;
     const drills = drillsDir ? { has: (drill: string) => existsSync(join(drillsDir, `${drill}.yaml`)) } : undefined;
-    const deps = { store, readModels, policy, now: () => new Date(), ...(drills && { drills }), ...(releases && { releases }) };
+    const deps = {
+      store,
+      readModels,
+      policy,
+      now: () => new Date(),
+      ...(drills && { drills }),
+      ...(releases && { releases }),
+    };
     const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
     stops.push(() => mcp.close());
     const http = createHttpApp({

@@ -11,7 +11,15 @@ import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/se
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { encodeEvent } from '../events/catalogue.js';
-import { identifier, releaseName, serviceName, stageName, statedReason, streamName, timestamp } from '../events/common-schemas.js';
+import {
+  identifier,
+  releaseName,
+  serviceName,
+  stageName,
+  statedReason,
+  streamName,
+  timestamp,
+} from '../events/common-schemas.js';
 import { healthStream } from '../probing/health-prober.js';
 import { NotFound } from './api-errors.js';
 import { defineOperation, type ApiDependencies } from './operation.js';
@@ -61,12 +69,15 @@ export async function lastEvents(deps: Pick<ApiDependencies, 'store'>, stream: s
 
 /** Refused before anything is written when the service's driver can tell the release does not exist. */
 async function assertReleaseExists(deps: ApiDependencies, service: string, release: string): Promise<void> {
-  if ((await deps.releases?.hasRelease(service, release)) === false) throw new NotFound(`${service} has no release "${release}"; check its releases folder`);
+  if ((await deps.releases?.hasRelease(service, release)) !== false) return;
+  throw new NotFound(`${service} has no release "${release}"; check its releases folder`);
 }
 
 async function assertRollbackExists(deps: ApiDependencies, service: string, rollbackId: string): Promise<void> {
-  for await (const event of deps.store.readStream(serviceStream(service))) if ((event.data as { rollbackId?: unknown }).rollbackId === rollbackId) return;
-  throw new NotFound(`${service} has no rollback "${rollbackId}"; service_status (GET /api/v1/services/${service}) shows the one in progress`);
+  for await (const event of deps.store.readStream(serviceStream(service))) {
+    if ((event.data as { rollbackId?: unknown }).rollbackId === rollbackId) return;
+  }
+  throw new NotFound(`${service} has no rollback "${rollbackId}"; service_status shows the service's rollback`);
 }
 
 const issue = (deps: ApiDependencies, service: string, command: ServiceCommand, principal: Principal) =>
@@ -251,9 +262,8 @@ const startDrill = defineOperation({
   output: z.object({ runId: z.string(), drill: z.string(), status: z.literal('requested') }),
   http: { method: 'POST', path: '/drills/{drill}/runs' },
   async run(deps, { drill }, { principal }) {
-    if (!deps.drills?.has(drill)) {
-      throw new NotFound(deps.drills ? `no drill "${drill}" in the drills folder; \`failsafe drill list\` shows them` : 'no drills folder is configured: start `failsafe serve` with --drills <dir>');
-    }
+    if (!deps.drills) throw new NotFound('no drills folder is configured: start `failsafe serve` with --drills <dir>');
+    if (!deps.drills.has(drill)) throw new NotFound(`no drill "${drill}"; \`failsafe drill list\` shows the drills`);
     const runId = `run-${randomUUID().slice(0, 8)}`;
     const event = encodeEvent({ type: 'DrillRequested', data: { runId, drill, requestedBy: principal.name } }, { actor: principal.name, occurredAt: deps.now() });
     await deps.store.append(`drill-${runId}`, [event], 'no_stream');

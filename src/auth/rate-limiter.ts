@@ -8,7 +8,7 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes `cost` requests from `key`'s bucket, all or none; when short, says how many seconds until they are allowed. */
+  /** Takes `cost` requests from `key`'s bucket, all or none; when short, says in how many seconds they would be. */
   take(key: string, cost = 1): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
@@ -19,6 +19,7 @@ export class RateLimiter {
       bucket.tokens -= cost;
       return { allowed: true };
     }
-    return { allowed: false, retryAfterSeconds: Math.ceil(((Math.min(cost, this.burst) - bucket.tokens) * 60) / this.perMinute) };
+    const missing = Math.min(cost, this.burst) - bucket.tokens;
+    return { allowed: false, retryAfterSeconds: Math.ceil((missing * 60) / this.perMinute) };
   }
 }

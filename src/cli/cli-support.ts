@@ -67,7 +67,7 @@ export const positiveInteger =
     return Number(value);
   };
 
-/** Argument parser for a name the shared schema checks (a service, a release, a rollback id...): refused as the API would. */
+/** Argument parser for a name the shared schemas check (a service, a release...): refused as the API would. */
 export const named =
   (schema: z.ZodType<string>) =>
   (value: string): string => {

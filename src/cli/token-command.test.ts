@@ -19,7 +19,7 @@ describe('failsafe token', () => {
     expect(Date.parse(expiresAt!) - Date.now()).toBeGreaterThan(7_000_000);
     expect(made.stdout).toMatch(/give it to eve; expires at /);
     expect(failsafe(['new', '--name', 'eve', '--role', 'viewer', '--expires-at', '2027-01-01T00:00:00Z']).stdout).toContain('expiresAt: "2027-01-01T00:00:00Z"');
-    expect(failsafe(['new', '--name', 'admin', '--role', 'viewer']).stderr).toMatch(/"admin" is the built-in admin's name/);
+    expect(failsafe(['new', '--name', 'admin', '--role', 'viewer']).stderr).toMatch(/"admin" is the built-in admin's name; name the token's holder/);
     expect(failsafe(['new', '--name', '../x', '--role', 'viewer']).stderr).toMatch(/must be letters, digits/);
     expect(failsafe(['new', '--name', 'eve', '--role', 'viewer', '--expires-in', 'soon']).stderr).toMatch(/a duration such as 90m/);
   }, 120_000);

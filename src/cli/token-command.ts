@@ -22,32 +22,38 @@ const duration = (value: string): number => {
 };
 
 const instant = (value: string): string => {
-  if (!timestamp.safeParse(value).success) throw new InvalidArgumentError('must be an ISO 8601 instant with its offset, e.g. 2027-01-01T00:00:00Z');
-  return value;
+  if (timestamp.safeParse(value).success) return value;
+  throw new InvalidArgumentError('must be an ISO 8601 instant with its offset, e.g. 2027-01-01T00:00:00Z');
 };
 
+const usage = (message: string) => Object.assign(new Error(message), { code: 'USAGE' });
+
 /** When a token stops working, as `token list` shows it. */
-export const expiryOf = (expiresAt: string | undefined, now: number): string =>
-  expiresAt === undefined ? 'never expires' : Date.parse(expiresAt) <= now ? `EXPIRED at ${expiresAt}` : `expires at ${expiresAt}`;
+export const expiryOf = (expiresAt: string | undefined, now: number): string => {
+  if (expiresAt === undefined) return 'never expires';
+  return Date.parse(expiresAt) <= now ? `EXPIRED at ${expiresAt}` : `expires at ${expiresAt}`;
+};
 
 const newCommand = () =>
   new Command('new')
     .description('make a new token: prints it once, with the entry (its hash) to put under auth.tokens in the config file')
-    .requiredOption('--name <name>', 'who holds it: recorded as the actor of every action taken with it', named(identifier))
+    .requiredOption('--name <name>', 'who holds it: recorded as the actor of every action it takes', named(identifier))
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`, role)
     .option('--expires-in <duration>', 'refused after this long, e.g. 90m, 12h, 30d', duration)
     .option('--expires-at <instant>', 'refused from this instant on (ISO 8601)', instant)
     .action(
       action(async (flags: { name: string; role: Role; expiresIn?: number; expiresAt?: string }) => {
-        if (flags.name === ADMIN_NAME) throw Object.assign(new Error(`"${ADMIN_NAME}" is the built-in admin's name; give the token its holder's name`), { code: 'USAGE' });
-        if (flags.expiresIn !== undefined && flags.expiresAt !== undefined) throw Object.assign(new Error('give --expires-in or --expires-at, not both'), { code: 'USAGE' });
-        const expiresAt = flags.expiresAt ?? (flags.expiresIn !== undefined ? new Date(Date.now() + flags.expiresIn).toISOString() : undefined);
+        const { name, expiresIn } = flags;
+        if (name === ADMIN_NAME) throw usage(`"${ADMIN_NAME}" is the built-in admin's name; name the token's holder`);
+        if (expiresIn !== undefined && flags.expiresAt) throw usage('give --expires-in or --expires-at, not both');
+        const expiresAt = flags.expiresAt ?? (expiresIn ? new Date(Date.now() + expiresIn).toISOString() : undefined);
         const token = newToken();
         say(`token (shown once; give it to ${flags.name}; ${expiryOf(expiresAt, Date.now())}): ${token}`);
         say('config file entry:');
         say('auth:');
         say('  tokens:');
-        say(`    - { name: ${JSON.stringify(flags.name)}, role: ${flags.role}, sha256: ${hashToken(token)}${expiresAt ? `, expiresAt: "${expiresAt}"` : ''} }`);
+        const expiry = expiresAt ? `, expiresAt: "${expiresAt}"` : '';
+        say(`    - { name: ${JSON.stringify(flags.name)}, role: ${flags.role}, sha256: ${hashToken(token)}${expiry} }`);
       }),
     );
 
@@ -57,7 +63,7 @@ const listCommand = () =>
     .option('--config <file>', 'the config file of `failsafe serve` (env FAILSAFE_CONFIG)', process.env.FAILSAFE_CONFIG)
     .action(
       action(async (flags: { config?: string }) => {
-        if (!flags.config) throw Object.assign(new Error('give --config <file> (or set FAILSAFE_CONFIG)'), { code: 'USAGE' });
+        if (!flags.config) throw usage('give --config <file> (or set FAILSAFE_CONFIG)');
         const tokens = readYamlFile(configFileSchema, flags.config, 'InvalidConfigFile').auth?.tokens ?? [];
         say(`${ADMIN_NAME}  admin  (built in: FAILSAFE_ADMIN_TOKEN or the token printed on the first start)`);
         for (const t of tokens) say(`${t.name}  ${t.role}  ${expiryOf(t.expiresAt, Date.now())}`);
@@ -65,4 +71,7 @@ const listCommand = () =>
     );
 
 export const tokenCommand = (): Command =>
-  new Command('token').description('bearer tokens for the API and the MCP endpoint').addCommand(newCommand()).addCommand(listCommand());
+  new Command('token')
+    .description('bearer tokens for the API and the MCP endpoint')
+    .addCommand(newCommand())
+    .addCommand(listCommand());

@@ -90,7 +90,7 @@ describe('serve configuration', () => {
     const tokens = ['admin', 'alice@example.com', '"a,b"', '"../x"', '"x\\u0000"'].map((name, i) => `    - { name: ${name}, role: viewer, sha256: ${'abcdf'[i]!.repeat(64)} }`);
     const bad = configFile(['auth:', '  tokens:', ...tokens, `    - { name: eve, role: viewer, sha256: ${'e'.repeat(64)}, expiresAt: tomorrow }`].join('\n'));
     expect(problemsOf(() => loadServeConfig({ config: bad }, {}))).toEqual([
-      expect.stringMatching(/line 3: auth.tokens.0.name: "admin" is the built-in admin's name/),
+      expect.stringMatching(/line 3: auth.tokens.0.name: "admin" is the built-in admin's; name the token's holder/),
       expect.stringMatching(/line 4: auth.tokens.1.name: must be letters, digits/),
       expect.stringMatching(/line 5: auth.tokens.2.name: must be letters, digits/),
       expect.stringMatching(/line 6: auth.tokens.3.name: must be letters, digits/),

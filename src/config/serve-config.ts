@@ -91,7 +91,7 @@ export const configFileSchema = z.strictObject({
       tokens: z.array(
         z.strictObject({
           /** Recorded as the actor of every action taken with the token. */
-          name: identifier.refine((n) => n !== ADMIN_NAME, `"${ADMIN_NAME}" is the built-in admin's name; give this token its holder's name`),
+          name: identifier.refine((n) => n !== ADMIN_NAME, `"${ADMIN_NAME}" is the built-in admin's; name the token's holder`),
           role: z.enum(ROLES),
           sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the token in hex (`failsafe token new` prints one); never the token itself'),
           /** The token is refused from this instant on. */

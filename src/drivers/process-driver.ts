@@ -72,8 +72,8 @@ function confined(service: string, folder: string, ...parts: string[]): string {
   const path = join(folder, ...parts);
   if (!existsSync(path)) return path;
   const within = relative(realpathSync(folder), realpathSync(path));
-  if (within.startsWith('..') || isAbsolute(within)) throw new UnsafeName(service, 'path', join(...parts), `leads outside ${folder}`);
-  return path;
+  if (!within.startsWith('..') && !isAbsolute(within)) return path;
+  throw new UnsafeName(service, 'path', join(...parts), `leads outside ${folder}`);
 }
 
 async function freePort(): Promise<number> {
@@ -181,7 +181,8 @@ export class ProcessDriver implements TargetDriver {
   }
 
   private releaseFile(service: string, release: string): string {
-    return confined(service, this.options.services[service]!.releasesDir, plainName(service, 'release', release), RELEASE_FILE);
+    const { releasesDir } = this.options.services[service]!;
+    return confined(service, releasesDir, plainName(service, 'release', release), RELEASE_FILE);
   }
 
   private snapshotDir(service: string, release: string): string {
@@ -191,7 +192,8 @@ export class ProcessDriver implements TargetDriver {
   async hasRelease(service: string, release: string): Promise<boolean> {
     this.forwarder(service);
     try {
-      return existsSync(this.releaseFile(service, release)) || existsSync(join(this.snapshotDir(service, release), RELEASE_FILE));
+      const snapshot = join(this.snapshotDir(service, release), RELEASE_FILE);
+      return existsSync(this.releaseFile(service, release)) || existsSync(snapshot);
     } catch (error) {
       if (error instanceof UnsafeName) return false;
       throw error;

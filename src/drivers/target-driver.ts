@@ -21,7 +21,7 @@ export interface TargetDriver {
   /** Restarts the current release with these tools disabled (the seeds' MCP_DISABLE_TOOLS). */
   setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]>;
   instances(service: string): Promise<Instance[]>;
-  /** Whether the release exists, asked before anything is recorded; undefined (or absent) when the driver cannot tell. */
+  /** Whether the release exists, asked before anything is recorded; undefined (or absent): cannot tell. */
   hasRelease?(service: string, release: string): Promise<boolean | undefined>;
   close(): Promise<void>;
 }

@@ -4,10 +4,10 @@ import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 import type { ApiEnv } from './rest-api.js';
 
-export const rateLimited = (c: Context, who: string, retryAfterSeconds: number): Response =>
-  c.json({ error: 'RateLimited', message: `RateLimited: ${who} sent more requests than its limit allows; retry in ${retryAfterSeconds} s` }, 429, {
-    'Retry-After': String(retryAfterSeconds),
-  });
+export const rateLimited = (c: Context, who: string, retryAfterSeconds: number): Response => {
+  const message = `RateLimited: ${who} sent more requests than its limit allows; retry in ${retryAfterSeconds} s`;
+  return c.json({ error: 'RateLimited', message }, 429, { 'Retry-After': String(retryAfterSeconds) });
+};
 
 /** The caller's address, for limiting callers without a valid token; one bucket when the server cannot tell. */
 const clientAddress = (c: Context): string => {
@@ -38,7 +38,7 @@ export const authenticate =
         {
           error: 'Unauthorized',
           message: found
-            ? `Unauthorized: the token of ${found.expired.name} expired at ${found.expired.expiresAt}; ask an admin for a new one (\`failsafe token new\`)`
+            ? `Unauthorized: the token of ${found.expired.name} expired at ${found.expired.expiresAt}; ask an admin for a new one`
             : match
               ? 'Unauthorized: this bearer token is not known; ask an admin for a token (tokens are configured by their SHA-256 under auth.tokens)'
               : 'Unauthorized: send "Authorization: Bearer <token>"; `failsafe serve` printed the admin token on its first start',

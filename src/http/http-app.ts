@@ -68,11 +68,14 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     metrics.httpDuration.observe({ route, method: c.req.method }, seconds(started));
   });
   app.use('*', async (c, next) => {
-    const refused = [validateHostHeader(c.req.header('host'), [...options.allowedHosts]), validateOriginHeader(c.req.header('origin'), [...options.allowedOrigins])].find((r) => !r.ok);
-    if (!refused) return next();
-    const message = `${refused.message ?? 'Host or Origin not allowed'}; Failsafe answers only the hosts and origins configured (MCP_ALLOWED_HOSTS, MCP_ALLOWED_ORIGINS)`;
+    const host = validateHostHeader(c.req.header('host'), [...options.allowedHosts]);
+    const refused = host.ok ? validateOriginHeader(c.req.header('origin'), [...options.allowedOrigins]) : host;
+    if (refused.ok) return next();
+    const message = `${refused.message}; Failsafe answers the hosts and origins configured (MCP_ALLOWED_HOSTS, MCP_ALLOWED_ORIGINS)`;
     // The MCP endpoint answers in JSON-RPC, everything else in the documented error shape.
-    if (c.req.path === options.mcpPath) return c.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, 403);
+    if (c.req.path === options.mcpPath) {
+      return c.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, 403);
+    }
     return c.json({ error: 'Forbidden', message: `Forbidden: ${message}` }, 403);
   });
   app.use(
@@ -129,7 +132,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     if (Array.isArray(parsedBody)) {
       const revision = c.req.header('mcp-protocol-version') ?? BATCH_REVISION;
       if (revision !== BATCH_REVISION) {
-        const message = `Invalid Request: JSON-RPC batches were removed in protocol revision 2025-06-18 and this request is ${revision}; send one message per request`;
+        const message =
+          `Invalid Request: JSON-RPC batches were removed in protocol revision 2025-06-18 and this request is ${revision}; ` +
+          'send one message per request';
         return c.json({ jsonrpc: '2.0', error: { code: -32600, message }, id: null }, 400);
       }
       // Every message of a batch is a call: the request itself was counted when it was authenticated.

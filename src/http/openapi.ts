@@ -26,7 +26,10 @@ const errors = {
   '409': { description: 'Refused by a rule of the domain (e.g. approving your own rollback), or a concurrent change won', content: json },
   '413': { description: 'The body is larger than the configured limit', content: json },
   '415': { description: 'A body that is not sent as application/json', content: json },
-  '429': { description: 'Rate limit of this token (or, without a valid token, of this address) exceeded; retry after the Retry-After header', content: json },
+  '429': {
+    description: 'Rate limit of this token (without a valid token: of this address) exceeded; retry after the Retry-After header',
+    content: json,
+  },
 };
 
 /** The OpenAPI 3.1 document of `/api/v1`, generated from the schemas that validate its requests. */

@@ -20,7 +20,8 @@ async function inputOf(c: Context<ApiEnv>, operation: Operation): Promise<Record
   const text = await c.req.text();
   let body: unknown = {};
   const contentType = c.req.header('content-type') ?? '';
-  if (text !== '' && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) throw new UnsupportedMediaType(contentType || 'without a Content-Type');
+  const json = /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType);
+  if (text !== '' && !json) throw new UnsupportedMediaType(contentType || 'without a Content-Type');
   if (text.trim() !== '') {
     try {
       body = JSON.parse(text);
@@ -42,8 +43,10 @@ export function errorResponse(c: Context, error: unknown): Response {
 }
 
 /** 405 in the documented error shape, with the methods the path answers. */
-export const methodNotAllowed = (c: Context, allowed: readonly string[]): Response =>
-  c.json({ error: 'MethodNotAllowed', message: `MethodNotAllowed: ${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}` }, 405, { Allow: allowed.join(', ') });
+export const methodNotAllowed = (c: Context, allowed: readonly string[]): Response => {
+  const message = `MethodNotAllowed: ${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}`;
+  return c.json({ error: 'MethodNotAllowed', message }, 405, { Allow: allowed.join(', ') });
+};
 
 /**
  * `/api/v1`: one route per operation (the same ones MCP offers as tools), the live tail of events
@@ -60,7 +63,9 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
     const cursor = c.req.query('after') ?? c.req.header('last-event-id');
     if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequest([`after="${cursor}": must be a position (the id of the last event received)`]);
     const stream = c.req.query('stream');
-    if (stream !== undefined && !streamName.safeParse(stream).success) throw new InvalidRequest([`stream="${encodeURIComponent(stream)}": must be a stream name such as service-orders`]);
+    if (stream !== undefined && !streamName.safeParse(stream).success) {
+      throw new InvalidRequest([`stream="${encodeURIComponent(stream)}": must be a stream name such as service-orders`]);
+    }
     return streamSSE(c, async (sse) => {
       const subscription = deps.store.subscribe({ after: cursor === undefined ? 'end' : BigInt(cursor) });
       const stop = () => void subscription.close();

@@ -56,7 +56,7 @@ const guard = (ctx: ServerContext, permission: Permission): Principal => {
 
 const STREAM_EVENTS = 100;
 
-/** A URI template variable, decoded and checked like any other input: a bad one is InvalidParams, never an internal error. */
+/** A URI template variable, decoded and checked like any input: a bad one is InvalidParams, never an internal error. */
 const variable = (value: unknown, schema: z.ZodType<string>, what: string): string => {
   let decoded: string;
   try {
@@ -65,7 +65,8 @@ const variable = (value: unknown, schema: z.ZodType<string>, what: string): stri
     return refuse(new InvalidRequest([`${what}: is not a valid URI component`]));
   }
   const parsed = schema.safeParse(decoded);
-  return parsed.success ? parsed.data : refuse(new InvalidRequest(parsed.error.issues.map((i) => `${what}: ${i.message}`)));
+  if (parsed.success) return parsed.data;
+  return refuse(new InvalidRequest(parsed.error.issues.map((i) => `${what}: ${i.message}`)));
 };
 
 export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOptions): McpEndpoint {
