@@ -73,6 +73,7 @@ async function assertReleaseExists(deps: ApiDependencies, service: string, relea
   throw new NotFound(`${service} has no release "${release}"; check its releases folder`);
 }
 
+/** A rollback never recorded for the service is not found; one in any other state goes on to the decider. */
 async function assertRollbackExists(deps: ApiDependencies, service: string, rollbackId: string): Promise<void> {
   for await (const event of deps.store.readStream(serviceStream(service))) {
     if ((event.data as { rollbackId?: unknown }).rollbackId === rollbackId) return;
