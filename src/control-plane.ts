@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
@@ -111,6 +111,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
   const serviceAddresses: Record<string, string> = {};
   /** Known once HTTP listens: scheduled drills approve manual rollbacks through it. */
   let mcpUrl: string | undefined;
+  let releases: FleetDriver | undefined;
   try {
     // The fold is deterministic, so replicas sharing the data folder may share checkpoints too.
     const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.db'));
@@ -125,6 +126,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
+      releases = driver;
       const services = Object.keys(fleet.services);
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log, clock });
       await prober.start();
@@ -163,14 +165,24 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     stops.push(() => readModels?.stop());
     stops.push(countRollbacks(store, metrics));
     const admin = adminToken(config.dataDir, config.adminToken);
-    const deps = { store, history: archivedHistory(sqlite, sqlite.archive), readModels, policy, now: () => clock.now() };
+    const { drillsDir } = config;
+    const drills = drillsDir ? { has: (drill: string) => existsSync(join(drillsDir, `${drill}.yaml`)) } : undefined;
+    const deps = {
+      store,
+      history: archivedHistory(sqlite, sqlite.archive),
+      readModels,
+      policy,
+      now: () => clock.now(),
+      ...(drills && { drills }),
+      ...(releases && { releases }),
+    };
     const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
     stops.push(() => mcp.close());
     const http = createHttpApp({
       deps,
       storeEngine: 'sqlite',
       metrics,
-      tokens: new TokenRegistry([admin.entry, ...config.tokens]),
+      tokens: new TokenRegistry([admin.entry, ...config.tokens], clock),
       limiter: new RateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
       mcp,
       mcpPath: config.mcpPath,

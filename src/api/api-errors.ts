@@ -21,9 +21,19 @@ export class InvalidRequest extends Error {
   }
 }
 
+/** A body that is not JSON by its Content-Type. */
+export class UnsupportedMediaType extends Error {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+  constructor(contentType: string) {
+    super(`UnsupportedMediaType: the body is ${contentType}; send JSON with Content-Type: application/json`);
+    this.name = 'UnsupportedMediaType';
+  }
+}
+
 /** The HTTP status an error of the API maps to; anything unexpected is a 500. */
-export function statusOf(error: unknown): 400 | 403 | 404 | 409 | 500 {
+export function statusOf(error: unknown): 400 | 403 | 404 | 409 | 415 | 500 {
   if (error instanceof InvalidRequest) return 400;
+  if (error instanceof UnsupportedMediaType) return 415;
   if (error instanceof Forbidden) return 403;
   if (error instanceof NotFound || error instanceof DecisionNotFound) return 404;
   if (error instanceof InvariantViolated || error instanceof WrongExpectedRevision) return 409;

@@ -13,6 +13,10 @@ export interface ApiDependencies {
   readonly readModels: ReadModels;
   readonly policy: RollbackPolicy;
   readonly now: () => Date;
+  /** The drills `serve --drills` can run; absent without a drills folder. */
+  readonly drills?: { has(drill: string): boolean };
+  /** What the fleet's drivers can tell of a release: false when it does not exist, undefined when they cannot tell. */
+  readonly releases?: { hasRelease(service: string, release: string): Promise<boolean | undefined> };
 }
 
 export interface OperationContext {

@@ -11,7 +11,15 @@ import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/se
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { encodeEvent } from '../events/catalogue.js';
-import { identifier, reason, releaseName, serviceName, timestamp } from '../events/common-schemas.js';
+import {
+  identifier,
+  releaseName,
+  serviceName,
+  stageName,
+  statedReason,
+  streamName,
+  timestamp,
+} from '../events/common-schemas.js';
 import { healthStream } from '../probing/health-prober.js';
 import { NotFound } from './api-errors.js';
 import { defineOperation, type ApiDependencies } from './operation.js';
@@ -59,6 +67,20 @@ export async function lastEvents(deps: Pick<ApiDependencies, 'store'>, stream: s
   return events;
 }
 
+/** Refused before anything is written when the service's driver can tell the release does not exist. */
+async function assertReleaseExists(deps: ApiDependencies, service: string, release: string): Promise<void> {
+  if ((await deps.releases?.hasRelease(service, release)) !== false) return;
+  throw new NotFound(`${service} has no release "${release}"; check its releases folder`);
+}
+
+/** A rollback never recorded for the service is not found; one in any other state goes on to the decider. */
+async function assertRollbackExists(deps: ApiDependencies, service: string, rollbackId: string): Promise<void> {
+  for await (const event of deps.store.readStream(serviceStream(service))) {
+    if ((event.data as { rollbackId?: unknown }).rollbackId === rollbackId) return;
+  }
+  throw new NotFound(`${service} has no rollback "${rollbackId}"; service_status shows the service's rollback`);
+}
+
 const issue = (deps: ApiDependencies, service: string, command: ServiceCommand, principal: Principal) =>
   handleCommand(deps.store, serviceStream(service), serviceDecider, command, { actor: principal.name, now: deps.now() });
 
@@ -67,7 +89,7 @@ const listServices = defineOperation({
   title: 'List services',
   description: 'Every service Failsafe knows: its status, current release, last known good release, rollback in progress and disabled tools.',
   permission: 'read',
-  input: z.object({}),
+  input: z.strictObject({}),
   output: z.object({ services: z.array(serviceSummary) }),
   http: { method: 'GET', path: '/services' },
   async run({ readModels }) {
@@ -81,7 +103,7 @@ const serviceStatusOperation = defineOperation({
   title: 'Service status',
   description: "One service in detail: its state, its latest health sample and its most recent events.",
   permission: 'read',
-  input: z.object({ ...serviceInput, events: limit(100, 10) }),
+  input: z.strictObject({ ...serviceInput, events: limit(100, 10) }),
   output: z.object({ service: serviceSummary, health: looseState.optional(), recentEvents: z.array(eventJson) }),
   http: { method: 'GET', path: '/services/{service}' },
   async run(deps, { service, events }) {
@@ -97,7 +119,7 @@ const deploymentHistory = defineOperation({
   title: 'Deployment history',
   description: 'Deployments of a service, newest first: release, outcome, who asked and when.',
   permission: 'read',
-  input: z.object({ ...serviceInput, limit: limit(500, 20) }),
+  input: z.strictObject({ ...serviceInput, limit: limit(500, 20) }),
   output: z.object({
     deployments: z.array(
       z.object({ deploymentId: z.string(), release: z.string(), status: z.string(), requestedBy: z.string(), requestedAt: z.string(), updatedAt: z.string() }),
@@ -126,10 +148,11 @@ const deploy = defineOperation({
   title: 'Deploy a release',
   description: 'Ask for a release of a service to be deployed (blue-green, carried out by `failsafe serve --fleet`). Refused while a rollback is active.',
   permission: 'operate',
-  input: z.object({ ...serviceInput, release: releaseName.describe('the release to deploy, e.g. v1.1.0'), reason: reason.optional() }),
+  input: z.strictObject({ ...serviceInput, release: releaseName.describe('the release to deploy, e.g. v1.1.0'), reason: statedReason.optional() }),
   output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('requested') }),
   http: { method: 'POST', path: '/services/{service}/deployments' },
   async run(deps, { service, release, reason: why }, { principal }) {
+    await assertReleaseExists(deps, service, release);
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
     await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, ...(why && { reason: why }) }, principal);
     return { deploymentId, service, release, status: 'requested' as const };
@@ -141,10 +164,11 @@ const requestRollback = defineOperation({
   title: 'Request a rollback',
   description: 'Ask for a manual rollback of a service to its last known good release (or targetRelease). A second identity with the approver role must approve it (approve_rollback).',
   permission: 'operate',
-  input: z.object({ ...serviceInput, reason: reason.describe('why; recorded with the request'), targetRelease: releaseName.optional() }),
+  input: z.strictObject({ ...serviceInput, reason: statedReason.describe('why; recorded with the request'), targetRelease: releaseName.optional() }),
   output: z.object({ rollbackId: z.string(), service: z.string(), status: z.literal('awaiting_approval'), requestedBy: z.string(), next: z.string() }),
   http: { method: 'POST', path: '/services/{service}/rollbacks' },
   async run(deps, { service, reason: why, targetRelease }, { principal }) {
+    if (targetRelease) await assertReleaseExists(deps, service, targetRelease);
     const rollbackId = `rb-${randomUUID().slice(0, 8)}`;
     await issue(deps, service, { type: 'RequestRollback', service, rollbackId, requestedBy: principal.name, reason: why, ...(targetRelease && { targetRelease }) }, principal);
     return {
@@ -162,10 +186,11 @@ const approveRollback = defineOperation({
   title: 'Approve a rollback',
   description: 'Approve a manual rollback awaiting approval. The approver must not be who requested it; an approval expires if not carried out in time.',
   permission: 'approve',
-  input: z.object({ ...serviceInput, rollbackId: identifier.describe('the rollback awaiting approval (service_status shows it)') }),
+  input: z.strictObject({ ...serviceInput, rollbackId: identifier.describe('the rollback awaiting approval (service_status shows it)') }),
   output: z.object({ rollbackId: z.string(), service: z.string(), approvedBy: z.string(), expiresAt: timestamp }),
   http: { method: 'POST', path: '/services/{service}/rollbacks/{rollbackId}/approval' },
   async run(deps, { service, rollbackId }, { principal }) {
+    await assertRollbackExists(deps, service, rollbackId);
     const now = deps.now();
     const validForMs = deps.policy.approval.validForSeconds * 1000;
     const { events } = await issue(deps, service, { type: 'ApproveRollback', service, rollbackId, approver: { id: principal.name, roles: [principal.role] }, now, validForMs }, principal);
@@ -182,7 +207,7 @@ const toolSwitch = (enable: boolean) =>
       ? 'Re-enable a tool of a service that was disabled (by a person or by the policy).'
       : "Disable one tool of a service (the seeds' gradual rollback, MCP_DISABLE_TOOLS) without rolling the release back.",
     permission: 'operate',
-    input: z.object({ ...serviceInput, tool: identifier.describe('the tool name as the service lists it'), reason: reason.optional() }),
+    input: z.strictObject({ ...serviceInput, tool: identifier.describe('the tool name as the service lists it'), reason: statedReason.optional() }),
     output: z.object({ service: z.string(), tool: z.string(), disabled: z.boolean(), changed: z.boolean().describe('false when it already was') }),
     http: { method: 'POST', path: `/services/{service}/tools/{tool}/${enable ? 'enable' : 'disable'}` },
     async run(deps, { service, tool, reason: why }, { principal }) {
@@ -199,7 +224,7 @@ const migrationStatus = defineOperation({
   title: 'Migration status',
   description: 'Staged migrations: stage, progress, error rate, and how long since each last moved (a stall).',
   permission: 'read',
-  input: z.object({ service: serviceName.optional().describe('only this service') }),
+  input: z.strictObject({ service: serviceName.optional().describe('only this service') }),
   output: z.object({ migrations: z.array(migrationJson) }),
   http: { method: 'GET', path: '/migrations' },
   async run({ readModels, now }, { service }) {
@@ -215,7 +240,7 @@ const revertMigration = defineOperation({
   title: 'Revert a migration',
   description: 'Take a running staged migration back to an earlier stage.',
   permission: 'operate',
-  input: z.object({ migrationId: identifier, toStage: identifier.describe('an earlier stage of the migration'), reason }),
+  input: z.strictObject({ migrationId: identifier, toStage: stageName.describe('an earlier stage of the migration'), reason: statedReason }),
   output: z.object({ migrationId: z.string(), fromStage: z.string(), toStage: z.string() }),
   http: { method: 'POST', path: '/migrations/{migrationId}/revert' },
   async run(deps, { migrationId, toStage, reason: why }, { principal }) {
@@ -234,10 +259,12 @@ const startDrill = defineOperation({
   title: 'Start a drill',
   description: 'Ask for a chaos drill to run now (a drill file in drills/). The drill runner records every step in the run; drill_report shows it.',
   permission: 'operate',
-  input: z.object({ drill: identifier.regex(/^[\w-]+$/, 'a drill name: letters, digits, "_" and "-"').describe('the drill, e.g. high-error-rate') }),
+  input: z.strictObject({ drill: identifier.regex(/^[\w-]+$/, 'a drill name: letters, digits, "_" and "-"').describe('the drill, e.g. high-error-rate') }),
   output: z.object({ runId: z.string(), drill: z.string(), status: z.literal('requested') }),
   http: { method: 'POST', path: '/drills/{drill}/runs' },
   async run(deps, { drill }, { principal }) {
+    if (!deps.drills) throw new NotFound('no drills folder is configured: start `failsafe serve` with --drills <dir>');
+    if (!deps.drills.has(drill)) throw new NotFound(`no drill "${drill}"; \`failsafe drill list\` shows the drills`);
     const runId = `run-${randomUUID().slice(0, 8)}`;
     const event = encodeEvent({ type: 'DrillRequested', data: { runId, drill, requestedBy: principal.name } }, { actor: principal.name, occurredAt: deps.now() });
     await deps.store.append(`drill-${runId}`, [event], 'no_stream');
@@ -250,7 +277,7 @@ const drillReport = defineOperation({
   title: "A drill's report",
   description: 'One drill run: steps, faults injected and healed, expectations with their verdicts, outcome, time to detect and to recover.',
   permission: 'read',
-  input: z.object({ runId: identifier }),
+  input: z.strictObject({ runId: identifier }),
   output: z.object({ run: drillRunJson }),
   http: { method: 'GET', path: '/drills/runs/{runId}' },
   async run({ readModels }, { runId }) {
@@ -266,7 +293,7 @@ const listDrillRuns = defineOperation({
   title: 'List drill runs',
   description: 'Drill runs, newest first, with their outcome.',
   permission: 'read',
-  input: z.object({ limit: limit(500, 50) }),
+  input: z.strictObject({ limit: limit(500, 50) }),
   output: z.object({ runs: z.array(drillRunJson) }),
   http: { method: 'GET', path: '/drills/runs' },
   async run({ readModels }, { limit: count }) {
@@ -285,10 +312,10 @@ const queryEvents = defineOperation({
   description:
     'Recorded events in order, a page at a time: all of them, or one stream, optionally of some types. Pass nextCursor back as `after` for the next page.',
   permission: 'audit',
-  input: z.object({
-    stream: z.string().min(1).max(200).optional().describe('only this stream, e.g. service-orders'),
+  input: z.strictObject({
+    stream: streamName.optional().describe('only this stream, e.g. service-orders'),
     types: z
-      .union([z.array(identifier), z.string().transform((s) => s.split(',').filter(Boolean))])
+      .union([z.array(identifier), z.string().transform((s) => s.split(',').filter(Boolean)).pipe(z.array(identifier))])
       .optional()
       .describe('only these event types (comma-separated in a query string)'),
     after: z.string().regex(/^\d+$/, 'a cursor: the nextCursor of the previous page').optional(),
@@ -319,7 +346,7 @@ const stateAt = defineOperation({
   title: 'State at a past instant',
   description: 'What Failsafe knew at an instant: services, incidents, migrations and drills as of every event recorded up to then.',
   permission: 'audit',
-  input: z.object({ at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'), service: serviceName.optional().describe('only this service') }),
+  input: z.strictObject({ at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'), service: serviceName.optional().describe('only this service') }),
   output: z.object({ at: z.string(), eventsApplied: z.number(), services: looseState, incidents: looseState, migrations: looseState, drills: looseState }),
   http: { method: 'GET', path: '/state' },
   async run({ history }, { at, service }) {
@@ -340,7 +367,7 @@ const explain = defineOperation({
   title: 'Explain a rollback decision',
   description: 'Why a rollback was decided: the rule, threshold and observed figure, the evidence events, the chain of causes and what happened afterwards.',
   permission: 'audit',
-  input: z.object({ decision: identifier.describe('the RollbackDecided event id or the rollback id') }),
+  input: z.strictObject({ decision: identifier.describe('the RollbackDecided event id or the rollback id') }),
   output: z.object({ decision: eventJson, evidence: z.array(eventJson), missingEvidence: z.array(z.string()), causation: z.array(eventJson), lifecycle: z.array(eventJson) }),
   http: { method: 'GET', path: '/decisions/{decision}' },
   async run({ history }, { decision }) {

@@ -8,17 +8,18 @@ export class RateLimiter {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Takes one request from `key`'s bucket; when empty, says how many seconds until the next is allowed. */
-  take(key: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+  /** Takes `cost` requests from `key`'s bucket, all or none; when short, says in how many seconds they would be. */
+  take(key: string, cost = 1): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) * this.perMinute) / 60_000);
     bucket.at = now;
     this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
       return { allowed: true };
     }
-    return { allowed: false, retryAfterSeconds: Math.ceil(((1 - bucket.tokens) * 60) / this.perMinute) };
+    const missing = Math.min(cost, this.burst) - bucket.tokens;
+    return { allowed: false, retryAfterSeconds: Math.ceil((missing * 60) / this.perMinute) };
   }
 }

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { z } from 'zod';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { STORE_FILE } from '../control-plane.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
@@ -66,4 +67,13 @@ export const positiveInteger =
   (value: string): number => {
     if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(`must be a positive whole number of ${what}`);
     return Number(value);
+  };
+
+/** Argument parser for a name the shared schemas check (a service, a release...): refused as the API would. */
+export const named =
+  (schema: z.ZodType<string>) =>
+  (value: string): string => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => i.message).join('; '));
+    return parsed.data;
   };

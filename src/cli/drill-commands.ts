@@ -11,7 +11,8 @@ import { runDrillFile } from '../drills/run-drill-file.js';
 import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-files.js';
 import type { Scorecard } from '../drills/scorecard.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
-import { action, say, withDataDir, withStore } from './cli-support.js';
+import { identifier } from '../events/common-schemas.js';
+import { action, named, say, withDataDir, withStore } from './cli-support.js';
 import { systemClock } from '../runtime/clock.js';
 
 const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
@@ -107,8 +108,8 @@ const listCommand = () =>
 const reportCommand = () =>
   withDataDir(new Command('report'))
     .description("a run's scorecard and the path of its HTML report; with --trend, every run of a drill")
-    .argument('[run]', 'the run id (drill list shows the last of each drill)')
-    .option('--trend <drill>', 'every run of this drill, oldest first: detection and recovery over time')
+    .argument('[run]', 'the run id (drill list shows the last of each drill)', named(identifier))
+    .option('--trend <drill>', 'every run of this drill, oldest first: detection and recovery over time', named(identifier))
     .option('--json', 'print the scorecard as JSON')
     .action(
       action(async (runId: string | undefined, flags: { trend?: string; json?: boolean; dataDir?: string }) => {

@@ -9,7 +9,8 @@ import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy } from '../policy/rollback-policy.js';
 import { healthStream } from '../probing/health-prober.js';
-import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
+import { identifier, releaseName, serviceName } from '../events/common-schemas.js';
+import { action, named, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
 import { systemClock } from '../runtime/clock.js';
 
 const seconds = positiveInteger('seconds');
@@ -43,8 +44,8 @@ async function follow(store: EventStore, service: string, after: bigint, done: (
 const deployCommand = () =>
   withDataDir(new Command('deploy'))
     .description('deploy a release of a service and follow it until it is healthy or failed (carried out by `failsafe serve --fleet`)')
-    .argument('<service>')
-    .argument('<release>')
+    .argument('<service>', 'the service', named(serviceName))
+    .argument('<release>', 'the release', named(releaseName))
     .option('--reason <text>', 'why, recorded with the deployment')
     .option('--wait <seconds>', 'how long to follow the deployment', seconds, 120)
     .option('--no-wait', 'record the request and return')
@@ -67,8 +68,8 @@ const deployCommand = () =>
 const rollbackCommand = () =>
   withDataDir(new Command('rollback'))
     .description('request a rollback of a service (to its last known good release, or --to one); another identity must approve it')
-    .argument('<service>')
-    .option('--to <release>', 'the release to go back to (default: the last known good)')
+    .argument('<service>', 'the service', named(serviceName))
+    .option('--to <release>', 'the release to go back to (default: the last known good)', named(releaseName))
     .option('--reason <text>', 'why', 'requested from the CLI')
     .action(
       action(async (service: string, flags: { to?: string; reason: string; dataDir?: string }) => {
@@ -84,8 +85,8 @@ const rollbackCommand = () =>
 const approveCommand = () =>
   withDataDir(new Command('approve'))
     .description('approve a manual rollback as a second identity, then follow it until it completes')
-    .argument('<service>')
-    .argument('<rollback-id>')
+    .argument('<service>', 'the service', named(serviceName))
+    .argument('<rollback-id>', 'the rollback awaiting approval', named(identifier))
     .option('--as <identity>', 'who approves (must differ from who requested it)', me())
     .option('--valid-for <seconds>', 'how long the approval stays valid', seconds, defaultRollbackPolicy.approval.validForSeconds)
     .option('--wait <seconds>', 'how long to follow the rollback', seconds, 120)
@@ -133,7 +134,7 @@ const servicesCommand = () =>
 const statusCommand = () =>
   withDataDir(new Command('status'))
     .description("one service in detail: its state, latest health sample and recent events")
-    .argument('<service>')
+    .argument('<service>', 'the service', named(serviceName))
     .option('--events <count>', 'how many recent events to show', positiveInteger('events'), 10)
     .option('--json', 'print as JSON')
     .action(

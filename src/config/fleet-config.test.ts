@@ -29,4 +29,11 @@ describe('fleet configuration file', () => {
     const noSecret = write('services:\n  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n');
     expect(() => loadFleetConfig(noSecret, {})).toThrow(/PAYMENTS_HOOK_SECRET is not set in the environment/);
   });
+
+  it('refuses a service name that is not a plain identifier', () => {
+    for (const name of ['"../x"', '"a..b"', '".hidden"', '"a,b"', '"a\\u0000"', '"ѕample"']) {
+      const path = write(`services:\n  ${name}:\n    driver: process\n    releasesDir: releases\n    port: 0\n`);
+      expect(() => loadFleetConfig(path, {}), name).toThrow(/InvalidFleetFile: .*line 3: services.*: the name must be letters, digits/s);
+    }
+  });
 });

@@ -1,8 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { serviceName } from '../events/common-schemas.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
-
-const serviceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, digits, ".", "_" and "-"');
 
 /** The fleet Failsafe acts on: `--fleet <file>` (env FAILSAFE_FLEET). Paths are relative to the file. */
 export const fleetConfigSchema = z.strictObject({

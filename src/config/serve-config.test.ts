@@ -85,4 +85,19 @@ describe('serve configuration', () => {
     const path = configFile(['auth:', '  tokens:', `    - { name: bob, role: viewer, sha256: ${HASH} }`, `    - { name: bob, role: admin, sha256: ${'b'.repeat(64)} }`].join('\n'));
     expect(problemsOf(() => loadServeConfig({ config: path }, {}))).toEqual([expect.stringMatching(/the name "bob" is given to more than one token/)]);
   });
+
+  it("refuses a token named like the built-in admin, or not a plain identifier, and reads a token's expiry", () => {
+    const tokens = ['admin', 'alice@example.com', '"a,b"', '"../x"', '"x\\u0000"'].map((name, i) => `    - { name: ${name}, role: viewer, sha256: ${'abcdf'[i]!.repeat(64)} }`);
+    const bad = configFile(['auth:', '  tokens:', ...tokens, `    - { name: eve, role: viewer, sha256: ${'e'.repeat(64)}, expiresAt: tomorrow }`].join('\n'));
+    expect(problemsOf(() => loadServeConfig({ config: bad }, {}))).toEqual([
+      expect.stringMatching(/line 3: auth.tokens.0.name: "admin" is the built-in admin's; name the token's holder/),
+      expect.stringMatching(/line 4: auth.tokens.1.name: must be letters, digits/),
+      expect.stringMatching(/line 5: auth.tokens.2.name: must be letters, digits/),
+      expect.stringMatching(/line 6: auth.tokens.3.name: must be letters, digits/),
+      expect.stringMatching(/line 7: auth.tokens.4.name: must be letters, digits/),
+      expect.stringMatching(/line 8: auth.tokens.5.expiresAt: /),
+    ]);
+    const good = configFile(['auth:', '  tokens:', `    - { name: eve, role: viewer, sha256: ${HASH}, expiresAt: "2026-12-01T00:00:00Z" }`].join('\n'));
+    expect(loadServeConfig({ config: good }, {}).tokens).toEqual([{ name: 'eve', role: 'viewer', sha256: HASH, expiresAt: '2026-12-01T00:00:00Z' }]);
+  });
 });

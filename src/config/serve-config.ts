@@ -1,8 +1,10 @@
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { ADMIN_NAME } from '../auth/admin-token.js';
 import { ROLES } from '../auth/roles.js';
 import type { TokenEntry } from '../auth/tokens.js';
+import { identifier, timestamp } from '../events/common-schemas.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
 
 export interface ServeConfig {
@@ -88,9 +90,12 @@ export const configFileSchema = z.strictObject({
     .strictObject({
       tokens: z.array(
         z.strictObject({
-          name: z.string().regex(/^[\w.@:-]{1,100}$/, 'letters, digits and . _ @ : - (recorded as the actor of every action)'),
+          /** Recorded as the actor of every action taken with the token. */
+          name: identifier.refine((n) => n !== ADMIN_NAME, `"${ADMIN_NAME}" is the built-in admin's; name the token's holder`),
           role: z.enum(ROLES),
           sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the token in hex (`failsafe token new` prints one); never the token itself'),
+          /** The token is refused from this instant on. */
+          expiresAt: timestamp.optional(),
         }),
       ),
     })

@@ -32,7 +32,10 @@ export function parseYaml<S extends z.ZodType>(schema: S, text: string, source: 
         node = (path.length ? doc.getIn(path, true) : doc.contents) as typeof node;
       }
       const line = node?.range ? lines.linePos(node.range[0]).line : 1;
-      return `line ${line}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`;
+      // A bad key of a record (a service name, a tool name) says what a key must be, not only that it is invalid.
+      const message =
+        issue.code === 'invalid_key' ? `the name ${issue.issues.map((i) => i.message).join('; ')}` : issue.message;
+      return `line ${line}: ${issue.path.join('.') || '(top level)'}: ${message}`;
     }),
   );
 }

@@ -60,4 +60,17 @@ describe('drill files', () => {
       'faults.f: until must come after at',
     ]);
   });
+
+  it('refuses names that are not plain identifiers: service, releases, dependencies and tools', () => {
+    const path = file('names', ['drill: names', 'description: x', 'target: { service: "../s", release: "v1/../../x", previous: ".v0", dependencies: { "a,b": v1 } }', 'load: { script: loadtests/load.js, tools: { "add\\u0000": 1 } }', 'faults: [{ name: f, kind: release, release: "..", at: 0 }]', 'expectations: [{ expect: tool_disabled, tool: "refund,add", within: 1s }]'].join('\n'));
+    expect(problems(path)).toEqual([
+      expect.stringMatching(/^line 3: target.service: must be letters/),
+      expect.stringMatching(/^line 3: target.release: must be letters/),
+      expect.stringMatching(/^line 3: target.previous: must be letters/),
+      expect.stringMatching(/^line 3: target.dependencies.*must be letters/),
+      expect.stringMatching(/^line 4: load.tools.*must be letters/),
+      expect.stringMatching(/^line 5: faults.0.release: must be letters/),
+      expect.stringMatching(/^line 6: expectations.0.tool: must be letters/),
+    ]);
+  });
 });

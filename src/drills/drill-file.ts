@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { InvalidYamlFile, readYamlFile } from '../config/yaml-file.js';
+import { identifier, releaseName, serviceName } from '../events/common-schemas.js';
 import { parseCron } from './cron.js';
 
 /** "30s", "2m", "500ms" or a number of seconds, as milliseconds. */
@@ -36,7 +37,7 @@ const fault = z.discriminatedUnion('kind', [
     at: duration.default(0),
     until: duration.optional(),
   }),
-  z.strictObject({ name, kind: z.literal('release'), release: z.string().min(1), at: duration.default(0) }),
+  z.strictObject({ name, kind: z.literal('release'), release: releaseName, at: duration.default(0) }),
   /** A staged migration of the target that the drill starts, moves one stage, then leaves stalled. */
   z.strictObject({ name, kind: z.literal('migration_stall'), stages: z.array(z.string().regex(/^[\w.-]+$/)).min(2), at: duration.default(0) }),
 ]);
@@ -46,10 +47,10 @@ const within = duration.describe('the longest it may take, from the first fault'
 const expectation = z.discriminatedUnion('expect', [
   z.strictObject({ expect: z.literal('rollback_decided'), mode: z.enum(['automatic', 'manual', 'disable_feature']).default('automatic'), within }),
   z.strictObject({ expect: z.literal('rollback_completed'), within }),
-  z.strictObject({ expect: z.literal('tool_disabled'), tool: z.string().min(1), within }),
+  z.strictObject({ expect: z.literal('tool_disabled'), tool: identifier, within }),
   z.strictObject({ expect: z.literal('migration_reverted'), within }),
   z.strictObject({ expect: z.literal('no_rollback'), during: duration.describe('how long after the first fault no rollback may start') }),
-  z.strictObject({ expect: z.literal('release_after'), release: z.string().min(1) }),
+  z.strictObject({ expect: z.literal('release_after'), release: releaseName }),
   z.strictObject({ expect: z.literal('healthy_after') }),
   z.strictObject({ expect: z.literal('tools_after'), atLeast: z.number().int().nonnegative() }),
   z.strictObject({ expect: z.literal('load_after'), p95BelowMs: z.number().positive(), errorRateBelow: z.number().min(0).max(1) }),
@@ -60,13 +61,13 @@ export const drillFileSchema = z.strictObject({
   drill: name,
   description: z.string().min(1),
   target: z.strictObject({
-    service: z.string().min(1),
+    service: serviceName,
     /** The release the drill starts from and restores; deployed first if the service runs another. */
-    release: z.string().min(1),
+    release: releaseName,
     /** Deployed before `release` when needed, so that a rollback has a last known good release to go to. */
-    previous: z.string().min(1).optional(),
+    previous: releaseName.optional(),
     /** Services the target depends on, brought to these releases first (e.g. `{ inventory: v1.0.0 }`). */
-    dependencies: z.record(z.string().min(1), z.string().min(1)).default({}),
+    dependencies: z.record(serviceName, releaseName).default({}),
   }),
   steadyState: z
     .strictObject({ healthy: z.boolean().default(true), minTools: z.number().int().nonnegative().default(1), maxErrorRate: z.number().min(0).max(1).default(0.01) })
@@ -76,7 +77,7 @@ export const drillFileSchema = z.strictObject({
     /** Calls per second, kept up however slow the service gets (an open model, as users'). */
     rate: z.number().int().min(1).max(500).default(20),
     /** Which tools the calls go to, with weights (the sample fleet's: add, echo, lookup_item, refund, time). */
-    tools: z.record(z.string().min(1), z.number().int().min(1)).default({ add: 1 }),
+    tools: z.record(identifier, z.number().int().min(1)).default({ add: 1 }),
     /** At most this many calls in flight. */
     vus: z.number().int().min(1).max(200).default(30),
     /** Load before the faults (baseline), during them (until recovery or `during` ends) and after (verification). */

@@ -22,6 +22,11 @@ export class FleetDriver implements TargetDriver {
     return this.driverOf(service).setDisabledTools(service, tools);
   }
 
+  /** Undefined when the service's driver cannot tell (a webhook receiver), or the service is not in the fleet. */
+  async hasRelease(service: string, release: string): Promise<boolean | undefined> {
+    return this.byService.get(service)?.hasRelease?.(service, release);
+  }
+
   async instances(service: string): Promise<Instance[]> {
     return this.driverOf(service).instances(service);
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +85,39 @@ describe('process driver (real processes)', () => {
     await expect(health(running!.url)).rejects.toThrow();
     expect(readdirSync(join(stateDir, 'pids'))).toEqual([]);
   }, 60_000);
+
+  it('never leaves its folders nor lets a tool name break MCP_DISABLE_TOOLS, whatever the name', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'failsafe-escape-'));
+    const releases = join(root, 'releases');
+    mkdirSync(releases);
+    // A release.yaml outside the releases folder that would leave a mark if it ever ran.
+    const marker = join(root, 'ran');
+    mkdirSync(join(root, 'x'));
+    const command = `["{node}", "-e", "require('fs').writeFileSync(${JSON.stringify(marker)}, '')"]`;
+    writeFileSync(join(root, 'x', 'release.yaml'), `release: x\ncommand: ${command}\n`);
+    symlinkSync(join(root, 'x'), join(releases, 'linked'));
+    const escaping = await ProcessDriver.start({ services: { s: { releasesDir: releases, port: 0 } }, stateDir: join(stateDir, 'escape') });
+    try {
+      for (const release of ['../x', '../../x', 'a/../../x', '..', '.hidden', 'x\u0000', 'x\ny', `${root}/x`]) {
+        await expect(escaping.deploy('s', release), release).rejects.toThrow(/UnsafeName: s release .* is not a plain name/);
+        expect(await escaping.hasRelease('s', release), release).toBe(false);
+      }
+      await expect(escaping.deploy('s', 'linked')).rejects.toThrow(/UnsafeName: s path "linked\/release.yaml" leads outside/);
+      expect(await escaping.hasRelease('s', 'linked')).toBe(false);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await escaping.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+    await driver.deploy('sample', 'v1.0.0');
+    for (const tool of ['refund,add', 'refund\u0000', 'a b', 'ré']) {
+      await expect(driver.setDisabledTools('sample', [tool]), tool).rejects.toThrow(/UnsafeName: sample tool .* is not a plain name/);
+    }
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 5 });
+  }, 60_000);
+
+  it('tells whether a release exists before anything is deployed', async () => {
+    expect(await driver.hasRelease('sample', 'v1.0.0')).toBe(true);
+    expect(await driver.hasRelease('sample', 'v9.9.9')).toBe(false);
+  });
 });

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { identifier } from '../events/common-schemas.js';
 import { expand, readReleaseDescriptor, RELEASE_FILE, type ReleaseDescriptor } from './release-descriptor.js';
-import { ReleaseNotFound, ReleaseNotReady, UnknownService, type Instance, type TargetDriver } from './target-driver.js';
+import { ReleaseNotFound, ReleaseNotReady, UnknownService, UnsafeName, type Instance, type TargetDriver } from './target-driver.js';
 import { TcpForwarder } from './tcp-forwarder.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
@@ -61,6 +62,21 @@ const commandLine = (pid: number): string | undefined => {
     return undefined;
   }
 };
+
+/** A plain name, or UnsafeName: the API and the store check names too, this is the driver's own wall. */
+function plainName(service: string, what: string, name: string): string {
+  if (!identifier.safeParse(name).success) throw new UnsafeName(service, what, name, 'is not a plain name');
+  return name;
+}
+
+/** `folder/parts...`, or UnsafeName when it resolves (links followed) outside the folder. */
+function confined(service: string, folder: string, ...parts: string[]): string {
+  const path = join(folder, ...parts);
+  if (!existsSync(path)) return path;
+  const within = relative(realpathSync(folder), realpathSync(path));
+  if (!within.startsWith('..') && !isAbsolute(within)) return path;
+  throw new UnsafeName(service, 'path', join(...parts), `leads outside ${folder}`);
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -161,18 +177,38 @@ export class ProcessDriver implements TargetDriver {
     return next;
   }
 
+  private releaseFile(service: string, release: string): string {
+    const { releasesDir } = this.options.services[service]!;
+    return confined(service, releasesDir, plainName(service, 'release', release), RELEASE_FILE);
+  }
+
+  private snapshotDir(service: string, release: string): string {
+    return confined(service, this.options.stateDir, 'backups', service, plainName(service, 'release', release));
+  }
+
+  async hasRelease(service: string, release: string): Promise<boolean> {
+    this.forwarder(service);
+    try {
+      const snapshot = join(this.snapshotDir(service, release), RELEASE_FILE);
+      return existsSync(this.releaseFile(service, release)) || existsSync(snapshot);
+    } catch (error) {
+      if (error instanceof UnsafeName) return false;
+      throw error;
+    }
+  }
+
   private descriptor(service: string, release: string, preferSnapshot: boolean): ReleaseDescriptor {
-    const original = join(this.options.services[service]!.releasesDir, release, RELEASE_FILE);
-    const snapshot = join(this.options.stateDir, 'backups', service, release, RELEASE_FILE);
+    const original = this.releaseFile(service, release);
+    const snapshot = confined(service, this.options.stateDir, 'backups', service, release, RELEASE_FILE);
     if (!existsSync(original) && !(preferSnapshot && existsSync(snapshot))) throw new ReleaseNotFound(service, release, original);
     const descriptor = readReleaseDescriptor(preferSnapshot && existsSync(snapshot) ? snapshot : original);
     return { ...descriptor, dir: join(this.options.services[service]!.releasesDir, release) };
   }
 
   private snapshot(service: string, release: string, disabledTools: readonly string[]): void {
-    const dir = join(this.options.stateDir, 'backups', service, release);
+    const dir = this.snapshotDir(service, release);
     mkdirSync(dir, { recursive: true });
-    const source = join(this.options.services[service]!.releasesDir, release, RELEASE_FILE);
+    const source = this.releaseFile(service, release);
     if (existsSync(source)) writeFileSync(join(dir, RELEASE_FILE), readFileSync(source));
     writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify({ release, disabledTools, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`);
   }
@@ -221,6 +257,7 @@ export class ProcessDriver implements TargetDriver {
   }
 
   private async startInstance(service: string, descriptor: ReleaseDescriptor, disabledTools: readonly string[]): Promise<Running> {
+    for (const tool of disabledTools) plainName(service, 'tool', tool);
     const port = await freePort();
     const values = { releaseDir: descriptor.dir, port };
     const [command, ...args] = descriptor.command.map((part) => expand(part, values));

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { readYamlFile } from '../config/yaml-file.js';
+import { releaseName } from '../events/common-schemas.js';
 
 /**
  * How the process driver runs one release: `release.yaml` in the release's folder. In `command`
@@ -8,7 +9,7 @@ import { readYamlFile } from '../config/yaml-file.js';
  * instance must listen on. `app` is the application's own configuration, snapshotted with it.
  */
 export const releaseDescriptorSchema = z.strictObject({
-  release: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" and "-"'),
+  release: releaseName,
   command: z.array(z.string().min(1)).min(1),
   env: z.record(z.string(), z.string()).default({}),
   readiness: z.strictObject({ path: z.string().startsWith('/').default('/health'), timeoutSeconds: z.number().positive().max(600).default(30) }).default({ path: '/health', timeoutSeconds: 30 }),

@@ -21,6 +21,8 @@ export interface TargetDriver {
   /** Restarts the current release with these tools disabled (the seeds' MCP_DISABLE_TOOLS). */
   setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]>;
   instances(service: string): Promise<Instance[]>;
+  /** Whether the release exists, asked before anything is recorded; undefined (or absent): cannot tell. */
+  hasRelease?(service: string, release: string): Promise<boolean | undefined>;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,15 @@ export class ReleaseNotReady extends Error {
   constructor(readonly service: string, readonly release: string, why: string) {
     super(`ReleaseNotReady: ${service} ${release} ${why}; the previous release keeps serving`);
     this.name = 'ReleaseNotReady';
+  }
+}
+
+/** A name that would take a driver outside its own folders, or into a list it builds (MCP_DISABLE_TOOLS). */
+export class UnsafeName extends Error {
+  readonly code = 'UNSAFE_NAME';
+  constructor(readonly service: string, what: string, readonly value: string, why: string) {
+    super(`UnsafeName: ${service} ${what} ${JSON.stringify(value)} ${why}; use letters, digits, ".", "_" and "-" only`);
+    this.name = 'UnsafeName';
   }
 }
 

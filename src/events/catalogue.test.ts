@@ -76,6 +76,28 @@ describe('event catalogue', () => {
     );
   });
 
+  it('records only plain identifiers: no path, list separator, control character, lookalike or oversized name', () => {
+    const bad = ['../x', '../../x', '..', '.hidden', 'a..b', 'a/b', 'a,b', 'a b', 'x\u0000', 'x\n', 'x\u001b[2J', 'ᴠ1.0.0', 'v1.0.0\u200b', 'x'.repeat(129), ''];
+    for (const name of bad) {
+      expect(problemPaths(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, release: name })), name).toEqual(['data.release']);
+      expect(problemPaths(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, service: name })), name).toEqual(['data.service']);
+      expect(problemPaths(() => parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'tool', target: name })), name).toEqual(['data.target']);
+      expect(problemPaths(() => parseDomainEvent('DrillRequested', { ...eventExamples.DrillRequested, drill: name })), name).toEqual(['data.drill']);
+      expect(problemPaths(() => parseDomainEvent('MigrationCompleted', { ...eventExamples.MigrationCompleted, migrationId: name })), name).toEqual(['data.migrationId']);
+      expect(problemPaths(() => parseDomainEvent('RollbackCompleted', { ...eventExamples.RollbackCompleted, rollbackId: name })), name).toEqual(['data.rollbackId']);
+    }
+    // What Failsafe generates itself passes: UUIDs, rb-, d-, run- ids and the seeds' release names.
+    for (const id of ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01', 'rb-5886a1b2', 'd-1a2b3c4d', 'run-1a2b3c4d', 'v2.0.0-crash', 'APIL_v2']) {
+      expect(parseDomainEvent('DeploymentRolledBack', { deploymentId: id, service: 'orders', release: id, toRelease: 'v1.0.0', rollbackId: id }).type).toBe('DeploymentRolledBack');
+    }
+  });
+
+  it('keeps actors apart from identifiers: bounded, with no control character', () => {
+    const event = parseDomainEvent('DeploymentStarted', eventExamples.DeploymentStarted);
+    for (const actor of ['policy:rule', 'failsafe:executor', 'cli:alice', 'alice@example.com']) expect(encodeEvent(event, { actor, occurredAt }).metadata?.actor).toBe(actor);
+    for (const actor of ['a\u0000', 'a\nb', 'a'.repeat(201)]) expect(problemPaths(() => encodeEvent(event, { actor, occurredAt })), actor).toEqual(['metadata.actor']);
+  });
+
   it('refuses unknown fields rather than dropping them silently', () => {
     expect(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, relase: 'typo' })).toThrow(/relase/);
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorName, identifier, milliseconds, timestamp } from './common-schemas.js';
+import { actorName, identifier, label, milliseconds, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 const run = { runId: identifier };
@@ -19,7 +19,7 @@ export const drillEvents = [
   ),
   defineEvent(
     'DrillStepRecorded',
-    z.strictObject({ ...run, step: identifier, status: z.enum(['started', 'passed', 'failed', 'skipped']), detail: detail.optional() }),
+    z.strictObject({ ...run, step: label, status: z.enum(['started', 'passed', 'failed', 'skipped']), detail: detail.optional() }),
   ),
   defineEvent(
     'DrillFaultInjected',
@@ -36,7 +36,7 @@ export const drillEvents = [
   defineEvent('DrillFaultHealed', z.strictObject({ ...run, name: identifier })),
   defineEvent(
     'DrillExpectationEvaluated',
-    z.strictObject({ ...run, expectation: identifier, passed: z.boolean(), observed: z.unknown().optional(), detail }),
+    z.strictObject({ ...run, expectation: label, passed: z.boolean(), observed: z.unknown().optional(), detail }),
   ),
   defineEvent(
     'DrillFinished',

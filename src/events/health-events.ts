@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, identifier, milliseconds, ratio, releaseName, serviceName, timestamp } from './common-schemas.js';
+import { count, label, milliseconds, ratio, releaseName, serviceName, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 /**
@@ -37,7 +37,7 @@ export const healthSampleV1ToV2 = (stored: unknown): unknown => {
 /** Version 2: one probe of one instance — health endpoint, MCP handshake, and a metrics scrape. */
 export const healthSample = z.strictObject({
   service: serviceName,
-  instance: identifier,
+  instance: label,
   release: releaseName.optional(),
   sampledAt: timestamp,
   healthy: z.boolean(),
@@ -54,9 +54,9 @@ export const healthSample = z.strictObject({
   errorRate: ratio.optional(),
   latencyMs: z.strictObject({ p50: milliseconds, p95: milliseconds, p99: milliseconds }).optional(),
   memory: z.strictObject({ usedRatio: ratio, usedBytes: count.optional(), limitBytes: count.optional() }).optional(),
-  openCircuitBreakers: z.array(identifier).optional(),
+  openCircuitBreakers: z.array(label).optional(),
   /** Calls and errors per tool since the previous scrape (the target's `mcp_tool_requests_total`). */
-  tools: z.array(z.strictObject({ name: identifier, calls: count, errors: count })).optional(),
+  tools: z.array(z.strictObject({ name: label, calls: count, errors: count })).optional(),
 });
 
 export const healthEvents = [defineEvent('HealthSampleRecorded', healthSample, [healthSampleV1ToV2])] as const;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { count, identifier, ratio, reason, serviceName } from './common-schemas.js';
+import { count, identifier, label, ratio, reason, serviceName, stageName } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
-const stage = z.string().min(1).max(64);
+const stage = stageName;
 const migration = { migrationId: identifier, service: serviceName };
 const schemaChange = { ...migration, database: identifier, fromVersion: count, toVersion: count };
 
@@ -11,7 +11,7 @@ export const migrationEvents = [
   defineEvent(
     'MigrationStarted',
     z
-      .strictObject({ ...migration, name: identifier, stages: z.array(stage).min(2), initialStage: stage })
+      .strictObject({ ...migration, name: label, stages: z.array(stage).min(2), initialStage: stage })
       .refine((d) => d.stages.includes(d.initialStage), { path: ['initialStage'], message: 'must be one of stages' }),
   ),
   defineEvent('MigrationStageAdvanced', z.strictObject({ ...migration, fromStage: stage, toStage: stage })),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorName, count, eventId, identifier, reason, releaseName, serviceName, severity, timestamp } from './common-schemas.js';
+import { actorName, count, eventId, identifier, label, reason, releaseName, serviceName, severity, stageName, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 const rollback = { rollbackId: identifier, service: serviceName };
@@ -19,7 +19,7 @@ const decided = z.strictObject({
   /** For a disable_feature decision: what to disable. */
   feature: z.strictObject({ scope: z.enum(['tool', 'agent', 'system']), target: identifier.optional() }).optional(),
   /** For a migration rule: the migration to revert and the stage to go back to. */
-  migration: z.strictObject({ migrationId: identifier, toStage: identifier }).optional(),
+  migration: z.strictObject({ migrationId: identifier, toStage: stageName }).optional(),
 });
 
 export const rollbackEvents = [
@@ -37,7 +37,7 @@ export const rollbackEvents = [
     z.strictObject({
       ...rollback,
       passed: z.boolean(),
-      checks: z.array(z.strictObject({ name: identifier, passed: z.boolean(), detail: z.string().max(2000).optional() })).min(1),
+      checks: z.array(z.strictObject({ name: label, passed: z.boolean(), detail: z.string().max(2000).optional() })).min(1),
     }),
   ),
   defineEvent('RollbackFailed', z.strictObject({ ...rollback, reason, attempt: z.number().int().min(1) })),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { handleCommand } from '../application/command-handler.js';
 import type { Role } from '../auth/roles.js';
 import { hashToken, newToken } from '../auth/tokens.js';
@@ -73,6 +74,7 @@ export async function startFrontDoor(services: readonly string[], env: NodeJS.Pr
     tokens: Object.entries(PEOPLE)
       .filter(([name]) => name !== 'admin')
       .map(([name, role]) => ({ name, role, sha256: hashToken(tokens[name as Person]) })),
+    drillsDir: fileURLToPath(new URL('../../drills', import.meta.url)),
     ...overrides,
   };
   const log: string[] = [];

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../api/operations.js';
+import { hashToken, newToken } from '../auth/tokens.js';
 import { startFrontDoor, type FrontDoor, type Person } from './front-door.fixture.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SERVICE = 'orders';
 let door: FrontDoor;
@@ -220,4 +226,182 @@ describe('rate limits', () => {
     expect((await refused.json()).message).toMatch(/RateLimited: vera/);
     expect((await call('alice')).status).toBe(200);
   });
+
+  it('limits callers without a valid token by their address', async () => {
+    const guess = (): Promise<JsonResponse> => fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: 'Bearer fs_guess' } });
+    for (let i = 0; i < 3; i += 1) expect((await guess()).status).toBe(401);
+    const refused = await guess();
+    expect(refused.status).toBe(429);
+    expect((await refused.json()).message).toMatch(/RateLimited: address:/);
+    expect((await fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: `Bearer ${limited.tokens.bob}` } })).status).toBe(200);
+  });
+});
+
+describe('token expiry', () => {
+  it('refuses a token past its expiresAt with a 401 that says so, on every request', async () => {
+    const token = newToken();
+    const soon = await startFrontDoor([], {}, { tokens: [{ name: 'eve', role: 'viewer', sha256: hashToken(token), expiresAt: new Date(Date.now() + 1500).toISOString() }] });
+    try {
+      const call = (): Promise<JsonResponse> => fetch(`${soon.url}/api/v1/services`, { headers: { Authorization: `Bearer ${token}` } });
+      expect((await call()).status).toBe(200);
+      await sleep(1600);
+      const refused = await call();
+      expect(refused.status).toBe(401);
+      expect((await refused.json()).message).toMatch(/Unauthorized: the token of eve expired at /);
+    } finally {
+      await soon.stop();
+    }
+  }, 60_000);
+});
+
+describe('the front door as its OpenAPI document says, tried as an attacker would', () => {
+  const count = async () => (await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json()).events.length;
+  const documented = async (response: JsonResponse, status: number) => {
+    expect(response.status).toBe(status);
+    const body = await response.json();
+    expect(body).toEqual(expect.objectContaining({ error: expect.any(String), message: expect.any(String) }));
+    return body;
+  };
+
+  it('refuses names that are not plain identifiers and control characters anywhere with 400, writing nothing', async () => {
+    const before = await count();
+    const bodies = [
+      { release: '../../x' },
+      { release: 'v1\u0000' },
+      { release: 'v1\nx' },
+      { release: 'v1,v2' },
+      { release: 'v1.0.0\u200b' },
+      { release: 'ᴠ1.0.0' },
+      { release: 'x'.repeat(10_000) },
+      { release: 'v2.0.0', reason: 'a\u0000b' },
+      { release: 'v2.0.0', reason: 'line\ninjected' },
+      { release: 'v2.0.0', reason: 'x'.repeat(10_000) },
+    ];
+    for (const body of bodies) await documented(await post(`/api/v1/services/${SERVICE}/deployments`, 'alice', body), 400);
+    const paths = [
+      `/api/v1/services/${SERVICE}/tools/a%2Cb/disable`,
+      `/api/v1/services/${SERVICE}/tools/a%00/disable`,
+      `/api/v1/services/${SERVICE}/tools/a%0Ab/disable`,
+      `/api/v1/services/${SERVICE}/tools/..%2F..%2Fx/disable`,
+      `/api/v1/services/${SERVICE}/rollbacks/rb%00/approval`,
+      `/api/v1/services/${SERVICE}%00/rollbacks`,
+      '/api/v1/migrations/m%00/revert',
+      '/api/v1/drills/..%2Fx/runs',
+    ];
+    for (const path of paths) await documented(await post(path, 'admin', { reason: 'x', toStage: 'v1' }), 400);
+    for (const path of ['/api/v1/events?stream=a%00', '/api/v1/events/live?stream=a%0A', '/api/v1/events?types=A%00', '/api/v1/decisions/x%1B%5B2J', '/api/v1/drills/runs/r%00', '/api/v1/state?at=2026-01-01T00:00:00Z%00']) {
+      await documented(await api(path, { as: 'admin' }), 400);
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('refuses unknown body fields and query parameters, naming them', async () => {
+    const extra = await documented(await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'x', force: true, skipApproval: 1 }), 400);
+    expect(extra.problems.join(' ')).toMatch(/"force".*"skipApproval"/);
+    const query = await documented(await api('/api/v1/services?admin=1', { as: 'vera' }), 400);
+    expect(query.problems.join(' ')).toMatch(/"admin"/);
+  });
+
+  it('answers 415 to a body that is not JSON, 405 with Allow to a wrong method, 404 to an unknown rollback or drill', async () => {
+    const text = await api(`/api/v1/services/${SERVICE}/rollbacks`, { method: 'POST', as: 'alice', body: 'reason=x', headers: { 'Content-Type': 'text/plain' } });
+    expect((await documented(text, 415)).message).toMatch(/Content-Type: application\/json/);
+    const form = await api(`/api/v1/services/${SERVICE}/rollbacks`, { method: 'POST', as: 'alice', body: 'reason=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    await documented(form, 415);
+    const wrong = await api('/api/v1/services', { method: 'DELETE', as: 'admin' });
+    await documented(wrong, 405);
+    expect(wrong.headers.get('allow')).toBe('GET');
+    const both = await api(`/api/v1/services/${SERVICE}/deployments`, { method: 'PUT', as: 'admin' });
+    await documented(both, 405);
+    expect(both.headers.get('allow')).toBe('GET, POST');
+    const health = await api('/health', { method: 'POST' });
+    await documented(health, 405);
+    expect(health.headers.get('allow')).toBe('GET');
+    expect((await documented(await post(`/api/v1/services/${SERVICE}/rollbacks/rb-nope/approval`, 'bob', {}), 404)).message).toMatch(/no rollback "rb-nope"/);
+    expect((await documented(await post('/api/v1/drills/no-such-drill/runs', 'alice', {}), 404)).message).toMatch(/no drill "no-such-drill"/);
+    expect((await documented(await post('/api/v1/migrations/m-nope/revert', 'alice', { toStage: 'v1', reason: 'x' }), 404)).message).toMatch(/no migration "m-nope"/);
+    expect((await post('/api/v1/drills/high-error-rate/runs', 'alice', {})).status).toBe(201);
+  });
+
+  it('answers every error in the documented shape, the Host and Origin 403 included', async () => {
+    const { request } = await import('node:http');
+    const raw = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const url = new URL(path, door.url);
+        request({ host: url.hostname, port: url.port, path: url.pathname, headers }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    for (const headers of [{ Host: 'evil.example.com' }, { Host: 'localhost', Origin: 'https://evil.example.com' }] as Record<string, string>[]) {
+      const refused = await raw('/api/v1/services', headers);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toEqual({ error: 'Forbidden', message: expect.stringMatching(/^Forbidden: Invalid (Host|Origin)/) });
+      expect((await raw('/mcp', headers)).body).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    }
+    const document = await (await api('/api/v1/openapi.json')).json();
+    const responses = document.paths['/api/v1/services'].get.responses;
+    for (const status of ['400', '401', '403', '404', '405', '409', '413', '415', '429']) {
+      expect(responses[status].content['application/json'].schema.required, status).toEqual(['error', 'message']);
+    }
+    expect(document.paths['/api/v1/services/{service}/rollbacks'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    await documented(await api('/api/v1/services'), 401);
+    await documented(await api('/nowhere', { as: 'vera' }), 404);
+  });
+});
+
+describe('JSON-RPC batches', () => {
+  const batch = (size: number) => JSON.stringify(Array.from({ length: size }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'list_services', arguments: {} } })));
+
+  it('are refused under every revision that removed them', async () => {
+    for (const revision of ['2025-06-18', '2025-11-25', '2026-07-28']) {
+      const refused = await rpc(batch(2), { 'MCP-Protocol-Version': revision });
+      expect(refused.status, revision).toBe(400);
+      expect((await refused.json()).error, revision).toMatchObject({ code: -32600, message: expect.stringMatching(/batches were removed in protocol revision 2025-06-18/) });
+    }
+  });
+
+  it('count each message against the rate limit under 2025-03-26, the one revision that had them', async () => {
+    const limited = await startFrontDoor([], {}, { rateLimit: { perMinute: 6, burst: 5 } });
+    try {
+      const send = (size: number) =>
+        fetch(limited.mcpUrl, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${limited.tokens.vera}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-03-26' },
+          body: batch(size),
+        });
+      const first = await send(4);
+      expect(first.status).toBe(200);
+      await first.text();
+      const refused: JsonResponse = await send(4);
+      expect(refused.status).toBe(429);
+      expect((await refused.json()).message).toMatch(/RateLimited: vera/);
+    } finally {
+      await limited.stop();
+    }
+  }, 60_000);
+});
+
+describe('a fleet whose driver can tell which releases exist', () => {
+  it('refuses a deployment or a rollback target of a release the process driver does not have, writing nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-door-'));
+    const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases', import.meta.url));
+    writeFileSync(join(dir, 'fleet.yaml'), `services:\n  sample:\n    driver: process\n    releasesDir: ${JSON.stringify(releasesDir)}\n    port: 0\n`);
+    const fleet = await startFrontDoor([], {}, { fleetPath: join(dir, 'fleet.yaml') });
+    try {
+      const call = (path: string, body: unknown): Promise<JsonResponse> =>
+        fetch(`${fleet.url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${fleet.tokens.alice}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const missing = await call('/api/v1/services/sample/deployments', { release: 'v9.9.9' });
+      expect(missing.status).toBe(404);
+      expect((await missing.json()).message).toMatch(/sample has no release "v9.9.9"/);
+      expect((await call('/api/v1/services/sample/rollbacks', { reason: 'x', targetRelease: 'v9.9.9' })).status).toBe(404);
+      const events = await (await fetch(`${fleet.url}/api/v1/events?stream=service-sample`, { headers: { Authorization: `Bearer ${fleet.tokens.audrey}` } })).json();
+      expect((events as { events: unknown[] }).events).toEqual([]);
+    } finally {
+      await fleet.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

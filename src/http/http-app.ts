@@ -1,13 +1,13 @@
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/hono';
+import { validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiDependencies } from '../api/operation.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 import type { McpEndpoint } from '../mcp/mcp-endpoint.js';
-import { authenticate } from './authentication.js';
+import { authenticate, rateLimited } from './authentication.js';
 import type { FailsafeMetrics } from './metrics.js';
-import { restApi, type ApiEnv } from './rest-api.js';
+import { methodNotAllowed, restApi, type ApiEnv } from './rest-api.js';
 
 export interface HttpAppOptions {
   readonly deps: ApiDependencies;
@@ -42,6 +42,9 @@ const methodLabel = (body: unknown): string => {
   return typeof method === 'string' ? (MCP_METHODS.has(method) ? method : 'other') : 'invalid';
 };
 
+/** The one protocol revision with JSON-RPC batches: 2025-06-18 removed them. Without a header a server assumes it. */
+const BATCH_REVISION = '2025-03-26';
+
 const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 
 /**
@@ -64,8 +67,17 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) });
     metrics.httpDuration.observe({ route, method: c.req.method }, seconds(started));
   });
-  app.use('*', hostHeaderValidation([...options.allowedHosts]));
-  app.use('*', originValidation([...options.allowedOrigins]));
+  app.use('*', async (c, next) => {
+    const host = validateHostHeader(c.req.header('host'), [...options.allowedHosts]);
+    const refused = host.ok ? validateOriginHeader(c.req.header('origin'), [...options.allowedOrigins]) : host;
+    if (refused.ok) return next();
+    const message = `${refused.message}; Failsafe answers the hosts and origins configured (MCP_ALLOWED_HOSTS, MCP_ALLOWED_ORIGINS)`;
+    // The MCP endpoint answers in JSON-RPC, everything else in the documented error shape.
+    if (c.req.path === options.mcpPath) {
+      return c.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, 403);
+    }
+    return c.json({ error: 'Forbidden', message: `Forbidden: ${message}` }, 403);
+  });
   app.use(
     '*',
     bodyLimit({
@@ -98,6 +110,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+  for (const path of ['/health', '/ready', '/metrics']) app.all(path, (c) => methodNotAllowed(c, ['GET']));
 
   const auth = authenticate(options.tokens, options.limiter);
   app.use('/api/v1/*', async (c, next) => (c.req.path === '/api/v1/openapi.json' ? next() : auth(c, next)));
@@ -115,6 +128,18 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
         // Not JSON: the SDK answers with the JSON-RPC parse error, so it gets the body back as sent.
         request = new Request(c.req.raw.url, { method: 'POST', headers: c.req.raw.headers, body: text });
       }
+    }
+    if (Array.isArray(parsedBody)) {
+      const revision = c.req.header('mcp-protocol-version') ?? BATCH_REVISION;
+      if (revision !== BATCH_REVISION) {
+        const message =
+          `Invalid Request: JSON-RPC batches were removed in protocol revision 2025-06-18 and this request is ${revision}; ` +
+          'send one message per request';
+        return c.json({ jsonrpc: '2.0', error: { code: -32600, message }, id: null }, 400);
+      }
+      // Every message of a batch is a call: the request itself was counted when it was authenticated.
+      const verdict = options.limiter.take(c.get('principal').name, Math.max(0, parsedBody.length - 1));
+      if (!verdict.allowed) return rateLimited(c, c.get('principal').name, verdict.retryAfterSeconds);
     }
     const response = await options.mcp.handle(request, c.get('principal'), parsedBody);
     const method = c.req.method === 'POST' ? methodLabel(parsedBody) : c.req.method;

@@ -15,14 +15,21 @@ const errorSchema = {
   required: ['error', 'message'],
 };
 
+const json = { 'application/json': { schema: errorSchema } };
+
 const errors = {
-  '400': { description: 'The input does not fit the schema; `problems` lists each field', content: { 'application/json': { schema: errorSchema } } },
-  '401': { description: 'No bearer token, or an unknown one' },
-  '403': { description: "The token's role lacks the permission, or the Host or Origin is not allowed", content: { 'application/json': { schema: errorSchema } } },
-  '404': { description: 'No such service, rollback, migration, drill run or decision', content: { 'application/json': { schema: errorSchema } } },
-  '409': { description: 'Refused by a rule of the domain (e.g. approving your own rollback), or a concurrent change won', content: { 'application/json': { schema: errorSchema } } },
-  '413': { description: 'The body is larger than the configured limit' },
-  '429': { description: 'Rate limit of this token exceeded; retry after the Retry-After header' },
+  '400': { description: 'The input does not fit the schema (unknown fields included); `problems` lists each field', content: json },
+  '401': { description: 'No bearer token, an unknown one, or one past its expiresAt', content: json },
+  '403': { description: "The token's role lacks the permission, or the Host or Origin is not allowed", content: json },
+  '404': { description: 'No such service, release, rollback, migration, drill, drill run or decision', content: json },
+  '405': { description: 'The path does not answer this method; the Allow header lists those it does', content: json },
+  '409': { description: 'Refused by a rule of the domain (e.g. approving your own rollback), or a concurrent change won', content: json },
+  '413': { description: 'The body is larger than the configured limit', content: json },
+  '415': { description: 'A body that is not sent as application/json', content: json },
+  '429': {
+    description: 'Rate limit of this token (without a valid token: of this address) exceeded; retry after the Retry-After header',
+    content: json,
+  },
 };
 
 /** The OpenAPI 3.1 document of `/api/v1`, generated from the schemas that validate its requests. */

@@ -1,11 +1,12 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { describeError, InvalidRequest, statusOf } from '../api/api-errors.js';
+import { describeError, InvalidRequest, statusOf, UnsupportedMediaType } from '../api/api-errors.js';
 import { pathParams, type ApiDependencies, type Operation } from '../api/operation.js';
 import { operations } from '../api/operations.js';
 import { authorize, type Principal } from '../auth/roles.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
+import { streamName } from '../events/common-schemas.js';
 import { openApiDocument } from './openapi.js';
 
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -18,6 +19,9 @@ async function inputOf(c: Context<ApiEnv>, operation: Operation): Promise<Record
   if (operation.http.method === 'GET') return { ...c.req.query(), ...params };
   const text = await c.req.text();
   let body: unknown = {};
+  const contentType = c.req.header('content-type') ?? '';
+  const json = /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType);
+  if (text !== '' && !json) throw new UnsupportedMediaType(contentType || 'without a Content-Type');
   if (text.trim() !== '') {
     try {
       body = JSON.parse(text);
@@ -38,6 +42,12 @@ export function errorResponse(c: Context, error: unknown): Response {
   return c.json({ ...describeError(error), ...(error instanceof InvalidRequest && { problems: error.problems }) }, status);
 }
 
+/** 405 in the documented error shape, with the methods the path answers. */
+export const methodNotAllowed = (c: Context, allowed: readonly string[]): Response => {
+  const message = `MethodNotAllowed: ${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}`;
+  return c.json({ error: 'MethodNotAllowed', message }, 405, { Allow: allowed.join(', ') });
+};
+
 /**
  * `/api/v1`: one route per operation (the same ones MCP offers as tools), the live tail of events
  * as server-sent events, and the OpenAPI document of it all. Callers are authenticated before
@@ -53,6 +63,9 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
     const cursor = c.req.query('after') ?? c.req.header('last-event-id');
     if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequest([`after="${cursor}": must be a position (the id of the last event received)`]);
     const stream = c.req.query('stream');
+    if (stream !== undefined && !streamName.safeParse(stream).success) {
+      throw new InvalidRequest([`stream="${encodeURIComponent(stream)}": must be a stream name such as service-orders`]);
+    }
     return streamSSE(c, async (sse) => {
       const subscription = deps.store.subscribe({ after: cursor === undefined ? 'end' : BigInt(cursor) });
       const stop = () => void subscription.close();
@@ -71,8 +84,10 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
     });
   });
 
+  const methods = new Map<string, string[]>([['/openapi.json', ['GET']], [LIVE_TAIL_PATH, ['GET']]]);
   for (const operation of operations) {
     const path = operation.http.path.replace(/\{(\w+)\}/g, ':$1');
+    methods.set(path, [...(methods.get(path) ?? []), operation.http.method]);
     api.on(operation.http.method, path, async (c) => {
       authorize(c.get('principal'), operation.permission);
       const parsed = operation.input.safeParse(await inputOf(c, operation));
@@ -81,6 +96,9 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
       return c.json(result, operation.http.method === 'POST' ? 201 : 200);
     });
   }
+
+  // Registered after every route: only a method no route of the path answers reaches these.
+  for (const [path, allowed] of methods) api.all(path, (c) => methodNotAllowed(c, allowed));
 
   api.onError((error, c) => {
     if (statusOf(error) === 500) log(`api: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);

@@ -156,6 +156,42 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(unknown).toMatch(/drop_database/);
   });
 
+  it('refuses unknown arguments, names that are not identifiers and control characters as invalid input, never an internal error', async () => {
+    const alice = await as('alice');
+    expect(await errorText(alice, 'request_rollback', { service, reason: 'x', force: true })).toMatch(/force/);
+    const attacks: [string, Record<string, unknown>][] = [
+      ['deploy_release', { service, release: '../../x' }],
+      ['deploy_release', { service, release: 'v1\u0000' }],
+      ['deploy_release', { service, release: 'ᴠ1.0.0' }],
+      ['deploy_release', { service, release: 'x'.repeat(10_000) }],
+      ['deploy_release', { service, release: 'v2.0.0', reason: 'a\nb' }],
+      ['disable_tool', { service, tool: 'refund,add' }],
+      ['disable_tool', { service, tool: 'refund\u0000' }],
+      ['approve_rollback', { service, rollbackId: 'rb\u001b[2J' }],
+      ['query_events', { stream: 'service-x\u0000' }],
+      ['explain_decision', { decision: '\u0000' }],
+    ];
+    for (const [tool, args] of attacks) {
+      const result = await alice.callTool({ name: tool, arguments: args }).then(
+        (r) => ({ isError: r.isError, text: JSON.stringify(r.content) }),
+        (e: Error & { code?: number }) => ({ isError: true, text: e.message, code: e.code }),
+      );
+      expect(result.isError, `${tool} ${JSON.stringify(args)}`).toBe(true);
+      expect(result.text, `${tool} ${JSON.stringify(args)}`).not.toMatch(/could not handle this request|Internal/);
+    }
+    const { events } = await structured(await as('audrey'), 'query_events', { stream: `service-${service}`, types: ['DeploymentRequested'] });
+    expect(events.map((e: { data: { release: string } }) => e.data.release)).toEqual(['v1.0.0', 'v1.1.0']);
+    await expect((await as('vera')).readResource({ uri: 'failsafe://services/a%00b' })).rejects.toThrow(/service: must be letters/);
+    await expect((await as('audrey')).readResource({ uri: 'failsafe://streams/%E0%A4%A' })).rejects.toThrow(/stream: is not a valid URI component/);
+  });
+
+  it('refuses an unknown rollback, migration or drill as not found', async () => {
+    const admin = await as('admin');
+    expect(await errorText(admin, 'approve_rollback', { service, rollbackId: 'rb-nope' })).toMatch(/NotFound: .* has no rollback "rb-nope"/);
+    expect(await errorText(admin, 'revert_migration', { migrationId: 'm-nope', toStage: 'v1', reason: 'x' })).toMatch(/NotFound: no migration "m-nope"/);
+    expect(await errorText(admin, 'start_drill', { drill: 'no-such-drill' })).toMatch(/NotFound: no drill "no-such-drill"/);
+  });
+
   it('serves service state and event streams as resources', async () => {
     const vera = await as('vera');
     const { resourceTemplates } = await vera.listResourceTemplates();

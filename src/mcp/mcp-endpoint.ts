@@ -6,7 +6,7 @@
  */
 import { createMcpHandler, McpServer, ProtocolError, ProtocolErrorCode, ResourceTemplate, type AuthInfo, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { describeError, NotFound, statusOf } from '../api/api-errors.js';
+import { describeError, InvalidRequest, NotFound, statusOf } from '../api/api-errors.js';
 import { incidentReview } from '../api/incident-review.js';
 import type { ApiDependencies, Operation } from '../api/operation.js';
 import { lastEvents, operations, serviceView, toJson } from '../api/operations.js';
@@ -15,7 +15,7 @@ import { authorize, type Permission, type Principal } from '../auth/roles.js';
 import { serviceStream } from '../domain/service-decider.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
-import { identifier, serviceName } from '../events/common-schemas.js';
+import { identifier, serviceName, streamName } from '../events/common-schemas.js';
 
 export interface McpEndpointOptions {
   readonly version: string;
@@ -55,6 +55,19 @@ const guard = (ctx: ServerContext, permission: Permission): Principal => {
 };
 
 const STREAM_EVENTS = 100;
+
+/** A URI template variable, decoded and checked like any input: a bad one is InvalidParams, never an internal error. */
+const variable = (value: unknown, schema: z.ZodType<string>, what: string): string => {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(String(value));
+  } catch {
+    return refuse(new InvalidRequest([`${what}: is not a valid URI component`]));
+  }
+  const parsed = schema.safeParse(decoded);
+  if (parsed.success) return parsed.data;
+  return refuse(new InvalidRequest(parsed.error.issues.map((i) => `${what}: ${i.message}`)));
+};
 
 export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOptions): McpEndpoint {
   const reportUnexpected = (where: string, error: unknown) => {
@@ -106,7 +119,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       { title: 'Service state', description: 'A service as Failsafe knows it: release, last known good, rollback, disabled tools.', mimeType: 'application/json' },
       async (uri, variables, ctx) => {
         guard(ctx, 'read');
-        const view = await serviceView(deps, String(variables.service)).catch(refuse);
+        const view = await serviceView(deps, variable(variables.service, serviceName, 'service')).catch(refuse);
         return json(uri, toJson(view));
       },
     );
@@ -124,7 +137,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       },
       async (uri, variables, ctx) => {
         guard(ctx, 'audit');
-        const stream = decodeURIComponent(String(variables.stream));
+        const stream = variable(variables.stream, streamName, 'stream');
         const events = await lastEvents(deps, stream, STREAM_EVENTS);
         if (events.length === 0) refuse(new NotFound(`stream "${stream}" has no events`));
         return json(uri, events.map(recordedEventToJson));
