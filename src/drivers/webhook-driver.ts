@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { type Instance, type TargetDriver } from './target-driver.js';
+import { type FeatureFlags, type Instance, type TargetDriver } from './target-driver.js';
 
 export interface WebhookDriverOptions {
   /** The user's deploy endpoint: Failsafe POSTs each action to it. */
@@ -43,8 +43,10 @@ export class WebhookDriver implements TargetDriver {
     return this.call('rollback', service, { release });
   }
 
-  setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]> {
-    return this.call('set-disabled-tools', service, { disabledTools: [...tools] });
+  setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
+    const { tools, agents, legacyMode } = flags;
+    const details = { disabledTools: [...tools], disabledAgents: [...agents], legacyMode };
+    return this.call('set-feature-flags', service, details);
   }
 
   instances(service: string): Promise<Instance[]> {
