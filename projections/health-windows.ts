@@ -36,7 +36,7 @@ export interface HealthWindowsState {
   readonly services: Record<string, ServiceHealth>;
 }
 
-function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorded' }>): SamplePoint {
+export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorded' }>): SamplePoint {
   const d = event.data;
   return {
     id: event.id,
