@@ -111,6 +111,8 @@ describe('gradual rollback through the front door', () => {
     expect((await post('/services/orders/agents/planner/disable', 'vera')).status).toBe(403);
     expect((await post('/services/nope/legacy-mode/enter', 'alice')).status).toBe(404);
     expect((await post(`/services/orders/agents/${'a'.repeat(129)}/disable`, 'alice')).status).toBe(400);
+    const prober = await post('/services/orders/agents/failsafe-prober/disable', 'alice');
+    expect(prober).toMatchObject({ status: 400, json: { message: expect.stringMatching(/health probe/) } });
     const { events } = (await call('GET', '/events?stream=service-orders&types=FeatureDisabled', 'audrey')).json;
     expect(events.map((e: { data: { scope: string } }) => e.data.scope)).toEqual(['agent', 'system']);
   });

@@ -14,7 +14,8 @@ import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent, encodeEvent } from '../events/catalogue.js';
 import { identifier, reason, releaseName, serviceName, timestamp } from '../events/common-schemas.js';
 import { healthStream } from '../probing/health-prober.js';
-import { NotFound } from './api-errors.js';
+import { PROBER_AGENT } from '../probing/instance-probe.js';
+import { InvalidRequest, NotFound } from './api-errors.js';
 import { defineOperation, type ApiDependencies } from './operation.js';
 
 /** bigint positions become strings and Dates ISO strings: what JSON (REST and MCP alike) can carry. */
@@ -275,6 +276,10 @@ const featureSwitch = (scope: 'tool' | 'agent', enable: boolean) => {
       const { service, reason: why } = input;
       // The target's key is the scope's name (tool or agent), which the schema's type cannot follow.
       const target = (input as Record<string, unknown>)[scope] as string;
+      if (scope === 'agent' && !enable && target === PROBER_AGENT) {
+        const why = `agent: ${PROBER_AGENT} is Failsafe's own health probe; without it no rule could judge the service`;
+        throw new InvalidRequest([why]);
+      }
       await serviceView(deps, service);
       const done = await switchFeature(deps, principal, { service, scope, target, enable, reason: why });
       return { service, [scope]: target, disabled: !enable, changed: done };
