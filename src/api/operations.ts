@@ -277,8 +277,8 @@ const featureSwitch = (scope: 'tool' | 'agent', enable: boolean) => {
       // The target's key is the scope's name (tool or agent), which the schema's type cannot follow.
       const target = (input as Record<string, unknown>)[scope] as string;
       if (scope === 'agent' && !enable && target === PROBER_AGENT) {
-        const why = `agent: ${PROBER_AGENT} is Failsafe's own health probe; without it no rule could judge the service`;
-        throw new InvalidRequest([why]);
+        const problem = `agent: ${PROBER_AGENT} is Failsafe's own health probe; without it no rule could judge the service`;
+        throw new InvalidRequest([problem]);
       }
       await serviceView(deps, service);
       const done = await switchFeature(deps, principal, { service, scope, target, enable, reason: why });
