@@ -74,11 +74,11 @@ async function recentLatency(deps: Pick<ApiDependencies, 'store'>, service: stri
   for await (const recorded of recent) {
     const event = decodeEvent(recorded);
     if (event.type !== 'HealthSampleRecorded') continue;
-    if (release && event.data.release && event.data.release !== release) continue;
     const point = toPoint(event);
     newest ??= point.at;
     if (point.at < newest - STATUS_WINDOW_SECONDS * 1000) break;
-    samples.unshift(point);
+    // Samples of another release (one rolled back from) say nothing about the current one.
+    if (!release || !point.release || point.release === release) samples.unshift(point);
   }
   return { windowSeconds: STATUS_WINDOW_SECONDS, sampleCount: samples.length, ...latenciesOf(samples) };
 }
