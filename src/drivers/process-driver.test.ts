@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,5 +109,18 @@ describe('process driver (real processes)', () => {
     driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
     expect((await driver.instances('sample')).map((i) => i.url)).toEqual([running!.url]);
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
+  }, 60_000);
+
+  it('adopts an instance whose state file predates agents and legacy mode, with its disabled tools', async () => {
+    await driver.deploy('sample', 'v1.0.0');
+    const flags = { ...noFeatureFlags, tools: ['refund'] };
+    const [running] = await driver.setFeatureFlags('sample', flags);
+    await driver.close();
+    const stateFile = join(stateDir, 'sample.json');
+    const { flags: _flags, ...state } = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(stateFile, JSON.stringify({ ...state, disabledTools: ['refund'] }));
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
+    // The flags the old file said: nothing to restart.
+    expect(await driver.setFeatureFlags('sample', flags)).toEqual([running]);
   }, 60_000);
 });
