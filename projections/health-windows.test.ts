@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../src/events/catalogue.js';
 import { foldProjection } from '../src/runtime/projection.js';
-import { healthWindowsProjection, latencyOf, type SamplePoint } from './health-windows.js';
+import { healthWindowsProjection, latenciesOf, latencyOf, type SamplePoint } from './health-windows.js';
 
 let n = 0;
 const recorded = (event: DomainEvent): TypedRecordedEvent =>
@@ -38,5 +39,41 @@ describe('window latency', () => {
   it('is the plain percentile of one scrape, and undefined without any', () => {
     expect(latencyOf([point(42, 7)], 'p95')).toBe(42);
     expect(latencyOf([], 'p95')).toBeUndefined();
+  });
+});
+
+describe('window percentiles', () => {
+  const scrape = (p50: number, p95: number, p99: number, requests: number) =>
+    ({ id: 'x', at: 0, healthy: true, requests, p50, p95, p99, openBreakers: [] }) as unknown as SamplePoint;
+
+  /** The definition, by sorting: the smallest scrape value that the given share of requests stayed under. */
+  const bySorting = (samples: SamplePoint[], key: 'p50' | 'p95' | 'p99', share: number) => {
+    const points = samples
+      .map((s) => ({ value: s[key]!, weight: s.requests! > 0 ? s.requests! : 1 }))
+      .sort((a, b) => a.value - b.value);
+    const total = points.reduce((sum, p) => sum + p.weight, 0);
+    let covered = 0;
+    return points.find((p) => (covered += p.weight) >= share * total)?.value;
+  };
+
+  it('gives P50 and P99 beside P95, each from its own scrape percentile', () => {
+    const window = [...Array.from({ length: 98 }, () => scrape(20, 80, 150, 10)), scrape(900, 4000, 9000, 20)];
+    expect(latenciesOf(window)).toEqual({ p50: 20, p95: 80, p99: 9000 });
+    expect(latenciesOf([])).toEqual({});
+  });
+
+  it('equals the sorted definition for any window', () => {
+    const ms = fc.integer({ min: 0, max: 50 });
+    const windows = fc.array(
+      fc.tuple(ms, ms, ms, fc.integer({ min: 0, max: 500 })),
+      { minLength: 1, maxLength: 80 },
+    );
+    fc.assert(
+      fc.property(windows, (rows) => {
+        const samples = rows.map(([a, b, c, requests]) => scrape(a, b, c, requests));
+        const [p50, p95, p99] = [bySorting(samples, 'p50', 0.5), bySorting(samples, 'p95', 0.95), bySorting(samples, 'p99', 0.99)];
+        expect(latenciesOf(samples)).toEqual({ p50, p95, p99 });
+      }),
+    );
   });
 });

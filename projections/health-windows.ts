@@ -36,7 +36,7 @@ export interface HealthWindowsState {
   readonly services: Record<string, ServiceHealth>;
 }
 
-function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorded' }>): SamplePoint {
+export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorded' }>): SamplePoint {
   const d = event.data;
   return {
     id: event.id,
@@ -163,22 +163,71 @@ export function toolErrorsOf(samples: readonly SamplePoint[]): Map<string, { cal
 }
 
 const QUANTILE = { p50: 0.5, p95: 0.95, p99: 0.99 } as const;
+export type Percentile = keyof typeof QUANTILE;
+const PERCENTILES = Object.keys(QUANTILE) as Percentile[];
+
+interface Weighted {
+  readonly value: number;
+  readonly weight: number;
+}
 
 /**
- * The window's percentile, estimated from each scrape's own percentile weighted by its requests:
- * the smallest scrape percentile that at least that share of the window's requests stayed under.
- * (A mean of percentiles would hide a slow minute behind many fast ones: slow requests are
- * fewer per second, which is exactly when the window's P95 must rise.)
+ * The smallest value that at least `share` of the total weight stays at or under, found by
+ * selection (expected linear time) rather than by sorting the whole window at every evaluation.
  */
-export function latencyOf(samples: readonly SamplePoint[], percentile: 'p50' | 'p95' | 'p99'): number | undefined {
-  const points = samples.flatMap((s) => (s[percentile] === undefined ? [] : [{ value: s[percentile]!, weight: s.requests && s.requests > 0 ? s.requests : 1 }]));
-  if (points.length === 0) return undefined;
-  points.sort((a, b) => a.value - b.value);
-  const total = points.reduce((sum, p) => sum + p.weight, 0);
-  let covered = 0;
-  for (const point of points) {
-    covered += point.weight;
-    if (covered >= QUANTILE[percentile] * total) return point.value;
+function weightedQuantile(points: readonly Weighted[], share: number): number | undefined {
+  const target = share * points.reduce((sum, p) => sum + p.weight, 0);
+  let candidates = points;
+  let below = 0;
+  while (candidates.length > 0) {
+    const pivot = candidates[candidates.length >>> 1]!.value;
+    const lower: Weighted[] = [];
+    const higher: Weighted[] = [];
+    let lowerWeight = 0;
+    let pivotWeight = 0;
+    for (const p of candidates) {
+      if (p.value < pivot) {
+        lower.push(p);
+        lowerWeight += p.weight;
+      } else if (p.value === pivot) pivotWeight += p.weight;
+      else higher.push(p);
+    }
+    if (below + lowerWeight >= target) candidates = lower;
+    else if (below + lowerWeight + pivotWeight >= target) return pivot;
+    else {
+      below += lowerWeight + pivotWeight;
+      candidates = higher;
+    }
   }
-  return points.at(-1)!.value;
+  return undefined;
 }
+
+/**
+ * The window's percentiles, each estimated from the scrapes' own percentile weighted by their
+ * requests: the smallest scrape percentile that at least that share of the window's requests
+ * stayed under. (A mean of percentiles would hide a slow minute behind many fast ones: slow
+ * requests are fewer per second, which is exactly when the window's P95 must rise.) One pass over
+ * the window gathers every percentile asked for.
+ */
+export function latenciesOf(
+  samples: readonly SamplePoint[],
+  percentiles: readonly Percentile[] = PERCENTILES,
+): Partial<Record<Percentile, number>> {
+  const points = new Map(percentiles.map((p) => [p, [] as Weighted[]]));
+  for (const s of samples) {
+    const weight = s.requests && s.requests > 0 ? s.requests : 1;
+    for (const [percentile, list] of points) {
+      const value = s[percentile];
+      if (value !== undefined) list.push({ value, weight });
+    }
+  }
+  const result: Partial<Record<Percentile, number>> = {};
+  for (const [percentile, list] of points) {
+    const value = weightedQuantile(list, QUANTILE[percentile]);
+    if (value !== undefined) result[percentile] = value;
+  }
+  return result;
+}
+
+export const latencyOf = (samples: readonly SamplePoint[], percentile: Percentile): number | undefined =>
+  latenciesOf(samples, [percentile])[percentile];

@@ -23,7 +23,7 @@ export interface IncidentsState {
 
 /**
  * The seeds' severities (004: P0 service down, P1 major functionality degraded, P2 partial,
- * P3 minor) for what each rule means when it fires.
+ * P3 minor) by what a rule does, for decisions recorded before they carried their rule's severity.
  */
 export const severityOfRule = (rule: string, mode: string): Severity => {
   if (rule.startsWith('health_check')) return 'P0';
@@ -37,7 +37,7 @@ const rank: Record<Severity, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 /** One incident per rollback: opened by its decision or request, resolved by a passed verification or a rejection. */
 export const incidentsProjection: Projection<IncidentsState> = {
   name: 'incidents',
-  version: 1,
+  version: 2,
   get initialState(): IncidentsState {
     return { asOf: 0, incidents: {} };
   },
@@ -48,8 +48,16 @@ export const incidentsProjection: Projection<IncidentsState> = {
     if (event.type === 'RollbackDecided' || event.type === 'RollbackRequested') {
       const rule = event.type === 'RollbackDecided' ? event.data.rule : 'manual_request';
       const mode = event.type === 'RollbackDecided' ? event.data.mode : 'manual';
+      // The policy rule's own severity (the policy file says it per rule) wins over a guess from its action.
+      const severity = (event.type === 'RollbackDecided' && event.data.severity) || severityOfRule(rule, mode);
       state.incidents[data.rollbackId] = {
-        id: data.rollbackId, service: data.service, severity: severityOfRule(rule, mode), rule, openedAt: eventTime(event), status: 'open', eventIds: [event.id],
+        id: data.rollbackId,
+        service: data.service,
+        severity,
+        rule,
+        openedAt: eventTime(event),
+        status: 'open',
+        eventIds: [event.id],
       };
       return state;
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { latenciesOf, toPoint, type SamplePoint } from '../../projections/health-windows.js';
 import { serviceStatus, type ServiceView } from '../../projections/service-state.js';
 import { stalledForSeconds } from '../../projections/migration-progress.js';
 import { handleCommand } from '../application/command-handler.js';
@@ -10,7 +11,7 @@ import { migrationDecider, migrationStream } from '../domain/migration.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
-import { encodeEvent } from '../events/catalogue.js';
+import { decodeEvent, encodeEvent } from '../events/catalogue.js';
 import {
   identifier,
   releaseName,
@@ -21,7 +22,8 @@ import {
   timestamp,
 } from '../events/common-schemas.js';
 import { healthStream } from '../probing/health-prober.js';
-import { NotFound } from './api-errors.js';
+import { PROBER_AGENT } from '../probing/instance-probe.js';
+import { InvalidRequest, NotFound } from './api-errors.js';
 import { defineOperation, type ApiDependencies } from './operation.js';
 
 /** bigint positions become strings and Dates ISO strings: what JSON (REST and MCP alike) can carry. */
@@ -42,13 +44,52 @@ const looseState = z.looseObject({});
 const serviceInput = { service: serviceName.describe('the service, as named in the fleet file') };
 const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback).describe(`how many to return (1 to ${max})`);
 
+const disabledFeature = z.object({
+  scope: z.enum(['tool', 'agent', 'system']).describe('system: the service is in legacy mode'),
+  target: z.string().optional().describe('the tool or agent'),
+  by: z.string().describe("who: a token's name, or failsafe:executor carrying out a policy decision"),
+  at: z.string(),
+  reason: z.string().optional(),
+});
+
 const serviceSummary = z.looseObject({
   service: z.string(),
   status: z.string(),
   currentRelease: z.string().optional(),
   lastKnownGood: z.string().optional(),
   disabledTools: z.array(z.string()),
+  disabledAgents: z.array(z.string()),
+  legacyMode: z.boolean(),
+  disabledFeatures: z.array(disabledFeature).describe('what is disabled now, with who did it and when'),
 });
+
+/** How far back service_status looks for the latency percentiles. */
+const STATUS_WINDOW_SECONDS = 60;
+
+const latencyWindow = z.object({
+  windowSeconds: z.number(),
+  sampleCount: z.number(),
+  p50: z.number().optional(),
+  p95: z.number().optional(),
+  p99: z.number().optional(),
+});
+
+/** The request-weighted P50, P95 and P99 of the release's samples over the last minute of its health stream. */
+async function recentLatency(deps: Pick<ApiDependencies, 'store'>, service: string, release: string | undefined) {
+  const samples: SamplePoint[] = [];
+  let newest: number | undefined;
+  const recent = deps.store.readStream(healthStream(service), { direction: 'backwards', maxCount: 10_000 });
+  for await (const recorded of recent) {
+    const event = decodeEvent(recorded);
+    if (event.type !== 'HealthSampleRecorded') continue;
+    const point = toPoint(event);
+    newest ??= point.at;
+    if (point.at < newest - STATUS_WINDOW_SECONDS * 1000) break;
+    // Samples of another release (one rolled back from) say nothing about the current one.
+    if (!release || !point.release || point.release === release) samples.unshift(point);
+  }
+  return { windowSeconds: STATUS_WINDOW_SECONDS, sampleCount: samples.length, ...latenciesOf(samples) };
+}
 
 const summary = (view: ServiceView) => toJson({ ...view, status: serviceStatus(view) });
 
@@ -101,16 +142,29 @@ const listServices = defineOperation({
 const serviceStatusOperation = defineOperation({
   name: 'service_status',
   title: 'Service status',
-  description: "One service in detail: its state, its latest health sample and its most recent events.",
+  description:
+    'One service in detail: its state (with what is disabled, by whom and when), its latest health sample, ' +
+    "the latency percentiles of the last minute and its most recent events.",
   permission: 'read',
   input: z.strictObject({ ...serviceInput, events: limit(100, 10) }),
-  output: z.object({ service: serviceSummary, health: looseState.optional(), recentEvents: z.array(eventJson) }),
+  output: z.object({
+    service: serviceSummary,
+    health: looseState.optional(),
+    latencyMs: latencyWindow.describe("the current release's request-weighted P50, P95 and P99 over the last minute"),
+    recentEvents: z.array(eventJson),
+  }),
   http: { method: 'GET', path: '/services/{service}' },
   async run(deps, { service, events }) {
     const view = await serviceView(deps, service);
     const [health] = await lastEvents(deps, healthStream(service), 1);
     const recent = await lastEvents(deps, serviceStream(service), events);
-    return { service: summary(view), ...(health && { health: toJson(health.data) }), recentEvents: toJson(recent.map(recordedEventToJson)) };
+    const latencyMs = await recentLatency(deps, service, view.currentRelease);
+    return {
+      service: summary(view),
+      ...(health && { health: toJson(health.data) }),
+      latencyMs,
+      recentEvents: toJson(recent.map(recordedEventToJson)),
+    };
   },
 });
 
@@ -199,21 +253,105 @@ const approveRollback = defineOperation({
   },
 });
 
-const toolSwitch = (enable: boolean) =>
-  defineOperation({
-    name: enable ? 'enable_tool' : 'disable_tool',
-    title: enable ? 'Re-enable a tool' : 'Disable a tool',
-    description: enable
-      ? 'Re-enable a tool of a service that was disabled (by a person or by the policy).'
-      : "Disable one tool of a service (the seeds' gradual rollback, MCP_DISABLE_TOOLS) without rolling the release back.",
+type Scope = 'tool' | 'agent' | 'system';
+
+/** Records one level of the seeds' gradual rollback, the token's name as its actor; false when it already was so. */
+async function switchFeature(
+  deps: ApiDependencies,
+  principal: Principal,
+  change: { service: string; scope: Scope; target?: string | undefined; enable: boolean; reason?: string | undefined },
+): Promise<boolean> {
+  const { service, scope, target, enable, reason: why } = change;
+  const type = enable ? 'EnableFeature' : 'DisableFeature';
+  const command = { type, service, scope, ...(target && { target }), ...(why && { reason: why }) } as const;
+  const { events } = await issue(deps, service, command, principal);
+  return events.length > 0;
+}
+
+const changed = z.boolean().describe('false when it already was');
+
+/** Tools and agents: one of them disabled for one service, or enabled again. */
+const TARGETS = {
+  tool: {
+    plural: 'tools',
+    target: 'the tool name as the service lists it',
+    disable:
+      "Disable one tool of a service (the seeds' tool-level rollback, MCP_DISABLE_TOOLS) without rolling the release back.",
+  },
+  agent: {
+    plural: 'agents',
+    target: 'the agent (an MCP client) as it names itself: its x-mcp-agent header or its initialize client name',
+    disable:
+      "Roll one agent back to its non-MCP implementation (the seeds' agent-level rollback, MCP_DISABLE_AGENTS): " +
+      'the service refuses its MCP requests so that its own fallback takes over; other agents are not affected.',
+  },
+} as const;
+
+const featureSwitch = (scope: 'tool' | 'agent', enable: boolean) => {
+  const { plural, target: describeTarget, disable } = TARGETS[scope];
+  return defineOperation({
+    name: `${enable ? 'enable' : 'disable'}_${scope}`,
+    title: `${enable ? 'Re-enable' : 'Disable'} ${scope === 'tool' ? 'a tool' : 'an agent'}`,
+    description: enable ? `Re-enable a ${scope} of a service that was disabled (by a person or the policy).` : disable,
     permission: 'operate',
-    input: z.strictObject({ ...serviceInput, tool: identifier.describe('the tool name as the service lists it'), reason: statedReason.optional() }),
-    output: z.object({ service: z.string(), tool: z.string(), disabled: z.boolean(), changed: z.boolean().describe('false when it already was') }),
-    http: { method: 'POST', path: `/services/{service}/tools/{tool}/${enable ? 'enable' : 'disable'}` },
-    async run(deps, { service, tool, reason: why }, { principal }) {
+    input: z.strictObject({ ...serviceInput, [scope]: identifier.describe(describeTarget), reason: statedReason.optional() }),
+    output: z.object({ service: z.string(), [scope]: z.string(), disabled: z.boolean(), changed }),
+    http: { method: 'POST', path: `/services/{service}/${plural}/{${scope}}/${enable ? 'enable' : 'disable'}` },
+    async run(deps, input, { principal }) {
+      const { service, reason: why } = input;
+      // The target's key is the scope's name (tool or agent), which the schema's type cannot follow.
+      const target = (input as Record<string, unknown>)[scope] as string;
+      if (scope === 'agent' && !enable && target === PROBER_AGENT) {
+        const problem = `agent: ${PROBER_AGENT} is Failsafe's own health probe; without it no rule could judge the service`;
+        throw new InvalidRequest([problem]);
+      }
       await serviceView(deps, service);
-      const { events } = await issue(deps, service, { type: enable ? 'EnableFeature' : 'DisableFeature', service, scope: 'tool', target: tool, ...(why && { reason: why }) }, principal);
-      return { service, tool, disabled: !enable, changed: events.length > 0 };
+      const done = await switchFeature(deps, principal, { service, scope, target, enable, reason: why });
+      return { service, [scope]: target, disabled: !enable, changed: done };
+    },
+  });
+};
+
+const LEGACY_MODE =
+  "the seeds' system-level rollback: the service runs in legacy mode (MCP_LEGACY_MODE: only the tools served before " +
+  'the MCP migration), without rolling the release back';
+
+const legacySwitch = (enter: boolean) =>
+  defineOperation({
+    name: enter ? 'enter_legacy_mode' : 'leave_legacy_mode',
+    title: enter ? 'Enter legacy mode' : 'Leave legacy mode',
+    description: enter ? `Switch one service to legacy mode: ${LEGACY_MODE}.` : 'Take one service out of legacy mode.',
+    permission: 'operate',
+    input: z.strictObject({ ...serviceInput, reason: statedReason.optional() }),
+    output: z.object({ service: z.string(), legacyMode: z.boolean(), changed }),
+    http: { method: 'POST', path: `/services/{service}/legacy-mode/${enter ? 'enter' : 'leave'}` },
+    async run(deps, { service, reason: why }, { principal }) {
+      await serviceView(deps, service);
+      const done = await switchFeature(deps, principal, { service, scope: 'system', enable: !enter, reason: why });
+      return { service, legacyMode: enter, changed: done };
+    },
+  });
+
+const fleetLegacySwitch = (enter: boolean) =>
+  defineOperation({
+    name: enter ? 'enter_fleet_legacy_mode' : 'leave_fleet_legacy_mode',
+    title: enter ? 'Enter legacy mode, fleet-wide' : 'Leave legacy mode, fleet-wide',
+    description: enter
+      ? `Switch every service Failsafe knows to legacy mode, each recorded on its own stream: ${LEGACY_MODE}. ` +
+        'Safe to repeat: services already in legacy mode are left as they are.'
+      : 'Take every service out of legacy mode. Safe to repeat.',
+    permission: 'operate',
+    input: z.strictObject({ reason: statedReason.optional() }),
+    output: z.object({ legacyMode: z.boolean(), services: z.array(z.object({ service: z.string(), changed })) }),
+    http: { method: 'POST', path: `/legacy-mode/${enter ? 'enter' : 'leave'}` },
+    async run(deps, { reason: why }, { principal }) {
+      await deps.readModels.catchUp();
+      const services = [];
+      for (const service of Object.keys(deps.readModels.services.current().state.services).sort()) {
+        const done = await switchFeature(deps, principal, { service, scope: 'system', enable: !enter, reason: why });
+        services.push({ service, changed: done });
+      }
+      return { legacyMode: enter, services };
     },
   });
 
@@ -383,8 +521,14 @@ export const operations = [
   deploy,
   requestRollback,
   approveRollback,
-  toolSwitch(false),
-  toolSwitch(true),
+  featureSwitch('tool', false),
+  featureSwitch('tool', true),
+  featureSwitch('agent', false),
+  featureSwitch('agent', true),
+  legacySwitch(true),
+  legacySwitch(false),
+  fleetLegacySwitch(true),
+  fleetLegacySwitch(false),
   migrationStatus,
   revertMigration,
   startDrill,

@@ -18,7 +18,9 @@ export function rollbackRunbook(view: ServiceView, policy: RollbackPolicy): stri
     '',
     `Now: **${serviceStatus(view)}**, release ${view.currentRelease ?? '(none)'}; last known good ${target ?? '(none yet: there is nothing to roll back to)'}` +
       `${view.rollback ? `; rollback ${view.rollback.id} is ${view.rollback.status}` : ''}` +
-      `${view.disabledTools.length ? `; disabled tools: ${view.disabledTools.join(', ')}` : ''}.`,
+      `${view.disabledTools.length ? `; disabled tools: ${view.disabledTools.join(', ')}` : ''}` +
+      `${view.disabledAgents.length ? `; disabled agents: ${view.disabledAgents.join(', ')}` : ''}` +
+      `${view.legacyMode ? '; in legacy mode' : ''}.`,
     '',
     '## 1. Decide (the decision matrix in force)',
     '| Rule | Fires when | Action |',
@@ -29,6 +31,9 @@ export function rollbackRunbook(view: ServiceView, policy: RollbackPolicy): stri
     '## 2. One tool misbehaving? Disable it instead of rolling back',
     `- MCP: disable_tool { service: "${s}", tool: "<tool>", reason: "..." } — REST: POST /api/v1/services/${s}/tools/<tool>/disable`,
     `- Re-enable when fixed: enable_tool { service: "${s}", tool: "<tool>" }`,
+    `- One agent in trouble: disable_agent { service: "${s}", agent: "<agent>" } sends it back to its non-MCP path.`,
+    `- The whole service: enter_legacy_mode { service: "${s}" } (leave_legacy_mode undoes it).`,
+    '- The whole fleet: enter_fleet_legacy_mode (leave_fleet_legacy_mode undoes it).',
     '',
     '## 3. Manual rollback (two people)',
     `1. Request: request_rollback { service: "${s}", reason: "..." }${target ? ` — goes back to ${target}` : ''} (or \`failsafe rollback ${s} --reason ...\`).`,

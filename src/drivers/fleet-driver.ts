@@ -1,4 +1,4 @@
-import { UnknownService, type Instance, type TargetDriver } from './target-driver.js';
+import { UnknownService, type FeatureFlags, type Instance, type TargetDriver } from './target-driver.js';
 
 /** One driver for the whole fleet: each service is handed to the driver configured for it. */
 export class FleetDriver implements TargetDriver {
@@ -18,8 +18,8 @@ export class FleetDriver implements TargetDriver {
     return this.driverOf(service).rollback(service, release);
   }
 
-  async setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]> {
-    return this.driverOf(service).setDisabledTools(service, tools);
+  async setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
+    return this.driverOf(service).setFeatureFlags(service, flags);
   }
 
   /** Undefined when the service's driver cannot tell (a webhook receiver), or the service is not in the fleet. */

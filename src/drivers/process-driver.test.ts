@@ -1,15 +1,34 @@
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProcessDriver } from './process-driver.js';
+import { noFeatureFlags } from './target-driver.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+/** An MCP `initialize` from the given agent (named in the x-mcp-agent header): the HTTP status it gets. */
+const initializeAs = async (base: string, agent: string) => {
+  const response = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-mcp-agent': agent,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: agent, version: '1' } },
+    }),
+  });
+  return { status: response.status, body: await response.text() };
+};
 /** A fresh connection per check: a pooled keep-alive connection may still lead to the instance just replaced. */
 const health = (base: string) =>
-  new Promise<{ release: string; tools: number }>((resolve, reject) => {
+  new Promise<{ release: string; tools: number; mode: string }>((resolve, reject) => {
     get(`${base}/health`, { agent: false }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -53,8 +72,23 @@ describe('process driver (real processes)', () => {
     await driver.deploy('sample', 'v2.0.0-breaker');
     await driver.rollback('sample', 'v1.0.0');
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
-    await driver.setDisabledTools('sample', ['refund']);
+    await driver.setFeatureFlags('sample', { ...noFeatureFlags, tools: ['refund'] });
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 4 });
+  }, 60_000);
+
+  it('rolls an agent back with MCP_DISABLE_AGENTS, and the service to legacy mode with MCP_LEGACY_MODE', async () => {
+    await driver.deploy('sample', 'v1.0.0');
+    await driver.setFeatureFlags('sample', { tools: [], agents: ['planner'], legacyMode: false });
+    const address = driver.address('sample');
+    const refused = await initializeAs(address, 'planner');
+    expect(refused).toMatchObject({ status: 403, body: expect.stringMatching(/agent planner is rolled back/) });
+    expect(await initializeAs(address, 'picker')).toMatchObject({ status: 200 });
+    await driver.setFeatureFlags('sample', { tools: [], agents: [], legacyMode: true });
+    // Only the tools served before the MCP migration: echo, add, time.
+    expect(await health(address)).toMatchObject({ release: 'v1.0.0', mode: 'legacy', tools: 3 });
+    expect(await initializeAs(address, 'planner')).toMatchObject({ status: 200 });
+    await driver.setFeatureFlags('sample', noFeatureFlags);
+    expect(await health(address)).toMatchObject({ mode: 'mcp', tools: 5 });
   }, 60_000);
 
   it('refuses an unknown release, a broken manifest and an unknown service with clear errors', async () => {
@@ -111,7 +145,7 @@ describe('process driver (real processes)', () => {
     }
     await driver.deploy('sample', 'v1.0.0');
     for (const tool of ['refund,add', 'refund\u0000', 'a b', 'ré']) {
-      await expect(driver.setDisabledTools('sample', [tool]), tool).rejects.toThrow(/UnsafeName: sample tool .* is not a plain name/);
+      await expect(driver.setFeatureFlags('sample', { ...noFeatureFlags, tools: [tool] }), tool).rejects.toThrow(/UnsafeName: sample tool .* is not a plain name/);
     }
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 5 });
   }, 60_000);
@@ -120,4 +154,17 @@ describe('process driver (real processes)', () => {
     expect(await driver.hasRelease('sample', 'v1.0.0')).toBe(true);
     expect(await driver.hasRelease('sample', 'v9.9.9')).toBe(false);
   });
+
+  it('adopts an instance whose state file predates agents and legacy mode, with its disabled tools', async () => {
+    await driver.deploy('sample', 'v1.0.0');
+    const flags = { ...noFeatureFlags, tools: ['refund'] };
+    const [running] = await driver.setFeatureFlags('sample', flags);
+    await driver.close();
+    const stateFile = join(stateDir, 'sample.json');
+    const { flags: _flags, ...state } = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(stateFile, JSON.stringify({ ...state, disabledTools: ['refund'] }));
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
+    // The flags the old file said: nothing to restart.
+    expect(await driver.setFeatureFlags('sample', flags)).toEqual([running]);
+  }, 60_000);
 });

@@ -5,7 +5,16 @@ import { isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { identifier } from '../events/common-schemas.js';
 import { expand, readReleaseDescriptor, RELEASE_FILE, type ReleaseDescriptor } from './release-descriptor.js';
-import { ReleaseNotFound, ReleaseNotReady, UnknownService, UnsafeName, type Instance, type TargetDriver } from './target-driver.js';
+import {
+  noFeatureFlags,
+  ReleaseNotFound,
+  ReleaseNotReady,
+  UnknownService,
+  UnsafeName,
+  type FeatureFlags,
+  type Instance,
+  type TargetDriver,
+} from './target-driver.js';
 import { TcpForwarder } from './tcp-forwarder.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
@@ -30,7 +39,7 @@ interface Running {
   readonly instance: Instance;
   readonly pid: number;
   readonly port: number;
-  readonly disabledTools: readonly string[];
+  readonly flags: FeatureFlags;
   readonly graceMs: number;
   /** Absent for an instance adopted from a previous supervisor. */
   readonly child?: ChildProcess;
@@ -40,10 +49,23 @@ interface StateFile {
   readonly release: string;
   readonly pid: number;
   readonly port: number;
-  readonly disabledTools: readonly string[];
+  readonly flags?: FeatureFlags;
+  /** Written by supervisors from before agents and legacy mode: their instances are adopted too. */
+  readonly disabledTools?: readonly string[];
   readonly graceMs: number;
   readonly startedAt: string;
 }
+
+const sorted = (names: readonly string[]) => [...new Set(names)].sort();
+const sameFlags = (a: FeatureFlags, b: FeatureFlags) =>
+  a.tools.join() === b.tools.join() && a.agents.join() === b.agents.join() && a.legacyMode === b.legacyMode;
+
+/** How the sample server (and any release that follows the convention) is told its flags. */
+const flagsEnv = (flags: FeatureFlags) => ({
+  MCP_DISABLE_TOOLS: flags.tools.join(','),
+  MCP_DISABLE_AGENTS: flags.agents.join(','),
+  MCP_LEGACY_MODE: String(flags.legacyMode),
+});
 
 const alive = (pid: number) => {
   try {
@@ -148,7 +170,7 @@ export class ProcessDriver implements TargetDriver {
       instance: { id: `${service}-${state.pid}`, service, release: state.release, url, startedAt: state.startedAt },
       pid: state.pid,
       port: state.port,
-      disabledTools: state.disabledTools,
+      flags: state.flags ?? { ...noFeatureFlags, tools: state.disabledTools ?? [] },
       graceMs: state.graceMs,
     });
     this.forwarder(service).switchTo(state.port);
@@ -205,27 +227,28 @@ export class ProcessDriver implements TargetDriver {
     return { ...descriptor, dir: join(this.options.services[service]!.releasesDir, release) };
   }
 
-  private snapshot(service: string, release: string, disabledTools: readonly string[]): void {
+  private snapshot(service: string, release: string, flags: FeatureFlags): void {
     const dir = this.snapshotDir(service, release);
     mkdirSync(dir, { recursive: true });
     const source = this.releaseFile(service, release);
     if (existsSync(source)) writeFileSync(join(dir, RELEASE_FILE), readFileSync(source));
-    writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify({ release, disabledTools, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`);
+    writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify({ release, flags, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`);
   }
 
   deploy(service: string, release: string): Promise<Instance[]> {
-    return this.serialized(service, () => this.switchTo(service, release, this.running.get(service)?.disabledTools ?? [], false));
+    return this.serialized(service, () => this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, false));
   }
 
   rollback(service: string, release: string): Promise<Instance[]> {
-    return this.serialized(service, () => this.switchTo(service, release, this.running.get(service)?.disabledTools ?? [], true));
+    return this.serialized(service, () => this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, true));
   }
 
-  setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]> {
+  setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
     return this.serialized(service, async () => {
       const current = this.running.get(service);
-      if (!current) throw new ReleaseNotReady(service, '(none)', 'is not running, so no tool can be disabled');
-      return this.switchTo(service, current.instance.release, [...new Set(tools)].sort(), true);
+      if (!current) throw new ReleaseNotReady(service, '(none)', 'is not running, so no feature can be disabled');
+      const normal = { tools: sorted(flags.tools), agents: sorted(flags.agents), legacyMode: flags.legacyMode };
+      return this.switchTo(service, current.instance.release, normal, true);
     });
   }
 
@@ -235,18 +258,18 @@ export class ProcessDriver implements TargetDriver {
     return running ? [running.instance] : [];
   }
 
-  private async switchTo(service: string, release: string, disabledTools: readonly string[], preferSnapshot: boolean): Promise<Instance[]> {
+  private async switchTo(service: string, release: string, flags: FeatureFlags, preferSnapshot: boolean): Promise<Instance[]> {
     const current = this.running.get(service);
-    if (current?.instance.release === release && current.disabledTools.join() === disabledTools.join()) return [current.instance];
+    if (current?.instance.release === release && sameFlags(current.flags, flags)) return [current.instance];
     const descriptor = this.descriptor(service, release, preferSnapshot);
-    const started = await this.startInstance(service, descriptor, disabledTools);
+    const started = await this.startInstance(service, descriptor, flags);
     this.forwarder(service).switchTo(started.port);
     this.running.set(service, started);
     writeFileSync(
       this.statePath(service),
-      `${JSON.stringify({ release, pid: started.pid, port: started.port, disabledTools, graceMs: started.graceMs, startedAt: started.instance.startedAt } satisfies StateFile)}\n`,
+      `${JSON.stringify({ release, pid: started.pid, port: started.port, flags, graceMs: started.graceMs, startedAt: started.instance.startedAt } satisfies StateFile)}\n`,
     );
-    this.snapshot(service, release, disabledTools);
+    this.snapshot(service, release, flags);
     this.options.log?.(`${service}: ${release} serving on ${this.address(service)} (instance ${started.instance.url})`);
     // Traffic already goes to the new instance: the old one gets its grace period in the background.
     if (current) {
@@ -256,8 +279,9 @@ export class ProcessDriver implements TargetDriver {
     return [started.instance];
   }
 
-  private async startInstance(service: string, descriptor: ReleaseDescriptor, disabledTools: readonly string[]): Promise<Running> {
-    for (const tool of disabledTools) plainName(service, 'tool', tool);
+  private async startInstance(service: string, descriptor: ReleaseDescriptor, flags: FeatureFlags): Promise<Running> {
+    for (const tool of flags.tools) plainName(service, 'tool', tool);
+    for (const agent of flags.agents) plainName(service, 'agent', agent);
     const port = await freePort();
     const values = { releaseDir: descriptor.dir, port };
     const [command, ...args] = descriptor.command.map((part) => expand(part, values));
@@ -268,7 +292,7 @@ export class ProcessDriver implements TargetDriver {
     const log = openSync(logPath, 'a');
     const child = spawn(command!, args, {
       cwd: descriptor.dir,
-      env: { ...process.env, ...this.options.services[service]!.env, ...env, MCP_DISABLE_TOOLS: disabledTools.join(',') },
+      env: { ...process.env, ...this.options.services[service]!.env, ...env, ...flagsEnv(flags) },
       stdio: ['ignore', log, log],
       detached: true,
     });
@@ -296,7 +320,7 @@ export class ProcessDriver implements TargetDriver {
       instance: { id: `${service}-${child.pid}`, service, release: descriptor.release, url, startedAt: (this.options.clock ?? systemClock).now().toISOString() },
       pid: child.pid,
       port,
-      disabledTools,
+      flags,
       graceMs: descriptor.stopGraceSeconds * 1000,
       child,
     };

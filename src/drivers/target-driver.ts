@@ -9,6 +9,18 @@ export interface Instance {
 }
 
 /**
+ * The seeds' gradual rollback as a service is asked to run: tools and agents disabled (each falls
+ * back to its legacy, non-MCP implementation), or the whole service in legacy mode.
+ */
+export interface FeatureFlags {
+  readonly tools: readonly string[];
+  readonly agents: readonly string[];
+  readonly legacyMode: boolean;
+}
+
+export const noFeatureFlags: FeatureFlags = { tools: [], agents: [], legacyMode: false };
+
+/**
  * How Failsafe acts on a fleet. Every method is idempotent: deploying the release that already
  * runs, or disabling a tool already disabled, changes nothing, so an interrupted action can be
  * carried out again.
@@ -18,8 +30,11 @@ export interface TargetDriver {
   deploy(service: string, release: string): Promise<Instance[]>;
   /** Same as deploy, for a release that ran before (its snapshotted configuration is reused). */
   rollback(service: string, release: string): Promise<Instance[]>;
-  /** Restarts the current release with these tools disabled (the seeds' MCP_DISABLE_TOOLS). */
-  setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]>;
+  /**
+   * Restarts the current release with these flags (the seeds' MCP_DISABLE_TOOLS, and
+   * MCP_DISABLE_AGENTS and MCP_LEGACY_MODE for the process driver).
+   */
+  setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]>;
   instances(service: string): Promise<Instance[]>;
   /** Whether the release exists, asked before anything is recorded; undefined (or absent): cannot tell. */
   hasRelease?(service: string, release: string): Promise<boolean | undefined>;

@@ -43,8 +43,13 @@ describe('webhook driver (a real HTTP endpoint)', () => {
     expect(hook.received.every((r) => r.validSignature)).toBe(true);
     expect(new Set(hook.received.map((r) => r.headers['idempotency-key'])).size).toBe(1);
     expect(hook.received[0]!.body).toMatchObject({ action: 'deploy', service: 'payments', release: 'v2', idempotencyKey: hook.received[0]!.headers['idempotency-key'] });
-    await driver.setDisabledTools('payments', ['refund']);
-    expect(hook.received.at(-1)!.body).toMatchObject({ action: 'set-disabled-tools', disabledTools: ['refund'] });
+    await driver.setFeatureFlags('payments', { tools: ['refund'], agents: ['planner'], legacyMode: true });
+    expect(hook.received.at(-1)!.body).toMatchObject({
+      action: 'set-feature-flags',
+      disabledTools: ['refund'],
+      disabledAgents: ['planner'],
+      legacyMode: true,
+    });
     expect(hook.received.at(-1)!.headers['idempotency-key']).not.toBe(hook.received[0]!.headers['idempotency-key']);
   });
 

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import pRetry from 'p-retry';
-import type { Instance, TargetDriver } from './target-driver.js';
+import type { FeatureFlags, Instance, TargetDriver } from './target-driver.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface WebhookDriverOptions {
@@ -44,8 +44,10 @@ export class WebhookDriver implements TargetDriver {
     return this.call('rollback', service, { release });
   }
 
-  setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]> {
-    return this.call('set-disabled-tools', service, { disabledTools: [...tools] });
+  setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
+    const { tools, agents, legacyMode } = flags;
+    const details = { disabledTools: [...tools], disabledAgents: [...agents], legacyMode };
+    return this.call('set-feature-flags', service, details);
   }
 
   instances(service: string): Promise<Instance[]> {

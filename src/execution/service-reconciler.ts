@@ -3,7 +3,7 @@ import { InvariantViolated } from '../domain/decider.js';
 import { migrationDecider, migrationStream } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
-import type { TargetDriver } from '../drivers/target-driver.js';
+import type { FeatureFlags, TargetDriver } from '../drivers/target-driver.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { verifyInstances } from './post-rollback-verification.js';
@@ -25,6 +25,12 @@ export interface ServiceReconcilerOptions {
 export const EXECUTOR_ACTOR = 'failsafe:executor';
 const SERVICE_STREAM = 'service-';
 
+const flagsOf = (state: ServiceState): FeatureFlags => ({
+  tools: state.disabledTools,
+  agents: state.disabledAgents,
+  legacyMode: state.legacyMode,
+});
+
 /** Another Failsafe took the step first, or the step no longer applies: nothing to do here. */
 const isLostRace = (error: unknown) => error instanceof InvariantViolated || error instanceof WrongExpectedRevision;
 
@@ -39,7 +45,7 @@ export class ServiceReconciler {
   private loop: Promise<void> | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
-  /** Services whose disabled tools changed (by a person or the policy) and are to be applied to the fleet. */
+  /** Services whose disabled tools, agents or legacy mode changed (by a person or the policy): to apply. */
   private readonly flagsChanged = new Set<string>();
 
   constructor(
@@ -56,7 +62,7 @@ export class ServiceReconciler {
       for await (const event of subscription) {
         if (!event.stream.startsWith(SERVICE_STREAM)) continue;
         const service = event.stream.slice(SERVICE_STREAM.length);
-        if ((event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') && event.data.scope === 'tool') this.flagsChanged.add(service);
+        if (event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') this.flagsChanged.add(service);
         this.schedule(service);
       }
     })();
@@ -101,10 +107,14 @@ export class ServiceReconciler {
   async reconcile(service: string): Promise<void> {
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed')) return this.advanceRollback(service, state.rollback);
-    // First, so that a deployment asked for afterwards starts with the tools as they are now.
+    // First, so that a deployment asked for afterwards starts with the flags as they are now.
     if (this.flagsChanged.delete(service) && state.currentRelease) {
-      await this.driver.setDisabledTools(service, state.disabledTools);
-      this.options.log?.(`${service}: disabled tools now ${state.disabledTools.join(', ') || 'none'}`);
+      await this.driver.setFeatureFlags(service, flagsOf(state));
+      const { disabledTools: tools, disabledAgents: agents, legacyMode } = state;
+      this.options.log?.(
+        `${service}: disabled tools now ${tools.join(', ') || 'none'}, agents ${agents.join(', ') || 'none'}` +
+          `${legacyMode ? ', in legacy mode' : ''}`,
+      );
     }
     const deployment = state.deployment;
     if (deployment?.status === 'requested' || deployment?.status === 'started') await this.advanceDeployment(service, deployment);
@@ -175,7 +185,7 @@ export class ServiceReconciler {
     if (rollback.mode === 'disable_feature' && rollback.feature) {
       const { scope, target } = rollback.feature;
       const disabled = await this.command(service, { type: 'DisableFeature', service, scope, ...(target && { target }), reason: `rollback ${rollback.id}` });
-      if (scope === 'tool') await this.driver.setDisabledTools(service, disabled.state.disabledTools);
+      await this.driver.setFeatureFlags(service, flagsOf(disabled.state));
       return;
     }
     if (rollback.migration) {

@@ -211,6 +211,7 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     const runbook = JSON.stringify((await vera.getPrompt({ name: 'rollback_runbook', arguments: { service } })).messages);
     expect(runbook).toContain(`Rollback runbook: ${service}`);
     expect(runbook).toContain('last known good v1.0.0');
+    expect(runbook).toMatch(/disable_agent \{ service: .*enter_legacy_mode \{ service: .*enter_fleet_legacy_mode/);
     const review = JSON.stringify((await vera.getPrompt({ name: 'post_incident_review', arguments: { incident: 'legacy-api' } })).messages);
     expect(review).toContain('# Incident Report: legacy-api');
     expect(review).toContain('rule error_rate_critical observed 0.23');

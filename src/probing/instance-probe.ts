@@ -27,8 +27,11 @@ const elapsed = (since: number) => Math.round((performance.now() - since) * 100)
 const isNetworkFailure = (error: unknown): boolean =>
   error instanceof TypeError || /ECONNREFUSED|ECONNRESET|fetch failed|timed? ?out|aborted|socket hang up/i.test(String((error as Error)?.message ?? error));
 
+/** The MCP client name of the prober's own probes: an agent that must never be disabled. */
+export const PROBER_AGENT = 'failsafe-prober';
+
 async function mcpProbe(url: string, timeoutMs: number): Promise<HealthSample['mcp']> {
-  const client = new Client({ name: 'failsafe-prober', version: '1' });
+  const client = new Client({ name: PROBER_AGENT, version: '1' });
   const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`));
   const started = performance.now();
   let initializeLatencyMs = 0;

@@ -9,7 +9,10 @@ import { createSampleServer } from './sample-server.js';
 
 const file = process.argv[2];
 if (!file) {
-  process.stderr.write('usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS disables tools, SAMPLE_DEPENDENCY_URL adds a dependency)\n');
+  process.stderr.write(
+    'usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS and MCP_DISABLE_AGENTS disable tools and' +
+      ' agents, MCP_LEGACY_MODE=true serves only the legacy tools, SAMPLE_DEPENDENCY_URL adds a dependency)\n',
+  );
   process.exit(2);
 }
 const descriptor = readReleaseDescriptor(file);
@@ -23,9 +26,14 @@ if (parsed.data.crashAtStart) {
   process.exit(3);
 }
 const port = Number(process.env.PORT ?? 3000);
-const disabledTools = (process.env.MCP_DISABLE_TOOLS ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+const names = (value: string | undefined) => (value ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+const disabledTools = names(process.env.MCP_DISABLE_TOOLS);
+const disabledAgents = names(process.env.MCP_DISABLE_AGENTS);
+const legacyMode = process.env.MCP_LEGACY_MODE === 'true';
 const dependencyUrl = process.env.SAMPLE_DEPENDENCY_URL || undefined;
-const server = createSampleServer({ release: descriptor.release, behaviour: parsed.data, disabledTools, dependencyUrl });
+const behaviour = parsed.data;
+const flags = { disabledTools, disabledAgents, legacyMode };
+const server = createSampleServer({ release: descriptor.release, behaviour, ...flags, dependencyUrl });
 server.http.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
 const stop = () => server.drain(() => process.exit(0));
 process.once('SIGTERM', stop);

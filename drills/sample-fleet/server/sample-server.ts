@@ -10,17 +10,19 @@ import type { SampleRelease } from './sample-release.js';
 
 interface Tool {
   readonly name: string;
+  /** Served before the MCP migration too: the only tools offered in legacy mode. */
+  readonly legacy?: boolean;
   readonly description: string;
   readonly input: z.ZodRawShape;
   run(args: Record<string, unknown>): string;
 }
 
 const TOOLS: readonly Tool[] = [
-  { name: 'echo', description: 'Echo the text back', input: { text: z.string() }, run: (a) => String(a.text) },
-  { name: 'add', description: 'Add two numbers', input: { a: z.number(), b: z.number() }, run: (a) => String(Number(a.a) + Number(a.b)) },
+  { name: 'echo', legacy: true, description: 'Echo the text back', input: { text: z.string() }, run: (a) => String(a.text) },
+  { name: 'add', legacy: true, description: 'Add two numbers', input: { a: z.number(), b: z.number() }, run: (a) => String(Number(a.a) + Number(a.b)) },
   { name: 'lookup_item', description: 'Look up a warehouse item by SKU', input: { sku: z.string() }, run: (a) => JSON.stringify({ sku: a.sku, onHand: 12, location: 'A-3' }) },
   { name: 'refund', description: 'Refund an order', input: { orderId: z.string(), amount: z.number() }, run: (a) => `refunded ${a.amount} on ${a.orderId}` },
-  { name: 'time', description: 'The server time', input: {}, run: () => new Date().toISOString() },
+  { name: 'time', legacy: true, description: 'The server time', input: {}, run: () => new Date().toISOString() },
 ];
 
 const BREAKER_FAILURES = 3;
@@ -31,6 +33,14 @@ export interface SampleServerOptions {
   readonly behaviour: SampleRelease;
   /** The seeds' way to disable tools without a rollback: `MCP_DISABLE_TOOLS=refund,time`. */
   readonly disabledTools: readonly string[];
+  /**
+   * Agents rolled back to their non-MCP implementation (`MCP_DISABLE_AGENTS=planner`): their MCP
+   * requests are refused, so that their own fallback takes over. An agent names itself in the
+   * `x-mcp-agent` header, or as the client name of its `initialize`.
+   */
+  readonly disabledAgents?: readonly string[] | undefined;
+  /** The seeds' legacy mode (`MCP_LEGACY_MODE=true`): only the tools served before the MCP migration. */
+  readonly legacyMode?: boolean | undefined;
   /**
    * A dependency that `lookup_item` and /health reach first (`SAMPLE_DEPENDENCY_URL`, its `/ping`):
    * the stand-in for an inventory database, so that drills can put Toxiproxy on a real network
@@ -63,7 +73,17 @@ async function ping(dependencyUrl: string, timeoutMs: number): Promise<string | 
   }
 }
 
-export function createSampleServer({ release, behaviour, disabledTools, dependencyUrl }: SampleServerOptions): SampleServer {
+/** The agent a request comes from, if it says. */
+function agentOf(req: IncomingMessage, body: unknown): string | undefined {
+  const header = req.headers['x-mcp-agent'];
+  if (typeof header === 'string' && header) return header;
+  const message = body as { method?: unknown; params?: { clientInfo?: { name?: unknown } } } | null;
+  const name = message?.method === 'initialize' ? message.params?.clientInfo?.name : undefined;
+  return typeof name === 'string' ? name : undefined;
+}
+
+export function createSampleServer(options: SampleServerOptions): SampleServer {
+  const { release, behaviour, disabledTools, dependencyUrl, disabledAgents = [], legacyMode = false } = options;
   let draining = false;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -94,7 +114,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
     grow.unref();
   }
 
-  const tools = TOOLS.filter((t) => !disabledTools.includes(t.name));
+  const tools = TOOLS.filter((t) => !disabledTools.includes(t.name) && (!legacyMode || t.legacy));
 
   async function call(tool: Tool, args: Record<string, unknown>): Promise<CallToolResult> {
     const started = performance.now();
@@ -151,6 +171,14 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }));
       return;
     }
+    const agent = agentOf(req, body);
+    if (agent !== undefined && disabledAgents.includes(agent)) {
+      // Not an error of the service (it is not counted): the agent was rolled back on purpose.
+      const message = `agent ${agent} is rolled back to its non-MCP implementation here (MCP_DISABLE_AGENTS)`;
+      const refusal = JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message }, id: null });
+      res.writeHead(403, { 'content-type': 'application/json' }).end(refusal);
+      return;
+    }
     const method = (body as { method?: string }).method ?? 'unknown';
     const started = performance.now();
     const server = mcpServer();
@@ -167,6 +195,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
     }
   }
 
+  const healthy = { status: 'healthy', release, mode: legacyMode ? 'legacy' : 'mcp' };
   const http = createServer((req, res) => {
     if (draining) res.setHeader('connection', 'close');
     const path = (req.url ?? '/').split('?')[0];
@@ -174,7 +203,7 @@ export function createSampleServer({ release, behaviour, disabledTools, dependen
       void (dependencyUrl ? ping(dependencyUrl, 2_000) : Promise.resolve(undefined)).then((problem) =>
         res
           .writeHead(problem ? 503 : 200, { 'content-type': 'application/json' })
-          .end(JSON.stringify(problem ? { status: 'unhealthy', release, problem } : { status: 'healthy', release, tools: tools.length })),
+          .end(JSON.stringify(problem ? { status: 'unhealthy', release, problem } : { ...healthy, tools: tools.length })),
       );
     } else if (req.method === 'GET' && path === '/ping') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
