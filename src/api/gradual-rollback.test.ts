@@ -2,6 +2,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTraffic } from '../../drills/sample-fleet/traffic.js';
@@ -9,7 +10,6 @@ import { ProcessDriver } from '../drivers/process-driver.js';
 import { startFrontDoor, type FrontDoor, type Person } from '../http/front-door.fixture.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
-import { setTimeout as sleep } from 'node:timers/promises';
 let door: FrontDoor;
 
 /** Failsafe serving a fleet of one real sample server (`sample`, not deployed yet), beside seeded services. */
