@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { VERSION } from './package-version.js';
 import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
@@ -28,8 +28,6 @@ import { ClockTicker } from './runtime/clock-ticker.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
 export const STORE_FILE = 'failsafe.db';
-
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Counts rollbacks decided or requested from now on, for `mcp_rollbacks_triggered_total`. */
 function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Promise<void> {

@@ -10,17 +10,23 @@ import { loadDrill } from '../drills/drill-file.js';
 import { runDrillFile } from '../drills/run-drill-file.js';
 import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-files.js';
 import type { Scorecard } from '../drills/scorecard.js';
+import type { DrillRun } from '../../projections/drill-history.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
-import { action, say, withDataDir, withStore } from './cli-support.js';
+import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
+import { connect, type FrontDoorClient } from './front-door-client.js';
+import { TimedOut } from './server-command.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
 const dataDirOf = (dataDir: string | undefined) => resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 /** The exit code for cron: 0 passed, 1 an expectation failed, 2 the drill could not run to the end. */
-export const exitCodeOf = (card: Scorecard): number => (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
+export const exitCodeOf = (card: { readonly outcome: string }): number => (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
 
-const summary = (card: Scorecard) =>
+type Summarised = Pick<Scorecard, 'drill' | 'runId' | 'timeToDetectMs' | 'timeToRecoverMs' | 'expectations'> & { outcome: string; abortReason?: string };
+
+const summary = (card: Summarised) =>
   [
     `${card.drill} (${card.runId}) ${card.outcome.toUpperCase()}${card.abortReason ? `: ${card.abortReason}` : ''}`,
     `  time to detect ${seconds(card.timeToDetectMs)}, time to recover ${seconds(card.timeToRecoverMs)}`,
@@ -48,16 +54,54 @@ const validateCommand = () =>
       }),
     );
 
+interface RunFlags {
+  drills: string;
+  fleet?: string;
+  toxiproxyUrl?: string;
+  failsafeUrl: string;
+  json?: boolean;
+  dataDir?: string;
+  viaServer?: boolean;
+  url?: string;
+  wait: number;
+}
+
+const FINISHED = ['passed', 'failed', 'aborted'];
+
+/** Asks the server for a run (start_drill) and follows it through drill_report until it finishes. */
+async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFlags): Promise<void> {
+  const { runId } = (await client.call('start_drill', { drill })) as { runId: string };
+  say(`drill run ${runId} of ${drill} requested from ${client.url}; \`failsafe serve --drills <dir>\` runs it`);
+  const deadline = Date.now() + flags.wait * 1000;
+  for (let outcome = 'requested'; ; ) {
+    const { run } = (await client.call('drill_report', { runId })) as { run: DrillRun };
+    if (run.outcome !== outcome) say(`  ${new Date().toISOString()}  ${run.outcome}`);
+    outcome = run.outcome;
+    if (FINISHED.includes(outcome)) {
+      say(flags.json ? JSON.stringify(run, null, 2) : summary(run));
+      process.exitCode = exitCodeOf(run);
+      return;
+    }
+    if (Date.now() > deadline) throw new TimedOut(`run ${runId} did not finish`, flags.wait, client.url);
+    await sleep(1000);
+  }
+}
+
 const runCommand = () =>
   drillsOption(withDataDir(new Command('run')))
     .description('run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted')
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
-    .requiredOption('--fleet <file>', 'the fleet file `serve` runs (for the target service\'s address)', process.env.FAILSAFE_FLEET)
+    .option('--fleet <file>', 'the fleet file `serve` runs (for the target service\'s address)', process.env.FAILSAFE_FLEET)
+    .option('--via-server', 'ask the server to run it (start_drill; needs `serve --drills`) and follow it, instead of running it here')
+    .option('--url <url>', 'with --via-server: the Failsafe server (env FAILSAFE_URL, else the saved login)')
+    .option('--wait <seconds>', 'with --via-server: how long to follow the run', positiveInteger('seconds'), 900)
     .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
     .option('--failsafe-url <url>', "Failsafe's address, for drills that approve through its MCP endpoint with FAILSAFE_APPROVER_TOKEN (env FAILSAFE_URL)", process.env.FAILSAFE_URL ?? 'http://127.0.0.1:8080')
     .option('--json', 'print the scorecard as JSON at the end')
     .action(
-      action(async (drill: string, flags: { drills: string; fleet: string; toxiproxyUrl?: string; failsafeUrl: string; json?: boolean; dataDir?: string }) => {
+      action(async (drill: string, flags: RunFlags) => {
+        if (flags.viaServer) return runViaServer(connect(flags), drill, flags);
+        if (!flags.fleet) throw Object.assign(new Error('--fleet <file> is needed to run a drill here (or --via-server)'), { code: 'USAGE' });
         const fleet = loadFleetConfig(flags.fleet);
         const addressOf = (service: string) => {
           const s = fleet.services[service];
