@@ -128,7 +128,7 @@ export interface ServerFlags {
  */
 export function connect(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): FrontDoorClient {
   const saved = readCredentials();
-  const url = normaliseUrl(flags.url ?? env.FAILSAFE_URL ?? saved?.url ?? DEFAULT_URL);
+  const url = normaliseUrl(flags.url ?? (env.FAILSAFE_URL || saved?.url || DEFAULT_URL));
   const token = env.FAILSAFE_TOKEN || (saved && normaliseUrl(saved.url) === url ? saved.token : undefined);
   if (!token) throw new NotLoggedIn(url, saved?.url);
   return new FrontDoorClient(url, token);

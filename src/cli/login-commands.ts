@@ -38,7 +38,7 @@ const loginCommand = () =>
     .option('--url <url>', 'the server (asked for otherwise; env FAILSAFE_URL)')
     .action(
       action(async (flags: { url?: string }) => {
-        const suggested = flags.url ?? process.env.FAILSAFE_URL ?? readCredentials()?.url ?? DEFAULT_URL;
+        const suggested = flags.url ?? (process.env.FAILSAFE_URL || readCredentials()?.url || DEFAULT_URL);
         const questions = [...(flags.url ? [] : [{ prompt: `Failsafe server [${suggested}]: ` }]), { prompt: 'Token (fs_...): ', secret: true }];
         const answers = await ask(questions);
         const token = answers.at(-1) ?? '';
