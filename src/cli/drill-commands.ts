@@ -7,7 +7,6 @@ import { nextSlot, parseCron } from '../drills/cron.js';
 import { trendTable } from '../drills/drill-report.js';
 import { scheduledDrills } from '../drills/drill-scheduler.js';
 import { loadDrill } from '../drills/drill-file.js';
-import { runDrillFile } from '../drills/run-drill-file.js';
 import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-files.js';
 import type { Scorecard } from '../drills/scorecard.js';
 import type { DrillRun } from '../../projections/drill-history.js';
@@ -119,6 +118,8 @@ const runCommand = () =>
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
             const approver = token ? { mcpUrl: `${flags.failsafeUrl.replace(/\/$/, '')}/mcp`, token } : undefined;
             const toxiproxyUrl = flags.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
+            // Loaded here, not at the top: k6, Toxiproxy and MCP clients are for this command alone.
+            const { runDrillFile } = await import('../drills/run-drill-file.js');
             const { card, files } = await runDrillFile({ drillsDir: flags.drills, drill, store, dataDir: dataDirOf(flags.dataDir), addressOf, log: say, signal: aborting.signal, toxiproxyUrl, approver });
             say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
             say(`report: ${files.html}`);
