@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Failsafe's package.json, found walking up from this file: one level up from src/, two from the build in dist/src/. */
+/** Failsafe's package.json, found walking up from this file: above src/, or above dist/src/ in the build. */
 function packageJsonPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   for (let dir = here; ; dir = dirname(dir)) {

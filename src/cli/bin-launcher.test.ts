@@ -14,7 +14,11 @@ describe('bin/failsafe.js', () => {
     writeFileSync(join(dir, path), text);
   };
   const run = (env: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(process.execPath, [join(dir, 'bin', 'failsafe.js')], { encoding: 'utf8', env: { ...process.env, FAILSAFE_FROM_SOURCE: '', ...env } });
+    const launcher = join(dir, 'bin', 'failsafe.js');
+    const r = spawnSync(process.execPath, [launcher], {
+      encoding: 'utf8',
+      env: { ...process.env, FAILSAFE_FROM_SOURCE: '', ...env },
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -47,8 +51,9 @@ describe('bin/failsafe.js', () => {
   });
 
   // In CI `npm ci` has built dist/ (prepare); elsewhere only when someone ran `npm run build`.
-  it.skipIf(!process.env.CI && !existsSync(join(root, 'dist')))('the build in dist/ finds package.json and runs', () => {
-    const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), '--version'], { encoding: 'utf8' });
+  const built = join(root, 'dist', 'src', 'cli', 'main.js');
+  it.skipIf(!process.env.CI && !existsSync(built))('the build in dist/ finds package.json and runs', () => {
+    const r = spawnSync(process.execPath, [built, '--version'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });

@@ -14,7 +14,7 @@ export const credentialsPath = (env: NodeJS.ProcessEnv = process.env): string =>
 export class InvalidCredentialsFile extends Error {
   readonly code = 'INVALID_CREDENTIALS_FILE';
   constructor(path: string, problem: string) {
-    super(`InvalidCredentialsFile: ${path} ${problem}; run \`failsafe login\` again (or \`failsafe logout\` to remove it)`);
+    super(`InvalidCredentialsFile: ${path} ${problem}; run \`failsafe login\` again (\`failsafe logout\` removes it)`);
     this.name = 'InvalidCredentialsFile';
   }
 }

@@ -21,9 +21,14 @@ const dataDirOf = (dataDir: string | undefined) => resolve(dataDir ?? process.en
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 /** The exit code for cron: 0 passed, 1 an expectation failed, 2 the drill could not run to the end. */
-export const exitCodeOf = (card: { readonly outcome: string }): number => (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
+export const exitCodeOf = (card: { readonly outcome: string }): number =>
+  (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
 
-type Summarised = Pick<Scorecard, 'drill' | 'runId' | 'timeToDetectMs' | 'timeToRecoverMs' | 'expectations'> & { outcome: string; abortReason?: string };
+/** What a summary shows: a scorecard, or a run as drill_report returns it. */
+type Summarised = Pick<Scorecard, 'drill' | 'runId' | 'timeToDetectMs' | 'timeToRecoverMs' | 'expectations'> & {
+  outcome: string;
+  abortReason?: string;
+};
 
 const summary = (card: Summarised) =>
   [
@@ -90,8 +95,8 @@ const runCommand = () =>
   drillsOption(withDataDir(new Command('run')))
     .description('run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted')
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
-    .option('--fleet <file>', 'the fleet file `serve` runs (for the target service\'s address)', process.env.FAILSAFE_FLEET)
-    .option('--via-server', 'ask the server to run it (start_drill; needs `serve --drills`) and follow it, instead of running it here')
+    .option('--fleet <file>', "the fleet file `serve` runs (the target's address)", process.env.FAILSAFE_FLEET)
+    .option('--via-server', 'ask the server to run it (start_drill; `serve --drills` runs it) and follow it')
     .option('--url <url>', 'with --via-server: the Failsafe server (env FAILSAFE_URL, else the saved login)')
     .option('--wait <seconds>', 'with --via-server: how long to follow the run', positiveInteger('seconds'), 900)
     .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
@@ -100,7 +105,8 @@ const runCommand = () =>
     .action(
       action(async (drill: string, flags: RunFlags) => {
         if (flags.viaServer) return runViaServer(connect(flags), drill, flags);
-        if (!flags.fleet) throw Object.assign(new Error('--fleet <file> is needed to run a drill here (or --via-server)'), { code: 'USAGE' });
+        const usage = '--fleet <file> is needed to run a drill here (or --via-server)';
+        if (!flags.fleet) throw Object.assign(new Error(usage), { code: 'USAGE' });
         const fleet = loadFleetConfig(flags.fleet);
         const addressOf = (service: string) => {
           const s = fleet.services[service];

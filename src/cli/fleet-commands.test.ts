@@ -31,9 +31,10 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
 
   const startServe = () =>
     new Promise<NonNullable<typeof serve>>((resolve, reject) => {
-      const args = ['serve', '--port', '0', '--data-dir', dataDir, '--fleet', fleetFile, '--tick-seconds', '1', '--config', configFile];
+      const args = ['serve', '--port', '0', '--data-dir', dataDir, '--fleet', fleetFile, '--tick-seconds', '1'];
       const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: tokens.admin };
-      const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+      const stdio = ['ignore', 'pipe', 'pipe'] as const;
+      const child = spawn(process.execPath, [bin, ...args, '--config', configFile], { stdio: [...stdio], env });
       let output = '';
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
       const onData = (chunk: Buffer) => {
@@ -72,7 +73,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     fleetFile = join(dataDir, 'fleet.yaml');
     writeFileSync(fleetFile, `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\nprobe:\n  intervalSeconds: 1\n`);
     configFile = join(dataDir, 'failsafe.yaml');
-    const entry = (name: 'alice' | 'bob', role: string) => `    - { name: ${name}, role: ${role}, sha256: ${hashToken(tokens[name])} }\n`;
+    const entry = (name: 'alice' | 'bob', role: string) =>
+      `    - { name: ${name}, role: ${role}, sha256: ${hashToken(tokens[name])} }\n`;
     writeFileSync(configFile, `auth:\n  tokens:\n${entry('alice', 'operator')}${entry('bob', 'approver')}`);
     serve = await startServe();
   }, 60_000);

@@ -26,18 +26,20 @@ const status = (client: FrontDoorClient, service: string, events: number) =>
 const deployCommand = () =>
   serverCommand(
     new Command('deploy')
-      .description('deploy a release of a service and follow it until it is healthy or failed (carried out by `failsafe serve --fleet`)')
+      .description('deploy a release of a service, follow it until healthy or failed (`serve --fleet` does it)')
       .argument('<service>')
       .argument('<release>')
       .option('--reason <text>', 'why, recorded with the deployment')
       .option('--wait <seconds>', 'how long to follow the deployment', seconds, 120)
       .option('--no-wait', 'record the request and return'),
     async (client, service: string, release: string, flags: { reason?: string; wait: number | false }) => {
-      const { deploymentId } = (await client.call('deploy_release', { service, release, reason: flags.reason })) as { deploymentId: string };
+      const input = { service, release, reason: flags.reason };
+      const { deploymentId } = (await client.call('deploy_release', input)) as { deploymentId: string };
       say(`deployment ${deploymentId}: ${service} → ${release} requested`);
       if (flags.wait === false) return;
       const mine = (e: EventJson) => e.data.deploymentId === deploymentId;
-      const end = await follow(client, service, mine, (e) => ['DeploymentHealthy', 'DeploymentFailed'].includes(e.type), flags.wait);
+      const done = (e: EventJson) => ['DeploymentHealthy', 'DeploymentFailed'].includes(e.type);
+      const end = await follow(client, service, mine, done, flags.wait);
       if (end.type === 'DeploymentFailed') {
         process.exitCode = 1;
         say(`deployment ${deploymentId} failed; ${service} stays on its previous release`);
@@ -48,46 +50,54 @@ const deployCommand = () =>
 const rollbackCommand = () =>
   serverCommand(
     new Command('rollback')
-      .description('request a rollback of a service (to its last known good release, or --to one); another identity must approve it')
+      .description('request a rollback of a service (to its last known good release, or --to one) for approval')
       .argument('<service>')
       .option('--to <release>', 'the release to go back to (default: the last known good)')
       .option('--reason <text>', 'why', 'requested from the CLI'),
     async (client, service: string, flags: { to?: string; reason: string }) => {
-      const requested = (await client.call('request_rollback', { service, reason: flags.reason, targetRelease: flags.to })) as { rollbackId: string; requestedBy: string };
-      say(`rollback ${requested.rollbackId} of ${service} requested by ${requested.requestedBy}; it needs an approval from another identity with the approver role:`);
-      say(`  failsafe approve ${service} ${requested.rollbackId}`);
+      const input = { service, reason: flags.reason, targetRelease: flags.to };
+      const { rollbackId, requestedBy } = (await client.call('request_rollback', input)) as Record<string, string>;
+      say(`rollback ${rollbackId} of ${service} requested by ${requestedBy}; another identity approves it:`);
+      say(`  failsafe approve ${service} ${rollbackId}`);
     },
   );
 
 const approveCommand = () =>
   serverCommand(
     new Command('approve')
-      .description("approve a manual rollback as the token's identity (not the one who requested it), then follow it to its verification")
+      .description("approve a manual rollback as the token's holder (not its requester), follow it until verified")
       .argument('<service>')
       .argument('<rollback-id>')
       .option('--wait <seconds>', 'how long to follow the rollback', seconds, 120)
       .option('--no-wait', 'record the approval and return'),
     async (client, service: string, rollbackId: string, flags: { wait: number | false }) => {
-      const approved = (await client.call('approve_rollback', { service, rollbackId })) as { approvedBy: string; expiresAt: string };
+      const approved = (await client.call('approve_rollback', { service, rollbackId })) as Record<string, string>;
       say(`rollback ${rollbackId} approved by ${approved.approvedBy} (valid until ${approved.expiresAt})`);
       if (flags.wait === false) return;
       const mine = (e: EventJson) => e.data.rollbackId === rollbackId;
-      const end = await follow(client, service, mine, (e) => ['RollbackVerified', 'RollbackEscalated'].includes(e.type), flags.wait);
+      const done = (e: EventJson) => ['RollbackVerified', 'RollbackEscalated'].includes(e.type);
+      const end = await follow(client, service, mine, done, flags.wait);
       if (end.type === 'RollbackEscalated' || end.data.passed === false) process.exitCode = 1;
     },
   );
 
 const servicesCommand = () =>
   serverCommand(
-    new Command('services').description('list the services: release, last known good, status and latest health').option('--json', 'print as JSON'),
+    new Command('services')
+      .description('list the services: release, last known good, status and latest health')
+      .option('--json', 'print as JSON'),
     async (client, flags: { json?: boolean }) => {
       const { services } = (await client.call('list_services')) as { services: ServiceSummary[] };
-      const rows = await Promise.all(services.map(async (s) => ({ ...s, health: (await status(client, s.service, 1)).health })));
+      const withHealth = async (s: ServiceSummary) => ({ ...s, health: (await status(client, s.service, 1)).health });
+      const rows = await Promise.all(services.map(withHealth));
       if (flags.json) return say(JSON.stringify(rows, null, 2));
       if (rows.length === 0) return say('no services yet: deploy one with `failsafe deploy <service> <release>`');
       for (const r of rows) {
-        const health = r.health ? `${r.health.healthy ? 'healthy' : 'UNHEALTHY'} at ${r.health.sampledAt}` : 'no health sample yet';
-        say(`${r.service}  ${r.currentRelease ?? '-'}  (last known good ${r.lastKnownGood ?? '-'})  ${r.status}  ${health}`);
+        const health = r.health
+          ? `${r.health.healthy ? 'healthy' : 'UNHEALTHY'} at ${r.health.sampledAt}`
+          : 'no health sample yet';
+        const releases = `${r.currentRelease ?? '-'}  (last known good ${r.lastKnownGood ?? '-'})`;
+        say(`${r.service}  ${releases}  ${r.status}  ${health}`);
       }
     },
   );
@@ -105,7 +115,8 @@ const statusCommand = () =>
       const { service: s, health } = found;
       say(`${service}: ${s.status}`);
       say(`  release ${s.currentRelease ?? '-'}, last known good ${s.lastKnownGood ?? '-'}`);
-      if (s.rollback) say(`  rollback ${s.rollback.id}: ${s.rollback.mode}, ${s.rollback.status}${s.rollback.toRelease ? ` to ${s.rollback.toRelease}` : ''}`);
+      const rb = s.rollback;
+      if (rb) say(`  rollback ${rb.id}: ${rb.mode}, ${rb.status}${rb.toRelease ? ` to ${rb.toRelease}` : ''}`);
       if (s.disabledTools.length) say(`  disabled tools: ${s.disabledTools.join(', ')}`);
       say(`  health: ${health ? JSON.stringify(health) : 'no sample yet'}`);
       say('Recent events');
@@ -116,18 +127,22 @@ const statusCommand = () =>
 const toolSwitchCommand = (enable: boolean) =>
   serverCommand(
     new Command(enable ? 'enable' : 'disable')
-      .description(enable ? 'enable a tool that was disabled' : 'disable one tool of a service without rolling its release back')
+      .description(enable ? 'enable a tool that was disabled' : 'disable one tool of a service, keeping its release')
       .argument('<service>')
       .argument('<tool>')
       .option('--reason <text>', 'why, recorded with the change'),
     async (client, service: string, tool: string, flags: { reason?: string }) => {
-      const result = (await client.call(enable ? 'enable_tool' : 'disable_tool', { service, tool, reason: flags.reason })) as { changed: boolean };
+      const input = { service, tool, reason: flags.reason };
+      const result = (await client.call(enable ? 'enable_tool' : 'disable_tool', input)) as { changed: boolean };
       say(`${service}: tool ${tool} ${enable ? 'enabled' : 'disabled'}${result.changed ? '' : ' (it already was)'}`);
     },
   );
 
 const toolCommand = () =>
-  new Command('tool').description("disable or enable one tool of a service (the seeds' gradual rollback)").addCommand(toolSwitchCommand(false)).addCommand(toolSwitchCommand(true));
+  new Command('tool')
+    .description("disable or enable one tool of a service (the seeds' gradual rollback)")
+    .addCommand(toolSwitchCommand(false))
+    .addCommand(toolSwitchCommand(true));
 
 /** `key=value` gives a string, `key:=json` any JSON value (as httpie does). */
 function inputOf(pairs: readonly string[]): Record<string, unknown> {
@@ -149,7 +164,7 @@ function inputOf(pairs: readonly string[]): Record<string, unknown> {
 const callCommand = () =>
   serverCommand(
     new Command('call')
-      .description(`run any operation of the API by name and print its JSON result: ${operations.map((o) => o.name).join(', ')}`)
+      .description(`run an API operation by name, print its JSON result: ${operations.map((o) => o.name).join(', ')}`)
       .argument('<operation>')
       .argument('[input...]', 'the input as key=value (a string) or key:=json (any JSON value)'),
     async (client, name: string, pairs: string[]) => {

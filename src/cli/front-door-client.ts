@@ -22,7 +22,8 @@ export class NotLoggedIn extends Error {
 export class ServerUnreachable extends Error {
   readonly code = 'SERVER_UNREACHABLE';
   constructor(url: string, cause: string) {
-    super(`ServerUnreachable: ${url} does not answer (${cause}); is \`failsafe serve\` running at ${url}? (--url or FAILSAFE_URL name another)`);
+    const hint = `is \`failsafe serve\` running at ${url}? (--url or FAILSAFE_URL name another)`;
+    super(`ServerUnreachable: ${url} does not answer (${cause}); ${hint}`);
     this.name = 'ServerUnreachable';
   }
 }
@@ -36,8 +37,9 @@ export class FrontDoorError extends Error {
     message: string,
     readonly problems: readonly string[] = [],
   ) {
+    const named = message.startsWith(`${error}:`) ? message : `${error}: ${message}`;
     const hint = status === 401 ? `; ${LOGIN_HINT}` : '';
-    super(`${message.startsWith(`${error}:`) ? message : `${error}: ${message}`}${hint}${problems.map((p) => `\n  - ${p}`).join('')}`);
+    super(`${named}${hint}${problems.map((p) => `\n  - ${p}`).join('')}`);
     this.name = error;
   }
 }
@@ -65,7 +67,8 @@ export const operationNamed = (name: string): Operation => {
   return operation;
 };
 
-const problemsOf = (error: z.ZodError) => error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+const problemsOf = (error: z.ZodError) =>
+  error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
 const queryValue = (value: unknown) => (Array.isArray(value) ? value.join(',') : String(value));
 
 /**
@@ -84,16 +87,20 @@ export class FrontDoorClient {
     const checked = operation.input.safeParse(input);
     if (!checked.success) throw new InvalidInput(name, problemsOf(checked.error));
     const rest = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
-    const path = operation.http.path.replace(/\{(\w+)\}/g, (_match, param: string) => encodeURIComponent(String(rest[param])));
-    for (const param of pathParams(operation.http.path)) delete rest[param];
+    const { method, path: route } = operation.http;
+    const path = route.replace(/\{(\w+)\}/g, (_match, param: string) => encodeURIComponent(String(rest[param])));
+    for (const param of pathParams(route)) delete rest[param];
     const target = new URL(`${this.url}/api/v1${path}`);
-    const init: RequestInit = { method: operation.http.method, headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/json' } };
-    if (operation.http.method === 'GET') for (const [key, value] of Object.entries(rest)) target.searchParams.set(key, queryValue(value));
-    else Object.assign(init, { body: JSON.stringify(rest), headers: { ...init.headers, 'Content-Type': 'application/json' } });
-    const body = await this.send(target, init);
-    const result = operation.output.safeParse(body);
-    if (!result.success) throw new FrontDoorError(200, 'UnexpectedResponse', `${this.url} answered ${name} in a shape this CLI does not know; are the CLI and the server the same version?`, problemsOf(result.error));
-    return result.data;
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
+    let body: string | undefined;
+    const query = target.searchParams;
+    if (method === 'GET') for (const [key, value] of Object.entries(rest)) query.set(key, queryValue(value));
+    else [body, headers['Content-Type']] = [JSON.stringify(rest), 'application/json'];
+    const answer = await this.send(target, { method, headers, body });
+    const result = operation.output.safeParse(answer);
+    if (result.success) return result.data;
+    const skew = `${this.url} answered ${name} in a shape this CLI does not know (a different version?)`;
+    throw new FrontDoorError(200, 'UnexpectedResponse', skew, problemsOf(result.error));
   }
 
   private async send(target: URL, init: RequestInit): Promise<unknown> {
@@ -113,7 +120,8 @@ export class FrontDoorClient {
     }
     if (response.ok && body !== undefined) return body;
     const { error, message, problems } = (body ?? {}) as { error?: string; message?: string; problems?: string[] };
-    throw new FrontDoorError(response.status, error ?? `HTTP ${response.status}`, message ?? (text.slice(0, 200) || response.statusText), problems);
+    const said = message ?? (text.slice(0, 200) || response.statusText);
+    throw new FrontDoorError(response.status, error ?? `HTTP ${response.status}`, said, problems);
   }
 }
 

@@ -34,19 +34,24 @@ async function ask(questions: readonly { prompt: string; secret?: boolean }[]): 
 
 const loginCommand = () =>
   new Command('login')
-    .description(`ask for a server and a token, check them with a read call, and save them for the other commands (in ${credentialsPath()}, mode 0600)`)
+    .description(`ask for a server and a token, check them, save them for the other commands (${credentialsPath()})`)
     .option('--url <url>', 'the server (asked for otherwise; env FAILSAFE_URL)')
     .action(
       action(async (flags: { url?: string }) => {
         const suggested = flags.url ?? (process.env.FAILSAFE_URL || readCredentials()?.url || DEFAULT_URL);
-        const questions = [...(flags.url ? [] : [{ prompt: `Failsafe server [${suggested}]: ` }]), { prompt: 'Token (fs_...): ', secret: true }];
+        const questions = [
+          ...(flags.url ? [] : [{ prompt: `Failsafe server [${suggested}]: ` }]),
+          { prompt: 'Token (fs_...): ', secret: true },
+        ];
         const answers = await ask(questions);
         const token = answers.at(-1) ?? '';
         const url = normaliseUrl(flags.url ?? (answers[0] || suggested));
-        if (!token) throw Object.assign(new Error('no token given; `failsafe token new` makes one, an admin configures it'), { code: 'USAGE' });
+        const usage = 'no token given; `failsafe token new` makes one, an admin configures it';
+        if (!token) throw Object.assign(new Error(usage), { code: 'USAGE' });
         await new FrontDoorClient(url, token).call('list_services');
         writeCredentials({ url, token });
-        say(`${url} accepts this token; saved to ${credentialsPath()} (readable by you only). \`failsafe logout\` removes it.`);
+        say(`${url} accepts this token; saved to ${credentialsPath()} (readable by you only)`);
+        say('`failsafe logout` removes it');
       }),
     );
 

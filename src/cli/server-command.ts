@@ -18,9 +18,12 @@ export const eventLine = (e: EventJson): string => `  ${e.recordedAt}  ${e.type}
  * then the command's arguments and options, as commander passes them. A command for a new
  * operation is this plus one `client.call(...)`.
  */
-export function serverCommand<A extends unknown[]>(command: Command, run: (client: FrontDoorClient, ...args: A) => Promise<void>): Command {
+export function serverCommand<A extends unknown[]>(
+  command: Command,
+  run: (client: FrontDoorClient, ...args: A) => Promise<void>,
+): Command {
   return command
-    .option('--url <url>', 'the Failsafe server (env FAILSAFE_URL, else the one `failsafe login` saved, else http://127.0.0.1:8080)')
+    .option('--url <url>', 'the Failsafe server (env FAILSAFE_URL, else the one `failsafe login` saved)')
     .action(
       action(async (...args: unknown[]) => {
         const flags = args.at(-2) as ServerFlags;
@@ -32,7 +35,8 @@ export function serverCommand<A extends unknown[]>(command: Command, run: (clien
 export class TimedOut extends Error {
   readonly code = 'TIMED_OUT';
   constructor(what: string, seconds: number, url: string) {
-    super(`TimedOut: ${what} within ${seconds} s; is \`failsafe serve --fleet <file>\` running at ${url}? \`failsafe status\` shows where it stands`);
+    const where = `is \`failsafe serve --fleet <file>\` running at ${url}? \`failsafe status\` shows where it stands`;
+    super(`TimedOut: ${what} within ${seconds} s; ${where}`);
     this.name = 'TimedOut';
   }
 }
@@ -53,7 +57,8 @@ export async function follow(
   const seen = new Set<string>();
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
-    const { recentEvents } = (await client.call('service_status', { service, events: 100 })) as { recentEvents: EventJson[] };
+    const found = (await client.call('service_status', { service, events: 100 })) as { recentEvents: EventJson[] };
+    const { recentEvents } = found;
     for (const event of recentEvents) {
       if (seen.has(event.id) || !mine(event)) continue;
       seen.add(event.id);
