@@ -77,6 +77,16 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     expect(disabled.stdout).toMatch(/search: tool lookup disabled/);
   });
 
+  it('asks the server for a drill run and follows it until its wait is over', async () => {
+    const asked = await failsafe(['drill', 'run', 'high-error-rate', '--via-server', '--wait', '1'], { as: 'alice' });
+    const runId = /drill run (run-\S+) of high-error-rate requested/.exec(asked.stdout)?.[1];
+    expect(runId, asked.stderr).toBeDefined();
+    expect(asked.code).toBe(1);
+    expect(asked.stderr).toMatch(/TimedOut: run run-\S+ did not finish within 1 s/);
+    const { runs } = JSON.parse((await failsafe(['call', 'list_drill_runs'], { as: 'vera' })).stdout);
+    expect(runs).toContainEqual(expect.objectContaining({ runId, drill: 'high-error-rate', requestedBy: 'alice' }));
+  });
+
   it('says what to do without a token, with a wrong one, with bad input, and when nothing answers', async () => {
     const none = await failsafe(['services']);
     expect(none.code).toBe(1);
