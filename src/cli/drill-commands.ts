@@ -12,7 +12,7 @@ import type { Scorecard } from '../drills/scorecard.js';
 import type { DrillRun } from '../../projections/drill-history.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
-import { connect, type FrontDoorClient } from './front-door-client.js';
+import { connect, serverUrl, type FrontDoorClient } from './front-door-client.js';
 import { TimedOut } from './server-command.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -62,7 +62,6 @@ interface RunFlags {
   drills: string;
   fleet?: string;
   toxiproxyUrl?: string;
-  failsafeUrl: string;
   json?: boolean;
   dataDir?: string;
   viaServer?: boolean;
@@ -97,10 +96,9 @@ const runCommand = () =>
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
     .option('--fleet <file>', "the fleet file `serve` runs (the target's address)", process.env.FAILSAFE_FLEET)
     .option('--via-server', 'ask the server to run it (start_drill; `serve --drills` runs it) and follow it')
-    .option('--url <url>', 'with --via-server: the Failsafe server (env FAILSAFE_URL, else the saved login)')
+    .option('--url <url>', 'the server: asked with --via-server, else approving through MCP (env FAILSAFE_URL, else login)')
     .option('--wait <seconds>', 'with --via-server: how long to follow the run', positiveInteger('seconds'), 900)
     .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
-    .option('--failsafe-url <url>', "Failsafe's address, for drills that approve through its MCP endpoint with FAILSAFE_APPROVER_TOKEN (env FAILSAFE_URL)", process.env.FAILSAFE_URL ?? 'http://127.0.0.1:8080')
     .option('--json', 'print the scorecard as JSON at the end')
     .action(
       action(async (drill: string, flags: RunFlags) => {
@@ -122,7 +120,7 @@ const runCommand = () =>
         try {
           await withStore(flags.dataDir, async (store) => {
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
-            const approver = token ? { mcpUrl: `${flags.failsafeUrl.replace(/\/$/, '')}/mcp`, token } : undefined;
+            const approver = token ? { mcpUrl: `${serverUrl(flags)}/mcp`, token } : undefined;
             const toxiproxyUrl = flags.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
             // Loaded here, not at the top: k6, Toxiproxy and MCP clients are for this command alone.
             const { runDrillFile } = await import('../drills/run-drill-file.js');

@@ -136,11 +136,15 @@ export interface ServerFlags {
  */
 export function connect(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): FrontDoorClient {
   const saved = readCredentials();
-  const url = normaliseUrl(flags.url ?? (env.FAILSAFE_URL || saved?.url || DEFAULT_URL));
+  const url = serverUrl(flags, env);
   const token = env.FAILSAFE_TOKEN || (saved && normaliseUrl(saved.url) === url ? saved.token : undefined);
   if (!token) throw new NotLoggedIn(url, saved?.url);
   return new FrontDoorClient(url, token);
 }
+
+/** The server's address: --url, then FAILSAFE_URL, then the saved login's, then the default. */
+export const serverUrl = (flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): string =>
+  normaliseUrl(flags.url ?? (env.FAILSAFE_URL || readCredentials()?.url || DEFAULT_URL));
 
 export class InvalidUrl extends Error {
   readonly code = 'INVALID_URL';
