@@ -13,7 +13,7 @@ import type { DrillRun } from '../../projections/drill-history.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
 import { connect, serverUrl, type FrontDoorClient } from './front-door-client.js';
-import { TimedOut } from './server-command.js';
+import { TimedOut } from './client-command.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');

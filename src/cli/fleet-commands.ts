@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { operations } from '../api/operations.js';
 import { positiveInteger, say } from './cli-support.js';
 import type { FrontDoorClient } from './front-door-client.js';
-import { eventLine, follow, serverCommand, type EventJson } from './server-command.js';
+import { eventLine, follow, clientCommand, type EventJson } from './client-command.js';
 
 const seconds = positiveInteger('seconds');
 
@@ -24,7 +24,7 @@ const status = (client: FrontDoorClient, service: string, events: number) =>
   client.call('service_status', { service, events }) as Promise<unknown> as Promise<ServiceStatus>;
 
 const deployCommand = () =>
-  serverCommand(
+  clientCommand(
     new Command('deploy')
       .description('deploy a release of a service, follow it until healthy or failed (`serve --fleet` does it)')
       .argument('<service>')
@@ -48,7 +48,7 @@ const deployCommand = () =>
   );
 
 const rollbackCommand = () =>
-  serverCommand(
+  clientCommand(
     new Command('rollback')
       .description('request a rollback of a service (to its last known good release, or --to one) for approval')
       .argument('<service>')
@@ -63,7 +63,7 @@ const rollbackCommand = () =>
   );
 
 const approveCommand = () =>
-  serverCommand(
+  clientCommand(
     new Command('approve')
       .description("approve a manual rollback as the token's holder (not its requester), follow it until verified")
       .argument('<service>')
@@ -82,7 +82,7 @@ const approveCommand = () =>
   );
 
 const servicesCommand = () =>
-  serverCommand(
+  clientCommand(
     new Command('services')
       .description('list the services: release, last known good, status and latest health')
       .option('--json', 'print as JSON'),
@@ -103,7 +103,7 @@ const servicesCommand = () =>
   );
 
 const statusCommand = () =>
-  serverCommand(
+  clientCommand(
     new Command('status')
       .description('one service in detail: its state, latest health sample and recent events')
       .argument('<service>')
@@ -125,7 +125,7 @@ const statusCommand = () =>
   );
 
 const toolSwitchCommand = (enable: boolean) =>
-  serverCommand(
+  clientCommand(
     new Command(enable ? 'enable' : 'disable')
       .description(enable ? 'enable a tool that was disabled' : 'disable one tool of a service, keeping its release')
       .argument('<service>')
@@ -162,7 +162,7 @@ function inputOf(pairs: readonly string[]): Record<string, unknown> {
 
 /** Every operation, including ones without a command of their own yet. */
 const callCommand = () =>
-  serverCommand(
+  clientCommand(
     new Command('call')
       .description(`run an API operation by name, print its JSON result: ${operations.map((o) => o.name).join(', ')}`)
       .argument('<operation>')

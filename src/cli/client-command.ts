@@ -18,7 +18,7 @@ export const eventLine = (e: EventJson): string => `  ${e.recordedAt}  ${e.type}
  * then the command's arguments and options, as commander passes them. A command for a new
  * operation is this plus one `client.call(...)`.
  */
-export function serverCommand<A extends unknown[]>(
+export function clientCommand<A extends unknown[]>(
   command: Command,
   run: (client: FrontDoorClient, ...args: A) => Promise<void>,
 ): Command {
