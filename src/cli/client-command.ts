@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { action, say } from './cli-support.js';
 import { connect, type FrontDoorClient, type ServerFlags } from './front-door-client.js';
@@ -55,7 +56,8 @@ export async function follow(
   seconds: number,
 ): Promise<EventJson> {
   const seen = new Set<string>();
-  const deadline = Date.now() + seconds * 1000;
+  // A duration, not a time of day: performance.now() never jumps.
+  const deadline = performance.now() + seconds * 1000;
   for (;;) {
     const found = (await client.call('service_status', { service, events: 100 })) as { recentEvents: EventJson[] };
     const { recentEvents } = found;
@@ -65,7 +67,7 @@ export async function follow(
       say(eventLine(event));
       if (done(event)) return event;
     }
-    if (Date.now() > deadline) throw new TimedOut('nothing carried it out', seconds, client.url);
+    if (performance.now() > deadline) throw new TimedOut('nothing carried it out', seconds, client.url);
     await sleep(POLL_MS);
   }
 }

@@ -14,6 +14,7 @@ import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { action, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
 import { connect, serverUrl, type FrontDoorClient } from './front-door-client.js';
 import { TimedOut } from './client-command.js';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
@@ -75,17 +76,17 @@ const FINISHED = ['passed', 'failed', 'aborted'];
 async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFlags): Promise<void> {
   const { runId } = (await client.call('start_drill', { drill })) as { runId: string };
   say(`drill run ${runId} of ${drill} requested from ${client.url}; \`failsafe serve --drills <dir>\` runs it`);
-  const deadline = Date.now() + flags.wait * 1000;
+  const deadline = performance.now() + flags.wait * 1000;
   for (let outcome = 'requested'; ; ) {
     const { run } = (await client.call('drill_report', { runId })) as { run: DrillRun };
-    if (run.outcome !== outcome) say(`  ${new Date().toISOString()}  ${run.outcome}`);
+    if (run.outcome !== outcome) say(`  ${run.outcome}`);
     outcome = run.outcome;
     if (FINISHED.includes(outcome)) {
       say(flags.json ? JSON.stringify(run, null, 2) : summary(run));
       process.exitCode = exitCodeOf(run);
       return;
     }
-    if (Date.now() > deadline) throw new TimedOut(`run ${runId} did not finish`, flags.wait, client.url);
+    if (performance.now() > deadline) throw new TimedOut(`run ${runId} did not finish`, flags.wait, client.url);
     await sleep(1000);
   }
 }
