@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: suites that spawn processes or fsync heavily run better one file at a time each.
     maxWorkers: 2,
+    // CLI tests spawn bin/failsafe.js: run the sources, never a dist/ built before the last edit.
+    env: { FAILSAFE_FROM_SOURCE: '1' },
   },
 });

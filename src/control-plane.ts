@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { VERSION } from './package-version.js';
 import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
 import { FleetDriver } from './drivers/fleet-driver.js';
 import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
-import type { ServeConfig } from './config/serve-config.js';
+import { STORE_FILE, type ServeConfig } from './config/serve-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
 import { SqliteEventStore } from './event-store/sqlite-event-store.js';
 import { ServiceReconciler } from './execution/service-reconciler.js';
@@ -29,9 +30,7 @@ import { systemClock } from './runtime/clock.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
-export const STORE_FILE = 'failsafe.db';
-
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { STORE_FILE };
 
 /** Counts rollbacks decided or requested from now on, for `mcp_rollbacks_triggered_total`. */
 function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Promise<void> {

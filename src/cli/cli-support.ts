@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { z } from 'zod';
-import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
-import { STORE_FILE } from '../control-plane.js';
+import { DEFAULT_DATA_DIR, STORE_FILE } from '../config/serve-config.js';
+import type { EventStore } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 
 /** Adds `--data-dir` to a command that opens the embedded store. */

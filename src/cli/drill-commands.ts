@@ -7,22 +7,33 @@ import { nextSlot, parseCron } from '../drills/cron.js';
 import { trendTable } from '../drills/drill-report.js';
 import { scheduledDrills } from '../drills/drill-scheduler.js';
 import { loadDrill } from '../drills/drill-file.js';
-import { runDrillFile } from '../drills/run-drill-file.js';
 import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-files.js';
 import type { Scorecard } from '../drills/scorecard.js';
+import type { DrillRun } from '../../projections/drill-history.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { identifier } from '../events/common-schemas.js';
-import { action, named, say, withDataDir, withStore } from './cli-support.js';
+import { action, named, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
 import { systemClock } from '../runtime/clock.js';
+import { connect, serverUrl, type FrontDoorClient } from './front-door-client.js';
+import { TimedOut } from './client-command.js';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
 const dataDirOf = (dataDir: string | undefined) => resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 /** The exit code for cron: 0 passed, 1 an expectation failed, 2 the drill could not run to the end. */
-export const exitCodeOf = (card: Scorecard): number => (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
+export const exitCodeOf = (card: { readonly outcome: string }): number =>
+  (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
 
-const summary = (card: Scorecard) =>
+/** What a summary shows: a scorecard, or a run as drill_report returns it. */
+type Summarised = Pick<Scorecard, 'drill' | 'runId' | 'timeToDetectMs' | 'timeToRecoverMs' | 'expectations'> & {
+  outcome: string;
+  abortReason?: string;
+};
+
+const summary = (card: Summarised) =>
   [
     `${card.drill} (${card.runId}) ${card.outcome.toUpperCase()}${card.abortReason ? `: ${card.abortReason}` : ''}`,
     `  time to detect ${seconds(card.timeToDetectMs)}, time to recover ${seconds(card.timeToRecoverMs)}`,
@@ -50,16 +61,53 @@ const validateCommand = () =>
       }),
     );
 
+interface RunFlags {
+  drills: string;
+  fleet?: string;
+  toxiproxyUrl?: string;
+  json?: boolean;
+  dataDir?: string;
+  viaServer?: boolean;
+  url?: string;
+  wait: number;
+}
+
+const FINISHED = ['passed', 'failed', 'aborted'];
+
+/** Asks the server for a run (start_drill) and follows it through drill_report until it finishes. */
+async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFlags): Promise<void> {
+  const { runId } = (await client.call('start_drill', { drill })) as { runId: string };
+  say(`drill run ${runId} of ${drill} requested from ${client.url}; \`failsafe serve --drills <dir>\` runs it`);
+  const deadline = performance.now() + flags.wait * 1000;
+  for (let outcome = 'requested'; ; ) {
+    const { run } = (await client.call('drill_report', { runId })) as { run: DrillRun };
+    if (run.outcome !== outcome) say(`  ${run.outcome}`);
+    outcome = run.outcome;
+    if (FINISHED.includes(outcome)) {
+      say(flags.json ? JSON.stringify(run, null, 2) : summary(run));
+      process.exitCode = exitCodeOf(run);
+      return;
+    }
+    if (performance.now() > deadline) throw new TimedOut(`run ${runId} did not finish`, flags.wait, client.url);
+    await sleep(1000);
+  }
+}
+
 const runCommand = () =>
   drillsOption(withDataDir(new Command('run')))
     .description('run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted')
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
-    .requiredOption('--fleet <file>', 'the fleet file `serve` runs (for the target service\'s address)', process.env.FAILSAFE_FLEET)
+    .option('--fleet <file>', "the fleet file `serve` runs (the target's address)", process.env.FAILSAFE_FLEET)
+    .option('--via-server', 'ask the server to run it (start_drill; `serve --drills` runs it) and follow it')
+    .option('--url <url>', 'the server: asked with --via-server, else approving through MCP (env FAILSAFE_URL, else login)')
+    .option('--wait <seconds>', 'with --via-server: how long to follow the run', positiveInteger('seconds'), 900)
     .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
-    .option('--failsafe-url <url>', "Failsafe's address, for drills that approve through its MCP endpoint with FAILSAFE_APPROVER_TOKEN (env FAILSAFE_URL)", process.env.FAILSAFE_URL ?? 'http://127.0.0.1:8080')
     .option('--json', 'print the scorecard as JSON at the end')
     .action(
-      action(async (drill: string, flags: { drills: string; fleet: string; toxiproxyUrl?: string; failsafeUrl: string; json?: boolean; dataDir?: string }) => {
+      action(async (drill: string, flags: RunFlags) => {
+        if (flags.viaServer) return runViaServer(connect(flags), drill, flags);
+        const usage = '--fleet <file> is needed to run a drill here (or --via-server)';
+        if (!flags.fleet) throw Object.assign(new Error(usage), { code: 'USAGE' });
         const fleet = loadFleetConfig(flags.fleet);
         const addressOf = (service: string) => {
           const s = fleet.services[service];
@@ -75,8 +123,10 @@ const runCommand = () =>
         try {
           await withStore(flags.dataDir, async (store) => {
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
-            const approver = token ? { mcpUrl: `${flags.failsafeUrl.replace(/\/$/, '')}/mcp`, token } : undefined;
+            const approver = token ? { mcpUrl: `${serverUrl(flags)}/mcp`, token } : undefined;
             const toxiproxyUrl = flags.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
+            // Loaded here, not at the top: k6, Toxiproxy and MCP clients are for this command alone.
+            const { runDrillFile } = await import('../drills/run-drill-file.js');
             const { card, files } = await runDrillFile({ drillsDir: flags.drills, drill, store, dataDir: dataDirOf(flags.dataDir), addressOf, log: say, signal: aborting.signal, toxiproxyUrl, approver });
             say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
             say(`report: ${files.html}`);

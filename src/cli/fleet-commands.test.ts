@@ -8,32 +8,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { hashToken, newToken } from '../auth/tokens.js';
 
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+const tokens = { admin: newToken(), alice: newToken(), bob: newToken() };
 
 describe('operating a real fleet through failsafe serve and the CLI', () => {
   let dataDir: string;
   let fleetFile: string;
-  let serve: { child: ChildProcess; output: () => string; address: string } | undefined;
+  let configFile: string;
+  let serve: { child: ChildProcess; output: () => string; address: string; url: string } | undefined;
   let traffic: Traffic | undefined;
 
-  const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [bin, ...args, '--data-dir', dataDir], { encoding: 'utf8', timeout: 90_000 });
+  /** The CLI as a client of the running serve, with a person's token (alice, an operator, by default). */
+  const cliAs = (person: keyof typeof tokens, ...args: string[]) => {
+    const env = { ...process.env, FAILSAFE_URL: serve!.url, FAILSAFE_TOKEN: tokens[person], XDG_CONFIG_HOME: dataDir };
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 90_000, env });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
+  const cli = (...args: string[]) => cliAs('alice', ...args);
 
   const startServe = () =>
     new Promise<NonNullable<typeof serve>>((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--fleet', fleetFile, '--tick-seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = ['serve', '--port', '0', '--data-dir', dataDir, '--fleet', fleetFile, '--tick-seconds', '1'];
+      const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: tokens.admin };
+      const stdio = ['ignore', 'pipe', 'pipe'] as const;
+      const child = spawn(process.execPath, [bin, ...args, '--config', configFile], { stdio: [...stdio], env });
       let output = '';
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         const address = /fleet: sample answers on (http:\/\/\S+)/.exec(output)?.[1];
-        if (address && output.includes('listening on')) {
+        const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+        if (address && url) {
           clearTimeout(timer);
-          resolve({ child, output: () => output, address });
+          resolve({ child, output: () => output, address, url });
         }
       };
       child.stdout!.on('data', onData);
@@ -62,6 +72,10 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-cli-'));
     fleetFile = join(dataDir, 'fleet.yaml');
     writeFileSync(fleetFile, `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\nprobe:\n  intervalSeconds: 1\n`);
+    configFile = join(dataDir, 'failsafe.yaml');
+    const entry = (name: 'alice' | 'bob', role: string) =>
+      `    - { name: ${name}, role: ${role}, sha256: ${hashToken(tokens[name])} }\n`;
+    writeFileSync(configFile, `auth:\n  tokens:\n${entry('alice', 'operator')}${entry('bob', 'approver')}`);
     serve = await startServe();
   }, 60_000);
 
@@ -113,17 +127,19 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     expect(status.stdout).toMatch(/release v1.0.0/);
   }, 120_000);
 
-  it('takes a manual rollback only with a second identity, then carries it out', async () => {
+  it('takes a manual rollback only with an approver\'s token, then follows it to its verification', async () => {
     await traffic?.stop();
     expect(cli('deploy', 'sample', 'v1.1.0').code).toBe(0);
     const requested = cli('rollback', 'sample', '--to', 'v1.0.0', '--reason', 'customer reports');
-    const rollbackId = /rollback (rb-\S+) of sample requested/.exec(requested.stdout)?.[1];
+    const rollbackId = /rollback (rb-\S+) of sample requested by alice/.exec(requested.stdout)?.[1];
     expect(rollbackId, requested.stdout + requested.stderr).toBeDefined();
     const self = cli('approve', 'sample', rollbackId!);
     expect(self.code).toBe(1);
-    expect(self.stderr).toMatch(/InvariantViolated \(second-identity-approval\)/);
-    const approved = cli('approve', 'sample', rollbackId!, '--as', 'bob');
+    expect(self.stderr).toMatch(/Forbidden: alice \(role operator\) may not approve/);
+    expect(cliAs('bob', 'approve', 'sample', rollbackId!, '--as', 'alice').stderr).toMatch(/unknown option '--as'/);
+    const approved = cliAs('bob', 'approve', 'sample', rollbackId!);
     expect(approved.code, approved.stdout + approved.stderr).toBe(0);
+    expect(approved.stdout).toMatch(/approved by bob/);
     expect(approved.stdout).toMatch(/RollbackStarted[\s\S]*RollbackCompleted[\s\S]*RollbackVerified/);
     expect(cli('status', 'sample').stdout).toMatch(/release v1.0.0/);
   }, 120_000);

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { auditCommand, explainCommand, replayCommand } from './audit-commands.js';
 import { eventsCommand } from './events-command.js';
 import { fleetCommands } from './fleet-commands.js';
@@ -7,8 +6,8 @@ import { fleetStopCommand } from './fleet-stop-command.js';
 import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
 import { drillCommand } from './drill-commands.js';
-
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { loginCommands } from './login-commands.js';
+import { VERSION } from '../package-version.js';
 
 // `failsafe events read ... | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -18,7 +17,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 const program = new Command('failsafe')
   .description('Failsafe: event-sourced control plane for fleets of MCP servers')
-  .version(version)
+  .version(VERSION)
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(eventsCommand())
@@ -29,6 +28,6 @@ const program = new Command('failsafe')
   .addCommand(drillCommand())
   .addCommand(fleetStopCommand());
 
-for (const command of fleetCommands()) program.addCommand(command);
+for (const command of [...fleetCommands(), ...loginCommands()]) program.addCommand(command);
 
 await program.parseAsync();

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { loadServeConfig } from '../config/serve-config.js';
-import { startControlPlane } from '../control-plane.js';
 import { action, say, untilSignal, withDataDir } from './cli-support.js';
 
 export const serveCommand = (): Command =>
@@ -16,6 +15,8 @@ export const serveCommand = (): Command =>
     .action(
       action(async (flags: { config?: string; dataDir?: string; host?: string; port?: string; policy?: string; fleet?: string; drills?: string; tickSeconds?: string }) => {
         const config = loadServeConfig(flags, process.env);
+        // Loaded here, not at the top: the rest of the CLI (and --help) starts without the server's modules.
+        const { startControlPlane } = await import('../control-plane.js');
         const plane = await startControlPlane(config, say);
         say(`Failsafe listening on ${plane.url} (event store: ${plane.storePath}, policy: ${config.policyPath ?? 'built-in defaults'}${config.fleetPath ? `, fleet: ${config.fleetPath}` : ''})`);
         say(`  MCP endpoint ${plane.mcpUrl} (protocol 2026-07-28 and 2025), REST API ${plane.url}/api/v1 (described at /api/v1/openapi.json)`);

@@ -65,6 +65,8 @@ const isLoopback = (host: string) => LOOPBACK.has(host) || (isIP(host) === 4 && 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
 export const DEFAULT_DATA_DIR = './data';
+/** The embedded store's file inside the data folder. */
+export const STORE_FILE = 'failsafe.db';
 
 /** The optional config file (`--config`, env FAILSAFE_CONFIG); paths in it are relative to it. */
 export const configFileSchema = z.strictObject({
