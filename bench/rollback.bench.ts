@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { startTraffic } from '../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { handleCommand } from '../src/application/command-handler.js';
+import { registerServices } from '../src/application/register-services.js';
 import { serviceDecider, serviceStream } from '../src/domain/service-decider.js';
 import { ProcessDriver } from '../src/drivers/process-driver.js';
 import type { RecordedEvent } from '../src/event-store/event-store.js';
@@ -53,6 +54,7 @@ async function once(intervalMs: number): Promise<Run> {
   const manager = new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore());
   const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs });
   const reconciler = new ServiceReconciler(store, driver);
+  await registerServices(store, ['sample'], { actor: 'bench', now: new Date(), source: 'fleet' });
   await manager.start();
   await prober.start();
   await reconciler.start();

@@ -39,7 +39,7 @@ const SERVICE_STREAM = 'service-';
 /** Current release, last known good, deployment, rollback and disabled features of every service. */
 export const serviceStateProjection: Projection<ServicesState> = {
   name: 'service-state',
-  version: 1,
+  version: 2,
   get initialState() {
     return { services: {} };
   },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
 import { FleetDriver } from './drivers/fleet-driver.js';
+import { registerServices } from './application/register-services.js';
 import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
 import type { ServeConfig } from './config/serve-config.js';
@@ -119,10 +120,12 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     await ticker.start();
     stops.push(() => ticker.stop());
     if (fleet) {
+      const services = Object.keys(fleet.services);
+      const registered = await registerServices(store, services, { actor: 'failsafe:fleet', now: new Date(), source: 'fleet' });
+      if (registered.length > 0) log(`fleet: registered ${registered.join(', ')}`);
       if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
-      const services = Object.keys(fleet.services);
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log });
       await prober.start();
       stops.push(() => prober.stop());

@@ -48,7 +48,12 @@ const summary = (view: ServiceView) => toJson({ ...view, status: serviceStatus(v
 export async function serviceView({ readModels }: ApiDependencies, service: string): Promise<ServiceView> {
   await readModels.catchUp();
   const view = readModels.services.current().state.services[service];
-  if (!view) throw new NotFound(`no service "${service}" has any recorded event; list them with list_services (GET /api/v1/services)`);
+  if (!view) {
+    throw new NotFound(
+      `no service "${service}" is registered; list them with list_services (GET /api/v1/services), ` +
+        'add it to the fleet file of `failsafe serve --fleet` or register it with register_service (POST /api/v1/services)',
+    );
+  }
   return view;
 }
 
@@ -121,6 +126,21 @@ const deploymentHistory = defineOperation({
   },
 });
 
+const registerService = defineOperation({
+  name: 'register_service',
+  title: 'Register a service',
+  description:
+    'Make a service known to Failsafe so that it can be deployed and rolled back (services of the fleet file are registered by `failsafe serve --fleet`). Registering it again changes nothing.',
+  permission: 'operate',
+  input: z.object({ ...serviceInput, reason: reason.optional() }),
+  output: z.object({ service: z.string(), registered: z.literal(true), changed: z.boolean().describe('false when it already was') }),
+  http: { method: 'POST', path: '/services' },
+  async run(deps, { service, reason: why }, { principal }) {
+    const { events } = await issue(deps, service, { type: 'RegisterService', service, source: 'api', ...(why && { reason: why }) }, principal);
+    return { service, registered: true as const, changed: events.length > 0 };
+  },
+});
+
 const deploy = defineOperation({
   name: 'deploy_release',
   title: 'Deploy a release',
@@ -130,6 +150,7 @@ const deploy = defineOperation({
   output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('requested') }),
   http: { method: 'POST', path: '/services/{service}/deployments' },
   async run(deps, { service, release, reason: why }, { principal }) {
+    await serviceView(deps, service);
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
     await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, ...(why && { reason: why }) }, principal);
     return { deploymentId, service, release, status: 'requested' as const };
@@ -145,6 +166,7 @@ const requestRollback = defineOperation({
   output: z.object({ rollbackId: z.string(), service: z.string(), status: z.literal('awaiting_approval'), requestedBy: z.string(), next: z.string() }),
   http: { method: 'POST', path: '/services/{service}/rollbacks' },
   async run(deps, { service, reason: why, targetRelease }, { principal }) {
+    await serviceView(deps, service);
     const rollbackId = `rb-${randomUUID().slice(0, 8)}`;
     await issue(deps, service, { type: 'RequestRollback', service, rollbackId, requestedBy: principal.name, reason: why, ...(targetRelease && { targetRelease }) }, principal);
     return {
@@ -353,6 +375,7 @@ export const operations = [
   listServices,
   serviceStatusOperation,
   deploymentHistory,
+  registerService,
   deploy,
   requestRollback,
   approveRollback,

@@ -52,6 +52,17 @@ describe('deployment decider', () => {
     expect(first.lastKnownGood).toBeUndefined();
   });
 
+  it('after a failed deployment, names again the release that serves, with its health and last known good', () => {
+    const failed = (id: string, release: string): DomainEvent => ({ type: 'DeploymentFailed', data: { deploymentId: id, service, release, reason: 'exited before it was ready' } });
+    const onV2 = [requested('d-1', 'v1'), started('d-1', 'v1'), healthy('d-1', 'v1'), requested('d-2', 'v2', 'v1'), started('d-2', 'v2'), healthy('d-2', 'v2')];
+    const state = foldEvents(serviceDecider, [...onV2, requested('d-3', 'v3', 'v2'), started('d-3', 'v3'), failed('d-3', 'v3')]);
+    expect(state).toMatchObject({ currentRelease: 'v2', currentReleaseHealthy: true, lastKnownGood: 'v1', deployment: { id: 'd-3', status: 'failed' } });
+    const first = foldEvents(serviceDecider, [requested('d-1', 'v1'), started('d-1', 'v1'), failed('d-1', 'v1')]);
+    expect(first.currentRelease).toBeUndefined();
+    const neverStarted = foldEvents(serviceDecider, [...onV2, requested('d-3', 'v3', 'v2'), failed('d-3', 'v3')]);
+    expect(neverStarted).toMatchObject({ currentRelease: 'v2', currentReleaseHealthy: true, lastKnownGood: 'v1' });
+  });
+
   it('allows one deployment at a time and refuses redeploying the running release', () => {
     given(serviceDecider, requested('d-1', 'v1'))
       .when({ type: 'RequestDeployment', service, deploymentId: 'd-2', release: 'v2' })
@@ -65,6 +76,8 @@ describe('deployment decider', () => {
     given(serviceDecider, requested('d-1', 'v1'))
       .when({ type: 'MarkDeploymentHealthy', service, deploymentId: 'd-1' })
       .thenViolates('deployment-not-in-progress', /is requested, expected started/);
-    given(serviceDecider).when({ type: 'StartDeployment', service, deploymentId: 'nope' }).thenViolates('unknown-deployment');
+    given(serviceDecider, { type: 'ServiceRegistered', data: { service, source: 'fleet' } })
+      .when({ type: 'StartDeployment', service, deploymentId: 'nope' })
+      .thenViolates('unknown-deployment');
   });
 });

@@ -4,6 +4,7 @@ const evidence = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'];
 
 /** One valid example of every event type; the type forces a new event type to bring one. */
 export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
+  ServiceRegistered: { service: 'payments', source: 'fleet' },
   DeploymentRequested: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0', previousRelease: 'v2.0.3', reason: 'routine' },
   DeploymentStarted: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0' },
   DeploymentHealthy: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0' },

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
 import { handleCommand } from '../application/command-handler.js';
+import { registerServices } from '../application/register-services.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
@@ -30,6 +31,7 @@ describe('deploying to a real fleet (end to end)', () => {
     const manager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore());
     const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs: 1_000 });
     const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs: 1_000, retryDelayMs: 200 });
+    await registerServices(store, ['sample'], { actor: 'test', now: new Date(), source: 'fleet' });
     await manager.start();
     await prober.start();
     await reconciler.start();

@@ -61,6 +61,7 @@ describe('service reconciler when the driver fails', () => {
   };
 
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' });
     await until('DeploymentHealthy');
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2' });

@@ -104,6 +104,26 @@ describe('the REST API', () => {
     const replayed = await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {});
     expect(replayed.status).toBe(409);
   });
+
+  it('refuses to deploy or roll back a service nobody registered, writing nothing, until it is registered', async () => {
+    const count = async () => (await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json()).events.length;
+    const before = await count();
+    const typo = await post('/api/v1/services/ordrs/deployments', 'alice', { release: 'v2.0.0' });
+    expect(typo.status).toBe(404);
+    expect((await typo.json()).message).toMatch(/no service "ordrs" is registered.*register_service \(POST \/api\/v1\/services\)/);
+    expect((await post('/api/v1/services/ordrs/rollbacks', 'alice', { reason: 'typo' })).status).toBe(404);
+    expect(await count()).toBe(before);
+    expect((await api('/api/v1/services', { as: 'vera' }).then((r) => r.json())).services.map((s: { service: string }) => s.service)).not.toContain('ordrs');
+
+    const registered = await post('/api/v1/services', 'alice', { service: 'billing', reason: 'new service' });
+    expect(registered.status).toBe(201);
+    expect(await registered.json()).toEqual({ service: 'billing', registered: true, changed: true });
+    expect(await (await post('/api/v1/services', 'alice', { service: 'billing' })).json()).toMatchObject({ changed: false });
+    const neverDeployed = await post('/api/v1/services/billing/rollbacks', 'alice', { reason: 'nothing yet' });
+    expect(neverDeployed.status).toBe(409);
+    expect((await neverDeployed.json()).message).toMatch(/nothing-to-roll-back/);
+    expect((await post('/api/v1/services/billing/deployments', 'alice', { release: 'v1.0.0' })).status).toBe(201);
+  });
 });
 
 describe('authentication and authorization', () => {

@@ -166,7 +166,7 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(JSON.parse(state.contents[0]!.text!)).toMatchObject({ service, currentRelease: 'v1.1.0' });
     await expect(vera.readResource({ uri: `failsafe://streams/service-${service}` })).rejects.toThrow(/Forbidden: vera/);
     const stream = await (await as('audrey')).readResource({ uri: `failsafe://streams/service-${service}` });
-    expect(JSON.parse(stream.contents[0]!.text!)[0]).toMatchObject({ type: 'DeploymentRequested' });
+    expect(JSON.parse(stream.contents[0]!.text!).slice(0, 2)).toMatchObject([{ type: 'ServiceRegistered' }, { type: 'DeploymentRequested' }]);
   });
 
   it('fills the post-incident review and the rollback runbook prompts', async () => {
