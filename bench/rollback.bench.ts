@@ -68,7 +68,7 @@ async function once(intervalMs: number): Promise<Run> {
   };
   try {
     const request = (deploymentId: string, release: string) =>
-      handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release }, { actor: 'bench', now: new Date() });
+      handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() }, { actor: 'bench', now: new Date() });
     await request('d-1', 'v1.0.0');
     await waitFor('DeploymentHealthy');
     await request('d-2', 'v2.0.0-errors');

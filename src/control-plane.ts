@@ -9,6 +9,7 @@ import { WebhookDriver } from './drivers/webhook-driver.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
 import { SqliteEventStore } from './event-store/sqlite-event-store.js';
+import { RequestExpiry } from './execution/request-expiry.js';
 import { ServiceReconciler } from './execution/service-reconciler.js';
 import { createHttpApp } from './http/http-app.js';
 import { startHttpServer } from './http/http-server.js';
@@ -119,6 +120,10 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     const ticker = new ClockTicker(store, config.tickSeconds * 1000);
     await ticker.start();
     stops.push(() => ticker.stop());
+    const requestExpiryMs = config.requestExpirySeconds * 1000;
+    const expiry = new RequestExpiry(store, { maxAgeMs: requestExpiryMs, log });
+    await expiry.start();
+    stops.push(() => expiry.stop());
     if (fleet) {
       const services = Object.keys(fleet.services);
       const registered = await registerServices(store, services, { actor: 'failsafe:fleet', now: new Date(), source: 'fleet' });
@@ -129,7 +134,7 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log });
       await prober.start();
       stops.push(() => prober.stop());
-      const reconciler = new ServiceReconciler(store, driver, { log });
+      const reconciler = new ServiceReconciler(store, driver, { requestExpiryMs, log });
       await reconciler.start();
       stops.push(() => reconciler.stop());
       for (const [service, address] of driver.addresses) {

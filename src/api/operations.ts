@@ -34,15 +34,35 @@ const looseState = z.looseObject({});
 const serviceInput = { service: serviceName.describe('the service, as named in the fleet file') };
 const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback).describe(`how many to return (1 to ${max})`);
 
+const waitingJson = z.object({
+  kind: z.literal('deployment'),
+  id: z.string(),
+  release: z.string(),
+  since: z.string().optional().describe('when it was requested (absent for requests recorded before times were)'),
+  waitingFor: z.string(),
+});
+
 const serviceSummary = z.looseObject({
   service: z.string(),
   status: z.string(),
   currentRelease: z.string().optional(),
   lastKnownGood: z.string().optional(),
   disabledTools: z.array(z.string()),
+  waiting: waitingJson.optional().describe('a request no executor has started yet; cancel it with cancel_deployment'),
 });
 
-const summary = (view: ServiceView) => toJson({ ...view, status: serviceStatus(view) });
+/** What waits for an executor: a deployment request not yet started. */
+function waitingOf(view: ServiceView): z.infer<typeof waitingJson> | undefined {
+  const pending = view.deployment;
+  if (pending?.status !== 'requested') return undefined;
+  const waitingFor = 'an executor (`failsafe serve --fleet` with this service in its fleet file) to start it';
+  return { kind: 'deployment', id: pending.id, release: pending.release, ...(pending.requestedAt && { since: pending.requestedAt }), waitingFor };
+}
+
+const summary = (view: ServiceView) => {
+  const waiting = waitingOf(view);
+  return toJson({ ...view, status: serviceStatus(view), ...(waiting && { waiting }) });
+};
 
 /** One service from the read model, caught up with the store; NotFound when it has no event. */
 export async function serviceView({ readModels }: ApiDependencies, service: string): Promise<ServiceView> {
@@ -152,8 +172,25 @@ const deploy = defineOperation({
   async run(deps, { service, release, reason: why }, { principal }) {
     await serviceView(deps, service);
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, ...(why && { reason: why }) }, principal);
+    await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, now: deps.now(), ...(why && { reason: why }) }, principal);
     return { deploymentId, service, release, status: 'requested' as const };
+  },
+});
+
+const cancelDeployment = defineOperation({
+  name: 'cancel_deployment',
+  title: 'Cancel a deployment request',
+  description: 'Cancel a deployment that was requested but that no executor has started yet (service_status shows what waits). It will never run.',
+  permission: 'operate',
+  input: z.object({ ...serviceInput, deploymentId: identifier.describe('the waiting deployment (service_status shows it)'), reason: reason.optional() }),
+  output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('cancelled'), cancelledBy: z.string() }),
+  http: { method: 'POST', path: '/services/{service}/deployments/{deploymentId}/cancel' },
+  async run(deps, { service, deploymentId, reason: why }, { principal }) {
+    await serviceView(deps, service);
+    const command = { type: 'CancelDeployment', service, deploymentId, cancelledBy: principal.name, ...(why && { reason: why }) } as const;
+    const { events } = await issue(deps, service, command, principal);
+    const { release } = events[0]!.data as { release: string };
+    return { deploymentId, service, release, status: 'cancelled' as const, cancelledBy: principal.name };
   },
 });
 
@@ -377,6 +414,7 @@ export const operations = [
   deploymentHistory,
   registerService,
   deploy,
+  cancelDeployment,
   requestRollback,
   approveRollback,
   toolSwitch(false),

@@ -25,17 +25,17 @@ describe('command handler', () => {
   });
 
   it('appends what the decider decides, with the actor and time of the command', async () => {
-    const outcome = await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' }, context);
+    const outcome = await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now }, context);
     expect(outcome.appended?.nextExpectedRevision).toBe(1n);
-    expect(outcome.state.deployment).toEqual({ id: 'd-1', release: 'v1', status: 'requested' });
+    expect(outcome.state.deployment).toEqual({ id: 'd-1', release: 'v1', status: 'requested', requestedAt: now.toISOString() });
     const [, stored] = await collect(store.readStream('service-payments'));
     expect(stored).toMatchObject({ type: 'DeploymentRequested', metadata: { actor: 'alice', occurredAt: now.toISOString(), schemaVersion: 1 } });
   });
 
   it('writes nothing when the command breaks an invariant', async () => {
-    await handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' }, context);
+    await handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now }, context);
     await expect(
-      handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2' }, context),
+      handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now }, context),
     ).rejects.toBeInstanceOf(InvariantViolated);
     expect(await store.headPosition()).toBe(2n);
   });
@@ -43,7 +43,7 @@ describe('command handler', () => {
   it('decides again on fresh state when racing, so only one of two conflicting commands wins', async () => {
     const results = await Promise.allSettled(
       ['d-1', 'd-2'].map((deploymentId) =>
-        handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId, release: deploymentId }, context),
+        handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId, release: deploymentId, now }, context),
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);

@@ -51,7 +51,7 @@ const deployCommand = () =>
       action(async (service: string, release: string, flags: { reason?: string; wait: number | false; dataDir?: string }) => {
         await withStore(flags.dataDir, async (store) => {
           const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-          const { appended } = await issue(store, service, { type: 'RequestDeployment', service, deploymentId, release, ...(flags.reason && { reason: flags.reason }) }, me());
+          const { appended } = await issue(store, service, { type: 'RequestDeployment', service, deploymentId, release, now: new Date(), ...(flags.reason && { reason: flags.reason }) }, me());
           say(`deployment ${deploymentId}: ${service} → ${release} requested`);
           if (flags.wait === false) return;
           const end = await follow(store, service, appended!.position, (e) => ['DeploymentHealthy', 'DeploymentFailed'].includes(e.type) && e.data.deploymentId === deploymentId, flags.wait);

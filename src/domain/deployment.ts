@@ -1,9 +1,19 @@
 import type { DomainEvent } from '../events/catalogue.js';
 import { InvariantViolated } from './decider.js';
-import { isRollbackActive, type ServiceState } from './service.js';
+import { isRollbackActive, type Deployment, type ServiceState } from './service.js';
 
 export type DeploymentCommand =
-  | { readonly type: 'RequestDeployment'; readonly service: string; readonly deploymentId: string; readonly release: string; readonly reason?: string }
+  | {
+      readonly type: 'RequestDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly release: string;
+      readonly reason?: string;
+      /** When it is asked for: a request not started within the expiry time never runs. */
+      readonly now: Date;
+    }
+  | { readonly type: 'CancelDeployment'; readonly service: string; readonly deploymentId: string; readonly cancelledBy: string; readonly reason?: string }
+  | { readonly type: 'ExpireDeployment'; readonly service: string; readonly deploymentId: string; readonly now: Date; readonly maxAgeMs: number }
   | { readonly type: 'StartDeployment'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentHealthy'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentFailed'; readonly service: string; readonly deploymentId: string; readonly reason: string };
@@ -31,6 +41,17 @@ function pendingDeployment(state: ServiceState, command: { deploymentId: string;
   return deployment;
 }
 
+/** How long a deployment request waits for an executor before it expires, unless configured otherwise. */
+export const DEFAULT_REQUEST_EXPIRY_MS = 15 * 60_000;
+
+/**
+ * Whether a request waited too long for an executor. One recorded before requests carried their
+ * time counts as expired: its age is unknown, and it must not run long after it was asked for.
+ */
+export function isExpired(deployment: Pick<Deployment, 'requestedAt'>, now: Date, maxAgeMs: number): boolean {
+  return deployment.requestedAt === undefined || now.getTime() - Date.parse(deployment.requestedAt) >= maxAgeMs;
+}
+
 export function decideDeployment(state: ServiceState, command: DeploymentCommand): DomainEvent[] {
   const { service, deploymentId } = command;
   switch (command.type) {
@@ -55,9 +76,23 @@ export function decideDeployment(state: ServiceState, command: DeploymentCommand
             release: command.release,
             previousRelease: state.currentRelease ?? null,
             ...(command.reason && { reason: command.reason }),
+            requestedAt: command.now.toISOString(),
           },
         },
       ];
+    }
+    case 'CancelDeployment': {
+      const { release } = pendingDeployment(state, command, ['requested']);
+      const { cancelledBy, reason } = command;
+      return [{ type: 'DeploymentCancelled', data: { deploymentId, service, release, cancelledBy, ...(reason && { reason }) } }];
+    }
+    case 'ExpireDeployment': {
+      const pending = pendingDeployment(state, command, ['requested']);
+      if (!isExpired(pending, command.now, command.maxAgeMs)) {
+        throw new InvariantViolated('deployment-not-expired', `deployment ${deploymentId} of ${service} was requested at ${pending.requestedAt}`);
+      }
+      const data = { deploymentId, service, release: pending.release, expiredAt: command.now.toISOString(), maxAgeSeconds: command.maxAgeMs / 1000 };
+      return [{ type: 'DeploymentExpired', data: { ...data, ...(pending.requestedAt && { requestedAt: pending.requestedAt }) } }];
     }
     case 'StartDeployment': {
       assertNoRollback(state, service);

@@ -20,6 +20,8 @@ export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
       case 'StartDeployment':
       case 'MarkDeploymentHealthy':
       case 'MarkDeploymentFailed':
+      case 'CancelDeployment':
+      case 'ExpireDeployment':
         return decideDeployment(state, command);
       case 'DisableFeature':
       case 'EnableFeature':

@@ -92,8 +92,16 @@ export function evolveService(state: ServiceState, event: DomainEvent): ServiceS
 
 function evolve(state: ServiceState, event: DomainEvent): ServiceState {
   switch (event.type) {
-    case 'DeploymentRequested':
-      return { ...state, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'requested' } };
+    case 'DeploymentRequested': {
+      const { deploymentId: id, release, requestedAt } = event.data;
+      return { ...state, deployment: { id, release, status: 'requested', ...(requestedAt && { requestedAt }) } };
+    }
+    case 'DeploymentCancelled':
+    case 'DeploymentExpired':
+      return {
+        ...state,
+        deployment: { id: event.data.deploymentId, release: event.data.release, status: event.type === 'DeploymentCancelled' ? 'cancelled' : 'expired' },
+      };
     case 'DeploymentStarted': {
       const replacesGood = state.currentReleaseHealthy && state.currentRelease !== undefined && state.currentRelease !== event.data.release;
       const replaced = { release: state.currentRelease, healthy: state.currentReleaseHealthy, lastKnownGood: state.lastKnownGood };

@@ -39,7 +39,7 @@ describe('deploying to a real fleet (end to end)', () => {
   };
 
   const deploy = async (deploymentId: string, release: string) => {
-    await handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release }, { actor: 'alice', now: new Date() });
+    await handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() }, { actor: 'alice', now: new Date() });
     return waitFor((types) => types.some((t) => t === 'DeploymentHealthy' || t === 'DeploymentFailed'), (e) => (e.data as { deploymentId?: string }).deploymentId === deploymentId);
   };
 

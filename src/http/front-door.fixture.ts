@@ -23,7 +23,7 @@ async function seedService(store: SqliteEventStore, service: string): Promise<vo
   await run({ type: 'RegisterService', service, source: 'api' });
   for (const release of ['v1.0.0', 'v1.1.0']) {
     const deploymentId = `d-${release}`;
-    await run({ type: 'RequestDeployment', service, deploymentId, release });
+    await run({ type: 'RequestDeployment', service, deploymentId, release, now: new Date() });
     await run({ type: 'StartDeployment', service, deploymentId });
     await run({ type: 'MarkDeploymentHealthy', service, deploymentId });
   }

@@ -124,6 +124,30 @@ describe('the REST API', () => {
     expect((await neverDeployed.json()).message).toMatch(/nothing-to-roll-back/);
     expect((await post('/api/v1/services/billing/deployments', 'alice', { release: 'v1.0.0' })).status).toBe(201);
   });
+
+  it('shows a deployment request no executor started, since when, and lets an operator cancel it', async () => {
+    await post('/api/v1/services', 'alice', { service: 'shipping' });
+    const before = Date.now();
+    const { deploymentId } = await (await post('/api/v1/services/shipping/deployments', 'alice', { release: 'v1.0.0' })).json();
+    const waiting = (await (await api('/api/v1/services/shipping', { as: 'vera' })).json()).service.waiting;
+    expect(waiting).toMatchObject({ kind: 'deployment', id: deploymentId, release: 'v1.0.0', waitingFor: expect.stringMatching(/failsafe serve --fleet/) });
+    expect(Date.parse(waiting.since)).toBeGreaterThanOrEqual(before - 1000);
+    const listed = (await (await api('/api/v1/services', { as: 'vera' })).json()).services.find((v: { service: string }) => v.service === 'shipping');
+    expect(listed.waiting.id).toBe(deploymentId);
+
+    expect((await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'vera', {})).status).toBe(403);
+    const cancelled = await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'alice', { reason: 'wrong release' });
+    expect(cancelled.status).toBe(201);
+    expect(await cancelled.json()).toEqual({ deploymentId, service: 'shipping', release: 'v1.0.0', status: 'cancelled', cancelledBy: 'alice' });
+    const after = (await (await api('/api/v1/services/shipping', { as: 'vera' })).json()).service;
+    expect(after.waiting).toBeUndefined();
+    expect(after.deployment).toMatchObject({ id: deploymentId, status: 'cancelled' });
+    const again = await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'alice', {});
+    expect(again.status).toBe(409);
+    expect((await again.json()).message).toMatch(/is cancelled, expected requested/);
+    const events = await (await api('/api/v1/events?stream=service-shipping&types=DeploymentCancelled', { as: 'audrey' })).json();
+    expect(events.events).toEqual([expect.objectContaining({ data: expect.objectContaining({ reason: 'wrong release' }), metadata: expect.objectContaining({ actor: 'alice' }) })]);
+  });
 });
 
 describe('authentication and authorization', () => {
