@@ -132,7 +132,15 @@ const deploymentHistory = defineOperation({
   async run(deps, { service, limit: count }) {
     await serviceView(deps, service);
     const byId = new Map<string, { deploymentId: string; release: string; status: string; requestedBy: string; requestedAt: string; updatedAt: string }>();
-    const statusOf: Record<string, string> = { DeploymentRequested: 'requested', DeploymentStarted: 'started', DeploymentHealthy: 'healthy', DeploymentFailed: 'failed', DeploymentRolledBack: 'rolled_back' };
+    const statusOf: Record<string, string> = {
+      DeploymentRequested: 'requested',
+      DeploymentStarted: 'started',
+      DeploymentHealthy: 'healthy',
+      DeploymentFailed: 'failed',
+      DeploymentCancelled: 'cancelled',
+      DeploymentExpired: 'expired',
+      DeploymentRolledBack: 'rolled_back',
+    };
     for await (const event of deps.store.readStream(serviceStream(service))) {
       const status = statusOf[event.type];
       if (!status) continue;

@@ -142,6 +142,8 @@ describe('the REST API', () => {
     const after = (await (await api('/api/v1/services/shipping', { as: 'vera' })).json()).service;
     expect(after.waiting).toBeUndefined();
     expect(after.deployment).toMatchObject({ id: deploymentId, status: 'cancelled' });
+    const history = (await (await api('/api/v1/services/shipping/deployments', { as: 'vera' })).json()).deployments;
+    expect(history).toEqual([expect.objectContaining({ deploymentId, status: 'cancelled' })]);
     const again = await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'alice', {});
     expect(again.status).toBe(409);
     expect((await again.json()).message).toMatch(/is cancelled, expected requested/);

@@ -120,6 +120,19 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(await structured(alice, 'enable_tool', { service, tool: 'checkout' })).toMatchObject({ disabled: false, changed: true });
   });
 
+  it('registers a service, shows its deployment request no executor started, and cancels it', async () => {
+    const alice = await as('alice');
+    const fresh = `new-${era}`;
+    expect(await structured(alice, 'register_service', { service: fresh })).toEqual({ service: fresh, registered: true, changed: true });
+    const { deploymentId } = await structured(alice, 'deploy_release', { service: fresh, release: 'v1.0.0' });
+    const { service: waiting } = await structured(alice, 'service_status', { service: fresh });
+    expect(waiting.waiting).toMatchObject({ kind: 'deployment', id: deploymentId, release: 'v1.0.0', since: expect.any(String) });
+    expect(await structured(alice, 'cancel_deployment', { service: fresh, deploymentId })).toMatchObject({ status: 'cancelled', cancelledBy: 'alice' });
+    const { service: after } = await structured(alice, 'service_status', { service: fresh });
+    expect(after).toMatchObject({ status: 'unknown', deployment: { id: deploymentId, status: 'cancelled' } });
+    expect(after.waiting).toBeUndefined();
+  });
+
   it('reverts a migration stage, starts a drill and reports it', async () => {
     const alice = await as('alice');
     expect(await structured(alice, 'revert_migration', { migrationId: `m-${service}`, toStage: 'v1', reason: 'errors at v2' })).toEqual({ migrationId: `m-${service}`, fromStage: 'v2', toStage: 'v1' });
