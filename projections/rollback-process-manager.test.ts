@@ -102,6 +102,19 @@ describe('rollback process manager', () => {
     expect(await decisions(store)).toHaveLength(1);
   });
 
+  it('rebuilds silently from a checkpoint of an older fold, deciding from the next event on', async () => {
+    await deployGoodThenBad(store);
+    for (let s = 10; s <= 70; s += 10) await record(store, 'health-payments', sample(s, 0.3), s);
+    const checkpoints = new MemoryCheckpointStore();
+    await checkpoints.save('rollback-decisions', { position: 3n, version: 1, state: {} });
+    const manager = await startManager({}, checkpoints);
+    await manager.catchUp();
+    expect(await decisions(store)).toEqual([]);
+    await record(store, 'health-payments', sample(80, 0.3), 80);
+    await manager.catchUp();
+    expect(await decisions(store)).toHaveLength(1);
+  });
+
   it('replaces a manual decision still awaiting approval when an automatic rule fires', async () => {
     const manager = await startManager();
     await deployGoodThenBad(store);
