@@ -101,7 +101,8 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
       if (event.type === 'DeploymentHealthy' || event.type === 'DeploymentFailed') {
         const current = state.services[event.data.service];
         if (current?.release !== event.data.release) return state;
-        // A failed deployment never served (drivers switch only to a ready release): the replaced release's windows go on.
+        // A failed deployment never served (drivers switch only to a ready release):
+        // the replaced release's windows go on.
         if (event.type === 'DeploymentFailed') state.services[event.data.service] = current.replaced ?? { samples: [] };
         else current.replaced = undefined;
         return state;
@@ -111,8 +112,12 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
       const point = toPoint(event);
       const release = event.data.release;
       // A probe of the previous release may be recorded after the switch: it must not count against the new one.
-      if (health.release === undefined || release === undefined || release === health.release) add(health, point, retainMs);
-      else if (health.replaced && (health.replaced.release === undefined || release === health.replaced.release)) add(health.replaced, point, retainMs);
+      const replaced = health.replaced;
+      if (health.release === undefined || release === undefined || release === health.release) {
+        add(health, point, retainMs);
+      } else if (replaced && (replaced.release === undefined || release === replaced.release)) {
+        add(replaced, point, retainMs);
+      }
       return state;
     },
   };

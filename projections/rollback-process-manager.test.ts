@@ -154,7 +154,9 @@ describe('rollback process manager', () => {
     };
     for (let s = 10; s <= 70; s += 10) await record(store, 'health-payments', ofV2(s), s);
     await manager.catchUp();
-    expect((await decisions(store)).map((e) => e.data)).toMatchObject([{ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' }]);
+    expect((await decisions(store)).map((e) => e.data)).toMatchObject([
+      { rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' },
+    ]);
   });
 
   it('decides again for a new failure after the rollback completed', async () => {

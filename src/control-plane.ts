@@ -126,7 +126,8 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     stops.push(() => expiry.stop());
     if (fleet) {
       const services = Object.keys(fleet.services);
-      const registered = await registerServices(store, services, { actor: 'failsafe:fleet', now: new Date(), source: 'fleet' });
+      const registration = { actor: 'failsafe:fleet', now: new Date(), source: 'fleet' } as const;
+      const registered = await registerServices(store, services, registration);
       if (registered.length > 0) log(`fleet: registered ${registered.join(', ')}`);
       if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);

@@ -56,7 +56,8 @@ function waitingOf(view: ServiceView): z.infer<typeof waitingJson> | undefined {
   const pending = view.deployment;
   if (pending?.status !== 'requested') return undefined;
   const waitingFor = 'an executor (`failsafe serve --fleet` with this service in its fleet file) to start it';
-  return { kind: 'deployment', id: pending.id, release: pending.release, ...(pending.requestedAt && { since: pending.requestedAt }), waitingFor };
+  const since = pending.requestedAt && { since: pending.requestedAt };
+  return { kind: 'deployment', id: pending.id, release: pending.release, ...since, waitingFor };
 }
 
 const summary = (view: ServiceView) => {
@@ -71,7 +72,8 @@ export async function serviceView({ readModels }: ApiDependencies, service: stri
   if (!view) {
     throw new NotFound(
       `no service "${service}" is registered; list them with list_services (GET /api/v1/services), ` +
-        'add it to the fleet file of `failsafe serve --fleet` or register it with register_service (POST /api/v1/services)',
+        'add it to the fleet file of `failsafe serve --fleet` ' +
+        'or register it with register_service (POST /api/v1/services)',
     );
   }
   return view;
@@ -158,13 +160,19 @@ const registerService = defineOperation({
   name: 'register_service',
   title: 'Register a service',
   description:
-    'Make a service known to Failsafe so that it can be deployed and rolled back (services of the fleet file are registered by `failsafe serve --fleet`). Registering it again changes nothing.',
+    'Make a service known to Failsafe so that it can be deployed and rolled back (services of the fleet file are ' +
+    'registered by `failsafe serve --fleet`). Registering it again changes nothing.',
   permission: 'operate',
   input: z.object({ ...serviceInput, reason: reason.optional() }),
-  output: z.object({ service: z.string(), registered: z.literal(true), changed: z.boolean().describe('false when it already was') }),
+  output: z.object({
+    service: z.string(),
+    registered: z.literal(true),
+    changed: z.boolean().describe('false when it already was'),
+  }),
   http: { method: 'POST', path: '/services' },
   async run(deps, { service, reason: why }, { principal }) {
-    const { events } = await issue(deps, service, { type: 'RegisterService', service, source: 'api', ...(why && { reason: why }) }, principal);
+    const command = { type: 'RegisterService', service, source: 'api', ...(why && { reason: why }) } as const;
+    const { events } = await issue(deps, service, command, principal);
     return { service, registered: true as const, changed: events.length > 0 };
   },
 });
@@ -188,14 +196,28 @@ const deploy = defineOperation({
 const cancelDeployment = defineOperation({
   name: 'cancel_deployment',
   title: 'Cancel a deployment request',
-  description: 'Cancel a deployment that was requested but that no executor has started yet (service_status shows what waits). It will never run.',
+  description:
+    'Cancel a deployment that was requested but that no executor has started yet (service_status shows what waits). ' +
+    'It will never run.',
   permission: 'operate',
-  input: z.object({ ...serviceInput, deploymentId: identifier.describe('the waiting deployment (service_status shows it)'), reason: reason.optional() }),
-  output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('cancelled'), cancelledBy: z.string() }),
+  input: z.object({
+    ...serviceInput,
+    deploymentId: identifier.describe('the waiting deployment (service_status shows it)'),
+    reason: reason.optional(),
+  }),
+  output: z.object({
+    deploymentId: z.string(),
+    service: z.string(),
+    release: z.string(),
+    status: z.literal('cancelled'),
+    cancelledBy: z.string(),
+  }),
   http: { method: 'POST', path: '/services/{service}/deployments/{deploymentId}/cancel' },
   async run(deps, { service, deploymentId, reason: why }, { principal }) {
     await serviceView(deps, service);
-    const command = { type: 'CancelDeployment', service, deploymentId, cancelledBy: principal.name, ...(why && { reason: why }) } as const;
+    const cancelledBy = principal.name;
+    const because = why && { reason: why };
+    const command = { type: 'CancelDeployment', service, deploymentId, cancelledBy, ...because } as const;
     const { events } = await issue(deps, service, command, principal);
     const { release } = events[0]!.data as { release: string };
     return { deploymentId, service, release, status: 'cancelled' as const, cancelledBy: principal.name };

@@ -18,13 +18,21 @@ export interface Registration {
  * for a registered service, and the event id is derived from the name, so two Failsafe processes
  * starting together on one store record one registration.
  */
-export async function registerServices(store: EventStore, services: Iterable<string>, registration: Registration): Promise<string[]> {
+export async function registerServices(
+  store: EventStore,
+  services: Iterable<string>,
+  registration: Registration,
+): Promise<string[]> {
   const registered: string[] = [];
   for (const service of services) {
     const { source, reason, actor, now } = registration;
     const command = { type: 'RegisterService', service, source, ...(reason && { reason }) } as const;
     const eventIds = [uuidv5(`service-registered:${service}`, REGISTRATION_NAMESPACE)];
-    const { events } = await handleCommand(store, serviceStream(service), serviceDecider, command, { actor, now, eventIds });
+    const { events } = await handleCommand(store, serviceStream(service), serviceDecider, command, {
+      actor,
+      now,
+      eventIds,
+    });
     if (events.length > 0) registered.push(service);
   }
   return registered;

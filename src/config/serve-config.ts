@@ -190,7 +190,10 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
 
   const requestExpirySeconds = integer(
     pick(
-      [[env.FAILSAFE_REQUEST_EXPIRY_SECONDS, 'FAILSAFE_REQUEST_EXPIRY_SECONDS'], [file.requestExpirySeconds, fromFile('requestExpirySeconds')]],
+      [
+        [env.FAILSAFE_REQUEST_EXPIRY_SECONDS, 'FAILSAFE_REQUEST_EXPIRY_SECONDS'],
+        [file.requestExpirySeconds, fromFile('requestExpirySeconds')],
+      ],
       DEFAULT_REQUEST_EXPIRY_MS / 1000,
     ),
     1,

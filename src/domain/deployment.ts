@@ -12,8 +12,20 @@ export type DeploymentCommand =
       /** When it is asked for: a request not started within the expiry time never runs. */
       readonly now: Date;
     }
-  | { readonly type: 'CancelDeployment'; readonly service: string; readonly deploymentId: string; readonly cancelledBy: string; readonly reason?: string }
-  | { readonly type: 'ExpireDeployment'; readonly service: string; readonly deploymentId: string; readonly now: Date; readonly maxAgeMs: number }
+  | {
+      readonly type: 'CancelDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly cancelledBy: string;
+      readonly reason?: string;
+    }
+  | {
+      readonly type: 'ExpireDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly now: Date;
+      readonly maxAgeMs: number;
+    }
   | { readonly type: 'StartDeployment'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentHealthy'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentFailed'; readonly service: string; readonly deploymentId: string; readonly reason: string };
@@ -84,15 +96,19 @@ export function decideDeployment(state: ServiceState, command: DeploymentCommand
     case 'CancelDeployment': {
       const { release } = pendingDeployment(state, command, ['requested']);
       const { cancelledBy, reason } = command;
-      return [{ type: 'DeploymentCancelled', data: { deploymentId, service, release, cancelledBy, ...(reason && { reason }) } }];
+      const data = { deploymentId, service, release, cancelledBy, ...(reason && { reason }) };
+      return [{ type: 'DeploymentCancelled', data }];
     }
     case 'ExpireDeployment': {
       const pending = pendingDeployment(state, command, ['requested']);
       if (!isExpired(pending, command.now, command.maxAgeMs)) {
-        throw new InvariantViolated('deployment-not-expired', `deployment ${deploymentId} of ${service} was requested at ${pending.requestedAt}`);
+        const why = `deployment ${deploymentId} of ${service} was requested at ${pending.requestedAt}`;
+        throw new InvariantViolated('deployment-not-expired', why);
       }
-      const data = { deploymentId, service, release: pending.release, expiredAt: command.now.toISOString(), maxAgeSeconds: command.maxAgeMs / 1000 };
-      return [{ type: 'DeploymentExpired', data: { ...data, ...(pending.requestedAt && { requestedAt: pending.requestedAt }) } }];
+      const { release, requestedAt } = pending;
+      const expiredAt = command.now.toISOString();
+      const data = { deploymentId, service, release, expiredAt, maxAgeSeconds: command.maxAgeMs / 1000 };
+      return [{ type: 'DeploymentExpired', data: { ...data, ...(requestedAt && { requestedAt }) } }];
     }
     case 'StartDeployment': {
       assertNoRollback(state, service);

@@ -17,7 +17,8 @@ export function assertRegistered(state: ServiceState, service: string): void {
     throw new InvariantViolated(
       'unknown-service',
       `"${service}" is not a registered service; check the name (list_services, GET /api/v1/services), ` +
-        'add it to the fleet file of `failsafe serve --fleet`, or register it (register_service, POST /api/v1/services)',
+        'add it to the fleet file of `failsafe serve --fleet`, ' +
+        'or register it (register_service, POST /api/v1/services)',
     );
   }
 }

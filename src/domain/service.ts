@@ -100,11 +100,16 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
     case 'DeploymentExpired':
       return {
         ...state,
-        deployment: { id: event.data.deploymentId, release: event.data.release, status: event.type === 'DeploymentCancelled' ? 'cancelled' : 'expired' },
+        deployment: {
+          id: event.data.deploymentId,
+          release: event.data.release,
+          status: event.type === 'DeploymentCancelled' ? 'cancelled' : 'expired',
+        },
       };
     case 'DeploymentStarted': {
       const replacesGood = state.currentReleaseHealthy && state.currentRelease !== undefined && state.currentRelease !== event.data.release;
-      const replaced = { release: state.currentRelease, healthy: state.currentReleaseHealthy, lastKnownGood: state.lastKnownGood };
+      const { currentRelease: release, currentReleaseHealthy: healthy, lastKnownGood } = state;
+      const replaced = { release, healthy, lastKnownGood };
       return {
         ...state,
         ...(replacesGood && { lastKnownGood: state.currentRelease }),
@@ -126,7 +131,11 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
       const replaced = started ? state.deployment!.replaced : undefined;
       return {
         ...state,
-        ...(replaced && { currentRelease: replaced.release, currentReleaseHealthy: replaced.healthy, lastKnownGood: replaced.lastKnownGood }),
+        ...(replaced && {
+          currentRelease: replaced.release,
+          currentReleaseHealthy: replaced.healthy,
+          lastKnownGood: replaced.lastKnownGood,
+        }),
         deployment: { id: event.data.deploymentId, release: event.data.release, status: 'failed' },
       };
     }

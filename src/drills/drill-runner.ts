@@ -103,7 +103,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     while (now() < deadline) {
       const deployment = (await state(of)).deployment;
       if (deployment?.id === deploymentId && deployment.status === 'healthy') return true;
-      if (deployment?.id === deploymentId && ['failed', 'cancelled', 'expired'].includes(deployment.status)) return false;
+      const ended = ['failed', 'cancelled', 'expired'].includes(deployment?.status ?? '');
+      if (deployment?.id === deploymentId && ended) return false;
       await sleep(200, signal);
       if (signal?.aborted) return false;
     }

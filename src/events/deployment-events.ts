@@ -23,11 +23,19 @@ export const deploymentEvents = [
   /** The release passed its readiness checks: it becomes the last known good release. */
   defineEvent('DeploymentHealthy', z.strictObject(deployment)),
   defineEvent('DeploymentFailed', z.strictObject({ ...deployment, reason })),
-  defineEvent('DeploymentCancelled', z.strictObject({ ...deployment, cancelledBy: actorName, reason: reason.optional() })),
+  defineEvent(
+    'DeploymentCancelled',
+    z.strictObject({ ...deployment, cancelledBy: actorName, reason: reason.optional() }),
+  ),
   /** Nothing started the request in time: it will never run. */
   defineEvent(
     'DeploymentExpired',
-    z.strictObject({ ...deployment, requestedAt: timestamp.optional(), expiredAt: timestamp, maxAgeSeconds: z.number().positive() }),
+    z.strictObject({
+      ...deployment,
+      requestedAt: timestamp.optional(),
+      expiredAt: timestamp,
+      maxAgeSeconds: z.number().positive(),
+    }),
   ),
   defineEvent(
     'DeploymentRolledBack',

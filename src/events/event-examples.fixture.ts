@@ -16,7 +16,13 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   DeploymentStarted: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0' },
   DeploymentHealthy: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0' },
   DeploymentFailed: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0', reason: 'readiness timed out after 60 s' },
-  DeploymentCancelled: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0', cancelledBy: 'alice', reason: 'wrong release' },
+  DeploymentCancelled: {
+    deploymentId: 'd-1',
+    service: 'payments',
+    release: 'v2.1.0',
+    cancelledBy: 'alice',
+    reason: 'wrong release',
+  },
   DeploymentExpired: {
     deploymentId: 'd-1',
     service: 'payments',

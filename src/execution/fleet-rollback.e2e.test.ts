@@ -116,7 +116,8 @@ describe('deploying to a real fleet (end to end)', () => {
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
     // What is recorded is what serves.
     const { state } = await loadStream(store, serviceStream('sample'), serviceDecider);
-    expect(state).toMatchObject({ currentRelease: 'v1.0.0', currentReleaseHealthy: true, deployment: { id: 'd-2', status: 'failed' } });
+    expect(state).toMatchObject({ currentRelease: 'v1.0.0', currentReleaseHealthy: true });
+    expect(state.deployment).toMatchObject({ id: 'd-2', status: 'failed' });
   }, 120_000);
 
   it('disables the tool whose circuit breaker keeps opening, without a rollback', async () => {

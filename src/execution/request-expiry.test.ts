@@ -29,9 +29,19 @@ describe('request expiry (no executor running)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const issue = (command: ServiceCommand) => handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'alice', now: t0 });
+  const issue = (command: ServiceCommand) =>
+    handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'alice', now: t0 });
   const tick = (minutes: number) =>
-    store.append(CLOCK_STREAM, [encodeEvent({ type: 'ClockTicked', data: { at: at(minutes).toISOString() } }, { actor: 'clock', occurredAt: at(minutes) })], 'any');
+    store.append(
+      CLOCK_STREAM,
+      [
+        encodeEvent(
+          { type: 'ClockTicked', data: { at: at(minutes).toISOString() } },
+          { actor: 'clock', occurredAt: at(minutes) },
+        ),
+      ],
+      'any',
+    );
   const stream = async () => collect(store.readStream(serviceStream('payments')));
 
   it('records the expiry at the first recorded tick past the maximum wait, once', async () => {

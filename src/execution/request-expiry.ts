@@ -42,8 +42,14 @@ export class RequestExpiry {
       const { service } = view;
       const command = { type: 'ExpireDeployment', service, deploymentId: pending.id, now, maxAgeMs } as const;
       try {
-        await handleCommand(this.store, serviceStream(service), serviceDecider, command, { actor: EXPIRY_ACTOR, now, causationId: event.id });
-        this.options.log?.(`${service}: deployment ${pending.id} of ${pending.release} expired: no executor started it in time`);
+        await handleCommand(this.store, serviceStream(service), serviceDecider, command, {
+          actor: EXPIRY_ACTOR,
+          now,
+          causationId: event.id,
+        });
+        this.options.log?.(
+          `${service}: deployment ${pending.id} of ${pending.release} expired: no executor started it in time`,
+        );
       } catch (error) {
         // Started, cancelled or expired meanwhile (by an executor or another Failsafe): nothing to do.
         if (!(error instanceof InvariantViolated || error instanceof WrongExpectedRevision)) throw error;

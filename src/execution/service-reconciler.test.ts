@@ -65,13 +65,21 @@ describe('service reconciler when the driver fails', () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     const hourAgo = new Date(Date.now() - 60 * 60_000);
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: hourAgo });
-    reconciler = new ServiceReconciler(store, new WebhookDriver({ url: endpoint.url, secret: 's', retries: 0 }), { requestExpiryMs: 15 * 60_000 });
+    reconciler = new ServiceReconciler(store, new WebhookDriver({ url: endpoint.url, secret: 's', retries: 0 }), {
+      requestExpiryMs: 15 * 60_000,
+    });
     await reconciler.start();
     const story = await until('DeploymentExpired');
     await reconciler.idle();
     expect(await types()).toEqual(['ServiceRegistered', 'DeploymentRequested', 'DeploymentExpired']);
-    const [expired] = (await collect(store.readStream(serviceStream('payments')))).filter((e) => e.type === 'DeploymentExpired');
-    expect(expired!.data).toMatchObject({ deploymentId: 'd-1', requestedAt: hourAgo.toISOString(), maxAgeSeconds: 900 });
+    const [expired] = (await collect(store.readStream(serviceStream('payments')))).filter(
+      (e) => e.type === 'DeploymentExpired',
+    );
+    expect(expired!.data).toMatchObject({
+      deploymentId: 'd-1',
+      requestedAt: hourAgo.toISOString(),
+      maxAgeSeconds: 900,
+    });
     expect(story).not.toContain('DeploymentStarted');
     expect(endpoint.actions).toEqual([]);
   });

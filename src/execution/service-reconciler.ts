@@ -119,10 +119,12 @@ export class ServiceReconciler {
       const now = this.now();
       const maxAgeMs = this.options.requestExpiryMs ?? DEFAULT_REQUEST_EXPIRY_MS;
       if (isExpired(deployment, now, maxAgeMs)) {
-        await this.command(service, { type: 'ExpireDeployment', service, deploymentId, now, maxAgeMs }).catch((e: unknown) => {
+        const expire = { type: 'ExpireDeployment', service, deploymentId, now, maxAgeMs } as const;
+        await this.command(service, expire).catch((e: unknown) => {
           if (!isLostRace(e)) throw e;
         });
-        this.options.log?.(`${service}: deployment ${deploymentId} of ${release} expired (requested ${deployment.requestedAt ?? 'at an unknown time'})`);
+        const requested = deployment.requestedAt ?? 'at an unknown time';
+        this.options.log?.(`${service}: deployment ${deploymentId} of ${release} expired (requested ${requested})`);
         return;
       }
       try {

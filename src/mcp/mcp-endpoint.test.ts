@@ -123,11 +123,23 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
   it('registers a service, shows its deployment request no executor started, and cancels it', async () => {
     const alice = await as('alice');
     const fresh = `new-${era}`;
-    expect(await structured(alice, 'register_service', { service: fresh })).toEqual({ service: fresh, registered: true, changed: true });
+    expect(await structured(alice, 'register_service', { service: fresh })).toEqual({
+      service: fresh,
+      registered: true,
+      changed: true,
+    });
     const { deploymentId } = await structured(alice, 'deploy_release', { service: fresh, release: 'v1.0.0' });
     const { service: waiting } = await structured(alice, 'service_status', { service: fresh });
-    expect(waiting.waiting).toMatchObject({ kind: 'deployment', id: deploymentId, release: 'v1.0.0', since: expect.any(String) });
-    expect(await structured(alice, 'cancel_deployment', { service: fresh, deploymentId })).toMatchObject({ status: 'cancelled', cancelledBy: 'alice' });
+    expect(waiting.waiting).toMatchObject({
+      kind: 'deployment',
+      id: deploymentId,
+      release: 'v1.0.0',
+      since: expect.any(String),
+    });
+    expect(await structured(alice, 'cancel_deployment', { service: fresh, deploymentId })).toMatchObject({
+      status: 'cancelled',
+      cancelledBy: 'alice',
+    });
     const { service: after } = await structured(alice, 'service_status', { service: fresh });
     expect(after).toMatchObject({ status: 'unknown', deployment: { id: deploymentId, status: 'cancelled' } });
     expect(after.waiting).toBeUndefined();
