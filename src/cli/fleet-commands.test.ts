@@ -122,6 +122,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     const story = await waitForEvent('RollbackVerified');
     const types = story.map((e) => e.type);
     expect(types.filter((t) => t === 'RollbackDecided')).toHaveLength(1);
+    // serve registers its fleet's services at every start, writing them once.
+    expect(types.filter((t) => t === 'ServiceRegistered')).toHaveLength(1);
     expect(types.filter((t) => t === 'RollbackCompleted')).toHaveLength(1);
     expect(story.find((e) => e.type === 'RollbackCompleted')!.data).toMatchObject({ release: 'v1.0.0' });
     const status = cli('status', 'sample');
