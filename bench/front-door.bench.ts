@@ -66,7 +66,10 @@ const failsafe = await start(
 );
 process.once('exit', () => failsafe.child.kill('SIGTERM'));
 // One service, so that list_services has something to list.
-await fetch(`${failsafe.url}/api/v1/services/demo/deployments`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ release: 'v1' }) });
+const asAdmin = { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } };
+await fetch(`${failsafe.url}/api/v1/services`, { ...asAdmin, body: JSON.stringify({ service: 'demo' }) });
+const deployment = JSON.stringify({ release: 'v1' });
+await fetch(`${failsafe.url}/api/v1/services/demo/deployments`, { ...asAdmin, body: deployment });
 
 const targets = {
   'bare /mcp 2026-07-28': { URL: `${bare.url}/mcp`, KIND: 'mcp-2026', TOOL: 'echo', ARGS: '{"text":"hi"}' },

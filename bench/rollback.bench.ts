@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTraffic } from '../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
 import { handleCommand } from '../src/application/command-handler.js';
+import { registerServices } from '../src/application/register-services.js';
 import { serviceDecider, serviceStream } from '../src/domain/service-decider.js';
 import { ProcessDriver } from '../src/drivers/process-driver.js';
 import type { RecordedEvent } from '../src/event-store/event-store.js';
@@ -53,6 +54,7 @@ async function once(intervalMs: number): Promise<Run> {
   const manager = new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore());
   const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs });
   const reconciler = new ServiceReconciler(store, driver);
+  await registerServices(store, ['sample'], { actor: 'bench', now: new Date(), source: 'fleet' });
   await manager.start();
   await prober.start();
   await reconciler.start();
@@ -66,7 +68,7 @@ async function once(intervalMs: number): Promise<Run> {
   };
   try {
     const request = (deploymentId: string, release: string) =>
-      handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release }, { actor: 'bench', now: new Date() });
+      handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() }, { actor: 'bench', now: new Date() });
     await request('d-1', 'v1.0.0');
     await waitFor('DeploymentHealthy');
     await request('d-2', 'v2.0.0-errors');

@@ -25,6 +25,21 @@ describe('health windows', () => {
     expect(state.services.svc!.release).toBe('v2');
     expect(state.services.svc!.samples.map((s) => s.release)).toEqual(['v2', 'v2']);
   });
+
+  it('go on with the serving release after a deployment fails, counting its samples taken meanwhile', () => {
+    const d3 = { deploymentId: 'd-3', service: 'svc', release: 'v3' };
+    const events = [
+      sample('v2', 1),
+      recorded({ type: 'DeploymentStarted', data: d3 }),
+      sample('v2', 2),
+      recorded({ type: 'DeploymentFailed', data: { ...d3, reason: 'exited before it was ready' } }),
+      sample('v2', 3),
+    ];
+    const state = foldProjection(healthWindowsProjection(600), events);
+    expect(state.services.svc!.release).toBeUndefined();
+    expect(state.services.svc!.samples.map((s) => s.at % 60_000)).toEqual([1000, 2000, 3000]);
+    expect(state.services.svc!.replaced).toBeUndefined();
+  });
 });
 
 describe('window latency', () => {

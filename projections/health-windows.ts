@@ -28,6 +28,8 @@ export interface ServiceHealth {
   samples: SamplePoint[];
   /** First unhealthy sample since the last healthy one: the start of the current failure. */
   failingSince?: { readonly at: number; readonly id: string } | undefined;
+  /** While a deployment is under way: the windows of the release it replaces, which still serves. */
+  replaced?: ServiceHealth | undefined;
 }
 
 export interface HealthWindowsState {
@@ -63,6 +65,14 @@ function insert(samples: SamplePoint[], point: SamplePoint): void {
   samples.splice(index, 0, point);
 }
 
+function add(health: ServiceHealth, point: SamplePoint, retainMs: number): void {
+  insert(health.samples, point);
+  const newest = health.samples.at(-1)!.at;
+  while (health.samples.length > 0 && health.samples[0]!.at < newest - retainMs) health.samples.shift();
+  if (point.healthy) health.failingSince = undefined;
+  else if (!health.failingSince) health.failingSince = { at: point.at, id: point.id };
+}
+
 /**
  * Recent health samples per service, bounded to `retainSeconds` (the longest window any rule
  * reads). A new release (deployment started, rollback completed) starts the windows afresh and
@@ -72,26 +82,42 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
   const retainMs = retainSeconds * 1000;
   return {
     name: 'health-windows',
-    version: 1,
+    version: 2,
     get initialState(): HealthWindowsState {
       return { asOf: 0, services: {} };
     },
     apply(state, event) {
       state.asOf = advance(state.asOf, event);
-      if (event.type === 'DeploymentStarted' || event.type === 'RollbackCompleted') {
+      if (event.type === 'DeploymentStarted') {
+        const current = state.services[event.data.service];
+        const { replaced: _, ...serving } = current ?? { samples: [] };
+        state.services[event.data.service] = { release: event.data.release, samples: [], replaced: serving };
+        return state;
+      }
+      if (event.type === 'RollbackCompleted') {
         state.services[event.data.service] = { release: event.data.release, samples: [] };
+        return state;
+      }
+      if (event.type === 'DeploymentHealthy' || event.type === 'DeploymentFailed') {
+        const current = state.services[event.data.service];
+        if (current?.release !== event.data.release) return state;
+        // A failed deployment never served (drivers switch only to a ready release):
+        // the replaced release's windows go on.
+        if (event.type === 'DeploymentFailed') state.services[event.data.service] = current.replaced ?? { samples: [] };
+        else current.replaced = undefined;
         return state;
       }
       if (event.type !== 'HealthSampleRecorded') return state;
       const health = (state.services[event.data.service] ??= { samples: [] });
-      // A probe of the previous release may be recorded after the switch: it must not count against the new one.
-      if (health.release !== undefined && event.data.release !== undefined && event.data.release !== health.release) return state;
       const point = toPoint(event);
-      insert(health.samples, point);
-      const newest = health.samples.at(-1)!.at;
-      while (health.samples.length > 0 && health.samples[0]!.at < newest - retainMs) health.samples.shift();
-      if (point.healthy) health.failingSince = undefined;
-      else if (!health.failingSince) health.failingSince = { at: point.at, id: point.id };
+      const release = event.data.release;
+      // A probe of the previous release may be recorded after the switch: it must not count against the new one.
+      const replaced = health.replaced;
+      if (health.release === undefined || release === undefined || release === health.release) {
+        add(health, point, retainMs);
+      } else if (replaced && (replaced.release === undefined || release === replaced.release)) {
+        add(replaced, point, retainMs);
+      }
       return state;
     },
   };

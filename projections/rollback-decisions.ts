@@ -132,7 +132,7 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
   const health = healthWindowsProjection(retainSecondsFor(policy));
   return {
     name: 'rollback-decisions',
-    version: 1,
+    version: 2,
     get initialState(): RollbackDecisionsState {
       return { services: serviceStateProjection.initialState, health: health.initialState, migrations: migrationProgressProjection.initialState, latched: {}, decisions: [] };
     },

@@ -102,6 +102,19 @@ describe('rollback process manager', () => {
     expect(await decisions(store)).toHaveLength(1);
   });
 
+  it('rebuilds silently from a checkpoint of an older fold, deciding from the next event on', async () => {
+    await deployGoodThenBad(store);
+    for (let s = 10; s <= 70; s += 10) await record(store, 'health-payments', sample(s, 0.3), s);
+    const checkpoints = new MemoryCheckpointStore();
+    await checkpoints.save('rollback-decisions', { position: 3n, version: 1, state: {} });
+    const manager = await startManager({}, checkpoints);
+    await manager.catchUp();
+    expect(await decisions(store)).toEqual([]);
+    await record(store, 'health-payments', sample(80, 0.3), 80);
+    await manager.catchUp();
+    expect(await decisions(store)).toHaveLength(1);
+  });
+
   it('replaces a manual decision still awaiting approval when an automatic rule fires', async () => {
     const manager = await startManager();
     await deployGoodThenBad(store);
@@ -118,6 +131,32 @@ describe('rollback process manager', () => {
     expect(stream.map((e) => e.type)).toEqual(['RollbackDecided', 'RollbackRejected', 'RollbackDecided']);
     expect(stream[1]!.data).toMatchObject({ rollbackId: (stream[0]!.data as { rollbackId: string }).rollbackId, reason: expect.stringMatching(/superseded by automatic rollback/) });
     expect(stream[2]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' });
+  });
+
+  it('still decides when the serving release fails after a deployment that failed', async () => {
+    const manager = await startManager();
+    const d = (id: string, release: string) => ({ deploymentId: id, service: 'payments', release });
+    const history: DomainEvent[] = [
+      { type: 'DeploymentRequested', data: d('d-1', 'v1') },
+      { type: 'DeploymentStarted', data: d('d-1', 'v1') },
+      { type: 'DeploymentHealthy', data: d('d-1', 'v1') },
+      { type: 'DeploymentRequested', data: d('d-2', 'v2') },
+      { type: 'DeploymentStarted', data: d('d-2', 'v2') },
+      { type: 'DeploymentHealthy', data: d('d-2', 'v2') },
+      { type: 'DeploymentRequested', data: d('d-3', 'v3') },
+      { type: 'DeploymentStarted', data: d('d-3', 'v3') },
+      { type: 'DeploymentFailed', data: { ...d('d-3', 'v3'), reason: 'exited before it was ready' } },
+    ];
+    for (const [i, event] of history.entries()) await record(store, 'service-payments', event, i);
+    const ofV2 = (s: number): DomainEvent => {
+      const event = sample(s, 0.3);
+      return { ...event, data: { ...event.data, release: 'v2' } } as DomainEvent;
+    };
+    for (let s = 10; s <= 70; s += 10) await record(store, 'health-payments', ofV2(s), s);
+    await manager.catchUp();
+    expect((await decisions(store)).map((e) => e.data)).toMatchObject([
+      { rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' },
+    ]);
   });
 
   it('decides again for a new failure after the rollback completed', async () => {

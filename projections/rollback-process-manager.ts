@@ -38,7 +38,8 @@ export class RollbackProcessManager {
   }
 
   async start(): Promise<void> {
-    const resuming = (await this.checkpoints.load(this.projection.name)) !== undefined;
+    // A checkpoint of another version of the fold is rebuilt from zero: that is a first start too.
+    const resuming = (await this.checkpoints.load(this.projection.name))?.version === this.projection.version;
     if (!resuming && !this.options.actOnHistory) this.actAfter = await this.store.headPosition();
     this.runner = new ProjectionRunner(this.store, this.projection, this.checkpoints, {
       checkpointEvery: 100,

@@ -41,6 +41,10 @@ export function serviceStatus(view: ServiceState): ServiceStatus {
       return 'failed';
     case 'rolled_back':
       return 'rolled_back';
+    case 'cancelled':
+    case 'expired':
+      // The request never ran: the service is as it was.
+      return view.currentReleaseHealthy ? 'healthy' : 'unknown';
     default:
       return 'unknown';
   }

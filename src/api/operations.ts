@@ -52,6 +52,14 @@ const disabledFeature = z.object({
   reason: z.string().optional(),
 });
 
+const waitingJson = z.object({
+  kind: z.literal('deployment'),
+  id: z.string(),
+  release: z.string(),
+  since: z.string().optional().describe('when it was requested (absent for requests recorded before times were)'),
+  waitingFor: z.string(),
+});
+
 const serviceSummary = z.looseObject({
   service: z.string(),
   status: z.string(),
@@ -61,6 +69,7 @@ const serviceSummary = z.looseObject({
   disabledAgents: z.array(z.string()),
   legacyMode: z.boolean(),
   disabledFeatures: z.array(disabledFeature).describe('what is disabled now, with who did it and when'),
+  waiting: waitingJson.optional().describe('a request no executor has started yet; cancel it with cancel_deployment'),
 });
 
 /** How far back service_status looks for the latency percentiles. */
@@ -91,13 +100,32 @@ async function recentLatency(deps: Pick<ApiDependencies, 'store'>, service: stri
   return { windowSeconds: STATUS_WINDOW_SECONDS, sampleCount: samples.length, ...latenciesOf(samples) };
 }
 
-const summary = (view: ServiceView) => toJson({ ...view, status: serviceStatus(view) });
+
+/** What waits for an executor: a deployment request not yet started. */
+function waitingOf(view: ServiceView): z.infer<typeof waitingJson> | undefined {
+  const pending = view.deployment;
+  if (pending?.status !== 'requested') return undefined;
+  const waitingFor = 'an executor (`failsafe serve --fleet` with this service in its fleet file) to start it';
+  const since = pending.requestedAt && { since: pending.requestedAt };
+  return { kind: 'deployment', id: pending.id, release: pending.release, ...since, waitingFor };
+}
+
+const summary = (view: ServiceView) => {
+  const waiting = waitingOf(view);
+  return toJson({ ...view, status: serviceStatus(view), ...(waiting && { waiting }) });
+};
 
 /** One service from the read model, caught up with the store; NotFound when it has no event. */
 export async function serviceView({ readModels }: ApiDependencies, service: string): Promise<ServiceView> {
   await readModels.catchUp();
   const view = readModels.services.current().state.services[service];
-  if (!view) throw new NotFound(`no service "${service}" has any recorded event; list them with list_services (GET /api/v1/services)`);
+  if (!view) {
+    throw new NotFound(
+      `no service "${service}" is registered; list them with list_services (GET /api/v1/services), ` +
+        'add it to the fleet file of `failsafe serve --fleet` ' +
+        'or register it with register_service (POST /api/v1/services)',
+    );
+  }
   return view;
 }
 
@@ -183,7 +211,15 @@ const deploymentHistory = defineOperation({
   async run(deps, { service, limit: count }) {
     await serviceView(deps, service);
     const byId = new Map<string, { deploymentId: string; release: string; status: string; requestedBy: string; requestedAt: string; updatedAt: string }>();
-    const statusOf: Record<string, string> = { DeploymentRequested: 'requested', DeploymentStarted: 'started', DeploymentHealthy: 'healthy', DeploymentFailed: 'failed', DeploymentRolledBack: 'rolled_back' };
+    const statusOf: Record<string, string> = {
+      DeploymentRequested: 'requested',
+      DeploymentStarted: 'started',
+      DeploymentHealthy: 'healthy',
+      DeploymentFailed: 'failed',
+      DeploymentCancelled: 'cancelled',
+      DeploymentExpired: 'expired',
+      DeploymentRolledBack: 'rolled_back',
+    };
     for await (const event of deps.store.readStream(serviceStream(service))) {
       const status = statusOf[event.type];
       if (!status) continue;
@@ -197,6 +233,27 @@ const deploymentHistory = defineOperation({
   },
 });
 
+const registerService = defineOperation({
+  name: 'register_service',
+  title: 'Register a service',
+  description:
+    'Make a service known to Failsafe so that it can be deployed and rolled back (services of the fleet file are ' +
+    'registered by `failsafe serve --fleet`). Registering it again changes nothing.',
+  permission: 'operate',
+  input: z.strictObject({ ...serviceInput, reason: statedReason.optional() }),
+  output: z.object({
+    service: z.string(),
+    registered: z.literal(true),
+    changed: z.boolean().describe('false when it already was'),
+  }),
+  http: { method: 'POST', path: '/services' },
+  async run(deps, { service, reason: why }, { principal }) {
+    const command = { type: 'RegisterService', service, source: 'api', ...(why && { reason: why }) } as const;
+    const { events } = await issue(deps, service, command, principal);
+    return { service, registered: true as const, changed: events.length > 0 };
+  },
+});
+
 const deploy = defineOperation({
   name: 'deploy_release',
   title: 'Deploy a release',
@@ -206,10 +263,42 @@ const deploy = defineOperation({
   output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('requested') }),
   http: { method: 'POST', path: '/services/{service}/deployments' },
   async run(deps, { service, release, reason: why }, { principal }) {
+    await serviceView(deps, service);
     await assertReleaseExists(deps, service, release);
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, ...(why && { reason: why }) }, principal);
+    await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, now: deps.now(), ...(why && { reason: why }) }, principal);
     return { deploymentId, service, release, status: 'requested' as const };
+  },
+});
+
+const cancelDeployment = defineOperation({
+  name: 'cancel_deployment',
+  title: 'Cancel a deployment request',
+  description:
+    'Cancel a deployment that was requested but that no executor has started yet (service_status shows what waits). ' +
+    'It will never run.',
+  permission: 'operate',
+  input: z.strictObject({
+    ...serviceInput,
+    deploymentId: identifier.describe('the waiting deployment (service_status shows it)'),
+    reason: statedReason.optional(),
+  }),
+  output: z.object({
+    deploymentId: z.string(),
+    service: z.string(),
+    release: z.string(),
+    status: z.literal('cancelled'),
+    cancelledBy: z.string(),
+  }),
+  http: { method: 'POST', path: '/services/{service}/deployments/{deploymentId}/cancel' },
+  async run(deps, { service, deploymentId, reason: why }, { principal }) {
+    await serviceView(deps, service);
+    const cancelledBy = principal.name;
+    const because = why && { reason: why };
+    const command = { type: 'CancelDeployment', service, deploymentId, cancelledBy, ...because } as const;
+    const { events } = await issue(deps, service, command, principal);
+    const { release } = events[0]!.data as { release: string };
+    return { deploymentId, service, release, status: 'cancelled' as const, cancelledBy: principal.name };
   },
 });
 
@@ -222,6 +311,7 @@ const requestRollback = defineOperation({
   output: z.object({ rollbackId: z.string(), service: z.string(), status: z.literal('awaiting_approval'), requestedBy: z.string(), next: z.string() }),
   http: { method: 'POST', path: '/services/{service}/rollbacks' },
   async run(deps, { service, reason: why, targetRelease }, { principal }) {
+    await serviceView(deps, service);
     if (targetRelease) await assertReleaseExists(deps, service, targetRelease);
     const rollbackId = `rb-${randomUUID().slice(0, 8)}`;
     await issue(deps, service, { type: 'RequestRollback', service, rollbackId, requestedBy: principal.name, reason: why, ...(targetRelease && { targetRelease }) }, principal);
@@ -518,7 +608,9 @@ export const operations = [
   listServices,
   serviceStatusOperation,
   deploymentHistory,
+  registerService,
   deploy,
+  cancelDeployment,
   requestRollback,
   approveRollback,
   featureSwitch('tool', false),

@@ -14,9 +14,10 @@ const context = { actor: 'alice', now };
 describe('command handler', () => {
   let dir: string;
   let store: SqliteEventStore;
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-commands-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db') });
+    await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RegisterService', service: 'payments', source: 'api' }, context);
   });
   afterEach(async () => {
     await store.close();
@@ -24,31 +25,31 @@ describe('command handler', () => {
   });
 
   it('appends what the decider decides, with the actor and time of the command', async () => {
-    const outcome = await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' }, context);
-    expect(outcome.appended?.nextExpectedRevision).toBe(0n);
-    expect(outcome.state.deployment).toEqual({ id: 'd-1', release: 'v1', status: 'requested' });
-    const [stored] = await collect(store.readStream('service-payments'));
+    const outcome = await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now }, context);
+    expect(outcome.appended?.nextExpectedRevision).toBe(1n);
+    expect(outcome.state.deployment).toEqual({ id: 'd-1', release: 'v1', status: 'requested', requestedAt: now.toISOString() });
+    const [, stored] = await collect(store.readStream('service-payments'));
     expect(stored).toMatchObject({ type: 'DeploymentRequested', metadata: { actor: 'alice', occurredAt: now.toISOString(), schemaVersion: 1 } });
   });
 
   it('writes nothing when the command breaks an invariant', async () => {
-    await handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' }, context);
+    await handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now }, context);
     await expect(
-      handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2' }, context),
+      handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now }, context),
     ).rejects.toBeInstanceOf(InvariantViolated);
-    expect(await store.headPosition()).toBe(1n);
+    expect(await store.headPosition()).toBe(2n);
   });
 
   it('decides again on fresh state when racing, so only one of two conflicting commands wins', async () => {
     const results = await Promise.allSettled(
       ['d-1', 'd-2'].map((deploymentId) =>
-        handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId, release: deploymentId }, context),
+        handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId, release: deploymentId, now }, context),
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toMatchObject({ invariant: 'one-deployment-at-a-time' });
-    expect(await collect(store.readStream('service-payments'))).toHaveLength(1);
+    expect(await collect(store.readStream('service-payments'))).toHaveLength(2);
   });
 
   it('makes a command with deterministic event ids idempotent', async () => {
@@ -57,6 +58,6 @@ describe('command handler', () => {
     await handleCommand(store, 'service-payments', serviceDecider, command, { ...context, eventIds: ids });
     const again = await handleCommand(store, 'service-payments', serviceDecider, command, { ...context, eventIds: ids });
     expect(again.events).toEqual([]);
-    expect(await collect(store.readStream('service-payments'))).toHaveLength(1);
+    expect(await collect(store.readStream('service-payments'))).toHaveLength(2);
   });
 });

@@ -98,17 +98,32 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('deploys with progress, lists services, and reports a failed deployment', () => {
+  it('deploys with progress, lists services, and reports a failed deployment', async () => {
     const deployed = cli('deploy', 'sample', 'v1.0.0');
     expect(deployed.code, deployed.stderr + serve!.output()).toBe(0);
     expect(deployed.stdout).toMatch(/DeploymentStarted[\s\S]*DeploymentHealthy[\s\S]*sample runs v1.0.0/);
     const crashed = cli('deploy', 'sample', 'v2.0.0-crash');
     expect(crashed.code).toBe(1);
     expect(crashed.stdout).toMatch(/DeploymentFailed.*ReleaseNotReady[\s\S]*stays on its previous release/);
-    expect(cli('services').stdout).toMatch(/^sample {2}v2.0.0-crash/m);
-    expect(cli('status', 'sample').stdout).toMatch(/sample: failed/);
-    expect(cli('deploy', 'sample', 'v1.0.0', '--wait', '5').stdout).toMatch(/DeploymentHealthy/);
+    // The recorded state names the release that really serves: the crashed one never took traffic.
+    expect(cli('services').stdout).toMatch(/^sample {2}v1.0.0/m);
+    expect(cli('status', 'sample').stdout).toMatch(/sample: failed\n {2}release v1.0.0/);
+    const serving = (await (await fetch(`${serve!.address}/health`)).json()) as { release: string };
+    expect(serving.release).toBe('v1.0.0');
+    const again = cli('deploy', 'sample', 'v1.0.0', '--wait', '5');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/release-already-running/);
   }, 120_000);
+
+  it('refuses a deployment for a service the fleet file does not name, writing nothing', async () => {
+    const before = await events();
+    const typo = cli('deploy', 'sampel', 'v1.0.0', '--no-wait');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/InvariantViolated \(unknown-service\): "sampel" is not a registered service/);
+    expect(cli('services').stdout).not.toMatch(/sampel/);
+    expect(await events()).toEqual(before);
+    expect(before[0]).toMatchObject({ type: 'ServiceRegistered', data: { service: 'sample', source: 'fleet' } });
+  });
 
   it('completes a rollback that a killed Failsafe left in progress once it comes back', async () => {
     expect(cli('deploy', 'sample', 'v2.0.0-errors').code).toBe(0);
@@ -121,6 +136,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     const story = await waitForEvent('RollbackVerified');
     const types = story.map((e) => e.type);
     expect(types.filter((t) => t === 'RollbackDecided')).toHaveLength(1);
+    // serve registers its fleet's services at every start, writing them once.
+    expect(types.filter((t) => t === 'ServiceRegistered')).toHaveLength(1);
     expect(types.filter((t) => t === 'RollbackCompleted')).toHaveLength(1);
     expect(story.find((e) => e.type === 'RollbackCompleted')!.data).toMatchObject({ release: 'v1.0.0' });
     const status = cli('status', 'sample');

@@ -46,6 +46,16 @@ describe('serve configuration', () => {
     expect(loadServeConfig({ port: '7000', host: 'localhost' }, env)).toMatchObject({ host: 'localhost', port: 7000 });
   });
 
+  it('expires waiting deployment requests after 15 min unless the file or the environment says otherwise', () => {
+    expect(loadServeConfig({}, {}).requestExpirySeconds).toBe(900);
+    const path = configFile('requestExpirySeconds: 3600\n');
+    expect(loadServeConfig({ config: path }, {}).requestExpirySeconds).toBe(3600);
+    expect(loadServeConfig({ config: path }, { FAILSAFE_REQUEST_EXPIRY_SECONDS: '60' }).requestExpirySeconds).toBe(60);
+    expect(problemsOf(() => loadServeConfig({}, { FAILSAFE_REQUEST_EXPIRY_SECONDS: '0' }))).toEqual([
+      'FAILSAFE_REQUEST_EXPIRY_SECONDS="0": must be a whole number of seconds from 1 to 604800',
+    ]);
+  });
+
   it('reads a config file, with paths relative to it, below the environment', () => {
     const path = configFile(
       ['dataDir: state', 'http:', '  port: 9000', '  rateLimit: { perMinute: 60, burst: 5 }', 'auth:', '  tokens:', `    - { name: alice, role: operator, sha256: ${HASH} }`].join('\n'),

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ADMIN_NAME } from '../auth/admin-token.js';
 import { ROLES } from '../auth/roles.js';
+import { DEFAULT_REQUEST_EXPIRY_MS } from '../domain/deployment.js';
 import type { TokenEntry } from '../auth/tokens.js';
 import { identifier, timestamp } from '../events/common-schemas.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
@@ -32,6 +33,8 @@ export interface ServeConfig {
   readonly policyPath?: string | undefined;
   /** How often the passage of time is recorded (ClockTicked), for time-based rules. */
   readonly tickSeconds: number;
+  /** How long a deployment request waits for an executor before it expires (never runs late). */
+  readonly requestExpirySeconds: number;
   /** The fleet to act on; without it Failsafe records and decides but acts on nothing. */
   readonly fleetPath?: string | undefined;
   /** The drills to run on their schedules (with a fleet); without it no drill is scheduled. */
@@ -75,6 +78,7 @@ export const configFileSchema = z.strictObject({
   fleet: z.string().min(1).optional(),
   drills: z.string().min(1).optional(),
   tickSeconds: z.number().optional(),
+  requestExpirySeconds: z.number().optional(),
   http: z
     .strictObject({
       host: z.string().min(1).optional(),
@@ -121,7 +125,7 @@ const shown = (raw: Raw) => `${raw.from}=${JSON.stringify(raw.value)}`;
 /**
  * Flags win over environment variables (the seeds' `MCP_*` names where they fit, `FAILSAFE_*`
  * otherwise), which win over the config file, which wins over the defaults: 127.0.0.1:8080,
- * /mcp, ./data, the seeds' policy, a tick every 10 s. Every problem is listed at once.
+ * /mcp, ./data, the seeds' policy, a tick every 10 s, requests expiring after 15 min. Every problem is listed at once.
  */
 export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeConfig {
   const problems: string[] = [];
@@ -191,6 +195,19 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     'a whole number of seconds',
   );
 
+  const requestExpirySeconds = integer(
+    pick(
+      [
+        [env.FAILSAFE_REQUEST_EXPIRY_SECONDS, 'FAILSAFE_REQUEST_EXPIRY_SECONDS'],
+        [file.requestExpirySeconds, fromFile('requestExpirySeconds')],
+      ],
+      DEFAULT_REQUEST_EXPIRY_MS / 1000,
+    ),
+    1,
+    7 * 24 * 3600,
+    'a whole number of seconds',
+  );
+
   const dataDirRaw = pick([[flags.dataDir, '--data-dir'], [env.FAILSAFE_DATA_DIR, 'FAILSAFE_DATA_DIR'], [file.dataDir, fromFile('dataDir')]], DEFAULT_DATA_DIR);
   if (String(dataDirRaw.value).trim() === '') problems.push(`${shown(dataDirRaw)}: must not be empty`);
   const policyPath = path(pick([[flags.policy, '--policy'], [env.FAILSAFE_POLICY, 'FAILSAFE_POLICY'], [file.policy, fromFile('policy')]], undefined));
@@ -219,6 +236,7 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     readyMaxLagEvents,
     tokens,
     tickSeconds,
+    requestExpirySeconds,
     ...(adminToken && { adminToken }),
     ...(policyPath && { policyPath }),
     ...(fleetPath && { fleetPath }),

@@ -1,9 +1,31 @@
 import type { DomainEvent } from '../events/catalogue.js';
 import { InvariantViolated } from './decider.js';
-import { isRollbackActive, type ServiceState } from './service.js';
+import { isRollbackActive, type Deployment, type ServiceState } from './service.js';
 
 export type DeploymentCommand =
-  | { readonly type: 'RequestDeployment'; readonly service: string; readonly deploymentId: string; readonly release: string; readonly reason?: string }
+  | {
+      readonly type: 'RequestDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly release: string;
+      readonly reason?: string;
+      /** When it is asked for: a request not started within the expiry time never runs. */
+      readonly now: Date;
+    }
+  | {
+      readonly type: 'CancelDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly cancelledBy: string;
+      readonly reason?: string;
+    }
+  | {
+      readonly type: 'ExpireDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly now: Date;
+      readonly maxAgeMs: number;
+    }
   | { readonly type: 'StartDeployment'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentHealthy'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentFailed'; readonly service: string; readonly deploymentId: string; readonly reason: string };
@@ -31,6 +53,17 @@ function pendingDeployment(state: ServiceState, command: { deploymentId: string;
   return deployment;
 }
 
+/** How long a deployment request waits for an executor before it expires, unless configured otherwise. */
+export const DEFAULT_REQUEST_EXPIRY_MS = 15 * 60_000;
+
+/**
+ * Whether a request waited too long for an executor. One recorded before requests carried their
+ * time counts as expired: its age is unknown, and it must not run long after it was asked for.
+ */
+export function isExpired(deployment: Pick<Deployment, 'requestedAt'>, now: Date, maxAgeMs: number): boolean {
+  return deployment.requestedAt === undefined || now.getTime() - Date.parse(deployment.requestedAt) >= maxAgeMs;
+}
+
 export function decideDeployment(state: ServiceState, command: DeploymentCommand): DomainEvent[] {
   const { service, deploymentId } = command;
   switch (command.type) {
@@ -55,9 +88,27 @@ export function decideDeployment(state: ServiceState, command: DeploymentCommand
             release: command.release,
             previousRelease: state.currentRelease ?? null,
             ...(command.reason && { reason: command.reason }),
+            requestedAt: command.now.toISOString(),
           },
         },
       ];
+    }
+    case 'CancelDeployment': {
+      const { release } = pendingDeployment(state, command, ['requested']);
+      const { cancelledBy, reason } = command;
+      const data = { deploymentId, service, release, cancelledBy, ...(reason && { reason }) };
+      return [{ type: 'DeploymentCancelled', data }];
+    }
+    case 'ExpireDeployment': {
+      const pending = pendingDeployment(state, command, ['requested']);
+      if (!isExpired(pending, command.now, command.maxAgeMs)) {
+        const why = `deployment ${deploymentId} of ${service} was requested at ${pending.requestedAt}`;
+        throw new InvariantViolated('deployment-not-expired', why);
+      }
+      const { release, requestedAt } = pending;
+      const expiredAt = command.now.toISOString();
+      const data = { deploymentId, service, release, expiredAt, maxAgeSeconds: command.maxAgeMs / 1000 };
+      return [{ type: 'DeploymentExpired', data: { ...data, ...(requestedAt && { requestedAt }) } }];
     }
     case 'StartDeployment': {
       assertNoRollback(state, service);

@@ -71,8 +71,8 @@ describe('rollback decider', () => {
       .when({ type: 'RecordRollbackVerification', service, rollbackId: 'r-1', checks: [{ name: 'health', passed: true }, { name: 'tools', passed: false, detail: '5 of 6 tools' }] })
       .then({ type: 'RollbackVerified', data: { rollbackId: 'r-1', service, passed: false, checks: [{ name: 'health', passed: true }, { name: 'tools', passed: false, detail: '5 of 6 tools' }] } });
     given(serviceDecider, ...onV2WithGoodV1, automatic, started, completed, undone)
-      .when({ type: 'RequestDeployment', service, deploymentId: 'd-3', release: 'v3' })
-      .then({ type: 'DeploymentRequested', data: { deploymentId: 'd-3', service, release: 'v3', previousRelease: 'v1' } });
+      .when({ type: 'RequestDeployment', service, deploymentId: 'd-3', release: 'v3', now })
+      .then({ type: 'DeploymentRequested', data: { deploymentId: 'd-3', service, release: 'v3', previousRelease: 'v1', requestedAt: now.toISOString() } });
   });
 
   it('counts failed attempts, allows a retry, then escalation', () => {

@@ -44,7 +44,11 @@ function rollbackIn(state: ServiceState, command: { service: string; rollbackId:
 }
 
 /** Where a full rollback goes: the release asked for, else the last known good one. */
-function targetOf(state: ServiceState, rollback: Rollback, service: string): string {
+function targetOf(
+  state: ServiceState,
+  rollback: Pick<Rollback, 'mode' | 'migration' | 'targetRelease'>,
+  service: string,
+): string {
   // Disabling a feature or reverting a migration keeps the release that runs.
   if (rollback.mode === 'disable_feature' || rollback.migration) return state.currentRelease ?? 'unknown';
   const target = rollback.targetRelease ?? state.lastKnownGood;
@@ -75,6 +79,11 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
     }
     case 'RequestRollback': {
       assertNoActiveRollback(state, service);
+      if (!state.currentRelease) {
+        const why = `${service} runs no release yet: nothing to roll back; deploy one instead`;
+        throw new InvariantViolated('nothing-to-roll-back', why);
+      }
+      targetOf(state, { mode: 'manual', targetRelease: command.targetRelease }, service);
       const { type: _, ...data } = command;
       return [{ type: 'RollbackRequested', data }];
     }

@@ -1,10 +1,11 @@
 import type { Decider } from './decider.js';
 import { decideDeployment, type DeploymentCommand } from './deployment.js';
 import { decideFeatureFlag, type FeatureFlagCommand } from './feature-flags.js';
+import { assertRegistered, decideRegistration, type RegistrationCommand } from './registration.js';
 import { decideRollback, type RollbackCommand } from './rollback.js';
 import { evolveService, initialServiceState, type ServiceState } from './service.js';
 
-export type ServiceCommand = DeploymentCommand | RollbackCommand | FeatureFlagCommand;
+export type ServiceCommand = RegistrationCommand | DeploymentCommand | RollbackCommand | FeatureFlagCommand;
 
 export const serviceStream = (service: string): string => `service-${service}`;
 
@@ -12,11 +13,15 @@ export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
   initialState: initialServiceState,
   evolve: evolveService,
   decide(state, command) {
+    if (command.type === 'RegisterService') return decideRegistration(state, command);
+    assertRegistered(state, command.service);
     switch (command.type) {
       case 'RequestDeployment':
       case 'StartDeployment':
       case 'MarkDeploymentHealthy':
       case 'MarkDeploymentFailed':
+      case 'CancelDeployment':
+      case 'ExpireDeployment':
         return decideDeployment(state, command);
       case 'DisableFeature':
       case 'EnableFeature':

@@ -1,6 +1,6 @@
 import type { DomainEvent, EventData } from '../events/catalogue.js';
 
-export type DeploymentStatus = 'requested' | 'started' | 'healthy' | 'failed' | 'rolled_back';
+export type DeploymentStatus = 'requested' | 'started' | 'healthy' | 'failed' | 'rolled_back' | 'cancelled' | 'expired';
 export type RollbackStatus =
   | 'decided'
   | 'awaiting_approval'
@@ -30,11 +30,33 @@ export interface Rollback {
   readonly migration?: EventData<'RollbackDecided'>['migration'];
 }
 
+/** What served before a deployment started: restored when the deployment fails, as the driver leaves it. */
+export interface ReplacedRelease {
+  readonly release?: string | undefined;
+  readonly healthy?: boolean | undefined;
+  readonly lastKnownGood?: string | undefined;
+}
+
+export interface Deployment {
+  readonly id: string;
+  readonly release: string;
+  readonly status: DeploymentStatus;
+  /** When it was asked for (absent in histories recorded before requests carried their time). */
+  readonly requestedAt?: string | undefined;
+  /** Set from the start until the outcome. */
+  readonly replaced?: ReplacedRelease | undefined;
+}
+
 /**
  * Everything about one service that its stream (`service-<name>`) records: deployments,
  * rollbacks and disabled features share the stream so that one expected revision guards them all.
  */
 export interface ServiceState {
+  /**
+   * Registered by a fleet file or a person. A stream recorded before registrations existed holds
+   * no ServiceRegistered: any event in it counts, as any event used to bring a service into being.
+   */
+  readonly registered?: boolean | undefined;
   readonly currentRelease?: string | undefined;
   /** Whether the current release passed its readiness checks (or was restored by a rollback). */
   readonly currentReleaseHealthy?: boolean | undefined;
@@ -43,7 +65,7 @@ export interface ServiceState {
    * that merely passed readiness is not yet "known good" — the bad ones usually pass it too.
    */
   readonly lastKnownGood?: string | undefined;
-  readonly deployment?: { readonly id: string; readonly release: string; readonly status: DeploymentStatus } | undefined;
+  readonly deployment?: Deployment | undefined;
   readonly rollback?: Rollback | undefined;
   readonly disabledTools: readonly string[];
   readonly disabledAgents: readonly string[];
@@ -64,17 +86,36 @@ const toggle = (list: readonly string[], item: string, present: boolean) =>
   present ? [...new Set([...list, item])].sort() : list.filter((x) => x !== item);
 
 export function evolveService(state: ServiceState, event: DomainEvent): ServiceState {
+  const next = evolve(state, event);
+  return next.registered ? next : { ...next, registered: true };
+}
+
+function evolve(state: ServiceState, event: DomainEvent): ServiceState {
   switch (event.type) {
-    case 'DeploymentRequested':
-      return { ...state, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'requested' } };
+    case 'DeploymentRequested': {
+      const { deploymentId: id, release, requestedAt } = event.data;
+      return { ...state, deployment: { id, release, status: 'requested', ...(requestedAt && { requestedAt }) } };
+    }
+    case 'DeploymentCancelled':
+    case 'DeploymentExpired':
+      return {
+        ...state,
+        deployment: {
+          id: event.data.deploymentId,
+          release: event.data.release,
+          status: event.type === 'DeploymentCancelled' ? 'cancelled' : 'expired',
+        },
+      };
     case 'DeploymentStarted': {
       const replacesGood = state.currentReleaseHealthy && state.currentRelease !== undefined && state.currentRelease !== event.data.release;
+      const { currentRelease: release, currentReleaseHealthy: healthy, lastKnownGood } = state;
+      const replaced = { release, healthy, lastKnownGood };
       return {
         ...state,
         ...(replacesGood && { lastKnownGood: state.currentRelease }),
         currentRelease: event.data.release,
         currentReleaseHealthy: false,
-        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'started' },
+        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'started', replaced },
       };
     }
     case 'DeploymentHealthy':
@@ -84,8 +125,20 @@ export function evolveService(state: ServiceState, event: DomainEvent): ServiceS
         currentReleaseHealthy: true,
         deployment: { id: event.data.deploymentId, release: event.data.release, status: 'healthy' },
       };
-    case 'DeploymentFailed':
-      return { ...state, deployment: { id: event.data.deploymentId, release: event.data.release, status: 'failed' } };
+    case 'DeploymentFailed': {
+      // Drivers switch traffic only to a ready release: after a failure the replaced one still serves.
+      const started = state.deployment?.id === event.data.deploymentId && state.deployment.status === 'started';
+      const replaced = started ? state.deployment!.replaced : undefined;
+      return {
+        ...state,
+        ...(replaced && {
+          currentRelease: replaced.release,
+          currentReleaseHealthy: replaced.healthy,
+          lastKnownGood: replaced.lastKnownGood,
+        }),
+        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'failed' },
+      };
+    }
     case 'DeploymentRolledBack':
       return {
         ...state,

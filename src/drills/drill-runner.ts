@@ -93,7 +93,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   /** Asks Failsafe (its executor) to deploy a release; returns the deployment's id. */
   const requestDeployment = async (release: string, reason: string, of = service): Promise<string> => {
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await handleCommand(store, serviceStream(of), serviceDecider, { type: 'RequestDeployment', service: of, deploymentId, release, reason }, { actor, now: new Date(now()) });
+    await handleCommand(store, serviceStream(of), serviceDecider, { type: 'RequestDeployment', service: of, deploymentId, release, reason, now: new Date(now()) }, { actor, now: new Date(now()) });
     return deploymentId;
   };
   const deploy = async (release: string, waitMs: number, of = service): Promise<boolean> => {
@@ -102,7 +102,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     while (now() < deadline) {
       const deployment = (await state(of)).deployment;
       if (deployment?.id === deploymentId && deployment.status === 'healthy') return true;
-      if (deployment?.id === deploymentId && deployment.status === 'failed') return false;
+      const ended = ['failed', 'cancelled', 'expired'].includes(deployment?.status ?? '');
+      if (deployment?.id === deploymentId && ended) return false;
       await pause(200, signal);
       if (signal?.aborted) return false;
     }

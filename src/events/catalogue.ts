@@ -10,9 +10,11 @@ import { featureFlagEvents } from './feature-flag-events.js';
 import { healthEvents } from './health-events.js';
 import { migrationEvents } from './migration-events.js';
 import { rollbackEvents } from './rollback-events.js';
+import { serviceEvents } from './service-events.js';
 import { timeEvents } from './time-events.js';
 
 const definitions = [
+  ...serviceEvents,
   ...deploymentEvents,
   ...migrationEvents,
   ...healthEvents,

@@ -4,10 +4,33 @@ const evidence = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'];
 
 /** One valid example of every event type; the type forces a new event type to bring one. */
 export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
-  DeploymentRequested: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0', previousRelease: 'v2.0.3', reason: 'routine' },
+  ServiceRegistered: { service: 'payments', source: 'fleet' },
+  DeploymentRequested: {
+    deploymentId: 'd-1',
+    service: 'payments',
+    release: 'v2.1.0',
+    previousRelease: 'v2.0.3',
+    reason: 'routine',
+    requestedAt: '2026-11-24T09:55:00.000Z',
+  },
   DeploymentStarted: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0' },
   DeploymentHealthy: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0' },
   DeploymentFailed: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0', reason: 'readiness timed out after 60 s' },
+  DeploymentCancelled: {
+    deploymentId: 'd-1',
+    service: 'payments',
+    release: 'v2.1.0',
+    cancelledBy: 'alice',
+    reason: 'wrong release',
+  },
+  DeploymentExpired: {
+    deploymentId: 'd-1',
+    service: 'payments',
+    release: 'v2.1.0',
+    requestedAt: '2026-11-24T09:55:00.000Z',
+    expiredAt: '2026-11-24T10:10:00.000Z',
+    maxAgeSeconds: 900,
+  },
   DeploymentRolledBack: { deploymentId: 'd-1', service: 'payments', release: 'v2.1.0', toRelease: 'v2.0.3', rollbackId: 'r-1' },
   MigrationStarted: {
     migrationId: 'm-1',

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
-import { handleCommand } from '../application/command-handler.js';
+import { handleCommand, loadStream } from '../application/command-handler.js';
+import { registerServices } from '../application/register-services.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
@@ -30,6 +31,7 @@ describe('deploying to a real fleet (end to end)', () => {
     const manager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore());
     const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs: 1_000 });
     const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs: 1_000, retryDelayMs: 200 });
+    await registerServices(store, ['sample'], { actor: 'test', now: new Date(), source: 'fleet' });
     await manager.start();
     await prober.start();
     await reconciler.start();
@@ -37,7 +39,7 @@ describe('deploying to a real fleet (end to end)', () => {
   };
 
   const deploy = async (deploymentId: string, release: string) => {
-    await handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release }, { actor: 'alice', now: new Date() });
+    await handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() }, { actor: 'alice', now: new Date() });
     return waitFor((types) => types.some((t) => t === 'DeploymentHealthy' || t === 'DeploymentFailed'), (e) => (e.data as { deploymentId?: string }).deploymentId === deploymentId);
   };
 
@@ -80,12 +82,13 @@ describe('deploying to a real fleet (end to end)', () => {
     await deploy('d-2', 'v2.0.0-errors');
     const story = await waitFor((types) => types.includes('RollbackVerified'));
     expect(story.map((e) => e.type)).toEqual([
+      'ServiceRegistered',
       'DeploymentRequested', 'DeploymentStarted', 'DeploymentHealthy',
       'DeploymentRequested', 'DeploymentStarted', 'DeploymentHealthy',
       'RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified',
     ]);
-    expect(story[6]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1.0.0' });
-    expect(story[10]!.data).toMatchObject({ passed: true });
+    expect(story[7]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1.0.0' });
+    expect(story[11]!.data).toMatchObject({ passed: true });
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
   }, 120_000);
 
@@ -111,6 +114,10 @@ describe('deploying to a real fleet (end to end)', () => {
     expect(events.map((e) => e.type)).toEqual(['DeploymentRequested', 'DeploymentStarted', 'DeploymentFailed']);
     expect(events[2]!.data.reason).toMatch(/ReleaseNotReady: sample v2.0.0-crash exited/);
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
+    // What is recorded is what serves.
+    const { state } = await loadStream(store, serviceStream('sample'), serviceDecider);
+    expect(state).toMatchObject({ currentRelease: 'v1.0.0', currentReleaseHealthy: true });
+    expect(state.deployment).toMatchObject({ id: 'd-2', status: 'failed' });
   }, 120_000);
 
   it('disables the tool whose circuit breaker keeps opening, without a rollback', async () => {
@@ -122,9 +129,9 @@ describe('deploying to a real fleet (end to end)', () => {
     await deploy('d-1', 'v2.0.0-breaker');
     traffic('refund', { orderId: 'o-1', amount: 5 });
     const story = await waitFor((types) => types.includes('RollbackCompleted'));
-    expect(story.map((e) => e.type).slice(3)).toEqual(['RollbackDecided', 'RollbackStarted', 'FeatureDisabled', 'RollbackCompleted']);
-    expect(story[3]!.data).toMatchObject({ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' } });
-    expect(story[4]!.data).toMatchObject({ fromRelease: 'v2.0.0-breaker', toRelease: 'v2.0.0-breaker' });
+    expect(story.map((e) => e.type).slice(4)).toEqual(['RollbackDecided', 'RollbackStarted', 'FeatureDisabled', 'RollbackCompleted']);
+    expect(story[4]!.data).toMatchObject({ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' } });
+    expect(story[5]!.data).toMatchObject({ fromRelease: 'v2.0.0-breaker', toRelease: 'v2.0.0-breaker' });
     const [instance] = await driver.instances('sample');
     const health = (await (await fetch(`${instance!.url}/health`)).json()) as { release: string; tools: number };
     expect(health).toMatchObject({ release: 'v2.0.0-breaker', tools: 4 });

@@ -59,10 +59,35 @@ describe('service reconciler when the driver fails', () => {
     throw new Error(`no ${type}: ${(await types()).join(', ')}`);
   };
 
+  it('when it starts after a request expired, records the expiry and never runs it', async () => {
+    await reconciler.stop();
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    const hourAgo = new Date(Date.now() - 60 * 60_000);
+    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: hourAgo });
+    reconciler = new ServiceReconciler(store, new WebhookDriver({ url: endpoint.url, secret: 's', retries: 0 }), {
+      requestExpiryMs: 15 * 60_000,
+    });
+    await reconciler.start();
+    const story = await until('DeploymentExpired');
+    await reconciler.idle();
+    expect(await types()).toEqual(['ServiceRegistered', 'DeploymentRequested', 'DeploymentExpired']);
+    const [expired] = (await collect(store.readStream(serviceStream('payments')))).filter(
+      (e) => e.type === 'DeploymentExpired',
+    );
+    expect(expired!.data).toMatchObject({
+      deploymentId: 'd-1',
+      requestedAt: hourAgo.toISOString(),
+      maxAgeSeconds: 900,
+    });
+    expect(story).not.toContain('DeploymentStarted');
+    expect(endpoint.actions).toEqual([]);
+  });
+
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' });
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
     await until('DeploymentHealthy');
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2' });
+    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now: new Date() });
     await until('DeploymentHealthy', 2);
     await issue({ type: 'DecideRollback', rollbackId: 'r-1', service: 'payments', mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.4, evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'] });
     const story = await until('RollbackEscalated');

@@ -1,5 +1,6 @@
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
+import { DEFAULT_REQUEST_EXPIRY_MS, isExpired } from '../domain/deployment.js';
 import { migrationDecider, migrationStream } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
@@ -18,6 +19,8 @@ export interface ServiceReconcilerOptions {
   /** How long post-rollback verification watches the error rate (default 2 s). */
   readonly verificationWindowMs?: number;
   readonly maxErrorRateAfterRollback?: number;
+  /** A deployment request older than this is expired instead of run (default 15 min). */
+  readonly requestExpiryMs?: number;
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
@@ -123,6 +126,18 @@ export class ServiceReconciler {
   private async advanceDeployment(service: string, deployment: NonNullable<ServiceState['deployment']>): Promise<void> {
     const { id: deploymentId, release } = deployment;
     if (deployment.status === 'requested') {
+      // A request that waited past its time (e.g. while no executor ran) is recorded as expired, never run late.
+      const now = this.now();
+      const maxAgeMs = this.options.requestExpiryMs ?? DEFAULT_REQUEST_EXPIRY_MS;
+      if (isExpired(deployment, now, maxAgeMs)) {
+        const expire = { type: 'ExpireDeployment', service, deploymentId, now, maxAgeMs } as const;
+        await this.command(service, expire).catch((e: unknown) => {
+          if (!isLostRace(e)) throw e;
+        });
+        const requested = deployment.requestedAt ?? 'at an unknown time';
+        this.options.log?.(`${service}: deployment ${deploymentId} of ${release} expired (requested ${requested})`);
+        return;
+      }
       try {
         await this.command(service, { type: 'StartDeployment', service, deploymentId });
       } catch (error) {

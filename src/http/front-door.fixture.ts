@@ -18,12 +18,13 @@ import { healthStream } from '../probing/health-prober.js';
 export const PEOPLE = { admin: 'admin', alice: 'operator', bob: 'approver', vera: 'viewer', audrey: 'auditor' } as const satisfies Record<string, Role>;
 export type Person = keyof typeof PEOPLE;
 
-/** A service with two healthy releases (v1.0.0 is its last known good) and a migration at stage v2. */
+/** A registered service with two healthy releases (v1.0.0 is its last known good) and a migration at stage v2. */
 async function seedService(store: SqliteEventStore, service: string): Promise<void> {
   const run = (command: ServiceCommand) => handleCommand(store, serviceStream(service), serviceDecider, command, { actor: 'seed', now: new Date() });
+  await run({ type: 'RegisterService', service, source: 'api' });
   for (const release of ['v1.0.0', 'v1.1.0']) {
     const deploymentId = `d-${release}`;
-    await run({ type: 'RequestDeployment', service, deploymentId, release });
+    await run({ type: 'RequestDeployment', service, deploymentId, release, now: new Date() });
     await run({ type: 'StartDeployment', service, deploymentId });
     await run({ type: 'MarkDeploymentHealthy', service, deploymentId });
   }

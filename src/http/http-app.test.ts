@@ -110,6 +110,84 @@ describe('the REST API', () => {
     const replayed = await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {});
     expect(replayed.status).toBe(409);
   });
+
+  it('refuses to deploy or roll back a service nobody registered, writing nothing, until it is registered', async () => {
+    const count = async () => (await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json()).events.length;
+    const before = await count();
+    const typo = await post('/api/v1/services/ordrs/deployments', 'alice', { release: 'v2.0.0' });
+    expect(typo.status).toBe(404);
+    expect((await typo.json()).message).toMatch(
+      /no service "ordrs" is registered.*register_service \(POST \/api\/v1\/services\)/,
+    );
+    expect((await post('/api/v1/services/ordrs/rollbacks', 'alice', { reason: 'typo' })).status).toBe(404);
+    expect(await count()).toBe(before);
+    expect(
+      (await api('/api/v1/services', { as: 'vera' }).then((r) => r.json())).services.map(
+        (s: { service: string }) => s.service,
+      ),
+    ).not.toContain('ordrs');
+
+    const registered = await post('/api/v1/services', 'alice', { service: 'billing', reason: 'new service' });
+    expect(registered.status).toBe(201);
+    expect(await registered.json()).toEqual({ service: 'billing', registered: true, changed: true });
+    expect(await (await post('/api/v1/services', 'alice', { service: 'billing' })).json()).toMatchObject({
+      changed: false,
+    });
+    const neverDeployed = await post('/api/v1/services/billing/rollbacks', 'alice', { reason: 'nothing yet' });
+    expect(neverDeployed.status).toBe(409);
+    expect((await neverDeployed.json()).message).toMatch(/nothing-to-roll-back/);
+    expect((await post('/api/v1/services/billing/deployments', 'alice', { release: 'v1.0.0' })).status).toBe(201);
+  });
+
+  it('shows a deployment request no executor started, since when, and lets an operator cancel it', async () => {
+    await post('/api/v1/services', 'alice', { service: 'shipping' });
+    const before = Date.now();
+    const { deploymentId } = await (
+      await post('/api/v1/services/shipping/deployments', 'alice', { release: 'v1.0.0' })
+    ).json();
+    const waiting = (await (await api('/api/v1/services/shipping', { as: 'vera' })).json()).service.waiting;
+    expect(waiting).toMatchObject({
+      kind: 'deployment',
+      id: deploymentId,
+      release: 'v1.0.0',
+      waitingFor: expect.stringMatching(/failsafe serve --fleet/),
+    });
+    expect(Date.parse(waiting.since)).toBeGreaterThanOrEqual(before - 1000);
+    const listed = (await (await api('/api/v1/services', { as: 'vera' })).json()).services.find(
+      (v: { service: string }) => v.service === 'shipping',
+    );
+    expect(listed.waiting.id).toBe(deploymentId);
+
+    expect((await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'vera', {})).status).toBe(403);
+    const cancelled = await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'alice', {
+      reason: 'wrong release',
+    });
+    expect(cancelled.status).toBe(201);
+    expect(await cancelled.json()).toEqual({
+      deploymentId,
+      service: 'shipping',
+      release: 'v1.0.0',
+      status: 'cancelled',
+      cancelledBy: 'alice',
+    });
+    const after = (await (await api('/api/v1/services/shipping', { as: 'vera' })).json()).service;
+    expect(after.waiting).toBeUndefined();
+    expect(after.deployment).toMatchObject({ id: deploymentId, status: 'cancelled' });
+    const history = (await (await api('/api/v1/services/shipping/deployments', { as: 'vera' })).json()).deployments;
+    expect(history).toEqual([expect.objectContaining({ deploymentId, status: 'cancelled' })]);
+    const again = await post(`/api/v1/services/shipping/deployments/${deploymentId}/cancel`, 'alice', {});
+    expect(again.status).toBe(409);
+    expect((await again.json()).message).toMatch(/is cancelled, expected requested/);
+    const events = await (
+      await api('/api/v1/events?stream=service-shipping&types=DeploymentCancelled', { as: 'audrey' })
+    ).json();
+    expect(events.events).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({ reason: 'wrong release' }),
+        metadata: expect.objectContaining({ actor: 'alice' }),
+      }),
+    ]);
+  });
 });
 
 describe('authentication and authorization', () => {

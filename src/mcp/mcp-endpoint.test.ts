@@ -120,6 +120,31 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(await structured(alice, 'enable_tool', { service, tool: 'checkout' })).toMatchObject({ disabled: false, changed: true });
   });
 
+  it('registers a service, shows its deployment request no executor started, and cancels it', async () => {
+    const alice = await as('alice');
+    const fresh = `new-${era}`;
+    expect(await structured(alice, 'register_service', { service: fresh })).toEqual({
+      service: fresh,
+      registered: true,
+      changed: true,
+    });
+    const { deploymentId } = await structured(alice, 'deploy_release', { service: fresh, release: 'v1.0.0' });
+    const { service: waiting } = await structured(alice, 'service_status', { service: fresh });
+    expect(waiting.waiting).toMatchObject({
+      kind: 'deployment',
+      id: deploymentId,
+      release: 'v1.0.0',
+      since: expect.any(String),
+    });
+    expect(await structured(alice, 'cancel_deployment', { service: fresh, deploymentId })).toMatchObject({
+      status: 'cancelled',
+      cancelledBy: 'alice',
+    });
+    const { service: after } = await structured(alice, 'service_status', { service: fresh });
+    expect(after).toMatchObject({ status: 'unknown', deployment: { id: deploymentId, status: 'cancelled' } });
+    expect(after.waiting).toBeUndefined();
+  });
+
   it('reverts a migration stage, starts a drill and reports it', async () => {
     const alice = await as('alice');
     expect(await structured(alice, 'revert_migration', { migrationId: `m-${service}`, toStage: 'v1', reason: 'errors at v2' })).toEqual({ migrationId: `m-${service}`, fromStage: 'v2', toStage: 'v1' });
@@ -202,7 +227,7 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(JSON.parse(state.contents[0]!.text!)).toMatchObject({ service, currentRelease: 'v1.1.0' });
     await expect(vera.readResource({ uri: `failsafe://streams/service-${service}` })).rejects.toThrow(/Forbidden: vera/);
     const stream = await (await as('audrey')).readResource({ uri: `failsafe://streams/service-${service}` });
-    expect(JSON.parse(stream.contents[0]!.text!)[0]).toMatchObject({ type: 'DeploymentRequested' });
+    expect(JSON.parse(stream.contents[0]!.text!).slice(0, 2)).toMatchObject([{ type: 'ServiceRegistered' }, { type: 'DeploymentRequested' }]);
   });
 
   it('fills the post-incident review and the rollback runbook prompts', async () => {
