@@ -119,7 +119,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     const before = await events();
     const typo = cli('deploy', 'sampel', 'v1.0.0', '--no-wait');
     expect(typo.code).toBe(1);
-    expect(typo.stderr).toMatch(/InvariantViolated \(unknown-service\): "sampel" is not a registered service/);
+    expect(typo.stderr).toMatch(/NotFound: no service "sampel" is registered/);
     expect(cli('services').stdout).not.toMatch(/sampel/);
     expect(await events()).toEqual(before);
     expect(before[0]).toMatchObject({ type: 'ServiceRegistered', data: { service: 'sample', source: 'fleet' } });

@@ -12,11 +12,14 @@ interface ServiceSummary {
   currentRelease?: string;
   lastKnownGood?: string;
   disabledTools: string[];
+  disabledFeatures: { scope: string; target?: string; by: string; at: string; reason?: string }[];
   rollback?: { id: string; mode: string; status: string; toRelease?: string };
+  waiting?: { kind: string; id: string; release: string; since?: string; waitingFor: string };
 }
 interface ServiceStatus {
   service: ServiceSummary;
   health?: { healthy?: boolean; sampledAt?: string };
+  latencyMs: { windowSeconds: number; sampleCount: number; p50?: number; p95?: number; p99?: number };
   recentEvents: EventJson[];
 }
 
@@ -38,12 +41,12 @@ const deployCommand = () =>
       say(`deployment ${deploymentId}: ${service} → ${release} requested`);
       if (flags.wait === false) return;
       const mine = (e: EventJson) => e.data.deploymentId === deploymentId;
-      const done = (e: EventJson) => ['DeploymentHealthy', 'DeploymentFailed'].includes(e.type);
-      const end = await follow(client, service, mine, done, flags.wait);
-      if (end.type === 'DeploymentFailed') {
-        process.exitCode = 1;
-        say(`deployment ${deploymentId} failed; ${service} stays on its previous release`);
-      } else say(`deployment ${deploymentId}: ${service} runs ${release}`);
+      const ends = ['DeploymentHealthy', 'DeploymentFailed', 'DeploymentCancelled', 'DeploymentExpired'];
+      const end = await follow(client, service, mine, (e) => ends.includes(e.type), flags.wait);
+      if (end.type === 'DeploymentHealthy') return say(`deployment ${deploymentId}: ${service} runs ${release}`);
+      process.exitCode = 1;
+      const how = { DeploymentFailed: 'failed', DeploymentCancelled: 'was cancelled', DeploymentExpired: 'expired' };
+      say(`deployment ${deploymentId} ${how[end.type as keyof typeof how]}; ${service} stays on its previous release`);
     },
   );
 
@@ -91,7 +94,9 @@ const servicesCommand = () =>
       const withHealth = async (s: ServiceSummary) => ({ ...s, health: (await status(client, s.service, 1)).health });
       const rows = await Promise.all(services.map(withHealth));
       if (flags.json) return say(JSON.stringify(rows, null, 2));
-      if (rows.length === 0) return say('no services yet: deploy one with `failsafe deploy <service> <release>`');
+      if (rows.length === 0) {
+        return say('no services yet: name them in the fleet file of `failsafe serve --fleet`, or `failsafe register`');
+      }
       for (const r of rows) {
         const health = r.health
           ? `${r.health.healthy ? 'healthy' : 'UNHEALTHY'} at ${r.health.sampledAt}`
@@ -117,32 +122,97 @@ const statusCommand = () =>
       say(`  release ${s.currentRelease ?? '-'}, last known good ${s.lastKnownGood ?? '-'}`);
       const rb = s.rollback;
       if (rb) say(`  rollback ${rb.id}: ${rb.mode}, ${rb.status}${rb.toRelease ? ` to ${rb.toRelease}` : ''}`);
-      if (s.disabledTools.length) say(`  disabled tools: ${s.disabledTools.join(', ')}`);
+      const w = s.waiting;
+      if (w) say(`  waiting since ${w.since ?? '(not recorded)'}: ${w.kind} ${w.id} of ${w.release}, for ${w.waitingFor}`);
+      for (const f of s.disabledFeatures) {
+        const what = f.scope === 'system' ? 'legacy mode' : `${f.scope} ${f.target} disabled`;
+        say(`  ${what} by ${f.by} at ${f.at}${f.reason ? ` (${f.reason})` : ''}`);
+      }
       say(`  health: ${health ? JSON.stringify(health) : 'no sample yet'}`);
+      const { p50, p95, p99, sampleCount, windowSeconds } = found.latencyMs;
+      const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)} ms`);
+      say(`  latency over ${windowSeconds} s (${sampleCount} samples): P50 ${ms(p50)}, P95 ${ms(p95)}, P99 ${ms(p99)}`);
       say('Recent events');
       for (const e of found.recentEvents) say(eventLine(e));
     },
   );
 
-const toolSwitchCommand = (enable: boolean) =>
+/** Disables or enables one tool or agent of a service: the first two of the seeds' gradual rollback levels. */
+const featureSwitchCommand = (scope: 'tool' | 'agent', enable: boolean) =>
   clientCommand(
     new Command(enable ? 'enable' : 'disable')
-      .description(enable ? 'enable a tool that was disabled' : 'disable one tool of a service, keeping its release')
+      .description(enable ? `enable a ${scope} that was disabled` : `disable one ${scope} of a service, keeping its release`)
       .argument('<service>')
-      .argument('<tool>')
+      .argument(`<${scope}>`)
       .option('--reason <text>', 'why, recorded with the change'),
-    async (client, service: string, tool: string, flags: { reason?: string }) => {
-      const input = { service, tool, reason: flags.reason };
-      const result = (await client.call(enable ? 'enable_tool' : 'disable_tool', input)) as { changed: boolean };
-      say(`${service}: tool ${tool} ${enable ? 'enabled' : 'disabled'}${result.changed ? '' : ' (it already was)'}`);
+    async (client, service: string, target: string, flags: { reason?: string }) => {
+      const input = { service, [scope]: target, reason: flags.reason };
+      const result = (await client.call(`${enable ? 'enable' : 'disable'}_${scope}`, input)) as { changed: boolean };
+      const done = enable ? 'enabled' : 'disabled';
+      say(`${service}: ${scope} ${target} ${done}${result.changed ? '' : ' (it already was)'}`);
     },
   );
 
-const toolCommand = () =>
-  new Command('tool')
-    .description("disable or enable one tool of a service (the seeds' gradual rollback)")
-    .addCommand(toolSwitchCommand(false))
-    .addCommand(toolSwitchCommand(true));
+const featureCommand = (scope: 'tool' | 'agent', what: string) =>
+  new Command(scope)
+    .description(`disable or enable ${what} of a service (the seeds' gradual rollback)`)
+    .addCommand(featureSwitchCommand(scope, false))
+    .addCommand(featureSwitchCommand(scope, true));
+
+/** The third level: legacy mode for one service, or for the whole fleet. */
+const legacySwitchCommand = (enter: boolean) =>
+  clientCommand(
+    new Command(enter ? 'enter' : 'leave')
+      .description(enter ? 'switch a service (or --fleet) to legacy mode' : 'take a service (or --fleet) out of legacy mode')
+      .argument('[service]')
+      .option('--fleet', 'every service Failsafe knows, each recorded on its own stream')
+      .option('--reason <text>', 'why, recorded with the change'),
+    async (client, service: string | undefined, flags: { fleet?: boolean; reason?: string }) => {
+      if (Boolean(service) === Boolean(flags.fleet)) {
+        throw Object.assign(new Error('name one service, or give --fleet'), { code: 'USAGE' });
+      }
+      const verb = enter ? 'enter' : 'leave';
+      if (service) {
+        const result = (await client.call(`${verb}_legacy_mode`, { service, reason: flags.reason })) as { changed: boolean };
+        return say(`${service}: legacy mode ${enter ? 'on' : 'off'}${result.changed ? '' : ' (it already was)'}`);
+      }
+      const result = (await client.call(`${verb}_fleet_legacy_mode`, { reason: flags.reason })) as {
+        services: { service: string; changed: boolean }[];
+      };
+      for (const s of result.services) say(`${s.service}: legacy mode ${enter ? 'on' : 'off'}${s.changed ? '' : ' (it already was)'}`);
+    },
+  );
+
+const legacyModeCommand = () =>
+  new Command('legacy-mode')
+    .description("the seeds' system level of gradual rollback: only the legacy tool set is offered")
+    .addCommand(legacySwitchCommand(true))
+    .addCommand(legacySwitchCommand(false));
+
+const registerCommand = () =>
+  clientCommand(
+    new Command('register')
+      .description('make a service known so it can be deployed (fleet-file services are registered by serve)')
+      .argument('<service>')
+      .option('--reason <text>', 'why, recorded with the registration'),
+    async (client, service: string, flags: { reason?: string }) => {
+      await client.call('register_service', { service, reason: flags.reason });
+      say(`${service}: registered`);
+    },
+  );
+
+const cancelCommand = () =>
+  clientCommand(
+    new Command('cancel')
+      .description('cancel a deployment request that no executor has started (`failsafe status` shows what waits)')
+      .argument('<service>')
+      .argument('<deployment-id>')
+      .option('--reason <text>', 'why, recorded with the cancellation'),
+    async (client, service: string, deploymentId: string, flags: { reason?: string }) => {
+      await client.call('cancel_deployment', { service, deploymentId, reason: flags.reason });
+      say(`deployment ${deploymentId} of ${service} cancelled`);
+    },
+  );
 
 /** `key=value` gives a string, `key:=json` any JSON value (as httpie does). */
 function inputOf(pairs: readonly string[]): Record<string, unknown> {
@@ -178,6 +248,10 @@ export const fleetCommands = (): Command[] => [
   approveCommand(),
   servicesCommand(),
   statusCommand(),
-  toolCommand(),
+  registerCommand(),
+  cancelCommand(),
+  featureCommand('tool', 'one tool'),
+  featureCommand('agent', 'one agent (an MCP client, by its name)'),
+  legacyModeCommand(),
   callCommand(),
 ];

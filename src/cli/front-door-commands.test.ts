@@ -77,6 +77,29 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     expect(disabled.stdout).toMatch(/search: tool lookup disabled/);
   });
 
+  it('registers a service, shows and cancels a waiting deployment, and switches each rollback level', async () => {
+    const typo = await failsafe(['deploy', 'inventroy', 'v1.0.0', '--no-wait'], { as: 'alice' });
+    expect(typo.stderr).toMatch(/no service "inventroy" is registered/);
+    expect((await failsafe(['register', 'inventory'], { as: 'alice' })).stdout).toMatch(/inventory: registered/);
+    const deployed = await failsafe(['deploy', 'inventory', 'v1.0.0', '--no-wait'], { as: 'alice' });
+    const deploymentId = /deployment (d-[0-9a-f]+)/.exec(deployed.stdout)?.[1];
+    expect(deploymentId, deployed.stderr).toBeDefined();
+    const waiting = await failsafe(['status', 'inventory'], { as: 'vera' });
+    expect(waiting.stdout).toMatch(new RegExp(`waiting since \\S+: deployment ${deploymentId} of v1.0.0, for an executor`));
+    const cancelled = await failsafe(['cancel', 'inventory', deploymentId!, '--reason', 'wrong release'], { as: 'alice' });
+    expect(cancelled.stdout, cancelled.stderr).toMatch(`deployment ${deploymentId} of inventory cancelled`);
+    expect((await failsafe(['status', 'inventory'], { as: 'vera' })).stdout).not.toMatch(/waiting since/);
+    const agent = await failsafe(['agent', 'disable', 'inventory', 'claude-desktop', '--reason', 'loops'], { as: 'alice' });
+    expect(agent.stdout, agent.stderr).toMatch(/inventory: agent claude-desktop disabled/);
+    const legacy = await failsafe(['legacy-mode', 'enter', '--fleet'], { as: 'alice' });
+    expect(legacy.stdout, legacy.stderr).toMatch(/inventory: legacy mode on/);
+    expect((await failsafe(['legacy-mode', 'enter'], { as: 'alice' })).stderr).toMatch(/name one service, or give --fleet/);
+    const shown = await failsafe(['status', 'inventory'], { as: 'vera' });
+    expect(shown.stdout).toMatch(/agent claude-desktop disabled by alice at \S+ \(loops\)/);
+    expect(shown.stdout).toMatch(/legacy mode by alice at /);
+    expect((await failsafe(['legacy-mode', 'leave', 'inventory'], { as: 'alice' })).stdout).toMatch(/legacy mode off/);
+  });
+
   it('asks the server for a drill run and follows it until its wait is over', async () => {
     const asked = await failsafe(['drill', 'run', 'high-error-rate', '--via-server', '--wait', '1'], { as: 'alice' });
     const runId = /drill run (run-\S+) of high-error-rate requested/.exec(asked.stdout)?.[1];
