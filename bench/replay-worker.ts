@@ -17,7 +17,7 @@ let events = 0;
 const start = performance.now();
 for await (const recorded of store.readAll()) {
   const event = decodeEvent(recorded);
-  projections.forEach((p, i) => p.apply(states[i], event));
+  for (const [i, p] of projections.entries()) p.apply(states[i], event);
   events += 1;
   if (events % 10_000 === 0) peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
 }

@@ -1,7 +1,7 @@
 import type { LoadSummary } from './k6.js';
 import type { Scorecard, TimelineEntry } from './scorecard.js';
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 const COLORS: Record<TimelineEntry['kind'], string> = { step: '#8a94a6', fault: '#d64545', heal: '#2f9e68', decision: '#e08a00', recovery: '#2f6fd6', sample: '#555' };
@@ -27,12 +27,12 @@ function timelineChart(card: Scorecard): string {
   <text x="12" y="${top + plotHeight / 2}" transform="rotate(-90 12 ${top + plotHeight / 2})" text-anchor="middle" fill="#666">error rate</text>
   ${ticks.map((t) => `<text x="${x(t)}" y="${top + plotHeight + 16}" text-anchor="middle" fill="#666">${seconds(t - start)}</text>`).join('')}
   ${line ? `<path d="${line}" fill="none" stroke="${COLORS.sample}" stroke-width="1.5"/>` : ''}
-  ${samples.map((s) => `<circle cx="${x(s.at).toFixed(1)}" cy="${y(s.errorRate!).toFixed(1)}" r="2" fill="${COLORS.sample}"><title>${escape(`${seconds(s.at - start)}: ${s.label}, errors ${((s.errorRate ?? 0) * 100).toFixed(1)} %${s.p95Ms !== undefined ? `, p95 ${s.p95Ms.toFixed(0)} ms` : ''}`)}</title></circle>`).join('\n  ')}
+  ${samples.map((s) => `<circle cx="${x(s.at).toFixed(1)}" cy="${y(s.errorRate!).toFixed(1)}" r="2" fill="${COLORS.sample}"><title>${escapeHtml(`${seconds(s.at - start)}: ${s.label}, errors ${((s.errorRate ?? 0) * 100).toFixed(1)} %${s.p95Ms !== undefined ? `, p95 ${s.p95Ms.toFixed(0)} ms` : ''}`)}</title></circle>`).join('\n  ')}
   ${marks
     .map(
       (m, i) =>
         `<line x1="${x(m.at).toFixed(1)}" x2="${x(m.at).toFixed(1)}" y1="${top}" y2="${top + plotHeight}" stroke="${COLORS[m.kind]}" stroke-width="2" stroke-dasharray="${m.kind === 'heal' ? '4 3' : ''}"/>
-  <text x="${x(m.at).toFixed(1)}" y="${top + plotHeight + 34 + (i % 4) * 14}" fill="${COLORS[m.kind]}" text-anchor="middle">${escape(m.label.slice(0, 60))}</text>`,
+  <text x="${x(m.at).toFixed(1)}" y="${top + plotHeight + 34 + (i % 4) * 14}" fill="${COLORS[m.kind]}" text-anchor="middle">${escapeHtml(m.label.slice(0, 60))}</text>`,
     )
     .join('\n  ')}
 </svg>`;
@@ -45,7 +45,7 @@ const loadRow = (phase: string, summary: LoadSummary | undefined) =>
 export function drillReportHtml(card: Scorecard): string {
   const verdictColor = card.outcome === 'passed' ? '#2f9e68' : card.outcome === 'failed' ? '#d64545' : '#8a94a6';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Drill ${escape(card.drill)} — ${card.outcome}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Drill ${escapeHtml(card.drill)} — ${card.outcome}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#1d2330;padding:0 1em}
 h1{margin-bottom:.2em}.verdict{display:inline-block;padding:.2em .7em;border-radius:1em;color:#fff;background:${verdictColor};font-weight:600}
@@ -53,9 +53,9 @@ h1{margin-bottom:.2em}.verdict{display:inline-block;padding:.2em .7em;border-rad
 table{border-collapse:collapse;width:100%;margin:1em 0}td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}
 .pass{color:#2f9e68;font-weight:600}.fail{color:#d64545;font-weight:600}small{color:#666}
 </style></head><body>
-<h1>Drill ${escape(card.drill)} <span class="verdict">${card.outcome.toUpperCase()}</span></h1>
-<p>${escape(card.description)}<br><small>service ${escape(card.service)} · run ${escape(card.runId)} · ${escape(card.startedAt)} → ${escape(card.finishedAt)}</small></p>
-${card.abortReason ? `<p class="fail">Aborted: ${escape(card.abortReason)}</p>` : ''}
+<h1>Drill ${escapeHtml(card.drill)} <span class="verdict">${card.outcome.toUpperCase()}</span></h1>
+<p>${escapeHtml(card.description)}<br><small>service ${escapeHtml(card.service)} · run ${escapeHtml(card.runId)} · ${escapeHtml(card.startedAt)} → ${escapeHtml(card.finishedAt)}</small></p>
+${card.abortReason ? `<p class="fail">Aborted: ${escapeHtml(card.abortReason)}</p>` : ''}
 <div class="figures">
   <div class="figure">time to detect<b>${seconds(card.timeToDetectMs)}</b></div>
   <div class="figure">time to recover<b>${seconds(card.timeToRecoverMs)}</b></div>
@@ -66,7 +66,7 @@ ${card.abortReason ? `<p class="fail">Aborted: ${escape(card.abortReason)}</p>` 
 ${timelineChart(card)}
 <h2>Expectations</h2>
 <table><tr><th></th><th>expectation</th><th>observed</th></tr>
-${card.expectations.map((e) => `<tr><td class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'PASS' : 'FAIL'}</td><td>${escape(e.expectation)}</td><td>${escape(e.detail)}</td></tr>`).join('\n')}
+${card.expectations.map((e) => `<tr><td class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'PASS' : 'FAIL'}</td><td>${escapeHtml(e.expectation)}</td><td>${escapeHtml(e.detail)}</td></tr>`).join('\n')}
 </table>
 <h2>Load (k6)</h2>
 <table><tr><th>phase</th><th>requests</th><th>median</th><th>p95</th><th>errors</th></tr>
@@ -77,7 +77,7 @@ ${loadRow('after recovery', card.load.after)}
 <h2>Steps</h2>
 <table>${card.timeline
     .filter((t) => t.kind !== 'sample')
-    .map((t) => `<tr><td>${seconds(t.at - Date.parse(card.startedAt))}</td><td>${escape(t.label)}</td></tr>`)
+    .map((t) => `<tr><td>${seconds(t.at - Date.parse(card.startedAt))}</td><td>${escapeHtml(t.label)}</td></tr>`)
     .join('\n')}</table>
 </body></html>
 `;

@@ -192,7 +192,7 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
         }
         const all = await collect(store.readAll());
         expect(all.map((e) => e.id)).toEqual(order);
-        all.slice(1).forEach((e, i) => expect(e.position).toBeGreaterThan(all[i]!.position));
+        for (const [i, e] of all.slice(1).entries()) expect(e.position).toBeGreaterThan(all[i]!.position);
         const fromMiddle = await collect(store.readAll({ fromPosition: all[10]!.position, maxCount: 5 }));
         expect(fromMiddle.map((e) => e.id)).toEqual(order.slice(10, 15));
         const backwards = await collect(store.readAll({ direction: 'backwards', maxCount: 4 }));
