@@ -141,7 +141,7 @@ const statusCommand = () =>
 const featureSwitchCommand = (scope: 'tool' | 'agent', enable: boolean) =>
   clientCommand(
     new Command(enable ? 'enable' : 'disable')
-      .description(enable ? `enable a ${scope} that was disabled` : `disable one ${scope} of a service, keeping its release`)
+      .description(enable ? `enable the ${scope}, which was disabled` : `disable one ${scope} of a service, keeping its release`)
       .argument('<service>')
       .argument(`<${scope}>`)
       .option('--reason <text>', 'why, recorded with the change'),

@@ -113,6 +113,10 @@ describe('process driver (real processes)', () => {
 
   it('stops for good the instances a closed supervisor left running, and never a pid now used by another program', async () => {
     const [running] = await driver.deploy('sample', 'v1.0.0');
+    // A supervisor still running (here: this test runner's parent, alive and not this process) keeps its fleet.
+    writeFileSync(join(stateDir, 'supervisor.pid'), `${process.ppid}\n`);
+    await expect(ProcessDriver.stopAllRecorded(stateDir)).rejects.toThrow(/FleetStillSupervised: .*pid \d+\) still supervises/);
+    await expect(health(running!.url)).resolves.toMatchObject({ release: 'v1.0.0' });
     await driver.close();
     writeFileSync(join(stateDir, 'pids', String(process.pid)), 'some other program\n');
     expect(await ProcessDriver.stopAllRecorded(stateDir)).toBe(1);

@@ -143,6 +143,7 @@ export class ProcessDriver implements TargetDriver {
     const driver = new ProcessDriver(options, forwarders);
     for (const service of forwarders.keys()) await driver.adopt(service);
     await driver.stopOrphans();
+    writeFileSync(supervisorFile(options.stateDir), `${process.pid}\n`);
     return driver;
   }
 
@@ -188,6 +189,9 @@ export class ProcessDriver implements TargetDriver {
    * outlives Failsafe by design, so this is how a person (or a test) ends it for good.
    */
   static async stopAllRecorded(stateDir: string, log?: (line: string) => void): Promise<number> {
+    const supervisor = Number(existsSync(supervisorFile(stateDir)) ? readFileSync(supervisorFile(stateDir), 'utf8') : 0);
+    // A supervisor that is still running would see its instances vanish and no rule could tell why.
+    if (supervisor > 0 && supervisor !== process.pid && alive(supervisor)) throw new FleetStillSupervised(supervisor);
     return stopRecordedInstances(stateDir, new Set(), log);
   }
 
@@ -334,6 +338,12 @@ export class ProcessDriver implements TargetDriver {
   async close(): Promise<void> {
     await Promise.all([...this.queues.values(), ...this.stopping]);
     for (const forwarder of this.forwarders.values()) await forwarder.close();
+    rmSync(supervisorFile(this.options.stateDir), { force: true });
+    const left = this.running.size;
+    if (left > 0) {
+      const them = left === 1 ? '1 fleet instance keeps' : `${left} fleet instances keep`;
+      this.options.log?.(`${them} running for the next serve to adopt; \`failsafe fleet stop\` stops them`);
+    }
   }
 
   /** Stops every instance (tests and a full shutdown of the fleet). */
@@ -345,6 +355,16 @@ export class ProcessDriver implements TargetDriver {
 }
 
 const pidFile = (stateDir: string, pid: number) => join(stateDir, 'pids', String(pid));
+/** The running supervisor's pid, removed when it closes. */
+const supervisorFile = (stateDir: string) => join(stateDir, 'supervisor.pid');
+
+export class FleetStillSupervised extends Error {
+  readonly code = 'FLEET_STILL_SUPERVISED';
+  constructor(readonly pid: number) {
+    super(`FleetStillSupervised: failsafe serve (pid ${pid}) still supervises this fleet; stop it first (Ctrl-C or SIGTERM)`);
+    this.name = 'FleetStillSupervised';
+  }
+}
 
 /** SIGTERM, then up to the grace period for in-flight work, then SIGKILL. */
 async function stopInstance(stateDir: string, running: Pick<Running, 'pid' | 'child' | 'graceMs'>): Promise<void> {
