@@ -1,20 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../src/events/catalogue.js';
+import { recordedEvent } from './recorded-event.fixture.js';
 import { foldProjection } from '../src/runtime/projection.js';
 import { healthWindowsProjection, latenciesOf, latencyOf, type SamplePoint } from './health-windows.js';
 
-let n = 0;
-const recorded = (event: DomainEvent): TypedRecordedEvent =>
-  ({
-    ...event,
-    id: `0195f2a4-8c1e-7d3a-9b2f-${(n += 1).toString(16).padStart(12, '0')}`,
-    stream: 's',
-    revision: BigInt(n),
-    position: BigInt(n),
-    recordedAt: new Date(),
-    metadata: { correlationId: '0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01', causationId: null, actor: 't', schemaVersion: 1, occurredAt: '2026-11-24T10:00:00.000Z' },
-  }) as TypedRecordedEvent;
+const recorded = (event: DomainEvent) => recordedEvent(event, { stream: 's', actor: 't' });
 const sample = (release: string, seconds: number): TypedRecordedEvent =>
   recorded({ type: 'HealthSampleRecorded', data: { service: 'svc', instance: 'i', release, sampledAt: new Date(Date.UTC(2026, 10, 24, 10, 0, seconds)).toISOString(), healthy: true, healthLatencyMs: 1 } });
 

@@ -1,26 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../src/events/catalogue.js';
+import { recordedEvent } from './recorded-event.fixture.js';
 import { eventExamples } from '../src/events/event-examples.fixture.js';
 import { foldProjection } from '../src/runtime/projection.js';
 import { incidentsProjection } from './incidents.js';
 
-let n = 0;
-const recorded = (event: DomainEvent): TypedRecordedEvent =>
-  ({
-    ...event,
-    id: `0195f2a4-8c1e-7d3a-9b2f-${(n += 1).toString(16).padStart(12, '0')}`,
-    stream: 'service-payments',
-    revision: BigInt(n),
-    position: BigInt(n),
-    recordedAt: new Date(),
-    metadata: {
-      correlationId: '0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01',
-      causationId: null,
-      actor: 'failsafe:policy',
-      schemaVersion: 1,
-      occurredAt: '2026-11-24T10:00:00.000Z',
-    },
-  }) as TypedRecordedEvent;
+const recorded = (event: DomainEvent) => recordedEvent(event);
 
 const decided = (rollbackId: string, severity?: 'P0' | 'P1' | 'P2' | 'P3') =>
   recorded({

@@ -1,25 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../src/events/catalogue.js';
+import { recordedEvent } from './recorded-event.fixture.js';
 import { foldProjection } from '../src/runtime/projection.js';
 import { serviceStateProjection } from './service-state.js';
 
 let n = 0;
-const by = (actor: string, event: DomainEvent): TypedRecordedEvent =>
-  ({
-    ...event,
-    id: `0195f2a4-8c1e-7d3a-9b2f-${(n += 1).toString(16).padStart(12, '0')}`,
-    stream: 'service-payments',
-    revision: BigInt(n),
-    position: BigInt(n),
-    recordedAt: new Date(),
-    metadata: {
-      correlationId: '0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01',
-      causationId: null,
-      actor,
-      schemaVersion: 1,
-      occurredAt: `2026-11-24T10:00:0${n % 10}.000Z`,
-    },
-  }) as TypedRecordedEvent;
+const by = (actor: string, event: DomainEvent) =>
+  recordedEvent(event, { actor, occurredAt: `2026-11-24T10:00:0${(n += 1) % 10}.000Z` });
 
 const service = 'payments';
 

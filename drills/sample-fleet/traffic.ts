@@ -36,3 +36,22 @@ export function startTraffic(address: () => string, tool = 'add', args: Record<s
     },
   };
 }
+
+/** An MCP `initialize` from the given agent (named in the x-mcp-agent header): the HTTP status and body it gets. */
+export const initializeAs = async (base: string, agent: string) => {
+  const response = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-mcp-agent': agent,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: agent, version: '1' } },
+    }),
+  });
+  return { status: response.status, body: await response.text() };
+};

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTraffic } from '../../drills/sample-fleet/traffic.js';
+import { initializeAs, startTraffic } from '../../drills/sample-fleet/traffic.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { startFrontDoor, type FrontDoor, type Person } from '../http/front-door.fixture.js';
 
@@ -54,25 +54,6 @@ async function eventually<T>(check: () => Promise<T | undefined | false>, what: 
   }
 }
 
-/** An MCP `initialize` from an agent that names itself in the x-mcp-agent header: the HTTP status it gets. */
-const initializeAs = async (address: string, agent: string) => {
-  const response = await fetch(`${address}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'x-mcp-agent': agent,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: agent, version: '1' } },
-    }),
-  });
-  await response.arrayBuffer();
-  return response.status;
-};
 const health = async (address: string) =>
   (await (await fetch(`${address}/health`)).json()) as { mode: string; tools: number };
 
@@ -176,8 +157,8 @@ describe('gradual rollback on a real sample server', () => {
     await eventually(async () => (await status('sample')).service.status === 'healthy', 'v1.0.0 deployed');
 
     await post('/services/sample/agents/planner/disable', 'alice', { reason: 'back to its REST client' });
-    await eventually(async () => (await initializeAs(address, 'planner')) === 403, 'planner refused');
-    expect(await initializeAs(address, 'picker')).toBe(200);
+    await eventually(async () => (await initializeAs(address, 'planner')).status === 403, 'planner refused');
+    expect((await initializeAs(address, 'picker')).status).toBe(200);
 
     await post('/services/sample/legacy-mode/enter', 'alice');
     const legacy = await eventually(async () => {
@@ -189,7 +170,7 @@ describe('gradual rollback on a real sample server', () => {
     await post('/services/sample/agents/planner/enable', 'alice');
     await post('/services/sample/legacy-mode/leave', 'alice');
     await eventually(async () => (await health(address)).mode === 'mcp', 'out of legacy mode');
-    await eventually(async () => (await initializeAs(address, 'planner')) === 200, 'planner served again');
+    await eventually(async () => (await initializeAs(address, 'planner')).status === 200, 'planner served again');
     expect(await health(address)).toMatchObject({ mode: 'mcp', tools: 5 });
 
     const traffic = startTraffic(() => address);

@@ -4,28 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { initializeAs } from '../../drills/sample-fleet/traffic.js';
 import { ProcessDriver } from './process-driver.js';
 import { noFeatureFlags } from './target-driver.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
-/** An MCP `initialize` from the given agent (named in the x-mcp-agent header): the HTTP status it gets. */
-const initializeAs = async (base: string, agent: string) => {
-  const response = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'x-mcp-agent': agent,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: agent, version: '1' } },
-    }),
-  });
-  return { status: response.status, body: await response.text() };
-};
 /** A fresh connection per check: a pooled keep-alive connection may still lead to the instance just replaced. */
 const health = (base: string) =>
   new Promise<{ release: string; tools: number; mode: string }>((resolve, reject) => {
