@@ -107,6 +107,16 @@ describe('process driver (real processes)', () => {
     expect(readdirSync(join(stateDir, 'pids'))).toEqual([]);
   }, 60_000);
 
+  it('starts again, with its flags, the release that was serving when the fleet was stopped', async () => {
+    await driver.deploy('sample', 'v1.0.0');
+    await driver.setFeatureFlags('sample', { ...noFeatureFlags, tools: ['refund'] });
+    await driver.close();
+    await ProcessDriver.stopAllRecorded(stateDir);
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
+    expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 4 });
+  }, 60_000);
+
   it('never leaves its folders nor lets a tool name break MCP_DISABLE_TOOLS, whatever the name', async () => {
     const root = mkdtempSync(join(tmpdir(), 'failsafe-escape-'));
     const releases = join(root, 'releases');

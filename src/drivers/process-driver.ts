@@ -166,16 +166,31 @@ export class ProcessDriver implements TargetDriver {
     if (!existsSync(this.statePath(service))) return;
     const state = JSON.parse(readFileSync(this.statePath(service), 'utf8')) as StateFile;
     const url = `http://127.0.0.1:${state.port}`;
-    if (!alive(state.pid) || !(await answers(`${url}/health`))) return;
+    const flags = state.flags ?? { ...noFeatureFlags, tools: state.disabledTools ?? [] };
+    if (!alive(state.pid) || !(await answers(`${url}/health`))) return this.restart(service, state.release, flags);
     this.running.set(service, {
       instance: { id: `${service}-${state.pid}`, service, release: state.release, url, startedAt: state.startedAt },
       pid: state.pid,
       port: state.port,
-      flags: state.flags ?? { ...noFeatureFlags, tools: state.disabledTools ?? [] },
+      flags,
       graceMs: state.graceMs,
     });
     this.forwarder(service).switchTo(state.port);
     this.options.log?.(`${service}: adopted ${state.release} (pid ${state.pid}) left running by a previous supervisor`);
+  }
+
+  /**
+   * The release last switched to no longer runs (`failsafe fleet stop`, a reboot): a supervisor
+   * starts it again with its flags, so what serves is what the store records. If it cannot start,
+   * nothing serves, and the prober's samples say so.
+   */
+  private async restart(service: string, release: string, flags: FeatureFlags): Promise<void> {
+    try {
+      await this.switchTo(service, release, flags, true);
+      this.options.log?.(`${service}: ${release} was not running; started it again`);
+    } catch (error) {
+      this.options.log?.(`${service}: ${release} was not running and could not be started: ${(error as Error).message}`);
+    }
   }
 
   /** Instances a crashed supervisor started but never switched to (or never stopped): stopped now. */
