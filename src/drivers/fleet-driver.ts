@@ -1,4 +1,4 @@
-import { UnknownService, type Instance, type TargetDriver } from './target-driver.js';
+import { UnknownService, type ActionContext, type Instance, type TargetDriver } from './target-driver.js';
 
 /** One driver for the whole fleet: each service is handed to the driver configured for it. */
 export class FleetDriver implements TargetDriver {
@@ -10,20 +10,24 @@ export class FleetDriver implements TargetDriver {
     return driver;
   }
 
-  async deploy(service: string, release: string): Promise<Instance[]> {
-    return this.driverOf(service).deploy(service, release);
+  async deploy(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.driverOf(service).deploy(service, release, action);
   }
 
-  async rollback(service: string, release: string): Promise<Instance[]> {
-    return this.driverOf(service).rollback(service, release);
+  async rollback(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.driverOf(service).rollback(service, release, action);
   }
 
-  async setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]> {
-    return this.driverOf(service).setDisabledTools(service, tools);
+  async setDisabledTools(service: string, tools: readonly string[], action?: ActionContext): Promise<Instance[]> {
+    return this.driverOf(service).setDisabledTools(service, tools, action);
   }
 
   async instances(service: string): Promise<Instance[]> {
     return this.driverOf(service).instances(service);
+  }
+
+  async expectedTools(service: string, release: string): Promise<readonly string[] | undefined> {
+    return this.driverOf(service).expectedTools?.(service, release);
   }
 
   async close(): Promise<void> {

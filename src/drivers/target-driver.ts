@@ -8,6 +8,11 @@ export interface Instance {
   readonly startedAt: string;
 }
 
+/** What comes with an action: a key that is the same at every attempt at it, so a receiver can deduplicate. */
+export interface ActionContext {
+  readonly idempotencyKey: string;
+}
+
 /**
  * How Failsafe acts on a fleet. Every method is idempotent: deploying the release that already
  * runs, or disabling a tool already disabled, changes nothing, so an interrupted action can be
@@ -15,12 +20,14 @@ export interface Instance {
  */
 export interface TargetDriver {
   /** Starts the release, waits until it is ready, switches traffic to it, stops the previous one. */
-  deploy(service: string, release: string): Promise<Instance[]>;
+  deploy(service: string, release: string, action?: ActionContext): Promise<Instance[]>;
   /** Same as deploy, for a release that ran before (its snapshotted configuration is reused). */
-  rollback(service: string, release: string): Promise<Instance[]>;
+  rollback(service: string, release: string, action?: ActionContext): Promise<Instance[]>;
   /** Restarts the current release with these tools disabled (the seeds' MCP_DISABLE_TOOLS). */
-  setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]>;
+  setDisabledTools(service: string, tools: readonly string[], action?: ActionContext): Promise<Instance[]>;
   instances(service: string): Promise<Instance[]>;
+  /** The tools the release declares it serves, when the driver can tell (post-rollback verification expects them). */
+  expectedTools?(service: string, release: string): Promise<readonly string[] | undefined>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { type Instance, type TargetDriver } from './target-driver.js';
+import { type ActionContext, type Instance, type TargetDriver } from './target-driver.js';
 
 export interface WebhookDriverOptions {
   /** The user's deploy endpoint: Failsafe POSTs each action to it. */
@@ -29,22 +29,23 @@ export const webhookSignature = (secret: string, timestamp: string, body: string
 
 /**
  * Acts through the user's own deploy endpoint: every action is one signed POST carrying an
- * idempotency key that stays the same across retries, so a retried deploy happens once.
+ * idempotency key that stays the same across retries (the executor's too, and its restarts: the
+ * key comes from the event behind the action), so a retried deploy happens once.
  * The endpoint answers `{ "instances": [{ "id", "release", "url" }] }`.
  */
 export class WebhookDriver implements TargetDriver {
   constructor(private readonly options: WebhookDriverOptions) {}
 
-  deploy(service: string, release: string): Promise<Instance[]> {
-    return this.call('deploy', service, { release });
+  deploy(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.call('deploy', service, { release }, action);
   }
 
-  rollback(service: string, release: string): Promise<Instance[]> {
-    return this.call('rollback', service, { release });
+  rollback(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.call('rollback', service, { release }, action);
   }
 
-  setDisabledTools(service: string, tools: readonly string[]): Promise<Instance[]> {
-    return this.call('set-disabled-tools', service, { disabledTools: [...tools] });
+  setDisabledTools(service: string, tools: readonly string[], action?: ActionContext): Promise<Instance[]> {
+    return this.call('set-disabled-tools', service, { disabledTools: [...tools] }, action);
   }
 
   instances(service: string): Promise<Instance[]> {
@@ -53,8 +54,9 @@ export class WebhookDriver implements TargetDriver {
 
   async close(): Promise<void> {}
 
-  private async call(action: string, service: string, details: Record<string, unknown>): Promise<Instance[]> {
-    const idempotencyKey = randomUUID();
+  private async call(action: string, service: string, details: Record<string, unknown>, context?: ActionContext): Promise<Instance[]> {
+    // The executor's key, derived from the event behind the action; a fresh one only for what no event asked for (a read).
+    const idempotencyKey = context?.idempotencyKey ?? randomUUID();
     const body = JSON.stringify({ action, service, ...details, idempotencyKey });
     const retries = this.options.retries ?? 3;
     let last = '';

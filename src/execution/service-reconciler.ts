@@ -1,11 +1,12 @@
+import { v5 as uuidv5 } from 'uuid';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import { migrationDecider, migrationStream } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
-import type { TargetDriver } from '../drivers/target-driver.js';
+import type { ActionContext, TargetDriver } from '../drivers/target-driver.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
-import type { EventStore, Subscription } from '../event-store/event-store.js';
+import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.js';
 import { verifyInstances } from './post-rollback-verification.js';
 
 export interface ServiceReconcilerOptions {
@@ -13,9 +14,15 @@ export interface ServiceReconcilerOptions {
   readonly maxAttempts?: number;
   /** Pause before retrying a failed rollback, times the attempt number (default 2 s). */
   readonly retryDelayMs?: number;
-  /** How long post-rollback verification watches the error rate (default 2 s). */
+  /** How long post-rollback verification watches the service (default 10 s). */
   readonly verificationWindowMs?: number;
+  /** Probes over that window; health and the tool list must hold at each (default 3). */
+  readonly verificationProbes?: number;
   readonly maxErrorRateAfterRollback?: number;
+  /** Fewest tool calls the error rate after a rollback is judged on (default 10). */
+  readonly minCallsAfterRollback?: number;
+  /** Per service, the read-only tool verification calls when traffic is too thin (the fleet file's `probeTool`). */
+  readonly probeTools?: Readonly<Record<string, string>>;
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
 }
@@ -26,6 +33,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Another Failsafe took the step first, or the step no longer applies: nothing to do here. */
 const isLostRace = (error: unknown) => error instanceof InvariantViolated || error instanceof WrongExpectedRevision;
+
+/** Refusals meaning someone else moved the rollback on; any other refusal means it can never be carried out. */
+const MOVED_ON = new Set(['unknown-rollback', 'rollback-wrong-status']);
+
+const ACTION_NAMESPACE = '6b0f7c3e-2d4a-5e8b-9c1f-3a7d5e9b2c4f';
+
+/**
+ * The idempotency key of one action: derived from the event that asked for it (a deployment's
+ * request, a rollback's decision or request, a change of disabled tools), so it is the same at
+ * every attempt, after the executor's retries and after a restart, and a receiver can deduplicate.
+ */
+export const actionKey = (eventId: string, action: string): string => uuidv5(`${eventId}:${action}`, ACTION_NAMESPACE);
 
 /**
  * Brings each service in line with its stream: runs requested deployments and decided or
@@ -38,8 +57,8 @@ export class ServiceReconciler {
   private loop: Promise<void> | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
-  /** Services whose disabled tools changed (by a person or the policy) and are to be applied to the fleet. */
-  private readonly flagsChanged = new Set<string>();
+  /** Services whose disabled tools changed (by a person or the policy), with the latest change's event id: to apply to the fleet. */
+  private readonly flagsChanged = new Map<string, string>();
 
   constructor(
     private readonly store: EventStore,
@@ -55,7 +74,7 @@ export class ServiceReconciler {
       for await (const event of subscription) {
         if (!event.stream.startsWith(SERVICE_STREAM)) continue;
         const service = event.stream.slice(SERVICE_STREAM.length);
-        if ((event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') && event.data.scope === 'tool') this.flagsChanged.add(service);
+        if ((event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') && event.data.scope === 'tool') this.flagsChanged.set(service, event.id);
         this.schedule(service);
       }
     })();
@@ -97,12 +116,23 @@ export class ServiceReconciler {
     return handleCommand(this.store, serviceStream(service), serviceDecider, command, { actor: EXECUTOR_ACTOR, now: this.now() }, 1);
   }
 
+  /** The action's key, from the newest event of the service's stream that `asked` recognises. */
+  private async keyOf(service: string, action: string, asked: (event: RecordedEvent) => boolean): Promise<ActionContext> {
+    for await (const event of this.store.readStream(serviceStream(service), { direction: 'backwards' })) {
+      if (asked(event)) return { idempotencyKey: actionKey(event.id, action) };
+    }
+    throw new Error(`no event of ${service} asked for ${action}`);
+  }
+
   async reconcile(service: string): Promise<void> {
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed')) return this.advanceRollback(service, state.rollback);
+    // A Failsafe stopped between completing a rollback and verifying it: verified now.
+    if (state.rollback?.status === 'completed' && state.rollback.verified === undefined) return this.verify(service, state.rollback, state);
     // First, so that a deployment asked for afterwards starts with the tools as they are now.
-    if (this.flagsChanged.delete(service) && state.currentRelease) {
-      await this.driver.setDisabledTools(service, state.disabledTools);
+    const flagsEvent = this.flagsChanged.get(service);
+    if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease) {
+      await this.driver.setDisabledTools(service, state.disabledTools, { idempotencyKey: actionKey(flagsEvent, 'set-disabled-tools') });
       this.options.log?.(`${service}: disabled tools now ${state.disabledTools.join(', ') || 'none'}`);
     }
     const deployment = state.deployment;
@@ -120,7 +150,8 @@ export class ServiceReconciler {
       }
     }
     try {
-      await this.driver.deploy(service, release);
+      const key = await this.keyOf(service, 'deploy', (e) => e.type === 'DeploymentRequested' && (e.data as { deploymentId?: string }).deploymentId === deploymentId);
+      await this.driver.deploy(service, release, key);
       await this.command(service, { type: 'MarkDeploymentHealthy', service, deploymentId });
       this.options.log?.(`${service}: ${release} deployed`);
     } catch (error) {
@@ -148,6 +179,7 @@ export class ServiceReconciler {
         const started = await this.command(service, { type: 'StartRollback', service, rollbackId, now: this.now() });
         toRelease = (started.events[0]!.data as { toRelease: string }).toRelease;
       } catch (error) {
+        if (error instanceof InvariantViolated && !MOVED_ON.has(error.invariant)) return this.escalate(service, rollbackId, error.message);
         if (isLostRace(error)) return this.options.log?.(`${service}: rollback ${rollbackId} not started: ${(error as Error).message}`);
         throw error;
       }
@@ -162,18 +194,50 @@ export class ServiceReconciler {
       return;
     }
     this.options.log?.(`${service}: rollback ${rollbackId} completed (${rollback.mode}${rollback.mode === 'disable_feature' ? '' : ` to ${toRelease}`})`);
+    const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
+    if (state.rollback?.id === rollbackId) await this.verify(service, state.rollback, state);
+  }
+
+  /** A rollback that can never be carried out goes to a person: it never stays decided or approved. */
+  private async escalate(service: string, rollbackId: string, why: string): Promise<void> {
+    const reason = `cannot be carried out: ${why}`.slice(0, 2000);
+    try {
+      await this.command(service, { type: 'EscalateRollback', service, rollbackId, reason, severity: 'P1' });
+      this.options.log?.(`${service}: rollback ${rollbackId} escalated: ${reason}`);
+    } catch (error) {
+      if (!isLostRace(error)) throw error;
+    }
+  }
+
+  /** The seeds' post-rollback verification, over a window, recorded: the policy acts on a failure. */
+  private async verify(service: string, rollback: Rollback, state: ServiceState): Promise<void> {
+    const release = state.currentRelease;
+    const declared = release ? await this.driver.expectedTools?.(service, release) : undefined;
     const checks = await verifyInstances(await this.driver.instances(service), {
-      windowMs: this.options.verificationWindowMs ?? 2_000,
+      windowMs: this.options.verificationWindowMs ?? 10_000,
+      probes: this.options.verificationProbes ?? 3,
       maxErrorRate: this.options.maxErrorRateAfterRollback ?? 0.05,
+      minCalls: this.options.minCallsAfterRollback ?? 10,
+      probeTool: this.options.probeTools?.[service],
+      expectedTools: declared?.filter((tool) => !state.disabledTools.includes(tool)),
     });
-    await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId, checks });
+    try {
+      await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId: rollback.id, checks });
+    } catch (error) {
+      if (!isLostRace(error)) throw error;
+      return;
+    }
+    const failed = checks.filter((check) => !check.passed).map((check) => check.name);
+    this.options.log?.(`${service}: rollback ${rollback.id} verification ${failed.length === 0 ? 'passed' : `failed (${failed.join(', ')})`}`);
   }
 
   private async act(service: string, rollback: Rollback, toRelease: string): Promise<void> {
+    // The key comes from the rollback's decision or request: the same at every attempt at it.
+    const asked = (e: RecordedEvent) => ['RollbackDecided', 'RollbackRequested'].includes(e.type) && (e.data as { rollbackId?: string }).rollbackId === rollback.id;
     if (rollback.mode === 'disable_feature' && rollback.feature) {
       const { scope, target } = rollback.feature;
       const disabled = await this.command(service, { type: 'DisableFeature', service, scope, ...(target && { target }), reason: `rollback ${rollback.id}` });
-      if (scope === 'tool') await this.driver.setDisabledTools(service, disabled.state.disabledTools);
+      if (scope === 'tool') await this.driver.setDisabledTools(service, disabled.state.disabledTools, await this.keyOf(service, 'set-disabled-tools', asked));
       return;
     }
     if (rollback.migration) {
@@ -181,7 +245,7 @@ export class ServiceReconciler {
       await handleCommand(this.store, migrationStream(migrationId), migrationDecider, { type: 'RevertMigration', migrationId, toStage, reason: `rollback ${rollback.id}` }, { actor: EXECUTOR_ACTOR, now: this.now() });
       return;
     }
-    await this.driver.rollback(service, toRelease);
+    await this.driver.rollback(service, toRelease, await this.keyOf(service, 'rollback', asked));
   }
 
   async stop(): Promise<void> {
