@@ -122,7 +122,10 @@ function toDecision(finding: Finding, state: RollbackDecisionsState, tipping: Ty
  * goes to a person as an incident, P0 when the restored release does not even answer its health
  * checks (the service is down), P1 otherwise.
  */
-function toEscalation(event: Extract<TypedRecordedEvent, { type: 'RollbackVerified' }>, state: RollbackDecisionsState): PendingAppend | undefined {
+function toEscalation(
+  event: Extract<TypedRecordedEvent, { type: 'RollbackVerified' }>,
+  state: RollbackDecisionsState,
+): PendingAppend | undefined {
   const { service, rollbackId, checks } = event.data;
   const view = state.services.services[service];
   const failed = checks.filter((check) => !check.passed);

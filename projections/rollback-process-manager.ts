@@ -54,11 +54,14 @@ export class RollbackProcessManager {
     if (event.position <= this.actAfter) return;
     for (const decision of state.decisions) {
       const { data } = decision.decided;
-      const escalated = decision.events.some((e) => e.type === 'RollbackEscalated') ? ', escalated: nothing to roll back to' : '';
-      await this.append(decision, event, `${data.rule} on ${data.service} (${data.observed} > ${data.threshold}): ${data.mode} rollback ${data.rollbackId}${escalated}`);
+      const stuck = decision.events.some((e) => e.type === 'RollbackEscalated');
+      const figures = `${data.observed} > ${data.threshold}`;
+      const what = `${data.rule} on ${data.service} (${figures}): ${data.mode} rollback ${data.rollbackId}`;
+      await this.append(decision, event, stuck ? `${what}, escalated: nothing to roll back to` : what);
     }
     for (const escalation of state.escalations) {
-      await this.append(escalation, event, escalation.events.map((e) => `${e.type} ${(e.data as { rollbackId: string }).rollbackId}`).join(', '));
+      const { rollbackId, service } = escalation.events[0]!.data as { rollbackId: string; service: string };
+      await this.append(escalation, event, `rollback ${rollbackId} of ${service} escalated: its verification failed`);
     }
   }
 
@@ -73,7 +76,8 @@ export class RollbackProcessManager {
       }),
     );
     try {
-      await this.store.append(pending.stream, recorded, pending.expectedRevision < 0 ? 'no_stream' : BigInt(pending.expectedRevision));
+      const expected = pending.expectedRevision < 0 ? 'no_stream' : BigInt(pending.expectedRevision);
+      await this.store.append(pending.stream, recorded, expected);
       this.options.log?.(`policy: ${what}`);
     } catch (error) {
       // Someone (another Failsafe, an operator) changed the service since: the policy sees that next.
@@ -83,7 +87,12 @@ export class RollbackProcessManager {
   }
 
   /** An escalation is owed whatever came in between: decided again on the stream as it is now. */
-  private async retry(pending: PendingAppend, command: ServiceCommand, event: TypedRecordedEvent, what: string): Promise<void> {
+  private async retry(
+    pending: PendingAppend,
+    command: ServiceCommand,
+    event: TypedRecordedEvent,
+    what: string,
+  ): Promise<void> {
     const context = {
       actor: POLICY_ACTOR,
       now: new Date(pending.decidedAt),

@@ -126,7 +126,9 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log });
       await prober.start();
       stops.push(() => prober.stop());
-      const probeTools = Object.fromEntries(Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])));
+      const probeTools = Object.fromEntries(
+        Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])),
+      );
       const reconciler = new ServiceReconciler(store, driver, { probeTools, log });
       await reconciler.start();
       stops.push(() => reconciler.stop());

@@ -24,9 +24,10 @@ describe('fleet configuration file', () => {
   });
 
   it("names each service's probe tool, and refuses one that is not a tool name", () => {
-    const path = write('services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n    probeTool: time\n');
-    expect(loadFleetConfig(path, {}).services.sample).toMatchObject({ probeTool: 'time' });
-    const bad = write('services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n    probeTool: "rm -rf"\n');
+    const sample = 'services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n';
+    const fleet = loadFleetConfig(write(`${sample}    probeTool: time\n`), {});
+    expect(fleet.services.sample).toMatchObject({ probeTool: 'time' });
+    const bad = write(`${sample}    probeTool: "rm -rf"\n`);
     expect(() => loadFleetConfig(bad, {})).toThrow(/line 6: services.sample.probeTool: .*tool name/s);
   });
 

@@ -78,13 +78,20 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
       if (!supersedes) assertNoActiveRollback(state, service);
       // A decision no executor could carry out is escalated in the same append: never left hanging.
       const stuck = nothingToRollBackTo(state, data);
-      return [
-        ...(supersedes
-          ? [{ type: 'RollbackRejected', data: { rollbackId: pending.id, service, rejectedBy: `policy:${data.rule}`, reason: `superseded by automatic rollback ${data.rollbackId}` } } as const]
-          : []),
-        { type: 'RollbackDecided', data },
-        ...(stuck ? [{ type: 'RollbackEscalated', data: { rollbackId, service, reason: stuck, severity: data.severity ?? 'P1' } } as const] : []),
-      ];
+      const rejected = supersedes && {
+        type: 'RollbackRejected',
+        data: {
+          rollbackId: pending.id,
+          service,
+          rejectedBy: `policy:${data.rule}`,
+          reason: `superseded by automatic rollback ${data.rollbackId}`,
+        },
+      } as const;
+      const escalated = stuck && {
+        type: 'RollbackEscalated',
+        data: { rollbackId, service, reason: stuck, severity: data.severity ?? 'P1' },
+      } as const;
+      return [...(rejected ? [rejected] : []), { type: 'RollbackDecided', data }, ...(escalated ? [escalated] : [])];
     }
     case 'RequestRollback': {
       assertNoActiveRollback(state, service);
@@ -135,17 +142,20 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
       return [{ type: 'RollbackFailed', data: { rollbackId, service, reason: command.reason, attempt: rollback.attempts + 1 } }];
     }
     case 'EscalateRollback': {
-      const rollback = rollbackIn(state, command, ['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed', 'completed']);
+      const escalable = ['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed', 'completed'] as const;
+      const rollback = rollbackIn(state, command, escalable);
       // A completed rollback is escalated only when its verification failed: the service did not recover.
       if (rollback.status === 'completed' && rollback.verified !== false) {
-        throw new InvariantViolated('rollback-recovered', `rollback ${rollbackId} of ${service} completed and was not found failing`);
+        const why = `rollback ${rollbackId} of ${service} completed and was not found failing`;
+        throw new InvariantViolated('rollback-recovered', why);
       }
       return [{ type: 'RollbackEscalated', data: { rollbackId, service, reason: command.reason, severity: command.severity } }];
     }
     case 'RecordRollbackVerification': {
       const rollback = rollbackIn(state, command, ['completed']);
       if (rollback.verified !== undefined) {
-        throw new InvariantViolated('rollback-already-verified', `rollback ${rollbackId} of ${service} was already verified`);
+        const why = `rollback ${rollbackId} of ${service} was already verified`;
+        throw new InvariantViolated('rollback-already-verified', why);
       }
       const passed = command.checks.every((check) => check.passed);
       return [{ type: 'RollbackVerified', data: { rollbackId, service, passed, checks: command.checks } }];

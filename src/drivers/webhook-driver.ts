@@ -54,8 +54,13 @@ export class WebhookDriver implements TargetDriver {
 
   async close(): Promise<void> {}
 
-  private async call(action: string, service: string, details: Record<string, unknown>, context?: ActionContext): Promise<Instance[]> {
-    // The executor's key, derived from the event behind the action; a fresh one only for what no event asked for (a read).
+  private async call(
+    action: string,
+    service: string,
+    details: Record<string, unknown>,
+    context?: ActionContext,
+  ): Promise<Instance[]> {
+    // The executor's key, derived from the event behind the action; a fresh one only where no event asked (a read).
     const idempotencyKey = context?.idempotencyKey ?? randomUUID();
     const body = JSON.stringify({ action, service, ...details, idempotencyKey });
     const retries = this.options.retries ?? 3;

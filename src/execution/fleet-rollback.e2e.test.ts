@@ -29,7 +29,11 @@ describe('deploying to a real fleet (end to end)', () => {
   const start = async (policy: RollbackPolicy) => {
     const manager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore());
     const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs: 1_000 });
-    const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs: 1_000, retryDelayMs: 200, probeTools: { sample: 'time' } });
+    const reconciler = new ServiceReconciler(store, driver, {
+      verificationWindowMs: 1_000,
+      retryDelayMs: 200,
+      probeTools: { sample: 'time' },
+    });
     await manager.start();
     await prober.start();
     await reconciler.start();

@@ -24,47 +24,59 @@ describe('post-rollback verification (a real MCP server)', () => {
     for (const server of servers.splice(0)) await new Promise((r) => server.close(r));
   });
 
-  const instance = async (behaviour: Partial<SampleRelease> = {}, disabledTools: string[] = [], dependencyUrl?: string): Promise<Instance> => {
-    const sample = createSampleServer({ release: 'v1', behaviour: sampleReleaseSchema.parse(behaviour), disabledTools, dependencyUrl });
+  const instance = async (behaviour: Partial<SampleRelease> = {}, disabled: string[] = [], dependency?: string) => {
+    const sample = createSampleServer({
+      release: 'v1',
+      behaviour: sampleReleaseSchema.parse(behaviour),
+      disabledTools: disabled,
+      dependencyUrl: dependency,
+    });
     servers.push(sample.http);
     const url = await listen(sample.http);
-    return { id: 'i-1', service: 'sample', release: 'v1', url, startedAt: new Date().toISOString() };
+    return { id: 'i-1', service: 'sample', release: 'v1', url, startedAt: new Date().toISOString() } satisfies Instance;
   };
-  const byName = (checks: Awaited<ReturnType<typeof verifyInstances>>) => Object.fromEntries(checks.map((c) => [c.name.split(':')[0]!, c]));
+  /** The checks by kind (health, tools, error_rate), with `time` as the probe tool and all five tools expected. */
+  const verify = async (target: Instance, more: Partial<VerificationOptions> = {}) => {
+    const defaults = { ...options, probeTool: 'time', expectedTools: ALL_TOOLS };
+    const checks = await verifyInstances([target], { ...defaults, ...more });
+    return Object.fromEntries(checks.map((c) => [c.name.split(':')[0]!, c]));
+  };
 
   it('never passes on no calls: without traffic and without a probe tool the error rate cannot be judged', async () => {
-    const checks = byName(await verifyInstances([await instance()], { ...options, expectedTools: ALL_TOOLS }));
+    const checks = await verify(await instance(), { probeTool: undefined });
     expect(checks.health).toMatchObject({ passed: true, detail: '3 of 3 /health probes answered 200 over 0.3 s' });
-    expect(checks.error_rate).toMatchObject({ passed: false, detail: expect.stringMatching(/only 0 tool calls .* set probeTool for the service in the fleet file/) });
+    const why = /only 0 tool calls .* set probeTool for the service in the fleet file/;
+    expect(checks.error_rate).toMatchObject({ passed: false, detail: expect.stringMatching(why) });
   });
 
-  it('makes its own read-only calls to the probe tool when there is no traffic, and passes on a recovered release', async () => {
-    const checks = await verifyInstances([await instance()], { ...options, probeTool: 'time', expectedTools: ALL_TOOLS });
-    expect(checks.every((c) => c.passed)).toBe(true);
-    expect(byName(checks).error_rate!.detail).toMatch(/^0\.0 % of 10 tool calls failed in 0\.3 s \(10 made by the verifier/);
-    expect(byName(checks).tools!.detail).toBe('5 tools listed at each of 3 probes, as expected');
+  it('makes its own read-only calls to the probe tool without traffic, and passes on a recovered release', async () => {
+    const checks = await verify(await instance());
+    expect(Object.values(checks).every((c) => c.passed)).toBe(true);
+    expect(checks.error_rate!.detail).toMatch(/^0\.0 % of 10 tool calls failed in 0\.3 s \(10 made by the verifier/);
+    expect(checks.tools!.detail).toBe('5 tools listed at each of 3 probes, as expected');
   });
 
   it('calls no more than organic traffic leaves missing', async () => {
     const target = await instance();
     traffic = startTraffic(() => target.url);
-    const served = async () => Number(/mcp_requests_total\{method="tools\/call",status="ok"\} (\d+)/.exec(await (await fetch(`${target.url}/metrics`)).text())?.[1] ?? 0);
+    const okCalls = /mcp_requests_total\{method="tools\/call",status="ok"\} (\d+)/;
+    const served = async () => Number(okCalls.exec(await (await fetch(`${target.url}/metrics`)).text())?.[1] ?? 0);
     while ((await served()) < 5) await new Promise((r) => setTimeout(r, 50));
-    const checks = byName(await verifyInstances([target], { ...options, windowMs: 1_000, minCalls: 4, probeTool: 'time', expectedTools: ALL_TOOLS }));
-    expect(checks.error_rate).toMatchObject({ passed: true, detail: expect.stringMatching(/\(0 made by the verifier/) });
+    const checks = await verify(target, { windowMs: 1_000, minCalls: 4 });
+    expect(checks.error_rate).toMatchObject({ passed: true, detail: expect.stringMatching(/\(0 made by the/) });
   });
 
   it('judges the error rate over the window, organic calls and its own together', async () => {
-    const checks = byName(await verifyInstances([await instance({ errorRate: 1 })], { ...options, probeTool: 'time' }));
-    expect(checks.error_rate).toMatchObject({ passed: false, detail: expect.stringMatching(/^100\.0 % of 10 tool calls failed/) });
+    const checks = await verify(await instance({ errorRate: 1 }));
+    expect(checks.error_rate).toMatchObject({ passed: false, detail: expect.stringMatching(/^100\.0 % of 10 /) });
   });
 
   it("expects the release's tools minus those disabled on purpose, and no other", async () => {
     const withoutRefund = await instance({}, ['refund']);
-    const expected = ALL_TOOLS.filter((t) => t !== 'refund');
-    expect(byName(await verifyInstances([withoutRefund], { ...options, probeTool: 'time', expectedTools: expected })).tools!.passed).toBe(true);
-    const missing = byName(await verifyInstances([withoutRefund], { ...options, probeTool: 'time', expectedTools: ALL_TOOLS }));
-    expect(missing.tools).toMatchObject({ passed: false, detail: "tools differ from the release's: missing refund; unexpected none" });
+    const expectedTools = ALL_TOOLS.filter((t) => t !== 'refund');
+    expect((await verify(withoutRefund, { expectedTools })).tools!.passed).toBe(true);
+    const detail = "tools differ from the release's: missing refund; unexpected none";
+    expect((await verify(withoutRefund)).tools).toMatchObject({ passed: false, detail });
   });
 
   it('needs health to hold at every probe of the window, not only at one', async () => {
@@ -72,12 +84,12 @@ describe('post-rollback verification (a real MCP server)', () => {
     let pings = 0;
     const dependency = createServer((_, res) => res.writeHead((pings += 1) === 1 ? 200 : 503).end('pong'));
     servers.push(dependency);
-    const target = await instance({}, [], await listen(dependency));
-    const checks = byName(await verifyInstances([target], { ...options, windowMs: 600, probeTool: 'time', expectedTools: ALL_TOOLS }));
+    const checks = await verify(await instance({}, [], await listen(dependency)), { windowMs: 600 });
     expect(checks.health).toMatchObject({ passed: false, detail: '1 of 3 /health probes answered 200 over 0.6 s' });
   });
 
   it('fails when no instance runs', async () => {
-    expect(await verifyInstances([], options)).toEqual([{ name: 'instances', passed: false, detail: 'no instance is running' }]);
+    const none = { name: 'instances', passed: false, detail: 'no instance is running' };
+    expect(await verifyInstances([], options)).toEqual([none]);
   });
 });

@@ -21,6 +21,11 @@ export interface VerificationOptions {
   readonly timeoutMs?: number;
 }
 
+interface CallCount {
+  calls: number;
+  errors: number;
+}
+
 interface Round {
   readonly healthy: boolean;
   readonly tools?: readonly string[];
@@ -38,9 +43,12 @@ const scrapeOf = (instance: Instance, timeoutMs: number): Promise<readonly Metri
     .catch(() => undefined);
 
 /** One probe: /health, an MCP session listing the tools and making `calls` probe calls, then /metrics. */
-async function probe(instance: Instance, calls: number, options: VerificationOptions, own: { calls: number; errors: number }): Promise<Round> {
+async function probe(instance: Instance, calls: number, options: VerificationOptions, own: CallCount): Promise<Round> {
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const healthy = await fetch(`${instance.url}/health`, { signal: AbortSignal.timeout(timeoutMs) }).then((r) => r.ok, () => false);
+  const healthy = await fetch(`${instance.url}/health`, { signal: AbortSignal.timeout(timeoutMs) }).then(
+    (r) => r.ok,
+    () => false,
+  );
   const client = new Client({ name: 'failsafe-verifier', version: '1' });
   let tools: string[] | undefined;
   let mcpError: string | undefined;
@@ -50,7 +58,10 @@ async function probe(instance: Instance, calls: number, options: VerificationOpt
     const tool = options.probeTool;
     for (let i = 0; tool && tools.includes(tool) && i < calls; i += 1) {
       own.calls += 1;
-      const failed = await client.callTool({ name: tool, arguments: {} }, undefined, { timeout: timeoutMs }).then((r) => r.isError === true, () => true);
+      const failed = await client.callTool({ name: tool, arguments: {} }, undefined, { timeout: timeoutMs }).then(
+        (r) => r.isError === true,
+        () => true,
+      );
       if (failed) own.errors += 1;
     }
   } catch (error) {
@@ -62,20 +73,24 @@ async function probe(instance: Instance, calls: number, options: VerificationOpt
   return { healthy, ...(tools && { tools }), ...(mcpError && { mcpError }), ...(scrape && { scrape }) };
 }
 
-function toolListCheck(id: string, rounds: readonly Round[], expected: readonly string[] | undefined): VerificationCheck {
+function toolListCheck(id: string, rounds: readonly Round[], expected?: readonly string[]): VerificationCheck {
   const name = `tools:${id}`;
   const broken = rounds.find((r) => r.mcpError !== undefined || r.tools === undefined);
   if (broken) return { name, passed: false, detail: `MCP error: ${broken.mcpError ?? 'no tool list'}` };
   if (!expected) {
     const count = rounds.at(-1)!.tools!.length;
-    return { name, passed: count > 0, detail: `${count} tools listed; the release declares no expected tools (tools: in its release.yaml)` };
+    const detail = `${count} tools listed; the release declares no expected tools (tools: in its release.yaml)`;
+    return { name, passed: count > 0, detail };
   }
   const want = [...expected].sort();
   const differing = rounds.find((r) => r.tools!.join() !== want.join());
-  if (!differing) return { name, passed: true, detail: `${want.length} tools listed at each of ${rounds.length} probes, as expected` };
+  const listed = `${want.length} tools listed at each of ${rounds.length} probes, as expected`;
+  if (!differing) return { name, passed: true, detail: listed };
   const missing = want.filter((t) => !differing.tools!.includes(t));
   const unexpected = differing.tools!.filter((t) => !want.includes(t));
-  return { name, passed: false, detail: `tools differ from the release's: missing ${missing.join(', ') || 'none'}; unexpected ${unexpected.join(', ') || 'none'}` };
+  const detail = `tools differ from the release's: missing ${missing.join(', ') || 'none'}; `
+    + `unexpected ${unexpected.join(', ') || 'none'}`;
+  return { name, passed: false, detail };
 }
 
 async function verifyInstance(instance: Instance, options: VerificationOptions): Promise<VerificationCheck[]> {
@@ -105,10 +120,17 @@ async function verifyInstance(instance: Instance, options: VerificationOptions):
   const tooFew = calls < options.minCalls;
   const errorDetail = tooFew
     ? `only ${calls} tool calls in ${window}, fewer than the ${options.minCalls} needed to judge the error rate`
-      + (options.probeTool ? ` (the probe tool ${options.probeTool} could not be called)` : '; set probeTool for the service in the fleet file')
-    : `${(rate * 100).toFixed(1)} % of ${calls} tool calls failed in ${window} (${own.calls} made by the verifier; limit ${options.maxErrorRate * 100} %)`;
+      + (options.probeTool
+        ? ` (the probe tool ${options.probeTool} could not be called)`
+        : '; set probeTool for the service in the fleet file')
+    : `${(rate * 100).toFixed(1)} % of ${calls} tool calls failed in ${window} `
+      + `(${own.calls} made by the verifier; limit ${options.maxErrorRate * 100} %)`;
   return [
-    { name: `health:${id}`, passed: healthy === rounds.length, detail: `${healthy} of ${rounds.length} /health probes answered 200 over ${window}` },
+    {
+      name: `health:${id}`,
+      passed: healthy === rounds.length,
+      detail: `${healthy} of ${rounds.length} /health probes answered 200 over ${window}`,
+    },
     toolListCheck(id, rounds, options.expectedTools),
     { name: `error_rate:${id}`, passed: !tooFew && rate <= options.maxErrorRate, detail: errorDetail },
   ];
@@ -121,7 +143,10 @@ async function verifyInstance(instance: Instance, options: VerificationOptions):
  * the threshold, judged on at least `minCalls` tool calls — read-only probe calls made up by the
  * verifier when there is too little traffic, so that "no calls" never passes.
  */
-export async function verifyInstances(instances: readonly Instance[], options: VerificationOptions): Promise<VerificationCheck[]> {
+export async function verifyInstances(
+  instances: readonly Instance[],
+  options: VerificationOptions,
+): Promise<VerificationCheck[]> {
   if (instances.length === 0) return [{ name: 'instances', passed: false, detail: 'no instance is running' }];
   return (await Promise.all(instances.map((instance) => verifyInstance(instance, options)))).flat();
 }

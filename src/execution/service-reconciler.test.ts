@@ -10,13 +10,24 @@ import { ProcessDriver } from '../drivers/process-driver.js';
 import { WebhookDriver } from '../drivers/webhook-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { encodeEvent } from '../events/catalogue.js';
+import { encodeEvent, type EventData } from '../events/catalogue.js';
 import { actionKey, ServiceReconciler } from './service-reconciler.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const evidenceEventIds = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'];
+/** The policy's decision to roll `service` back automatically (error rate above 10 %). */
+const decision = (service: string): EventData<'RollbackDecided'> => ({
+  rollbackId: 'r-1',
+  service,
+  mode: 'automatic',
+  rule: 'error_rate_critical',
+  threshold: 0.1,
+  observed: 0.4,
+  evidenceEventIds,
+});
 
 /** A deploy endpoint answering each rollback with the next of `rollbackStatuses` (500, disk full, by default). */
-async function flakyEndpoint(rollbackStatuses?: number[]): Promise<{ url: string; server: Server; actions: string[]; keys: string[] }> {
+async function flakyEndpoint(rollbackStatuses?: number[]) {
   const actions: string[] = [];
   const keys: string[] = [];
   const server = createServer((req, res) => {
@@ -32,11 +43,12 @@ async function flakyEndpoint(rollbackStatuses?: number[]): Promise<{ url: string
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server, actions, keys };
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  return { url, server: server as Server, actions, keys };
 }
 
 /** Waits until the service's stream holds `count` events of `type`; returns the stream's event types. */
-async function untilRecorded(store: SqliteEventStore, service: string, type: string, count = 1, timeoutMs = 20_000): Promise<string[]> {
+async function untilRecorded(store: SqliteEventStore, service: string, type: string, count = 1, timeoutMs = 20_000) {
   const types = async () => (await collect(store.readStream(serviceStream(service)))).map((e) => e.type);
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(50)) {
     const now = await types();
@@ -56,7 +68,8 @@ describe('service reconciler when the driver fails', () => {
   });
   const startWith = async (rollbackStatuses?: number[]) => {
     endpoint = await flakyEndpoint(rollbackStatuses);
-    const driver = new WebhookDriver({ url: endpoint.url, secret: 's', retries: rollbackStatuses ? 1 : 0, backoffMs: 10 });
+    const retries = rollbackStatuses ? 1 : 0;
+    const driver = new WebhookDriver({ url: endpoint.url, secret: 's', retries, backoffMs: 10 });
     reconciler = new ServiceReconciler(store, driver, { retryDelayMs: 20, maxAttempts: 3, verificationWindowMs: 20 });
     await reconciler.start();
   };
@@ -70,8 +83,8 @@ describe('service reconciler when the driver fails', () => {
   const issue = (command: ServiceCommand) => handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'test', now: new Date() });
   const until = (type: string, count = 1) => untilRecorded(store, 'payments', type, count);
 
-  const decide = () =>
-    issue({ type: 'DecideRollback', rollbackId: 'r-1', service: 'payments', mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.4, evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'] });
+  const decide = () => issue({ type: 'DecideRollback', ...decision('payments') });
+  const recorded = async () => collect(store.readStream(serviceStream('payments')));
   const rollbackKeys = () => endpoint.keys.filter((_, i) => endpoint.actions[i] === 'rollback');
 
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {
@@ -90,11 +103,11 @@ describe('service reconciler when the driver fails', () => {
     expect(failed[0]!.data.reason).toMatch(/WebhookFailed: rollback of payments: .*HTTP 500 disk full/);
     expect(endpoint.actions.filter((a) => a === 'rollback')).toHaveLength(3);
     // The executor's retries are the same action: one key, derived from the decision event.
-    const decided = (await collect(store.readStream(serviceStream('payments')))).find((e) => e.type === 'RollbackDecided')!;
+    const decided = (await recorded()).find((e) => e.type === 'RollbackDecided')!;
     expect(new Set(rollbackKeys())).toEqual(new Set([actionKey(decided.id, 'rollback')]));
   }, 30_000);
 
-  it('sends one idempotency key for an action across a 429 and the retry that succeeds, and completes the rollback', async () => {
+  it('sends one idempotency key across a 429 and the retry that succeeds, and completes the rollback', async () => {
     await startWith([429, 200]);
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' });
     await until('DeploymentHealthy');
@@ -102,15 +115,18 @@ describe('service reconciler when the driver fails', () => {
     await until('DeploymentHealthy', 2);
     await decide();
     const story = await until('RollbackVerified');
-    expect(story.slice(-5)).toEqual(['RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified']);
+    expect(story.slice(-5)).toEqual([
+      'RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified',
+    ]);
     expect(endpoint.actions.filter((a) => a === 'rollback')).toHaveLength(2);
     const [first, second] = rollbackKeys();
     expect(second).toBe(first);
-    const events = await collect(store.readStream(serviceStream('payments')));
+    const events = await recorded();
     expect(first).toBe(actionKey(events.find((e) => e.type === 'RollbackDecided')!.id, 'rollback'));
     // Each deployment is its own action, with its own key.
     const deployKeys = endpoint.keys.filter((_, i) => endpoint.actions[i] === 'deploy');
-    expect(deployKeys).toEqual(events.filter((e) => e.type === 'DeploymentRequested').map((e) => actionKey(e.id, 'deploy')));
+    const requests = events.filter((e) => e.type === 'DeploymentRequested');
+    expect(deployKeys).toEqual(requests.map((e) => actionKey(e.id, 'deploy')));
     expect(new Set(deployKeys).size).toBe(2);
   }, 30_000);
 
@@ -119,14 +135,13 @@ describe('service reconciler when the driver fails', () => {
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1' });
     await until('DeploymentHealthy');
     // Recorded as a store from before this fix holds it: decided, with no release to go to.
-    await store.append(serviceStream('payments'), [encodeEvent(
-      { type: 'RollbackDecided', data: { rollbackId: 'r-1', service: 'payments', mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.4, evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'] } },
-      { actor: 'failsafe:policy', occurredAt: new Date() },
-    )], 'any');
+    const metadata = { actor: 'failsafe:policy', occurredAt: new Date() };
+    const stuck = encodeEvent({ type: 'RollbackDecided', data: decision('payments') }, metadata);
+    await store.append(serviceStream('payments'), [stuck], 'any');
     const story = await until('RollbackEscalated');
     expect(story.slice(-2)).toEqual(['RollbackDecided', 'RollbackEscalated']);
-    const escalated = (await collect(store.readStream(serviceStream('payments')))).at(-1)!;
-    expect(escalated.data).toMatchObject({ rollbackId: 'r-1', reason: expect.stringMatching(/cannot be carried out: .*no-release-to-roll-back-to/) });
+    const why = /cannot be carried out: .*no-release-to-roll-back-to/;
+    expect((await recorded()).at(-1)!.data).toMatchObject({ rollbackId: 'r-1', reason: expect.stringMatching(why) });
     expect(endpoint.actions).not.toContain('rollback');
   }, 30_000);
 });
@@ -141,7 +156,8 @@ describe('service reconciler restarted between completing a rollback and verifyi
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-reconciler-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
-    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir: join(dir, 'state') });
+    const services = { sample: { releasesDir, port: 0 } };
+    driver = await ProcessDriver.start({ services, stateDir: join(dir, 'state') });
   });
   afterEach(async () => {
     for (const reconciler of reconcilers.splice(0)) await reconciler.stop();
@@ -152,12 +168,14 @@ describe('service reconciler restarted between completing a rollback and verifyi
   });
 
   const start = async () => {
-    const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs: 1_000, probeTools: { sample: 'time' } });
+    const options = { verificationWindowMs: 1_000, probeTools: { sample: 'time' } };
+    const reconciler = new ServiceReconciler(store, driver, options);
     reconcilers.push(reconciler);
     await reconciler.start();
     return reconciler;
   };
-  const issue = (command: ServiceCommand) => handleCommand(store, serviceStream('sample'), serviceDecider, command, { actor: 'test', now: new Date() });
+  const issue = (command: ServiceCommand) =>
+    handleCommand(store, serviceStream('sample'), serviceDecider, command, { actor: 'test', now: new Date() });
 
   it('verifies on start a rollback that was completed but never verified', async () => {
     const first = await start();
@@ -167,7 +185,7 @@ describe('service reconciler restarted between completing a rollback and verifyi
     await untilRecorded(store, 'sample', 'DeploymentHealthy', 2, 60_000);
     await first.stop();
     // What a Failsafe killed right after RollbackCompleted leaves: the fleet rolled back, nothing verified.
-    await issue({ type: 'DecideRollback', rollbackId: 'r-1', service: 'sample', mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.3, evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'] });
+    await issue({ type: 'DecideRollback', ...decision('sample') });
     await issue({ type: 'StartRollback', service: 'sample', rollbackId: 'r-1', now: new Date() });
     await driver.rollback('sample', 'v1.0.0');
     await issue({ type: 'CompleteRollback', service: 'sample', rollbackId: 'r-1' });

@@ -57,7 +57,7 @@ export class ServiceReconciler {
   private loop: Promise<void> | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
-  /** Services whose disabled tools changed (by a person or the policy), with the latest change's event id: to apply to the fleet. */
+  /** Services whose disabled tools changed (by a person or the policy), to apply: the change's event id. */
   private readonly flagsChanged = new Map<string, string>();
 
   constructor(
@@ -74,7 +74,8 @@ export class ServiceReconciler {
       for await (const event of subscription) {
         if (!event.stream.startsWith(SERVICE_STREAM)) continue;
         const service = event.stream.slice(SERVICE_STREAM.length);
-        if ((event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') && event.data.scope === 'tool') this.flagsChanged.set(service, event.id);
+        const flag = event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled';
+        if (flag && event.data.scope === 'tool') this.flagsChanged.set(service, event.id);
         this.schedule(service);
       }
     })();
@@ -117,7 +118,7 @@ export class ServiceReconciler {
   }
 
   /** The action's key, from the newest event of the service's stream that `asked` recognises. */
-  private async keyOf(service: string, action: string, asked: (event: RecordedEvent) => boolean): Promise<ActionContext> {
+  private async keyOf(service: string, action: string, asked: (e: RecordedEvent) => boolean): Promise<ActionContext> {
     for await (const event of this.store.readStream(serviceStream(service), { direction: 'backwards' })) {
       if (asked(event)) return { idempotencyKey: actionKey(event.id, action) };
     }
@@ -127,12 +128,15 @@ export class ServiceReconciler {
   async reconcile(service: string): Promise<void> {
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed')) return this.advanceRollback(service, state.rollback);
-    // A Failsafe stopped between completing a rollback and verifying it: verified now.
-    if (state.rollback?.status === 'completed' && state.rollback.verified === undefined) return this.verify(service, state.rollback, state);
+    // A Failsafe stopped between completing a rollback and verifying it: verified now, unless another release runs.
+    const done = state.rollback;
+    const unverified = done?.status === 'completed' && done.verified === undefined;
+    if (unverified && state.currentRelease === done.toRelease) return this.verify(service, done, state);
     // First, so that a deployment asked for afterwards starts with the tools as they are now.
     const flagsEvent = this.flagsChanged.get(service);
     if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease) {
-      await this.driver.setDisabledTools(service, state.disabledTools, { idempotencyKey: actionKey(flagsEvent, 'set-disabled-tools') });
+      const key = { idempotencyKey: actionKey(flagsEvent, 'set-disabled-tools') };
+      await this.driver.setDisabledTools(service, state.disabledTools, key);
       this.options.log?.(`${service}: disabled tools now ${state.disabledTools.join(', ') || 'none'}`);
     }
     const deployment = state.deployment;
@@ -150,7 +154,9 @@ export class ServiceReconciler {
       }
     }
     try {
-      const key = await this.keyOf(service, 'deploy', (e) => e.type === 'DeploymentRequested' && (e.data as { deploymentId?: string }).deploymentId === deploymentId);
+      const requested = (e: RecordedEvent) =>
+        e.type === 'DeploymentRequested' && (e.data as { deploymentId?: string }).deploymentId === deploymentId;
+      const key = await this.keyOf(service, 'deploy', requested);
       await this.driver.deploy(service, release, key);
       await this.command(service, { type: 'MarkDeploymentHealthy', service, deploymentId });
       this.options.log?.(`${service}: ${release} deployed`);
@@ -179,7 +185,8 @@ export class ServiceReconciler {
         const started = await this.command(service, { type: 'StartRollback', service, rollbackId, now: this.now() });
         toRelease = (started.events[0]!.data as { toRelease: string }).toRelease;
       } catch (error) {
-        if (error instanceof InvariantViolated && !MOVED_ON.has(error.invariant)) return this.escalate(service, rollbackId, error.message);
+        const never = error instanceof InvariantViolated && !MOVED_ON.has(error.invariant);
+        if (never) return this.escalate(service, rollbackId, error.message);
         if (isLostRace(error)) return this.options.log?.(`${service}: rollback ${rollbackId} not started: ${(error as Error).message}`);
         throw error;
       }
@@ -228,16 +235,21 @@ export class ServiceReconciler {
       return;
     }
     const failed = checks.filter((check) => !check.passed).map((check) => check.name);
-    this.options.log?.(`${service}: rollback ${rollback.id} verification ${failed.length === 0 ? 'passed' : `failed (${failed.join(', ')})`}`);
+    const outcome = failed.length === 0 ? 'passed' : `failed (${failed.join(', ')})`;
+    this.options.log?.(`${service}: rollback ${rollback.id} verification ${outcome}`);
   }
 
   private async act(service: string, rollback: Rollback, toRelease: string): Promise<void> {
     // The key comes from the rollback's decision or request: the same at every attempt at it.
-    const asked = (e: RecordedEvent) => ['RollbackDecided', 'RollbackRequested'].includes(e.type) && (e.data as { rollbackId?: string }).rollbackId === rollback.id;
+    const asked = (e: RecordedEvent) => {
+      const decision = e.type === 'RollbackDecided' || e.type === 'RollbackRequested';
+      return decision && (e.data as { rollbackId?: string }).rollbackId === rollback.id;
+    };
     if (rollback.mode === 'disable_feature' && rollback.feature) {
       const { scope, target } = rollback.feature;
       const disabled = await this.command(service, { type: 'DisableFeature', service, scope, ...(target && { target }), reason: `rollback ${rollback.id}` });
-      if (scope === 'tool') await this.driver.setDisabledTools(service, disabled.state.disabledTools, await this.keyOf(service, 'set-disabled-tools', asked));
+      const key = await this.keyOf(service, 'set-disabled-tools', asked);
+      if (scope === 'tool') await this.driver.setDisabledTools(service, disabled.state.disabledTools, key);
       return;
     }
     if (rollback.migration) {
@@ -245,7 +257,8 @@ export class ServiceReconciler {
       await handleCommand(this.store, migrationStream(migrationId), migrationDecider, { type: 'RevertMigration', migrationId, toStage, reason: `rollback ${rollback.id}` }, { actor: EXECUTOR_ACTOR, now: this.now() });
       return;
     }
-    await this.driver.rollback(service, toRelease, await this.keyOf(service, 'rollback', asked));
+    const key = await this.keyOf(service, 'rollback', asked);
+    await this.driver.rollback(service, toRelease, key);
   }
 
   async stop(): Promise<void> {
