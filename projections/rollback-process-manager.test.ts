@@ -44,6 +44,12 @@ async function rolledBackToV1(store: SqliteEventStore, rollbackId: string) {
   await record(store, 'service-payments', { type: 'RollbackCompleted', data: { ...rollback, release: 'v1' } }, 50);
 }
 
+type Checks = { name: string; passed: boolean; detail?: string }[];
+const failedVerification = (rollbackId: string, checks: Checks): DomainEvent => ({
+  type: 'RollbackVerified',
+  data: { rollbackId, service: 'payments', passed: false, checks },
+});
+
 const decisions = async (store: SqliteEventStore) =>
   (await collect(store.readStream('service-payments'))).filter((e) => e.type === 'RollbackDecided').map(decodeEvent);
 
@@ -169,11 +175,7 @@ describe('rollback process manager', () => {
       { name: 'health:p-1', passed: false, detail: '1 of 3 /health probes answered 200 over 10.0 s' },
       { name: 'tools:p-1', passed: true },
     ];
-    const verified: DomainEvent = {
-      type: 'RollbackVerified',
-      data: { rollbackId, service: 'payments', passed: false, checks },
-    };
-    const verifiedId = await record(store, 'service-payments', verified, 60);
+    const verifiedId = await record(store, 'service-payments', failedVerification(rollbackId, checks), 60);
     await manager.catchUp();
     const last = decodeEvent((await collect(store.readStream('service-payments'))).at(-1)!);
     expect(last).toMatchObject({
@@ -185,6 +187,28 @@ describe('rollback process manager', () => {
       },
       metadata: { actor: POLICY_ACTOR, causationId: verifiedId },
     });
+  });
+
+  it('still escalates a failed verification when the service stream moved on before the policy acted', async () => {
+    const checkpoints = new MemoryCheckpointStore();
+    const first = await startManager({}, checkpoints);
+    await deployGoodThenBad(store);
+    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+    await first.catchUp();
+    await first.stop();
+    managers = [];
+    const rollbackId = ((await decisions(store))[0]!.data as { rollbackId: string }).rollbackId;
+    await rolledBackToV1(store, rollbackId);
+    const checks = [{ name: 'error_rate:p-1', passed: false, detail: '40.0 % of 100 tool calls failed' }];
+    await record(store, 'service-payments', failedVerification(rollbackId, checks), 60);
+    // A person acts on the service before the policy, stopped meanwhile, has seen the failed verification.
+    const refundOff = { service: 'payments', scope: 'tool', target: 'refund' } as const;
+    await record(store, 'service-payments', { type: 'FeatureDisabled', data: refundOff }, 70);
+    const second = await startManager({}, checkpoints);
+    await second.catchUp();
+    const last = decodeEvent((await collect(store.readStream('service-payments'))).at(-1)!);
+    expect(last).toMatchObject({ type: 'RollbackEscalated', data: { rollbackId, severity: 'P1' } });
+    expect(last.metadata.actor).toBe(POLICY_ACTOR);
   });
 
   it('decides again for a new failure after the rollback completed', async () => {
