@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Instance } from '../drivers/target-driver.js';
 import type { EventData } from '../events/catalogue.js';
 import { parsePrometheusText, sumOf, type MetricSample } from '../probing/prometheus-text.js';
@@ -19,6 +20,8 @@ export interface VerificationOptions {
   /** The release's tools minus those disabled on purpose; undefined when the release declares none. */
   readonly expectedTools?: readonly string[] | undefined;
   readonly timeoutMs?: number;
+  /** Ends the verification early (Failsafe stopping): it rejects, and nothing is to be recorded. */
+  readonly signal?: AbortSignal;
 }
 
 interface CallCount {
@@ -33,7 +36,6 @@ interface Round {
   readonly scrape?: readonly MetricSample[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const toolCalls = (scrape: readonly MetricSample[], labels: Record<string, string> = {}) =>
   sumOf(scrape, 'mcp_requests_total', { method: 'tools/call', ...labels });
 
@@ -106,7 +108,7 @@ async function verifyInstance(instance: Instance, options: VerificationOptions):
     return { calls: grown(), errors: grown({ status: 'error' }) };
   };
   for (let i = 1; i < probes; i += 1) {
-    await sleep(options.windowMs / (probes - 1));
+    await sleep(options.windowMs / (probes - 1), undefined, { signal: options.signal });
     // Calls only where organic traffic falls behind the pace the minimum asks for.
     const sofar = served(first && (await scrapeOf(instance, options.timeoutMs ?? 5_000))).calls;
     const calls = Math.max(0, Math.ceil((options.minCalls * i) / (probes - 1)) - sofar);
@@ -147,6 +149,7 @@ export async function verifyInstances(
   instances: readonly Instance[],
   options: VerificationOptions,
 ): Promise<VerificationCheck[]> {
+  options.signal?.throwIfAborted();
   if (instances.length === 0) return [{ name: 'instances', passed: false, detail: 'no instance is running' }];
   return (await Promise.all(instances.map((instance) => verifyInstance(instance, options)))).flat();
 }

@@ -59,6 +59,7 @@ export class ServiceReconciler {
   private readonly dirty = new Set<string>();
   /** Services whose disabled tools changed (by a person or the policy), to apply: the change's event id. */
   private readonly flagsChanged = new Map<string, string>();
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: EventStore,
@@ -113,8 +114,9 @@ export class ServiceReconciler {
     return (this.options.now ?? (() => new Date()))();
   }
 
-  private command(service: string, command: ServiceCommand) {
-    return handleCommand(this.store, serviceStream(service), serviceDecider, command, { actor: EXECUTOR_ACTOR, now: this.now() }, 1);
+  private command(service: string, command: ServiceCommand, attempts = 1) {
+    const context = { actor: EXECUTOR_ACTOR, now: this.now() };
+    return handleCommand(this.store, serviceStream(service), serviceDecider, command, context, attempts);
   }
 
   /** The action's key, from the newest event of the service's stream that `asked` recognises. */
@@ -227,9 +229,15 @@ export class ServiceReconciler {
       minCalls: this.options.minCallsAfterRollback ?? 10,
       probeTool: this.options.probeTools?.[service],
       expectedTools: declared?.filter((tool) => !state.disabledTools.includes(tool)),
+      signal: this.stopping.signal,
+    }).catch((error: unknown) => {
+      if (this.stopping.signal.aborted) return undefined;
+      throw error;
     });
+    if (!checks) return this.options.log?.(`${service}: rollback ${rollback.id} is verified at the next start`);
     try {
-      await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId: rollback.id, checks });
+      // Still true if someone appended meanwhile, as long as it is the same rollback: decided again on the new stream.
+      await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId: rollback.id, checks }, 3);
     } catch (error) {
       if (!isLostRace(error)) throw error;
       return;
@@ -262,6 +270,8 @@ export class ServiceReconciler {
   }
 
   async stop(): Promise<void> {
+    // A verification under way is dropped, not recorded half done: the next start verifies again.
+    this.stopping.abort();
     await this.subscription?.close();
     await this.loop;
     await this.idle();
