@@ -38,7 +38,7 @@ const rank: Record<Severity, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 /** One incident per rollback: opened by its decision or request, resolved by a passed verification or a rejection. */
 export const incidentsProjection: Projection<IncidentsState> = {
   name: 'incidents',
-  version: 1,
+  version: 2,
   get initialState(): IncidentsState {
     return { asOf: 0, incidents: {} };
   },
