@@ -11,7 +11,8 @@ export interface Incident {
   readonly rule: string;
   readonly openedAt: number;
   resolvedAt?: number | undefined;
-  status: 'open' | 'mitigating' | 'resolved';
+  /** `escalated`: Failsafe could not mitigate it (nothing to roll back to, verification failed): a person has it. */
+  status: 'open' | 'mitigating' | 'escalated' | 'resolved';
   /** Every event of the incident, in order: the post-incident review reads these. */
   readonly eventIds: string[];
 }
@@ -70,6 +71,7 @@ export const incidentsProjection: Projection<IncidentsState> = {
         break;
       case 'RollbackEscalated':
         if (rank[event.data.severity] < rank[incident.severity]) incident.severity = event.data.severity;
+        incident.status = 'escalated';
         break;
       case 'RollbackVerified':
         if (event.data.passed) Object.assign(incident, { status: 'resolved', resolvedAt: eventTime(event) });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { InvariantViolated } from '../src/domain/decider.js';
 import { initialServiceState, isRollbackActive } from '../src/domain/service.js';
-import { serviceDecider, serviceStream } from '../src/domain/service-decider.js';
+import { serviceDecider, serviceStream, type ServiceCommand } from '../src/domain/service-decider.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../src/events/catalogue.js';
 import { evaluatePolicy, type EvaluationScope, type Finding } from '../src/policy/evaluate-policy.js';
 import { retainSecondsFor, type RollbackPolicy } from '../src/policy/rollback-policy.js';
@@ -11,21 +11,27 @@ import { healthWindowsProjection, type HealthWindowsState } from './health-windo
 import { migrationProgressProjection, type MigrationsState } from './migration-progress.js';
 import { serviceStateProjection, type ServicesState } from './service-state.js';
 
-/** A decision to record: the event, where, and the stream revision the policy observed. */
-export interface PendingDecision {
+/** What the policy appends to a service stream, at the stream revision it observed. */
+export interface PendingAppend {
   readonly stream: string;
   /** -1 when the service stream had no events: append with `no_stream`. */
   readonly expectedRevision: number;
-  /** The decision itself. */
-  readonly decided: Extract<DomainEvent, { type: 'RollbackDecided' }>;
-  /** What to append, as the service decider decides it: the decision, after the rejection of a manual rollback it supersedes. */
+  /** What to append, as the service decider decides it. */
   readonly events: readonly DomainEvent[];
   /** Ids derived from the tipping event, one per event. */
   readonly eventIds: readonly string[];
-  /** The event after which the rule held: the decision's cause. */
+  /** The event that led the policy to act: its cause. */
   readonly tippingEventId: string;
   readonly tippingPosition: string;
   readonly decidedAt: string;
+  /** Decided again on the stream as it is when the stream moved on meanwhile; absent when moving on voids it. */
+  readonly retry?: ServiceCommand;
+}
+
+/** A decision to record: the decision, after the rejection of a manual rollback it supersedes. */
+export interface PendingDecision extends PendingAppend {
+  /** The decision itself. */
+  readonly decided: Extract<DomainEvent, { type: 'RollbackDecided' }>;
 }
 
 export interface RollbackDecisionsState {
@@ -36,6 +42,8 @@ export interface RollbackDecisionsState {
   readonly latched: Record<string, true>;
   /** What the last event led the policy to decide (empty most of the time). */
   decisions: PendingDecision[];
+  /** A rollback whose verification the last event recorded as failed, escalated: never left silent. */
+  escalations: PendingAppend[];
 }
 
 const DECISION_NAMESPACE = '3f1d9c2e-7a4b-5c6d-8e9f-0a1b2c3d4e5f';
@@ -109,6 +117,42 @@ function toDecision(finding: Finding, state: RollbackDecisionsState, tipping: Ty
   };
 }
 
+/**
+ * The seeds' verification is the moment of truth: a rollback that did not bring the service back
+ * goes to a person as an incident, P0 when the restored release does not even answer its health
+ * checks (the service is down), P1 otherwise.
+ */
+function toEscalation(
+  event: Extract<TypedRecordedEvent, { type: 'RollbackVerified' }>,
+  state: RollbackDecisionsState,
+): PendingAppend | undefined {
+  const { service, rollbackId, checks } = event.data;
+  const view = state.services.services[service];
+  const failed = checks.filter((check) => !check.passed);
+  const down = failed.some((check) => check.name.startsWith('health') || check.name === 'instances');
+  const what = failed.map((check) => `${check.name}${check.detail ? ` (${check.detail})` : ''}`).join('; ');
+  const reason = `post-rollback verification failed: ${what}`.slice(0, 1800)
+    + `; ${view?.currentRelease ?? 'the restored release'} did not bring ${service} back: a person must act`;
+  try {
+    const command = { type: 'EscalateRollback', service, rollbackId, reason, severity: down ? 'P0' : 'P1' } as const;
+    const events = serviceDecider.decide(view ?? initialServiceState, command);
+    return {
+      stream: serviceStream(service),
+      expectedRevision: view?.revision ?? -1,
+      events,
+      eventIds: events.map((_, index) => uuidv5(`rollback-escalated:${event.id}:${index}`, DECISION_NAMESPACE)),
+      tippingEventId: event.id,
+      tippingPosition: event.position.toString(),
+      decidedAt: event.metadata.occurredAt,
+      retry: command,
+    };
+  } catch (error) {
+    // Someone already moved the rollback on (escalated it, say): nothing left to do.
+    if (error instanceof InvariantViolated) return undefined;
+    throw error;
+  }
+}
+
 /** At most one decision per service at a time, never for a rule already acted on, nor a feature already off. */
 function choose(findings: readonly Finding[], state: RollbackDecisionsState): Finding[] {
   const chosen = new Map<string, Finding>();
@@ -134,13 +178,25 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
     name: 'rollback-decisions',
     version: 2,
     get initialState(): RollbackDecisionsState {
-      return { services: serviceStateProjection.initialState, health: health.initialState, migrations: migrationProgressProjection.initialState, latched: {}, decisions: [] };
+      return {
+        services: serviceStateProjection.initialState,
+        health: health.initialState,
+        migrations: migrationProgressProjection.initialState,
+        latched: {},
+        decisions: [],
+        escalations: [],
+      };
     },
     apply(state, event) {
       serviceStateProjection.apply(state.services, event);
       health.apply(state.health, event);
       migrationProgressProjection.apply(state.migrations, event);
       state.decisions = [];
+      state.escalations = [];
+      if (event.type === 'RollbackVerified' && !event.data.passed) {
+        const escalation = toEscalation(event, state);
+        if (escalation) state.escalations.push(escalation);
+      }
       if (event.type === 'RollbackDecided') {
         state.latched[latchKey(event.data.service, event.data.rule, event.data.feature?.target ?? event.data.migration?.migrationId ?? '')] = true;
       }

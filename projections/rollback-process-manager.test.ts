@@ -36,6 +36,20 @@ async function deployGoodThenBad(store: SqliteEventStore) {
   }
 }
 
+/** What the executor records when it has rolled payments back to v1. */
+async function rolledBackToV1(store: SqliteEventStore, rollbackId: string) {
+  const rollback = { rollbackId, service: 'payments' };
+  const started = { type: 'RollbackStarted', data: { ...rollback, fromRelease: 'v2', toRelease: 'v1' } } as const;
+  await record(store, 'service-payments', started, 40);
+  await record(store, 'service-payments', { type: 'RollbackCompleted', data: { ...rollback, release: 'v1' } }, 50);
+}
+
+type Checks = { name: string; passed: boolean; detail?: string }[];
+const failedVerification = (rollbackId: string, checks: Checks): DomainEvent => ({
+  type: 'RollbackVerified',
+  data: { rollbackId, service: 'payments', passed: false, checks },
+});
+
 const decisions = async (store: SqliteEventStore) =>
   (await collect(store.readStream('service-payments'))).filter((e) => e.type === 'RollbackDecided').map(decodeEvent);
 
@@ -159,6 +173,83 @@ describe('rollback process manager', () => {
     ]);
   });
 
+  it('escalates, in the same append, a decision with nothing to roll back to: it never stays decided', async () => {
+    const manager = await startManager();
+    await deployGoodThenBad(store);
+    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+    await manager.catchUp();
+    const [first] = await decisions(store);
+    const rollbackId = (first!.data as { rollbackId: string }).rollbackId;
+    await rolledBackToV1(store, rollbackId);
+    for (let s = 60; s <= 100; s += 10) await record(store, 'health-payments', sample(s, 0.0), s);
+    for (let s = 110; s <= 150; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+    await manager.catchUp();
+    const stream = await collect(store.readStream('service-payments'));
+    const [decided, escalated] = stream.slice(-2).map(decodeEvent);
+    expect(decided).toMatchObject({ type: 'RollbackDecided', data: { rule: 'error_rate_critical' } });
+    const { rollbackId: second, targetRelease } = decided!.data as { rollbackId: string; targetRelease?: string };
+    expect(targetRelease).toBeUndefined();
+    expect(escalated).toMatchObject({
+      type: 'RollbackEscalated',
+      data: { rollbackId: second, severity: 'P1', reason: expect.stringMatching(/nothing to roll back to: .* v1 /) },
+      metadata: { actor: POLICY_ACTOR, causationId: decided!.metadata.causationId },
+    });
+    // One append: both at the revision the policy observed, one after the other, recorded together.
+    expect(stream.at(-1)!.revision).toBe(stream.at(-2)!.revision + 1n);
+    expect(stream.at(-1)!.position).toBe(stream.at(-2)!.position + 1n);
+    // Still failing, nothing more is decided (the rule stays latched) and nothing waits on an executor.
+    for (let s = 160; s <= 200; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+    await manager.catchUp();
+    expect(await decisions(store)).toHaveLength(2);
+  });
+
+  it('escalates a rollback whose verification failed, P0 when the restored release fails health checks', async () => {
+    const manager = await startManager();
+    await deployGoodThenBad(store);
+    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+    await manager.catchUp();
+    const rollbackId = ((await decisions(store))[0]!.data as { rollbackId: string }).rollbackId;
+    await rolledBackToV1(store, rollbackId);
+    const checks = [
+      { name: 'health:p-1', passed: false, detail: '1 of 3 /health probes answered 200 over 10.0 s' },
+      { name: 'tools:p-1', passed: true },
+    ];
+    const verifiedId = await record(store, 'service-payments', failedVerification(rollbackId, checks), 60);
+    await manager.catchUp();
+    const last = decodeEvent((await collect(store.readStream('service-payments'))).at(-1)!);
+    expect(last).toMatchObject({
+      type: 'RollbackEscalated',
+      data: {
+        rollbackId,
+        severity: 'P0',
+        reason: expect.stringMatching(/verification failed: health:p-1 \(1 of 3 .*v1 did not bring payments back/),
+      },
+      metadata: { actor: POLICY_ACTOR, causationId: verifiedId },
+    });
+  });
+
+  it('still escalates a failed verification when the service stream moved on before the policy acted', async () => {
+    const checkpoints = new MemoryCheckpointStore();
+    const first = await startManager({}, checkpoints);
+    await deployGoodThenBad(store);
+    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+    await first.catchUp();
+    await first.stop();
+    managers = [];
+    const rollbackId = ((await decisions(store))[0]!.data as { rollbackId: string }).rollbackId;
+    await rolledBackToV1(store, rollbackId);
+    const checks = [{ name: 'error_rate:p-1', passed: false, detail: '40.0 % of 100 tool calls failed' }];
+    await record(store, 'service-payments', failedVerification(rollbackId, checks), 60);
+    // A person acts on the service before the policy, stopped meanwhile, has seen the failed verification.
+    const refundOff = { service: 'payments', scope: 'tool', target: 'refund' } as const;
+    await record(store, 'service-payments', { type: 'FeatureDisabled', data: refundOff }, 70);
+    const second = await startManager({}, checkpoints);
+    await second.catchUp();
+    const last = decodeEvent((await collect(store.readStream('service-payments'))).at(-1)!);
+    expect(last).toMatchObject({ type: 'RollbackEscalated', data: { rollbackId, severity: 'P1' } });
+    expect(last.metadata.actor).toBe(POLICY_ACTOR);
+  });
+
   it('decides again for a new failure after the rollback completed', async () => {
     const manager = await startManager();
     await deployGoodThenBad(store);
@@ -166,8 +257,7 @@ describe('rollback process manager', () => {
     await manager.catchUp();
     const [first] = await decisions(store);
     const rollbackId = (first!.data as { rollbackId: string }).rollbackId;
-    await record(store, 'service-payments', { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } }, 40);
-    await record(store, 'service-payments', { type: 'RollbackCompleted', data: { rollbackId, service: 'payments', release: 'v1' } }, 50);
+    await rolledBackToV1(store, rollbackId);
     for (let s = 60; s <= 100; s += 10) await record(store, 'health-payments', sample(s, 0.0), s);
     for (let s = 110; s <= 150; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
     await manager.catchUp();

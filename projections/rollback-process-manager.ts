@@ -1,10 +1,13 @@
+import { handleCommand } from '../src/application/command-handler.js';
+import { InvariantViolated } from '../src/domain/decider.js';
+import { serviceDecider, type ServiceCommand } from '../src/domain/service-decider.js';
 import { WrongExpectedRevision } from '../src/event-store/errors.js';
 import type { EventStore } from '../src/event-store/event-store.js';
 import { encodeEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
 import type { RollbackPolicy } from '../src/policy/rollback-policy.js';
 import type { CheckpointStore } from '../src/runtime/checkpoint-store.js';
 import { ProjectionRunner } from '../src/runtime/projection-runner.js';
-import { rollbackDecisionsProjection, type RollbackDecisionsState } from './rollback-decisions.js';
+import { rollbackDecisionsProjection, type PendingAppend, type RollbackDecisionsState } from './rollback-decisions.js';
 
 export interface RollbackProcessManagerOptions {
   /**
@@ -52,22 +55,58 @@ export class RollbackProcessManager {
     if (event.position <= this.actAfter) return;
     for (const decision of state.decisions) {
       const { data } = decision.decided;
-      const recorded = decision.events.map((domainEvent, index) =>
-        encodeEvent(domainEvent, {
-          id: decision.eventIds[index]!,
-          actor: POLICY_ACTOR,
-          occurredAt: new Date(decision.decidedAt),
-          causationId: decision.tippingEventId,
-          correlationId: event.metadata.correlationId,
-        }),
-      );
-      try {
-        await this.store.append(decision.stream, recorded, decision.expectedRevision < 0 ? 'no_stream' : BigInt(decision.expectedRevision));
-        this.options.log?.(`policy: ${data.rule} on ${data.service} (${data.observed} > ${data.threshold}): ${data.mode} rollback ${data.rollbackId}`);
-      } catch (error) {
-        // Someone (another Failsafe, an operator) changed the service since: the policy sees that next.
-        if (!(error instanceof WrongExpectedRevision)) throw error;
-      }
+      const stuck = decision.events.some((e) => e.type === 'RollbackEscalated');
+      const figures = `${data.observed} > ${data.threshold}`;
+      const what = `${data.rule} on ${data.service} (${figures}): ${data.mode} rollback ${data.rollbackId}`;
+      await this.append(decision, event, stuck ? `${what}, escalated: nothing to roll back to` : what);
+    }
+    for (const escalation of state.escalations) {
+      const { rollbackId, service } = escalation.events[0]!.data as { rollbackId: string; service: string };
+      await this.append(escalation, event, `rollback ${rollbackId} of ${service} escalated: its verification failed`);
+    }
+  }
+
+  private async append(pending: PendingAppend, event: TypedRecordedEvent, what: string): Promise<void> {
+    const recorded = pending.events.map((domainEvent, index) =>
+      encodeEvent(domainEvent, {
+        id: pending.eventIds[index]!,
+        actor: POLICY_ACTOR,
+        occurredAt: new Date(pending.decidedAt),
+        causationId: pending.tippingEventId,
+        correlationId: event.metadata.correlationId,
+      }),
+    );
+    try {
+      const expected = pending.expectedRevision < 0 ? 'no_stream' : BigInt(pending.expectedRevision);
+      await this.store.append(pending.stream, recorded, expected);
+      this.options.log?.(`policy: ${what}`);
+    } catch (error) {
+      // Someone (another Failsafe, an operator) changed the service since: the policy sees that next.
+      if (!(error instanceof WrongExpectedRevision)) throw error;
+      if (pending.retry) await this.retry(pending, pending.retry, event, what);
+    }
+  }
+
+  /** An escalation is owed whatever came in between: decided again on the stream as it is now. */
+  private async retry(
+    pending: PendingAppend,
+    command: ServiceCommand,
+    event: TypedRecordedEvent,
+    what: string,
+  ): Promise<void> {
+    const context = {
+      actor: POLICY_ACTOR,
+      now: new Date(pending.decidedAt),
+      eventIds: pending.eventIds,
+      causationId: pending.tippingEventId,
+      ...(event.metadata.correlationId && { correlationId: event.metadata.correlationId }),
+    };
+    try {
+      await handleCommand(this.store, pending.stream, serviceDecider, command, context);
+      this.options.log?.(`policy: ${what}`);
+    } catch (error) {
+      // Already done by someone else (another Failsafe, a person): nothing is owed any more.
+      if (!(error instanceof InvariantViolated)) throw error;
     }
   }
 

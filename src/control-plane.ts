@@ -139,7 +139,10 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log, clock });
       await prober.start();
       stops.push(() => prober.stop());
-      const reconciler = new ServiceReconciler(store, driver, { requestExpiryMs, log, clock });
+      const probeTools = Object.fromEntries(
+        Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])),
+      );
+      const reconciler = new ServiceReconciler(store, driver, { probeTools, requestExpiryMs, log, clock });
       await reconciler.start();
       stops.push(() => reconciler.stop());
       for (const [service, address] of driver.addresses) {

@@ -71,7 +71,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-cli-'));
     fleetFile = join(dataDir, 'fleet.yaml');
-    writeFileSync(fleetFile, `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\nprobe:\n  intervalSeconds: 1\n`);
+    writeFileSync(fleetFile, `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n    probeTool: time\nprobe:\n  intervalSeconds: 1\n`);
     configFile = join(dataDir, 'failsafe.yaml');
     const entry = (name: 'alice' | 'bob', role: string) =>
       `    - { name: ${name}, role: ${role}, sha256: ${hashToken(tokens[name])} }\n`;

@@ -23,6 +23,14 @@ describe('fleet configuration file', () => {
     expect(fleet.probe).toEqual({ intervalSeconds: 10, timeoutSeconds: 5 });
   });
 
+  it("names each service's probe tool, and refuses one that is not a tool name", () => {
+    const sample = 'services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n';
+    const fleet = loadFleetConfig(write(`${sample}    probeTool: time\n`), {});
+    expect(fleet.services.sample).toMatchObject({ probeTool: 'time' });
+    const bad = write(`${sample}    probeTool: "rm -rf"\n`);
+    expect(() => loadFleetConfig(bad, {})).toThrow(/line 6: services.sample.probeTool: .*tool name/s);
+  });
+
   it('lists every problem by line, and a secret missing from the environment', () => {
     const bad = write('services:\n  sample:\n    driver: process\n    port: 99999\nprobe:\n  intervalSeconds: 0\n');
     expect(() => loadFleetConfig(bad, {})).toThrow(/InvalidFleetFile: .*fleet.yaml has 3 problem.*line 3: services.sample.releasesDir.*line 4: services.sample.port.*line 6: probe.intervalSeconds/s);

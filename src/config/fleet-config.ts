@@ -1,7 +1,14 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { serviceName } from '../events/common-schemas.js';
+import { toolName } from '../drivers/release-descriptor.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
+
+/**
+ * A read-only tool of the service that needs no arguments: post-rollback verification calls it
+ * when there is too little traffic to judge the error rate on.
+ */
+const probeTool = toolName.optional();
 
 /** The fleet Failsafe acts on: `--fleet <file>` (env FAILSAFE_FLEET). Paths are relative to the file. */
 export const fleetConfigSchema = z.strictObject({
@@ -15,6 +22,7 @@ export const fleetConfigSchema = z.strictObject({
         port: z.number().int().min(0).max(65535),
         /** Environment for every release (e.g. where its dependencies answer). */
         env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
+        probeTool,
       }),
       z.strictObject({
         driver: z.literal('webhook'),
@@ -23,6 +31,7 @@ export const fleetConfigSchema = z.strictObject({
         secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
         retries: z.number().int().min(0).max(10).default(3),
         timeoutSeconds: z.number().positive().max(300).default(30),
+        probeTool,
       }),
     ]),
   ),

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../events/catalogue.js';
 import { given } from './given-when-then.js';
 import { serviceDecider } from './service-decider.js';
@@ -117,6 +117,67 @@ describe('rollback decider', () => {
     given(serviceDecider, { ...automatic })
       .when({ type: 'StartRollback', service, rollbackId: 'r-1', now })
       .thenViolates('no-release-to-roll-back-to');
+  });
+
+  it('escalates a release rollback decided with nothing to roll back to, in the same step', () => {
+    const restored: DomainEvent[] = [
+      automatic,
+      { type: 'RollbackStarted', data: { rollbackId: 'r-1', service, fromRelease: 'v2', toRelease: 'v1' } },
+      { type: 'RollbackCompleted', data: { rollbackId: 'r-1', service, release: 'v1' } },
+    ];
+    const why = (pattern: RegExp) => expect.stringMatching(pattern) as unknown as string;
+    const again = { ...decision, rollbackId: 'r-3', rule: 'health_check_failures', severity: 'P0' } as const;
+    given(serviceDecider, ...onV2WithGoodV1, ...restored)
+      .when({ type: 'DecideRollback', ...again })
+      .then(
+        { type: 'RollbackDecided', data: again },
+        {
+          type: 'RollbackEscalated',
+          data: {
+            rollbackId: 'r-3',
+            service,
+            severity: 'P0',
+            reason: why(/nothing to roll back to: payments runs v1 .*a person must act/),
+          },
+        },
+      );
+    given(serviceDecider)
+      .when({ type: 'DecideRollback', ...decision, mode: 'manual' })
+      .then(
+        { type: 'RollbackDecided', data: { ...decision, mode: 'manual' } },
+        {
+          type: 'RollbackEscalated',
+          data: { rollbackId: 'r-1', service, severity: 'P1', reason: why(/runs no known release/) },
+        },
+      );
+    const feature = { scope: 'tool', target: 'refund' } as const;
+    const offTool = { ...decision, mode: 'disable_feature', rule: 'feature_bug', feature } as const;
+    given(serviceDecider, ...onV2WithGoodV1, ...restored)
+      .when({ type: 'DecideRollback', ...offTool })
+      .then({ type: 'RollbackDecided', data: offTool });
+  });
+
+  it('escalates a completed rollback only when its verification failed, and verifies it once', () => {
+    const started: DomainEvent = {
+      type: 'RollbackStarted',
+      data: { rollbackId: 'r-1', service, fromRelease: 'v2', toRelease: 'v1' },
+    };
+    const completed: DomainEvent = { type: 'RollbackCompleted', data: { rollbackId: 'r-1', service, release: 'v1' } };
+    const verified = (passed: boolean): DomainEvent => ({
+      type: 'RollbackVerified',
+      data: { rollbackId: 'r-1', service, passed, checks: [{ name: 'health', passed }] },
+    });
+    const restored = [...onV2WithGoodV1, automatic, started, completed];
+    const escalation = { service, rollbackId: 'r-1', reason: 'verification failed', severity: 'P0' } as const;
+    const escalate = { type: 'EscalateRollback', ...escalation } as const;
+    given(serviceDecider, ...restored, verified(false))
+      .when(escalate)
+      .then({ type: 'RollbackEscalated', data: escalation });
+    given(serviceDecider, ...restored, verified(true)).when(escalate).thenViolates('rollback-recovered');
+    given(serviceDecider, ...restored).when(escalate).thenViolates('rollback-recovered');
+    given(serviceDecider, ...restored, verified(false))
+      .when({ type: 'RecordRollbackVerification', service, rollbackId: 'r-1', checks: [{ name: 'ok', passed: true }] })
+      .thenViolates('rollback-already-verified');
   });
 
   it('lets a rejected request free the service', () => {

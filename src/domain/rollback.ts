@@ -61,6 +61,16 @@ function targetOf(
   return target;
 }
 
+/** Why a release rollback decided now could never be carried out; undefined when it can. */
+function nothingToRollBackTo(state: ServiceState, data: EventData<'RollbackDecided'>): string | undefined {
+  if (data.mode === 'disable_feature' || data.migration) return undefined;
+  const target = data.targetRelease ?? state.lastKnownGood;
+  if (target && target !== state.currentRelease) return undefined;
+  const running = state.currentRelease ? `runs ${state.currentRelease}` : 'runs no known release';
+  return `nothing to roll back to: ${data.service} ${running} and has no other last known good release; `
+    + `a person must act (fix forward, or roll back with \`failsafe rollback ${data.service} --to <release>\`)`;
+}
+
 export function decideRollback(state: ServiceState, command: RollbackCommand): DomainEvent[] {
   const { service, rollbackId } = command;
   switch (command.type) {
@@ -68,14 +78,24 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
       const { type: _, ...data } = command;
       // An automatic decision does not wait behind a manual one still awaiting approval: it replaces it.
       const pending = state.rollback;
-      if (data.mode === 'automatic' && pending?.status === 'awaiting_approval') {
-        return [
-          { type: 'RollbackRejected', data: { rollbackId: pending.id, service, rejectedBy: `policy:${data.rule}`, reason: `superseded by automatic rollback ${data.rollbackId}` } },
-          { type: 'RollbackDecided', data },
-        ];
-      }
-      assertNoActiveRollback(state, service);
-      return [{ type: 'RollbackDecided', data }];
+      const supersedes = data.mode === 'automatic' && pending?.status === 'awaiting_approval';
+      if (!supersedes) assertNoActiveRollback(state, service);
+      // A decision no executor could carry out is escalated in the same append: never left hanging.
+      const stuck = nothingToRollBackTo(state, data);
+      const rejected = supersedes && {
+        type: 'RollbackRejected',
+        data: {
+          rollbackId: pending.id,
+          service,
+          rejectedBy: `policy:${data.rule}`,
+          reason: `superseded by automatic rollback ${data.rollbackId}`,
+        },
+      } as const;
+      const escalated = stuck && {
+        type: 'RollbackEscalated',
+        data: { rollbackId, service, reason: stuck, severity: data.severity ?? 'P1' },
+      } as const;
+      return [...(rejected ? [rejected] : []), { type: 'RollbackDecided', data }, ...(escalated ? [escalated] : [])];
     }
     case 'RequestRollback': {
       assertNoActiveRollback(state, service);
@@ -131,11 +151,21 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
       return [{ type: 'RollbackFailed', data: { rollbackId, service, reason: command.reason, attempt: rollback.attempts + 1 } }];
     }
     case 'EscalateRollback': {
-      rollbackIn(state, command, ['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed']);
+      const escalable = ['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed', 'completed'] as const;
+      const rollback = rollbackIn(state, command, escalable);
+      // A completed rollback is escalated only when its verification failed: the service did not recover.
+      if (rollback.status === 'completed' && rollback.verified !== false) {
+        const why = `rollback ${rollbackId} of ${service} completed and was not found failing`;
+        throw new InvariantViolated('rollback-recovered', why);
+      }
       return [{ type: 'RollbackEscalated', data: { rollbackId, service, reason: command.reason, severity: command.severity } }];
     }
     case 'RecordRollbackVerification': {
-      rollbackIn(state, command, ['completed']);
+      const rollback = rollbackIn(state, command, ['completed']);
+      if (rollback.verified !== undefined) {
+        const why = `rollback ${rollbackId} of ${service} was already verified`;
+        throw new InvariantViolated('rollback-already-verified', why);
+      }
       const passed = command.checks.every((check) => check.passed);
       return [{ type: 'RollbackVerified', data: { rollbackId, service, passed, checks: command.checks } }];
     }

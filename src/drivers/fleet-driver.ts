@@ -1,4 +1,4 @@
-import { UnknownService, type FeatureFlags, type Instance, type TargetDriver } from './target-driver.js';
+import { UnknownService, type ActionContext, type FeatureFlags, type Instance, type TargetDriver } from './target-driver.js';
 
 /** One driver for the whole fleet: each service is handed to the driver configured for it. */
 export class FleetDriver implements TargetDriver {
@@ -10,16 +10,16 @@ export class FleetDriver implements TargetDriver {
     return driver;
   }
 
-  async deploy(service: string, release: string): Promise<Instance[]> {
-    return this.driverOf(service).deploy(service, release);
+  async deploy(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.driverOf(service).deploy(service, release, action);
   }
 
-  async rollback(service: string, release: string): Promise<Instance[]> {
-    return this.driverOf(service).rollback(service, release);
+  async rollback(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.driverOf(service).rollback(service, release, action);
   }
 
-  async setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
-    return this.driverOf(service).setFeatureFlags(service, flags);
+  async setFeatureFlags(service: string, flags: FeatureFlags, action?: ActionContext): Promise<Instance[]> {
+    return this.driverOf(service).setFeatureFlags(service, flags, action);
   }
 
   /** Undefined when the service's driver cannot tell (a webhook receiver), or the service is not in the fleet. */
@@ -29,6 +29,10 @@ export class FleetDriver implements TargetDriver {
 
   async instances(service: string): Promise<Instance[]> {
     return this.driverOf(service).instances(service);
+  }
+
+  async expectedTools(service: string, release: string): Promise<readonly string[] | undefined> {
+    return this.driverOf(service).expectedTools?.(service, release);
   }
 
   async close(): Promise<void> {

@@ -277,6 +277,11 @@ export class ProcessDriver implements TargetDriver {
     return running ? [running.instance] : [];
   }
 
+  /** As the release's descriptor declares them: the snapshot it ran with, else its folder. */
+  async expectedTools(service: string, release: string): Promise<readonly string[] | undefined> {
+    return this.descriptor(service, release, true).tools;
+  }
+
   private async switchTo(service: string, release: string, flags: FeatureFlags, preferSnapshot: boolean): Promise<Instance[]> {
     const current = this.running.get(service);
     if (current?.instance.release === release && sameFlags(current.flags, flags)) return [current.instance];

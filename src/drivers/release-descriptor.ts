@@ -3,6 +3,11 @@ import { z } from 'zod';
 import { readYamlFile } from '../config/yaml-file.js';
 import { releaseName } from '../events/common-schemas.js';
 
+/** An MCP tool's name as releases and fleet files give it. */
+export const toolName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a tool name: letters, digits, ".", "_" and "-"');
+
 /**
  * How the process driver runs one release: `release.yaml` in the release's folder. In `command`
  * and `env`, `{node}` is this Node.js, `{releaseDir}` the release's folder, `{port}` the port the
@@ -15,6 +20,8 @@ export const releaseDescriptorSchema = z.strictObject({
   readiness: z.strictObject({ path: z.string().startsWith('/').default('/health'), timeoutSeconds: z.number().positive().max(600).default(30) }).default({ path: '/health', timeoutSeconds: 30 }),
   stopGraceSeconds: z.number().nonnegative().max(600).default(30),
   app: z.record(z.string(), z.unknown()).default({}),
+  /** The tools this release serves (its catalogue): post-rollback verification expects these, minus those disabled. */
+  tools: z.array(toolName).min(1).optional(),
 });
 
 export type ReleaseDescriptor = z.infer<typeof releaseDescriptorSchema> & { readonly dir: string };

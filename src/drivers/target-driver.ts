@@ -8,6 +8,11 @@ export interface Instance {
   readonly startedAt: string;
 }
 
+/** What comes with an action: a key that is the same at every attempt at it, so a receiver can deduplicate. */
+export interface ActionContext {
+  readonly idempotencyKey: string;
+}
+
 /**
  * The seeds' gradual rollback as a service is asked to run: tools and agents disabled (each falls
  * back to its legacy, non-MCP implementation), or the whole service in legacy mode.
@@ -27,17 +32,19 @@ export const noFeatureFlags: FeatureFlags = { tools: [], agents: [], legacyMode:
  */
 export interface TargetDriver {
   /** Starts the release, waits until it is ready, switches traffic to it, stops the previous one. */
-  deploy(service: string, release: string): Promise<Instance[]>;
+  deploy(service: string, release: string, action?: ActionContext): Promise<Instance[]>;
   /** Same as deploy, for a release that ran before (its snapshotted configuration is reused). */
-  rollback(service: string, release: string): Promise<Instance[]>;
+  rollback(service: string, release: string, action?: ActionContext): Promise<Instance[]>;
   /**
    * Restarts the current release with these flags (the seeds' MCP_DISABLE_TOOLS, and
    * MCP_DISABLE_AGENTS and MCP_LEGACY_MODE for the process driver).
    */
-  setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]>;
+  setFeatureFlags(service: string, flags: FeatureFlags, action?: ActionContext): Promise<Instance[]>;
   instances(service: string): Promise<Instance[]>;
   /** Whether the release exists, asked before anything is recorded; undefined (or absent): cannot tell. */
   hasRelease?(service: string, release: string): Promise<boolean | undefined>;
+  /** The tools the release declares it serves, when the driver can tell (post-rollback verification expects them). */
+  expectedTools?(service: string, release: string): Promise<readonly string[] | undefined>;
   close(): Promise<void>;
 }
 

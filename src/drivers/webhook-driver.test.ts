@@ -68,6 +68,17 @@ describe('webhook driver (a real HTTP endpoint)', () => {
     expect(third - second).toBeGreaterThanOrEqual(390);
   });
 
+  it("sends the executor's key, derived from the event behind the action, at every attempt", async () => {
+    const hook = await endpoint('s3cret', [429, 200, 200]);
+    server = hook.server;
+    const driver = new WebhookDriver({ url: hook.url, secret: 's3cret', backoffMs: 10 });
+    await driver.rollback('payments', 'v1', { idempotencyKey: 'key-from-the-decision' });
+    await driver.rollback('payments', 'v1', { idempotencyKey: 'key-from-the-decision' });
+    const key = 'key-from-the-decision';
+    expect(hook.received.map((r) => r.headers['idempotency-key'])).toEqual([key, key, key]);
+    expect(hook.received.map((r) => r.body.idempotencyKey)).toEqual([key, key, key]);
+  });
+
   it('does not retry a request the endpoint refuses, and says why', async () => {
     const hook = await endpoint('s3cret', [400]);
     server = hook.server;

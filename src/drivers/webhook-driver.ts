@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import pRetry from 'p-retry';
-import type { FeatureFlags, Instance, TargetDriver } from './target-driver.js';
+import type { ActionContext, FeatureFlags, Instance, TargetDriver } from './target-driver.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface WebhookDriverOptions {
@@ -30,24 +30,25 @@ export const webhookSignature = (secret: string, timestamp: string, body: string
 
 /**
  * Acts through the user's own deploy endpoint: every action is one signed POST carrying an
- * idempotency key that stays the same across retries, so a retried deploy happens once.
+ * idempotency key that stays the same across retries (the executor's too, and its restarts: the
+ * key comes from the event behind the action), so a retried deploy happens once.
  * The endpoint answers `{ "instances": [{ "id", "release", "url" }] }`.
  */
 export class WebhookDriver implements TargetDriver {
   constructor(private readonly options: WebhookDriverOptions) {}
 
-  deploy(service: string, release: string): Promise<Instance[]> {
-    return this.call('deploy', service, { release });
+  deploy(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.call('deploy', service, { release }, action);
   }
 
-  rollback(service: string, release: string): Promise<Instance[]> {
-    return this.call('rollback', service, { release });
+  rollback(service: string, release: string, action?: ActionContext): Promise<Instance[]> {
+    return this.call('rollback', service, { release }, action);
   }
 
-  setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
+  setFeatureFlags(service: string, flags: FeatureFlags, action?: ActionContext): Promise<Instance[]> {
     const { tools, agents, legacyMode } = flags;
     const details = { disabledTools: [...tools], disabledAgents: [...agents], legacyMode };
-    return this.call('set-feature-flags', service, details);
+    return this.call('set-feature-flags', service, details, action);
   }
 
   instances(service: string): Promise<Instance[]> {
@@ -56,8 +57,14 @@ export class WebhookDriver implements TargetDriver {
 
   async close(): Promise<void> {}
 
-  private async call(action: string, service: string, details: Record<string, unknown>): Promise<Instance[]> {
-    const idempotencyKey = randomUUID();
+  private async call(
+    action: string,
+    service: string,
+    details: Record<string, unknown>,
+    context?: ActionContext,
+  ): Promise<Instance[]> {
+    // The executor's key, derived from the event behind the action; a fresh one only where no event asked (a read).
+    const idempotencyKey = context?.idempotencyKey ?? randomUUID();
     const body = JSON.stringify({ action, service, ...details, idempotencyKey });
     let attempts = 0;
     const attempt = async (): Promise<Instance[]> => {

@@ -8,11 +8,12 @@ import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js
 import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { registerServices } from '../application/register-services.js';
+import { isRollbackActive } from '../domain/service.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';
+import { defaultRollbackPolicy, type PolicyRule, type RollbackPolicy } from '../policy/rollback-policy.js';
 import { HealthProber } from '../probing/health-prober.js';
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { ServiceReconciler } from './service-reconciler.js';
@@ -30,7 +31,11 @@ describe('deploying to a real fleet (end to end)', () => {
   const start = async (policy: RollbackPolicy) => {
     const manager = new RollbackProcessManager(store, policy, new MemoryCheckpointStore());
     const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs: 1_000 });
-    const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs: 1_000, retryDelayMs: 200 });
+    const reconciler = new ServiceReconciler(store, driver, {
+      verificationWindowMs: 1_000,
+      retryDelayMs: 200,
+      probeTools: { sample: 'time' },
+    });
     await registerServices(store, ['sample'], { actor: 'test', now: new Date(), source: 'fleet' });
     await manager.start();
     await prober.start();
@@ -106,6 +111,42 @@ describe('deploying to a real fleet (end to end)', () => {
     expect(decided.data).toMatchObject({ rule, mode: 'automatic', targetRelease: 'v1.0.0' });
     expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
   }, 120_000);
+
+  it('hands a rollback that did not bring the service back to a person, and leaves no decision hanging', async () => {
+    // Latency rolls back at once; a sustained error rate (15 s) only once the restored release has been judged.
+    const latency = defaultRollbackPolicy.rules.latency_p95_critical!;
+    const errors: PolicyRule = {
+      when: 'error_rate',
+      threshold: 0.1,
+      windowSeconds: 10,
+      forSeconds: 15,
+      action: 'automatic_rollback',
+    };
+    const rules = { latency_p95_critical: latency, error_rate_sustained: errors };
+    await start({ ...defaultRollbackPolicy, rules });
+    // No traffic yet, so nothing judges this release: it becomes the last known good one, a bad one.
+    await deploy('d-1', 'v2.0.0-errors');
+    await deploy('d-2', 'v2.0.0-slow');
+    traffic();
+    const escalated = (e: { type: string }) => e.type === 'RollbackEscalated';
+    const story = await waitFor((types) => types.length === 2, escalated, 110_000);
+    const stream = await collect(store.readStream(serviceStream('sample')));
+    const [first, second] = stream.filter((e) => e.type === 'RollbackDecided');
+    expect(first!.data).toMatchObject({ rule: 'latency_p95_critical', targetRelease: 'v2.0.0-errors' });
+    // The restored release fails its verification: the policy escalates it.
+    const verified = stream.find((e) => e.type === 'RollbackVerified')!;
+    expect(verified.data).toMatchObject({ rollbackId: first!.data.rollbackId, passed: false });
+    const failedVerification = expect.stringMatching(/verification failed: error_rate/);
+    expect(story[0]!.data).toMatchObject({ rollbackId: first!.data.rollbackId, reason: failedVerification });
+    // Then the policy decides again, with nothing left to roll back to: escalated in the same append.
+    expect(second!.data).toMatchObject({ rule: 'error_rate_sustained' });
+    const [, stuck] = stream.filter(escalated);
+    const nothingLeft = expect.stringMatching(/nothing to roll back to/);
+    expect(stuck!.data).toMatchObject({ rollbackId: second!.data.rollbackId, reason: nothingLeft });
+    expect(stuck!.position).toBe(second!.position + 1n);
+    const { state } = await loadStream(store, serviceStream('sample'), serviceDecider);
+    expect(isRollbackActive(state)).toBe(false);
+  }, 180_000);
 
   it('leaves the last known good release serving when a release crashes at start', async () => {
     await start(defaultRollbackPolicy);

@@ -3,29 +3,58 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/command-handler.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { ProcessDriver } from '../drivers/process-driver.js';
 import { WebhookDriver } from '../drivers/webhook-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { ServiceReconciler } from './service-reconciler.js';
+import { encodeEvent, type EventData } from '../events/catalogue.js';
+import { actionKey, ServiceReconciler } from './service-reconciler.js';
 
-/** A deploy endpoint that deploys fine but fails every rollback halfway (HTTP 500). */
-async function flakyEndpoint(): Promise<{ url: string; server: Server; actions: string[] }> {
+const evidenceEventIds = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'];
+/** The policy's decision to roll `service` back automatically (error rate above 10 %). */
+const decision = (service: string): EventData<'RollbackDecided'> => ({
+  rollbackId: 'r-1',
+  service,
+  mode: 'automatic',
+  rule: 'error_rate_critical',
+  threshold: 0.1,
+  observed: 0.4,
+  evidenceEventIds,
+});
+
+/** A deploy endpoint answering each rollback with the next of `rollbackStatuses` (500, disk full, by default). */
+async function flakyEndpoint(rollbackStatuses?: number[]) {
   const actions: string[] = [];
+  const keys: string[] = [];
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
       const { action } = JSON.parse(raw) as { action: string };
       actions.push(action);
-      if (action === 'rollback') res.writeHead(500).end('disk full while restoring the backup');
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"instances":[]}');
+      keys.push(String(req.headers['idempotency-key']));
+      const status = action === 'rollback' ? (rollbackStatuses ? (rollbackStatuses.shift() ?? 200) : 500) : 200;
+      if (status === 200) res.writeHead(200, { 'content-type': 'application/json' }).end('{"instances":[]}');
+      else res.writeHead(status).end(status === 429 ? 'slow down' : 'disk full while restoring the backup');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server, actions };
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  return { url, server: server as Server, actions, keys };
+}
+
+/** Waits until the service's stream holds `count` events of `type`; returns the stream's event types. */
+async function untilRecorded(store: SqliteEventStore, service: string, type: string, count = 1, timeoutMs = 20_000) {
+  const types = async () => (await collect(store.readStream(serviceStream(service)))).map((e) => e.type);
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(50)) {
+    const now = await types();
+    if (now.filter((t) => t === type).length >= count) return now;
+  }
+  throw new Error(`no ${type}: ${(await types()).join(', ')}`);
 }
 
 describe('service reconciler when the driver fails', () => {
@@ -36,11 +65,14 @@ describe('service reconciler when the driver fails', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-reconciler-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
-    endpoint = await flakyEndpoint();
-    const driver = new WebhookDriver({ url: endpoint.url, secret: 's', retries: 0 });
-    reconciler = new ServiceReconciler(store, driver, { retryDelayMs: 20, maxAttempts: 3 });
-    await reconciler.start();
   });
+  const startWith = async (rollbackStatuses?: number[]) => {
+    endpoint = await flakyEndpoint(rollbackStatuses);
+    const retries = rollbackStatuses ? 1 : 0;
+    const driver = new WebhookDriver({ url: endpoint.url, secret: 's', retries, backoffMs: 10 });
+    reconciler = new ServiceReconciler(store, driver, { retryDelayMs: 20, maxAttempts: 3, verificationWindowMs: 20 });
+    await reconciler.start();
+  };
   afterEach(async () => {
     await reconciler.stop();
     await store.close();
@@ -49,15 +81,12 @@ describe('service reconciler when the driver fails', () => {
   });
 
   const issue = (command: ServiceCommand) => handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'test', now: new Date() });
-  const types = async () => (await collect(store.readStream(serviceStream('payments')))).map((e) => e.type);
-  /** Waits until the stream holds `count` events of `type`. */
-  const until = async (type: string, count = 1) => {
-    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(50)) {
-      const now = await types();
-      if (now.filter((t) => t === type).length >= count) return now;
-    }
-    throw new Error(`no ${type}: ${(await types()).join(', ')}`);
-  };
+  const until = (type: string, count = 1) => untilRecorded(store, 'payments', type, count);
+
+  const decide = () => issue({ type: 'DecideRollback', ...decision('payments') });
+  const recorded = async () => collect(store.readStream(serviceStream('payments')));
+  const types = async () => (await recorded()).map((e) => e.type);
+  const rollbackKeys = () => endpoint.keys.filter((_, i) => endpoint.actions[i] === 'rollback');
 
   it('when it starts after a request expired, records the expiry and never runs it', async () => {
     await reconciler.stop();
@@ -85,11 +114,12 @@ describe('service reconciler when the driver fails', () => {
 
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    await startWith();
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
     await until('DeploymentHealthy');
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now: new Date() });
     await until('DeploymentHealthy', 2);
-    await issue({ type: 'DecideRollback', rollbackId: 'r-1', service: 'payments', mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.4, evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'] });
+    await decide();
     const story = await until('RollbackEscalated');
     expect(story.slice(-8)).toEqual([
       'RollbackDecided', 'RollbackStarted', 'RollbackFailed', 'RollbackStarted', 'RollbackFailed', 'RollbackStarted', 'RollbackFailed', 'RollbackEscalated',
@@ -98,5 +128,104 @@ describe('service reconciler when the driver fails', () => {
     expect(failed.map((e) => e.data.attempt)).toEqual([1, 2, 3]);
     expect(failed[0]!.data.reason).toMatch(/WebhookFailed: rollback of payments: .*HTTP 500 disk full/);
     expect(endpoint.actions.filter((a) => a === 'rollback')).toHaveLength(3);
+    // The executor's retries are the same action: one key, derived from the decision event.
+    const decided = (await recorded()).find((e) => e.type === 'RollbackDecided')!;
+    expect(new Set(rollbackKeys())).toEqual(new Set([actionKey(decided.id, 'rollback')]));
   }, 30_000);
+
+  it('sends one idempotency key across a 429 and the retry that succeeds, and completes the rollback', async () => {
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    await startWith([429, 200]);
+    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
+    await until('DeploymentHealthy');
+    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now: new Date() });
+    await until('DeploymentHealthy', 2);
+    await decide();
+    const story = await until('RollbackVerified');
+    expect(story.slice(-5)).toEqual([
+      'RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified',
+    ]);
+    expect(endpoint.actions.filter((a) => a === 'rollback')).toHaveLength(2);
+    const [first, second] = rollbackKeys();
+    expect(second).toBe(first);
+    const events = await recorded();
+    expect(first).toBe(actionKey(events.find((e) => e.type === 'RollbackDecided')!.id, 'rollback'));
+    // Each deployment is its own action, with its own key.
+    const deployKeys = endpoint.keys.filter((_, i) => endpoint.actions[i] === 'deploy');
+    const requests = events.filter((e) => e.type === 'DeploymentRequested');
+    expect(deployKeys).toEqual(requests.map((e) => actionKey(e.id, 'deploy')));
+    expect(new Set(deployKeys).size).toBe(2);
+  }, 30_000);
+
+  it('escalates a decision it cannot carry out instead of leaving it decided', async () => {
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    await startWith([]);
+    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
+    await until('DeploymentHealthy');
+    // Recorded as a store from before this fix holds it: decided, with no release to go to.
+    const metadata = { actor: 'failsafe:policy', occurredAt: new Date() };
+    const stuck = encodeEvent({ type: 'RollbackDecided', data: decision('payments') }, metadata);
+    await store.append(serviceStream('payments'), [stuck], 'any');
+    const story = await until('RollbackEscalated');
+    expect(story.slice(-2)).toEqual(['RollbackDecided', 'RollbackEscalated']);
+    const why = /cannot be carried out: .*no-release-to-roll-back-to/;
+    expect((await recorded()).at(-1)!.data).toMatchObject({ rollbackId: 'r-1', reason: expect.stringMatching(why) });
+    expect(endpoint.actions).not.toContain('rollback');
+  }, 30_000);
+});
+
+const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+
+describe('service reconciler restarted between completing a rollback and verifying it (real processes)', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  let driver: ProcessDriver;
+  const reconcilers: ServiceReconciler[] = [];
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-reconciler-'));
+    store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
+    const services = { sample: { releasesDir, port: 0 } };
+    driver = await ProcessDriver.start({ services, stateDir: join(dir, 'state') });
+  });
+  afterEach(async () => {
+    for (const reconciler of reconcilers.splice(0)) await reconciler.stop();
+    await driver.stopAll();
+    await driver.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = async (verificationWindowMs = 1_000) => {
+    const reconciler = new ServiceReconciler(store, driver, { verificationWindowMs, probeTools: { sample: 'time' } });
+    reconcilers.push(reconciler);
+    await reconciler.start();
+    return reconciler;
+  };
+  const issue = (command: ServiceCommand) =>
+    handleCommand(store, serviceStream('sample'), serviceDecider, command, { actor: 'test', now: new Date() });
+
+  it('verifies on start a rollback that was completed but not verified when Failsafe stopped', async () => {
+    // Verifying takes a minute here: Failsafe stops before it is done.
+    const first = await start(60_000);
+    await issue({ type: 'RegisterService', service: 'sample', source: 'fleet' });
+    await issue({ type: 'RequestDeployment', service: 'sample', deploymentId: 'd-1', release: 'v1.0.0', now: new Date() });
+    await untilRecorded(store, 'sample', 'DeploymentHealthy', 1, 60_000);
+    await issue({ type: 'RequestDeployment', service: 'sample', deploymentId: 'd-2', release: 'v2.0.0-errors', now: new Date() });
+    await untilRecorded(store, 'sample', 'DeploymentHealthy', 2, 60_000);
+    await issue({ type: 'DecideRollback', ...decision('sample') });
+    await untilRecorded(store, 'sample', 'RollbackCompleted', 1, 60_000);
+    await first.stop();
+    const left = (await collect(store.readStream(serviceStream('sample')))).map((e) => e.type);
+    expect(left.slice(-2)).toEqual(['RollbackCompleted', 'DeploymentRolledBack']);
+
+    await start();
+    const story = await untilRecorded(store, 'sample', 'RollbackVerified', 1, 60_000);
+    expect(story.slice(-3)).toEqual(['RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified']);
+    const verified = (await collect(store.readStream(serviceStream('sample')))).at(-1)!;
+    expect(verified.data).toMatchObject({ rollbackId: 'r-1', passed: true });
+    const checks = (verified.data as { checks: { name: string; detail?: string }[] }).checks;
+    expect(checks.map((c) => c.name.split(':')[0])).toEqual(['health', 'tools', 'error_rate']);
+    expect(checks[1]!.detail).toBe('5 tools listed at each of 3 probes, as expected');
+    expect(checks[2]!.detail).toMatch(/of 10 tool calls failed/);
+  }, 120_000);
 });

@@ -1,12 +1,13 @@
+import { v5 as uuidv5 } from 'uuid';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import { DEFAULT_REQUEST_EXPIRY_MS, isExpired } from '../domain/deployment.js';
 import { migrationDecider, migrationStream } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
-import type { FeatureFlags, TargetDriver } from '../drivers/target-driver.js';
+import type { ActionContext, FeatureFlags, TargetDriver } from '../drivers/target-driver.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
-import type { EventStore, Subscription } from '../event-store/event-store.js';
+import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.js';
 import { verifyInstances } from './post-rollback-verification.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,12 +17,18 @@ export interface ServiceReconcilerOptions {
   readonly maxAttempts?: number;
   /** Pause before retrying a failed rollback, times the attempt number (default 2 s). */
   readonly retryDelayMs?: number;
-  /** How long post-rollback verification watches the error rate (default 2 s). */
+  /** How long post-rollback verification watches the service (default 10 s). */
   readonly verificationWindowMs?: number;
+  /** Probes over that window; health and the tool list must hold at each (default 3). */
+  readonly verificationProbes?: number;
   readonly maxErrorRateAfterRollback?: number;
   /** A deployment request older than this is expired instead of run (default 15 min). */
   readonly requestExpiryMs?: number;
   readonly clock?: Clock;
+  /** Fewest tool calls the error rate after a rollback is judged on (default 10). */
+  readonly minCallsAfterRollback?: number;
+  /** Per service, the read-only tool verification calls when traffic is too thin (the fleet file's `probeTool`). */
+  readonly probeTools?: Readonly<Record<string, string>>;
   readonly log?: (line: string) => void;
 }
 
@@ -37,6 +44,18 @@ const flagsOf = (state: ServiceState): FeatureFlags => ({
 /** Another Failsafe took the step first, or the step no longer applies: nothing to do here. */
 const isLostRace = (error: unknown) => error instanceof InvariantViolated || error instanceof WrongExpectedRevision;
 
+/** Refusals meaning someone else moved the rollback on; any other refusal means it can never be carried out. */
+const MOVED_ON = new Set(['unknown-rollback', 'rollback-wrong-status']);
+
+const ACTION_NAMESPACE = '6b0f7c3e-2d4a-5e8b-9c1f-3a7d5e9b2c4f';
+
+/**
+ * The idempotency key of one action: derived from the event that asked for it (a deployment's
+ * request, a rollback's decision or request, a change of disabled tools), so it is the same at
+ * every attempt, after the executor's retries and after a restart, and a receiver can deduplicate.
+ */
+export const actionKey = (eventId: string, action: string): string => uuidv5(`${eventId}:${action}`, ACTION_NAMESPACE);
+
 /**
  * Brings each service in line with its stream: runs requested deployments and decided or
  * approved rollbacks through the driver, records every step (started, completed, failed,
@@ -48,8 +67,9 @@ export class ServiceReconciler {
   private loop: Promise<void> | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
-  /** Services whose disabled tools, agents or legacy mode changed (by a person or the policy): to apply. */
-  private readonly flagsChanged = new Set<string>();
+  /** Services whose disabled tools, agents or legacy mode changed (by a person or the policy), to apply: the change's event id. */
+  private readonly flagsChanged = new Map<string, string>();
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: EventStore,
@@ -65,7 +85,7 @@ export class ServiceReconciler {
       for await (const event of subscription) {
         if (!event.stream.startsWith(SERVICE_STREAM)) continue;
         const service = event.stream.slice(SERVICE_STREAM.length);
-        if (event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') this.flagsChanged.add(service);
+        if (event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') this.flagsChanged.set(service, event.id);
         this.schedule(service);
       }
     })();
@@ -103,16 +123,31 @@ export class ServiceReconciler {
     return (this.options.clock ?? systemClock).now();
   }
 
-  private command(service: string, command: ServiceCommand) {
-    return handleCommand(this.store, serviceStream(service), serviceDecider, command, { actor: EXECUTOR_ACTOR, now: this.now() }, 1);
+  private command(service: string, command: ServiceCommand, attempts = 1) {
+    const context = { actor: EXECUTOR_ACTOR, now: this.now() };
+    return handleCommand(this.store, serviceStream(service), serviceDecider, command, context, attempts);
+  }
+
+  /** The action's key, from the newest event of the service's stream that `asked` recognises. */
+  private async keyOf(service: string, action: string, asked: (e: RecordedEvent) => boolean): Promise<ActionContext> {
+    for await (const event of this.store.readStream(serviceStream(service), { direction: 'backwards' })) {
+      if (asked(event)) return { idempotencyKey: actionKey(event.id, action) };
+    }
+    throw new Error(`no event of ${service} asked for ${action}`);
   }
 
   async reconcile(service: string): Promise<void> {
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed')) return this.advanceRollback(service, state.rollback);
+    // A Failsafe stopped between completing a rollback and verifying it: verified now, unless another release runs.
+    const done = state.rollback;
+    const unverified = done?.status === 'completed' && done.verified === undefined;
+    if (unverified && state.currentRelease === done.toRelease) return this.verify(service, done, state);
     // First, so that a deployment asked for afterwards starts with the flags as they are now.
-    if (this.flagsChanged.delete(service) && state.currentRelease) {
-      await this.driver.setFeatureFlags(service, flagsOf(state));
+    const flagsEvent = this.flagsChanged.get(service);
+    if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease) {
+      const key = { idempotencyKey: actionKey(flagsEvent, 'set-feature-flags') };
+      await this.driver.setFeatureFlags(service, flagsOf(state), key);
       const { disabledTools: tools, disabledAgents: agents, legacyMode } = state;
       this.options.log?.(
         `${service}: disabled tools now ${tools.join(', ') || 'none'}, agents ${agents.join(', ') || 'none'}` +
@@ -146,7 +181,10 @@ export class ServiceReconciler {
       }
     }
     try {
-      await this.driver.deploy(service, release);
+      const requested = (e: RecordedEvent) =>
+        e.type === 'DeploymentRequested' && (e.data as { deploymentId?: string }).deploymentId === deploymentId;
+      const key = await this.keyOf(service, 'deploy', requested);
+      await this.driver.deploy(service, release, key);
       await this.command(service, { type: 'MarkDeploymentHealthy', service, deploymentId });
       this.options.log?.(`${service}: ${release} deployed`);
     } catch (error) {
@@ -174,6 +212,8 @@ export class ServiceReconciler {
         const started = await this.command(service, { type: 'StartRollback', service, rollbackId, now: this.now() });
         toRelease = (started.events[0]!.data as { toRelease: string }).toRelease;
       } catch (error) {
+        const never = error instanceof InvariantViolated && !MOVED_ON.has(error.invariant);
+        if (never) return this.escalate(service, rollbackId, error.message);
         if (isLostRace(error)) return this.options.log?.(`${service}: rollback ${rollbackId} not started: ${(error as Error).message}`);
         throw error;
       }
@@ -188,19 +228,62 @@ export class ServiceReconciler {
       return;
     }
     this.options.log?.(`${service}: rollback ${rollbackId} completed (${rollback.mode}${rollback.mode === 'disable_feature' ? '' : ` to ${toRelease}`})`);
+    const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
+    if (state.rollback?.id === rollbackId) await this.verify(service, state.rollback, state);
+  }
+
+  /** A rollback that can never be carried out goes to a person: it never stays decided or approved. */
+  private async escalate(service: string, rollbackId: string, why: string): Promise<void> {
+    const reason = `cannot be carried out: ${why}`.slice(0, 2000);
+    try {
+      await this.command(service, { type: 'EscalateRollback', service, rollbackId, reason, severity: 'P1' });
+      this.options.log?.(`${service}: rollback ${rollbackId} escalated: ${reason}`);
+    } catch (error) {
+      if (!isLostRace(error)) throw error;
+    }
+  }
+
+  /** The seeds' post-rollback verification, over a window, recorded: the policy acts on a failure. */
+  private async verify(service: string, rollback: Rollback, state: ServiceState): Promise<void> {
+    const release = state.currentRelease;
+    const declared = release ? await this.driver.expectedTools?.(service, release) : undefined;
     const checks = await verifyInstances(await this.driver.instances(service), {
-      windowMs: this.options.verificationWindowMs ?? 2_000,
+      windowMs: this.options.verificationWindowMs ?? 10_000,
+      probes: this.options.verificationProbes ?? 3,
       maxErrorRate: this.options.maxErrorRateAfterRollback ?? 0.05,
-      clock: this.options.clock,
+      minCalls: this.options.minCallsAfterRollback ?? 10,
+      probeTool: this.options.probeTools?.[service],
+      // Legacy mode serves a smaller, legacy tool set the release does not declare: only the weaker check holds then.
+      expectedTools: state.legacyMode ? undefined : declared?.filter((tool) => !state.disabledTools.includes(tool)),
+      signal: this.stopping.signal,
+    }).catch((error: unknown) => {
+      if (this.stopping.signal.aborted) return undefined;
+      throw error;
     });
-    await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId, checks });
+    if (!checks) return this.options.log?.(`${service}: rollback ${rollback.id} is verified at the next start`);
+    try {
+      // Still true if someone appended meanwhile, as long as it is the same rollback: decided again on the new stream.
+      await this.command(service, { type: 'RecordRollbackVerification', service, rollbackId: rollback.id, checks }, 3);
+    } catch (error) {
+      if (!isLostRace(error)) throw error;
+      return;
+    }
+    const failed = checks.filter((check) => !check.passed).map((check) => check.name);
+    const outcome = failed.length === 0 ? 'passed' : `failed (${failed.join(', ')})`;
+    this.options.log?.(`${service}: rollback ${rollback.id} verification ${outcome}`);
   }
 
   private async act(service: string, rollback: Rollback, toRelease: string): Promise<void> {
+    // The key comes from the rollback's decision or request: the same at every attempt at it.
+    const asked = (e: RecordedEvent) => {
+      const decision = e.type === 'RollbackDecided' || e.type === 'RollbackRequested';
+      return decision && (e.data as { rollbackId?: string }).rollbackId === rollback.id;
+    };
     if (rollback.mode === 'disable_feature' && rollback.feature) {
       const { scope, target } = rollback.feature;
       const disabled = await this.command(service, { type: 'DisableFeature', service, scope, ...(target && { target }), reason: `rollback ${rollback.id}` });
-      await this.driver.setFeatureFlags(service, flagsOf(disabled.state));
+      const key = await this.keyOf(service, 'set-feature-flags', asked);
+      await this.driver.setFeatureFlags(service, flagsOf(disabled.state), key);
       return;
     }
     if (rollback.migration) {
@@ -208,10 +291,13 @@ export class ServiceReconciler {
       await handleCommand(this.store, migrationStream(migrationId), migrationDecider, { type: 'RevertMigration', migrationId, toStage, reason: `rollback ${rollback.id}` }, { actor: EXECUTOR_ACTOR, now: this.now() });
       return;
     }
-    await this.driver.rollback(service, toRelease);
+    const key = await this.keyOf(service, 'rollback', asked);
+    await this.driver.rollback(service, toRelease, key);
   }
 
   async stop(): Promise<void> {
+    // A verification under way is dropped, not recorded half done: the next start verifies again.
+    this.stopping.abort();
     await this.subscription?.close();
     await this.loop;
     await this.idle();
