@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Traffic {
@@ -37,21 +38,28 @@ export function startTraffic(address: () => string, tool = 'add', args: Record<s
   };
 }
 
-/** An MCP `initialize` from the given agent (named in the x-mcp-agent header): the HTTP status and body it gets. */
-export const initializeAs = async (base: string, agent: string) => {
-  const response = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'x-mcp-agent': agent,
-    },
-    body: JSON.stringify({
+/**
+ * An MCP `initialize` from the given agent (named in the x-mcp-agent header): the HTTP status and
+ * body it gets. A fresh connection each time: a pooled one may still lead to an instance just replaced.
+ */
+export const initializeAs = (base: string, agent: string): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const body = JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
       method: 'initialize',
       params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: agent, version: '1' } },
-    }),
+    });
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-mcp-agent': agent,
+    };
+    const call = request(`${base}/mcp`, { method: 'POST', headers, agent: false }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    call.on('error', reject);
+    call.end(body);
   });
-  return { status: response.status, body: await response.text() };
-};

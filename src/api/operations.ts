@@ -53,9 +53,9 @@ const disabledFeature = z.object({
 });
 
 const waitingJson = z.object({
-  kind: z.literal('deployment'),
+  kind: z.enum(['deployment', 'rollback']),
   id: z.string(),
-  release: z.string(),
+  release: z.string().optional().describe("the release it goes to (absent: a rollback to the last known good)"),
   since: z.string().optional().describe('when it was requested (absent for requests recorded before times were)'),
   waitingFor: z.string(),
 });
@@ -69,7 +69,7 @@ const serviceSummary = z.looseObject({
   disabledAgents: z.array(z.string()),
   legacyMode: z.boolean(),
   disabledFeatures: z.array(disabledFeature).describe('what is disabled now, with who did it and when'),
-  waiting: waitingJson.optional().describe('a request no executor has started yet; cancel it with cancel_deployment'),
+  waiting: waitingJson.optional().describe('what waits for a person or an executor: cancel_deployment or reject_rollback ends it'),
 });
 
 /** How far back service_status looks for the latency percentiles. */
@@ -101,13 +101,22 @@ async function recentLatency(deps: Pick<ApiDependencies, 'store'>, service: stri
 }
 
 
-/** What waits for an executor: a deployment request not yet started. */
+const EXECUTOR = 'an executor (`failsafe serve --fleet` with this service in its fleet file)';
+
+/** What waits: a deployment request not yet started, or a rollback not yet approved or carried out. */
 function waitingOf(view: ServiceView): z.infer<typeof waitingJson> | undefined {
   const pending = view.deployment;
-  if (pending?.status !== 'requested') return undefined;
-  const waitingFor = 'an executor (`failsafe serve --fleet` with this service in its fleet file) to start it';
-  const since = pending.requestedAt && { since: pending.requestedAt };
-  return { kind: 'deployment', id: pending.id, release: pending.release, ...since, waitingFor };
+  if (pending?.status === 'requested') {
+    const since = pending.requestedAt && { since: pending.requestedAt };
+    return { kind: 'deployment', id: pending.id, release: pending.release, ...since, waitingFor: `${EXECUTOR} to start it` };
+  }
+  const rollback = view.rollback;
+  if (!rollback || !['awaiting_approval', 'decided', 'approved'].includes(rollback.status)) return undefined;
+  const waitingFor =
+    rollback.status === 'awaiting_approval'
+      ? 'an approval (approve_rollback, by another identity with the approver role), or reject_rollback'
+      : `${EXECUTOR} to carry it out`;
+  return { kind: 'rollback', id: rollback.id, ...(rollback.targetRelease && { release: rollback.targetRelease }), waitingFor };
 }
 
 const summary = (view: ServiceView) => {
@@ -340,6 +349,27 @@ const approveRollback = defineOperation({
     const { events } = await issue(deps, service, { type: 'ApproveRollback', service, rollbackId, approver: { id: principal.name, roles: [principal.role] }, now, validForMs }, principal);
     const approved = events.find((e) => e.type === 'RollbackApproved');
     return { rollbackId, service, approvedBy: principal.name, expiresAt: approved?.type === 'RollbackApproved' ? approved.data.expiresAt : new Date(now.getTime() + validForMs).toISOString() };
+  },
+});
+
+const rejectRollback = defineOperation({
+  name: 'reject_rollback',
+  title: 'Reject a rollback',
+  description:
+    'Reject a rollback that waits: a manual one awaiting approval, or a decided or approved one no executor has ' +
+    'started. Recorded with who rejected it and why; nothing is rolled back.',
+  permission: 'approve',
+  input: z.strictObject({
+    ...serviceInput,
+    rollbackId: identifier.describe('the waiting rollback (service_status shows it)'),
+    reason: statedReason.describe('why, recorded with the rejection'),
+  }),
+  output: z.object({ rollbackId: z.string(), service: z.string(), rejectedBy: z.string() }),
+  http: { method: 'POST', path: '/services/{service}/rollbacks/{rollbackId}/rejection' },
+  async run(deps, { service, rollbackId, reason: why }, { principal }) {
+    await assertRollbackExists(deps, service, rollbackId);
+    await issue(deps, service, { type: 'RejectRollback', service, rollbackId, rejectedBy: principal.name, reason: why }, principal);
+    return { rollbackId, service, rejectedBy: principal.name };
   },
 });
 
@@ -613,6 +643,7 @@ export const operations = [
   cancelDeployment,
   requestRollback,
   approveRollback,
+  rejectRollback,
   featureSwitch('tool', false),
   featureSwitch('tool', true),
   featureSwitch('agent', false),

@@ -14,7 +14,7 @@ interface ServiceSummary {
   disabledTools: string[];
   disabledFeatures: { scope: string; target?: string; by: string; at: string; reason?: string }[];
   rollback?: { id: string; mode: string; status: string; toRelease?: string };
-  waiting?: { kind: string; id: string; release: string; since?: string; waitingFor: string };
+  waiting?: { kind: string; id: string; release?: string; since?: string; waitingFor: string };
 }
 interface ServiceStatus {
   service: ServiceSummary;
@@ -84,6 +84,19 @@ const approveCommand = () =>
     },
   );
 
+const rejectCommand = () =>
+  clientCommand(
+    new Command('reject')
+      .description("reject a rollback that waits (for approval, or for an executor), as the token's holder")
+      .argument('<service>')
+      .argument('<rollback-id>')
+      .requiredOption('--reason <text>', 'why, recorded with the rejection'),
+    async (client, service: string, rollbackId: string, flags: { reason: string }) => {
+      await client.call('reject_rollback', { service, rollbackId, reason: flags.reason });
+      say(`rollback ${rollbackId} of ${service} rejected`);
+    },
+  );
+
 const servicesCommand = () =>
   clientCommand(
     new Command('services')
@@ -123,7 +136,10 @@ const statusCommand = () =>
       const rb = s.rollback;
       if (rb) say(`  rollback ${rb.id}: ${rb.mode}, ${rb.status}${rb.toRelease ? ` to ${rb.toRelease}` : ''}`);
       const w = s.waiting;
-      if (w) say(`  waiting since ${w.since ?? '(not recorded)'}: ${w.kind} ${w.id} of ${w.release}, for ${w.waitingFor}`);
+      if (w) {
+        const to = w.release ?? 'the last known good release';
+        say(`  waiting since ${w.since ?? '(not recorded)'}: ${w.kind} ${w.id} to ${to}, for ${w.waitingFor}`);
+      }
       for (const f of s.disabledFeatures) {
         const what = f.scope === 'system' ? 'legacy mode' : `${f.scope} ${f.target} disabled`;
         say(`  ${what} by ${f.by} at ${f.at}${f.reason ? ` (${f.reason})` : ''}`);
@@ -246,6 +262,7 @@ export const fleetCommands = (): Command[] => [
   deployCommand(),
   rollbackCommand(),
   approveCommand(),
+  rejectCommand(),
   servicesCommand(),
   statusCommand(),
   registerCommand(),

@@ -30,7 +30,7 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     });
 
   beforeAll(async () => {
-    door = await startFrontDoor(['orders', 'payments', 'search']);
+    door = await startFrontDoor(['orders', 'payments', 'search', 'catalog']);
     home = mkdtempSync(join(tmpdir(), 'failsafe-cli-home-'));
   });
   afterAll(async () => {
@@ -85,7 +85,7 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     const deploymentId = /deployment (d-[0-9a-f]+)/.exec(deployed.stdout)?.[1];
     expect(deploymentId, deployed.stderr).toBeDefined();
     const waiting = await failsafe(['status', 'inventory'], { as: 'vera' });
-    expect(waiting.stdout).toMatch(new RegExp(`waiting since \\S+: deployment ${deploymentId} of v1.0.0, for an executor`));
+    expect(waiting.stdout).toMatch(new RegExp(`waiting since \\S+: deployment ${deploymentId} to v1.0.0, for an executor`));
     const cancelled = await failsafe(['cancel', 'inventory', deploymentId!, '--reason', 'wrong release'], { as: 'alice' });
     expect(cancelled.stdout, cancelled.stderr).toMatch(`deployment ${deploymentId} of inventory cancelled`);
     expect((await failsafe(['status', 'inventory'], { as: 'vera' })).stdout).not.toMatch(/waiting since/);
@@ -98,6 +98,22 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     expect(shown.stdout).toMatch(/agent claude-desktop disabled by alice at \S+ \(loops\)/);
     expect(shown.stdout).toMatch(/legacy mode by alice at /);
     expect((await failsafe(['legacy-mode', 'leave', 'inventory'], { as: 'alice' })).stdout).toMatch(/legacy mode off/);
+  });
+
+  it('shows a rollback awaiting approval as waiting; an approver rejects it, an operator may not', async () => {
+    const requested = await failsafe(['rollback', 'catalog', '--reason', 'slow answers'], { as: 'alice' });
+    const rollbackId = /rollback (rb-\S+) of catalog requested/.exec(requested.stdout)?.[1];
+    expect(rollbackId, requested.stderr).toBeDefined();
+    const waiting = (await failsafe(['status', 'catalog'], { as: 'vera' })).stdout;
+    expect(waiting).toMatch(new RegExp(`waiting since .*: rollback ${rollbackId} to .*, for an approval`));
+    const operator = await failsafe(['reject', 'catalog', rollbackId!, '--reason', 'no'], { as: 'alice' });
+    expect(operator.stderr).toMatch(/Forbidden: alice \(role operator\) may not approve/);
+    const rejected = await failsafe(['reject', 'catalog', rollbackId!, '--reason', 'false alarm'], { as: 'bob' });
+    expect(rejected.stdout, rejected.stderr).toMatch(`rollback ${rollbackId} of catalog rejected`);
+    const after = JSON.parse((await failsafe(['status', 'catalog', '--json'], { as: 'vera' })).stdout);
+    expect(after.service.rollback).toMatchObject({ id: rollbackId, status: 'rejected' });
+    expect(after.service.waiting).toBeUndefined();
+    expect(after.recentEvents.at(-1)).toMatchObject({ type: 'RollbackRejected', data: { rejectedBy: 'bob', reason: 'false alarm' } });
   });
 
   it('asks the server for a drill run and follows it until its wait is over', async () => {

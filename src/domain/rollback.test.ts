@@ -141,7 +141,7 @@ describe('rollback decider', () => {
           },
         },
       );
-    given(serviceDecider)
+    given(serviceDecider, { type: 'ServiceRegistered', data: { service, source: 'fleet' } })
       .when({ type: 'DecideRollback', ...decision, mode: 'manual' })
       .then(
         { type: 'RollbackDecided', data: { ...decision, mode: 'manual' } },

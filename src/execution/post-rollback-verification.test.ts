@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSampleServer } from '../../drills/sample-fleet/server/sample-server.js';
 import { sampleReleaseSchema, type SampleRelease } from '../../drills/sample-fleet/server/sample-release.js';
@@ -61,7 +62,7 @@ describe('post-rollback verification (a real MCP server)', () => {
     traffic = startTraffic(() => target.url);
     const okCalls = /mcp_requests_total\{method="tools\/call",status="ok"\} (\d+)/;
     const served = async () => Number(okCalls.exec(await (await fetch(`${target.url}/metrics`)).text())?.[1] ?? 0);
-    while ((await served()) < 5) await new Promise((r) => setTimeout(r, 50));
+    while ((await served()) < 5) await sleep(50);
     const checks = await verify(target, { windowMs: 1_000, minCalls: 4 });
     expect(checks.error_rate).toMatchObject({ passed: true, detail: expect.stringMatching(/\(0 made by the/) });
   });

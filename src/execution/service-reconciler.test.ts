@@ -89,7 +89,7 @@ describe('service reconciler when the driver fails', () => {
   const rollbackKeys = () => endpoint.keys.filter((_, i) => endpoint.actions[i] === 'rollback');
 
   it('when it starts after a request expired, records the expiry and never runs it', async () => {
-    await reconciler.stop();
+    endpoint = await flakyEndpoint();
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     const hourAgo = new Date(Date.now() - 60 * 60_000);
     await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: hourAgo });
