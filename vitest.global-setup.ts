@@ -30,7 +30,9 @@ export default function setup(): () => void {
     if (left.length > 0) {
       // A throw here is only printed by vitest: the exit code is what CI reads.
       process.exitCode = 1;
-      console.error(`the tests left ${left.length} process(es) running:\n${left.map((p) => `  ${p.pid} ${p.command}`).join('\n')}`);
+      console.error(
+        `the tests left ${left.length} process(es) running:\n${left.map((p) => `  ${p.pid} ${p.command}`).join('\n')}`,
+      );
     }
   };
 }

@@ -38,7 +38,8 @@ export function printTable(rows: readonly Row[], bare = 'bare better-sqlite3'): 
   const headers: Row = { measure: 'measure', ours: 'failsafe', bare, ratio: 'ratio', aim: 'aim' };
   const keys = Object.keys(headers) as (keyof Row)[];
   const widths = keys.map((k) => Math.max(...[headers, ...rows].map((r) => r[k].length)));
-  const line = (r: Row) => keys.map((k, i) => (i === 0 ? r[k].padEnd(widths[i]!) : r[k].padStart(widths[i]!))).join('  ');
+  const line = (r: Row) =>
+    keys.map((k, i) => (i === 0 ? r[k].padEnd(widths[i]!) : r[k].padStart(widths[i]!))).join('  ');
   console.log(line(headers));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));

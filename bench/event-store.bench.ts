@@ -352,8 +352,10 @@ try {
       bareRead: number;
       bareSeconds: number;
     };
-    if (result.seen !== historySize) throw new Error(`the subscription delivered ${result.seen} of ${historySize} events`);
-    if (result.bareRead !== historySize) throw new Error(`the bare read returned ${result.bareRead} of ${historySize} rows`);
+    if (result.seen !== historySize)
+      throw new Error(`the subscription delivered ${result.seen} of ${historySize} events`);
+    if (result.bareRead !== historySize)
+      throw new Error(`the bare read returned ${result.bareRead} of ${historySize} rows`);
     catchUp.ours.push(historySize / result.seconds);
     catchUp.bare.push(historySize / result.bareSeconds);
     peaks.push(result.peakRssBytes / 2 ** 20);
@@ -379,7 +381,13 @@ try {
     ratio: '',
     aim: aimCell(rssAim),
   });
-  rows.push({ measure: '  (process RSS before subscribing, MB)', ours: fmt(median(baselines)), bare: '', ratio: '', aim: '' });
+  rows.push({
+    measure: '  (process RSS before subscribing, MB)',
+    ours: fmt(median(baselines)),
+    bare: '',
+    ratio: '',
+    aim: '',
+  });
 
   const loadAtEnd = loadAverage();
   console.log('');
@@ -397,7 +405,12 @@ try {
     date: startedAt.toISOString(),
     seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     command: process.argv.slice(2),
-    machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadAverage: { start: loadAtStart, end: loadAtEnd } },
+    machine: {
+      node: process.version,
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
+    },
     config: {
       historyEvents: historySize,
       singleAppends: singleCount,

@@ -26,7 +26,11 @@ const HELP = `Usage: npm run bench:projections -- [options]
   --help           show this help
 `;
 const { values: args } = parseArgs({
-  options: { events: { type: 'string', default: '1000000' }, services: { type: 'string', default: '50' }, help: { type: 'boolean', default: false } },
+  options: {
+    events: { type: 'string', default: '1000000' },
+    services: { type: 'string', default: '50' },
+    help: { type: 'boolean', default: false },
+  },
 });
 if (args.help) {
   process.stdout.write(HELP);
@@ -47,19 +51,27 @@ function otherEvent(n: number): { stream: string; event: NewEvent } {
   const kinds: DomainEvent[] = [
     { type: 'DeploymentRequested', data: { deploymentId: `d-${n}`, service, release: `v${n}` } },
     { type: 'DeploymentStarted', data: { deploymentId: `d-${n}`, service, release: `v${n}` } },
-    { type: 'MigrationProgressRecorded', data: { migrationId: `m-${n % services}`, service, stage: 'dual_protocol', progress: 0.5, errorRate: 0.01 } },
+    {
+      type: 'MigrationProgressRecorded',
+      data: { migrationId: `m-${n % services}`, service, stage: 'dual_protocol', progress: 0.5, errorRate: 0.01 },
+    },
     { type: 'DrillStepRecorded', data: { runId: `run-${n % 7}`, step: 'steady-state', status: 'passed' } },
     { type: 'ClockTicked', data: { at: occurredAt.toISOString() } },
   ];
   const event = kinds[n % kinds.length]!;
-  const stream = event.type.startsWith('Deployment') ? `service-${service}` : event.type === 'ClockTicked' ? 'clock' : `other-${n % services}`;
+  const stream = event.type.startsWith('Deployment')
+    ? `service-${service}`
+    : event.type === 'ClockTicked'
+      ? 'clock'
+      : `other-${n % services}`;
   return { stream, event: encodeEvent(event, { actor: 'bench', occurredAt }) };
 }
 
-
 const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-projections-'));
 try {
-  console.log(`Failsafe projections benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores`);
+  console.log(
+    `Failsafe projections benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores`,
+  );
   const store = SqliteEventStore.open({ path: join(root, 'failsafe.db') });
   progress(`writing ${fmt(total)} events over ${services} services`);
   for (let written = 0; written < total; written += 1000) {
@@ -88,9 +100,12 @@ try {
   const windowRates: number[] = [];
   for (let rep = 0; rep < 3; rep += 1) {
     const state = windows.initialState;
-    windowRates.push(samples.length / (await timed(() => {
-      for (const e of samples) windows.apply(state, e);
-    })));
+    windowRates.push(
+      samples.length /
+        (await timed(() => {
+          for (const e of samples) windows.apply(state, e);
+        })),
+    );
   }
   windowRates.sort((a, b) => a - b);
   const windowRate = windowRates[1]!;
@@ -99,7 +114,11 @@ try {
   progress('full replay: readAll + decode + every read model, in a process of its own');
   const worker = fileURLToPath(new URL('./replay-worker.ts', import.meta.url));
   const output = execFileSync(process.execPath, ['--import', 'tsx', worker, store.path], { encoding: 'utf8' });
-  const replay = JSON.parse(output.trim().split('\n').at(-1)!) as { events: number; seconds: number; peakRssBytes: number };
+  const replay = JSON.parse(output.trim().split('\n').at(-1)!) as {
+    events: number;
+    seconds: number;
+    peakRssBytes: number;
+  };
   if (replay.events !== total) throw new Error(`the replay read ${replay.events} of ${total} events`);
 
   progress("full replay into the policy's fold (read models + rule evaluation after each event)");
@@ -117,9 +136,17 @@ try {
   const rows: [string, string, string][] = [
     ['store readAll (events/s)', fmt(readRate), ''],
     ['health-window projection (samples/s, decoded, median of 3)', fmt(windowRate), 'aim >= 200,000'],
-    [`full replay into all read models (s, ${fmt(replay.events)} events)`, fmt(replay.seconds, 1), `${fmt(replay.events / replay.seconds)} events/s = ${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`],
+    [
+      `full replay into all read models (s, ${fmt(replay.events)} events)`,
+      fmt(replay.seconds, 1),
+      `${fmt(replay.events / replay.seconds)} events/s = ${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`,
+    ],
     ['full replay peak resident memory (MB)', fmt(replay.peakRssBytes / 2 ** 20), ''],
-    ['replay into the policy fold (s)', fmt(policySeconds, 1), `${fmt(total / policySeconds)} events/s = ${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`],
+    [
+      'replay into the policy fold (s)',
+      fmt(policySeconds, 1),
+      `${fmt(total / policySeconds)} events/s = ${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`,
+    ],
   ];
   console.log('');
   const width = Math.max(...rows.map((r) => r[0].length));

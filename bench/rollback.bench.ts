@@ -25,10 +25,16 @@ import { MemoryCheckpointStore } from '../src/runtime/memory-checkpoint-store.js
 import { fmt, median, progress } from './bench-support.js';
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'default-runs': { type: 'string', default: '3' }, help: { type: 'boolean', default: false } },
+  options: {
+    runs: { type: 'string', default: '5' },
+    'default-runs': { type: 'string', default: '3' },
+    help: { type: 'boolean', default: false },
+  },
 });
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:rollback -- [--runs N (at 1 s sampling, default 5)] [--default-runs N (at 10 s, default 3)]\n');
+  process.stdout.write(
+    'Usage: npm run bench:rollback -- [--runs N (at 1 s sampling, default 5)] [--default-runs N (at 10 s, default 3)]\n',
+  );
   process.exit(0);
 }
 const releasesDir = fileURLToPath(new URL('../drills/sample-fleet/releases/', import.meta.url));
@@ -50,7 +56,10 @@ async function collectStream(store: SqliteEventStore, stream: string): Promise<R
 async function once(intervalMs: number): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'failsafe-bench-rollback-'));
   const store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 50 });
-  const driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir: join(dir, 'state') });
+  const driver = await ProcessDriver.start({
+    services: { sample: { releasesDir, port: 0 } },
+    stateDir: join(dir, 'state'),
+  });
   const manager = new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore());
   const prober = new HealthProber(store, driver, { services: ['sample'], intervalMs });
   const reconciler = new ServiceReconciler(store, driver);
@@ -68,20 +77,34 @@ async function once(intervalMs: number): Promise<Run> {
   };
   try {
     const request = (deploymentId: string, release: string) =>
-      handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() }, { actor: 'bench', now: new Date() });
+      handleCommand(
+        store,
+        serviceStream('sample'),
+        serviceDecider,
+        { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() },
+        { actor: 'bench', now: new Date() },
+      );
     await request('d-1', 'v1.0.0');
     await waitFor('DeploymentHealthy');
     await request('d-2', 'v2.0.0-errors');
     const verified = await waitFor('RollbackVerified');
     const stream = await collectStream(store, serviceStream('sample'));
     const at = (type: string) => stream.find((e) => e.type === type)!.recordedAt.getTime();
-    const live = stream.filter((e) => e.type === 'DeploymentHealthy').at(-1)!.recordedAt.getTime();
+    const live = stream
+      .filter((e) => e.type === 'DeploymentHealthy')
+      .at(-1)!
+      .recordedAt.getTime();
     const firstBad = (await collectStream(store, healthStream('sample'))).find((e) => {
       const d = e.data as { release?: string; requests?: { errors: number } };
       return d.release === 'v2.0.0-errors' && (d.requests?.errors ?? 0) > 0;
     })!;
     const bad = Date.parse(String(firstBad.data.sampledAt));
-    return { sinceLiveS: (verified.recordedAt.getTime() - live) / 1000, detectS: (at('RollbackDecided') - bad) / 1000, recoverS: (at('RollbackCompleted') - bad) / 1000, verifiedS: (verified.recordedAt.getTime() - bad) / 1000 };
+    return {
+      sinceLiveS: (verified.recordedAt.getTime() - live) / 1000,
+      detectS: (at('RollbackDecided') - bad) / 1000,
+      recoverS: (at('RollbackCompleted') - bad) / 1000,
+      verifiedS: (verified.recordedAt.getTime() - bad) / 1000,
+    };
   } finally {
     await traffic.stop();
     await reconciler.stop();
@@ -94,10 +117,15 @@ async function once(intervalMs: number): Promise<Run> {
   }
 }
 
-console.log(`Failsafe time-to-recover benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores`);
+console.log(
+  `Failsafe time-to-recover benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores`,
+);
 console.log('from the first bad sample of v2.0.0-errors (30 % of tool calls fail) to the rollback to v1.0.0;');
 console.log('the last row counts from the moment the bad release took traffic, so it includes the wait for a sample\n');
-for (const [intervalMs, runs] of [[1_000, Number(args.runs)], [10_000, Number(args['default-runs'])]] as const) {
+for (const [intervalMs, runs] of [
+  [1_000, Number(args.runs)],
+  [10_000, Number(args['default-runs'])],
+] as const) {
   const results: Run[] = [];
   for (let i = 0; i < runs; i += 1) {
     progress(`sampling every ${intervalMs / 1000} s: run ${i + 1} of ${runs}`);
@@ -105,9 +133,13 @@ for (const [intervalMs, runs] of [[1_000, Number(args.runs)], [10_000, Number(ar
   }
   const row = (name: string, pick: (r: Run) => number) => {
     const values = results.map(pick);
-    console.log(`  ${name.padEnd(32)} median ${fmt(median(values), 1).padStart(6)} s   worst ${fmt(Math.max(...values), 1).padStart(6)} s`);
+    console.log(
+      `  ${name.padEnd(32)} median ${fmt(median(values), 1).padStart(6)} s   worst ${fmt(Math.max(...values), 1).padStart(6)} s`,
+    );
   };
-  console.log(`sampling every ${intervalMs / 1000} s (${runs} runs)${intervalMs === 10_000 ? " — the seeds' default" : ''}`);
+  console.log(
+    `sampling every ${intervalMs / 1000} s (${runs} runs)${intervalMs === 10_000 ? " — the seeds' default" : ''}`,
+  );
   row('decided (detection)', (r) => r.detectS);
   row('completed (traffic on v1.0.0)', (r) => r.recoverS);
   row('completed and verified', (r) => r.verifiedS);

@@ -13,7 +13,14 @@ export const options = {
   scenarios: {
     load: closed
       ? { executor: 'constant-vus', vus: Number(__ENV.VUS || 20), duration: __ENV.DURATION || '10s' }
-      : { executor: 'constant-arrival-rate', rate: Number(__ENV.RATE || 200), timeUnit: '1s', duration: __ENV.DURATION || '10s', preAllocatedVUs: 20, maxVUs: 200 },
+      : {
+          executor: 'constant-arrival-rate',
+          rate: Number(__ENV.RATE || 200),
+          timeUnit: '1s',
+          duration: __ENV.DURATION || '10s',
+          preAllocatedVUs: 20,
+          maxVUs: 200,
+        },
   },
   thresholds: { call_failed: ['rate<1.01'] },
 };
@@ -42,7 +49,10 @@ export default function () {
       'MCP-Protocol-Version': modern ? '2026-07-28' : '2025-11-25',
       ...(modern ? { 'Mcp-Method': 'tools/call', 'Mcp-Name': tool } : {}),
     };
-    res = http.post(__ENV.URL, JSON.stringify({ jsonrpc: '2.0', id: __ITER, method: 'tools/call', params }), { headers, timeout: '10s' });
+    res = http.post(__ENV.URL, JSON.stringify({ jsonrpc: '2.0', id: __ITER, method: 'tools/call', params }), {
+      headers,
+      timeout: '10s',
+    });
     const body = String(res.body || '');
     failed.add(res.status !== 200 || body.includes('"isError":true') || body.includes('"error":'));
   }

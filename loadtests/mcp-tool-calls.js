@@ -23,18 +23,33 @@ export const options = {
   thresholds: { mcp_call_failed: ['rate<1.01'] },
 };
 
-const ARGS = { add: { a: 1, b: 2 }, echo: { text: 'hello' }, lookup_item: { sku: 'SKU-1' }, refund: { orderId: 'o-1', amount: 5 }, time: {} };
+const ARGS = {
+  add: { a: 1, b: 2 },
+  echo: { text: 'hello' },
+  lookup_item: { sku: 'SKU-1' },
+  refund: { orderId: 'o-1', amount: 5 },
+  time: {},
+};
 const MIX = (__ENV.TOOLS || 'add:1').split(',').flatMap((entry) => {
   const [tool, weight] = entry.split(':');
   if (!(tool in ARGS)) throw new Error(`TOOLS: unknown tool ${tool}; known: ${Object.keys(ARGS).join(', ')}`);
   return Array(Number(weight || 1)).fill(tool);
 });
 
-const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' };
+const headers = {
+  'Content-Type': 'application/json',
+  Accept: 'application/json, text/event-stream',
+  'MCP-Protocol-Version': '2025-11-25',
+};
 
 export default function () {
   const tool = MIX[Math.floor(Math.random() * MIX.length)];
-  const body = JSON.stringify({ jsonrpc: '2.0', id: __ITER, method: 'tools/call', params: { name: tool, arguments: ARGS[tool] } });
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: __ITER,
+    method: 'tools/call',
+    params: { name: tool, arguments: ARGS[tool] },
+  });
   // Always bounded: k6's default request timeout is 60 s.
   const res = http.post(__ENV.TARGET_URL, body, { headers, timeout: '10s' });
   let ok = res.status === 200;
@@ -53,5 +68,8 @@ export function handleSummary(data) {
     medianMs: m.http_req_duration ? m.http_req_duration.values.med : 0,
     errorRate: m.mcp_call_failed ? m.mcp_call_failed.values.rate : 0,
   };
-  return { [__ENV.SUMMARY_PATH || 'summary.json']: JSON.stringify(summary), stdout: `k6: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(1)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %\n` };
+  return {
+    [__ENV.SUMMARY_PATH || 'summary.json']: JSON.stringify(summary),
+    stdout: `k6: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(1)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %\n`,
+  };
 }

@@ -34,14 +34,34 @@ export const drillHistoryProjection: Projection<DrillHistoryState> = {
     const at = eventTime(event);
     if (event.type === 'DrillRequested') {
       const { runId, drill, requestedBy } = event.data;
-      state.runs[runId] = { runId, drill, trigger: 'manual', requestedBy, startedAt: at, outcome: 'requested', steps: [], faults: [], expectations: [] };
+      state.runs[runId] = {
+        runId,
+        drill,
+        trigger: 'manual',
+        requestedBy,
+        startedAt: at,
+        outcome: 'requested',
+        steps: [],
+        faults: [],
+        expectations: [],
+      };
       return state;
     }
     if (event.type === 'DrillStarted') {
       const { runId, drill, trigger } = event.data;
       const requested = state.runs[runId];
       if (requested?.outcome === 'requested') Object.assign(requested, { trigger, startedAt: at, outcome: 'running' });
-      else state.runs[runId] = { runId, drill, trigger, startedAt: at, outcome: 'running', steps: [], faults: [], expectations: [] };
+      else
+        state.runs[runId] = {
+          runId,
+          drill,
+          trigger,
+          startedAt: at,
+          outcome: 'running',
+          steps: [],
+          faults: [],
+          expectations: [],
+        };
       return state;
     }
     if (!event.type.startsWith('Drill')) return state;
@@ -60,10 +80,19 @@ export const drillHistoryProjection: Projection<DrillHistoryState> = {
         break;
       }
       case 'DrillExpectationEvaluated':
-        run.expectations.push({ expectation: event.data.expectation, passed: event.data.passed, detail: event.data.detail });
+        run.expectations.push({
+          expectation: event.data.expectation,
+          passed: event.data.passed,
+          detail: event.data.detail,
+        });
         break;
       case 'DrillFinished':
-        Object.assign(run, { finishedAt: at, outcome: event.data.outcome, timeToDetectMs: event.data.timeToDetectMs, timeToRecoverMs: event.data.timeToRecoverMs });
+        Object.assign(run, {
+          finishedAt: at,
+          outcome: event.data.outcome,
+          timeToDetectMs: event.data.timeToDetectMs,
+          timeToRecoverMs: event.data.timeToRecoverMs,
+        });
         break;
       default:
         break;

@@ -7,12 +7,31 @@ import { healthWindowsProjection, latenciesOf, latencyOf, type SamplePoint } fro
 
 const recorded = (event: DomainEvent) => recordedEvent(event, { stream: 's', actor: 't' });
 const sample = (release: string, seconds: number): TypedRecordedEvent =>
-  recorded({ type: 'HealthSampleRecorded', data: { service: 'svc', instance: 'i', release, sampledAt: new Date(Date.UTC(2026, 10, 24, 10, 0, seconds)).toISOString(), healthy: true, healthLatencyMs: 1 } });
+  recorded({
+    type: 'HealthSampleRecorded',
+    data: {
+      service: 'svc',
+      instance: 'i',
+      release,
+      sampledAt: new Date(Date.UTC(2026, 10, 24, 10, 0, seconds)).toISOString(),
+      healthy: true,
+      healthLatencyMs: 1,
+    },
+  });
 
 describe('health windows', () => {
   it('start afresh with a new release and leave out late samples of the previous one', () => {
-    const started = recorded({ type: 'DeploymentStarted', data: { deploymentId: 'd-2', service: 'svc', release: 'v2' } });
-    const state = foldProjection(healthWindowsProjection(600), [sample('v1', 1), started, sample('v1', 2), sample('v2', 3), sample('v2', 4)]);
+    const started = recorded({
+      type: 'DeploymentStarted',
+      data: { deploymentId: 'd-2', service: 'svc', release: 'v2' },
+    });
+    const state = foldProjection(healthWindowsProjection(600), [
+      sample('v1', 1),
+      started,
+      sample('v1', 2),
+      sample('v2', 3),
+      sample('v2', 4),
+    ]);
     expect(state.services.svc!.release).toBe('v2');
     expect(state.services.svc!.samples.map((s) => s.release)).toEqual(['v2', 'v2']);
   });
@@ -34,7 +53,8 @@ describe('health windows', () => {
 });
 
 describe('window latency', () => {
-  const point = (p95: number, requests: number) => ({ id: 'x', at: 0, healthy: true, release: 'v', requests, p95, openBreakers: [] }) as unknown as SamplePoint;
+  const point = (p95: number, requests: number) =>
+    ({ id: 'x', at: 0, healthy: true, release: 'v', requests, p95, openBreakers: [] }) as unknown as SamplePoint;
 
   it('rises as soon as more than 5 % of the requests were slow, however many fast ones came before', () => {
     const fast = Array.from({ length: 59 }, () => point(10, 100));
@@ -70,14 +90,15 @@ describe('window percentiles', () => {
 
   it('equals the sorted definition for any window', () => {
     const ms = fc.integer({ min: 0, max: 50 });
-    const windows = fc.array(
-      fc.tuple(ms, ms, ms, fc.integer({ min: 0, max: 500 })),
-      { minLength: 1, maxLength: 80 },
-    );
+    const windows = fc.array(fc.tuple(ms, ms, ms, fc.integer({ min: 0, max: 500 })), { minLength: 1, maxLength: 80 });
     fc.assert(
       fc.property(windows, (rows) => {
         const samples = rows.map(([a, b, c, requests]) => scrape(a, b, c, requests));
-        const [p50, p95, p99] = [bySorting(samples, 'p50', 0.5), bySorting(samples, 'p95', 0.95), bySorting(samples, 'p99', 0.99)];
+        const [p50, p95, p99] = [
+          bySorting(samples, 'p50', 0.5),
+          bySorting(samples, 'p95', 0.95),
+          bySorting(samples, 'p99', 0.99),
+        ];
         expect(latenciesOf(samples)).toEqual({ p50, p95, p99 });
       }),
     );

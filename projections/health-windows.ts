@@ -148,7 +148,10 @@ export function samplesIn(health: ServiceHealth | undefined, windowSeconds: numb
   return { from, to: now, samples: all.slice(firstAfter(all, from), firstAfter(all, now)) };
 }
 
-const weightedMean = (samples: readonly SamplePoint[], pick: (s: SamplePoint) => number | undefined): number | undefined => {
+const weightedMean = (
+  samples: readonly SamplePoint[],
+  pick: (s: SamplePoint) => number | undefined,
+): number | undefined => {
   let sum = 0;
   let weight = 0;
   for (const s of samples) {
@@ -174,7 +177,9 @@ export function errorRateOf(samples: readonly SamplePoint[]): number | undefined
 }
 
 /** Calls and errors per tool over the samples. */
-export function toolErrorsOf(samples: readonly SamplePoint[]): Map<string, { calls: number; errors: number; evidence: string[] }> {
+export function toolErrorsOf(
+  samples: readonly SamplePoint[],
+): Map<string, { calls: number; errors: number; evidence: string[] }> {
   const tools = new Map<string, { calls: number; errors: number; evidence: string[] }>();
   for (const s of samples) {
     for (const tool of s.tools ?? []) {

@@ -28,7 +28,10 @@ const escalated: DomainEvent = {
 };
 
 const incidentsAfter = (...events: DomainEvent[]) =>
-  foldProjection(incidentsProjection, events.map((event) => recordedEvent(event))).incidents;
+  foldProjection(
+    incidentsProjection,
+    events.map((event) => recordedEvent(event)),
+  ).incidents;
 const fold = (...events: DomainEvent[]) => incidentsAfter(...events)[rollbackId]!;
 
 describe('incidents', () => {

@@ -37,7 +37,16 @@ export const migrationProgressProjection: Projection<MigrationsState> = {
       case 'MigrationStarted': {
         const { migrationId, service, name, stages, initialStage } = event.data;
         state.migrations[migrationId] = {
-          migrationId, service, name, stages, stage: initialStage, status: 'running', progress: 0, errorRate: 0, lastMovedAt: at, lastMovedEventId: event.id,
+          migrationId,
+          service,
+          name,
+          stages,
+          stage: initialStage,
+          status: 'running',
+          progress: 0,
+          errorRate: 0,
+          lastMovedAt: at,
+          lastMovedEventId: event.id,
         };
         return state;
       }

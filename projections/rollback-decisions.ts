@@ -52,7 +52,11 @@ const latchKey = (service: string, rule: string, subject = '') => `${service}|${
 const subjectOf = (f: Pick<Finding, 'feature' | 'migration'>) => f.feature?.target ?? f.migration?.migrationId ?? '';
 
 /** Ids are derived from the service, the rule and the tipping event: deciding again writes nothing. */
-export function decisionIds(service: string, rule: string, tippingEventId: string): { rollbackId: string; eventId: (index: number) => string } {
+export function decisionIds(
+  service: string,
+  rule: string,
+  tippingEventId: string,
+): { rollbackId: string; eventId: (index: number) => string } {
   const key = `${service}|${rule}|${tippingEventId}`;
   return {
     rollbackId: `rb-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`,
@@ -63,12 +67,18 @@ export function decisionIds(service: string, rule: string, tippingEventId: strin
 function scopeOf(event: TypedRecordedEvent): EvaluationScope | undefined {
   if (event.type === 'ClockTicked') return {};
   if (event.type === 'HealthSampleRecorded') return { services: [event.data.service], migrationRules: false };
-  if (event.type.startsWith('Migration')) return { migrationId: (event.data as { migrationId: string }).migrationId, healthRules: false };
+  if (event.type.startsWith('Migration'))
+    return { migrationId: (event.data as { migrationId: string }).migrationId, healthRules: false };
   return undefined;
 }
 
 /** A latch is released once an evaluation that covered its rule found the rule no longer holding. */
-function releaseLatches(policy: RollbackPolicy, latched: Record<string, true>, scope: EvaluationScope, findings: readonly Finding[]): void {
+function releaseLatches(
+  policy: RollbackPolicy,
+  latched: Record<string, true>,
+  scope: EvaluationScope,
+  findings: readonly Finding[],
+): void {
   const holding = new Set(findings.map((f) => latchKey(f.service, f.rule, subjectOf(f))));
   for (const key of Object.keys(latched)) {
     if (holding.has(key)) continue;
@@ -86,9 +96,12 @@ function releaseLatches(policy: RollbackPolicy, latched: Record<string, true>, s
 function toDecision(finding: Finding, state: RollbackDecisionsState, tipping: TypedRecordedEvent): PendingDecision {
   const view = state.services.services[finding.service];
   const { rollbackId, eventId } = decisionIds(finding.service, finding.rule, tipping.id);
-  const evidence = finding.evidenceEventIds.includes(tipping.id) ? finding.evidenceEventIds : [...finding.evidenceEventIds, tipping.id];
+  const evidence = finding.evidenceEventIds.includes(tipping.id)
+    ? finding.evidenceEventIds
+    : [...finding.evidenceEventIds, tipping.id];
   const fullRollback = finding.mode !== 'disable_feature' && !finding.migration;
-  const targetRelease = fullRollback && view?.lastKnownGood && view.lastKnownGood !== view.currentRelease ? view.lastKnownGood : undefined;
+  const targetRelease =
+    fullRollback && view?.lastKnownGood && view.lastKnownGood !== view.currentRelease ? view.lastKnownGood : undefined;
   const data: EventData<'RollbackDecided'> = {
     rollbackId,
     service: finding.service,
@@ -131,8 +144,9 @@ function toEscalation(
   const failed = checks.filter((check) => !check.passed);
   const down = failed.some((check) => check.name.startsWith('health') || check.name === 'instances');
   const what = failed.map((check) => `${check.name}${check.detail ? ` (${check.detail})` : ''}`).join('; ');
-  const reason = `post-rollback verification failed: ${what}`.slice(0, 1800)
-    + `; ${view?.currentRelease ?? 'the restored release'} did not bring ${service} back: a person must act`;
+  const reason =
+    `post-rollback verification failed: ${what}`.slice(0, 1800) +
+    `; ${view?.currentRelease ?? 'the restored release'} did not bring ${service} back: a person must act`;
   try {
     const command = { type: 'EscalateRollback', service, rollbackId, reason, severity: down ? 'P0' : 'P1' } as const;
     const events = serviceDecider.decide(view ?? initialServiceState, command);
@@ -198,7 +212,13 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
         if (escalation) state.escalations.push(escalation);
       }
       if (event.type === 'RollbackDecided') {
-        state.latched[latchKey(event.data.service, event.data.rule, event.data.feature?.target ?? event.data.migration?.migrationId ?? '')] = true;
+        state.latched[
+          latchKey(
+            event.data.service,
+            event.data.rule,
+            event.data.feature?.target ?? event.data.migration?.migrationId ?? '',
+          )
+        ] = true;
       }
       const scope = scopeOf(event);
       if (!scope) return state;

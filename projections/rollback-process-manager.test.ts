@@ -20,18 +20,27 @@ async function record(store: SqliteEventStore, stream: string, event: DomainEven
 
 const sample = (seconds: number, errorRate: number): DomainEvent => ({
   type: 'HealthSampleRecorded',
-  data: { service: 'payments', instance: 'p-1', sampledAt: at(seconds).toISOString(), healthy: true, healthLatencyMs: 4, requests: { total: 1000, errors: Math.round(errorRate * 1000) } },
+  data: {
+    service: 'payments',
+    instance: 'p-1',
+    sampledAt: at(seconds).toISOString(),
+    healthy: true,
+    healthLatencyMs: 4,
+    requests: { total: 1000, errors: Math.round(errorRate * 1000) },
+  },
 });
 
 async function deployGoodThenBad(store: SqliteEventStore) {
   const d = (id: string, release: string) => ({ deploymentId: id, service: 'payments', release });
-  for (const [i, event] of ([
-    { type: 'DeploymentRequested', data: d('d-1', 'v1') },
-    { type: 'DeploymentStarted', data: d('d-1', 'v1') },
-    { type: 'DeploymentHealthy', data: d('d-1', 'v1') },
-    { type: 'DeploymentRequested', data: d('d-2', 'v2') },
-    { type: 'DeploymentStarted', data: d('d-2', 'v2') },
-  ] as DomainEvent[]).entries()) {
+  for (const [i, event] of (
+    [
+      { type: 'DeploymentRequested', data: d('d-1', 'v1') },
+      { type: 'DeploymentStarted', data: d('d-1', 'v1') },
+      { type: 'DeploymentHealthy', data: d('d-1', 'v1') },
+      { type: 'DeploymentRequested', data: d('d-2', 'v2') },
+      { type: 'DeploymentStarted', data: d('d-2', 'v2') },
+    ] as DomainEvent[]
+  ).entries()) {
     await record(store, 'service-payments', event, i);
   }
 }
@@ -85,7 +94,16 @@ describe('rollback process manager', () => {
     expect(more).toEqual([]);
     expect(decided).toMatchObject({
       type: 'RollbackDecided',
-      data: { service: 'payments', mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.3, targetRelease: 'v1', severity: 'P1', evidenceEventIds: [ids[0]] },
+      data: {
+        service: 'payments',
+        mode: 'automatic',
+        rule: 'error_rate_critical',
+        threshold: 0.1,
+        observed: 0.3,
+        targetRelease: 'v1',
+        severity: 'P1',
+        evidenceEventIds: [ids[0]],
+      },
       metadata: { actor: POLICY_ACTOR, causationId: ids[0] },
     });
   });
@@ -134,16 +152,29 @@ describe('rollback process manager', () => {
     await deployGoodThenBad(store);
     const slow = (s: number, errors: number): DomainEvent => ({
       type: 'HealthSampleRecorded',
-      data: { service: 'payments', instance: 'p-1', sampledAt: at(s).toISOString(), healthy: true, healthLatencyMs: 4, requests: { total: 100, errors }, latencyMs: { p50: 900, p95: 2500, p99: 3000 } },
+      data: {
+        service: 'payments',
+        instance: 'p-1',
+        sampledAt: at(s).toISOString(),
+        healthy: true,
+        healthLatencyMs: 4,
+        requests: { total: 100, errors },
+        latencyMs: { p50: 900, p95: 2500, p99: 3000 },
+      },
     });
     for (let s = 10; s <= 320; s += 10) await record(store, 'health-payments', slow(s, 0), s);
     await manager.catchUp();
-    expect((await decisions(store)).map((d) => d.data)).toMatchObject([{ rule: 'performance_degradation', mode: 'manual' }]);
+    expect((await decisions(store)).map((d) => d.data)).toMatchObject([
+      { rule: 'performance_degradation', mode: 'manual' },
+    ]);
     await record(store, 'health-payments', slow(330, 100), 330);
     await manager.catchUp();
     const stream = (await collect(store.readStream('service-payments'))).map(decodeEvent).slice(-3);
     expect(stream.map((e) => e.type)).toEqual(['RollbackDecided', 'RollbackRejected', 'RollbackDecided']);
-    expect(stream[1]!.data).toMatchObject({ rollbackId: (stream[0]!.data as { rollbackId: string }).rollbackId, reason: expect.stringMatching(/superseded by automatic rollback/) });
+    expect(stream[1]!.data).toMatchObject({
+      rollbackId: (stream[0]!.data as { rollbackId: string }).rollbackId,
+      reason: expect.stringMatching(/superseded by automatic rollback/),
+    });
     expect(stream[2]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' });
   });
 

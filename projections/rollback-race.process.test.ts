@@ -12,7 +12,9 @@ import { encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
 const bin = fileURLToPath(new URL('../bin/failsafe.js', import.meta.url));
 
 function serve(dataDir: string): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--tick-seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--tick-seconds', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -36,7 +38,12 @@ describe('two Failsafe processes sharing one SQLite store', () => {
   }, 60_000);
   afterAll(async () => {
     await Promise.all(
-      servers.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM'))))),
+      servers.map(
+        ({ child }) =>
+          new Promise((resolve) =>
+            child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM')),
+          ),
+      ),
     );
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -44,7 +51,8 @@ describe('two Failsafe processes sharing one SQLite store', () => {
   it('record exactly one rollback decision for a failing service', async () => {
     const store = SqliteEventStore.open({ path: join(dataDir, 'failsafe.db') });
     try {
-      const append = (stream: string, event: DomainEvent) => store.append(stream, [encodeEvent(event, { actor: 'test', occurredAt: new Date() })], 'any');
+      const append = (stream: string, event: DomainEvent) =>
+        store.append(stream, [encodeEvent(event, { actor: 'test', occurredAt: new Date() })], 'any');
       const d = (id: string, release: string) => ({ deploymentId: id, service: 'payments', release });
       await append('service-payments', { type: 'DeploymentRequested', data: d('d-1', 'v1') });
       await append('service-payments', { type: 'DeploymentStarted', data: d('d-1', 'v1') });
@@ -54,7 +62,14 @@ describe('two Failsafe processes sharing one SQLite store', () => {
       for (let i = 0; i < 10; i += 1) {
         await append('health-payments', {
           type: 'HealthSampleRecorded',
-          data: { service: 'payments', instance: `p-${i % 2}`, sampledAt: new Date().toISOString(), healthy: true, healthLatencyMs: 3, requests: { total: 200, errors: 90 } },
+          data: {
+            service: 'payments',
+            instance: `p-${i % 2}`,
+            sampledAt: new Date().toISOString(),
+            healthy: true,
+            healthLatencyMs: 3,
+            requests: { total: 200, errors: 90 },
+          },
         });
         await sleep(100);
       }
@@ -65,9 +80,16 @@ describe('two Failsafe processes sharing one SQLite store', () => {
         decided = (await collect(store.readStream('service-payments'))).filter((e) => e.type === 'RollbackDecided');
       }
       await sleep(1_500);
-      const finalDecisions = (await collect(store.readStream('service-payments'))).filter((e) => e.type === 'RollbackDecided');
+      const finalDecisions = (await collect(store.readStream('service-payments'))).filter(
+        (e) => e.type === 'RollbackDecided',
+      );
       expect(finalDecisions, servers.map((s) => s.output()).join('\n')).toHaveLength(1);
-      expect(finalDecisions[0]!.data).toMatchObject({ service: 'payments', rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1' });
+      expect(finalDecisions[0]!.data).toMatchObject({
+        service: 'payments',
+        rule: 'error_rate_critical',
+        mode: 'automatic',
+        targetRelease: 'v1',
+      });
       expect(servers.some((s) => s.output().includes('policy: error_rate_critical on payments'))).toBe(true);
     } finally {
       await store.close();

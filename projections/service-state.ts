@@ -24,13 +24,22 @@ export interface ServicesState {
   readonly services: Record<string, ServiceView>;
 }
 
-export type ServiceStatus = 'unknown' | 'deploying' | 'healthy' | 'failed' | 'awaiting_approval' | 'rolling_back' | 'rolled_back' | 'escalated';
+export type ServiceStatus =
+  | 'unknown'
+  | 'deploying'
+  | 'healthy'
+  | 'failed'
+  | 'awaiting_approval'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'escalated';
 
 /** One word for dashboards and `failsafe services`. */
 export function serviceStatus(view: ServiceState): ServiceStatus {
   const rollback = view.rollback;
   if (rollback?.status === 'escalated') return 'escalated';
-  if (rollback && isRollbackActive(view)) return rollback.status === 'awaiting_approval' ? 'awaiting_approval' : 'rolling_back';
+  if (rollback && isRollbackActive(view))
+    return rollback.status === 'awaiting_approval' ? 'awaiting_approval' : 'rolling_back';
   switch (view.deployment?.status) {
     case 'requested':
     case 'started':

@@ -39,8 +39,10 @@ function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Prom
   const subscription = store.subscribe({ after: 'end' });
   const loop = (async () => {
     for await (const event of subscription) {
-      if (event.type === 'RollbackDecided') metrics.rollbacksTriggered.inc({ reason: String(event.data.rule), mode: String(event.data.mode) });
-      else if (event.type === 'RollbackRequested') metrics.rollbacksTriggered.inc({ reason: 'manual_request', mode: 'manual' });
+      if (event.type === 'RollbackDecided')
+        metrics.rollbacksTriggered.inc({ reason: String(event.data.rule), mode: String(event.data.mode) });
+      else if (event.type === 'RollbackRequested')
+        metrics.rollbacksTriggered.inc({ reason: 'manual_request', mode: 'manual' });
     }
   })();
   return async () => {
@@ -52,22 +54,38 @@ function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Prom
 /** The drivers a fleet file asks for, behind one driver; with the stable address of each process-driven service. */
 async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: string) => void) {
   const entries = Object.entries(fleet.services);
-  const processServices = Object.fromEntries(entries.flatMap(([name, s]) => (s.driver === 'process' ? [[name, s]] : [])));
+  const processServices = Object.fromEntries(
+    entries.flatMap(([name, s]) => (s.driver === 'process' ? [[name, s]] : [])),
+  );
   const processes = await ProcessDriver.start({ services: processServices, stateDir, log });
   const drivers = new Map<string, TargetDriver>(
     entries.map(([name, s]) => [
       name,
-      s.driver === 'process' ? processes : new WebhookDriver({ url: s.url, secret: process.env[s.secretEnv]!, retries: s.retries, timeoutMs: s.timeoutSeconds * 1000 }),
+      s.driver === 'process'
+        ? processes
+        : new WebhookDriver({
+            url: s.url,
+            secret: process.env[s.secretEnv]!,
+            retries: s.retries,
+            timeoutMs: s.timeoutSeconds * 1000,
+          }),
     ]),
   );
   const driver = new FleetDriver(drivers);
-  return Object.assign(driver, { addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const) });
+  return Object.assign(driver, {
+    addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const),
+  });
 }
 
 /** The fleet's Toxiproxy: started unless one answers, its proxies created afresh; stopped with Failsafe if started here. */
-async function fleetToxiproxy(config: NonNullable<FleetConfig['toxiproxy']>, log: (line: string) => void): Promise<() => Promise<void>> {
+async function fleetToxiproxy(
+  config: NonNullable<FleetConfig['toxiproxy']>,
+  log: (line: string) => void,
+): Promise<() => Promise<void>> {
   const url = `http://${config.api}`;
-  const started = (await toxiproxyAnswers(url)) ? undefined : await startToxiproxyServer(Number(config.api.split(':')[1]));
+  const started = (await toxiproxyAnswers(url))
+    ? undefined
+    : await startToxiproxyServer(Number(config.api.split(':')[1]));
   const control = new ToxiproxyControl(url);
   for (const proxy of config.proxies) {
     await control.proxy(proxy.name, proxy.listen, proxy.upstream);
@@ -96,7 +114,10 @@ export interface RunningControlPlane {
  * with a fleet, the driver, the health prober and the reconciler that carries out decisions.
  * Configuration files are read before anything starts, so a bad one changes nothing.
  */
-export async function startControlPlane(config: ServeConfig, log: (line: string) => void): Promise<RunningControlPlane> {
+export async function startControlPlane(
+  config: ServeConfig,
+  log: (line: string) => void,
+): Promise<RunningControlPlane> {
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
   const storePath = join(config.dataDir, STORE_FILE);
@@ -136,7 +157,13 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
       stops.push(() => driver.close());
       releases = driver;
-      const prober = new HealthProber(store, driver, { services, intervalMs: fleet.probe.intervalSeconds * 1000, timeoutMs: fleet.probe.timeoutSeconds * 1000, log, clock });
+      const prober = new HealthProber(store, driver, {
+        services,
+        intervalMs: fleet.probe.intervalSeconds * 1000,
+        timeoutMs: fleet.probe.timeoutSeconds * 1000,
+        log,
+        clock,
+      });
       await prober.start();
       stops.push(() => prober.stop());
       const probeTools = Object.fromEntries(
@@ -161,7 +188,18 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
             const toxiproxyUrl = config.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
             const approver = token && mcpUrl ? { mcpUrl, token } : undefined;
-            const { card, files } = await runDrillFile({ drillsDir, drill, store, dataDir: config.dataDir, addressOf: (s) => serviceAddresses[s], log, signal: aborting.signal, toxiproxyUrl, approver, ...context });
+            const { card, files } = await runDrillFile({
+              drillsDir,
+              drill,
+              store,
+              dataDir: config.dataDir,
+              addressOf: (s) => serviceAddresses[s],
+              log,
+              signal: aborting.signal,
+              toxiproxyUrl,
+              approver,
+              ...context,
+            });
             log(`drill ${drill} (${card.runId}): ${card.outcome}; report ${files.html}`);
           },
         });
@@ -187,7 +225,11 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
       ...(drills && { drills }),
       ...(releases && { releases }),
     };
-    const mcp = createMcpEndpoint(deps, { version: VERSION, log, onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }) });
+    const mcp = createMcpEndpoint(deps, {
+      version: VERSION,
+      log,
+      onToolCall: (tool, status) => metrics.toolRequests.inc({ tool_name: tool, status }),
+    });
     stops.push(() => mcp.close());
     const http = createHttpApp({
       deps,
@@ -207,7 +249,14 @@ export async function startControlPlane(config: ServeConfig, log: (line: string)
     mcpUrl = `${server.url}${config.mcpPath}`;
     stops.push(() => server.close(config.shutdownGraceSeconds * 1000));
     stops.push(() => http.drain());
-    return { url: server.url, mcpUrl: `${server.url}${config.mcpPath}`, storePath, serviceAddresses, newAdminToken: admin.printOnce, stop: stopAll };
+    return {
+      url: server.url,
+      mcpUrl: `${server.url}${config.mcpPath}`,
+      storePath,
+      serviceAddresses,
+      newAdminToken: admin.printOnce,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -13,7 +13,11 @@ export interface Traffic {
  * call that fails (the release is bad, the instance is being replaced) is counted by the server
  * and the loop goes on with a new connection. Loopback only, and bounded by `stop()`.
  */
-export function startTraffic(address: () => string, tool = 'add', args: Record<string, unknown> = { a: 1, b: 2 }): Traffic {
+export function startTraffic(
+  address: () => string,
+  tool = 'add',
+  args: Record<string, unknown> = { a: 1, b: 2 },
+): Traffic {
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {

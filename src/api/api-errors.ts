@@ -42,7 +42,11 @@ export function statusOf(error: unknown): 400 | 403 | 404 | 409 | 415 | 500 {
 
 /** What a caller is told: the error's own message when it was raised on purpose, never a stack. */
 export function describeError(error: unknown): { error: string; message: string } {
-  if (statusOf(error) === 500) return { error: 'InternalError', message: 'Failsafe could not handle this request; the server log has the details.' };
+  if (statusOf(error) === 500)
+    return {
+      error: 'InternalError',
+      message: 'Failsafe could not handle this request; the server log has the details.',
+    };
   const e = error as Error;
   return { error: e.name, message: e.message };
 }

@@ -26,7 +26,9 @@ function describe(event: TypedRecordedEvent): string {
     case 'RollbackEscalated':
       return `Escalated (${event.data.severity}): ${event.data.reason}`;
     case 'RollbackVerified':
-      return event.data.passed ? 'Service restored: post-rollback verification passed' : 'Post-rollback verification FAILED';
+      return event.data.passed
+        ? 'Service restored: post-rollback verification passed'
+        : 'Post-rollback verification FAILED';
     case 'FeatureDisabled':
       return `Feature disabled (${event.data.scope}${event.data.target ? ` ${event.data.target}` : ''})${by}`;
     default:
@@ -75,8 +77,10 @@ export function incidentReview(incident: Incident, events: readonly TypedRecorde
     '[Who was affected? What was the user impact?]',
     '',
     '## Resolution',
-    events.filter((e) => ['RollbackCompleted', 'RollbackVerified', 'FeatureDisabled', 'RollbackEscalated'].includes(e.type)).map((e) => `- ${describe(e)}`).join('\n') ||
-      '[What did we do to fix it?]',
+    events
+      .filter((e) => ['RollbackCompleted', 'RollbackVerified', 'FeatureDisabled', 'RollbackEscalated'].includes(e.type))
+      .map((e) => `- ${describe(e)}`)
+      .join('\n') || '[What did we do to fix it?]',
     '',
     '## Prevention',
     '- [ ] Action item 1',

@@ -41,7 +41,8 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
   run(deps: ApiDependencies, input: z.infer<I>, context: OperationContext): Promise<z.infer<O>>;
 }
 
-export const defineOperation = <I extends z.ZodObject, O extends z.ZodObject>(operation: Operation<I, O>): Operation => operation as unknown as Operation;
+export const defineOperation = <I extends z.ZodObject, O extends z.ZodObject>(operation: Operation<I, O>): Operation =>
+  operation as unknown as Operation;
 
 /** Names of a route's `{param}` segments. */
 export const pathParams = (path: string): string[] => [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);

@@ -39,10 +39,18 @@ export type JsonOf<T> = T extends bigint | Date
       ? { -readonly [K in keyof T]: JsonOf<T[K]> }
       : T;
 
-const eventJson = z.looseObject({ id: z.string(), stream: z.string(), revision: z.string(), position: z.string(), type: z.string(), recordedAt: z.string() });
+const eventJson = z.looseObject({
+  id: z.string(),
+  stream: z.string(),
+  revision: z.string(),
+  position: z.string(),
+  type: z.string(),
+  recordedAt: z.string(),
+});
 const looseState = z.looseObject({});
 const serviceInput = { service: serviceName.describe('the service, as named in the fleet file') };
-const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback).describe(`how many to return (1 to ${max})`);
+const limit = (max: number, fallback: number) =>
+  z.coerce.number().int().min(1).max(max).default(fallback).describe(`how many to return (1 to ${max})`);
 
 const disabledFeature = z.object({
   scope: z.enum(['tool', 'agent', 'system']).describe('system: the service is in legacy mode'),
@@ -55,7 +63,7 @@ const disabledFeature = z.object({
 const waitingJson = z.object({
   kind: z.enum(['deployment', 'rollback']),
   id: z.string(),
-  release: z.string().optional().describe("the release it goes to (absent: a rollback to the last known good)"),
+  release: z.string().optional().describe('the release it goes to (absent: a rollback to the last known good)'),
   since: z.string().optional().describe('when it was requested (absent for requests recorded before times were)'),
   waitingFor: z.string(),
 });
@@ -69,7 +77,9 @@ const serviceSummary = z.looseObject({
   disabledAgents: z.array(z.string()),
   legacyMode: z.boolean(),
   disabledFeatures: z.array(disabledFeature).describe('what is disabled now, with who did it and when'),
-  waiting: waitingJson.optional().describe('what waits for a person or an executor: cancel_deployment or reject_rollback ends it'),
+  waiting: waitingJson
+    .optional()
+    .describe('what waits for a person or an executor: cancel_deployment or reject_rollback ends it'),
 });
 
 /** How far back service_status looks for the latency percentiles. */
@@ -100,7 +110,6 @@ async function recentLatency(deps: Pick<ApiDependencies, 'store'>, service: stri
   return { windowSeconds: STATUS_WINDOW_SECONDS, sampleCount: samples.length, ...latenciesOf(samples) };
 }
 
-
 const EXECUTOR = 'an executor (`failsafe serve --fleet` with this service in its fleet file)';
 
 /** What waits: a deployment request not yet started, or a rollback not yet approved or carried out. */
@@ -108,7 +117,13 @@ function waitingOf(view: ServiceView): z.infer<typeof waitingJson> | undefined {
   const pending = view.deployment;
   if (pending?.status === 'requested') {
     const since = pending.requestedAt && { since: pending.requestedAt };
-    return { kind: 'deployment', id: pending.id, release: pending.release, ...since, waitingFor: `${EXECUTOR} to start it` };
+    return {
+      kind: 'deployment',
+      id: pending.id,
+      release: pending.release,
+      ...since,
+      waitingFor: `${EXECUTOR} to start it`,
+    };
   }
   const rollback = view.rollback;
   if (!rollback || !['awaiting_approval', 'decided', 'approved'].includes(rollback.status)) return undefined;
@@ -116,7 +131,12 @@ function waitingOf(view: ServiceView): z.infer<typeof waitingJson> | undefined {
     rollback.status === 'awaiting_approval'
       ? 'an approval (approve_rollback, by another identity with the approver role), or reject_rollback'
       : `${EXECUTOR} to carry it out`;
-  return { kind: 'rollback', id: rollback.id, ...(rollback.targetRelease && { release: rollback.targetRelease }), waitingFor };
+  return {
+    kind: 'rollback',
+    id: rollback.id,
+    ...(rollback.targetRelease && { release: rollback.targetRelease }),
+    waitingFor,
+  };
 }
 
 const summary = (view: ServiceView) => {
@@ -139,9 +159,14 @@ export async function serviceView({ readModels }: ApiDependencies, service: stri
 }
 
 /** The newest `count` events of a stream, oldest first. */
-export async function lastEvents(deps: Pick<ApiDependencies, 'store'>, stream: string, count: number): Promise<RecordedEvent[]> {
+export async function lastEvents(
+  deps: Pick<ApiDependencies, 'store'>,
+  stream: string,
+  count: number,
+): Promise<RecordedEvent[]> {
   const events: RecordedEvent[] = [];
-  for await (const event of deps.store.readStream(stream, { direction: 'backwards', maxCount: count })) events.unshift(event);
+  for await (const event of deps.store.readStream(stream, { direction: 'backwards', maxCount: count }))
+    events.unshift(event);
   return events;
 }
 
@@ -160,12 +185,16 @@ async function assertRollbackExists(deps: ApiDependencies, service: string, roll
 }
 
 const issue = (deps: ApiDependencies, service: string, command: ServiceCommand, principal: Principal) =>
-  handleCommand(deps.store, serviceStream(service), serviceDecider, command, { actor: principal.name, now: deps.now() });
+  handleCommand(deps.store, serviceStream(service), serviceDecider, command, {
+    actor: principal.name,
+    now: deps.now(),
+  });
 
 const listServices = defineOperation({
   name: 'list_services',
   title: 'List services',
-  description: 'Every service Failsafe knows: its status, current release, last known good release, rollback in progress and disabled tools.',
+  description:
+    'Every service Failsafe knows: its status, current release, last known good release, rollback in progress and disabled tools.',
   permission: 'read',
   input: z.strictObject({}),
   output: z.object({ services: z.array(serviceSummary) }),
@@ -181,7 +210,7 @@ const serviceStatusOperation = defineOperation({
   title: 'Service status',
   description:
     'One service in detail: its state (with what is disabled, by whom and when), its latest health sample, ' +
-    "the latency percentiles of the last minute and its most recent events.",
+    'the latency percentiles of the last minute and its most recent events.',
   permission: 'read',
   input: z.strictObject({ ...serviceInput, events: limit(100, 10) }),
   output: z.object({
@@ -213,13 +242,30 @@ const deploymentHistory = defineOperation({
   input: z.strictObject({ ...serviceInput, limit: limit(500, 20) }),
   output: z.object({
     deployments: z.array(
-      z.object({ deploymentId: z.string(), release: z.string(), status: z.string(), requestedBy: z.string(), requestedAt: z.string(), updatedAt: z.string() }),
+      z.object({
+        deploymentId: z.string(),
+        release: z.string(),
+        status: z.string(),
+        requestedBy: z.string(),
+        requestedAt: z.string(),
+        updatedAt: z.string(),
+      }),
     ),
   }),
   http: { method: 'GET', path: '/services/{service}/deployments' },
   async run(deps, { service, limit: count }) {
     await serviceView(deps, service);
-    const byId = new Map<string, { deploymentId: string; release: string; status: string; requestedBy: string; requestedAt: string; updatedAt: string }>();
+    const byId = new Map<
+      string,
+      {
+        deploymentId: string;
+        release: string;
+        status: string;
+        requestedBy: string;
+        requestedAt: string;
+        updatedAt: string;
+      }
+    >();
     const statusOf: Record<string, string> = {
       DeploymentRequested: 'requested',
       DeploymentStarted: 'started',
@@ -236,7 +282,15 @@ const deploymentHistory = defineOperation({
       const at = event.recordedAt.toISOString();
       const known = byId.get(data.deploymentId);
       if (known) Object.assign(known, { status, updatedAt: at });
-      else byId.set(data.deploymentId, { deploymentId: data.deploymentId, release: data.release, status, requestedBy: String(event.metadata.actor ?? 'unknown'), requestedAt: at, updatedAt: at });
+      else
+        byId.set(data.deploymentId, {
+          deploymentId: data.deploymentId,
+          release: data.release,
+          status,
+          requestedBy: String(event.metadata.actor ?? 'unknown'),
+          requestedAt: at,
+          updatedAt: at,
+        });
     }
     return { deployments: [...byId.values()].reverse().slice(0, count) };
   },
@@ -266,16 +320,31 @@ const registerService = defineOperation({
 const deploy = defineOperation({
   name: 'deploy_release',
   title: 'Deploy a release',
-  description: 'Ask for a release of a service to be deployed (blue-green, carried out by `failsafe serve --fleet`). Refused while a rollback is active.',
+  description:
+    'Ask for a release of a service to be deployed (blue-green, carried out by `failsafe serve --fleet`). Refused while a rollback is active.',
   permission: 'operate',
-  input: z.strictObject({ ...serviceInput, release: releaseName.describe('the release to deploy, e.g. v1.1.0'), reason: statedReason.optional() }),
-  output: z.object({ deploymentId: z.string(), service: z.string(), release: z.string(), status: z.literal('requested') }),
+  input: z.strictObject({
+    ...serviceInput,
+    release: releaseName.describe('the release to deploy, e.g. v1.1.0'),
+    reason: statedReason.optional(),
+  }),
+  output: z.object({
+    deploymentId: z.string(),
+    service: z.string(),
+    release: z.string(),
+    status: z.literal('requested'),
+  }),
   http: { method: 'POST', path: '/services/{service}/deployments' },
   async run(deps, { service, release, reason: why }, { principal }) {
     await serviceView(deps, service);
     await assertReleaseExists(deps, service, release);
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await issue(deps, service, { type: 'RequestDeployment', service, deploymentId, release, now: deps.now(), ...(why && { reason: why }) }, principal);
+    await issue(
+      deps,
+      service,
+      { type: 'RequestDeployment', service, deploymentId, release, now: deps.now(), ...(why && { reason: why }) },
+      principal,
+    );
     return { deploymentId, service, release, status: 'requested' as const };
   },
 });
@@ -314,16 +383,39 @@ const cancelDeployment = defineOperation({
 const requestRollback = defineOperation({
   name: 'request_rollback',
   title: 'Request a rollback',
-  description: 'Ask for a manual rollback of a service to its last known good release (or targetRelease). A second identity with the approver role must approve it (approve_rollback).',
+  description:
+    'Ask for a manual rollback of a service to its last known good release (or targetRelease). A second identity with the approver role must approve it (approve_rollback).',
   permission: 'operate',
-  input: z.strictObject({ ...serviceInput, reason: statedReason.describe('why; recorded with the request'), targetRelease: releaseName.optional() }),
-  output: z.object({ rollbackId: z.string(), service: z.string(), status: z.literal('awaiting_approval'), requestedBy: z.string(), next: z.string() }),
+  input: z.strictObject({
+    ...serviceInput,
+    reason: statedReason.describe('why; recorded with the request'),
+    targetRelease: releaseName.optional(),
+  }),
+  output: z.object({
+    rollbackId: z.string(),
+    service: z.string(),
+    status: z.literal('awaiting_approval'),
+    requestedBy: z.string(),
+    next: z.string(),
+  }),
   http: { method: 'POST', path: '/services/{service}/rollbacks' },
   async run(deps, { service, reason: why, targetRelease }, { principal }) {
     await serviceView(deps, service);
     if (targetRelease) await assertReleaseExists(deps, service, targetRelease);
     const rollbackId = `rb-${randomUUID().slice(0, 8)}`;
-    await issue(deps, service, { type: 'RequestRollback', service, rollbackId, requestedBy: principal.name, reason: why, ...(targetRelease && { targetRelease }) }, principal);
+    await issue(
+      deps,
+      service,
+      {
+        type: 'RequestRollback',
+        service,
+        rollbackId,
+        requestedBy: principal.name,
+        reason: why,
+        ...(targetRelease && { targetRelease }),
+      },
+      principal,
+    );
     return {
       rollbackId,
       service,
@@ -337,18 +429,42 @@ const requestRollback = defineOperation({
 const approveRollback = defineOperation({
   name: 'approve_rollback',
   title: 'Approve a rollback',
-  description: 'Approve a manual rollback awaiting approval. The approver must not be who requested it; an approval expires if not carried out in time.',
+  description:
+    'Approve a manual rollback awaiting approval. The approver must not be who requested it; an approval expires if not carried out in time.',
   permission: 'approve',
-  input: z.strictObject({ ...serviceInput, rollbackId: identifier.describe('the rollback awaiting approval (service_status shows it)') }),
+  input: z.strictObject({
+    ...serviceInput,
+    rollbackId: identifier.describe('the rollback awaiting approval (service_status shows it)'),
+  }),
   output: z.object({ rollbackId: z.string(), service: z.string(), approvedBy: z.string(), expiresAt: timestamp }),
   http: { method: 'POST', path: '/services/{service}/rollbacks/{rollbackId}/approval' },
   async run(deps, { service, rollbackId }, { principal }) {
     await assertRollbackExists(deps, service, rollbackId);
     const now = deps.now();
     const validForMs = deps.policy.approval.validForSeconds * 1000;
-    const { events } = await issue(deps, service, { type: 'ApproveRollback', service, rollbackId, approver: { id: principal.name, roles: [principal.role] }, now, validForMs }, principal);
+    const { events } = await issue(
+      deps,
+      service,
+      {
+        type: 'ApproveRollback',
+        service,
+        rollbackId,
+        approver: { id: principal.name, roles: [principal.role] },
+        now,
+        validForMs,
+      },
+      principal,
+    );
     const approved = events.find((e) => e.type === 'RollbackApproved');
-    return { rollbackId, service, approvedBy: principal.name, expiresAt: approved?.type === 'RollbackApproved' ? approved.data.expiresAt : new Date(now.getTime() + validForMs).toISOString() };
+    return {
+      rollbackId,
+      service,
+      approvedBy: principal.name,
+      expiresAt:
+        approved?.type === 'RollbackApproved'
+          ? approved.data.expiresAt
+          : new Date(now.getTime() + validForMs).toISOString(),
+    };
   },
 });
 
@@ -368,7 +484,12 @@ const rejectRollback = defineOperation({
   http: { method: 'POST', path: '/services/{service}/rollbacks/{rollbackId}/rejection' },
   async run(deps, { service, rollbackId, reason: why }, { principal }) {
     await assertRollbackExists(deps, service, rollbackId);
-    await issue(deps, service, { type: 'RejectRollback', service, rollbackId, rejectedBy: principal.name, reason: why }, principal);
+    await issue(
+      deps,
+      service,
+      { type: 'RejectRollback', service, rollbackId, rejectedBy: principal.name, reason: why },
+      principal,
+    );
     return { rollbackId, service, rejectedBy: principal.name };
   },
 });
@@ -414,7 +535,11 @@ const featureSwitch = (scope: 'tool' | 'agent', enable: boolean) => {
     title: `${enable ? 'Re-enable' : 'Disable'} ${scope === 'tool' ? 'a tool' : 'an agent'}`,
     description: enable ? `Re-enable a ${scope} of a service that was disabled (by a person or the policy).` : disable,
     permission: 'operate',
-    input: z.strictObject({ ...serviceInput, [scope]: identifier.describe(describeTarget), reason: statedReason.optional() }),
+    input: z.strictObject({
+      ...serviceInput,
+      [scope]: identifier.describe(describeTarget),
+      reason: statedReason.optional(),
+    }),
     output: z.object({ service: z.string(), [scope]: z.string(), disabled: z.boolean(), changed }),
     http: { method: 'POST', path: `/services/{service}/${plural}/{${scope}}/${enable ? 'enable' : 'disable'}` },
     async run(deps, input, { principal }) {
@@ -475,7 +600,13 @@ const fleetLegacySwitch = (enter: boolean) =>
     },
   });
 
-const migrationJson = z.looseObject({ migrationId: z.string(), service: z.string(), stage: z.string(), status: z.string(), stalledForSeconds: z.number() });
+const migrationJson = z.looseObject({
+  migrationId: z.string(),
+  service: z.string(),
+  stage: z.string(),
+  status: z.string(),
+  stalledForSeconds: z.number(),
+});
 
 const migrationStatus = defineOperation({
   name: 'migration_status',
@@ -488,7 +619,9 @@ const migrationStatus = defineOperation({
   async run({ readModels, now }, { service }) {
     await readModels.catchUp();
     const at = now().getTime();
-    const all = Object.values(readModels.migrations.current().state.migrations).filter((m) => !service || m.service === service);
+    const all = Object.values(readModels.migrations.current().state.migrations).filter(
+      (m) => !service || m.service === service,
+    );
     return { migrations: all.map((m) => toJson({ ...m, stalledForSeconds: stalledForSeconds(m, at) })) };
   },
 });
@@ -498,14 +631,25 @@ const revertMigration = defineOperation({
   title: 'Revert a migration',
   description: 'Take a running staged migration back to an earlier stage.',
   permission: 'operate',
-  input: z.strictObject({ migrationId: identifier, toStage: stageName.describe('an earlier stage of the migration'), reason: statedReason }),
+  input: z.strictObject({
+    migrationId: identifier,
+    toStage: stageName.describe('an earlier stage of the migration'),
+    reason: statedReason,
+  }),
   output: z.object({ migrationId: z.string(), fromStage: z.string(), toStage: z.string() }),
   http: { method: 'POST', path: '/migrations/{migrationId}/revert' },
   async run(deps, { migrationId, toStage, reason: why }, { principal }) {
     await deps.readModels.catchUp();
     const view = deps.readModels.migrations.current().state.migrations[migrationId];
-    if (!view) throw new NotFound(`no migration "${migrationId}"; list them with migration_status (GET /api/v1/migrations)`);
-    await handleCommand(deps.store, migrationStream(migrationId), migrationDecider, { type: 'RevertMigration', migrationId, toStage, reason: why }, { actor: principal.name, now: deps.now() });
+    if (!view)
+      throw new NotFound(`no migration "${migrationId}"; list them with migration_status (GET /api/v1/migrations)`);
+    await handleCommand(
+      deps.store,
+      migrationStream(migrationId),
+      migrationDecider,
+      { type: 'RevertMigration', migrationId, toStage, reason: why },
+      { actor: principal.name, now: deps.now() },
+    );
     return { migrationId, fromStage: view.stage, toStage };
   },
 });
@@ -515,16 +659,24 @@ const drillRunJson = z.looseObject({ runId: z.string(), drill: z.string(), outco
 const startDrill = defineOperation({
   name: 'start_drill',
   title: 'Start a drill',
-  description: 'Ask for a chaos drill to run now (a drill file in drills/). The drill runner records every step in the run; drill_report shows it.',
+  description:
+    'Ask for a chaos drill to run now (a drill file in drills/). The drill runner records every step in the run; drill_report shows it.',
   permission: 'operate',
-  input: z.strictObject({ drill: identifier.regex(/^[\w-]+$/, 'a drill name: letters, digits, "_" and "-"').describe('the drill, e.g. high-error-rate') }),
+  input: z.strictObject({
+    drill: identifier
+      .regex(/^[\w-]+$/, 'a drill name: letters, digits, "_" and "-"')
+      .describe('the drill, e.g. high-error-rate'),
+  }),
   output: z.object({ runId: z.string(), drill: z.string(), status: z.literal('requested') }),
   http: { method: 'POST', path: '/drills/{drill}/runs' },
   async run(deps, { drill }, { principal }) {
     if (!deps.drills) throw new NotFound('no drills folder is configured: start `failsafe serve` with --drills <dir>');
     if (!deps.drills.has(drill)) throw new NotFound(`no drill "${drill}"; \`failsafe drill list\` shows the drills`);
     const runId = `run-${randomUUID().slice(0, 8)}`;
-    const event = encodeEvent({ type: 'DrillRequested', data: { runId, drill, requestedBy: principal.name } }, { actor: principal.name, occurredAt: deps.now() });
+    const event = encodeEvent(
+      { type: 'DrillRequested', data: { runId, drill, requestedBy: principal.name } },
+      { actor: principal.name, occurredAt: deps.now() },
+    );
     await deps.store.append(`drill-${runId}`, [event], 'no_stream');
     return { runId, drill, status: 'requested' as const };
   },
@@ -533,7 +685,8 @@ const startDrill = defineOperation({
 const drillReport = defineOperation({
   name: 'drill_report',
   title: "A drill's report",
-  description: 'One drill run: steps, faults injected and healed, expectations with their verdicts, outcome, time to detect and to recover.',
+  description:
+    'One drill run: steps, faults injected and healed, expectations with their verdicts, outcome, time to detect and to recover.',
   permission: 'read',
   input: z.strictObject({ runId: identifier }),
   output: z.object({ run: drillRunJson }),
@@ -573,18 +726,29 @@ const queryEvents = defineOperation({
   input: z.strictObject({
     stream: streamName.optional().describe('only this stream, e.g. service-orders'),
     types: z
-      .union([z.array(identifier), z.string().transform((s) => s.split(',').filter(Boolean)).pipe(z.array(identifier))])
+      .union([
+        z.array(identifier),
+        z
+          .string()
+          .transform((s) => s.split(',').filter(Boolean))
+          .pipe(z.array(identifier)),
+      ])
       .optional()
       .describe('only these event types (comma-separated in a query string)'),
     after: z.string().regex(/^\d+$/, 'a cursor: the nextCursor of the previous page').optional(),
     limit: limit(1000, 100),
   }),
-  output: z.object({ events: z.array(eventJson), nextCursor: z.string().optional().describe('absent when there is nothing more yet') }),
+  output: z.object({
+    events: z.array(eventJson),
+    nextCursor: z.string().optional().describe('absent when there is nothing more yet'),
+  }),
   http: { method: 'GET', path: '/events' },
   async run({ store }, { stream, types, after, limit: count }) {
     // The cursor is a stream revision when a stream is named, a global position otherwise.
     const from = after === undefined ? 0n : BigInt(after) + 1n;
-    const source = stream ? store.readStream(stream, { fromRevision: from, maxCount: SCAN_LIMIT }) : store.readAll({ fromPosition: from, maxCount: SCAN_LIMIT });
+    const source = stream
+      ? store.readStream(stream, { fromRevision: from, maxCount: SCAN_LIMIT })
+      : store.readAll({ fromPosition: from, maxCount: SCAN_LIMIT });
     const events: RecordedEvent[] = [];
     let last: bigint | undefined;
     let scanned = 0;
@@ -595,22 +759,37 @@ const queryEvents = defineOperation({
       if (events.length >= count) break;
     }
     const more = events.length >= count || scanned >= SCAN_LIMIT;
-    return { events: toJson(events.map(recordedEventToJson)), ...(more && last !== undefined && { nextCursor: last.toString() }) };
+    return {
+      events: toJson(events.map(recordedEventToJson)),
+      ...(more && last !== undefined && { nextCursor: last.toString() }),
+    };
   },
 });
 
 const stateAt = defineOperation({
   name: 'state_at',
   title: 'State at a past instant',
-  description: 'What Failsafe knew at an instant: services, incidents, migrations and drills as of every event recorded up to then.',
+  description:
+    'What Failsafe knew at an instant: services, incidents, migrations and drills as of every event recorded up to then.',
   permission: 'audit',
-  input: z.strictObject({ at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'), service: serviceName.optional().describe('only this service') }),
-  output: z.object({ at: z.string(), eventsApplied: z.number(), services: looseState, incidents: looseState, migrations: looseState, drills: looseState }),
+  input: z.strictObject({
+    at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'),
+    service: serviceName.optional().describe('only this service'),
+  }),
+  output: z.object({
+    at: z.string(),
+    eventsApplied: z.number(),
+    services: looseState,
+    incidents: looseState,
+    migrations: looseState,
+    drills: looseState,
+  }),
   http: { method: 'GET', path: '/state' },
   async run({ history }, { at, service }) {
     const state = toJson(await replayAt(history, new Date(at)));
     if (!service) return state;
-    const only = <T extends { service?: string }>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).filter(([, v]) => v.service === service));
+    const only = <T extends { service?: string }>(record: Record<string, T>) =>
+      Object.fromEntries(Object.entries(record).filter(([, v]) => v.service === service));
     return {
       ...state,
       services: { services: only(state.services.services) },
@@ -623,10 +802,17 @@ const stateAt = defineOperation({
 const explain = defineOperation({
   name: 'explain_decision',
   title: 'Explain a rollback decision',
-  description: 'Why a rollback was decided: the rule, threshold and observed figure, the evidence events, the chain of causes and what happened afterwards.',
+  description:
+    'Why a rollback was decided: the rule, threshold and observed figure, the evidence events, the chain of causes and what happened afterwards.',
   permission: 'audit',
   input: z.strictObject({ decision: identifier.describe('the RollbackDecided event id or the rollback id') }),
-  output: z.object({ decision: eventJson, evidence: z.array(eventJson), missingEvidence: z.array(z.string()), causation: z.array(eventJson), lifecycle: z.array(eventJson) }),
+  output: z.object({
+    decision: eventJson,
+    evidence: z.array(eventJson),
+    missingEvidence: z.array(z.string()),
+    causation: z.array(eventJson),
+    lifecycle: z.array(eventJson),
+  }),
   http: { method: 'GET', path: '/decisions/{decision}' },
   async run({ history }, { decision }) {
     return toJson(await explainDecision(history, decision));

@@ -1,7 +1,11 @@
 import { serviceStatus, type ServiceView } from '../../projections/service-state.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
 
-const ACTIONS = { automatic_rollback: 'automatic rollback', manual_rollback: 'manual rollback (needs approval)', disable_feature: 'disable the feature' } as const;
+const ACTIONS = {
+  automatic_rollback: 'automatic rollback',
+  manual_rollback: 'manual rollback (needs approval)',
+  disable_feature: 'disable the feature',
+} as const;
 
 /**
  * The seeds' rollback procedure (runbook 000: decision matrix, quick and standard rollback,
@@ -11,7 +15,8 @@ export function rollbackRunbook(view: ServiceView, policy: RollbackPolicy): stri
   const s = view.service;
   const target = view.lastKnownGood;
   const rules = Object.entries(policy.rules).map(
-    ([name, r]) => `| ${name} | ${r.when}${r.threshold !== undefined ? ` > ${r.threshold}` : ''}${r.windowSeconds ? ` over ${r.windowSeconds} s` : ''}${r.forSeconds ? ` for ${r.forSeconds} s` : ''} | ${ACTIONS[r.action]} |`,
+    ([name, r]) =>
+      `| ${name} | ${r.when}${r.threshold !== undefined ? ` > ${r.threshold}` : ''}${r.windowSeconds ? ` over ${r.windowSeconds} s` : ''}${r.forSeconds ? ` for ${r.forSeconds} s` : ''} | ${ACTIONS[r.action]} |`,
   );
   return [
     `# Rollback runbook: ${s}`,

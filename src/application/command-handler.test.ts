@@ -17,7 +17,13 @@ describe('command handler', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-commands-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db') });
-    await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RegisterService', service: 'payments', source: 'api' }, context);
+    await handleCommand(
+      store,
+      serviceStream('payments'),
+      serviceDecider,
+      { type: 'RegisterService', service: 'payments', source: 'api' },
+      context,
+    );
   });
   afterEach(async () => {
     await store.close();
@@ -25,17 +31,43 @@ describe('command handler', () => {
   });
 
   it('appends what the decider decides, with the actor and time of the command', async () => {
-    const outcome = await handleCommand(store, serviceStream('payments'), serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now }, context);
+    const outcome = await handleCommand(
+      store,
+      serviceStream('payments'),
+      serviceDecider,
+      { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now },
+      context,
+    );
     expect(outcome.appended?.nextExpectedRevision).toBe(1n);
-    expect(outcome.state.deployment).toEqual({ id: 'd-1', release: 'v1', status: 'requested', requestedAt: now.toISOString() });
+    expect(outcome.state.deployment).toEqual({
+      id: 'd-1',
+      release: 'v1',
+      status: 'requested',
+      requestedAt: now.toISOString(),
+    });
     const [, stored] = await collect(store.readStream('service-payments'));
-    expect(stored).toMatchObject({ type: 'DeploymentRequested', metadata: { actor: 'alice', occurredAt: now.toISOString(), schemaVersion: 1 } });
+    expect(stored).toMatchObject({
+      type: 'DeploymentRequested',
+      metadata: { actor: 'alice', occurredAt: now.toISOString(), schemaVersion: 1 },
+    });
   });
 
   it('writes nothing when the command breaks an invariant', async () => {
-    await handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now }, context);
+    await handleCommand(
+      store,
+      'service-payments',
+      serviceDecider,
+      { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now },
+      context,
+    );
     await expect(
-      handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now }, context),
+      handleCommand(
+        store,
+        'service-payments',
+        serviceDecider,
+        { type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now },
+        context,
+      ),
     ).rejects.toBeInstanceOf(InvariantViolated);
     expect(await store.headPosition()).toBe(2n);
   });
@@ -43,7 +75,13 @@ describe('command handler', () => {
   it('decides again on fresh state when racing, so only one of two conflicting commands wins', async () => {
     const results = await Promise.allSettled(
       ['d-1', 'd-2'].map((deploymentId) =>
-        handleCommand(store, 'service-payments', serviceDecider, { type: 'RequestDeployment', service: 'payments', deploymentId, release: deploymentId, now }, context),
+        handleCommand(
+          store,
+          'service-payments',
+          serviceDecider,
+          { type: 'RequestDeployment', service: 'payments', deploymentId, release: deploymentId, now },
+          context,
+        ),
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
@@ -53,10 +91,19 @@ describe('command handler', () => {
   });
 
   it('makes a command with deterministic event ids idempotent', async () => {
-    const command = { type: 'DisableFeature', service: 'payments', scope: 'tool', target: 'refund', reason: 'breaker' } as const;
+    const command = {
+      type: 'DisableFeature',
+      service: 'payments',
+      scope: 'tool',
+      target: 'refund',
+      reason: 'breaker',
+    } as const;
     const ids = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a11'];
     await handleCommand(store, 'service-payments', serviceDecider, command, { ...context, eventIds: ids });
-    const again = await handleCommand(store, 'service-payments', serviceDecider, command, { ...context, eventIds: ids });
+    const again = await handleCommand(store, 'service-payments', serviceDecider, command, {
+      ...context,
+      eventIds: ids,
+    });
     expect(again.events).toEqual([]);
     expect(await collect(store.readStream('service-payments'))).toHaveLength(2);
   });

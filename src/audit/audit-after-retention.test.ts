@@ -100,9 +100,18 @@ describe('auditing a history that retention trimmed', () => {
     const advanced = { ...migration, fromStage: 'legacy', toStage: 'dual' };
     await record('migration-m-1', { type: 'MigrationStageAdvanced', data: advanced }, 1110);
     for (let s = 1120; s <= 1120 + 2 * 3600; s += 60) {
-      await record(healthStream('payments'), [0, 20, 40].map((k) => sample('payments', s + k, 1)), s);
+      await record(
+        healthStream('payments'),
+        [0, 20, 40].map((k) => sample('payments', s + k, 1)),
+        s,
+      );
       const searchErrors = s >= 2000 && s < 2200 ? 40 : 1;
-      if (s < 2400) await record(healthStream('search'), [0, 30].map((k) => sample('search', s + k, searchErrors)), s);
+      if (s < 2400)
+        await record(
+          healthStream('search'),
+          [0, 30].map((k) => sample('search', s + k, searchErrors)),
+          s,
+        );
       await record(CLOCK_STREAM, tick(s + 59), s + 59);
     }
     const stall = (await decisions()).payments!.rollback!;

@@ -21,13 +21,24 @@ describe('auditing the history', () => {
   let store: SqliteEventStore;
   let history: History;
   const record = async (stream: string, event: DomainEvent, seconds: number, causationId?: string) => {
-    const encoded = encodeEvent(event, { actor: 'prober', occurredAt: at(seconds), ...(causationId && { causationId }) });
+    const encoded = encodeEvent(event, {
+      actor: 'prober',
+      occurredAt: at(seconds),
+      ...(causationId && { causationId }),
+    });
     await store.append(stream, [encoded], 'any');
     return encoded.id;
   };
   const sample = (seconds: number, errors: number): DomainEvent => ({
     type: 'HealthSampleRecorded',
-    data: { service: 'payments', instance: 'p-1', sampledAt: at(seconds).toISOString(), healthy: true, healthLatencyMs: 4, requests: { total: 100, errors } },
+    data: {
+      service: 'payments',
+      instance: 'p-1',
+      sampledAt: at(seconds).toISOString(),
+      healthy: true,
+      healthLatencyMs: 4,
+      requests: { total: 100, errors },
+    },
   });
   const deploy = async () => {
     const d = (id: string, release: string) => ({ deploymentId: id, service: 'payments', release });
@@ -65,13 +76,23 @@ describe('auditing the history', () => {
   it('reproduces every recorded decision with the policy that made it', async () => {
     await incident();
     const report = await verifyDecisions(history, defaultRollbackPolicy);
-    expect(report).toMatchObject({ ok: true, missing: [], recorded: [{ service: 'payments', rule: 'error_rate_critical', reproduced: true }] });
+    expect(report).toMatchObject({
+      ok: true,
+      missing: [],
+      recorded: [{ service: 'payments', rule: 'error_rate_critical', reproduced: true }],
+    });
     expect(report.eventsReplayed).toBe(12);
   });
 
   it('flags a recorded decision that another policy would not have made', async () => {
     await incident();
-    const lenient: RollbackPolicy = { ...defaultRollbackPolicy, rules: { ...defaultRollbackPolicy.rules, error_rate_critical: { ...defaultRollbackPolicy.rules.error_rate_critical!, threshold: 0.5 } } };
+    const lenient: RollbackPolicy = {
+      ...defaultRollbackPolicy,
+      rules: {
+        ...defaultRollbackPolicy.rules,
+        error_rate_critical: { ...defaultRollbackPolicy.rules.error_rate_critical!, threshold: 0.5 },
+      },
+    };
     const report = await verifyDecisions(history, lenient);
     expect(report.ok).toBe(false);
     expect(report.recorded).toMatchObject([{ rule: 'error_rate_critical', reproduced: false }]);
@@ -86,17 +107,33 @@ describe('auditing the history', () => {
     }
     const report = await verifyDecisions(history, defaultRollbackPolicy);
     expect(report.ok).toBe(false);
-    expect(report.missing).toMatchObject([{ service: 'payments', rule: 'error_rate_critical', tippingEventId: tipping }]);
+    expect(report.missing).toMatchObject([
+      { service: 'payments', rule: 'error_rate_critical', tippingEventId: tipping },
+    ]);
   });
 
   it('explains a decision: figures, evidence samples, the causation chain and what followed', async () => {
     const rollbackId = await incident();
-    await record('service-payments', { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } }, 70);
+    await record(
+      'service-payments',
+      { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } },
+      70,
+    );
     const explanation = await explainDecision(history, rollbackId);
     // Tipped by the sample at 30 s: (1 + 1 + 30) errors in 300 requests over the 60 s window.
-    expect(explanation.decision.data).toMatchObject({ rollbackId, rule: 'error_rate_critical', threshold: 0.1, targetRelease: 'v1', window: { sampleCount: 3 } });
+    expect(explanation.decision.data).toMatchObject({
+      rollbackId,
+      rule: 'error_rate_critical',
+      threshold: 0.1,
+      targetRelease: 'v1',
+      window: { sampleCount: 3 },
+    });
     expect(explanation.decision.data.observed).toBeCloseTo(32 / 300);
-    expect(explanation.evidence.map((e) => e.data)).toMatchObject([{ requests: { errors: 1 } }, { requests: { errors: 1 } }, { requests: { errors: 30 } }]);
+    expect(explanation.evidence.map((e) => e.data)).toMatchObject([
+      { requests: { errors: 1 } },
+      { requests: { errors: 1 } },
+      { requests: { errors: 30 } },
+    ]);
     expect(explanation.causation.map((e) => e.id)).toEqual([explanation.evidence[2]!.id]);
     expect(explanation.lifecycle.map((e) => e.type)).toEqual(['RollbackStarted']);
     expect((await explainDecision(history, explanation.decision.id)).decision.id).toBe(explanation.decision.id);
@@ -105,14 +142,24 @@ describe('auditing the history', () => {
 
   it('replays the state as it was at a past instant', async () => {
     const rollbackId = await incident();
-    await record('service-payments', { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } }, 100);
-    await record('service-payments', { type: 'RollbackCompleted', data: { rollbackId, service: 'payments', release: 'v1' } }, 110);
+    await record(
+      'service-payments',
+      { type: 'RollbackStarted', data: { rollbackId, service: 'payments', fromRelease: 'v2', toRelease: 'v1' } },
+      100,
+    );
+    await record(
+      'service-payments',
+      { type: 'RollbackCompleted', data: { rollbackId, service: 'payments', release: 'v1' } },
+      110,
+    );
     const before = await replayAt(history, at(20));
     expect(before.services.services.payments).toMatchObject({ currentRelease: 'v2', lastKnownGood: 'v1' });
     expect(before.services.services.payments!.rollback).toBeUndefined();
     const during = await replayAt(history, at(105));
     expect(during.services.services.payments!.rollback).toMatchObject({ id: rollbackId, status: 'in_progress' });
-    expect(Object.values(during.incidents.incidents)).toMatchObject([{ id: rollbackId, status: 'mitigating', severity: 'P1' }]);
+    expect(Object.values(during.incidents.incidents)).toMatchObject([
+      { id: rollbackId, status: 'mitigating', severity: 'P1' },
+    ]);
     const after = await replayAt(history, at(200));
     expect(after.services.services.payments).toMatchObject({ currentRelease: 'v1', rollback: { status: 'completed' } });
   });

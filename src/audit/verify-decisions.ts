@@ -74,7 +74,14 @@ export async function verifyDecisions(history: History, policy: RollbackPolicy):
     episodes.add(episode);
     const next = recordedNext.get(slot(decision.stream, decision.expectedRevision + 1));
     const preempted = next !== undefined && next !== decision.eventIds[0];
-    if (!preempted) missing.push({ rollbackId, service, rule, tippingEventId: decision.tippingEventId, tippingPosition: decision.tippingPosition });
+    if (!preempted)
+      missing.push({
+        rollbackId,
+        service,
+        rule,
+        tippingEventId: decision.tippingEventId,
+        tippingPosition: decision.tippingPosition,
+      });
   }
   return { eventsReplayed, recorded, missing, ok: missing.length === 0 && recorded.every((r) => r.reproduced) };
 }

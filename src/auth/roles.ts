@@ -33,7 +33,9 @@ export class Forbidden extends Error {
     readonly principal: Principal,
     readonly permission: Permission,
   ) {
-    super(`Forbidden: ${principal.name} (role ${principal.role}) may not ${permission}; this needs a token with role ${rolesWith(permission).join(' or ')}`);
+    super(
+      `Forbidden: ${principal.name} (role ${principal.role}) may not ${permission}; this needs a token with role ${rolesWith(permission).join(' or ')}`,
+    );
     this.name = 'Forbidden';
   }
 }

@@ -39,7 +39,8 @@ export class TokenRegistry {
     let found: TokenEntry | undefined;
     for (const { entry, digest: known } of this.entries) if (timingSafeEqual(digest, known)) found ??= entry;
     if (!found) return undefined;
-    if (found.expiresAt !== undefined && Date.parse(found.expiresAt) <= this.clock.now().getTime()) return { expired: found };
+    if (found.expiresAt !== undefined && Date.parse(found.expiresAt) <= this.clock.now().getTime())
+      return { expired: found };
     return { principal: { name: found.name, role: found.role } };
   }
 }

@@ -34,13 +34,28 @@ describe('auditor commands', () => {
     await append('service-payments', { type: 'DeploymentRequested', data: d('d-2', 'v2') }, 3);
     await append('service-payments', { type: 'DeploymentStarted', data: d('d-2', 'v2') }, 4);
     for (let s = 10; s <= 30; s += 10) {
-      await append('health-payments', { type: 'HealthSampleRecorded', data: { service: 'payments', instance: 'p-1', sampledAt: new Date(t0 + s * 1000).toISOString(), healthy: true, healthLatencyMs: 3, requests: { total: 100, errors: 50 } } }, s);
+      await append(
+        'health-payments',
+        {
+          type: 'HealthSampleRecorded',
+          data: {
+            service: 'payments',
+            instance: 'p-1',
+            sampledAt: new Date(t0 + s * 1000).toISOString(),
+            healthy: true,
+            healthLatencyMs: 3,
+            requests: { total: 100, errors: 50 },
+          },
+        },
+        s,
+      );
     }
     await manager.catchUp();
     await manager.stop();
     // Retention moves the evidence to the archive: every command below reads it from there.
     await store.setStreamMetadata('health-payments', { maxCount: 1 });
-    for await (const e of store.readStream('service-payments')) if (e.type === 'RollbackDecided') rollbackId = String(e.data.rollbackId);
+    for await (const e of store.readStream('service-payments'))
+      if (e.type === 'RollbackDecided') rollbackId = String(e.data.rollbackId);
     await store.close();
   }, 60_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -50,13 +65,18 @@ describe('auditor commands', () => {
     expect(result.stdout).toContain(`✓ reproduced      ${rollbackId}  payments  error_rate_critical`);
     expect(result.stdout).toContain('Result: OK');
     expect(result.code).toBe(0);
-    expect(JSON.parse(failsafe('audit', 'verify', '--data-dir', dataDir, '--json').stdout)).toMatchObject({ ok: true, missing: [] });
+    expect(JSON.parse(failsafe('audit', 'verify', '--data-dir', dataDir, '--json').stdout)).toMatchObject({
+      ok: true,
+      missing: [],
+    });
   });
 
   it('explain walks from the decision to its evidence', () => {
     const result = failsafe('explain', rollbackId, '--data-dir', dataDir);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`Rollback ${rollbackId} of payments: automatic, decided .* by failsafe:policy`));
+    expect(result.stdout).toMatch(
+      new RegExp(`Rollback ${rollbackId} of payments: automatic, decided .* by failsafe:policy`),
+    );
     expect(result.stdout).toMatch(/rule error_rate_critical: observed 0.5 against threshold 0.1 \(ratio\)/);
     expect(result.stdout).toMatch(/Evidence \(1 events\)\n .*HealthSampleRecorded/);
     expect(failsafe('explain', 'rb-unknown', '--data-dir', dataDir).stderr).toMatch(/DecisionNotFound/);
@@ -64,7 +84,7 @@ describe('auditor commands', () => {
 
   it('replay --at shows the state at that instant, and refuses a malformed time', () => {
     const before = failsafe('replay', '--at', new Date(t0 + 5_000).toISOString(), '--data-dir', dataDir);
-    expect(before.stdout).toMatch(/payments  release v2  last known good v1  deploying/);
+    expect(before.stdout).toMatch(/payments {2}release v2 {2}last known good v1 {2}deploying/);
     const after = failsafe('replay', '--at', new Date(t0 + 60_000).toISOString(), '--data-dir', dataDir);
     expect(after.stdout).toMatch(new RegExp(`rollback ${rollbackId} \\(automatic, decided\\)`));
     expect(after.stdout).toMatch(new RegExp(`${rollbackId}  P1  payments  error_rate_critical`));

@@ -39,15 +39,25 @@ export const replayCommand = (): Command =>
         if (services.length === 0) say('  none');
         for (const s of services) {
           const rollback = s.rollback ? `  rollback ${s.rollback.id} (${s.rollback.mode}, ${s.rollback.status})` : '';
-          const disabled = [...s.disabledTools.map((t) => `tool ${t}`), ...s.disabledAgents.map((a) => `agent ${a}`), ...(s.legacyMode ? ['legacy mode'] : [])];
-          say(`  ${s.service}  release ${s.currentRelease ?? '-'}  last known good ${s.lastKnownGood ?? '-'}  ${serviceStatus(s)}${rollback}${disabled.length ? `  disabled: ${disabled.join(', ')}` : ''}`);
+          const disabled = [
+            ...s.disabledTools.map((t) => `tool ${t}`),
+            ...s.disabledAgents.map((a) => `agent ${a}`),
+            ...(s.legacyMode ? ['legacy mode'] : []),
+          ];
+          say(
+            `  ${s.service}  release ${s.currentRelease ?? '-'}  last known good ${s.lastKnownGood ?? '-'}  ${serviceStatus(s)}${rollback}${disabled.length ? `  disabled: ${disabled.join(', ')}` : ''}`,
+          );
         }
         const open = Object.values(state.incidents.incidents).filter((i) => i.status !== 'resolved');
         say(`Open incidents${open.length ? '' : ': none'}`);
-        for (const i of open) say(`  ${i.id}  ${i.severity}  ${i.service}  ${i.rule}  opened ${iso(i.openedAt)}  ${i.status}`);
+        for (const i of open)
+          say(`  ${i.id}  ${i.severity}  ${i.service}  ${i.rule}  opened ${iso(i.openedAt)}  ${i.status}`);
         const migrations = Object.values(state.migrations.migrations);
         say(`Migrations${migrations.length ? '' : ': none'}`);
-        for (const m of migrations) say(`  ${m.migrationId}  ${m.service}  stage ${m.stage}  progress ${(m.progress * 100).toFixed(0)} %  error rate ${(m.errorRate * 100).toFixed(1)} %  ${m.status}`);
+        for (const m of migrations)
+          say(
+            `  ${m.migrationId}  ${m.service}  stage ${m.stage}  progress ${(m.progress * 100).toFixed(0)} %  error rate ${(m.errorRate * 100).toFixed(1)} %  ${m.status}`,
+          );
         say(`Drill runs: ${Object.keys(state.drills.runs).length}`);
       }),
     );
@@ -62,16 +72,32 @@ export const explainCommand = (): Command =>
         const explanation = await withStore(flags.dataDir, (store) => explainDecision(historyOf(store), id));
         const { decision, evidence, missingEvidence, causation, lifecycle } = explanation;
         if (flags.json) {
-          return say(JSON.stringify({ decision: asJson(decision), evidence: evidence.map(asJson), missingEvidence, causation: causation.map(asJson), lifecycle: lifecycle.map(asJson) }, null, 2));
+          return say(
+            JSON.stringify(
+              {
+                decision: asJson(decision),
+                evidence: evidence.map(asJson),
+                missingEvidence,
+                causation: causation.map(asJson),
+                lifecycle: lifecycle.map(asJson),
+              },
+              null,
+              2,
+            ),
+          );
         }
         const d = decision.data;
-        say(`Rollback ${d.rollbackId} of ${d.service}: ${d.mode}, decided ${decision.metadata.occurredAt} by ${decision.metadata.actor}`);
+        say(
+          `Rollback ${d.rollbackId} of ${d.service}: ${d.mode}, decided ${decision.metadata.occurredAt} by ${decision.metadata.actor}`,
+        );
         say(`  rule ${d.rule}: observed ${d.observed} against threshold ${d.threshold}${d.unit ? ` (${d.unit})` : ''}`);
         if (d.window) say(`  window ${d.window.from} → ${d.window.to}, ${d.window.sampleCount} samples`);
         if (d.targetRelease) say(`  target release ${d.targetRelease}`);
         if (d.feature) say(`  disable ${d.feature.scope} ${d.feature.target ?? ''}`);
         if (d.migration) say(`  revert migration ${d.migration.migrationId} to ${d.migration.toStage}`);
-        say(`Evidence (${evidence.length} events${missingEvidence.length ? `, ${missingEvidence.length} no longer stored` : ''})`);
+        say(
+          `Evidence (${evidence.length} events${missingEvidence.length ? `, ${missingEvidence.length} no longer stored` : ''})`,
+        );
         for (const event of evidence) say(`  ${summary(event)}`);
         say('Caused by');
         for (const event of causation) say(`  ← ${summary(event)}`);
@@ -83,7 +109,9 @@ export const explainCommand = (): Command =>
 export const auditCommand = (): Command =>
   new Command('audit').description('check the recorded history against the rollback policy').addCommand(
     withDataDir(new Command('verify'))
-      .description('re-run the policy over the whole history: is each recorded decision reproduced, is any missing? Exit 1 if not')
+      .description(
+        're-run the policy over the whole history: is each recorded decision reproduced, is any missing? Exit 1 if not',
+      )
       .option('--policy <file>', "policy to verify against (env FAILSAFE_POLICY, default the seeds' values)")
       .option('--json', 'print the report as JSON')
       .action(
@@ -95,9 +123,15 @@ export const auditCommand = (): Command =>
           else {
             say(`Replayed ${report.eventsReplayed} events with ${policyPath ?? 'the built-in policy'}`);
             say(`Recorded policy decisions: ${report.recorded.length}`);
-            for (const r of report.recorded) say(`  ${r.reproduced ? '✓ reproduced    ' : '✗ NOT reproduced'}  ${r.rollbackId}  ${r.service}  ${r.rule}  (position ${r.position})`);
+            for (const r of report.recorded)
+              say(
+                `  ${r.reproduced ? '✓ reproduced    ' : '✗ NOT reproduced'}  ${r.rollbackId}  ${r.service}  ${r.rule}  (position ${r.position})`,
+              );
             say(`Decisions the policy would have made that are missing: ${report.missing.length || 'none'}`);
-            for (const m of report.missing) say(`  ✗ ${m.rollbackId}  ${m.service}  ${m.rule}  after event ${m.tippingEventId} (position ${m.tippingPosition})`);
+            for (const m of report.missing)
+              say(
+                `  ✗ ${m.rollbackId}  ${m.service}  ${m.rule}  after event ${m.tippingEventId} (position ${m.tippingPosition})`,
+              );
             say(report.ok ? 'Result: OK' : 'Result: FAILED');
           }
           if (!report.ok) process.exitCode = 1;

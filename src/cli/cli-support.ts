@@ -13,7 +13,9 @@ export const withDataDir = (command: Command): Command =>
   );
 
 export const openEmbeddedStore = (dataDir: string | undefined): SqliteEventStore =>
-  SqliteEventStore.open({ path: join(resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR), STORE_FILE) });
+  SqliteEventStore.open({
+    path: join(resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR), STORE_FILE),
+  });
 
 /** Errors Failsafe raises on purpose carry a `code` and a message that says what to do. */
 const isExpected = (error: unknown): error is Error =>
@@ -25,7 +27,9 @@ export function action<A extends unknown[]>(run: (...args: A) => Promise<void>):
     try {
       await run(...args);
     } catch (error) {
-      process.stderr.write(`failsafe: ${isExpected(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+      process.stderr.write(
+        `failsafe: ${isExpected(error) ? error.message : ((error as Error).stack ?? String(error))}\n`,
+      );
       process.exitCode = 1;
     }
   };

@@ -30,7 +30,18 @@ describe('failsafe CLI', () => {
 
   it('appends a valid event, reads it back and tails it as JSON', () => {
     const data = JSON.stringify({ deploymentId: 'd-1', service: 'payments', release: 'v2' });
-    const appended = failsafe(['events', 'append', 'deployment-payments', 'DeploymentRequested', data, '--data-dir', dataDir, '--json', '--expected-revision', 'no_stream']);
+    const appended = failsafe([
+      'events',
+      'append',
+      'deployment-payments',
+      'DeploymentRequested',
+      data,
+      '--data-dir',
+      dataDir,
+      '--json',
+      '--expected-revision',
+      'no_stream',
+    ]);
     expect(appended.stderr).toBe('');
     expect(JSON.parse(appended.stdout)).toMatchObject({ stream: 'deployment-payments', revision: '0', position: '1' });
 
@@ -38,18 +49,33 @@ describe('failsafe CLI', () => {
     expect(read.stdout).toMatch(/^1\tdeployment-payments@0\t\S+\tDeploymentRequested\t\{.*"release":"v2"/);
 
     const tail = failsafe(['events', 'tail', '--from-start', '--count', '1', '--json', '--data-dir', dataDir]);
-    expect(JSON.parse(tail.stdout)).toMatchObject({ type: 'DeploymentRequested', data: { service: 'payments' }, metadata: { schemaVersion: 1 } });
+    expect(JSON.parse(tail.stdout)).toMatchObject({
+      type: 'DeploymentRequested',
+      data: { service: 'payments' },
+      metadata: { schemaVersion: 1 },
+    });
   });
 
   it('reads event data from standard input', () => {
     const data = JSON.stringify({ deploymentId: 'd-1', service: 'payments', release: 'v2' });
-    const appended = failsafe(['events', 'append', 'deployment-payments', 'DeploymentStarted', '-', '--data-dir', dataDir], data);
+    const appended = failsafe(
+      ['events', 'append', 'deployment-payments', 'DeploymentStarted', '-', '--data-dir', dataDir],
+      data,
+    );
     expect(appended.code).toBe(0);
     expect(appended.stdout).toMatch(/appended DeploymentStarted \S+ to deployment-payments at revision 0/);
   });
 
   it('refuses invalid event data naming the field, and writes nothing', () => {
-    const bad = failsafe(['events', 'append', 'deployment-payments', 'DeploymentRequested', '{"service":"payments","release":42}', '--data-dir', dataDir]);
+    const bad = failsafe([
+      'events',
+      'append',
+      'deployment-payments',
+      'DeploymentRequested',
+      '{"service":"payments","release":42}',
+      '--data-dir',
+      dataDir,
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^failsafe: InvalidEvent: .*data\.release/);
     const unknown = failsafe(['events', 'append', 's', 'NoSuchEvent', '{}', '--data-dir', dataDir]);
@@ -57,16 +83,37 @@ describe('failsafe CLI', () => {
     const notJson = failsafe(['events', 'append', 's', 'DeploymentRequested', '{oops', '--data-dir', dataDir]);
     expect(notJson.stderr).toMatch(/data: is not valid JSON/);
     const good = JSON.stringify({ deploymentId: 'd-1', service: 'payments', release: 'v2' });
-    const first = failsafe(['events', 'append', 'deployment-payments', 'DeploymentRequested', good, '--data-dir', dataDir, '--json']);
+    const first = failsafe([
+      'events',
+      'append',
+      'deployment-payments',
+      'DeploymentRequested',
+      good,
+      '--data-dir',
+      dataDir,
+      '--json',
+    ]);
     expect(JSON.parse(first.stdout)).toMatchObject({ revision: '0', position: '1' });
   });
 
   it('reports a wrong expected revision with expected and actual', () => {
     const data = JSON.stringify({ deploymentId: 'd-1', service: 'payments', release: 'v2' });
     failsafe(['events', 'append', 'deployment-payments', 'DeploymentRequested', data, '--data-dir', dataDir]);
-    const stale = failsafe(['events', 'append', 'deployment-payments', 'DeploymentRequested', data, '--data-dir', dataDir, '--expected-revision', 'no_stream']);
+    const stale = failsafe([
+      'events',
+      'append',
+      'deployment-payments',
+      'DeploymentRequested',
+      data,
+      '--data-dir',
+      dataDir,
+      '--expected-revision',
+      'no_stream',
+    ]);
     expect(stale.code).toBe(1);
-    expect(stale.stderr).toMatch(/WrongExpectedRevision: stream "deployment-payments" expected no_stream but is at revision 0/);
+    expect(stale.stderr).toMatch(
+      /WrongExpectedRevision: stream "deployment-payments" expected no_stream but is at revision 0/,
+    );
   });
 
   it('refuses a bad option value with a usage error', () => {
@@ -77,7 +124,10 @@ describe('failsafe CLI', () => {
 
   /** `failsafe serve` on a free port; resolves once it says where it listens. */
   async function serve() {
-    const server = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAILSAFE_ADMIN_TOKEN: '' } });
+    const server = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FAILSAFE_ADMIN_TOKEN: '' },
+    });
     let stdout = '';
     server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const url = await new Promise<string>((resolve, reject) => {
@@ -111,13 +161,18 @@ describe('failsafe CLI', () => {
 
     const again = await serve();
     expect(again.output()).not.toMatch(/fs_/);
-    expect((await fetch(`${again.url}/api/v1/services`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(
+      (await fetch(`${again.url}/api/v1/services`, { headers: { Authorization: `Bearer ${token}` } })).status,
+    ).toBe(200);
     expect(await again.stop()).toBe(0);
   });
 
   it('refuses to start with an invalid policy file, listing every problem by line', () => {
     const policy = join(dataDir, 'policy.yaml');
-    writeFileSync(policy, 'version: 1\nrules:\n  slow:\n    when: latency\n    threshold: -1\n    action: automatic_rollback\n');
+    writeFileSync(
+      policy,
+      'version: 1\nrules:\n  slow:\n    when: latency\n    threshold: -1\n    action: automatic_rollback\n',
+    );
     const result = failsafe(['serve', '--port', '0', '--data-dir', dataDir, '--policy', policy]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/InvalidPolicyFile: .*policy.yaml has 2 problem/);

@@ -19,13 +19,15 @@ import { TimedOut } from './client-command.js';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const drillsOption = (command: Command) => command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
-const dataDirOf = (dataDir: string | undefined) => resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
+const drillsOption = (command: Command) =>
+  command.option('--drills <dir>', 'the drills folder (env FAILSAFE_DRILLS)', process.env.FAILSAFE_DRILLS ?? 'drills');
+const dataDirOf = (dataDir: string | undefined) =>
+  resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 /** The exit code for cron: 0 passed, 1 an expectation failed, 2 the drill could not run to the end. */
 export const exitCodeOf = (card: { readonly outcome: string }): number =>
-  (card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2);
+  card.outcome === 'passed' ? 0 : card.outcome === 'failed' ? 1 : 2;
 
 /** What a summary shows: a scorecard, or a run as drill_report returns it. */
 type Summarised = Pick<Scorecard, 'drill' | 'runId' | 'timeToDetectMs' | 'timeToRecoverMs' | 'expectations'> & {
@@ -50,7 +52,9 @@ const validateCommand = () =>
         for (const file of files) {
           try {
             const drill = loadDrill(file);
-            say(`${file}: OK (${drill.drill}: ${drill.faults.length} fault(s), ${drill.expectations.length} expectation(s))`);
+            say(
+              `${file}: OK (${drill.drill}: ${drill.faults.length} fault(s), ${drill.expectations.length} expectation(s))`,
+            );
           } catch (error) {
             if (!(error instanceof InvalidYamlFile)) throw error;
             bad += 1;
@@ -95,13 +99,22 @@ async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFl
 
 const runCommand = () =>
   drillsOption(withDataDir(new Command('run')))
-    .description('run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted')
+    .description(
+      'run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted',
+    )
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
     .option('--fleet <file>', "the fleet file `serve` runs (the target's address)", process.env.FAILSAFE_FLEET)
     .option('--via-server', 'ask the server to run it (start_drill; `serve --drills` runs it) and follow it')
-    .option('--url <url>', 'the server: asked with --via-server, else approving through MCP (env FAILSAFE_URL, else login)')
+    .option(
+      '--url <url>',
+      'the server: asked with --via-server, else approving through MCP (env FAILSAFE_URL, else login)',
+    )
     .option('--wait <seconds>', 'with --via-server: how long to follow the run', positiveInteger('seconds'), 900)
-    .option('--toxiproxy-url <url>', 'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill', process.env.FAILSAFE_TOXIPROXY_URL)
+    .option(
+      '--toxiproxy-url <url>',
+      'a running Toxiproxy (env FAILSAFE_TOXIPROXY_URL); by default one is started for the drill',
+      process.env.FAILSAFE_TOXIPROXY_URL,
+    )
     .option('--json', 'print the scorecard as JSON at the end')
     .action(
       action(async (drill: string, flags: RunFlags) => {
@@ -127,7 +140,17 @@ const runCommand = () =>
             const toxiproxyUrl = flags.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
             // Loaded here, not at the top: k6, Toxiproxy and MCP clients are for this command alone.
             const { runDrillFile } = await import('../drills/run-drill-file.js');
-            const { card, files } = await runDrillFile({ drillsDir: flags.drills, drill, store, dataDir: dataDirOf(flags.dataDir), addressOf, log: say, signal: aborting.signal, toxiproxyUrl, approver });
+            const { card, files } = await runDrillFile({
+              drillsDir: flags.drills,
+              drill,
+              store,
+              dataDir: dataDirOf(flags.dataDir),
+              addressOf,
+              log: say,
+              signal: aborting.signal,
+              toxiproxyUrl,
+              approver,
+            });
             say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
             say(`report: ${files.html}`);
             process.exitCode = exitCodeOf(card);
@@ -150,7 +173,9 @@ const listCommand = () =>
         for (const { drill, cron } of drills) {
           const last = cards.filter((c) => c.drill === drill).at(-1);
           const next = nextSlot(parseCron(cron), systemClock.now());
-          say(`${drill.padEnd(28)} ${cron.padEnd(14)} next ${next?.toISOString() ?? 'never'}   last ${last ? `${last.outcome} at ${last.startedAt} (${last.runId})` : 'never run'}`);
+          say(
+            `${drill.padEnd(28)} ${cron.padEnd(14)} next ${next?.toISOString() ?? 'never'}   last ${last ? `${last.outcome} at ${last.startedAt} (${last.runId})` : 'never run'}`,
+          );
         }
       }),
     );
@@ -159,7 +184,11 @@ const reportCommand = () =>
   withDataDir(new Command('report'))
     .description("a run's scorecard and the path of its HTML report; with --trend, every run of a drill")
     .argument('[run]', 'the run id (drill list shows the last of each drill)', named(identifier))
-    .option('--trend <drill>', 'every run of this drill, oldest first: detection and recovery over time', named(identifier))
+    .option(
+      '--trend <drill>',
+      'every run of this drill, oldest first: detection and recovery over time',
+      named(identifier),
+    )
     .option('--json', 'print the scorecard as JSON')
     .action(
       action(async (runId: string | undefined, flags: { trend?: string; json?: boolean; dataDir?: string }) => {
@@ -168,7 +197,11 @@ const reportCommand = () =>
           const cards = allScorecards(dataDir).filter((c) => c.drill === flags.trend);
           return say(cards.length ? trendTable(cards) : `no runs of ${flags.trend} yet`);
         }
-        if (!runId) throw Object.assign(new Error('give a run id, or --trend <drill>; `failsafe drill list` shows the last run of each drill'), { code: 'USAGE' });
+        if (!runId)
+          throw Object.assign(
+            new Error('give a run id, or --trend <drill>; `failsafe drill list` shows the last run of each drill'),
+            { code: 'USAGE' },
+          );
         const card = loadScorecard(dataDir, runId);
         say(flags.json ? JSON.stringify(card, null, 2) : summary(card));
         if (!flags.json) say(`report: ${join(scorecardDir(dataDir, runId), 'report.html')}`);

@@ -23,7 +23,8 @@ const parsePosition = (value: string): bigint => {
 
 /** `data` is JSON text, `@file` for a file, or `-` for standard input. */
 function readData(source: string): unknown {
-  const text = source === '-' ? readFileSync(0, 'utf8') : source.startsWith('@') ? readFileSync(source.slice(1), 'utf8') : source;
+  const text =
+    source === '-' ? readFileSync(0, 'utf8') : source.startsWith('@') ? readFileSync(source.slice(1), 'utf8') : source;
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -42,7 +43,12 @@ const appendCommand = () =>
     .argument('<stream>', 'stream to append to, e.g. deployment-payments')
     .argument('<type>', 'event type from the catalogue, e.g. DeploymentRequested')
     .argument('<data>', 'event data: JSON text, @file, or - for standard input')
-    .option('--expected-revision <revision>', 'any, no_stream, stream_exists or a revision number', parseExpectedRevision, 'any')
+    .option(
+      '--expected-revision <revision>',
+      'any, no_stream, stream_exists or a revision number',
+      parseExpectedRevision,
+      'any',
+    )
     .option('--actor <name>', 'who is acting (recorded in the event metadata)', `cli:${userInfo().username}`)
     .option('--id <uuid>', 'event id: repeat it to retry an append safely (default: a new UUID v7)')
     .option('--correlation-id <uuid>', 'correlation id (default: the event id)')
@@ -115,7 +121,8 @@ const tailCommand = () =>
         const store = openEmbeddedStore(flags.dataDir);
         let after: bigint = flags.after ?? 0n;
         if (flags.after === undefined && !flags.fromStart) {
-          for await (const event of store.readAll({ direction: 'backwards', maxCount: flags.last })) after = event.position - 1n;
+          for await (const event of store.readAll({ direction: 'backwards', maxCount: flags.last }))
+            after = event.position - 1n;
         }
         const subscription = store.subscribe({ after });
         void untilSignal().then(() => subscription.close());

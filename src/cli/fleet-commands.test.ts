@@ -63,7 +63,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     for (;;) {
       const all = await events();
       if (all.some((e) => e.type === type)) return all;
-      if (Date.now() > deadline) throw new Error(`no ${type}; so far: ${all.map((e) => e.type).join(', ')}\n${serve?.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`no ${type}; so far: ${all.map((e) => e.type).join(', ')}\n${serve?.output()}`);
       await sleep(100);
     }
   };
@@ -71,7 +72,10 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-cli-'));
     fleetFile = join(dataDir, 'fleet.yaml');
-    writeFileSync(fleetFile, `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n    probeTool: time\nprobe:\n  intervalSeconds: 1\n`);
+    writeFileSync(
+      fleetFile,
+      `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n    probeTool: time\nprobe:\n  intervalSeconds: 1\n`,
+    );
     configFile = join(dataDir, 'failsafe.yaml');
     const entry = (name: 'alice' | 'bob', role: string) =>
       `    - { name: ${name}, role: ${role}, sha256: ${hashToken(tokens[name])} }\n`;
@@ -144,7 +148,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     expect(status.stdout).toMatch(/release v1.0.0/);
   }, 120_000);
 
-  it('takes a manual rollback only with an approver\'s token, then follows it to its verification', async () => {
+  it("takes a manual rollback only with an approver's token, then follows it to its verification", async () => {
     await traffic?.stop();
     expect(cli('deploy', 'sample', 'v1.1.0').code).toBe(0);
     const requested = cli('rollback', 'sample', '--to', 'v1.0.0', '--reason', 'customer reports');

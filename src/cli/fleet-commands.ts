@@ -157,7 +157,9 @@ const statusCommand = () =>
 const featureSwitchCommand = (scope: 'tool' | 'agent', enable: boolean) =>
   clientCommand(
     new Command(enable ? 'enable' : 'disable')
-      .description(enable ? `enable the ${scope}, which was disabled` : `disable one ${scope} of a service, keeping its release`)
+      .description(
+        enable ? `enable the ${scope}, which was disabled` : `disable one ${scope} of a service, keeping its release`,
+      )
       .argument('<service>')
       .argument(`<${scope}>`)
       .option('--reason <text>', 'why, recorded with the change'),
@@ -179,7 +181,9 @@ const featureCommand = (scope: 'tool' | 'agent', what: string) =>
 const legacySwitchCommand = (enter: boolean) =>
   clientCommand(
     new Command(enter ? 'enter' : 'leave')
-      .description(enter ? 'switch a service (or --fleet) to legacy mode' : 'take a service (or --fleet) out of legacy mode')
+      .description(
+        enter ? 'switch a service (or --fleet) to legacy mode' : 'take a service (or --fleet) out of legacy mode',
+      )
       .argument('[service]')
       .option('--fleet', 'every service Failsafe knows, each recorded on its own stream')
       .option('--reason <text>', 'why, recorded with the change'),
@@ -189,13 +193,16 @@ const legacySwitchCommand = (enter: boolean) =>
       }
       const verb = enter ? 'enter' : 'leave';
       if (service) {
-        const result = (await client.call(`${verb}_legacy_mode`, { service, reason: flags.reason })) as { changed: boolean };
+        const result = (await client.call(`${verb}_legacy_mode`, { service, reason: flags.reason })) as {
+          changed: boolean;
+        };
         return say(`${service}: legacy mode ${enter ? 'on' : 'off'}${result.changed ? '' : ' (it already was)'}`);
       }
       const result = (await client.call(`${verb}_fleet_legacy_mode`, { reason: flags.reason })) as {
         services: { service: string; changed: boolean }[];
       };
-      for (const s of result.services) say(`${s.service}: legacy mode ${enter ? 'on' : 'off'}${s.changed ? '' : ' (it already was)'}`);
+      for (const s of result.services)
+        say(`${s.service}: legacy mode ${enter ? 'on' : 'off'}${s.changed ? '' : ' (it already was)'}`);
     },
   );
 

@@ -8,11 +8,15 @@ import { action, withDataDir } from './cli-support.js';
 export const fleetStopCommand = (): Command =>
   new Command('fleet').description('the process-driven fleet that serve supervises').addCommand(
     withDataDir(new Command('stop'))
-      .description('stops every fleet instance that serve started from this data folder (run it after serve has stopped)')
+      .description(
+        'stops every fleet instance that serve started from this data folder (run it after serve has stopped)',
+      )
       .action(
         action(async (options: { dataDir?: string }) => {
           const dataDir = resolve(options.dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
-          const stopped = await ProcessDriver.stopAllRecorded(join(dataDir, 'fleet'), (line) => process.stdout.write(`${line}\n`));
+          const stopped = await ProcessDriver.stopAllRecorded(join(dataDir, 'fleet'), (line) =>
+            process.stdout.write(`${line}\n`),
+          );
           process.stdout.write(`${stopped} fleet instance${stopped === 1 ? '' : 's'} stopped\n`);
         }),
       ),

@@ -85,15 +85,23 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     const deploymentId = /deployment (d-[0-9a-f]+)/.exec(deployed.stdout)?.[1];
     expect(deploymentId, deployed.stderr).toBeDefined();
     const waiting = await failsafe(['status', 'inventory'], { as: 'vera' });
-    expect(waiting.stdout).toMatch(new RegExp(`waiting since \\S+: deployment ${deploymentId} to v1.0.0, for an executor`));
-    const cancelled = await failsafe(['cancel', 'inventory', deploymentId!, '--reason', 'wrong release'], { as: 'alice' });
+    expect(waiting.stdout).toMatch(
+      new RegExp(`waiting since \\S+: deployment ${deploymentId} to v1.0.0, for an executor`),
+    );
+    const cancelled = await failsafe(['cancel', 'inventory', deploymentId!, '--reason', 'wrong release'], {
+      as: 'alice',
+    });
     expect(cancelled.stdout, cancelled.stderr).toMatch(`deployment ${deploymentId} of inventory cancelled`);
     expect((await failsafe(['status', 'inventory'], { as: 'vera' })).stdout).not.toMatch(/waiting since/);
-    const agent = await failsafe(['agent', 'disable', 'inventory', 'claude-desktop', '--reason', 'loops'], { as: 'alice' });
+    const agent = await failsafe(['agent', 'disable', 'inventory', 'claude-desktop', '--reason', 'loops'], {
+      as: 'alice',
+    });
     expect(agent.stdout, agent.stderr).toMatch(/inventory: agent claude-desktop disabled/);
     const legacy = await failsafe(['legacy-mode', 'enter', '--fleet'], { as: 'alice' });
     expect(legacy.stdout, legacy.stderr).toMatch(/inventory: legacy mode on/);
-    expect((await failsafe(['legacy-mode', 'enter'], { as: 'alice' })).stderr).toMatch(/name one service, or give --fleet/);
+    expect((await failsafe(['legacy-mode', 'enter'], { as: 'alice' })).stderr).toMatch(
+      /name one service, or give --fleet/,
+    );
     const shown = await failsafe(['status', 'inventory'], { as: 'vera' });
     expect(shown.stdout).toMatch(/agent claude-desktop disabled by alice at \S+ \(loops\)/);
     expect(shown.stdout).toMatch(/legacy mode by alice at /);
@@ -113,7 +121,10 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     const after = JSON.parse((await failsafe(['status', 'catalog', '--json'], { as: 'vera' })).stdout);
     expect(after.service.rollback).toMatchObject({ id: rollbackId, status: 'rejected' });
     expect(after.service.waiting).toBeUndefined();
-    expect(after.recentEvents.at(-1)).toMatchObject({ type: 'RollbackRejected', data: { rejectedBy: 'bob', reason: 'false alarm' } });
+    expect(after.recentEvents.at(-1)).toMatchObject({
+      type: 'RollbackRejected',
+      data: { rejectedBy: 'bob', reason: 'false alarm' },
+    });
   });
 
   it('asks the server for a drill run and follows it until its wait is over', async () => {

@@ -18,18 +18,34 @@ describe('failsafe token', () => {
     const expiresAt = /expiresAt: "([^"]+)"/.exec(made.stdout)?.[1];
     expect(Date.parse(expiresAt!) - Date.now()).toBeGreaterThan(7_000_000);
     expect(made.stdout).toMatch(/give it to eve; expires at /);
-    expect(failsafe(['new', '--name', 'eve', '--role', 'viewer', '--expires-at', '2027-01-01T00:00:00Z']).stdout).toContain('expiresAt: "2027-01-01T00:00:00Z"');
-    expect(failsafe(['new', '--name', 'admin', '--role', 'viewer']).stderr).toMatch(/"admin" is the built-in admin's name; name the token's holder/);
+    expect(
+      failsafe(['new', '--name', 'eve', '--role', 'viewer', '--expires-at', '2027-01-01T00:00:00Z']).stdout,
+    ).toContain('expiresAt: "2027-01-01T00:00:00Z"');
+    expect(failsafe(['new', '--name', 'admin', '--role', 'viewer']).stderr).toMatch(
+      /"admin" is the built-in admin's name; name the token's holder/,
+    );
     expect(failsafe(['new', '--name', '../x', '--role', 'viewer']).stderr).toMatch(/must be letters, digits/);
-    expect(failsafe(['new', '--name', 'eve', '--role', 'viewer', '--expires-in', 'soon']).stderr).toMatch(/a duration such as 90m/);
+    expect(failsafe(['new', '--name', 'eve', '--role', 'viewer', '--expires-in', 'soon']).stderr).toMatch(
+      /a duration such as 90m/,
+    );
   }, 120_000);
 
   it('lists the tokens of a config file with their expiry', () => {
     const dir = mkdtempSync(join(tmpdir(), 'failsafe-token-'));
     try {
       const config = join(dir, 'failsafe.yaml');
-      const entry = (name: string, expiry: string) => `    - { name: ${name}, role: viewer, sha256: ${'a'.repeat(64)}${expiry} }`;
-      writeFileSync(config, ['auth:', '  tokens:', entry('old', ', expiresAt: "2020-01-01T00:00:00Z"'), entry('new', ', expiresAt: "2999-01-01T00:00:00Z"'), entry('forever', '')].join('\n'));
+      const entry = (name: string, expiry: string) =>
+        `    - { name: ${name}, role: viewer, sha256: ${'a'.repeat(64)}${expiry} }`;
+      writeFileSync(
+        config,
+        [
+          'auth:',
+          '  tokens:',
+          entry('old', ', expiresAt: "2020-01-01T00:00:00Z"'),
+          entry('new', ', expiresAt: "2999-01-01T00:00:00Z"'),
+          entry('forever', ''),
+        ].join('\n'),
+      );
       const listed = failsafe(['list', '--config', config]);
       expect(listed.stdout).toMatch(/^old {2}viewer {2}EXPIRED at 2020-01-01T00:00:00Z$/m);
       expect(listed.stdout).toMatch(/^new {2}viewer {2}expires at 2999-01-01T00:00:00Z$/m);

@@ -9,7 +9,8 @@ import { action, named, say } from './cli-support.js';
 import { systemClock } from '../runtime/clock.js';
 
 const role = (value: string): Role => {
-  if (!(ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${ROLES.join(', ')}`);
+  if (!(ROLES as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`must be one of ${ROLES.join(', ')}`);
   return value as Role;
 };
 
@@ -37,7 +38,9 @@ export const expiryOf = (expiresAt: string | undefined, now: number): string => 
 
 const newCommand = () =>
   new Command('new')
-    .description('make a new token: prints it once, with the entry (its hash) to put under auth.tokens in the config file')
+    .description(
+      'make a new token: prints it once, with the entry (its hash) to put under auth.tokens in the config file',
+    )
     .requiredOption('--name <name>', 'who holds it: recorded as the actor of every action it takes', named(identifier))
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`, role)
     .option('--expires-in <duration>', 'refused after this long, e.g. 90m, 12h, 30d', duration)
@@ -47,9 +50,12 @@ const newCommand = () =>
         const { name, expiresIn } = flags;
         if (name === ADMIN_NAME) throw usage(`"${ADMIN_NAME}" is the built-in admin's name; name the token's holder`);
         if (expiresIn !== undefined && flags.expiresAt) throw usage('give --expires-in or --expires-at, not both');
-        const expiresAt = flags.expiresAt ?? (expiresIn ? new Date(systemClock.now().getTime() + expiresIn).toISOString() : undefined);
+        const expiresAt =
+          flags.expiresAt ?? (expiresIn ? new Date(systemClock.now().getTime() + expiresIn).toISOString() : undefined);
         const token = newToken();
-        say(`token (shown once; give it to ${flags.name}; ${expiryOf(expiresAt, systemClock.now().getTime())}): ${token}`);
+        say(
+          `token (shown once; give it to ${flags.name}; ${expiryOf(expiresAt, systemClock.now().getTime())}): ${token}`,
+        );
         say('config file entry:');
         say('auth:');
         say('  tokens:');

@@ -65,14 +65,19 @@ export type FleetConfig = z.infer<typeof fleetConfigSchema>;
 export function loadFleetConfig(path: string, env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const config = readYamlFile(fleetConfigSchema, path, 'InvalidFleetFile');
   const missing = Object.entries(config.services).flatMap(([name, s]) =>
-    s.driver === 'webhook' && !env[s.secretEnv] ? [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`] : [],
+    s.driver === 'webhook' && !env[s.secretEnv]
+      ? [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`]
+      : [],
   );
   if (missing.length > 0) throw new InvalidYamlFile('InvalidFleetFile', path, missing);
   const base = dirname(resolve(path));
   return {
     ...config,
     services: Object.fromEntries(
-      Object.entries(config.services).map(([name, s]) => [name, s.driver === 'process' ? { ...s, releasesDir: resolve(base, s.releasesDir) } : s]),
+      Object.entries(config.services).map(([name, s]) => [
+        name,
+        s.driver === 'process' ? { ...s, releasesDir: resolve(base, s.releasesDir) } : s,
+      ]),
     ),
   };
 }

@@ -40,9 +40,23 @@ describe('serve configuration', () => {
   });
 
   it("takes the seeds' environment variables, and flags over them", () => {
-    const env = { MCP_HTTP_HOST: '::1', MCP_HTTP_PORT: '9090', FAILSAFE_DATA_DIR: '/tmp/fs', MCP_HTTP_BASE_PATH: '/mcp-v2' };
-    expect(loadServeConfig({}, env)).toMatchObject({ host: '::1', port: 9090, dataDir: '/tmp/fs', tickSeconds: 10, mcpPath: '/mcp-v2' });
-    expect(loadServeConfig({ tickSeconds: '2', policy: '/etc/p.yaml' }, {})).toMatchObject({ tickSeconds: 2, policyPath: '/etc/p.yaml' });
+    const env = {
+      MCP_HTTP_HOST: '::1',
+      MCP_HTTP_PORT: '9090',
+      FAILSAFE_DATA_DIR: '/tmp/fs',
+      MCP_HTTP_BASE_PATH: '/mcp-v2',
+    };
+    expect(loadServeConfig({}, env)).toMatchObject({
+      host: '::1',
+      port: 9090,
+      dataDir: '/tmp/fs',
+      tickSeconds: 10,
+      mcpPath: '/mcp-v2',
+    });
+    expect(loadServeConfig({ tickSeconds: '2', policy: '/etc/p.yaml' }, {})).toMatchObject({
+      tickSeconds: 2,
+      policyPath: '/etc/p.yaml',
+    });
     expect(loadServeConfig({ port: '7000', host: 'localhost' }, env)).toMatchObject({ host: 'localhost', port: 7000 });
   });
 
@@ -58,24 +72,61 @@ describe('serve configuration', () => {
 
   it('reads a config file, with paths relative to it, below the environment', () => {
     const path = configFile(
-      ['dataDir: state', 'http:', '  port: 9000', '  rateLimit: { perMinute: 60, burst: 5 }', 'auth:', '  tokens:', `    - { name: alice, role: operator, sha256: ${HASH} }`].join('\n'),
+      [
+        'dataDir: state',
+        'http:',
+        '  port: 9000',
+        '  rateLimit: { perMinute: 60, burst: 5 }',
+        'auth:',
+        '  tokens:',
+        `    - { name: alice, role: operator, sha256: ${HASH} }`,
+      ].join('\n'),
     );
     const config = loadServeConfig({ config: path }, {});
-    expect(config).toMatchObject({ port: 9000, rateLimit: { perMinute: 60, burst: 5 }, tokens: [{ name: 'alice', role: 'operator', sha256: HASH }] });
+    expect(config).toMatchObject({
+      port: 9000,
+      rateLimit: { perMinute: 60, burst: 5 },
+      tokens: [{ name: 'alice', role: 'operator', sha256: HASH }],
+    });
     expect(config.dataDir).toBe(join(path, '..', 'state'));
     expect(loadServeConfig({}, { FAILSAFE_CONFIG: path, MCP_HTTP_PORT: '9100' }).port).toBe(9100);
   });
 
   it('binds beyond loopback only with allowed hosts and origins', () => {
-    expect(problemsOf(() => loadServeConfig({ host: '0.0.0.0' }, {}))[0]).toMatch(/--host="0.0.0.0": bound to a non-loopback address.*MCP_ALLOWED_HOSTS and MCP_ALLOWED_ORIGINS/);
-    const config = loadServeConfig({ host: '0.0.0.0' }, { MCP_ALLOWED_HOSTS: 'failsafe.example.com, failsafe', MCP_ALLOWED_ORIGINS: 'console.example.com' });
-    expect(config).toMatchObject({ allowedHosts: ['failsafe.example.com', 'failsafe'], allowedOrigins: ['console.example.com'] });
+    expect(problemsOf(() => loadServeConfig({ host: '0.0.0.0' }, {}))[0]).toMatch(
+      /--host="0.0.0.0": bound to a non-loopback address.*MCP_ALLOWED_HOSTS and MCP_ALLOWED_ORIGINS/,
+    );
+    const config = loadServeConfig(
+      { host: '0.0.0.0' },
+      { MCP_ALLOWED_HOSTS: 'failsafe.example.com, failsafe', MCP_ALLOWED_ORIGINS: 'console.example.com' },
+    );
+    expect(config).toMatchObject({
+      allowedHosts: ['failsafe.example.com', 'failsafe'],
+      allowedOrigins: ['console.example.com'],
+    });
   });
 
   it('lists every problem at once, from flags, environment and the file (with its lines)', () => {
-    const path = configFile(['http:', '  port: 8080', 'auth:', '  tokens:', '    - { name: bob, role: superuser, sha256: abc }', '    - { name: bob, role: viewer, sha256: ' + HASH + ' }'].join('\n'));
+    const path = configFile(
+      [
+        'http:',
+        '  port: 8080',
+        'auth:',
+        '  tokens:',
+        '    - { name: bob, role: superuser, sha256: abc }',
+        '    - { name: bob, role: viewer, sha256: ' + HASH + ' }',
+      ].join('\n'),
+    );
     const problems = problemsOf(() =>
-      loadServeConfig({ port: 'eighty', config: path }, { MCP_HTTP_HOST: '0.0.0.0', FAILSAFE_TICK_SECONDS: '0', MCP_MAX_BODY_BYTES: '12', FAILSAFE_ADMIN_TOKEN: 'short' }),
+      loadServeConfig(
+        { port: 'eighty', config: path },
+        {
+          MCP_HTTP_HOST: '0.0.0.0',
+          FAILSAFE_TICK_SECONDS: '0',
+          MCP_MAX_BODY_BYTES: '12',
+          FAILSAFE_ADMIN_TOKEN: 'short',
+        },
+      ),
     );
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -92,13 +143,31 @@ describe('serve configuration', () => {
   });
 
   it('refuses two tokens with one name, since names identify actors', () => {
-    const path = configFile(['auth:', '  tokens:', `    - { name: bob, role: viewer, sha256: ${HASH} }`, `    - { name: bob, role: admin, sha256: ${'b'.repeat(64)} }`].join('\n'));
-    expect(problemsOf(() => loadServeConfig({ config: path }, {}))).toEqual([expect.stringMatching(/the name "bob" is given to more than one token/)]);
+    const path = configFile(
+      [
+        'auth:',
+        '  tokens:',
+        `    - { name: bob, role: viewer, sha256: ${HASH} }`,
+        `    - { name: bob, role: admin, sha256: ${'b'.repeat(64)} }`,
+      ].join('\n'),
+    );
+    expect(problemsOf(() => loadServeConfig({ config: path }, {}))).toEqual([
+      expect.stringMatching(/the name "bob" is given to more than one token/),
+    ]);
   });
 
   it("refuses a token named like the built-in admin, or not a plain identifier, and reads a token's expiry", () => {
-    const tokens = ['admin', 'alice@example.com', '"a,b"', '"../x"', '"x\\u0000"'].map((name, i) => `    - { name: ${name}, role: viewer, sha256: ${'abcdf'[i]!.repeat(64)} }`);
-    const bad = configFile(['auth:', '  tokens:', ...tokens, `    - { name: eve, role: viewer, sha256: ${'e'.repeat(64)}, expiresAt: tomorrow }`].join('\n'));
+    const tokens = ['admin', 'alice@example.com', '"a,b"', '"../x"', '"x\\u0000"'].map(
+      (name, i) => `    - { name: ${name}, role: viewer, sha256: ${'abcdf'[i]!.repeat(64)} }`,
+    );
+    const bad = configFile(
+      [
+        'auth:',
+        '  tokens:',
+        ...tokens,
+        `    - { name: eve, role: viewer, sha256: ${'e'.repeat(64)}, expiresAt: tomorrow }`,
+      ].join('\n'),
+    );
     expect(problemsOf(() => loadServeConfig({ config: bad }, {}))).toEqual([
       expect.stringMatching(/line 3: auth.tokens.0.name: "admin" is the built-in admin's; name the token's holder/),
       expect.stringMatching(/line 4: auth.tokens.1.name: must be letters, digits/),
@@ -107,7 +176,15 @@ describe('serve configuration', () => {
       expect.stringMatching(/line 7: auth.tokens.4.name: must be letters, digits/),
       expect.stringMatching(/line 8: auth.tokens.5.expiresAt: /),
     ]);
-    const good = configFile(['auth:', '  tokens:', `    - { name: eve, role: viewer, sha256: ${HASH}, expiresAt: "2026-12-01T00:00:00Z" }`].join('\n'));
-    expect(loadServeConfig({ config: good }, {}).tokens).toEqual([{ name: 'eve', role: 'viewer', sha256: HASH, expiresAt: '2026-12-01T00:00:00Z' }]);
+    const good = configFile(
+      [
+        'auth:',
+        '  tokens:',
+        `    - { name: eve, role: viewer, sha256: ${HASH}, expiresAt: "2026-12-01T00:00:00Z" }`,
+      ].join('\n'),
+    );
+    expect(loadServeConfig({ config: good }, {}).tokens).toEqual([
+      { name: 'eve', role: 'viewer', sha256: HASH, expiresAt: '2026-12-01T00:00:00Z' },
+    ]);
   });
 });

@@ -58,7 +58,9 @@ export interface ServeFlags {
 export class InvalidConfig extends Error {
   readonly code = 'INVALID_CONFIG';
   constructor(readonly problems: readonly string[]) {
-    super(`InvalidConfig: Failsafe will not start until these are fixed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `InvalidConfig: Failsafe will not start until these are fixed:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'InvalidConfig';
   }
 }
@@ -97,9 +99,17 @@ export const configFileSchema = z.strictObject({
       tokens: z.array(
         z.strictObject({
           /** Recorded as the actor of every action taken with the token. */
-          name: identifier.refine((n) => n !== ADMIN_NAME, `"${ADMIN_NAME}" is the built-in admin's; name the token's holder`),
+          name: identifier.refine(
+            (n) => n !== ADMIN_NAME,
+            `"${ADMIN_NAME}" is the built-in admin's; name the token's holder`,
+          ),
           role: z.enum(ROLES),
-          sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the token in hex (`failsafe token new` prints one); never the token itself'),
+          sha256: z
+            .string()
+            .regex(
+              /^[0-9a-f]{64}$/,
+              'the SHA-256 of the token in hex (`failsafe token new` prints one); never the token itself',
+            ),
           /** The token is refused from this instant on. */
           expiresAt: timestamp.optional(),
         }),
@@ -144,26 +154,79 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
 
   const integer = (raw: Raw, min: number, max: number, what: string): number => {
     const n = typeof raw.value === 'number' ? raw.value : /^\d+$/.test(String(raw.value)) ? Number(raw.value) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${shown(raw)}: must be ${what} from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      problems.push(`${shown(raw)}: must be ${what} from ${min} to ${max}`);
     return n;
   };
   const list = (raw: Raw): string[] =>
-    Array.isArray(raw.value) ? raw.value.map(String) : String(raw.value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    Array.isArray(raw.value)
+      ? raw.value.map(String)
+      : String(raw.value ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const path = (raw: Raw): string | undefined =>
-    raw.value === undefined ? undefined : resolve(raw.from.startsWith(`${configPath} `) ? base : process.cwd(), String(raw.value));
+    raw.value === undefined
+      ? undefined
+      : resolve(raw.from.startsWith(`${configPath} `) ? base : process.cwd(), String(raw.value));
 
   const http = file.http ?? {};
-  const hostRaw = pick([[flags.host, '--host'], [env.MCP_HTTP_HOST, 'MCP_HTTP_HOST'], [http.host, fromFile('http.host')]], '127.0.0.1');
+  const hostRaw = pick(
+    [
+      [flags.host, '--host'],
+      [env.MCP_HTTP_HOST, 'MCP_HTTP_HOST'],
+      [http.host, fromFile('http.host')],
+    ],
+    '127.0.0.1',
+  );
   const host = String(hostRaw.value);
-  const port = integer(pick([[flags.port, '--port'], [env.MCP_HTTP_PORT, 'MCP_HTTP_PORT'], [http.port, fromFile('http.port')]], 8080), 0, 65535, 'a port number');
-  const mcpPathRaw = pick([[env.MCP_HTTP_BASE_PATH, 'MCP_HTTP_BASE_PATH'], [http.basePath, fromFile('http.basePath')]], '/mcp');
+  const port = integer(
+    pick(
+      [
+        [flags.port, '--port'],
+        [env.MCP_HTTP_PORT, 'MCP_HTTP_PORT'],
+        [http.port, fromFile('http.port')],
+      ],
+      8080,
+    ),
+    0,
+    65535,
+    'a port number',
+  );
+  const mcpPathRaw = pick(
+    [
+      [env.MCP_HTTP_BASE_PATH, 'MCP_HTTP_BASE_PATH'],
+      [http.basePath, fromFile('http.basePath')],
+    ],
+    '/mcp',
+  );
   const mcpPath = String(mcpPathRaw.value);
-  if (!/^\/[\w./-]*$/.test(mcpPath) || mcpPath.startsWith('/api/') || ['/health', '/ready', '/metrics'].includes(mcpPath)) {
+  if (
+    !/^\/[\w./-]*$/.test(mcpPath) ||
+    mcpPath.startsWith('/api/') ||
+    ['/health', '/ready', '/metrics'].includes(mcpPath)
+  ) {
     problems.push(`${shown(mcpPathRaw)}: must be a path such as /mcp, not under /api/ nor /health, /ready or /metrics`);
   }
 
-  const allowedHosts = list(pick([[env.MCP_ALLOWED_HOSTS, 'MCP_ALLOWED_HOSTS'], [http.allowedHosts, fromFile('http.allowedHosts')]], undefined));
-  const allowedOrigins = list(pick([[env.MCP_ALLOWED_ORIGINS, 'MCP_ALLOWED_ORIGINS'], [http.allowedOrigins, fromFile('http.allowedOrigins')]], undefined));
+  const allowedHosts = list(
+    pick(
+      [
+        [env.MCP_ALLOWED_HOSTS, 'MCP_ALLOWED_HOSTS'],
+        [http.allowedHosts, fromFile('http.allowedHosts')],
+      ],
+      undefined,
+    ),
+  );
+  const allowedOrigins = list(
+    pick(
+      [
+        [env.MCP_ALLOWED_ORIGINS, 'MCP_ALLOWED_ORIGINS'],
+        [http.allowedOrigins, fromFile('http.allowedOrigins')],
+      ],
+      undefined,
+    ),
+  );
   const loopback = isLoopback(host);
   if (!loopback && (allowedHosts.length === 0 || allowedOrigins.length === 0)) {
     problems.push(
@@ -172,24 +235,76 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     );
   }
 
-  const maxBodyBytes = integer(pick([[env.MCP_MAX_BODY_BYTES, 'MCP_MAX_BODY_BYTES'], [http.maxBodyBytes, fromFile('http.maxBodyBytes')]], 1_048_576), 1024, 64 * 1_048_576, 'a whole number of bytes');
+  const maxBodyBytes = integer(
+    pick(
+      [
+        [env.MCP_MAX_BODY_BYTES, 'MCP_MAX_BODY_BYTES'],
+        [http.maxBodyBytes, fromFile('http.maxBodyBytes')],
+      ],
+      1_048_576,
+    ),
+    1024,
+    64 * 1_048_576,
+    'a whole number of bytes',
+  );
   const rate = http.rateLimit ?? {};
-  const perMinute = integer(pick([[env.MCP_RATE_LIMIT_PER_MINUTE, 'MCP_RATE_LIMIT_PER_MINUTE'], [rate.perMinute, fromFile('http.rateLimit.perMinute')]], 600), 1, 1_000_000, 'a whole number of requests');
-  const burst = integer(pick([[env.MCP_RATE_LIMIT_BURST, 'MCP_RATE_LIMIT_BURST'], [rate.burst, fromFile('http.rateLimit.burst')]], 100), 1, 1_000_000, 'a whole number of requests');
+  const perMinute = integer(
+    pick(
+      [
+        [env.MCP_RATE_LIMIT_PER_MINUTE, 'MCP_RATE_LIMIT_PER_MINUTE'],
+        [rate.perMinute, fromFile('http.rateLimit.perMinute')],
+      ],
+      600,
+    ),
+    1,
+    1_000_000,
+    'a whole number of requests',
+  );
+  const burst = integer(
+    pick(
+      [
+        [env.MCP_RATE_LIMIT_BURST, 'MCP_RATE_LIMIT_BURST'],
+        [rate.burst, fromFile('http.rateLimit.burst')],
+      ],
+      100,
+    ),
+    1,
+    1_000_000,
+    'a whole number of requests',
+  );
   const shutdownGraceSeconds = integer(
-    pick([[env.FAILSAFE_SHUTDOWN_GRACE_SECONDS, 'FAILSAFE_SHUTDOWN_GRACE_SECONDS'], [http.shutdownGraceSeconds, fromFile('http.shutdownGraceSeconds')]], 10),
+    pick(
+      [
+        [env.FAILSAFE_SHUTDOWN_GRACE_SECONDS, 'FAILSAFE_SHUTDOWN_GRACE_SECONDS'],
+        [http.shutdownGraceSeconds, fromFile('http.shutdownGraceSeconds')],
+      ],
+      10,
+    ),
     0,
     600,
     'a whole number of seconds',
   );
   const readyMaxLagEvents = integer(
-    pick([[env.FAILSAFE_READY_MAX_LAG, 'FAILSAFE_READY_MAX_LAG'], [http.readyMaxLagEvents, fromFile('http.readyMaxLagEvents')]], 1000),
+    pick(
+      [
+        [env.FAILSAFE_READY_MAX_LAG, 'FAILSAFE_READY_MAX_LAG'],
+        [http.readyMaxLagEvents, fromFile('http.readyMaxLagEvents')],
+      ],
+      1000,
+    ),
     0,
     10_000_000,
     'a whole number of events',
   );
   const tickSeconds = integer(
-    pick([[flags.tickSeconds, '--tick-seconds'], [env.FAILSAFE_TICK_SECONDS, 'FAILSAFE_TICK_SECONDS'], [file.tickSeconds, fromFile('tickSeconds')]], 10),
+    pick(
+      [
+        [flags.tickSeconds, '--tick-seconds'],
+        [env.FAILSAFE_TICK_SECONDS, 'FAILSAFE_TICK_SECONDS'],
+        [file.tickSeconds, fromFile('tickSeconds')],
+      ],
+      10,
+    ),
     1,
     3600,
     'a whole number of seconds',
@@ -208,19 +323,58 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     'a whole number of seconds',
   );
 
-  const dataDirRaw = pick([[flags.dataDir, '--data-dir'], [env.FAILSAFE_DATA_DIR, 'FAILSAFE_DATA_DIR'], [file.dataDir, fromFile('dataDir')]], DEFAULT_DATA_DIR);
+  const dataDirRaw = pick(
+    [
+      [flags.dataDir, '--data-dir'],
+      [env.FAILSAFE_DATA_DIR, 'FAILSAFE_DATA_DIR'],
+      [file.dataDir, fromFile('dataDir')],
+    ],
+    DEFAULT_DATA_DIR,
+  );
   if (String(dataDirRaw.value).trim() === '') problems.push(`${shown(dataDirRaw)}: must not be empty`);
-  const policyPath = path(pick([[flags.policy, '--policy'], [env.FAILSAFE_POLICY, 'FAILSAFE_POLICY'], [file.policy, fromFile('policy')]], undefined));
-  const fleetPath = path(pick([[flags.fleet, '--fleet'], [env.FAILSAFE_FLEET, 'FAILSAFE_FLEET'], [file.fleet, fromFile('fleet')]], undefined));
-  const drillsDir = path(pick([[flags.drills, '--drills'], [env.FAILSAFE_DRILLS, 'FAILSAFE_DRILLS'], [file.drills, fromFile('drills')]], undefined));
-  if (drillsDir && !fleetPath) problems.push('--drills / FAILSAFE_DRILLS: scheduled drills need a fleet to run against (--fleet)');
+  const policyPath = path(
+    pick(
+      [
+        [flags.policy, '--policy'],
+        [env.FAILSAFE_POLICY, 'FAILSAFE_POLICY'],
+        [file.policy, fromFile('policy')],
+      ],
+      undefined,
+    ),
+  );
+  const fleetPath = path(
+    pick(
+      [
+        [flags.fleet, '--fleet'],
+        [env.FAILSAFE_FLEET, 'FAILSAFE_FLEET'],
+        [file.fleet, fromFile('fleet')],
+      ],
+      undefined,
+    ),
+  );
+  const drillsDir = path(
+    pick(
+      [
+        [flags.drills, '--drills'],
+        [env.FAILSAFE_DRILLS, 'FAILSAFE_DRILLS'],
+        [file.drills, fromFile('drills')],
+      ],
+      undefined,
+    ),
+  );
+  if (drillsDir && !fleetPath)
+    problems.push('--drills / FAILSAFE_DRILLS: scheduled drills need a fleet to run against (--fleet)');
   const toxiproxyUrl = env.FAILSAFE_TOXIPROXY_URL || undefined;
 
   const adminToken = env.FAILSAFE_ADMIN_TOKEN || undefined;
-  if (adminToken !== undefined && adminToken.length < 24) problems.push('FAILSAFE_ADMIN_TOKEN: must be at least 24 characters (e.g. `openssl rand -base64 32`)');
+  if (adminToken !== undefined && adminToken.length < 24)
+    problems.push('FAILSAFE_ADMIN_TOKEN: must be at least 24 characters (e.g. `openssl rand -base64 32`)');
   const tokens = file.auth?.tokens ?? [];
   const names = tokens.map((t) => t.name);
-  for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`${fromFile('auth.tokens')}: the name "${name}" is given to more than one token; names identify actors`);
+  for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i)))
+    problems.push(
+      `${fromFile('auth.tokens')}: the name "${name}" is given to more than one token; names identify actors`,
+    );
 
   if (problems.length > 0) throw new InvalidConfig(problems);
   return {

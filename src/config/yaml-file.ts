@@ -5,8 +5,14 @@ import type { z } from 'zod';
 /** A YAML file Failsafe refuses; every problem is listed with its line. */
 export class InvalidYamlFile extends Error {
   readonly code = 'INVALID_YAML_FILE';
-  constructor(readonly kind: string, readonly path: string, readonly problems: readonly string[]) {
-    super(`${kind}: ${path} has ${problems.length} problem(s); fix them and try again:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly kind: string,
+    readonly path: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `${kind}: ${path} has ${problems.length} problem(s); fix them and try again:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = kind;
   }
 }
@@ -16,7 +22,11 @@ export function parseYaml<S extends z.ZodType>(schema: S, text: string, source: 
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new InvalidYamlFile(kind, source, doc.errors.map((e) => `line ${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
+    throw new InvalidYamlFile(
+      kind,
+      source,
+      doc.errors.map((e) => `line ${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`),
+    );
   }
   const parsed = schema.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;

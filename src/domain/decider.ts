@@ -23,7 +23,10 @@ export class InvariantViolated extends Error {
   }
 }
 
-export const foldEvents = <State>(decider: Pick<Decider<unknown, State>, 'evolve' | 'initialState'>, events: Iterable<DomainEvent>): State => {
+export const foldEvents = <State>(
+  decider: Pick<Decider<unknown, State>, 'evolve' | 'initialState'>,
+  events: Iterable<DomainEvent>,
+): State => {
   let state = decider.initialState;
   for (const event of events) state = decider.evolve(state, event);
   return state;

@@ -13,11 +13,25 @@ const now = new Date('2026-11-24T10:00:00.000Z');
 /** The request as recorded: with the time it was asked for. */
 const asked = (event: DomainEvent) =>
   ({ ...event, data: { ...event.data, requestedAt: now.toISOString() } }) as DomainEvent;
-const started = (deploymentId: string, release: string): DomainEvent => ({ type: 'DeploymentStarted', data: { deploymentId, service, release } });
-const healthy = (deploymentId: string, release: string): DomainEvent => ({ type: 'DeploymentHealthy', data: { deploymentId, service, release } });
+const started = (deploymentId: string, release: string): DomainEvent => ({
+  type: 'DeploymentStarted',
+  data: { deploymentId, service, release },
+});
+const healthy = (deploymentId: string, release: string): DomainEvent => ({
+  type: 'DeploymentHealthy',
+  data: { deploymentId, service, release },
+});
 const decided: DomainEvent = {
   type: 'RollbackDecided',
-  data: { rollbackId: 'r-1', service, mode: 'automatic', rule: 'error_rate_critical', threshold: 0.1, observed: 0.3, evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'] },
+  data: {
+    rollbackId: 'r-1',
+    service,
+    mode: 'automatic',
+    rule: 'error_rate_critical',
+    threshold: 0.1,
+    observed: 0.3,
+    evidenceEventIds: ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'],
+  },
 };
 
 describe('deployment decider', () => {
@@ -28,7 +42,9 @@ describe('deployment decider', () => {
   });
 
   it('starts, then marks healthy the requested deployment', () => {
-    given(serviceDecider, requested('d-1', 'v1')).when({ type: 'StartDeployment', service, deploymentId: 'd-1' }).then(started('d-1', 'v1'));
+    given(serviceDecider, requested('d-1', 'v1'))
+      .when({ type: 'StartDeployment', service, deploymentId: 'd-1' })
+      .then(started('d-1', 'v1'));
     given(serviceDecider, requested('d-1', 'v1'), started('d-1', 'v1'))
       .when({ type: 'MarkDeploymentHealthy', service, deploymentId: 'd-1' })
       .then(healthy('d-1', 'v1'));
@@ -37,11 +53,21 @@ describe('deployment decider', () => {
   it('records a failed deployment with its reason', () => {
     given(serviceDecider, requested('d-1', 'v1'), started('d-1', 'v1'))
       .when({ type: 'MarkDeploymentFailed', service, deploymentId: 'd-1', reason: 'readiness timed out' })
-      .then({ type: 'DeploymentFailed', data: { deploymentId: 'd-1', service, release: 'v1', reason: 'readiness timed out' } });
+      .then({
+        type: 'DeploymentFailed',
+        data: { deploymentId: 'd-1', service, release: 'v1', reason: 'readiness timed out' },
+      });
   });
 
   it('cannot start while a rollback of the service is in progress', () => {
-    given(serviceDecider, requested('d-1', 'v1'), started('d-1', 'v1'), healthy('d-1', 'v1'), requested('d-2', 'v2', 'v1'), decided)
+    given(
+      serviceDecider,
+      requested('d-1', 'v1'),
+      started('d-1', 'v1'),
+      healthy('d-1', 'v1'),
+      requested('d-2', 'v2', 'v1'),
+      decided,
+    )
       .when({ type: 'StartDeployment', service, deploymentId: 'd-2' })
       .thenViolates('deployment-blocked-by-rollback', /rollback r-1 of payments is decided/);
     given(serviceDecider, decided)
@@ -50,7 +76,14 @@ describe('deployment decider', () => {
   });
 
   it('keeps as last known good the healthy release a deployment replaced, not the one that merely passed readiness', () => {
-    const state = foldEvents(serviceDecider, [requested('d-1', 'v1'), started('d-1', 'v1'), healthy('d-1', 'v1'), requested('d-2', 'v2', 'v1'), started('d-2', 'v2'), healthy('d-2', 'v2')]);
+    const state = foldEvents(serviceDecider, [
+      requested('d-1', 'v1'),
+      started('d-1', 'v1'),
+      healthy('d-1', 'v1'),
+      requested('d-2', 'v2', 'v1'),
+      started('d-2', 'v2'),
+      healthy('d-2', 'v2'),
+    ]);
     expect(state).toMatchObject({ currentRelease: 'v2', currentReleaseHealthy: true, lastKnownGood: 'v1' });
     const first = foldEvents(serviceDecider, [requested('d-1', 'v1'), started('d-1', 'v1'), healthy('d-1', 'v1')]);
     expect(first.lastKnownGood).toBeUndefined();

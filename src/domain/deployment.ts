@@ -28,7 +28,12 @@ export type DeploymentCommand =
     }
   | { readonly type: 'StartDeployment'; readonly service: string; readonly deploymentId: string }
   | { readonly type: 'MarkDeploymentHealthy'; readonly service: string; readonly deploymentId: string }
-  | { readonly type: 'MarkDeploymentFailed'; readonly service: string; readonly deploymentId: string; readonly reason: string };
+  | {
+      readonly type: 'MarkDeploymentFailed';
+      readonly service: string;
+      readonly deploymentId: string;
+      readonly reason: string;
+    };
 
 function assertNoRollback(state: ServiceState, service: string): void {
   if (isRollbackActive(state)) {
@@ -39,7 +44,11 @@ function assertNoRollback(state: ServiceState, service: string): void {
   }
 }
 
-function pendingDeployment(state: ServiceState, command: { deploymentId: string; service: string }, allowed: readonly string[]) {
+function pendingDeployment(
+  state: ServiceState,
+  command: { deploymentId: string; service: string },
+  allowed: readonly string[],
+) {
   const deployment = state.deployment;
   if (!deployment || deployment.id !== command.deploymentId) {
     throw new InvariantViolated('unknown-deployment', `${command.service} has no deployment ${command.deploymentId}`);

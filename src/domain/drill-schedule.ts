@@ -30,14 +30,22 @@ export const drillScheduleDecider: Decider<DrillScheduleCommand, DrillScheduleSt
   decide(state, command): DomainEvent[] {
     const { drill } = command;
     if (command.type === 'SetSchedule') {
-      return state.cron === command.cron ? [] : [{ type: 'DrillScheduleSet', data: { drill, cron: command.cron, since: command.at } }];
+      return state.cron === command.cron
+        ? []
+        : [{ type: 'DrillScheduleSet', data: { drill, cron: command.cron, since: command.at } }];
     }
     const { slot, runId } = command;
     if (state.since === undefined || Date.parse(slot) < Date.parse(state.since)) {
-      throw new InvariantViolated('slot-before-schedule', `${drill}'s slot ${slot} comes before its schedule was set (${state.since ?? 'never'})`);
+      throw new InvariantViolated(
+        'slot-before-schedule',
+        `${drill}'s slot ${slot} comes before its schedule was set (${state.since ?? 'never'})`,
+      );
     }
     if (state.lastSlot !== undefined && Date.parse(slot) <= Date.parse(state.lastSlot)) {
-      throw new InvariantViolated('slot-already-claimed', `${drill}'s slot ${slot} is not after the last one claimed (${state.lastSlot})`);
+      throw new InvariantViolated(
+        'slot-already-claimed',
+        `${drill}'s slot ${slot} is not after the last one claimed (${state.lastSlot})`,
+      );
     }
     return [{ type: 'DrillSlotClaimed', data: { drill, slot, runId } }];
   },

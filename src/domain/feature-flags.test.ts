@@ -7,9 +7,16 @@ const registered = { type: 'ServiceRegistered', data: { service, source: 'fleet'
 
 describe('feature flag decider', () => {
   it('disables one tool, and records nothing when it is already disabled', () => {
-    const disabled = { type: 'FeatureDisabled', data: { service, scope: 'tool', target: 'refund', reason: 'breaker open' } } as const;
-    given(serviceDecider, registered).when({ type: 'DisableFeature', service, scope: 'tool', target: 'refund', reason: 'breaker open' }).then(disabled);
-    given(serviceDecider, disabled).when({ type: 'DisableFeature', service, scope: 'tool', target: 'refund', reason: 'again' }).then();
+    const disabled = {
+      type: 'FeatureDisabled',
+      data: { service, scope: 'tool', target: 'refund', reason: 'breaker open' },
+    } as const;
+    given(serviceDecider, registered)
+      .when({ type: 'DisableFeature', service, scope: 'tool', target: 'refund', reason: 'breaker open' })
+      .then(disabled);
+    given(serviceDecider, disabled)
+      .when({ type: 'DisableFeature', service, scope: 'tool', target: 'refund', reason: 'again' })
+      .then();
   });
 
   it('re-enables a disabled agent, and only a disabled one', () => {
@@ -17,7 +24,9 @@ describe('feature flag decider', () => {
     given(serviceDecider, disabled)
       .when({ type: 'EnableFeature', service, scope: 'agent', target: 'inventory' })
       .then({ type: 'FeatureEnabled', data: { service, scope: 'agent', target: 'inventory' } });
-    given(serviceDecider, registered).when({ type: 'EnableFeature', service, scope: 'agent', target: 'inventory' }).then();
+    given(serviceDecider, registered)
+      .when({ type: 'EnableFeature', service, scope: 'agent', target: 'inventory' })
+      .then();
   });
 
   it('switches the whole system to legacy mode', () => {

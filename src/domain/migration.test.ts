@@ -7,13 +7,21 @@ import { schemaMigrationDecider } from './schema-migration.js';
 const migrationId = 'apil-1';
 const service = 'payments';
 const stages = ['legacy', 'dual_protocol', 'apil_primary', 'apil_only'];
-const started: DomainEvent = { type: 'MigrationStarted', data: { migrationId, service, name: 'apil', stages, initialStage: 'legacy' } };
-const advanced = (fromStage: string, toStage: string): DomainEvent => ({ type: 'MigrationStageAdvanced', data: { migrationId, service, fromStage, toStage } });
+const started: DomainEvent = {
+  type: 'MigrationStarted',
+  data: { migrationId, service, name: 'apil', stages, initialStage: 'legacy' },
+};
+const advanced = (fromStage: string, toStage: string): DomainEvent => ({
+  type: 'MigrationStageAdvanced',
+  data: { migrationId, service, fromStage, toStage },
+});
 
 describe('migration decider', () => {
   it('starts at the first stage and advances one stage at a time', () => {
     given(migrationDecider).when({ type: 'StartMigration', migrationId, service, name: 'apil', stages }).then(started);
-    given(migrationDecider, started).when({ type: 'AdvanceMigrationStage', migrationId, toStage: 'dual_protocol' }).then(advanced('legacy', 'dual_protocol'));
+    given(migrationDecider, started)
+      .when({ type: 'AdvanceMigrationStage', migrationId, toStage: 'dual_protocol' })
+      .then(advanced('legacy', 'dual_protocol'));
     given(migrationDecider, started)
       .when({ type: 'AdvanceMigrationStage', migrationId, toStage: 'apil_only' })
       .thenViolates('stages-in-order', /next stage is dual_protocol/);
@@ -22,23 +30,35 @@ describe('migration decider', () => {
   it('records progress and error rate against the current stage', () => {
     given(migrationDecider, started, advanced('legacy', 'dual_protocol'))
       .when({ type: 'RecordMigrationProgress', migrationId, progress: 0.5, errorRate: 0.02 })
-      .then({ type: 'MigrationProgressRecorded', data: { migrationId, service, stage: 'dual_protocol', progress: 0.5, errorRate: 0.02 } });
+      .then({
+        type: 'MigrationProgressRecorded',
+        data: { migrationId, service, stage: 'dual_protocol', progress: 0.5, errorRate: 0.02 },
+      });
   });
 
   it('reverts only to an earlier stage', () => {
     const history = [started, advanced('legacy', 'dual_protocol'), advanced('dual_protocol', 'apil_primary')];
     given(migrationDecider, ...history)
       .when({ type: 'RevertMigration', migrationId, toStage: 'dual_protocol', reason: 'error rate 12 %' })
-      .then({ type: 'MigrationReverted', data: { migrationId, service, fromStage: 'apil_primary', toStage: 'dual_protocol', reason: 'error rate 12 %' } });
+      .then({
+        type: 'MigrationReverted',
+        data: { migrationId, service, fromStage: 'apil_primary', toStage: 'dual_protocol', reason: 'error rate 12 %' },
+      });
     given(migrationDecider, ...history)
       .when({ type: 'RevertMigration', migrationId, toStage: 'apil_only', reason: 'x' })
       .thenViolates('revert-to-earlier-stage');
   });
 
   it('completes only at the last stage, and refuses work on a migration not running', () => {
-    given(migrationDecider, started).when({ type: 'CompleteMigration', migrationId }).thenViolates('complete-at-last-stage');
-    given(migrationDecider).when({ type: 'RecordMigrationProgress', migrationId, progress: 0.1, errorRate: 0 }).thenViolates('migration-not-running');
-    given(migrationDecider, started).when({ type: 'StartMigration', migrationId, service, name: 'apil', stages }).thenViolates('migration-already-started');
+    given(migrationDecider, started)
+      .when({ type: 'CompleteMigration', migrationId })
+      .thenViolates('complete-at-last-stage');
+    given(migrationDecider)
+      .when({ type: 'RecordMigrationProgress', migrationId, progress: 0.1, errorRate: 0 })
+      .thenViolates('migration-not-running');
+    given(migrationDecider, started)
+      .when({ type: 'StartMigration', migrationId, service, name: 'apil', stages })
+      .thenViolates('migration-already-started');
   });
 });
 
@@ -49,10 +69,22 @@ describe('schema migration decider', () => {
   });
 
   it('applies versions upwards and reverts downwards', () => {
-    given(schemaMigrationDecider).when({ type: 'ApplySchemaMigration', migrationId: 'db-1', service, database: 'main', toVersion: 1 }).then(applied(0, 1));
+    given(schemaMigrationDecider)
+      .when({ type: 'ApplySchemaMigration', migrationId: 'db-1', service, database: 'main', toVersion: 1 })
+      .then(applied(0, 1));
     given(schemaMigrationDecider, applied(0, 1), applied(1, 2))
-      .when({ type: 'RevertSchemaMigration', migrationId: 'db-2-down', service, database: 'main', toVersion: 1, reason: 'rollback' })
-      .then({ type: 'SchemaMigrationReverted', data: { migrationId: 'db-2-down', service, database: 'main', fromVersion: 2, toVersion: 1, reason: 'rollback' } });
+      .when({
+        type: 'RevertSchemaMigration',
+        migrationId: 'db-2-down',
+        service,
+        database: 'main',
+        toVersion: 1,
+        reason: 'rollback',
+      })
+      .then({
+        type: 'SchemaMigrationReverted',
+        data: { migrationId: 'db-2-down', service, database: 'main', fromVersion: 2, toVersion: 1, reason: 'rollback' },
+      });
   });
 
   it('refuses going the wrong way', () => {

@@ -9,14 +9,45 @@ export interface Identity {
 
 export type RollbackCommand =
   | ({ readonly type: 'DecideRollback' } & EventData<'RollbackDecided'>)
-  | { readonly type: 'RequestRollback'; readonly service: string; readonly rollbackId: string; readonly requestedBy: string; readonly reason: string; readonly targetRelease?: string }
-  | { readonly type: 'ApproveRollback'; readonly service: string; readonly rollbackId: string; readonly approver: Identity; readonly now: Date; readonly validForMs: number }
-  | { readonly type: 'RejectRollback'; readonly service: string; readonly rollbackId: string; readonly rejectedBy: string; readonly reason: string }
+  | {
+      readonly type: 'RequestRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly requestedBy: string;
+      readonly reason: string;
+      readonly targetRelease?: string;
+    }
+  | {
+      readonly type: 'ApproveRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly approver: Identity;
+      readonly now: Date;
+      readonly validForMs: number;
+    }
+  | {
+      readonly type: 'RejectRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly rejectedBy: string;
+      readonly reason: string;
+    }
   | { readonly type: 'StartRollback'; readonly service: string; readonly rollbackId: string; readonly now: Date }
   | { readonly type: 'CompleteRollback'; readonly service: string; readonly rollbackId: string }
   | { readonly type: 'FailRollback'; readonly service: string; readonly rollbackId: string; readonly reason: string }
-  | { readonly type: 'EscalateRollback'; readonly service: string; readonly rollbackId: string; readonly reason: string; readonly severity: EventData<'RollbackEscalated'>['severity'] }
-  | { readonly type: 'RecordRollbackVerification'; readonly service: string; readonly rollbackId: string; readonly checks: EventData<'RollbackVerified'>['checks'] };
+  | {
+      readonly type: 'EscalateRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly reason: string;
+      readonly severity: EventData<'RollbackEscalated'>['severity'];
+    }
+  | {
+      readonly type: 'RecordRollbackVerification';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly checks: EventData<'RollbackVerified'>['checks'];
+    };
 
 const APPROVER_ROLES = ['approver', 'admin'];
 
@@ -29,7 +60,11 @@ function assertNoActiveRollback(state: ServiceState, service: string): void {
   }
 }
 
-function rollbackIn(state: ServiceState, command: { service: string; rollbackId: string }, allowed: readonly RollbackStatus[]): Rollback {
+function rollbackIn(
+  state: ServiceState,
+  command: { service: string; rollbackId: string },
+  allowed: readonly RollbackStatus[],
+): Rollback {
   const rollback = state.rollback;
   if (!rollback || rollback.id !== command.rollbackId) {
     throw new InvariantViolated('unknown-rollback', `${command.service} has no rollback ${command.rollbackId}`);
@@ -53,7 +88,10 @@ function targetOf(
   if (rollback.mode === 'disable_feature' || rollback.migration) return state.currentRelease ?? 'unknown';
   const target = rollback.targetRelease ?? state.lastKnownGood;
   if (!target) {
-    throw new InvariantViolated('no-release-to-roll-back-to', `${service} has no last known good release and none was named`);
+    throw new InvariantViolated(
+      'no-release-to-roll-back-to',
+      `${service} has no last known good release and none was named`,
+    );
   }
   if (target === state.currentRelease) {
     throw new InvariantViolated('already-on-target-release', `${service} already runs ${target}`);
@@ -67,8 +105,10 @@ function nothingToRollBackTo(state: ServiceState, data: EventData<'RollbackDecid
   const target = data.targetRelease ?? state.lastKnownGood;
   if (target && target !== state.currentRelease) return undefined;
   const running = state.currentRelease ? `runs ${state.currentRelease}` : 'runs no known release';
-  return `nothing to roll back to: ${data.service} ${running} and has no other last known good release; `
-    + `a person must act (fix forward, or roll back with \`failsafe rollback ${data.service} --to <release>\`)`;
+  return (
+    `nothing to roll back to: ${data.service} ${running} and has no other last known good release; ` +
+    `a person must act (fix forward, or roll back with \`failsafe rollback ${data.service} --to <release>\`)`
+  );
 }
 
 export function decideRollback(state: ServiceState, command: RollbackCommand): DomainEvent[] {
@@ -82,19 +122,23 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
       if (!supersedes) assertNoActiveRollback(state, service);
       // A decision no executor could carry out is escalated in the same append: never left hanging.
       const stuck = nothingToRollBackTo(state, data);
-      const rejected = supersedes && {
-        type: 'RollbackRejected',
-        data: {
-          rollbackId: pending.id,
-          service,
-          rejectedBy: `policy:${data.rule}`,
-          reason: `superseded by automatic rollback ${data.rollbackId}`,
-        },
-      } as const;
-      const escalated = stuck && {
-        type: 'RollbackEscalated',
-        data: { rollbackId, service, reason: stuck, severity: data.severity ?? 'P1' },
-      } as const;
+      const rejected =
+        supersedes &&
+        ({
+          type: 'RollbackRejected',
+          data: {
+            rollbackId: pending.id,
+            service,
+            rejectedBy: `policy:${data.rule}`,
+            reason: `superseded by automatic rollback ${data.rollbackId}`,
+          },
+        } as const);
+      const escalated =
+        stuck &&
+        ({
+          type: 'RollbackEscalated',
+          data: { rollbackId, service, reason: stuck, severity: data.severity ?? 'P1' },
+        } as const);
       return [...(rejected ? [rejected] : []), { type: 'RollbackDecided', data }, ...(escalated ? [escalated] : [])];
     }
     case 'RequestRollback': {
@@ -114,14 +158,22 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
         throw new InvariantViolated('approver-role-required', `${approver.id} lacks the approver role`);
       }
       if (approver.id === rollback.requestedBy) {
-        throw new InvariantViolated('second-identity-approval', `${approver.id} requested rollback ${rollbackId} and cannot also approve it`);
+        throw new InvariantViolated(
+          'second-identity-approval',
+          `${approver.id} requested rollback ${rollbackId} and cannot also approve it`,
+        );
       }
       const expiresAt = new Date(command.now.getTime() + command.validForMs).toISOString();
       return [{ type: 'RollbackApproved', data: { rollbackId, service, approvedBy: approver.id, expiresAt } }];
     }
     case 'RejectRollback': {
       rollbackIn(state, command, ['awaiting_approval', 'decided', 'approved']);
-      return [{ type: 'RollbackRejected', data: { rollbackId, service, rejectedBy: command.rejectedBy, reason: command.reason } }];
+      return [
+        {
+          type: 'RollbackRejected',
+          data: { rollbackId, service, rejectedBy: command.rejectedBy, reason: command.reason },
+        },
+      ];
     }
     case 'StartRollback': {
       const rollback = rollbackIn(state, command, ['decided', 'approved', 'failed']);
@@ -133,22 +185,45 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
         );
       }
       const fromRelease = rollback.fromRelease ?? state.currentRelease ?? 'unknown';
-      return [{ type: 'RollbackStarted', data: { rollbackId, service, fromRelease, toRelease: rollback.toRelease ?? targetOf(state, rollback, service) } }];
+      return [
+        {
+          type: 'RollbackStarted',
+          data: {
+            rollbackId,
+            service,
+            fromRelease,
+            toRelease: rollback.toRelease ?? targetOf(state, rollback, service),
+          },
+        },
+      ];
     }
     case 'CompleteRollback': {
       const rollback = rollbackIn(state, command, ['in_progress']);
       const release = rollback.toRelease!;
-      const undone = state.deployment && state.deployment.release !== release && state.deployment.status !== 'rolled_back' ? state.deployment : undefined;
+      const undone =
+        state.deployment && state.deployment.release !== release && state.deployment.status !== 'rolled_back'
+          ? state.deployment
+          : undefined;
       return [
         { type: 'RollbackCompleted', data: { rollbackId, service, release } },
         ...(undone
-          ? [{ type: 'DeploymentRolledBack', data: { deploymentId: undone.id, service, release: undone.release, toRelease: release, rollbackId } } as const]
+          ? [
+              {
+                type: 'DeploymentRolledBack',
+                data: { deploymentId: undone.id, service, release: undone.release, toRelease: release, rollbackId },
+              } as const,
+            ]
           : []),
       ];
     }
     case 'FailRollback': {
       const rollback = rollbackIn(state, command, ['in_progress']);
-      return [{ type: 'RollbackFailed', data: { rollbackId, service, reason: command.reason, attempt: rollback.attempts + 1 } }];
+      return [
+        {
+          type: 'RollbackFailed',
+          data: { rollbackId, service, reason: command.reason, attempt: rollback.attempts + 1 },
+        },
+      ];
     }
     case 'EscalateRollback': {
       const escalable = ['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed', 'completed'] as const;
@@ -158,7 +233,12 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
         const why = `rollback ${rollbackId} of ${service} completed and was not found failing`;
         throw new InvariantViolated('rollback-recovered', why);
       }
-      return [{ type: 'RollbackEscalated', data: { rollbackId, service, reason: command.reason, severity: command.severity } }];
+      return [
+        {
+          type: 'RollbackEscalated',
+          data: { rollbackId, service, reason: command.reason, severity: command.severity },
+        },
+      ];
     }
     case 'RecordRollbackVerification': {
       const rollback = rollbackIn(state, command, ['completed']);

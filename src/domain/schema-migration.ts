@@ -6,8 +6,21 @@ export interface SchemaState {
 }
 
 export type SchemaMigrationCommand =
-  | { readonly type: 'ApplySchemaMigration'; readonly migrationId: string; readonly service: string; readonly database: string; readonly toVersion: number }
-  | { readonly type: 'RevertSchemaMigration'; readonly migrationId: string; readonly service: string; readonly database: string; readonly toVersion: number; readonly reason: string };
+  | {
+      readonly type: 'ApplySchemaMigration';
+      readonly migrationId: string;
+      readonly service: string;
+      readonly database: string;
+      readonly toVersion: number;
+    }
+  | {
+      readonly type: 'RevertSchemaMigration';
+      readonly migrationId: string;
+      readonly service: string;
+      readonly database: string;
+      readonly toVersion: number;
+      readonly reason: string;
+    };
 
 export const schemaStream = (service: string, database: string): string => `schema-${service}-${database}`;
 
@@ -15,7 +28,9 @@ export const schemaStream = (service: string, database: string): string => `sche
 export const schemaMigrationDecider: Decider<SchemaMigrationCommand, SchemaState> = {
   initialState: { version: 0 },
   evolve(state, event) {
-    return event.type === 'SchemaMigrationApplied' || event.type === 'SchemaMigrationReverted' ? { version: event.data.toVersion } : state;
+    return event.type === 'SchemaMigrationApplied' || event.type === 'SchemaMigrationReverted'
+      ? { version: event.data.toVersion }
+      : state;
   },
   decide(state, command) {
     const up = command.type === 'ApplySchemaMigration';
@@ -26,7 +41,13 @@ export const schemaMigrationDecider: Decider<SchemaMigrationCommand, SchemaState
         `${command.database} of ${command.service} is at version ${state.version}; cannot ${up ? 'apply' : 'revert to'} version ${toVersion}`,
       );
     }
-    const change = { migrationId: command.migrationId, service: command.service, database: command.database, fromVersion: state.version, toVersion };
+    const change = {
+      migrationId: command.migrationId,
+      service: command.service,
+      database: command.database,
+      fromVersion: state.version,
+      toVersion,
+    };
     return [
       command.type === 'ApplySchemaMigration'
         ? { type: 'SchemaMigrationApplied', data: change }

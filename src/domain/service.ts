@@ -75,9 +75,16 @@ export interface ServiceState {
 
 export const initialServiceState: ServiceState = { disabledTools: [], disabledAgents: [], legacyMode: false };
 
-const ACTIVE: ReadonlySet<RollbackStatus> = new Set(['decided', 'awaiting_approval', 'approved', 'in_progress', 'failed']);
+const ACTIVE: ReadonlySet<RollbackStatus> = new Set([
+  'decided',
+  'awaiting_approval',
+  'approved',
+  'in_progress',
+  'failed',
+]);
 
-export const isRollbackActive = (state: ServiceState): boolean => state.rollback !== undefined && ACTIVE.has(state.rollback.status);
+export const isRollbackActive = (state: ServiceState): boolean =>
+  state.rollback !== undefined && ACTIVE.has(state.rollback.status);
 
 const withRollback = (state: ServiceState, changes: Partial<Rollback>): ServiceState =>
   state.rollback ? { ...state, rollback: { ...state.rollback, ...changes } } : state;
@@ -107,7 +114,10 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
         },
       };
     case 'DeploymentStarted': {
-      const replacesGood = state.currentReleaseHealthy && state.currentRelease !== undefined && state.currentRelease !== event.data.release;
+      const replacesGood =
+        state.currentReleaseHealthy &&
+        state.currentRelease !== undefined &&
+        state.currentRelease !== event.data.release;
       const { currentRelease: release, currentReleaseHealthy: healthy, lastKnownGood } = state;
       const replaced = { release, healthy, lastKnownGood };
       return {
@@ -172,13 +182,24 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
         },
       };
     case 'RollbackApproved':
-      return withRollback(state, { status: 'approved', approval: { by: event.data.approvedBy, expiresAt: event.data.expiresAt } });
+      return withRollback(state, {
+        status: 'approved',
+        approval: { by: event.data.approvedBy, expiresAt: event.data.expiresAt },
+      });
     case 'RollbackRejected':
       return withRollback(state, { status: 'rejected' });
     case 'RollbackStarted':
-      return withRollback(state, { status: 'in_progress', fromRelease: event.data.fromRelease, toRelease: event.data.toRelease });
+      return withRollback(state, {
+        status: 'in_progress',
+        fromRelease: event.data.fromRelease,
+        toRelease: event.data.toRelease,
+      });
     case 'RollbackCompleted':
-      return { ...withRollback(state, { status: 'completed' }), currentRelease: event.data.release, currentReleaseHealthy: true };
+      return {
+        ...withRollback(state, { status: 'completed' }),
+        currentRelease: event.data.release,
+        currentReleaseHealthy: true,
+      };
     case 'RollbackFailed':
       return withRollback(state, { status: 'failed', attempts: event.data.attempt });
     case 'RollbackEscalated':

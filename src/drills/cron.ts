@@ -5,7 +5,13 @@
  */
 export const MONTHLY = '0 3 1 * *';
 
-const NAMES: Record<string, string> = { '@yearly': '0 0 1 1 *', '@monthly': '0 0 1 * *', '@weekly': '0 0 * * 0', '@daily': '0 0 * * *', '@hourly': '0 * * * *' };
+const NAMES: Record<string, string> = {
+  '@yearly': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
 const FIELDS = [
   { name: 'minute', min: 0, max: 59 },
   { name: 'hour', min: 0, max: 23 },
@@ -17,7 +23,9 @@ const FIELDS = [
 export class InvalidCron extends Error {
   readonly code = 'INVALID_CRON';
   constructor(expression: string, why: string) {
-    super(`InvalidCron: "${expression}": ${why} (five fields: minute hour day-of-month month day-of-week, e.g. "${MONTHLY}" for 03:00 UTC on the 1st)`);
+    super(
+      `InvalidCron: "${expression}": ${why} (five fields: minute hour day-of-month month day-of-week, e.g. "${MONTHLY}" for 03:00 UTC on the 1st)`,
+    );
     this.name = 'InvalidCron';
   }
 }
@@ -39,9 +47,11 @@ export function parseCron(expression: string): Cron {
       const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
       if (!match) throw new InvalidCron(expression, `${name} "${part}" is not a number, range, list or step`);
       const from = match[1] === '*' ? min : Number(match[2]);
-      const to = match[1] === '*' ? max : match[3] !== undefined ? Number(match[3]) : match[4] !== undefined ? max : from;
+      const to =
+        match[1] === '*' ? max : match[3] !== undefined ? Number(match[3]) : match[4] !== undefined ? max : from;
       const step = match[4] !== undefined ? Number(match[4]) : 1;
-      if (from < min || to > max || from > to || step < 1) throw new InvalidCron(expression, `${name} "${part}" is outside ${min}-${max}`);
+      if (from < min || to > max || from > to || step < 1)
+        throw new InvalidCron(expression, `${name} "${part}" is outside ${min}-${max}`);
       for (let v = from; v <= to; v += step) values.add(i === 4 && v === 7 ? 0 : v);
     }
     return values;
@@ -50,7 +60,13 @@ export function parseCron(expression: string): Cron {
 }
 
 const matches = (cron: Cron, at: Date): boolean => {
-  const [minute, hour, day, month, weekday] = cron.sets as [ReadonlySet<number>, ReadonlySet<number>, ReadonlySet<number>, ReadonlySet<number>, ReadonlySet<number>];
+  const [minute, hour, day, month, weekday] = cron.sets as [
+    ReadonlySet<number>,
+    ReadonlySet<number>,
+    ReadonlySet<number>,
+    ReadonlySet<number>,
+    ReadonlySet<number>,
+  ];
   if (!minute.has(at.getUTCMinutes()) || !hour.has(at.getUTCHours()) || !month.has(at.getUTCMonth() + 1)) return false;
   const dayOk = day.has(at.getUTCDate());
   const weekdayOk = weekday.has(at.getUTCDay());

@@ -28,20 +28,38 @@ const problems = (path: string) => {
 };
 
 describe('drill files', () => {
-  it.each(['high-error-rate', 'dependency-latency', 'dependency-down', 'circuit-breaker', 'stalled-migration'])('the shipped %s is valid', (name) => {
-    expect(loadDrill(join(drillsDir, `${name}.yaml`)).drill).toBe(name);
-  });
+  it.each(['high-error-rate', 'dependency-latency', 'dependency-down', 'circuit-breaker', 'stalled-migration'])(
+    'the shipped %s is valid',
+    (name) => {
+      expect(loadDrill(join(drillsDir, `${name}.yaml`)).drill).toBe(name);
+    },
+  );
 
   it('reads durations and defaults', () => {
     const drill = loadDrill(
-      file('d', 'drill: d\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/load.js, during: 2m }\nfaults: [{ name: f, kind: toxic, toxic: { type: latency, attributes: { latency: 100 } }, at: 500ms, until: 1.5s }]\nexpectations: [{ expect: healthy_after }]\n'),
+      file(
+        'd',
+        'drill: d\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/load.js, during: 2m }\nfaults: [{ name: f, kind: toxic, toxic: { type: latency, attributes: { latency: 100 } }, at: 500ms, until: 1.5s }]\nexpectations: [{ expect: healthy_after }]\n',
+      ),
     );
     expect(drill.load).toMatchObject({ during: 120_000, before: 5_000, rate: 20 });
     expect(drill.faults[0]).toMatchObject({ at: 500, until: 1_500, stream: 'downstream', toxicity: 1 });
   });
 
   it('lists every problem with its line', () => {
-    const path = file('broken', ['drill: broken', 'description: x', 'target: { service: s }', 'load: { script: loadtests/load.js, rate: 0 }', 'faults:', '  - { name: f, kind: toxic, toxic: { type: slow, attributes: {} } }', 'expectations: [{ expect: rollback_decided, within: soon }]', 'schedule: "0 3 1 *"'].join('\n'));
+    const path = file(
+      'broken',
+      [
+        'drill: broken',
+        'description: x',
+        'target: { service: s }',
+        'load: { script: loadtests/load.js, rate: 0 }',
+        'faults:',
+        '  - { name: f, kind: toxic, toxic: { type: slow, attributes: {} } }',
+        'expectations: [{ expect: rollback_decided, within: soon }]',
+        'schedule: "0 3 1 *"',
+      ].join('\n'),
+    );
     expect(problems(path)).toEqual([
       expect.stringMatching(/^line 3: target.release: /),
       expect.stringMatching(/^line 4: load.rate: /),
@@ -52,7 +70,10 @@ describe('drill files', () => {
   });
 
   it('checks what the schema cannot: the name, the script, fault names and times', () => {
-    const path = file('named', 'drill: other\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/missing.js }\nfaults: [{ name: f, kind: release, release: v2 }, { name: f, kind: toxic, toxic: { type: timeout, attributes: { timeout: 0 } }, at: 5s, until: 2s }]\nexpectations: [{ expect: healthy_after }]\n');
+    const path = file(
+      'named',
+      'drill: other\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/missing.js }\nfaults: [{ name: f, kind: release, release: v2 }, { name: f, kind: toxic, toxic: { type: timeout, attributes: { timeout: 0 } }, at: 5s, until: 2s }]\nexpectations: [{ expect: healthy_after }]\n',
+    );
     expect(problems(path)).toEqual([
       'drill: "other" must match the file name (named.yaml)',
       expect.stringMatching(/^load.script: loadtests\/missing.js does not exist/),
@@ -62,7 +83,17 @@ describe('drill files', () => {
   });
 
   it('refuses names that are not plain identifiers: service, releases, dependencies and tools', () => {
-    const path = file('names', ['drill: names', 'description: x', 'target: { service: "../s", release: "v1/../../x", previous: ".v0", dependencies: { "a,b": v1 } }', 'load: { script: loadtests/load.js, tools: { "add\\u0000": 1 } }', 'faults: [{ name: f, kind: release, release: "..", at: 0 }]', 'expectations: [{ expect: tool_disabled, tool: "refund,add", within: 1s }]'].join('\n'));
+    const path = file(
+      'names',
+      [
+        'drill: names',
+        'description: x',
+        'target: { service: "../s", release: "v1/../../x", previous: ".v0", dependencies: { "a,b": v1 } }',
+        'load: { script: loadtests/load.js, tools: { "add\\u0000": 1 } }',
+        'faults: [{ name: f, kind: release, release: "..", at: 0 }]',
+        'expectations: [{ expect: tool_disabled, tool: "refund,add", within: 1s }]',
+      ].join('\n'),
+    );
     expect(problems(path)).toEqual([
       expect.stringMatching(/^line 3: target.service: must be letters/),
       expect.stringMatching(/^line 3: target.release: must be letters/),

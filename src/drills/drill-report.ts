@@ -1,10 +1,18 @@
 import type { LoadSummary } from './k6.js';
 import type { Scorecard, TimelineEntry } from './scorecard.js';
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
-const COLORS: Record<TimelineEntry['kind'], string> = { step: '#8a94a6', fault: '#d64545', heal: '#2f9e68', decision: '#e08a00', recovery: '#2f6fd6', sample: '#555' };
+const COLORS: Record<TimelineEntry['kind'], string> = {
+  step: '#8a94a6',
+  fault: '#d64545',
+  heal: '#2f9e68',
+  decision: '#e08a00',
+  recovery: '#2f6fd6',
+  sample: '#555',
+};
 
 /** The timeline as an SVG: error rate of the health samples as a line, events as labelled markers. */
 function timelineChart(card: Scorecard): string {
@@ -18,7 +26,9 @@ function timelineChart(card: Scorecard): string {
   const x = (at: number) => left + ((at - start) / (end - start)) * (width - left - 20);
   const y = (rate: number) => top + plotHeight - rate * plotHeight;
   const samples = card.timeline.filter((t) => t.kind === 'sample' && t.errorRate !== undefined);
-  const line = samples.map((s, i) => `${i === 0 ? 'M' : 'L'}${x(s.at).toFixed(1)},${y(s.errorRate!).toFixed(1)}`).join(' ');
+  const line = samples
+    .map((s, i) => `${i === 0 ? 'M' : 'L'}${x(s.at).toFixed(1)},${y(s.errorRate!).toFixed(1)}`)
+    .join(' ');
   const marks = card.timeline.filter((t) => t.kind !== 'sample' && t.kind !== 'step');
   const ticks = Array.from({ length: 6 }, (_, i) => start + ((end - start) * i) / 5);
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="Timeline of the drill" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11">
@@ -85,6 +95,9 @@ ${loadRow('after recovery', card.load.after)}
 
 /** Runs of one drill, oldest first, as a text table: is detection getting slower? */
 export function trendTable(cards: readonly Scorecard[]): string {
-  const rows = cards.map((c) => `${c.startedAt.slice(0, 16).replace('T', ' ')}  ${c.outcome.padEnd(7)}  detect ${seconds(c.timeToDetectMs).padStart(7)}  recover ${seconds(c.timeToRecoverMs).padStart(7)}  ${c.expectations.filter((e) => e.passed).length}/${c.expectations.length} met  ${c.runId}`);
+  const rows = cards.map(
+    (c) =>
+      `${c.startedAt.slice(0, 16).replace('T', ' ')}  ${c.outcome.padEnd(7)}  detect ${seconds(c.timeToDetectMs).padStart(7)}  recover ${seconds(c.timeToRecoverMs).padStart(7)}  ${c.expectations.filter((e) => e.passed).length}/${c.expectations.length} met  ${c.runId}`,
+  );
   return rows.join('\n');
 }

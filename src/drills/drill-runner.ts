@@ -81,19 +81,30 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   const step = async (name: string, status: 'started' | 'passed' | 'failed' | 'skipped', detail?: string) => {
     timeline.push({ at: now(), kind: 'step', label: `${name} ${status}${detail ? `: ${detail}` : ''}` });
     say(`${name}: ${status}${detail ? ` — ${detail}` : ''}`);
-    await record({ type: 'DrillStepRecorded', data: { runId, step: name, status, ...(detail && { detail: detail.slice(0, 4000) }) } });
+    await record({
+      type: 'DrillStepRecorded',
+      data: { runId, step: name, status, ...(detail && { detail: detail.slice(0, 4000) }) },
+    });
   };
   const checkAbort = () => {
     if (signal?.aborted) throw new DrillAborted('interrupted (Ctrl-C)');
-    if (now() - started > drill.timeout) throw new DrillAborted(`the drill ran past its timeout of ${drill.timeout / 1000} s`);
+    if (now() - started > drill.timeout)
+      throw new DrillAborted(`the drill ran past its timeout of ${drill.timeout / 1000} s`);
   };
-  const state = async (of = service): Promise<ServiceState> => (await loadStream(store, serviceStream(of), serviceDecider)).state;
+  const state = async (of = service): Promise<ServiceState> =>
+    (await loadStream(store, serviceStream(of), serviceDecider)).state;
 
   /** Asks Failsafe to deploy a release and waits until it is healthy (or failed, or the time is up). */
   /** Asks Failsafe (its executor) to deploy a release; returns the deployment's id. */
   const requestDeployment = async (release: string, reason: string, of = service): Promise<string> => {
     const deploymentId = `d-${randomUUID().slice(0, 8)}`;
-    await handleCommand(store, serviceStream(of), serviceDecider, { type: 'RequestDeployment', service: of, deploymentId, release, reason, now: new Date(now()) }, { actor, now: new Date(now()) });
+    await handleCommand(
+      store,
+      serviceStream(of),
+      serviceDecider,
+      { type: 'RequestDeployment', service: of, deploymentId, release, reason, now: new Date(now()) },
+      { actor, now: new Date(now()) },
+    );
     return deploymentId;
   };
   const deploy = async (release: string, waitMs: number, of = service): Promise<boolean> => {
@@ -122,7 +133,11 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     try {
       const response = await fetch(`${proxyUrl}/mcp`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' },
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          'MCP-Protocol-Version': '2025-11-25',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
         signal: AbortSignal.timeout(5000),
       });
@@ -134,11 +149,19 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     }
   };
   const startLoad = (phase: 'before' | 'during' | 'after', durationMs: number) => {
-    const run = runK6(drill.scriptPath, { targetUrl: `${proxyUrl}/mcp`, rate: drill.load.rate, vus: drill.load.vus, tools: drill.load.tools, durationMs });
+    const run = runK6(drill.scriptPath, {
+      targetUrl: `${proxyUrl}/mcp`,
+      rate: drill.load.rate,
+      vus: drill.load.vus,
+      tools: drill.load.tools,
+      durationMs,
+    });
     runs.push(run);
     return run.done.then((summary) => {
       load[phase] = summary;
-      say(`load ${phase}: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(0)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %`);
+      say(
+        `load ${phase}: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(0)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %`,
+      );
       return summary;
     });
   };
@@ -154,11 +177,14 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   /** The migration a migration_stall fault creates: one per run. */
   const migrationId = `drill-${runId}`;
   let migrationStarted = false;
-  const migrate = (command: MigrationCommand) => handleCommand(store, migrationStream(migrationId), migrationDecider, command, { actor, now: new Date(now()) });
+  const migrate = (command: MigrationCommand) =>
+    handleCommand(store, migrationStream(migrationId), migrationDecider, command, { actor, now: new Date(now()) });
   const approvals: Promise<void>[] = [];
   const approve = (rollbackId: string) => {
     if (!options.approver) {
-      say(`a manual rollback (${rollbackId}) needs approval and this run has no approver: pass Failsafe's MCP URL and an approver token`);
+      say(
+        `a manual rollback (${rollbackId}) needs approval and this run has no approver: pass Failsafe's MCP URL and an approver token`,
+      );
       return;
     }
     approvals.push(
@@ -173,27 +199,64 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   };
   const inject = async (fault: DrillFault) => {
     if (fault.kind === 'toxic') {
-      await toxiproxy.addToxic(proxyOf(fault), { name: toxicName(fault), type: fault.toxic.type, stream: fault.stream, toxicity: fault.toxicity, attributes: fault.toxic.attributes });
+      await toxiproxy.addToxic(proxyOf(fault), {
+        name: toxicName(fault),
+        type: fault.toxic.type,
+        stream: fault.stream,
+        toxicity: fault.toxicity,
+        attributes: fault.toxic.attributes,
+      });
       activeToxics.set(fault.name, proxyOf(fault));
-      say(`fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected on ${proxyOf(fault)}`);
-      await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'toxic', name: fault.name, toxicType: fault.toxic.type, attributes: fault.toxic.attributes } } });
+      say(
+        `fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected on ${proxyOf(fault)}`,
+      );
+      await record({
+        type: 'DrillFaultInjected',
+        data: {
+          runId,
+          fault: { kind: 'toxic', name: fault.name, toxicType: fault.toxic.type, attributes: fault.toxic.attributes },
+        },
+      });
     } else if (fault.kind === 'migration_stall') {
       const [first, second] = fault.stages as [string, string];
       say(`fault ${fault.name}: migration ${migrationId} started, moved to ${second}, then left stalled`);
-      await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'migration', name: fault.name, attributes: { migrationId, stages: fault.stages } } } });
-      await migrate({ type: 'StartMigration', migrationId, service, name: `drill ${drill.drill}`, stages: fault.stages, initialStage: first });
+      await record({
+        type: 'DrillFaultInjected',
+        data: {
+          runId,
+          fault: { kind: 'migration', name: fault.name, attributes: { migrationId, stages: fault.stages } },
+        },
+      });
+      await migrate({
+        type: 'StartMigration',
+        migrationId,
+        service,
+        name: `drill ${drill.drill}`,
+        stages: fault.stages,
+        initialStage: first,
+      });
       await migrate({ type: 'AdvanceMigrationStage', migrationId, toStage: second });
       await migrate({ type: 'RecordMigrationProgress', migrationId, progress: 0.4, errorRate: 0 });
       migrationStarted = true;
     } else {
       say(`fault ${fault.name}: deploying the bad release ${fault.release}`);
-      await record({ type: 'DrillFaultInjected', data: { runId, fault: { kind: 'release', name: fault.name, attributes: { release: fault.release } } } });
+      await record({
+        type: 'DrillFaultInjected',
+        data: { runId, fault: { kind: 'release', name: fault.name, attributes: { release: fault.release } } },
+      });
       await requestDeployment(fault.release, `drill ${drill.drill} fault ${fault.name}`);
     }
     timeline.push({ at: now(), kind: 'fault', label: `${fault.name} injected` });
   };
 
-  const seen: { faultAt: number; decided?: Observations['decided']; rollbackStarted?: number; completed?: number; migrationReverted?: number; disabledTools: { tool: string; at: number }[] } = {
+  const seen: {
+    faultAt: number;
+    decided?: Observations['decided'];
+    rollbackStarted?: number;
+    completed?: number;
+    migrationReverted?: number;
+    disabledTools: { tool: string; at: number }[];
+  } = {
     faultAt: 0,
     disabledTools: [],
   };
@@ -202,7 +265,11 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     if (event.stream !== serviceStream(service) && event.stream !== migrationStream(migrationId)) return;
     const at = event.recordedAt.getTime();
     const typed = decodeEvent(event);
-    if (typed.type === 'MigrationReverted' && typed.data.migrationId === migrationId && seen.migrationReverted === undefined) {
+    if (
+      typed.type === 'MigrationReverted' &&
+      typed.data.migrationId === migrationId &&
+      seen.migrationReverted === undefined
+    ) {
       seen.migrationReverted = at;
       timeline.push({ at, kind: 'recovery', label: `migration reverted to ${typed.data.toStage}` });
       say(`migration ${migrationId} reverted: ${typed.data.fromStage} → ${typed.data.toStage}`);
@@ -212,14 +279,28 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     if (typed.type === 'RollbackDecided' && !seen.decided) {
       seen.decided = { at, mode: typed.data.mode, rule: typed.data.rule };
       if (typed.data.mode === 'manual' && drill.approve === 'mcp') approve(typed.data.rollbackId);
-      timeline.push({ at, kind: 'decision', label: `${typed.data.mode} decided by ${typed.data.rule} (observed ${typed.data.observed})` });
-      say(`Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, observed ${typed.data.observed} (threshold ${typed.data.threshold})`);
-    } else if (typed.type === 'RollbackStarted' && seen.rollbackStarted === undefined && typed.data.fromRelease !== typed.data.toRelease) {
+      timeline.push({
+        at,
+        kind: 'decision',
+        label: `${typed.data.mode} decided by ${typed.data.rule} (observed ${typed.data.observed})`,
+      });
+      say(
+        `Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, observed ${typed.data.observed} (threshold ${typed.data.threshold})`,
+      );
+    } else if (
+      typed.type === 'RollbackStarted' &&
+      seen.rollbackStarted === undefined &&
+      typed.data.fromRelease !== typed.data.toRelease
+    ) {
       // A rollback to another release (disabling a tool restarts the same release: not one).
       seen.rollbackStarted = at;
       releaseRollback = typed.data.rollbackId;
       say(`rollback started: ${typed.data.fromRelease} → ${typed.data.toRelease}`);
-    } else if (typed.type === 'RollbackCompleted' && seen.completed === undefined && typed.data.rollbackId === releaseRollback) {
+    } else if (
+      typed.type === 'RollbackCompleted' &&
+      seen.completed === undefined &&
+      typed.data.rollbackId === releaseRollback
+    ) {
       seen.completed = at;
       timeline.push({ at, kind: 'recovery', label: `rollback completed: ${typed.data.release} serves` });
       say(`rollback completed: ${typed.data.release} serves again`);
@@ -236,8 +317,20 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   let observations: Observations | undefined;
   try {
     // The claim: after its request (revision 0) or on a new stream, so that a run starts once.
-    const started = { type: 'DrillStarted', data: { runId, drill: drill.drill, trigger: options.trigger ?? 'manual', ...(options.scheduledFor && { scheduledFor: options.scheduledFor }) } } as const;
-    await store.append(stream, [encodeEvent(started, { actor, occurredAt: new Date(now()) })], options.requested ? 0n : 'no_stream');
+    const started = {
+      type: 'DrillStarted',
+      data: {
+        runId,
+        drill: drill.drill,
+        trigger: options.trigger ?? 'manual',
+        ...(options.scheduledFor && { scheduledFor: options.scheduledFor }),
+      },
+    } as const;
+    await store.append(
+      stream,
+      [encodeEvent(started, { actor, occurredAt: new Date(now()) })],
+      options.requested ? 0n : 'no_stream',
+    );
   } catch (error) {
     if (error instanceof WrongExpectedRevision) throw new DrillAlreadyStarted(runId);
     throw error;
@@ -262,42 +355,71 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     for (const [dependency, release] of Object.entries(drill.target.dependencies)) {
       const running = await state(dependency);
       if (running.currentRelease === release && running.currentReleaseHealthy) continue;
-      if (!(await deploy(release, 90_000, dependency))) throw new DrillAborted(`could not bring the dependency ${dependency} to ${release}; is it in the fleet \`failsafe serve\` runs?`);
+      if (!(await deploy(release, 90_000, dependency)))
+        throw new DrillAborted(
+          `could not bring the dependency ${dependency} to ${release}; is it in the fleet \`failsafe serve\` runs?`,
+        );
     }
     // A rollback still under way (a previous drill's, say) blocks deployments: let it end first.
-    for (let waited = 0, blocking = await state(); isRollbackActive(blocking); waited += 500, blocking = await state()) {
+    for (
+      let waited = 0, blocking = await state();
+      isRollbackActive(blocking);
+      waited += 500, blocking = await state()
+    ) {
       const { id, status, mode } = blocking.rollback!;
-      if (status === 'awaiting_approval') throw new DrillAborted(`${mode} rollback ${id} of ${service} awaits approval: approve or reject it first`);
+      if (status === 'awaiting_approval')
+        throw new DrillAborted(`${mode} rollback ${id} of ${service} awaits approval: approve or reject it first`);
       if (waited === 0) say(`waiting for rollback ${id} of ${service} (${status}) to end`);
-      if (waited >= 120_000) throw new DrillAborted(`rollback ${id} of ${service} has been ${status} for over 2 minutes; see \`failsafe status ${service}\``);
+      if (waited >= 120_000)
+        throw new DrillAborted(
+          `rollback ${id} of ${service} has been ${status} for over 2 minutes; see \`failsafe status ${service}\``,
+        );
       checkAbort();
       await pause(500, signal);
     }
     const current = await state();
     const { previous } = drill.target;
-    const ready = current.currentRelease === drill.target.release && current.currentReleaseHealthy && (!previous || current.lastKnownGood === previous);
+    const ready =
+      current.currentRelease === drill.target.release &&
+      current.currentReleaseHealthy &&
+      (!previous || current.lastKnownGood === previous);
     if (!ready) {
       const bringTo = async (release: string) => {
-        if (!(await deploy(release, 90_000))) throw new DrillAborted(`could not bring ${service} to ${release}; is \`failsafe serve --fleet\` running on this data folder?`);
+        if (!(await deploy(release, 90_000)))
+          throw new DrillAborted(
+            `could not bring ${service} to ${release}; is \`failsafe serve --fleet\` running on this data folder?`,
+          );
       };
       if (previous && current.currentRelease !== previous) await bringTo(previous);
       await bringTo(drill.target.release);
     }
-    await step('prepare', 'passed', `Toxiproxy ${proxyName} on ${listen} in front of ${target.host}; ${service} runs ${drill.target.release}`);
+    await step(
+      'prepare',
+      'passed',
+      `Toxiproxy ${proxyName} on ${listen} in front of ${target.host}; ${service} runs ${drill.target.release}`,
+    );
     checkAbort();
 
     await step('steady-state', 'started');
     const problems: string[] = [];
     if (drill.steadyState.healthy && !(await healthy())) problems.push('/health is not OK');
     const tools = await toolCount();
-    if (tools < drill.steadyState.minTools) problems.push(`tools/list lists ${tools} tools, fewer than ${drill.steadyState.minTools}`);
+    if (tools < drill.steadyState.minTools)
+      problems.push(`tools/list lists ${tools} tools, fewer than ${drill.steadyState.minTools}`);
     const baseline = await startLoad('before', drill.load.before);
-    if (baseline.errorRate > drill.steadyState.maxErrorRate) problems.push(`baseline error rate ${(baseline.errorRate * 100).toFixed(1)} % is above ${(drill.steadyState.maxErrorRate * 100).toFixed(1)} %`);
+    if (baseline.errorRate > drill.steadyState.maxErrorRate)
+      problems.push(
+        `baseline error rate ${(baseline.errorRate * 100).toFixed(1)} % is above ${(drill.steadyState.maxErrorRate * 100).toFixed(1)} %`,
+      );
     if (problems.length > 0) {
       await step('steady-state', 'failed', problems.join('; '));
       throw new DrillAborted(`the steady state does not hold before the drill: ${problems.join('; ')}`);
     }
-    await step('steady-state', 'passed', `healthy, ${tools} tools, baseline p95 ${baseline.p95Ms.toFixed(0)} ms, errors ${(baseline.errorRate * 100).toFixed(1)} %`);
+    await step(
+      'steady-state',
+      'passed',
+      `healthy, ${tools} tools, baseline p95 ${baseline.p95Ms.toFixed(0)} ms, errors ${(baseline.errorRate * 100).toFixed(1)} %`,
+    );
     checkAbort();
 
     await step('faults', 'started');
@@ -305,7 +427,9 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     const during = startLoad('during', drill.load.during);
     const plan = drill.faults.flatMap((fault) => [
       { at: fault.at, run: () => inject(fault) },
-      ...(fault.kind === 'toxic' && fault.until !== undefined ? [{ at: fault.until, run: () => heal(fault.name) }] : []),
+      ...(fault.kind === 'toxic' && fault.until !== undefined
+        ? [{ at: fault.until, run: () => heal(fault.name) }]
+        : []),
     ]);
     plan.sort((a, b) => a.at - b.at);
     const waits = drill.expectations.map((e) => ('within' in e ? e.within : 'during' in e ? e.during : 0));
@@ -331,14 +455,24 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
 
     await step('verify', 'started');
     // Let a rollback in flight finish before judging the service after it.
-    for (let i = 0; i < 100 && (seen.rollbackStarted !== undefined && seen.completed === undefined); i += 1) await pause(200, signal);
+    for (let i = 0; i < 100 && seen.rollbackStarted !== undefined && seen.completed === undefined; i += 1)
+      await pause(200, signal);
     await startLoad('after', drill.load.after);
     const after = await state();
-    observations = { ...seen, releaseAfter: after.currentRelease, healthyAfter: await healthy(), toolsAfter: await toolCount(), load };
+    observations = {
+      ...seen,
+      releaseAfter: after.currentRelease,
+      healthyAfter: await healthy(),
+      toolsAfter: await toolCount(),
+      load,
+    };
     verdicts = drill.expectations.map((e) => judge(e, observations!));
     for (const v of verdicts) {
       say(`${v.passed ? 'PASS' : 'FAIL'} ${v.expectation}: ${v.detail}`);
-      await record({ type: 'DrillExpectationEvaluated', data: { runId, expectation: v.expectation.slice(0, 128), passed: v.passed, detail: v.detail } });
+      await record({
+        type: 'DrillExpectationEvaluated',
+        data: { runId, expectation: v.expectation.slice(0, 128), passed: v.passed, detail: v.detail },
+      });
     }
     outcome = verdicts.every((v) => v.passed) ? 'passed' : 'failed';
     await step('verify', outcome === 'passed' ? 'passed' : 'failed');
@@ -354,13 +488,26 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
         // The drill's own migration is closed, or its stall would be found again after the drill.
         const { state: migration } = await loadStream(store, migrationStream(migrationId), migrationDecider);
         const stages = migration.stages ?? [];
-        for (const stage of stages.slice(stages.indexOf(migration.stage ?? stages[0]!) + 1)) await migrate({ type: 'AdvanceMigrationStage', migrationId, toStage: stage });
+        for (const stage of stages.slice(stages.indexOf(migration.stage ?? stages[0]!) + 1))
+          await migrate({ type: 'AdvanceMigrationStage', migrationId, toStage: stage });
         if (migration.status !== 'completed') await migrate({ type: 'CompleteMigration', migrationId });
         say(`cleanup: migration ${migrationId} closed`);
       }
       // Tools Failsafe disabled during the drill are enabled again: the target as it was.
       for (const tool of new Set(seen.disabledTools.map((d) => d.tool))) {
-        await handleCommand(store, serviceStream(service), serviceDecider, { type: 'EnableFeature', service, scope: 'tool', target: tool, reason: `drill ${drill.drill} (${runId}) restores the target` }, { actor, now: new Date(now()) });
+        await handleCommand(
+          store,
+          serviceStream(service),
+          serviceDecider,
+          {
+            type: 'EnableFeature',
+            service,
+            scope: 'tool',
+            target: tool,
+            reason: `drill ${drill.drill} (${runId}) restores the target`,
+          },
+          { actor, now: new Date(now()) },
+        );
         say(`cleanup: tool ${tool} enabled again`);
       }
       const after = await state();
@@ -378,15 +525,28 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   const { timeToDetectMs, timeToRecoverMs } = observations ? detectionAndRecovery(observations) : {};
   await record({
     type: 'DrillFinished',
-    data: { runId, outcome, ...(timeToDetectMs !== undefined && { timeToDetectMs }), ...(timeToRecoverMs !== undefined && { timeToRecoverMs }) },
+    data: {
+      runId,
+      outcome,
+      ...(timeToDetectMs !== undefined && { timeToDetectMs }),
+      ...(timeToRecoverMs !== undefined && { timeToRecoverMs }),
+    },
   });
   for await (const sample of store.readStream(healthStream(service), { direction: 'backwards', maxCount: 2000 })) {
     if (sample.recordedAt.getTime() < started) break;
     const data = decodeEvent(sample).data as { errorRate?: number; latencyMs?: { p95?: number }; release?: string };
-    timeline.push({ at: sample.recordedAt.getTime(), kind: 'sample', label: `sample of ${data.release ?? '?'}`, errorRate: data.errorRate, p95Ms: data.latencyMs?.p95 });
+    timeline.push({
+      at: sample.recordedAt.getTime(),
+      kind: 'sample',
+      label: `sample of ${data.release ?? '?'}`,
+      errorRate: data.errorRate,
+      p95Ms: data.latencyMs?.p95,
+    });
   }
   timeline.sort((a, b) => a.at - b.at);
-  say(`drill ${drill.drill}: ${outcome.toUpperCase()}${timeToDetectMs !== undefined ? `, detected in ${(timeToDetectMs / 1000).toFixed(1)} s` : ''}${timeToRecoverMs !== undefined ? `, recovered in ${(timeToRecoverMs / 1000).toFixed(1)} s` : ''}`);
+  say(
+    `drill ${drill.drill}: ${outcome.toUpperCase()}${timeToDetectMs !== undefined ? `, detected in ${(timeToDetectMs / 1000).toFixed(1)} s` : ''}${timeToRecoverMs !== undefined ? `, recovered in ${(timeToRecoverMs / 1000).toFixed(1)} s` : ''}`,
+  );
   return {
     runId,
     drill: drill.drill,

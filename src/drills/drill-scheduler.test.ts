@@ -33,7 +33,14 @@ afterEach(async () => {
 
 /** A scheduler on a clock the test moves, recording the runs it starts. */
 function scheduler(clock: { now: Date }, runs: RunContext[]) {
-  return new DrillScheduler({ store, drillsDir, clock: { now: () => clock.now }, log: () => {}, checkEveryMs: 3_600_000, run: async (_drill, context) => void runs.push(context) });
+  return new DrillScheduler({
+    store,
+    drillsDir,
+    clock: { now: () => clock.now },
+    log: () => {},
+    checkEveryMs: 3_600_000,
+    run: async (_drill, context) => void runs.push(context),
+  });
 }
 
 describe('the drill scheduler', () => {
@@ -54,7 +61,9 @@ describe('the drill scheduler', () => {
     clock.now = new Date('2026-11-25T12:00:00Z');
     await Promise.all([a.tick(), b.tick(), a.tick(), b.tick()]);
     await Promise.all([a.stop(), b.stop()]);
-    expect(runs).toEqual([{ runId: expect.stringMatching(/^run-/), trigger: 'schedule', scheduledFor: '2026-11-25T03:00:00.000Z' }]);
+    expect(runs).toEqual([
+      { runId: expect.stringMatching(/^run-/), trigger: 'schedule', scheduledFor: '2026-11-25T03:00:00.000Z' },
+    ]);
     clock.now = new Date('2026-11-26T03:00:30Z');
     await b.tick();
     await b.stop();
@@ -62,7 +71,10 @@ describe('the drill scheduler', () => {
   });
 
   it('runs a drill asked for through the API once, and not again after a restart', async () => {
-    const request = encodeEvent({ type: 'DrillRequested', data: { runId: 'run-42', drill: 'nightly', requestedBy: 'alice' } }, { actor: 'alice', occurredAt: new Date() });
+    const request = encodeEvent(
+      { type: 'DrillRequested', data: { runId: 'run-42', drill: 'nightly', requestedBy: 'alice' } },
+      { actor: 'alice', occurredAt: new Date() },
+    );
     await store.append('drill-run-42', [request], 'no_stream');
     const runs: RunContext[] = [];
     const first = scheduler({ now: new Date('2026-11-24T10:00:00Z') }, runs);
@@ -71,7 +83,16 @@ describe('the drill scheduler', () => {
     expect(runs[0]).toEqual({ runId: 'run-42', trigger: 'manual', requested: true });
     await first.stop();
     // The run started (as the runner records it), then Failsafe restarted.
-    await store.append('drill-run-42', [encodeEvent({ type: 'DrillStarted', data: { runId: 'run-42', drill: 'nightly', trigger: 'manual' } }, { actor: 'drill', occurredAt: new Date() })], 0n);
+    await store.append(
+      'drill-run-42',
+      [
+        encodeEvent(
+          { type: 'DrillStarted', data: { runId: 'run-42', drill: 'nightly', trigger: 'manual' } },
+          { actor: 'drill', occurredAt: new Date() },
+        ),
+      ],
+      0n,
+    );
     const again = scheduler({ now: new Date('2026-11-24T10:00:00Z') }, runs);
     await again.start();
     await sleep(300);

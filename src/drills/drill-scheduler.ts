@@ -64,17 +64,24 @@ export class DrillScheduler {
         if (recorded.type !== 'DrillRequested' || recorded.revision !== 0n) continue;
         // Already started (by this Failsafe before a restart, or another one): nothing to do.
         let started = false;
-        for await (const last of this.options.store.readStream(recorded.stream, { direction: 'backwards', maxCount: 1 })) started = last.revision > 0n;
+        for await (const last of this.options.store.readStream(recorded.stream, {
+          direction: 'backwards',
+          maxCount: 1,
+        }))
+          started = last.revision > 0n;
         if (started) continue;
         const event = decodeEvent(recorded);
-        if (event.type === 'DrillRequested') this.enqueue(event.data.drill, { runId: event.data.runId, trigger: 'manual', requested: true });
+        if (event.type === 'DrillRequested')
+          this.enqueue(event.data.drill, { runId: event.data.runId, trigger: 'manual', requested: true });
       }
     })();
   }
 
   private enqueue(drill: string, context: RunContext): void {
     this.queue = this.queue.then(() =>
-      this.options.run(drill, context).catch((error: Error) => this.options.log(`drill ${drill} (${context.runId}): ${error.message}`)),
+      this.options
+        .run(drill, context)
+        .catch((error: Error) => this.options.log(`drill ${drill} (${context.runId}): ${error.message}`)),
     );
   }
 
@@ -91,12 +98,24 @@ export class DrillScheduler {
     for (const { drill, cron } of drills) {
       const stream = drillScheduleStream(drill);
       const context = { actor: SCHEDULER_ACTOR, now };
-      await handleCommand(this.options.store, stream, drillScheduleDecider, { type: 'SetSchedule', drill, cron, at: now.toISOString() }, context);
+      await handleCommand(
+        this.options.store,
+        stream,
+        drillScheduleDecider,
+        { type: 'SetSchedule', drill, cron, at: now.toISOString() },
+        context,
+      );
       const slot = previousSlot(parseCron(cron), now);
       if (!slot) continue;
       const runId = `run-${randomUUID().slice(0, 8)}`;
       try {
-        const { events } = await handleCommand(this.options.store, stream, drillScheduleDecider, { type: 'ClaimSlot', drill, slot: slot.toISOString(), runId }, context);
+        const { events } = await handleCommand(
+          this.options.store,
+          stream,
+          drillScheduleDecider,
+          { type: 'ClaimSlot', drill, slot: slot.toISOString(), runId },
+          context,
+        );
         if (events.length === 0) continue;
       } catch (error) {
         if (error instanceof InvariantViolated) continue; // Not due, or another Failsafe claimed it.

@@ -23,12 +23,33 @@ export interface LoadRun {
 }
 
 /** Runs the real k6 on a script against a loopback target, bounded by `durationMs`. */
-export function runK6(script: string, options: { targetUrl: string; rate: number; vus: number; tools: Readonly<Record<string, number>>; durationMs: number; binary?: string }): LoadRun {
+export function runK6(
+  script: string,
+  options: {
+    targetUrl: string;
+    rate: number;
+    vus: number;
+    tools: Readonly<Record<string, number>>;
+    durationMs: number;
+    binary?: string;
+  },
+): LoadRun {
   const binary = options.binary ?? join(toolsDir(), `k6-${K6_VERSION}`, 'k6');
   if (!existsSync(binary)) throw new ToolMissing(`k6 ${K6_VERSION}`, binary);
   const summaryPath = join(mkdtempSync(join(tmpdir(), 'failsafe-k6-')), 'summary.json');
   const child = spawn(binary, ['run', '--quiet', '--no-usage-report', script], {
-    env: { ...process.env, TARGET_URL: options.targetUrl, RATE: String(options.rate), TOOLS: Object.entries(options.tools).map(([tool, weight]) => `${tool}:${weight}`).join(','), VUS: String(options.vus), DURATION: `${Math.max(1, Math.round(options.durationMs / 1000))}s`, SUMMARY_PATH: summaryPath, K6_NO_USAGE_REPORT: 'true' },
+    env: {
+      ...process.env,
+      TARGET_URL: options.targetUrl,
+      RATE: String(options.rate),
+      TOOLS: Object.entries(options.tools)
+        .map(([tool, weight]) => `${tool}:${weight}`)
+        .join(','),
+      VUS: String(options.vus),
+      DURATION: `${Math.max(1, Math.round(options.durationMs / 1000))}s`,
+      SUMMARY_PATH: summaryPath,
+      K6_NO_USAGE_REPORT: 'true',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -38,7 +59,10 @@ export function runK6(script: string, options: { targetUrl: string; rate: number
     child.once('exit', (code) => {
       // 0: done; 99: a threshold crossed (the summary is still written). Anything else is a failure of k6 or the script.
       if (existsSync(summaryPath)) resolve(JSON.parse(readFileSync(summaryPath, 'utf8')) as LoadSummary);
-      else reject(new Error(`k6 exited with ${code} without a summary: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      else
+        reject(
+          new Error(`k6 exited with ${code} without a summary: ${stderr.trim().split('\n').slice(-3).join(' | ')}`),
+        );
     });
   });
   return { done, stop: () => void child.kill('SIGINT') };

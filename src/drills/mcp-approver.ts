@@ -11,8 +11,15 @@ export interface McpApprover {
  * 2026-07-28 protocol. Throws with Failsafe's own message when it refuses.
  */
 export async function approveThroughMcp(approver: McpApprover, service: string, rollbackId: string): Promise<string> {
-  const client = new Client({ name: 'failsafe-drill-runner', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-  await client.connect(new StreamableHTTPClientTransport(new URL(approver.mcpUrl), { requestInit: { headers: { Authorization: `Bearer ${approver.token}` } } }));
+  const client = new Client(
+    { name: 'failsafe-drill-runner', version: '1.0.0' },
+    { versionNegotiation: { mode: 'auto' } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(approver.mcpUrl), {
+      requestInit: { headers: { Authorization: `Bearer ${approver.token}` } },
+    }),
+  );
   try {
     const result = await client.callTool({ name: 'approve_rollback', arguments: { service, rollbackId } });
     const text = (result.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');

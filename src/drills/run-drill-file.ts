@@ -5,7 +5,11 @@ import { saveScorecard } from './scorecard-files.js';
 import { startToxiproxyServer, ToxiproxyControl } from './toxiproxy.js';
 
 /** A drill file to run: where it is and what its store, clients and Toxiproxy are; the rest goes to the runner as it is. */
-export interface DrillFileRun extends Pick<DrillRunnerOptions, 'store' | 'log' | 'signal' | 'trigger' | 'scheduledFor' | 'runId' | 'requested' | 'approver'> {
+export interface DrillFileRun
+  extends Pick<
+    DrillRunnerOptions,
+    'store' | 'log' | 'signal' | 'trigger' | 'scheduledFor' | 'runId' | 'requested' | 'approver'
+  > {
   readonly drillsDir: string;
   /** A drill name (`drills/<name>.yaml`) or a path. */
   readonly drill: string;
@@ -19,19 +23,27 @@ export interface DrillFileRun extends Pick<DrillRunnerOptions, 'store' | 'log' |
 export class UnknownTarget extends Error {
   readonly code = 'UNKNOWN_TARGET';
   constructor(service: string) {
-    super(`UnknownTarget: the drill targets "${service}", which is not a process-driven service of the fleet; pass the fleet file (--fleet) that runs it`);
+    super(
+      `UnknownTarget: the drill targets "${service}", which is not a process-driven service of the fleet; pass the fleet file (--fleet) that runs it`,
+    );
     this.name = 'UnknownTarget';
   }
 }
 
 /** Loads a drill file, runs it with Toxiproxy, and saves its scorecard and HTML report beside the store. */
-export async function runDrillFile(run: DrillFileRun): Promise<{ card: Scorecard; files: { json: string; html: string } }> {
+export async function runDrillFile(
+  run: DrillFileRun,
+): Promise<{ card: Scorecard; files: { json: string; html: string } }> {
   const drill = loadDrill(drillPath(run.drill, run.drillsDir));
   const targetAddress = run.addressOf(drill.target.service);
   if (!targetAddress) throw new UnknownTarget(drill.target.service);
   const server = run.toxiproxyUrl ? undefined : await startToxiproxyServer();
   try {
-    const card = await runDrill(drill, { ...run, toxiproxy: new ToxiproxyControl(run.toxiproxyUrl ?? server!.url), targetAddress });
+    const card = await runDrill(drill, {
+      ...run,
+      toxiproxy: new ToxiproxyControl(run.toxiproxyUrl ?? server!.url),
+      targetAddress,
+    });
     return { card, files: saveScorecard(run.dataDir, card) };
   } finally {
     await server?.stop();

@@ -19,7 +19,9 @@ export function saveScorecard(dataDir: string, card: Scorecard): { json: string;
 export class ScorecardNotFound extends Error {
   readonly code = 'SCORECARD_NOT_FOUND';
   constructor(runId: string, dataDir: string) {
-    super(`ScorecardNotFound: no scorecard for run "${runId}" under ${join(dataDir, 'drills')}; \`failsafe drill list\` shows the runs`);
+    super(
+      `ScorecardNotFound: no scorecard for run "${runId}" under ${join(dataDir, 'drills')}; \`failsafe drill list\` shows the runs`,
+    );
     this.name = 'ScorecardNotFound';
   }
 }
@@ -40,11 +42,13 @@ export function allScorecards(dataDir: string): Scorecard[] {
   } catch {
     return [];
   }
-  return runs.flatMap((runId) => {
-    try {
-      return [loadScorecard(dataDir, runId)];
-    } catch {
-      return [];
-    }
-  }).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return runs
+    .flatMap((runId) => {
+      try {
+        return [loadScorecard(dataDir, runId)];
+      } catch {
+        return [];
+      }
+    })
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }

@@ -23,22 +23,44 @@ describe('expectations', () => {
       detail: 'decided after 2.0 s by rule error_rate_critical',
     });
     expect(judge({ expect: 'rollback_completed', within: 60_000 }, seen).passed).toBe(true);
-    expect(judge({ expect: 'load_after', p95BelowMs: 2000, errorRateBelow: 0.05 }, seen).detail).toBe('p95 12 ms, errors 1.0 % over 300 requests');
+    expect(judge({ expect: 'load_after', p95BelowMs: 2000, errorRateBelow: 0.05 }, seen).detail).toBe(
+      'p95 12 ms, errors 1.0 % over 300 requests',
+    );
   });
 
   it('fail with the reason: too late, the wrong mode, not at all', () => {
-    expect(judge({ expect: 'rollback_decided', mode: 'automatic', within: 1_000 }, seen)).toMatchObject({ passed: false, detail: 'decided after 2.0 s by rule error_rate_critical' });
-    expect(judge({ expect: 'rollback_decided', mode: 'manual', within: 30_000 }, seen)).toMatchObject({ passed: false, detail: 'a automatic rollback was decided (rule error_rate_critical), not manual' });
-    expect(judge({ expect: 'tool_disabled', tool: 'refund', within: 30_000 }, seen)).toMatchObject({ passed: false, detail: 'no tool was disabled' });
-    expect(judge({ expect: 'no_rollback', during: 60_000 }, seen)).toMatchObject({ passed: false, detail: 'a rollback started after 2.2 s' });
-    expect(judge({ expect: 'release_after', release: 'v2.0.0' }, seen)).toMatchObject({ passed: false, detail: 'the service runs v1.0.0' });
+    expect(judge({ expect: 'rollback_decided', mode: 'automatic', within: 1_000 }, seen)).toMatchObject({
+      passed: false,
+      detail: 'decided after 2.0 s by rule error_rate_critical',
+    });
+    expect(judge({ expect: 'rollback_decided', mode: 'manual', within: 30_000 }, seen)).toMatchObject({
+      passed: false,
+      detail: 'a automatic rollback was decided (rule error_rate_critical), not manual',
+    });
+    expect(judge({ expect: 'tool_disabled', tool: 'refund', within: 30_000 }, seen)).toMatchObject({
+      passed: false,
+      detail: 'no tool was disabled',
+    });
+    expect(judge({ expect: 'no_rollback', during: 60_000 }, seen)).toMatchObject({
+      passed: false,
+      detail: 'a rollback started after 2.2 s',
+    });
+    expect(judge({ expect: 'release_after', release: 'v2.0.0' }, seen)).toMatchObject({
+      passed: false,
+      detail: 'the service runs v1.0.0',
+    });
     expect(judge({ expect: 'load_after', p95BelowMs: 10, errorRateBelow: 0.05 }, seen).passed).toBe(false);
-    expect(judge({ expect: 'migration_reverted', within: 10_000 }, seen)).toMatchObject({ passed: false, detail: 'a automatic rollback was decided but the migration was not reverted' });
+    expect(judge({ expect: 'migration_reverted', within: 10_000 }, seen)).toMatchObject({
+      passed: false,
+      detail: 'a automatic rollback was decided but the migration was not reverted',
+    });
   });
 
   it('measure detection from the first fault to the decision, recovery to the completion', () => {
     expect(detectionAndRecovery(seen)).toEqual({ timeToDetectMs: 2_000, timeToRecoverMs: 3_100 });
-    expect(detectionAndRecovery({ ...seen, decided: undefined, completed: undefined, rollbackStarted: undefined })).toEqual({});
+    expect(
+      detectionAndRecovery({ ...seen, decided: undefined, completed: undefined, rollbackStarted: undefined }),
+    ).toEqual({});
   });
 });
 
@@ -78,7 +100,12 @@ describe('the report', () => {
   });
 
   it('shows a trend, one run a line', () => {
-    expect(trendTable([card, { ...card, runId: 'run-2', outcome: 'passed', startedAt: '2026-12-01T03:00:00.000Z', timeToDetectMs: 1_500 }]).split('\n')).toEqual([
+    expect(
+      trendTable([
+        card,
+        { ...card, runId: 'run-2', outcome: 'passed', startedAt: '2026-12-01T03:00:00.000Z', timeToDetectMs: 1_500 },
+      ]).split('\n'),
+    ).toEqual([
       '2026-11-24 10:00  failed   detect   2.0 s  recover   3.1 s  1/2 met  run-1',
       '2026-12-01 03:00  passed   detect   1.5 s  recover   3.1 s  1/2 met  run-2',
     ]);

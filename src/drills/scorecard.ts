@@ -14,7 +14,11 @@ export interface Observations {
   readonly releaseAfter?: string | undefined;
   readonly healthyAfter: boolean;
   readonly toolsAfter: number;
-  readonly load: { readonly before?: LoadSummary | undefined; readonly during?: LoadSummary | undefined; readonly after?: LoadSummary | undefined };
+  readonly load: {
+    readonly before?: LoadSummary | undefined;
+    readonly during?: LoadSummary | undefined;
+    readonly after?: LoadSummary | undefined;
+  };
 }
 
 export interface Verdict {
@@ -35,32 +39,61 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
       const name = `rollback_decided (${expectation.mode}) within ${s(expectation.within)}`;
       const after = since(seen.decided?.at);
       if (after === undefined) return { expectation: name, passed: false, detail: 'no rollback was decided' };
-      if (seen.decided!.mode !== expectation.mode) return { expectation: name, passed: false, detail: `a ${seen.decided!.mode} rollback was decided (rule ${seen.decided!.rule}), not ${expectation.mode}` };
-      return { expectation: name, passed: after <= expectation.within, detail: `decided after ${s(after)} by rule ${seen.decided!.rule}` };
+      if (seen.decided!.mode !== expectation.mode)
+        return {
+          expectation: name,
+          passed: false,
+          detail: `a ${seen.decided!.mode} rollback was decided (rule ${seen.decided!.rule}), not ${expectation.mode}`,
+        };
+      return {
+        expectation: name,
+        passed: after <= expectation.within,
+        detail: `decided after ${s(after)} by rule ${seen.decided!.rule}`,
+      };
     }
     case 'rollback_completed': {
       const name = `rollback_completed within ${s(expectation.within)}`;
       const after = since(seen.completed);
-      if (after === undefined) return { expectation: name, passed: false, detail: seen.rollbackStarted ? 'the rollback started but did not complete' : 'no rollback completed' };
+      if (after === undefined)
+        return {
+          expectation: name,
+          passed: false,
+          detail: seen.rollbackStarted ? 'the rollback started but did not complete' : 'no rollback completed',
+        };
       return { expectation: name, passed: after <= expectation.within, detail: `completed after ${s(after)}` };
     }
     case 'tool_disabled': {
       const name = `tool_disabled ${expectation.tool} within ${s(expectation.within)}`;
       const found = seen.disabledTools.find((d) => d.tool === expectation.tool);
-      if (!found) return { expectation: name, passed: false, detail: seen.disabledTools.length ? `other tools were disabled: ${seen.disabledTools.map((d) => d.tool).join(', ')}` : 'no tool was disabled' };
+      if (!found)
+        return {
+          expectation: name,
+          passed: false,
+          detail: seen.disabledTools.length
+            ? `other tools were disabled: ${seen.disabledTools.map((d) => d.tool).join(', ')}`
+            : 'no tool was disabled',
+        };
       const after = found.at - seen.faultAt;
       return { expectation: name, passed: after <= expectation.within, detail: `disabled after ${s(after)}` };
     }
     case 'migration_reverted': {
       const name = `migration_reverted within ${s(expectation.within)}`;
       const after = since(seen.migrationReverted);
-      if (after === undefined) return { expectation: name, passed: false, detail: seen.decided ? `a ${seen.decided.mode} rollback was decided but the migration was not reverted` : 'nothing reverted the migration' };
+      if (after === undefined)
+        return {
+          expectation: name,
+          passed: false,
+          detail: seen.decided
+            ? `a ${seen.decided.mode} rollback was decided but the migration was not reverted`
+            : 'nothing reverted the migration',
+        };
       return { expectation: name, passed: after <= expectation.within, detail: `reverted after ${s(after)}` };
     }
     case 'no_rollback': {
       const name = `no rollback during ${s(expectation.during)}`;
       const started = since(seen.rollbackStarted);
-      if (started !== undefined && started <= expectation.during) return { expectation: name, passed: false, detail: `a rollback started after ${s(started)}` };
+      if (started !== undefined && started <= expectation.during)
+        return { expectation: name, passed: false, detail: `a rollback started after ${s(started)}` };
       return { expectation: name, passed: true, detail: 'no rollback started' };
     }
     case 'release_after':
@@ -70,15 +103,28 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
         detail: `the service runs ${seen.releaseAfter ?? 'nothing'}`,
       };
     case 'healthy_after':
-      return { expectation: 'healthy_after', passed: seen.healthyAfter, detail: seen.healthyAfter ? '/health answered OK' : '/health did not answer OK' };
+      return {
+        expectation: 'healthy_after',
+        passed: seen.healthyAfter,
+        detail: seen.healthyAfter ? '/health answered OK' : '/health did not answer OK',
+      };
     case 'tools_after':
-      return { expectation: `tools_after >= ${expectation.atLeast}`, passed: seen.toolsAfter >= expectation.atLeast, detail: `tools/list listed ${seen.toolsAfter} tools` };
+      return {
+        expectation: `tools_after >= ${expectation.atLeast}`,
+        passed: seen.toolsAfter >= expectation.atLeast,
+        detail: `tools/list listed ${seen.toolsAfter} tools`,
+      };
     case 'load_after': {
       const name = `load_after p95 < ${expectation.p95BelowMs} ms, errors < ${(expectation.errorRateBelow * 100).toFixed(1)} %`;
       const after = seen.load.after;
-      if (!after || after.requests === 0) return { expectation: name, passed: false, detail: 'no load ran after the recovery' };
+      if (!after || after.requests === 0)
+        return { expectation: name, passed: false, detail: 'no load ran after the recovery' };
       const detail = `p95 ${after.p95Ms.toFixed(0)} ms, errors ${(after.errorRate * 100).toFixed(1)} % over ${after.requests} requests`;
-      return { expectation: name, passed: after.p95Ms < expectation.p95BelowMs && after.errorRate < expectation.errorRateBelow, detail };
+      return {
+        expectation: name,
+        passed: after.p95Ms < expectation.p95BelowMs && after.errorRate < expectation.errorRateBelow,
+        detail,
+      };
     }
   }
 }
@@ -112,7 +158,10 @@ export interface Scorecard {
 /** Detection is the first decision (or disabled tool); recovery, the rollback's completion (or that tool disabled). */
 export function detectionAndRecovery(seen: Observations): { timeToDetectMs?: number; timeToRecoverMs?: number } {
   const detected = Math.min(seen.decided?.at ?? Infinity, seen.disabledTools[0]?.at ?? Infinity);
-  const recovered = seen.completed ?? seen.migrationReverted ?? (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
+  const recovered =
+    seen.completed ??
+    seen.migrationReverted ??
+    (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
   return {
     ...(Number.isFinite(detected) && { timeToDetectMs: detected - seen.faultAt }),
     ...(recovered !== undefined && { timeToRecoverMs: recovered - seen.faultAt }),

@@ -16,7 +16,9 @@ export const TOXIPROXY_VERSION = '2.12.0';
 export class ToolMissing extends Error {
   readonly code = 'TOOL_MISSING';
   constructor(tool: string, where: string) {
-    super(`ToolMissing: ${tool} is not at ${where}; run \`bash scripts/provision.sh\` (it builds it with Go, once per machine)`);
+    super(
+      `ToolMissing: ${tool} is not at ${where}; run \`bash scripts/provision.sh\` (it builds it with Go, once per machine)`,
+    );
     this.name = 'ToolMissing';
   }
 }
@@ -45,10 +47,16 @@ export const toxiproxyAnswers = (url: string): Promise<boolean> =>
   );
 
 /** Starts `toxiproxy-server` on a loopback port (a free one by default) and waits until its API answers. */
-export async function startToxiproxyServer(port?: number, binary = join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server')): Promise<RunningToxiproxy> {
+export async function startToxiproxyServer(
+  port?: number,
+  binary = join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server'),
+): Promise<RunningToxiproxy> {
   if (!existsSync(binary)) throw new ToolMissing(`toxiproxy-server ${TOXIPROXY_VERSION}`, binary);
   port ??= await freePort();
-  const child: ChildProcess = spawn(binary, ['-host', '127.0.0.1', '-port', String(port)], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const child: ChildProcess = spawn(binary, ['-host', '127.0.0.1', '-port', String(port)], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   for (let attempt = 0; !(await toxiproxyAnswers(url)); attempt += 1) {
@@ -92,7 +100,13 @@ export class ToxiproxyControl {
 
   async addToxic(proxy: string, toxic: ToxicSpec): Promise<void> {
     const target = await this.client.get(proxy);
-    await target.addToxic({ name: toxic.name, type: toxic.type, stream: toxic.stream, toxicity: toxic.toxicity, attributes: toxic.attributes } as never);
+    await target.addToxic({
+      name: toxic.name,
+      type: toxic.type,
+      stream: toxic.stream,
+      toxicity: toxic.toxicity,
+      attributes: toxic.attributes,
+    } as never);
   }
 
   /** The toxics a proxy has now (the client has no call for this). */
@@ -103,8 +117,12 @@ export class ToxiproxyControl {
   }
 
   async removeToxic(proxy: string, name: string): Promise<void> {
-    const response = await fetch(`${this.url}/proxies/${encodeURIComponent(proxy)}/toxics/${encodeURIComponent(name)}`, { method: 'DELETE' });
-    if (!response.ok && response.status !== 404) throw new Error(`Toxiproxy: DELETE toxic ${name} of ${proxy}: ${response.status} ${await response.text()}`);
+    const response = await fetch(
+      `${this.url}/proxies/${encodeURIComponent(proxy)}/toxics/${encodeURIComponent(name)}`,
+      { method: 'DELETE' },
+    );
+    if (!response.ok && response.status !== 404)
+      throw new Error(`Toxiproxy: DELETE toxic ${name} of ${proxy}: ${response.status} ${await response.text()}`);
   }
 
   /** Removes the toxics whose names start with `prefix` (what a crashed drill left behind). */
@@ -116,6 +134,7 @@ export class ToxiproxyControl {
 
   async removeProxy(name: string): Promise<void> {
     const response = await fetch(`${this.url}/proxies/${encodeURIComponent(name)}`, { method: 'DELETE' });
-    if (!response.ok && response.status !== 404) throw new Error(`Toxiproxy: DELETE proxy ${name}: ${response.status} ${await response.text()}`);
+    if (!response.ok && response.status !== 404)
+      throw new Error(`Toxiproxy: DELETE proxy ${name}: ${response.status} ${await response.text()}`);
   }
 }

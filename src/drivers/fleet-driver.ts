@@ -1,4 +1,10 @@
-import { UnknownService, type ActionContext, type FeatureFlags, type Instance, type TargetDriver } from './target-driver.js';
+import {
+  UnknownService,
+  type ActionContext,
+  type FeatureFlags,
+  type Instance,
+  type TargetDriver,
+} from './target-driver.js';
 
 /** One driver for the whole fleet: each service is handed to the driver configured for it. */
 export class FleetDriver implements TargetDriver {

@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +55,9 @@ describe('process driver (real processes)', () => {
 
   it('keeps the previous release serving when the new one never becomes ready', async () => {
     await driver.deploy('sample', 'v1.0.0');
-    await expect(driver.deploy('sample', 'v2.0.0-crash')).rejects.toThrow(/ReleaseNotReady: sample v2.0.0-crash exited \(code 3\) before it was ready: .*crashes at start/);
+    await expect(driver.deploy('sample', 'v2.0.0-crash')).rejects.toThrow(
+      /ReleaseNotReady: sample v2.0.0-crash exited \(code 3\) before it was ready: .*crashes at start/,
+    );
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
   }, 60_000);
 
@@ -79,11 +90,18 @@ describe('process driver (real processes)', () => {
     const broken = mkdtempSync(join(tmpdir(), 'failsafe-releases-'));
     mkdirSync(join(broken, 'bad'));
     writeFileSync(join(broken, 'bad', 'release.yaml'), 'release: bad\ncommand: []\nreadiness:\n  timeoutSeconds: -1\n');
-    const other = await ProcessDriver.start({ services: { broken: { releasesDir: broken, port: 0 } }, stateDir: join(stateDir, 'other') });
-    await expect(other.deploy('broken', 'bad')).rejects.toThrow(/InvalidReleaseManifest: .*release.yaml has 2 problem.*line 2: command.*line 4: readiness.timeoutSeconds/s);
+    const other = await ProcessDriver.start({
+      services: { broken: { releasesDir: broken, port: 0 } },
+      stateDir: join(stateDir, 'other'),
+    });
+    await expect(other.deploy('broken', 'bad')).rejects.toThrow(
+      /InvalidReleaseManifest: .*release.yaml has 2 problem.*line 2: command.*line 4: readiness.timeoutSeconds/s,
+    );
     await other.close();
     rmSync(broken, { recursive: true, force: true });
-    await expect(driver.deploy('nope', 'v1.0.0')).rejects.toThrow(/UnknownService: "nope" is not configured \(known: sample\)/);
+    await expect(driver.deploy('nope', 'v1.0.0')).rejects.toThrow(
+      /UnknownService: "nope" is not configured \(known: sample\)/,
+    );
   }, 60_000);
 
   it('adopts the instance a previous supervisor left running', async () => {
@@ -98,7 +116,9 @@ describe('process driver (real processes)', () => {
     const [running] = await driver.deploy('sample', 'v1.0.0');
     // A supervisor still running (here: this test runner's parent, alive and not this process) keeps its fleet.
     writeFileSync(join(stateDir, 'supervisor.pid'), `${process.ppid}\n`);
-    await expect(ProcessDriver.stopAllRecorded(stateDir)).rejects.toThrow(/FleetStillSupervised: .*pid \d+\) still supervises/);
+    await expect(ProcessDriver.stopAllRecorded(stateDir)).rejects.toThrow(
+      /FleetStillSupervised: .*pid \d+\) still supervises/,
+    );
     await expect(health(running!.url)).resolves.toMatchObject({ release: 'v1.0.0' });
     await driver.close();
     writeFileSync(join(stateDir, 'pids', String(process.pid)), 'some other program\n');
@@ -127,13 +147,20 @@ describe('process driver (real processes)', () => {
     const command = `["{node}", "-e", "require('fs').writeFileSync(${JSON.stringify(marker)}, '')"]`;
     writeFileSync(join(root, 'x', 'release.yaml'), `release: x\ncommand: ${command}\n`);
     symlinkSync(join(root, 'x'), join(releases, 'linked'));
-    const escaping = await ProcessDriver.start({ services: { s: { releasesDir: releases, port: 0 } }, stateDir: join(stateDir, 'escape') });
+    const escaping = await ProcessDriver.start({
+      services: { s: { releasesDir: releases, port: 0 } },
+      stateDir: join(stateDir, 'escape'),
+    });
     try {
       for (const release of ['../x', '../../x', 'a/../../x', '..', '.hidden', 'x\u0000', 'x\ny', `${root}/x`]) {
-        await expect(escaping.deploy('s', release), release).rejects.toThrow(/UnsafeName: s release .* is not a plain name/);
+        await expect(escaping.deploy('s', release), release).rejects.toThrow(
+          /UnsafeName: s release .* is not a plain name/,
+        );
         expect(await escaping.hasRelease('s', release), release).toBe(false);
       }
-      await expect(escaping.deploy('s', 'linked')).rejects.toThrow(/UnsafeName: s path "linked\/release.yaml" leads outside/);
+      await expect(escaping.deploy('s', 'linked')).rejects.toThrow(
+        /UnsafeName: s path "linked\/release.yaml" leads outside/,
+      );
       expect(await escaping.hasRelease('s', 'linked')).toBe(false);
       expect(existsSync(marker)).toBe(false);
     } finally {
@@ -142,7 +169,9 @@ describe('process driver (real processes)', () => {
     }
     await driver.deploy('sample', 'v1.0.0');
     for (const tool of ['refund,add', 'refund\u0000', 'a b', 'ré']) {
-      await expect(driver.setFeatureFlags('sample', { ...noFeatureFlags, tools: [tool] }), tool).rejects.toThrow(/UnsafeName: sample tool .* is not a plain name/);
+      await expect(driver.setFeatureFlags('sample', { ...noFeatureFlags, tools: [tool] }), tool).rejects.toThrow(
+        /UnsafeName: sample tool .* is not a plain name/,
+      );
     }
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 5 });
   }, 60_000);

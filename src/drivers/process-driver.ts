@@ -1,5 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,7 +149,8 @@ export class ProcessDriver implements TargetDriver {
     mkdirSync(join(options.stateDir, 'logs'), { recursive: true });
     mkdirSync(join(options.stateDir, 'pids'), { recursive: true });
     const forwarders = new Map<string, TcpForwarder>();
-    for (const [service, config] of Object.entries(options.services)) forwarders.set(service, await TcpForwarder.listen(config.port));
+    for (const [service, config] of Object.entries(options.services))
+      forwarders.set(service, await TcpForwarder.listen(config.port));
     const driver = new ProcessDriver(options, forwarders);
     for (const service of forwarders.keys()) await driver.adopt(service);
     await driver.stopOrphans();
@@ -189,7 +200,9 @@ export class ProcessDriver implements TargetDriver {
       await this.switchTo(service, release, flags, true);
       this.options.log?.(`${service}: ${release} was not running; started it again`);
     } catch (error) {
-      this.options.log?.(`${service}: ${release} was not running and could not be started: ${(error as Error).message}`);
+      this.options.log?.(
+        `${service}: ${release} was not running and could not be started: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -204,7 +217,9 @@ export class ProcessDriver implements TargetDriver {
    * outlives Failsafe by design, so this is how a person (or a test) ends it for good.
    */
   static async stopAllRecorded(stateDir: string, log?: (line: string) => void): Promise<number> {
-    const supervisor = Number(existsSync(supervisorFile(stateDir)) ? readFileSync(supervisorFile(stateDir), 'utf8') : 0);
+    const supervisor = Number(
+      existsSync(supervisorFile(stateDir)) ? readFileSync(supervisorFile(stateDir), 'utf8') : 0,
+    );
     // A supervisor that is still running would see its instances vanish and no rule could tell why.
     if (supervisor > 0 && supervisor !== process.pid && alive(supervisor)) throw new FleetStillSupervised(supervisor);
     return stopRecordedInstances(stateDir, new Set(), log);
@@ -214,7 +229,10 @@ export class ProcessDriver implements TargetDriver {
   private async serialized<T>(service: string, work: () => Promise<T>): Promise<T> {
     this.forwarder(service);
     const next = (this.queues.get(service) ?? Promise.resolve()).then(work, work);
-    this.queues.set(service, next.catch(() => undefined));
+    this.queues.set(
+      service,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
@@ -241,7 +259,8 @@ export class ProcessDriver implements TargetDriver {
   private descriptor(service: string, release: string, preferSnapshot: boolean): ReleaseDescriptor {
     const original = this.releaseFile(service, release);
     const snapshot = confined(service, this.options.stateDir, 'backups', service, release, RELEASE_FILE);
-    if (!existsSync(original) && !(preferSnapshot && existsSync(snapshot))) throw new ReleaseNotFound(service, release, original);
+    if (!existsSync(original) && !(preferSnapshot && existsSync(snapshot)))
+      throw new ReleaseNotFound(service, release, original);
     const descriptor = readReleaseDescriptor(preferSnapshot && existsSync(snapshot) ? snapshot : original);
     return { ...descriptor, dir: join(this.options.services[service]!.releasesDir, release) };
   }
@@ -251,15 +270,22 @@ export class ProcessDriver implements TargetDriver {
     mkdirSync(dir, { recursive: true });
     const source = this.releaseFile(service, release);
     if (existsSync(source)) writeFileSync(join(dir, RELEASE_FILE), readFileSync(source));
-    writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify({ release, flags, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`);
+    writeFileSync(
+      join(dir, 'snapshot.json'),
+      `${JSON.stringify({ release, flags, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`,
+    );
   }
 
   deploy(service: string, release: string): Promise<Instance[]> {
-    return this.serialized(service, () => this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, false));
+    return this.serialized(service, () =>
+      this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, false),
+    );
   }
 
   rollback(service: string, release: string): Promise<Instance[]> {
-    return this.serialized(service, () => this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, true));
+    return this.serialized(service, () =>
+      this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, true),
+    );
   }
 
   setFeatureFlags(service: string, flags: FeatureFlags): Promise<Instance[]> {
@@ -282,7 +308,12 @@ export class ProcessDriver implements TargetDriver {
     return this.descriptor(service, release, true).tools;
   }
 
-  private async switchTo(service: string, release: string, flags: FeatureFlags, preferSnapshot: boolean): Promise<Instance[]> {
+  private async switchTo(
+    service: string,
+    release: string,
+    flags: FeatureFlags,
+    preferSnapshot: boolean,
+  ): Promise<Instance[]> {
     const current = this.running.get(service);
     if (current?.instance.release === release && sameFlags(current.flags, flags)) return [current.instance];
     const descriptor = this.descriptor(service, release, preferSnapshot);
@@ -322,7 +353,8 @@ export class ProcessDriver implements TargetDriver {
     });
     closeSync(log);
     child.unref();
-    if (child.pid !== undefined) writeFileSync(pidFile(this.options.stateDir, child.pid), `${[command, ...args].join(' ')}\n`);
+    if (child.pid !== undefined)
+      writeFileSync(pidFile(this.options.stateDir, child.pid), `${[command, ...args].join(' ')}\n`);
     const url = `http://127.0.0.1:${port}`;
     const deadline = performance.now() + descriptor.readiness.timeoutSeconds * 1000;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -331,17 +363,31 @@ export class ProcessDriver implements TargetDriver {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
         await exited;
         const tail = existsSync(logPath) ? readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
-        throw new ReleaseNotReady(service, descriptor.release, `exited (code ${child.exitCode ?? child.signalCode}) before it was ready: ${tail}`);
+        throw new ReleaseNotReady(
+          service,
+          descriptor.release,
+          `exited (code ${child.exitCode ?? child.signalCode}) before it was ready: ${tail}`,
+        );
       }
       if (await answers(`${url}${descriptor.readiness.path}`)) break;
       if (performance.now() > deadline) {
         await this.stopInstance({ pid: child.pid, child, graceMs: 1000 });
-        throw new ReleaseNotReady(service, descriptor.release, `did not answer ${descriptor.readiness.path} within ${descriptor.readiness.timeoutSeconds} s`);
+        throw new ReleaseNotReady(
+          service,
+          descriptor.release,
+          `did not answer ${descriptor.readiness.path} within ${descriptor.readiness.timeoutSeconds} s`,
+        );
       }
       await sleep(100);
     }
     return {
-      instance: { id: `${service}-${child.pid}`, service, release: descriptor.release, url, startedAt: (this.options.clock ?? systemClock).now().toISOString() },
+      instance: {
+        id: `${service}-${child.pid}`,
+        service,
+        release: descriptor.release,
+        url,
+        startedAt: (this.options.clock ?? systemClock).now().toISOString(),
+      },
       pid: child.pid,
       port,
       flags,
@@ -381,7 +427,9 @@ const supervisorFile = (stateDir: string) => join(stateDir, 'supervisor.pid');
 export class FleetStillSupervised extends Error {
   readonly code = 'FLEET_STILL_SUPERVISED';
   constructor(readonly pid: number) {
-    super(`FleetStillSupervised: failsafe serve (pid ${pid}) still supervises this fleet; stop it first (Ctrl-C or SIGTERM)`);
+    super(
+      `FleetStillSupervised: failsafe serve (pid ${pid}) still supervises this fleet; stop it first (Ctrl-C or SIGTERM)`,
+    );
     this.name = 'FleetStillSupervised';
   }
 }
@@ -401,7 +449,11 @@ async function stopInstance(stateDir: string, running: Pick<Running, 'pid' | 'ch
 }
 
 /** Stops the recorded instances not kept, checking each pid still runs what was recorded (pids are reused). */
-async function stopRecordedInstances(stateDir: string, keep: ReadonlySet<number>, log?: (line: string) => void): Promise<number> {
+async function stopRecordedInstances(
+  stateDir: string,
+  keep: ReadonlySet<number>,
+  log?: (line: string) => void,
+): Promise<number> {
   const pids = join(stateDir, 'pids');
   let stopped = 0;
   for (const name of existsSync(pids) ? readdirSync(pids) : []) {

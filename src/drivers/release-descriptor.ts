@@ -17,7 +17,12 @@ export const releaseDescriptorSchema = z.strictObject({
   release: releaseName,
   command: z.array(z.string().min(1)).min(1),
   env: z.record(z.string(), z.string()).default({}),
-  readiness: z.strictObject({ path: z.string().startsWith('/').default('/health'), timeoutSeconds: z.number().positive().max(600).default(30) }).default({ path: '/health', timeoutSeconds: 30 }),
+  readiness: z
+    .strictObject({
+      path: z.string().startsWith('/').default('/health'),
+      timeoutSeconds: z.number().positive().max(600).default(30),
+    })
+    .default({ path: '/health', timeoutSeconds: 30 }),
   stopGraceSeconds: z.number().nonnegative().max(600).default(30),
   app: z.record(z.string(), z.unknown()).default({}),
   /** The tools this release serves (its catalogue): post-rollback verification expects these, minus those disabled. */
@@ -34,5 +39,8 @@ export function readReleaseDescriptor(file: string): ReleaseDescriptor {
 }
 
 export function expand(text: string, values: { releaseDir: string; port: number }): string {
-  return text.replaceAll('{node}', process.execPath).replaceAll('{releaseDir}', values.releaseDir).replaceAll('{port}', String(values.port));
+  return text
+    .replaceAll('{node}', process.execPath)
+    .replaceAll('{releaseDir}', values.releaseDir)
+    .replaceAll('{port}', String(values.port));
 }

@@ -50,15 +50,25 @@ export interface TargetDriver {
 
 export class ReleaseNotFound extends Error {
   readonly code = 'RELEASE_NOT_FOUND';
-  constructor(readonly service: string, readonly release: string, where: string) {
-    super(`ReleaseNotFound: ${service} has no release ${release} (looked for ${where}); list the releases folder or fix the name`);
+  constructor(
+    readonly service: string,
+    readonly release: string,
+    where: string,
+  ) {
+    super(
+      `ReleaseNotFound: ${service} has no release ${release} (looked for ${where}); list the releases folder or fix the name`,
+    );
     this.name = 'ReleaseNotFound';
   }
 }
 
 export class ReleaseNotReady extends Error {
   readonly code = 'RELEASE_NOT_READY';
-  constructor(readonly service: string, readonly release: string, why: string) {
+  constructor(
+    readonly service: string,
+    readonly release: string,
+    why: string,
+  ) {
     super(`ReleaseNotReady: ${service} ${release} ${why}; the previous release keeps serving`);
     this.name = 'ReleaseNotReady';
   }
@@ -67,7 +77,12 @@ export class ReleaseNotReady extends Error {
 /** A name that would take a driver outside its own folders, or into a list it builds (MCP_DISABLE_TOOLS). */
 export class UnsafeName extends Error {
   readonly code = 'UNSAFE_NAME';
-  constructor(readonly service: string, what: string, readonly value: string, why: string) {
+  constructor(
+    readonly service: string,
+    what: string,
+    readonly value: string,
+    why: string,
+  ) {
     super(`UnsafeName: ${service} ${what} ${JSON.stringify(value)} ${why}; use letters, digits, ".", "_" and "-" only`);
     this.name = 'UnsafeName';
   }
@@ -75,7 +90,10 @@ export class UnsafeName extends Error {
 
 export class UnknownService extends Error {
   readonly code = 'UNKNOWN_SERVICE';
-  constructor(readonly service: string, known: readonly string[]) {
+  constructor(
+    readonly service: string,
+    known: readonly string[],
+  ) {
     super(`UnknownService: "${service}" is not configured (known: ${known.join(', ') || 'none'})`);
     this.name = 'UnknownService';
   }

@@ -11,7 +11,10 @@ interface Received {
 }
 
 /** A real deploy endpoint on loopback that answers with the statuses it is given, in turn. */
-async function endpoint(secret: string, statuses: number[]): Promise<{ url: string; received: Received[]; server: Server }> {
+async function endpoint(
+  secret: string,
+  statuses: number[],
+): Promise<{ url: string; received: Received[]; server: Server }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let raw = '';
@@ -22,7 +25,11 @@ async function endpoint(secret: string, statuses: number[]): Promise<{ url: stri
       received.push({ body: JSON.parse(raw), headers: req.headers, validSignature, at: performance.now() });
       const status = statuses.shift() ?? 200;
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(status === 200 ? JSON.stringify({ instances: [{ id: 'i-1', release: 'v2', url: 'http://127.0.0.1:9/' }] }) : JSON.stringify({ error: 'busy' }));
+      res.end(
+        status === 200
+          ? JSON.stringify({ instances: [{ id: 'i-1', release: 'v2', url: 'http://127.0.0.1:9/' }] })
+          : JSON.stringify({ error: 'busy' }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -38,11 +45,18 @@ describe('webhook driver (a real HTTP endpoint)', () => {
     server = hook.server;
     const driver = new WebhookDriver({ url: hook.url, secret: 's3cret', backoffMs: 10 });
     const instances = await driver.deploy('payments', 'v2');
-    expect(instances).toEqual([{ id: 'i-1', service: 'payments', release: 'v2', url: 'http://127.0.0.1:9/', startedAt: expect.any(String) }]);
+    expect(instances).toEqual([
+      { id: 'i-1', service: 'payments', release: 'v2', url: 'http://127.0.0.1:9/', startedAt: expect.any(String) },
+    ]);
     expect(hook.received).toHaveLength(3);
     expect(hook.received.every((r) => r.validSignature)).toBe(true);
     expect(new Set(hook.received.map((r) => r.headers['idempotency-key'])).size).toBe(1);
-    expect(hook.received[0]!.body).toMatchObject({ action: 'deploy', service: 'payments', release: 'v2', idempotencyKey: hook.received[0]!.headers['idempotency-key'] });
+    expect(hook.received[0]!.body).toMatchObject({
+      action: 'deploy',
+      service: 'payments',
+      release: 'v2',
+      idempotencyKey: hook.received[0]!.headers['idempotency-key'],
+    });
     await driver.setFeatureFlags('payments', { tools: ['refund'], agents: ['planner'], legacyMode: true });
     expect(hook.received.at(-1)!.body).toMatchObject({
       action: 'set-feature-flags',
@@ -82,7 +96,9 @@ describe('webhook driver (a real HTTP endpoint)', () => {
   it('does not retry a request the endpoint refuses, and says why', async () => {
     const hook = await endpoint('s3cret', [400]);
     server = hook.server;
-    const error = await new WebhookDriver({ url: hook.url, secret: 's3cret', backoffMs: 10 }).rollback('payments', 'v1').catch((e: unknown) => e);
+    const error = await new WebhookDriver({ url: hook.url, secret: 's3cret', backoffMs: 10 })
+      .rollback('payments', 'v1')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WebhookFailed);
     expect((error as Error).message).toMatch(/rollback of payments: attempt 1: HTTP 400 .*busy.*not retried/);
     expect(hook.received).toHaveLength(1);
@@ -91,7 +107,11 @@ describe('webhook driver (a real HTTP endpoint)', () => {
   it('gives up after its retries when the endpoint is unreachable', async () => {
     const hook = await endpoint('s3cret', []);
     await new Promise<void>((r) => hook.server.close(() => r()));
-    const error = await new WebhookDriver({ url: hook.url, secret: 's3cret', retries: 2, backoffMs: 5 }).deploy('payments', 'v2').catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/WebhookFailed: deploy of payments: gave up after 3 attempts; last attempt 3: fetch failed/);
+    const error = await new WebhookDriver({ url: hook.url, secret: 's3cret', retries: 2, backoffMs: 5 })
+      .deploy('payments', 'v2')
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /WebhookFailed: deploy of payments: gave up after 3 attempts; last attempt 3: fetch failed/,
+    );
   });
 });

@@ -18,7 +18,11 @@ export interface WebhookDriverOptions {
 
 export class WebhookFailed extends Error {
   readonly code = 'WEBHOOK_FAILED';
-  constructor(readonly action: string, readonly service: string, detail: string) {
+  constructor(
+    readonly action: string,
+    readonly service: string,
+    detail: string,
+  ) {
     super(`WebhookFailed: ${action} of ${service}: ${detail}`);
     this.name = 'WebhookFailed';
   }
@@ -112,7 +116,11 @@ export class WebhookDriver implements TargetDriver {
     try {
       parsed = text ? (JSON.parse(text) as typeof parsed) : {};
     } catch {
-      throw new WebhookFailed('parse', service, `the endpoint answered something that is not JSON: ${text.slice(0, 200)}`);
+      throw new WebhookFailed(
+        'parse',
+        service,
+        `the endpoint answered something that is not JSON: ${text.slice(0, 200)}`,
+      );
     }
     return (parsed.instances ?? []).map((i) => ({
       id: String(i.id),

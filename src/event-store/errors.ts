@@ -38,7 +38,10 @@ export class StreamDeleted extends EventStoreError {
 /** An event id already stored elsewhere than this append would put it: a bug in the writer. */
 export class DuplicateEventId extends EventStoreError {
   readonly code = 'DUPLICATE_EVENT_ID';
-  constructor(readonly eventId: string, detail: string) {
+  constructor(
+    readonly eventId: string,
+    detail: string,
+  ) {
     super(`DuplicateEventId: event id ${eventId} ${detail}; give each new event a fresh id`);
   }
 }
@@ -60,7 +63,10 @@ export class InvalidEvent extends EventStoreError {
 /** The database file is damaged. Never reset automatically: restore it from a backup. */
 export class StoreCorrupt extends EventStoreError {
   readonly code = 'STORE_CORRUPT';
-  constructor(readonly path: string, detail: string) {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
     super(
       `StoreCorrupt: ${path} is damaged (${detail}); Failsafe left it untouched — ` +
         'restore it from a backup or move it aside to start a new store',
@@ -71,7 +77,10 @@ export class StoreCorrupt extends EventStoreError {
 /** The file is a database, but not a Failsafe event store (or one from a newer Failsafe). */
 export class ForeignStore extends EventStoreError {
   readonly code = 'FOREIGN_STORE';
-  constructor(readonly path: string, detail: string) {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
     super(`ForeignStore: ${path} ${detail}; Failsafe left it untouched — point the store at another path`);
   }
 }
@@ -86,7 +95,10 @@ export class StoreClosed extends EventStoreError {
 /** An archive segment is damaged. Never rewritten automatically: restore it from a backup. */
 export class ArchiveCorrupt extends EventStoreError {
   readonly code = 'ARCHIVE_CORRUPT';
-  constructor(readonly path: string, detail: string) {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
     super(
       `ArchiveCorrupt: archive segment ${path} is damaged (${detail}); Failsafe left it untouched — ` +
         'restore it from a backup: the events it held cannot be audited until then',

@@ -13,7 +13,11 @@ export interface EventStoreFixture {
   dispose(): Promise<void>;
 }
 
-export const newEvent = (type = 'Sampled', data: Record<string, unknown> = {}, metadata?: Record<string, unknown>): NewEvent => ({
+export const newEvent = (
+  type = 'Sampled',
+  data: Record<string, unknown> = {},
+  metadata?: Record<string, unknown>,
+): NewEvent => ({
   id: uuidv7(),
   type,
   data,
@@ -39,7 +43,10 @@ export async function take(subscription: Subscription, count: number, timeoutMs 
     const remaining = deadline - Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`subscription gave ${out.length} of ${count} events in ${timeoutMs} ms`)), remaining);
+      timer = setTimeout(
+        () => reject(new Error(`subscription gave ${out.length} of ${count} events in ${timeoutMs} ms`)),
+        remaining,
+      );
     });
     try {
       const next = await Promise.race([iterator.next(), timeout]);
@@ -87,7 +94,9 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
           actual: 'no_stream',
         });
         await store.append('missing', events(1), 'no_stream');
-        await expect(store.append('missing', events(1), 'stream_exists')).resolves.toMatchObject({ nextExpectedRevision: 1n });
+        await expect(store.append('missing', events(1), 'stream_exists')).resolves.toMatchObject({
+          nextExpectedRevision: 1n,
+        });
       });
 
       it('appends at the exact revision and refuses a stale one without writing anything', async () => {
@@ -141,7 +150,14 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
         ['a missing type', [{ id: uuidv7(), data: {} }], 'events[0].type'],
         ['data that is not an object', [newEvent(), { id: uuidv7(), type: 'T', data: [1, 2] }], 'events[1].data'],
         ['data that JSON cannot carry', [{ id: uuidv7(), type: 'T', data: { big: 1n } }], 'events[0].data'],
-        ['the same id twice in one batch', (() => { const e = newEvent(); return [e, e]; })(), 'events[1].id'],
+        [
+          'the same id twice in one batch',
+          (() => {
+            const e = newEvent();
+            return [e, e];
+          })(),
+          'events[1].id',
+        ],
       ])('refuses %s, naming the field, and writes nothing', async (_, batch, field) => {
         const error = await store.append('svc-a', batch as NewEvent[], 'any').catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidEvent);
@@ -160,26 +176,52 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
 
     describe('reading', () => {
       it('gives back what was written, with revision, position and time', async () => {
-        const written = newEvent('DeploymentRequested', { service: 'svc', nested: { list: [1, 'two', null] } }, { actor: 'alice' });
+        const written = newEvent(
+          'DeploymentRequested',
+          { service: 'svc', nested: { list: [1, 'two', null] } },
+          { actor: 'alice' },
+        );
         const before = Date.now();
         const { position } = await store.append('svc-a', [written], 'no_stream');
         const [read] = await collect(store.readStream('svc-a'));
-        expect(read).toMatchObject({ id: written.id, stream: 'svc-a', revision: 0n, position, type: written.type, data: written.data, metadata: written.metadata });
+        expect(read).toMatchObject({
+          id: written.id,
+          stream: 'svc-a',
+          revision: 0n,
+          position,
+          type: written.type,
+          data: written.data,
+          metadata: written.metadata,
+        });
         expect(read!.recordedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
       });
 
       it('finds one event by id', async () => {
         const written = events(3);
         await store.append('svc-a', written, 'no_stream');
-        expect(await store.readEvent(written[1]!.id)).toMatchObject({ id: written[1]!.id, stream: 'svc-a', revision: 1n });
+        expect(await store.readEvent(written[1]!.id)).toMatchObject({
+          id: written[1]!.id,
+          stream: 'svc-a',
+          revision: 1n,
+        });
         expect(await store.readEvent(newEvent().id)).toBeUndefined();
       });
 
       it('reads a stream forwards and backwards from a revision, bounded by maxCount', async () => {
         await store.append('svc-a', events(10), 'no_stream');
-        expect(revisions(await collect(store.readStream('svc-a', { fromRevision: 4n, maxCount: 3 })))).toEqual([4n, 5n, 6n]);
-        expect(revisions(await collect(store.readStream('svc-a', { direction: 'backwards', maxCount: 3 })))).toEqual([9n, 8n, 7n]);
-        expect(revisions(await collect(store.readStream('svc-a', { direction: 'backwards', fromRevision: 2n })))).toEqual([2n, 1n, 0n]);
+        expect(revisions(await collect(store.readStream('svc-a', { fromRevision: 4n, maxCount: 3 })))).toEqual([
+          4n,
+          5n,
+          6n,
+        ]);
+        expect(revisions(await collect(store.readStream('svc-a', { direction: 'backwards', maxCount: 3 })))).toEqual([
+          9n,
+          8n,
+          7n,
+        ]);
+        expect(
+          revisions(await collect(store.readStream('svc-a', { direction: 'backwards', fromRevision: 2n }))),
+        ).toEqual([2n, 1n, 0n]);
         expect(await collect(store.readStream('never-written'))).toEqual([]);
       });
 
@@ -277,7 +319,11 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
         const next = await store.append('health-svc', events(1), 9n);
         expect(next.nextExpectedRevision).toBe(10n);
         expect(await store.getStreamMetadata('health-svc')).toEqual({ maxCount: 3 });
-        expect(revisions(await collect(store.readStream('health-svc', { direction: 'backwards' })))).toEqual([10n, 9n, 8n]);
+        expect(revisions(await collect(store.readStream('health-svc', { direction: 'backwards' })))).toEqual([
+          10n,
+          9n,
+          8n,
+        ]);
       });
 
       it('applies a maxCount set after the events were written', async () => {
@@ -343,7 +389,9 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
 
     describe('concurrency', () => {
       it('lets exactly one of many racing no_stream appends win', async () => {
-        const outcomes = await Promise.allSettled(Array.from({ length: 25 }, () => store.append('race', events(1), 'no_stream')));
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 25 }, () => store.append('race', events(1), 'no_stream')),
+        );
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
         for (const o of outcomes.filter((o) => o.status === 'rejected')) {
           expect((o as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevision);

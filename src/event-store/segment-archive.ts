@@ -79,7 +79,11 @@ export class SegmentArchive implements EventArchive {
   }
 
   cursor(fromPosition: bigint): ArchiveCursor {
-    return new SegmentCursor(() => this.segments(), (segment) => this.load(segment), fromPosition);
+    return new SegmentCursor(
+      () => this.segments(),
+      (segment) => this.load(segment),
+      fromPosition,
+    );
   }
 
   async readEvents(ids: readonly string[]): Promise<ReadonlyMap<string, RecordedEvent>> {

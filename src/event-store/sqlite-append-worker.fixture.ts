@@ -58,7 +58,8 @@ if (mode === 'flood') {
   for (let n = 0; n < count; n += 1) {
     for (;;) {
       let expected: bigint | 'no_stream' = 'no_stream';
-      for await (const last of store.readStream('shared', { direction: 'backwards', maxCount: 1 })) expected = last.revision;
+      for await (const last of store.readStream('shared', { direction: 'backwards', maxCount: 1 }))
+        expected = last.revision;
       try {
         await store.append('shared', [{ id: uuidv7(), type: 'Counted', data: { worker, n } }], expected);
         break;

@@ -51,7 +51,8 @@ describe('SQLite event store with real processes', () => {
       const output = completeLines(child);
       const deadline = Date.now() + 20_000;
       while (!output.lines.includes('ready')) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker did not start: ${output.stderr()}`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`worker did not start: ${output.stderr()}`);
         await sleep(10);
       }
       await sleep(20 + Math.floor(Math.random() * 250));
@@ -71,7 +72,8 @@ describe('SQLite event store with real processes', () => {
     const storedIds = new Set(stored.map((e) => e.id));
     expect(acknowledged.filter((id) => !storedIds.has(id))).toEqual([]);
     const parts = new Map<string, number[]>();
-    for (const e of stored) parts.set(String(e.data.batch), [...(parts.get(String(e.data.batch)) ?? []), Number(e.data.part)]);
+    for (const e of stored)
+      parts.set(String(e.data.batch), [...(parts.get(String(e.data.batch)) ?? []), Number(e.data.part)]);
     const partial = [...parts].filter(([, p]) => p.join() !== '0,1,2');
     expect(partial).toEqual([]);
   }, 120_000);
@@ -90,7 +92,9 @@ describe('SQLite event store with real processes', () => {
     await store.close();
     expect(stream.map((e) => e.revision)).toEqual(Array.from({ length: processes * each }, (_, i) => BigInt(i)));
     for (let w = 0; w < processes; w += 1) {
-      expect(stream.filter((e) => e.data.worker === w).map((e) => e.data.n)).toEqual(Array.from({ length: each }, (_, n) => n));
+      expect(stream.filter((e) => e.data.worker === w).map((e) => e.data.n)).toEqual(
+        Array.from({ length: each }, (_, n) => n),
+      );
     }
   }, 120_000);
 

@@ -66,7 +66,7 @@ describe('SQLite event store', () => {
   it("refuses another application's SQLite database, and leaves it untouched", () => {
     const path = join(dir, 'other.db');
     const other = new Database(path);
-    other.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)");
+    other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)');
     other.close();
     const before = digest(path);
     expect(() => SqliteEventStore.open({ path })).toThrow(ForeignStore);
@@ -121,7 +121,9 @@ describe('SQLite event store', () => {
       expect(first!.recordedAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');
       clock.set('2026-01-01T02:00:00Z');
       await store.append('svc', events(1), 'any');
-      expect((await collect(store.readStream('svc'))).map((e) => e.recordedAt.toISOString())).toEqual(['2026-01-01T02:00:00.000Z']);
+      expect((await collect(store.readStream('svc'))).map((e) => e.recordedAt.toISOString())).toEqual([
+        '2026-01-01T02:00:00.000Z',
+      ]);
     } finally {
       await store.close();
     }

@@ -65,7 +65,16 @@ interface StreamRow {
   max_count: number | null;
 }
 
-type EventRow = [position: number, id: string, stream: string, revision: number, type: string, data: string, metadata: string, recordedAt: number];
+type EventRow = [
+  position: number,
+  id: string,
+  stream: string,
+  revision: number,
+  type: string,
+  data: string,
+  metadata: string,
+  recordedAt: number,
+];
 
 const SCHEMA = `
 CREATE TABLE streams (
@@ -263,7 +272,9 @@ export class SqliteEventStore implements EventStore {
   async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
-    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, this.options.clock.now().getTime()));
+    const result = this.guard(() =>
+      this.appendTransaction.immediate(stream, prepared, expectedRevision, this.options.clock.now().getTime()),
+    );
     this.wakeSubscribers();
     return result;
   }
@@ -292,7 +303,9 @@ export class SqliteEventStore implements EventStore {
     for (const event of events) {
       revision += 1;
       try {
-        position = Number(s.insert.run(event.id, row.id, revision, event.type, event.data, event.metadata, now).lastInsertRowid);
+        position = Number(
+          s.insert.run(event.id, row.id, revision, event.type, event.data, event.metadata, now).lastInsertRowid,
+        );
       } catch (error) {
         if (sqliteCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {
           throw new DuplicateEventId(event.id, 'is already stored as part of another append');
@@ -316,7 +329,9 @@ export class SqliteEventStore implements EventStore {
       if (!found || found.stream !== stream || found.revision !== first.revision + index) {
         throw new DuplicateEventId(
           event.id,
-          found ? `is already stored in stream "${found.stream}" at revision ${found.revision}` : 'was part of an earlier append whose other events differ',
+          found
+            ? `is already stored in stream "${found.stream}" at revision ${found.revision}`
+            : 'was part of an earlier append whose other events differ',
         );
       }
       last = found;
@@ -378,7 +393,8 @@ export class SqliteEventStore implements EventStore {
     const backwards = options.direction === 'backwards';
     const lowest = firstKeptRevision(row);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    let next = options.fromRevision === undefined ? (backwards ? row.last_revision : lowest) : Number(options.fromRevision);
+    let next =
+      options.fromRevision === undefined ? (backwards ? row.last_revision : lowest) : Number(options.fromRevision);
     if (!backwards) next = Math.max(next, lowest);
     while (remaining > 0) {
       const limit = Math.min(remaining, this.options.readPageSize);
@@ -399,7 +415,8 @@ export class SqliteEventStore implements EventStore {
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     const backwards = options.direction === 'backwards';
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    let next = options.fromPosition === undefined ? (backwards ? Number.MAX_SAFE_INTEGER : 0) : Number(options.fromPosition);
+    let next =
+      options.fromPosition === undefined ? (backwards ? Number.MAX_SAFE_INTEGER : 0) : Number(options.fromPosition);
     while (remaining > 0) {
       const rows = this.readAllPage(next, Math.min(remaining, this.options.readPageSize), backwards);
       for (const r of rows) yield this.decode(r);
@@ -411,7 +428,8 @@ export class SqliteEventStore implements EventStore {
 
   private readAllPage(from: number, limit: number, backwards = false): EventRow[] {
     return this.guard(
-      () => (backwards ? this.statements.readAllBackwards : this.statements.readAllForwards).all(from, limit) as EventRow[],
+      () =>
+        (backwards ? this.statements.readAllBackwards : this.statements.readAllForwards).all(from, limit) as EventRow[],
     );
   }
 

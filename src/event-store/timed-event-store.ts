@@ -1,4 +1,13 @@
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReadStreamOptions, StreamMetadata, SubscribeOptions } from './event-store.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  StreamMetadata,
+  SubscribeOptions,
+} from './event-store.js';
 
 /**
  * An event store that reports how long each append took (outcome "ok" or the error's name), for

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEvent } from '../event-store/errors.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
-import { currentSchemaVersion, decodeEvent, encodeEvent, eventTypes, parseDomainEvent, type DomainEvent } from './catalogue.js';
+import {
+  currentSchemaVersion,
+  decodeEvent,
+  encodeEvent,
+  eventTypes,
+  parseDomainEvent,
+  type DomainEvent,
+} from './catalogue.js';
 import { UndecodableEvent, UnknownEventType, UnknownSchemaVersion } from './errors.js';
 import { eventExamples } from './event-examples.fixture.js';
 
@@ -33,7 +40,10 @@ describe('event catalogue', () => {
   it('has an example for every event type, the areas of DESIGN.md included', () => {
     expect(Object.keys(eventExamples).sort()).toEqual([...eventTypes]);
     for (const area of ['Deployment', 'Migration', 'HealthSample', 'Feature', 'Rollback', 'Drill', 'Clock']) {
-      expect(eventTypes.some((t) => t.startsWith(area)), area).toBe(true);
+      expect(
+        eventTypes.some((t) => t.startsWith(area)),
+        area,
+      ).toBe(true);
     }
   });
 
@@ -65,11 +75,19 @@ describe('event catalogue', () => {
   });
 
   it('names each invalid field of the data', () => {
-    expect(problemPaths(() => parseDomainEvent('HealthSampleRecorded', { ...eventExamples.HealthSampleRecorded, errorRate: 1.5 }))).toEqual([
-      'data.errorRate',
-    ]);
     expect(
-      problemPaths(() => parseDomainEvent('RollbackDecided', { ...eventExamples.RollbackDecided, evidenceEventIds: ['nope'], mode: 'maybe' })),
+      problemPaths(() =>
+        parseDomainEvent('HealthSampleRecorded', { ...eventExamples.HealthSampleRecorded, errorRate: 1.5 }),
+      ),
+    ).toEqual(['data.errorRate']);
+    expect(
+      problemPaths(() =>
+        parseDomainEvent('RollbackDecided', {
+          ...eventExamples.RollbackDecided,
+          evidenceEventIds: ['nope'],
+          mode: 'maybe',
+        }),
+      ),
     ).toEqual(expect.arrayContaining(['data.evidenceEventIds[0]', 'data.mode']));
     expect(problemPaths(() => parseDomainEvent('DeploymentStarted', { service: 'payments' }))).toEqual(
       expect.arrayContaining(['data.deploymentId', 'data.release']),
@@ -77,49 +95,126 @@ describe('event catalogue', () => {
   });
 
   it('records only plain identifiers: no path, list separator, control character, lookalike or oversized name', () => {
-    const bad = ['../x', '../../x', '..', '.hidden', 'a..b', 'a/b', 'a,b', 'a b', 'x\u0000', 'x\n', 'x\u001b[2J', 'ᴠ1.0.0', 'v1.0.0\u200b', 'x'.repeat(129), ''];
+    const bad = [
+      '../x',
+      '../../x',
+      '..',
+      '.hidden',
+      'a..b',
+      'a/b',
+      'a,b',
+      'a b',
+      'x\u0000',
+      'x\n',
+      'x\u001b[2J',
+      'ᴠ1.0.0',
+      'v1.0.0\u200b',
+      'x'.repeat(129),
+      '',
+    ];
     for (const name of bad) {
-      expect(problemPaths(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, release: name })), name).toEqual(['data.release']);
-      expect(problemPaths(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, service: name })), name).toEqual(['data.service']);
-      expect(problemPaths(() => parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'tool', target: name })), name).toEqual(['data.target']);
-      expect(problemPaths(() => parseDomainEvent('DrillRequested', { ...eventExamples.DrillRequested, drill: name })), name).toEqual(['data.drill']);
-      expect(problemPaths(() => parseDomainEvent('MigrationCompleted', { ...eventExamples.MigrationCompleted, migrationId: name })), name).toEqual(['data.migrationId']);
-      expect(problemPaths(() => parseDomainEvent('RollbackCompleted', { ...eventExamples.RollbackCompleted, rollbackId: name })), name).toEqual(['data.rollbackId']);
+      expect(
+        problemPaths(() =>
+          parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, release: name }),
+        ),
+        name,
+      ).toEqual(['data.release']);
+      expect(
+        problemPaths(() =>
+          parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, service: name }),
+        ),
+        name,
+      ).toEqual(['data.service']);
+      expect(
+        problemPaths(() => parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'tool', target: name })),
+        name,
+      ).toEqual(['data.target']);
+      expect(
+        problemPaths(() => parseDomainEvent('DrillRequested', { ...eventExamples.DrillRequested, drill: name })),
+        name,
+      ).toEqual(['data.drill']);
+      expect(
+        problemPaths(() =>
+          parseDomainEvent('MigrationCompleted', { ...eventExamples.MigrationCompleted, migrationId: name }),
+        ),
+        name,
+      ).toEqual(['data.migrationId']);
+      expect(
+        problemPaths(() =>
+          parseDomainEvent('RollbackCompleted', { ...eventExamples.RollbackCompleted, rollbackId: name }),
+        ),
+        name,
+      ).toEqual(['data.rollbackId']);
     }
     // What Failsafe generates itself passes: UUIDs, rb-, d-, run- ids and the seeds' release names.
-    for (const id of ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01', 'rb-5886a1b2', 'd-1a2b3c4d', 'run-1a2b3c4d', 'v2.0.0-crash', 'APIL_v2']) {
-      expect(parseDomainEvent('DeploymentRolledBack', { deploymentId: id, service: 'orders', release: id, toRelease: 'v1.0.0', rollbackId: id }).type).toBe('DeploymentRolledBack');
+    for (const id of [
+      '0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01',
+      'rb-5886a1b2',
+      'd-1a2b3c4d',
+      'run-1a2b3c4d',
+      'v2.0.0-crash',
+      'APIL_v2',
+    ]) {
+      expect(
+        parseDomainEvent('DeploymentRolledBack', {
+          deploymentId: id,
+          service: 'orders',
+          release: id,
+          toRelease: 'v1.0.0',
+          rollbackId: id,
+        }).type,
+      ).toBe('DeploymentRolledBack');
     }
   });
 
   it('keeps actors apart from identifiers: bounded, with no control character', () => {
     const event = parseDomainEvent('DeploymentStarted', eventExamples.DeploymentStarted);
-    for (const actor of ['policy:rule', 'failsafe:executor', 'cli:alice', 'alice@example.com']) expect(encodeEvent(event, { actor, occurredAt }).metadata?.actor).toBe(actor);
-    for (const actor of ['a\u0000', 'a\nb', 'a'.repeat(201)]) expect(problemPaths(() => encodeEvent(event, { actor, occurredAt })), actor).toEqual(['metadata.actor']);
+    for (const actor of ['policy:rule', 'failsafe:executor', 'cli:alice', 'alice@example.com'])
+      expect(encodeEvent(event, { actor, occurredAt }).metadata?.actor).toBe(actor);
+    for (const actor of ['a\u0000', 'a\nb', 'a'.repeat(201)])
+      expect(
+        problemPaths(() => encodeEvent(event, { actor, occurredAt })),
+        actor,
+      ).toEqual(['metadata.actor']);
   });
 
   it('refuses unknown fields rather than dropping them silently', () => {
-    expect(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, relase: 'typo' })).toThrow(/relase/);
+    expect(() => parseDomainEvent('DeploymentStarted', { ...eventExamples.DeploymentStarted, relase: 'typo' })).toThrow(
+      /relase/,
+    );
   });
 
   it('requires a target when a tool or agent is disabled, but not for the whole system', () => {
-    expect(problemPaths(() => parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'tool' }))).toEqual(['data.target']);
-    expect(parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'system', reason: 'legacy mode' }).type).toBe('FeatureDisabled');
+    expect(problemPaths(() => parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'tool' }))).toEqual([
+      'data.target',
+    ]);
+    expect(
+      parseDomainEvent('FeatureDisabled', { service: 'payments', scope: 'system', reason: 'legacy mode' }).type,
+    ).toBe('FeatureDisabled');
   });
 
   it('refuses an unknown type, listing the known ones', () => {
-    expect(() => parseDomainEvent('DeploymentExploded', {})).toThrow(/type: unknown event type "DeploymentExploded"; known types: .*DeploymentFailed/);
+    expect(() => parseDomainEvent('DeploymentExploded', {})).toThrow(
+      /type: unknown event type "DeploymentExploded"; known types: .*DeploymentFailed/,
+    );
   });
 
   it('refuses bad metadata, naming the field', () => {
     const event = parseDomainEvent('DeploymentStarted', eventExamples.DeploymentStarted);
     expect(problemPaths(() => encodeEvent(event, { actor: '', occurredAt }))).toEqual(['metadata.actor']);
-    expect(problemPaths(() => encodeEvent(event, { actor: 'a', occurredAt: new Date('nope') }))).toEqual(['metadata.occurredAt']);
-    expect(problemPaths(() => encodeEvent(event, { actor: 'a', occurredAt, causationId: 'x' }))).toEqual(['metadata.causationId']);
+    expect(problemPaths(() => encodeEvent(event, { actor: 'a', occurredAt: new Date('nope') }))).toEqual([
+      'metadata.occurredAt',
+    ]);
+    expect(problemPaths(() => encodeEvent(event, { actor: 'a', occurredAt, causationId: 'x' }))).toEqual([
+      'metadata.causationId',
+    ]);
   });
 
   it('refuses stored events it cannot read, saying what to do', () => {
-    const good = encodeEvent(parseDomainEvent('DeploymentStarted', eventExamples.DeploymentStarted), { actor: 'a', occurredAt });
+    const good = encodeEvent(parseDomainEvent('DeploymentStarted', eventExamples.DeploymentStarted), {
+      actor: 'a',
+      occurredAt,
+    });
     expect(() => decodeEvent(asRecorded({ ...good, type: 'FromTheFuture' }))).toThrow(UnknownEventType);
     const newer = asRecorded({ ...good, metadata: { ...good.metadata, schemaVersion: 9 } });
     expect(() => decodeEvent(newer)).toThrow(UnknownSchemaVersion);

@@ -50,7 +50,9 @@ export const currentSchemaVersion = (type: EventType): number => byType.get(type
 
 const problemsOf = (error: z.ZodError, prefix: string): FieldProblem[] =>
   error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].join('.').replace(/\.\[/g, '['),
+    path: [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
+      .join('.')
+      .replace(/\.\[/g, '['),
     message: issue.message,
   }));
 
@@ -58,7 +60,9 @@ const problemsOf = (error: z.ZodError, prefix: string): FieldProblem[] =>
 export function parseDomainEvent(type: string, data: unknown): DomainEvent {
   const definition = byType.get(type);
   if (!definition) {
-    throw new InvalidEvent([{ path: 'type', message: `unknown event type "${type}"; known types: ${eventTypes.join(', ')}` }]);
+    throw new InvalidEvent([
+      { path: 'type', message: `unknown event type "${type}"; known types: ${eventTypes.join(', ')}` },
+    ]);
   }
   const parsed = definition.schema.safeParse(data);
   if (!parsed.success) throw new InvalidEvent(problemsOf(parsed.error, 'data'));
@@ -97,12 +101,15 @@ export function decodeEvent(recorded: RecordedEvent): TypedRecordedEvent {
   const metadata = eventMetadata.safeParse(recorded.metadata);
   if (!metadata.success) throw new UndecodableEvent(recorded.id, problemsOf(metadata.error, 'metadata'));
   const stored = metadata.data.schemaVersion;
-  if (stored > definition.version) throw new UnknownSchemaVersion(recorded.type, recorded.id, stored, definition.version);
+  if (stored > definition.version)
+    throw new UnknownSchemaVersion(recorded.type, recorded.id, stored, definition.version);
   let upcast: unknown = recorded.data;
   try {
     for (const upcaster of definition.upcasters.slice(stored - 1)) upcast = upcaster(upcast);
   } catch (error) {
-    throw new UndecodableEvent(recorded.id, [{ path: 'data', message: `cannot be upcast from version ${stored}: ${(error as Error).message}` }]);
+    throw new UndecodableEvent(recorded.id, [
+      { path: 'data', message: `cannot be upcast from version ${stored}: ${(error as Error).message}` },
+    ]);
   }
   const data = definition.schema.safeParse(upcast);
   if (!data.success) throw new UndecodableEvent(recorded.id, problemsOf(data.error, 'data'));

@@ -20,7 +20,11 @@ export const releaseName = identifier;
 export const streamName = named(200);
 /** One line of text with no control character (newline, NUL, escape...): what may be shown and logged as is. */
 export const singleLine = (max: number) =>
-  z.string().min(1).max(max).regex(/^\P{Cc}*$/u, 'must not contain control characters');
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^\P{Cc}*$/u, 'must not contain control characters');
 /** A name only shown to people, never made a path or command of (a check, a step, an instance as a target names it). */
 export const label = singleLine(200);
 /** A stage of a staged migration (legacy, dual_protocol...). */

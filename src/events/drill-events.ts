@@ -9,17 +9,30 @@ const detail = z.string().max(4000);
 export const drillEvents = [
   // The scheduler's claim of one slot of a drill's schedule: appended at the schedule stream's
   // revision, so that of several Failsafe processes exactly one runs each slot.
-  defineEvent('DrillScheduleSet', z.strictObject({ drill: identifier, cron: z.string().min(1).max(200), since: timestamp })),
+  defineEvent(
+    'DrillScheduleSet',
+    z.strictObject({ drill: identifier, cron: z.string().min(1).max(200), since: timestamp }),
+  ),
   defineEvent('DrillSlotClaimed', z.strictObject({ drill: identifier, slot: timestamp, runId: identifier })),
   // Asked for through the API; the drill runner picks it up and records DrillStarted for the same run.
   defineEvent('DrillRequested', z.strictObject({ ...run, drill: identifier, requestedBy: actorName })),
   defineEvent(
     'DrillStarted',
-    z.strictObject({ ...run, drill: identifier, trigger: z.enum(['schedule', 'manual']), scheduledFor: timestamp.optional() }),
+    z.strictObject({
+      ...run,
+      drill: identifier,
+      trigger: z.enum(['schedule', 'manual']),
+      scheduledFor: timestamp.optional(),
+    }),
   ),
   defineEvent(
     'DrillStepRecorded',
-    z.strictObject({ ...run, step: label, status: z.enum(['started', 'passed', 'failed', 'skipped']), detail: detail.optional() }),
+    z.strictObject({
+      ...run,
+      step: label,
+      status: z.enum(['started', 'passed', 'failed', 'skipped']),
+      detail: detail.optional(),
+    }),
   ),
   defineEvent(
     'DrillFaultInjected',

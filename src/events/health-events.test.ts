@@ -46,13 +46,27 @@ describe('HealthSampleRecorded upcasting', () => {
 
   it('maps an unhealthy version 1 sample to healthy: false and leaves absent figures absent', () => {
     const decoded = decodeEvent(
-      storedV1({ service: 'payments', instance: 'i', timestamp: '2026-01-10T08:00:00Z', status: 'unhealthy', responseTimeMs: 5000 }),
+      storedV1({
+        service: 'payments',
+        instance: 'i',
+        timestamp: '2026-01-10T08:00:00Z',
+        status: 'unhealthy',
+        responseTimeMs: 5000,
+      }),
     );
-    expect(decoded.data).toEqual({ service: 'payments', instance: 'i', sampledAt: '2026-01-10T08:00:00Z', healthy: false, healthLatencyMs: 5000 });
+    expect(decoded.data).toEqual({
+      service: 'payments',
+      instance: 'i',
+      sampledAt: '2026-01-10T08:00:00Z',
+      healthy: false,
+      healthLatencyMs: 5000,
+    });
   });
 
   it('refuses a version 1 sample that was not of the version 1 shape', () => {
     expect(() => decodeEvent(storedV1({ service: 'payments', status: 'fine' }))).toThrow(UndecodableEvent);
-    expect(() => decodeEvent(storedV1({ service: 'payments', status: 'fine' }))).toThrow(/cannot be upcast from version 1/);
+    expect(() => decodeEvent(storedV1({ service: 'payments', status: 'fine' }))).toThrow(
+      /cannot be upcast from version 1/,
+    );
   });
 });

@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { actorName, count, eventId, identifier, label, reason, releaseName, serviceName, severity, stageName, timestamp } from './common-schemas.js';
+import {
+  actorName,
+  count,
+  eventId,
+  identifier,
+  label,
+  reason,
+  releaseName,
+  serviceName,
+  severity,
+  stageName,
+  timestamp,
+} from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 const rollback = { rollbackId: identifier, service: serviceName };
@@ -37,7 +49,9 @@ export const rollbackEvents = [
     z.strictObject({
       ...rollback,
       passed: z.boolean(),
-      checks: z.array(z.strictObject({ name: label, passed: z.boolean(), detail: z.string().max(2000).optional() })).min(1),
+      checks: z
+        .array(z.strictObject({ name: label, passed: z.boolean(), detail: z.string().max(2000).optional() }))
+        .min(1),
     }),
   ),
   defineEvent('RollbackFailed', z.strictObject({ ...rollback, reason, attempt: z.number().int().min(1) })),

@@ -44,19 +44,36 @@ describe('deploying to a real fleet (end to end)', () => {
   };
 
   const deploy = async (deploymentId: string, release: string) => {
-    await handleCommand(store, serviceStream('sample'), serviceDecider, { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() }, { actor: 'alice', now: new Date() });
-    return waitFor((types) => types.some((t) => t === 'DeploymentHealthy' || t === 'DeploymentFailed'), (e) => (e.data as { deploymentId?: string }).deploymentId === deploymentId);
+    await handleCommand(
+      store,
+      serviceStream('sample'),
+      serviceDecider,
+      { type: 'RequestDeployment', service: 'sample', deploymentId, release, now: new Date() },
+      { actor: 'alice', now: new Date() },
+    );
+    return waitFor(
+      (types) => types.some((t) => t === 'DeploymentHealthy' || t === 'DeploymentFailed'),
+      (e) => (e.data as { deploymentId?: string }).deploymentId === deploymentId,
+    );
   };
 
   /** Waits until the service stream satisfies `done`, looking only at events that pass `filter`. */
-  const waitFor = async (done: (types: string[]) => boolean, filter: (e: { type: string; data: Record<string, unknown> }) => boolean = () => true, timeoutMs = 75_000) => {
+  const waitFor = async (
+    done: (types: string[]) => boolean,
+    filter: (e: { type: string; data: Record<string, unknown> }) => boolean = () => true,
+    timeoutMs = 75_000,
+  ) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const events = (await collect(store.readStream(serviceStream('sample')))).filter(filter);
       if (done(events.map((e) => e.type))) return events;
       if (Date.now() > deadline) {
-        const samples = (await collect(store.readStream('health-sample'))).map((e) => JSON.stringify([e.data.release, e.data.requests, e.data.latencyMs]));
-        throw new Error(`timed out; stream so far:\n${events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 200)}`).join('\n')}\nSAMPLES\n${samples.join('\n')}`);
+        const samples = (await collect(store.readStream('health-sample'))).map((e) =>
+          JSON.stringify([e.data.release, e.data.requests, e.data.latencyMs]),
+        );
+        throw new Error(
+          `timed out; stream so far:\n${events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 200)}`).join('\n')}\nSAMPLES\n${samples.join('\n')}`,
+        );
       }
       await sleep(200);
     }
@@ -69,7 +86,10 @@ describe('deploying to a real fleet (end to end)', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-e2e-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 50 });
-    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir: join(dir, 'state') });
+    driver = await ProcessDriver.start({
+      services: { sample: { releasesDir, port: 0 } },
+      stateDir: join(dir, 'state'),
+    });
   });
   afterEach(async () => {
     await running?.stop();
@@ -88,9 +108,17 @@ describe('deploying to a real fleet (end to end)', () => {
     const story = await waitFor((types) => types.includes('RollbackVerified'));
     expect(story.map((e) => e.type)).toEqual([
       'ServiceRegistered',
-      'DeploymentRequested', 'DeploymentStarted', 'DeploymentHealthy',
-      'DeploymentRequested', 'DeploymentStarted', 'DeploymentHealthy',
-      'RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified',
+      'DeploymentRequested',
+      'DeploymentStarted',
+      'DeploymentHealthy',
+      'DeploymentRequested',
+      'DeploymentStarted',
+      'DeploymentHealthy',
+      'RollbackDecided',
+      'RollbackStarted',
+      'RollbackCompleted',
+      'DeploymentRolledBack',
+      'RollbackVerified',
     ]);
     expect(story[7]!.data).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', targetRelease: 'v1.0.0' });
     expect(story[11]!.data).toMatchObject({ passed: true });
@@ -101,16 +129,20 @@ describe('deploying to a real fleet (end to end)', () => {
     ['v2.0.0-slow', 'latency_p95_critical'],
     ['v2.0.0-leak', 'memory_critical'],
     ['v2.0.0-protocol', 'protocol_compatibility'],
-  ])('rolls %s back when %s fires', async (release, rule) => {
-    await start(defaultRollbackPolicy);
-    await deploy('d-1', 'v1.0.0');
-    traffic();
-    await deploy('d-2', release);
-    const story = await waitFor((types) => types.includes('RollbackCompleted'));
-    const decided = story.find((e) => e.type === 'RollbackDecided')!;
-    expect(decided.data).toMatchObject({ rule, mode: 'automatic', targetRelease: 'v1.0.0' });
-    expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
-  }, 120_000);
+  ])(
+    'rolls %s back when %s fires',
+    async (release, rule) => {
+      await start(defaultRollbackPolicy);
+      await deploy('d-1', 'v1.0.0');
+      traffic();
+      await deploy('d-2', release);
+      const story = await waitFor((types) => types.includes('RollbackCompleted'));
+      const decided = story.find((e) => e.type === 'RollbackDecided')!;
+      expect(decided.data).toMatchObject({ rule, mode: 'automatic', targetRelease: 'v1.0.0' });
+      expect((await driver.instances('sample')).map((i) => i.release)).toEqual(['v1.0.0']);
+    },
+    120_000,
+  );
 
   it('hands a rollback that did not bring the service back to a person, and leaves no decision hanging', async () => {
     // Latency rolls back at once; a sustained error rate (15 s) only once the restored release has been judged.
@@ -164,14 +196,30 @@ describe('deploying to a real fleet (end to end)', () => {
   it('disables the tool whose circuit breaker keeps opening, without a rollback', async () => {
     const quickBreaker: RollbackPolicy = {
       ...defaultRollbackPolicy,
-      rules: { circuit_breaker_open: { when: 'circuit_breaker_open_for', threshold: 2, action: 'disable_feature', severity: 'P3' } },
+      rules: {
+        circuit_breaker_open: {
+          when: 'circuit_breaker_open_for',
+          threshold: 2,
+          action: 'disable_feature',
+          severity: 'P3',
+        },
+      },
     };
     await start(quickBreaker);
     await deploy('d-1', 'v2.0.0-breaker');
     traffic('refund', { orderId: 'o-1', amount: 5 });
     const story = await waitFor((types) => types.includes('RollbackCompleted'));
-    expect(story.map((e) => e.type).slice(4)).toEqual(['RollbackDecided', 'RollbackStarted', 'FeatureDisabled', 'RollbackCompleted']);
-    expect(story[4]!.data).toMatchObject({ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' } });
+    expect(story.map((e) => e.type).slice(4)).toEqual([
+      'RollbackDecided',
+      'RollbackStarted',
+      'FeatureDisabled',
+      'RollbackCompleted',
+    ]);
+    expect(story[4]!.data).toMatchObject({
+      rule: 'circuit_breaker_open',
+      mode: 'disable_feature',
+      feature: { scope: 'tool', target: 'refund' },
+    });
     expect(story[5]!.data).toMatchObject({ fromRelease: 'v2.0.0-breaker', toRelease: 'v2.0.0-breaker' });
     const [instance] = await driver.instances('sample');
     const health = (await (await fetch(`${instance!.url}/health`)).json()) as { release: string; tools: number };

@@ -90,8 +90,9 @@ function toolListCheck(id: string, rounds: readonly Round[], expected?: readonly
   if (!differing) return { name, passed: true, detail: listed };
   const missing = want.filter((t) => !differing.tools!.includes(t));
   const unexpected = differing.tools!.filter((t) => !want.includes(t));
-  const detail = `tools differ from the release's: missing ${missing.join(', ') || 'none'}; `
-    + `unexpected ${unexpected.join(', ') || 'none'}`;
+  const detail =
+    `tools differ from the release's: missing ${missing.join(', ') || 'none'}; ` +
+    `unexpected ${unexpected.join(', ') || 'none'}`;
   return { name, passed: false, detail };
 }
 
@@ -121,12 +122,12 @@ async function verifyInstance(instance: Instance, options: VerificationOptions):
   const window = `${(options.windowMs / 1000).toFixed(1)} s`;
   const tooFew = calls < options.minCalls;
   const errorDetail = tooFew
-    ? `only ${calls} tool calls in ${window}, fewer than the ${options.minCalls} needed to judge the error rate`
-      + (options.probeTool
+    ? `only ${calls} tool calls in ${window}, fewer than the ${options.minCalls} needed to judge the error rate` +
+      (options.probeTool
         ? ` (the probe tool ${options.probeTool} could not be called)`
         : '; set probeTool for the service in the fleet file')
-    : `${(rate * 100).toFixed(1)} % of ${calls} tool calls failed in ${window} `
-      + `(${own.calls} made by the verifier; limit ${options.maxErrorRate * 100} %)`;
+    : `${(rate * 100).toFixed(1)} % of ${calls} tool calls failed in ${window} ` +
+      `(${own.calls} made by the verifier; limit ${options.maxErrorRate * 100} %)`;
   return [
     {
       name: `health:${id}`,

@@ -80,7 +80,8 @@ describe('service reconciler when the driver fails', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const issue = (command: ServiceCommand) => handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'test', now: new Date() });
+  const issue = (command: ServiceCommand) =>
+    handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'test', now: new Date() });
   const until = (type: string, count = 1) => untilRecorded(store, 'payments', type, count);
 
   const decide = () => issue({ type: 'DecideRollback', ...decision('payments') });
@@ -115,16 +116,37 @@ describe('service reconciler when the driver fails', () => {
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await startWith();
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'payments',
+      deploymentId: 'd-1',
+      release: 'v1',
+      now: new Date(),
+    });
     await until('DeploymentHealthy');
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'payments',
+      deploymentId: 'd-2',
+      release: 'v2',
+      now: new Date(),
+    });
     await until('DeploymentHealthy', 2);
     await decide();
     const story = await until('RollbackEscalated');
     expect(story.slice(-8)).toEqual([
-      'RollbackDecided', 'RollbackStarted', 'RollbackFailed', 'RollbackStarted', 'RollbackFailed', 'RollbackStarted', 'RollbackFailed', 'RollbackEscalated',
+      'RollbackDecided',
+      'RollbackStarted',
+      'RollbackFailed',
+      'RollbackStarted',
+      'RollbackFailed',
+      'RollbackStarted',
+      'RollbackFailed',
+      'RollbackEscalated',
     ]);
-    const failed = (await collect(store.readStream(serviceStream('payments')))).filter((e) => e.type === 'RollbackFailed');
+    const failed = (await collect(store.readStream(serviceStream('payments')))).filter(
+      (e) => e.type === 'RollbackFailed',
+    );
     expect(failed.map((e) => e.data.attempt)).toEqual([1, 2, 3]);
     expect(failed[0]!.data.reason).toMatch(/WebhookFailed: rollback of payments: .*HTTP 500 disk full/);
     expect(endpoint.actions.filter((a) => a === 'rollback')).toHaveLength(3);
@@ -136,14 +158,30 @@ describe('service reconciler when the driver fails', () => {
   it('sends one idempotency key across a 429 and the retry that succeeds, and completes the rollback', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await startWith([429, 200]);
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'payments',
+      deploymentId: 'd-1',
+      release: 'v1',
+      now: new Date(),
+    });
     await until('DeploymentHealthy');
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-2', release: 'v2', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'payments',
+      deploymentId: 'd-2',
+      release: 'v2',
+      now: new Date(),
+    });
     await until('DeploymentHealthy', 2);
     await decide();
     const story = await until('RollbackVerified');
     expect(story.slice(-5)).toEqual([
-      'RollbackDecided', 'RollbackStarted', 'RollbackCompleted', 'DeploymentRolledBack', 'RollbackVerified',
+      'RollbackDecided',
+      'RollbackStarted',
+      'RollbackCompleted',
+      'DeploymentRolledBack',
+      'RollbackVerified',
     ]);
     expect(endpoint.actions.filter((a) => a === 'rollback')).toHaveLength(2);
     const [first, second] = rollbackKeys();
@@ -160,7 +198,13 @@ describe('service reconciler when the driver fails', () => {
   it('escalates a decision it cannot carry out instead of leaving it decided', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await startWith([]);
-    await issue({ type: 'RequestDeployment', service: 'payments', deploymentId: 'd-1', release: 'v1', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'payments',
+      deploymentId: 'd-1',
+      release: 'v1',
+      now: new Date(),
+    });
     await until('DeploymentHealthy');
     // Recorded as a store from before this fix holds it: decided, with no release to go to.
     const metadata = { actor: 'failsafe:policy', occurredAt: new Date() };
@@ -208,9 +252,21 @@ describe('service reconciler restarted between completing a rollback and verifyi
     // Verifying takes a minute here: Failsafe stops before it is done.
     const first = await start(60_000);
     await issue({ type: 'RegisterService', service: 'sample', source: 'fleet' });
-    await issue({ type: 'RequestDeployment', service: 'sample', deploymentId: 'd-1', release: 'v1.0.0', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'sample',
+      deploymentId: 'd-1',
+      release: 'v1.0.0',
+      now: new Date(),
+    });
     await untilRecorded(store, 'sample', 'DeploymentHealthy', 1, 60_000);
-    await issue({ type: 'RequestDeployment', service: 'sample', deploymentId: 'd-2', release: 'v2.0.0-errors', now: new Date() });
+    await issue({
+      type: 'RequestDeployment',
+      service: 'sample',
+      deploymentId: 'd-2',
+      release: 'v2.0.0-errors',
+      now: new Date(),
+    });
     await untilRecorded(store, 'sample', 'DeploymentHealthy', 2, 60_000);
     await issue({ type: 'DecideRollback', ...decision('sample') });
     await untilRecorded(store, 'sample', 'RollbackCompleted', 1, 60_000);

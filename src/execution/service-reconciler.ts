@@ -85,7 +85,8 @@ export class ServiceReconciler {
       for await (const event of subscription) {
         if (!event.stream.startsWith(SERVICE_STREAM)) continue;
         const service = event.stream.slice(SERVICE_STREAM.length);
-        if (event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled') this.flagsChanged.set(service, event.id);
+        if (event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled')
+          this.flagsChanged.set(service, event.id);
         this.schedule(service);
       }
     })();
@@ -138,7 +139,8 @@ export class ServiceReconciler {
 
   async reconcile(service: string): Promise<void> {
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
-    if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed')) return this.advanceRollback(service, state.rollback);
+    if (state.rollback && (isRollbackActive(state) || state.rollback.status === 'failed'))
+      return this.advanceRollback(service, state.rollback);
     // A Failsafe stopped between completing a rollback and verifying it: verified now, unless another release runs.
     const done = state.rollback;
     const unverified = done?.status === 'completed' && done.verified === undefined;
@@ -155,7 +157,8 @@ export class ServiceReconciler {
       );
     }
     const deployment = state.deployment;
-    if (deployment?.status === 'requested' || deployment?.status === 'started') await this.advanceDeployment(service, deployment);
+    if (deployment?.status === 'requested' || deployment?.status === 'started')
+      await this.advanceDeployment(service, deployment);
   }
 
   private async advanceDeployment(service: string, deployment: NonNullable<ServiceState['deployment']>): Promise<void> {
@@ -189,7 +192,12 @@ export class ServiceReconciler {
       this.options.log?.(`${service}: ${release} deployed`);
     } catch (error) {
       if (isLostRace(error)) return;
-      await this.command(service, { type: 'MarkDeploymentFailed', service, deploymentId, reason: (error as Error).message.slice(0, 2000) });
+      await this.command(service, {
+        type: 'MarkDeploymentFailed',
+        service,
+        deploymentId,
+        reason: (error as Error).message.slice(0, 2000),
+      });
       this.options.log?.(`${service}: deployment of ${release} failed: ${(error as Error).message}`);
     }
   }
@@ -198,7 +206,13 @@ export class ServiceReconciler {
     const rollbackId = rollback.id;
     const maxAttempts = this.options.maxAttempts ?? 3;
     if (rollback.status === 'failed' && rollback.attempts >= maxAttempts) {
-      await this.command(service, { type: 'EscalateRollback', service, rollbackId, reason: `${rollback.attempts} attempts failed`, severity: 'P1' }).catch((e: unknown) => {
+      await this.command(service, {
+        type: 'EscalateRollback',
+        service,
+        rollbackId,
+        reason: `${rollback.attempts} attempts failed`,
+        severity: 'P1',
+      }).catch((e: unknown) => {
         if (!isLostRace(e)) throw e;
       });
       this.options.log?.(`${service}: rollback ${rollbackId} escalated after ${rollback.attempts} failed attempts`);
@@ -214,7 +228,8 @@ export class ServiceReconciler {
       } catch (error) {
         const never = error instanceof InvariantViolated && !MOVED_ON.has(error.invariant);
         if (never) return this.escalate(service, rollbackId, error.message);
-        if (isLostRace(error)) return this.options.log?.(`${service}: rollback ${rollbackId} not started: ${(error as Error).message}`);
+        if (isLostRace(error))
+          return this.options.log?.(`${service}: rollback ${rollbackId} not started: ${(error as Error).message}`);
         throw error;
       }
     }
@@ -223,11 +238,18 @@ export class ServiceReconciler {
       await this.command(service, { type: 'CompleteRollback', service, rollbackId });
     } catch (error) {
       if (isLostRace(error)) return;
-      await this.command(service, { type: 'FailRollback', service, rollbackId, reason: (error as Error).message.slice(0, 2000) });
+      await this.command(service, {
+        type: 'FailRollback',
+        service,
+        rollbackId,
+        reason: (error as Error).message.slice(0, 2000),
+      });
       this.options.log?.(`${service}: rollback ${rollbackId} failed: ${(error as Error).message}`);
       return;
     }
-    this.options.log?.(`${service}: rollback ${rollbackId} completed (${rollback.mode}${rollback.mode === 'disable_feature' ? '' : ` to ${toRelease}`})`);
+    this.options.log?.(
+      `${service}: rollback ${rollbackId} completed (${rollback.mode}${rollback.mode === 'disable_feature' ? '' : ` to ${toRelease}`})`,
+    );
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback?.id === rollbackId) await this.verify(service, state.rollback, state);
   }
@@ -281,14 +303,26 @@ export class ServiceReconciler {
     };
     if (rollback.mode === 'disable_feature' && rollback.feature) {
       const { scope, target } = rollback.feature;
-      const disabled = await this.command(service, { type: 'DisableFeature', service, scope, ...(target && { target }), reason: `rollback ${rollback.id}` });
+      const disabled = await this.command(service, {
+        type: 'DisableFeature',
+        service,
+        scope,
+        ...(target && { target }),
+        reason: `rollback ${rollback.id}`,
+      });
       const key = await this.keyOf(service, 'set-feature-flags', asked);
       await this.driver.setFeatureFlags(service, flagsOf(disabled.state), key);
       return;
     }
     if (rollback.migration) {
       const { migrationId, toStage } = rollback.migration;
-      await handleCommand(this.store, migrationStream(migrationId), migrationDecider, { type: 'RevertMigration', migrationId, toStage, reason: `rollback ${rollback.id}` }, { actor: EXECUTOR_ACTOR, now: this.now() });
+      await handleCommand(
+        this.store,
+        migrationStream(migrationId),
+        migrationDecider,
+        { type: 'RevertMigration', migrationId, toStage, reason: `rollback ${rollback.id}` },
+        { actor: EXECUTOR_ACTOR, now: this.now() },
+      );
       return;
     }
     const key = await this.keyOf(service, 'rollback', asked);

@@ -15,12 +15,19 @@ import { encodeEvent } from '../events/catalogue.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
 import { healthStream } from '../probing/health-prober.js';
 
-export const PEOPLE = { admin: 'admin', alice: 'operator', bob: 'approver', vera: 'viewer', audrey: 'auditor' } as const satisfies Record<string, Role>;
+export const PEOPLE = {
+  admin: 'admin',
+  alice: 'operator',
+  bob: 'approver',
+  vera: 'viewer',
+  audrey: 'auditor',
+} as const satisfies Record<string, Role>;
 export type Person = keyof typeof PEOPLE;
 
 /** A registered service with two healthy releases (v1.0.0 is its last known good) and a migration at stage v2. */
 async function seedService(store: SqliteEventStore, service: string): Promise<void> {
-  const run = (command: ServiceCommand) => handleCommand(store, serviceStream(service), serviceDecider, command, { actor: 'seed', now: new Date() });
+  const run = (command: ServiceCommand) =>
+    handleCommand(store, serviceStream(service), serviceDecider, command, { actor: 'seed', now: new Date() });
   await run({ type: 'RegisterService', service, source: 'api' });
   for (const release of ['v1.0.0', 'v1.1.0']) {
     const deploymentId = `d-${release}`;
@@ -30,8 +37,20 @@ async function seedService(store: SqliteEventStore, service: string): Promise<vo
   }
   const migrationId = `m-${service}`;
   const context = { actor: 'seed', now: new Date() };
-  await handleCommand(store, migrationStream(migrationId), migrationDecider, { type: 'StartMigration', migrationId, service, name: 'schema', stages: ['v1', 'v2', 'v3'] }, context);
-  await handleCommand(store, migrationStream(migrationId), migrationDecider, { type: 'AdvanceMigrationStage', migrationId, toStage: 'v2' }, context);
+  await handleCommand(
+    store,
+    migrationStream(migrationId),
+    migrationDecider,
+    { type: 'StartMigration', migrationId, service, name: 'schema', stages: ['v1', 'v2', 'v3'] },
+    context,
+  );
+  await handleCommand(
+    store,
+    migrationStream(migrationId),
+    migrationDecider,
+    { type: 'AdvanceMigrationStage', migrationId, toStage: 'v2' },
+    context,
+  );
 }
 
 /** A recorded automatic decision with its evidence, for explain_decision. Returns the decision's event id. */
@@ -39,9 +58,27 @@ async function seedDecision(store: SqliteEventStore, service: string): Promise<s
   const sampleId = randomUUID();
   const decisionId = randomUUID();
   const sample = { ...eventExamples.HealthSampleRecorded, service, instance: `${service}-1` };
-  await store.append(healthStream(service), [encodeEvent({ type: 'HealthSampleRecorded', data: sample }, { actor: 'failsafe:prober', occurredAt: new Date(), id: sampleId })], 'any');
+  await store.append(
+    healthStream(service),
+    [
+      encodeEvent(
+        { type: 'HealthSampleRecorded', data: sample },
+        { actor: 'failsafe:prober', occurredAt: new Date(), id: sampleId },
+      ),
+    ],
+    'any',
+  );
   const decision = { ...eventExamples.RollbackDecided, service, evidenceEventIds: [sampleId] };
-  await store.append(serviceStream(service), [encodeEvent({ type: 'RollbackDecided', data: decision }, { actor: 'failsafe:policy', occurredAt: new Date(), id: decisionId, causationId: sampleId })], 'any');
+  await store.append(
+    serviceStream(service),
+    [
+      encodeEvent(
+        { type: 'RollbackDecided', data: decision },
+        { actor: 'failsafe:policy', occurredAt: new Date(), id: decisionId, causationId: sampleId },
+      ),
+    ],
+    'any',
+  );
   return decisionId;
 }
 
@@ -59,7 +96,11 @@ export interface FrontDoor {
  * `failsafe serve` in this process on a fresh data folder, on a free loopback port, with one
  * token per role and the given services seeded.
  */
-export async function startFrontDoor(services: readonly string[], env: NodeJS.ProcessEnv = {}, overrides: Partial<ServeConfig> = {}): Promise<FrontDoor> {
+export async function startFrontDoor(
+  services: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  overrides: Partial<ServeConfig> = {},
+): Promise<FrontDoor> {
   const dataDir = mkdtempSync(join(tmpdir(), 'failsafe-front-door-'));
   const store = SqliteEventStore.open({ path: join(dataDir, STORE_FILE) });
   let decisionId: string;

@@ -24,7 +24,14 @@ type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 const api = (path: string, init: RequestInit & { as?: Person } = {}): Promise<JsonResponse> => {
   const { as, headers, ...rest } = init;
-  return fetch(`${door.url}${path}`, { ...rest, headers: { ...(as && { Authorization: `Bearer ${door.tokens[as]}` }), 'Content-Type': 'application/json', ...headers } });
+  return fetch(`${door.url}${path}`, {
+    ...rest,
+    headers: {
+      ...(as && { Authorization: `Bearer ${door.tokens[as]}` }),
+      'Content-Type': 'application/json',
+      ...headers,
+    },
+  });
 };
 const post = (path: string, as: Person, body: unknown) => api(path, { method: 'POST', as, body: JSON.stringify(body) });
 
@@ -32,7 +39,13 @@ const post = (path: string, as: Person, body: unknown) => api(path, { method: 'P
 const rpc = (body: string, headers: Record<string, string> = {}, as: Person = 'admin'): Promise<JsonResponse> =>
   fetch(door.mcpUrl, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${door.tokens[as]}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25', ...headers },
+    headers: {
+      Authorization: `Bearer ${door.tokens[as]}`,
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': '2025-11-25',
+      ...headers,
+    },
     body,
   });
 
@@ -40,10 +53,14 @@ describe('the REST API', () => {
   it('answers each operation on its route, recording the token name as the actor', async () => {
     const list = await api('/api/v1/services', { as: 'vera' });
     expect(list.status).toBe(200);
-    expect((await list.json()).services).toEqual(expect.arrayContaining([expect.objectContaining({ service: SERVICE, currentRelease: 'v1.1.0' })]));
+    expect((await list.json()).services).toEqual(
+      expect.arrayContaining([expect.objectContaining({ service: SERVICE, currentRelease: 'v1.1.0' })]),
+    );
     const deployed = await post(`/api/v1/services/${SERVICE}/tools/search/disable`, 'alice', { reason: 'slow' });
     expect(deployed.status).toBe(201);
-    const events = await (await api(`/api/v1/events?stream=service-${SERVICE}&types=FeatureDisabled`, { as: 'audrey' })).json();
+    const events = await (
+      await api(`/api/v1/events?stream=service-${SERVICE}&types=FeatureDisabled`, { as: 'audrey' })
+    ).json();
     expect(events.events).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ actor: 'alice' }) })]);
   });
 
@@ -51,7 +68,9 @@ describe('the REST API', () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await (await api(`/api/v1/events?limit=3${cursor ? `&after=${cursor}` : ''}`, { as: 'audrey' })).json();
+      const page = await (
+        await api(`/api/v1/events?limit=3${cursor ? `&after=${cursor}` : ''}`, { as: 'audrey' })
+      ).json();
       seen.push(...page.events.map((e: { position: string }) => e.position));
       cursor = page.nextCursor;
     } while (cursor);
@@ -75,7 +94,9 @@ describe('the REST API', () => {
   it('describes itself in an OpenAPI document generated from the request schemas', async () => {
     const document = await (await api('/api/v1/openapi.json')).json();
     expect(document.openapi).toBe('3.1.0');
-    const ids = Object.values(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId));
+    const ids = Object.values(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) =>
+      Object.values(p).map((o) => o.operationId),
+    );
     expect(ids.sort()).toEqual([...operations.map((o) => o.name), 'tail_events'].sort());
     const rollback = document.paths['/api/v1/services/{service}/rollbacks'].post;
     expect(rollback.requestBody.content['application/json'].schema.required).toEqual(['reason']);
@@ -87,7 +108,11 @@ describe('the REST API', () => {
     const wrongType = await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 42 });
     expect(wrongType.status).toBe(400);
     expect((await wrongType.json()).problems).toEqual([expect.stringMatching(/^reason: /)]);
-    const notJson = await api(`/api/v1/services/${SERVICE}/rollbacks`, { method: 'POST', as: 'alice', body: '{"reason": ' });
+    const notJson = await api(`/api/v1/services/${SERVICE}/rollbacks`, {
+      method: 'POST',
+      as: 'alice',
+      body: '{"reason": ',
+    });
     expect(notJson.status).toBe(400);
     expect((await notJson.json()).message).toMatch(/not JSON/);
     const clash = await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { service: 'other', reason: 'x' });
@@ -102,11 +127,15 @@ describe('the REST API', () => {
   });
 
   it('refuses a replayed or self-given approval with 409', async () => {
-    const requested = await (await post(`/api/v1/services/${SERVICE}/rollbacks`, 'admin', { reason: 'bad release' })).json();
+    const requested = await (
+      await post(`/api/v1/services/${SERVICE}/rollbacks`, 'admin', { reason: 'bad release' })
+    ).json();
     const self = await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'admin', {});
     expect(self.status).toBe(409);
     expect((await self.json()).message).toMatch(/second-identity-approval/);
-    expect((await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {})).status).toBe(201);
+    expect(
+      (await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {})).status,
+    ).toBe(201);
     const replayed = await post(`/api/v1/services/${SERVICE}/rollbacks/${requested.rollbackId}/approval`, 'bob', {});
     expect(replayed.status).toBe(409);
   });
@@ -205,13 +234,16 @@ describe('authentication and authorization', () => {
   it("checks the role's permission on every route", async () => {
     const forbidden = await post(`/api/v1/services/${SERVICE}/deployments`, 'vera', { release: 'v2.0.0' });
     expect(forbidden.status).toBe(403);
-    expect((await forbidden.json()).message).toBe('Forbidden: vera (role viewer) may not operate; this needs a token with role operator or admin');
+    expect((await forbidden.json()).message).toBe(
+      'Forbidden: vera (role viewer) may not operate; this needs a token with role operator or admin',
+    );
     expect((await api('/api/v1/events', { as: 'alice' })).status).toBe(403);
     expect((await api('/api/v1/events', { as: 'audrey' })).status).toBe(200);
   });
 
   it('leaves /health, /ready, /metrics and the OpenAPI document open', async () => {
-    for (const path of ['/health', '/ready', '/metrics', '/api/v1/openapi.json']) expect((await api(path)).status, path).toBe(200);
+    for (const path of ['/health', '/ready', '/metrics', '/api/v1/openapi.json'])
+      expect((await api(path)).status, path).toBe(200);
     expect(await (await api('/ready')).json()).toMatchObject({ status: 'ready', lag: { 'service-state': 0 } });
   });
 });
@@ -226,7 +258,11 @@ describe('the MCP endpoint at the HTTP level', () => {
   });
 
   it('refuses a 2026-07-28 request that lacks its required headers', async () => {
-    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } });
     const complete = await rpc(body, { 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/list' });
     expect(complete.status).toBe(200);
@@ -257,13 +293,17 @@ describe('the MCP endpoint at the HTTP level', () => {
   it('refuses a body over the size limit with 413', async () => {
     const huge = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { padding: 'x'.repeat(1_100_000) } });
     expect((await rpc(huge)).status).toBe(413);
-    expect((await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'x'.repeat(1_100_000) })).status).toBe(413);
+    expect(
+      (await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'x'.repeat(1_100_000) })).status,
+    ).toBe(413);
   });
 });
 
 describe('metrics', () => {
   it('counts MCP requests, tool calls and rollbacks under the seeds’ names, and passes promtool', async () => {
-    await rpc(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_services', arguments: {} } }));
+    await rpc(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_services', arguments: {} } }),
+    );
     await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'for the counter' });
     const scrape = await (await api('/metrics')).text();
     expect(scrape).toMatch(/^mcp_requests_total\{method="tools\/call",status="200"\} [1-9]/m);
@@ -271,13 +311,21 @@ describe('metrics', () => {
     expect(scrape).toMatch(/^mcp_tool_requests_total\{tool_name="list_services",status="ok"\} [1-9]/m);
     expect(scrape).toMatch(/^failsafe_event_store_append_duration_seconds_count\{outcome="ok"\} [1-9]/m);
     expect(scrape).toMatch(/^failsafe_projection_lag_events\{projection="service-state"\} \d+/m);
-    await expect.poll(async () => (await (await api('/metrics')).text()).match(/^mcp_rollbacks_triggered_total\{reason="manual_request",mode="manual"\} ([1-9]\d*)/m)?.[1]).toBeDefined();
+    await expect
+      .poll(
+        async () =>
+          (await (await api('/metrics')).text()).match(
+            /^mcp_rollbacks_triggered_total\{reason="manual_request",mode="manual"\} ([1-9]\d*)/m,
+          )?.[1],
+      )
+      .toBeDefined();
 
     let promtool: string | undefined;
     try {
       promtool = execFileSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).trim();
     } catch {
-      if (process.env.CI === 'true') throw new Error('promtool is missing: run scripts/provision.sh (Debian package prometheus)');
+      if (process.env.CI === 'true')
+        throw new Error('promtool is missing: run scripts/provision.sh (Debian package prometheus)');
       console.warn('promtool not installed (scripts/provision.sh installs it): the scrape was not checked by it');
       return;
     }
@@ -296,7 +344,8 @@ describe('rate limits', () => {
   });
 
   it('turns away a token over its limit with 429 and Retry-After, leaving other tokens alone', async () => {
-    const call = (as: Person): Promise<JsonResponse> => fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: `Bearer ${limited.tokens[as]}` } });
+    const call = (as: Person): Promise<JsonResponse> =>
+      fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: `Bearer ${limited.tokens[as]}` } });
     for (let i = 0; i < 3; i += 1) expect((await call('vera')).status).toBe(200);
     const refused = await call('vera');
     expect(refused.status).toBe(429);
@@ -306,21 +355,39 @@ describe('rate limits', () => {
   });
 
   it('limits callers without a valid token by their address', async () => {
-    const guess = (): Promise<JsonResponse> => fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: 'Bearer fs_guess' } });
+    const guess = (): Promise<JsonResponse> =>
+      fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: 'Bearer fs_guess' } });
     for (let i = 0; i < 3; i += 1) expect((await guess()).status).toBe(401);
     const refused = await guess();
     expect(refused.status).toBe(429);
     expect((await refused.json()).message).toMatch(/RateLimited: address:/);
-    expect((await fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: `Bearer ${limited.tokens.bob}` } })).status).toBe(200);
+    expect(
+      (await fetch(`${limited.url}/api/v1/services`, { headers: { Authorization: `Bearer ${limited.tokens.bob}` } }))
+        .status,
+    ).toBe(200);
   });
 });
 
 describe('token expiry', () => {
   it('refuses a token past its expiresAt with a 401 that says so, on every request', async () => {
     const token = newToken();
-    const soon = await startFrontDoor([], {}, { tokens: [{ name: 'eve', role: 'viewer', sha256: hashToken(token), expiresAt: new Date(Date.now() + 1500).toISOString() }] });
+    const soon = await startFrontDoor(
+      [],
+      {},
+      {
+        tokens: [
+          {
+            name: 'eve',
+            role: 'viewer',
+            sha256: hashToken(token),
+            expiresAt: new Date(Date.now() + 1500).toISOString(),
+          },
+        ],
+      },
+    );
     try {
-      const call = (): Promise<JsonResponse> => fetch(`${soon.url}/api/v1/services`, { headers: { Authorization: `Bearer ${token}` } });
+      const call = (): Promise<JsonResponse> =>
+        fetch(`${soon.url}/api/v1/services`, { headers: { Authorization: `Bearer ${token}` } });
       expect((await call()).status).toBe(200);
       await sleep(1600);
       const refused = await call();
@@ -355,7 +422,8 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
       { release: 'v2.0.0', reason: 'line\ninjected' },
       { release: 'v2.0.0', reason: 'x'.repeat(10_000) },
     ];
-    for (const body of bodies) await documented(await post(`/api/v1/services/${SERVICE}/deployments`, 'alice', body), 400);
+    for (const body of bodies)
+      await documented(await post(`/api/v1/services/${SERVICE}/deployments`, 'alice', body), 400);
     const paths = [
       `/api/v1/services/${SERVICE}/tools/a%2Cb/disable`,
       `/api/v1/services/${SERVICE}/tools/a%00/disable`,
@@ -367,23 +435,43 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
       '/api/v1/drills/..%2Fx/runs',
     ];
     for (const path of paths) await documented(await post(path, 'admin', { reason: 'x', toStage: 'v1' }), 400);
-    for (const path of ['/api/v1/events?stream=a%00', '/api/v1/events/live?stream=a%0A', '/api/v1/events?types=A%00', '/api/v1/decisions/x%1B%5B2J', '/api/v1/drills/runs/r%00', '/api/v1/state?at=2026-01-01T00:00:00Z%00']) {
+    for (const path of [
+      '/api/v1/events?stream=a%00',
+      '/api/v1/events/live?stream=a%0A',
+      '/api/v1/events?types=A%00',
+      '/api/v1/decisions/x%1B%5B2J',
+      '/api/v1/drills/runs/r%00',
+      '/api/v1/state?at=2026-01-01T00:00:00Z%00',
+    ]) {
       await documented(await api(path, { as: 'admin' }), 400);
     }
     expect(await count()).toBe(before);
   });
 
   it('refuses unknown body fields and query parameters, naming them', async () => {
-    const extra = await documented(await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'x', force: true, skipApproval: 1 }), 400);
+    const extra = await documented(
+      await post(`/api/v1/services/${SERVICE}/rollbacks`, 'alice', { reason: 'x', force: true, skipApproval: 1 }),
+      400,
+    );
     expect(extra.problems.join(' ')).toMatch(/"force".*"skipApproval"/);
     const query = await documented(await api('/api/v1/services?admin=1', { as: 'vera' }), 400);
     expect(query.problems.join(' ')).toMatch(/"admin"/);
   });
 
   it('answers 415 to a body that is not JSON, 405 with Allow to a wrong method, 404 to an unknown rollback or drill', async () => {
-    const text = await api(`/api/v1/services/${SERVICE}/rollbacks`, { method: 'POST', as: 'alice', body: 'reason=x', headers: { 'Content-Type': 'text/plain' } });
+    const text = await api(`/api/v1/services/${SERVICE}/rollbacks`, {
+      method: 'POST',
+      as: 'alice',
+      body: 'reason=x',
+      headers: { 'Content-Type': 'text/plain' },
+    });
     expect((await documented(text, 415)).message).toMatch(/Content-Type: application\/json/);
-    const form = await api(`/api/v1/services/${SERVICE}/rollbacks`, { method: 'POST', as: 'alice', body: 'reason=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const form = await api(`/api/v1/services/${SERVICE}/rollbacks`, {
+      method: 'POST',
+      as: 'alice',
+      body: 'reason=x',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
     await documented(form, 415);
     const wrong = await api('/api/v1/services', { method: 'DELETE', as: 'admin' });
     await documented(wrong, 405);
@@ -394,9 +482,16 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
     const health = await api('/health', { method: 'POST' });
     await documented(health, 405);
     expect(health.headers.get('allow')).toBe('GET');
-    expect((await documented(await post(`/api/v1/services/${SERVICE}/rollbacks/rb-nope/approval`, 'bob', {}), 404)).message).toMatch(/no rollback "rb-nope"/);
-    expect((await documented(await post('/api/v1/drills/no-such-drill/runs', 'alice', {}), 404)).message).toMatch(/no drill "no-such-drill"/);
-    expect((await documented(await post('/api/v1/migrations/m-nope/revert', 'alice', { toStage: 'v1', reason: 'x' }), 404)).message).toMatch(/no migration "m-nope"/);
+    expect(
+      (await documented(await post(`/api/v1/services/${SERVICE}/rollbacks/rb-nope/approval`, 'bob', {}), 404)).message,
+    ).toMatch(/no rollback "rb-nope"/);
+    expect((await documented(await post('/api/v1/drills/no-such-drill/runs', 'alice', {}), 404)).message).toMatch(
+      /no drill "no-such-drill"/,
+    );
+    expect(
+      (await documented(await post('/api/v1/migrations/m-nope/revert', 'alice', { toStage: 'v1', reason: 'x' }), 404))
+        .message,
+    ).toMatch(/no migration "m-nope"/);
     expect((await post('/api/v1/drills/high-error-rate/runs', 'alice', {})).status).toBe(201);
   });
 
@@ -413,10 +508,16 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
           .on('error', reject)
           .end();
       });
-    for (const headers of [{ Host: 'evil.example.com' }, { Host: 'localhost', Origin: 'https://evil.example.com' }] as Record<string, string>[]) {
+    for (const headers of [
+      { Host: 'evil.example.com' },
+      { Host: 'localhost', Origin: 'https://evil.example.com' },
+    ] as Record<string, string>[]) {
       const refused = await raw('/api/v1/services', headers);
       expect(refused.status).toBe(403);
-      expect(refused.body).toEqual({ error: 'Forbidden', message: expect.stringMatching(/^Forbidden: Invalid (Host|Origin)/) });
+      expect(refused.body).toEqual({
+        error: 'Forbidden',
+        message: expect.stringMatching(/^Forbidden: Invalid (Host|Origin)/),
+      });
       expect((await raw('/mcp', headers)).body).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
     }
     const document = await (await api('/api/v1/openapi.json')).json();
@@ -424,20 +525,34 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
     for (const status of ['400', '401', '403', '404', '405', '409', '413', '415', '429']) {
       expect(responses[status].content['application/json'].schema.required, status).toEqual(['error', 'message']);
     }
-    expect(document.paths['/api/v1/services/{service}/rollbacks'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    expect(
+      document.paths['/api/v1/services/{service}/rollbacks'].post.requestBody.content['application/json'].schema
+        .additionalProperties,
+    ).toBe(false);
     await documented(await api('/api/v1/services'), 401);
     await documented(await api('/nowhere', { as: 'vera' }), 404);
   });
 });
 
 describe('JSON-RPC batches', () => {
-  const batch = (size: number) => JSON.stringify(Array.from({ length: size }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'list_services', arguments: {} } })));
+  const batch = (size: number) =>
+    JSON.stringify(
+      Array.from({ length: size }, (_, i) => ({
+        jsonrpc: '2.0',
+        id: i + 1,
+        method: 'tools/call',
+        params: { name: 'list_services', arguments: {} },
+      })),
+    );
 
   it('are refused under every revision that removed them', async () => {
     for (const revision of ['2025-06-18', '2025-11-25', '2026-07-28']) {
       const refused = await rpc(batch(2), { 'MCP-Protocol-Version': revision });
       expect(refused.status, revision).toBe(400);
-      expect((await refused.json()).error, revision).toMatchObject({ code: -32600, message: expect.stringMatching(/batches were removed in protocol revision 2025-06-18/) });
+      expect((await refused.json()).error, revision).toMatchObject({
+        code: -32600,
+        message: expect.stringMatching(/batches were removed in protocol revision 2025-06-18/),
+      });
     }
   });
 
@@ -447,7 +562,12 @@ describe('JSON-RPC batches', () => {
       const send = (size: number) =>
         fetch(limited.mcpUrl, {
           method: 'POST',
-          headers: { Authorization: `Bearer ${limited.tokens.vera}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-03-26' },
+          headers: {
+            Authorization: `Bearer ${limited.tokens.vera}`,
+            'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream',
+            'MCP-Protocol-Version': '2025-03-26',
+          },
           body: batch(size),
         });
       const first = await send(4);
@@ -466,16 +586,29 @@ describe('a fleet whose driver can tell which releases exist', () => {
   it('refuses a deployment or a rollback target of a release the process driver does not have, writing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-door-'));
     const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases', import.meta.url));
-    writeFileSync(join(dir, 'fleet.yaml'), `services:\n  sample:\n    driver: process\n    releasesDir: ${JSON.stringify(releasesDir)}\n    port: 0\n`);
+    writeFileSync(
+      join(dir, 'fleet.yaml'),
+      `services:\n  sample:\n    driver: process\n    releasesDir: ${JSON.stringify(releasesDir)}\n    port: 0\n`,
+    );
     const fleet = await startFrontDoor([], {}, { fleetPath: join(dir, 'fleet.yaml') });
     try {
       const call = (path: string, body: unknown): Promise<JsonResponse> =>
-        fetch(`${fleet.url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${fleet.tokens.alice}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        fetch(`${fleet.url}${path}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${fleet.tokens.alice}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const missing = await call('/api/v1/services/sample/deployments', { release: 'v9.9.9' });
       expect(missing.status).toBe(404);
       expect((await missing.json()).message).toMatch(/sample has no release "v9.9.9"/);
-      expect((await call('/api/v1/services/sample/rollbacks', { reason: 'x', targetRelease: 'v9.9.9' })).status).toBe(404);
-      const events = await (await fetch(`${fleet.url}/api/v1/events?stream=service-sample`, { headers: { Authorization: `Bearer ${fleet.tokens.audrey}` } })).json();
+      expect((await call('/api/v1/services/sample/rollbacks', { reason: 'x', targetRelease: 'v9.9.9' })).status).toBe(
+        404,
+      );
+      const events = await (
+        await fetch(`${fleet.url}/api/v1/events?stream=service-sample`, {
+          headers: { Authorization: `Bearer ${fleet.tokens.audrey}` },
+        })
+      ).json();
       // Only what serve --fleet wrote at its start.
       expect((events as { events: { type: string }[] }).events.map((e) => e.type)).toEqual(['ServiceRegistered']);
     } finally {

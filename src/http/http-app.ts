@@ -33,8 +33,20 @@ export interface HttpApp {
 
 /** JSON-RPC methods worth a label of their own; anything else counts as "other" (bounded label values). */
 const MCP_METHODS = new Set([
-  'initialize', 'notifications/initialized', 'ping', 'server/discover', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list',
-  'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel', 'subscriptions/listen',
+  'initialize',
+  'notifications/initialized',
+  'ping',
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'subscriptions/listen',
 ]);
 const methodLabel = (body: unknown): string => {
   if (Array.isArray(body)) return 'batch';
@@ -60,7 +72,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const started = process.hrtime.bigint();
     if (shutdown.signal.aborted) {
       c.header('Connection', 'close');
-      return c.json({ error: 'ShuttingDown', message: 'Failsafe is shutting down; retry against another replica or after it restarts' }, 503);
+      return c.json(
+        {
+          error: 'ShuttingDown',
+          message: 'Failsafe is shutting down; retry against another replica or after it restarts',
+        },
+        503,
+      );
     }
     await next();
     const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath;
@@ -83,7 +101,15 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     bodyLimit({
       maxSize: options.maxBodyBytes,
       // The rest of the body is never read: the connection must not be reused.
-      onError: (c) => c.json({ error: 'PayloadTooLarge', message: `the body is larger than ${options.maxBodyBytes} bytes (MCP_MAX_BODY_BYTES)` }, 413, { Connection: 'close' }),
+      onError: (c) =>
+        c.json(
+          {
+            error: 'PayloadTooLarge',
+            message: `the body is larger than ${options.maxBodyBytes} bytes (MCP_MAX_BODY_BYTES)`,
+          },
+          413,
+          { Connection: 'close' },
+        ),
     }),
   );
 
@@ -92,7 +118,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const headPosition = await deps.store.headPosition();
       return c.json({ status: 'ok', store: { engine: options.storeEngine, headPosition: headPosition.toString() } });
     } catch (error) {
-      return c.json({ status: 'unavailable', store: { engine: options.storeEngine, error: (error as Error).message } }, 503);
+      return c.json(
+        { status: 'unavailable', store: { engine: options.storeEngine, error: (error as Error).message } },
+        503,
+      );
     }
   });
 
@@ -101,15 +130,29 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const lag = await deps.readModels.lag();
       const behind = Object.entries(lag).filter(([, events]) => events > options.readyMaxLagEvents);
       if (behind.length > 0) {
-        return c.json({ status: 'not_ready', lag, problems: behind.map(([name, events]) => `${name} is ${events} events behind (more than ${options.readyMaxLagEvents})`) }, 503);
+        return c.json(
+          {
+            status: 'not_ready',
+            lag,
+            problems: behind.map(
+              ([name, events]) => `${name} is ${events} events behind (more than ${options.readyMaxLagEvents})`,
+            ),
+          },
+          503,
+        );
       }
       return c.json({ status: 'ready', lag });
     } catch (error) {
-      return c.json({ status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] }, 503);
+      return c.json(
+        { status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] },
+        503,
+      );
     }
   });
 
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  );
   for (const path of ['/health', '/ready', '/metrics']) app.all(path, (c) => methodNotAllowed(c, ['GET']));
 
   const auth = authenticate(options.tokens, options.limiter);
@@ -150,6 +193,14 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.use(options.mcpPath, auth);
   app.all(options.mcpPath, serveMcp);
 
-  app.notFound((c) => c.json({ error: 'NotFound', message: `no route for ${c.req.method} ${c.req.path}; the API is described at /api/v1/openapi.json` }, 404));
+  app.notFound((c) =>
+    c.json(
+      {
+        error: 'NotFound',
+        message: `no route for ${c.req.method} ${c.req.path}; the API is described at /api/v1/openapi.json`,
+      },
+      404,
+    ),
+  );
   return { app, drain: () => shutdown.abort() };
 }

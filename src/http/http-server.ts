@@ -11,7 +11,11 @@ export interface RunningHttpServer {
   close(graceMs?: number): Promise<void>;
 }
 
-export function startHttpServer(fetch: (request: Request) => Response | Promise<Response>, host: string, port: number): Promise<RunningHttpServer> {
+export function startHttpServer(
+  fetch: (request: Request) => Response | Promise<Response>,
+  host: string,
+  port: number,
+): Promise<RunningHttpServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, hostname: host, port }, (info: AddressInfo) => {
       const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;

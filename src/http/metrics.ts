@@ -10,18 +10,57 @@ const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
  */
 export class FailsafeMetrics {
   readonly registry = new Registry();
-  readonly mcpRequests = new Counter({ name: 'mcp_requests_total', help: 'MCP requests received, by JSON-RPC method and HTTP status', labelNames: ['method', 'status'], registers: [this.registry] });
-  readonly mcpDuration = new Histogram({ name: 'mcp_request_duration_seconds', help: 'Time to answer an MCP request, by JSON-RPC method', labelNames: ['method'], buckets: BUCKETS, registers: [this.registry] });
-  readonly toolRequests = new Counter({ name: 'mcp_tool_requests_total', help: 'MCP tool calls, by tool and outcome', labelNames: ['tool_name', 'status'], registers: [this.registry] });
-  readonly rollbacksTriggered = new Counter({ name: 'mcp_rollbacks_triggered_total', help: 'Rollbacks decided or requested since this process started, by reason (the rule, or manual_request)', labelNames: ['reason', 'mode'], registers: [this.registry] });
-  readonly httpRequests = new Counter({ name: 'failsafe_http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
-  readonly httpDuration = new Histogram({ name: 'failsafe_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route', labelNames: ['route', 'method'], buckets: BUCKETS, registers: [this.registry] });
-  readonly appendDuration = new Histogram({ name: 'failsafe_event_store_append_duration_seconds', help: 'Time to append to the event store (durable), by outcome', labelNames: ['outcome'], buckets: BUCKETS, registers: [this.registry] });
+  readonly mcpRequests = new Counter({
+    name: 'mcp_requests_total',
+    help: 'MCP requests received, by JSON-RPC method and HTTP status',
+    labelNames: ['method', 'status'],
+    registers: [this.registry],
+  });
+  readonly mcpDuration = new Histogram({
+    name: 'mcp_request_duration_seconds',
+    help: 'Time to answer an MCP request, by JSON-RPC method',
+    labelNames: ['method'],
+    buckets: BUCKETS,
+    registers: [this.registry],
+  });
+  readonly toolRequests = new Counter({
+    name: 'mcp_tool_requests_total',
+    help: 'MCP tool calls, by tool and outcome',
+    labelNames: ['tool_name', 'status'],
+    registers: [this.registry],
+  });
+  readonly rollbacksTriggered = new Counter({
+    name: 'mcp_rollbacks_triggered_total',
+    help: 'Rollbacks decided or requested since this process started, by reason (the rule, or manual_request)',
+    labelNames: ['reason', 'mode'],
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'failsafe_http_requests_total',
+    help: 'HTTP requests, by route and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'failsafe_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route',
+    labelNames: ['route', 'method'],
+    buckets: BUCKETS,
+    registers: [this.registry],
+  });
+  readonly appendDuration = new Histogram({
+    name: 'failsafe_event_store_append_duration_seconds',
+    help: 'Time to append to the event store (durable), by outcome',
+    labelNames: ['outcome'],
+    buckets: BUCKETS,
+    registers: [this.registry],
+  });
 
   constructor(projectionLag: () => Promise<Record<string, number>>) {
     collectDefaultMetrics({ register: this.registry });
     // prom-client names these gauges like counters, which promtool (and Prometheus' conventions) reject.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
     new Gauge({
       name: 'failsafe_projection_lag_events',
       help: 'Events recorded in the store that a read model has not applied yet',

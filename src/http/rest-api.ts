@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { describeError, InvalidRequest, statusOf, UnsupportedMediaType } from '../api/api-errors.js';
 import { pathParams, type ApiDependencies, type Operation } from '../api/operation.js';
 import { operations } from '../api/operations.js';
@@ -26,20 +26,35 @@ async function inputOf(c: Context<ApiEnv>, operation: Operation): Promise<Record
     try {
       body = JSON.parse(text);
     } catch (error) {
-      throw new InvalidRequest([`the body is not JSON (${(error as Error).message}); send a JSON object with Content-Type: application/json`]);
+      throw new InvalidRequest([
+        `the body is not JSON (${(error as Error).message}); send a JSON object with Content-Type: application/json`,
+      ]);
     }
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequest(['the body must be a JSON object']);
-  const clashes = Object.keys(params).filter((name) => name in body && (body as Record<string, unknown>)[name] !== params[name]);
-  if (clashes.length > 0) throw new InvalidRequest(clashes.map((name) => `${name} is "${params[name]}" in the path but "${String((body as Record<string, unknown>)[name])}" in the body`));
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidRequest(['the body must be a JSON object']);
+  const clashes = Object.keys(params).filter(
+    (name) => name in body && (body as Record<string, unknown>)[name] !== params[name],
+  );
+  if (clashes.length > 0)
+    throw new InvalidRequest(
+      clashes.map(
+        (name) =>
+          `${name} is "${params[name]}" in the path but "${String((body as Record<string, unknown>)[name])}" in the body`,
+      ),
+    );
   return { ...body, ...params };
 }
 
-const problemsOf = (error: z.ZodError) => error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
+const problemsOf = (error: z.ZodError) =>
+  error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`);
 
 export function errorResponse(c: Context, error: unknown): Response {
   const status = statusOf(error);
-  return c.json({ ...describeError(error), ...(error instanceof InvalidRequest && { problems: error.problems }) }, status);
+  return c.json(
+    { ...describeError(error), ...(error instanceof InvalidRequest && { problems: error.problems }) },
+    status,
+  );
 }
 
 /** 405 in the documented error shape, with the methods the path answers. */
@@ -61,10 +76,13 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
   api.get(LIVE_TAIL_PATH, async (c) => {
     authorize(c.get('principal'), 'audit');
     const cursor = c.req.query('after') ?? c.req.header('last-event-id');
-    if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequest([`after="${cursor}": must be a position (the id of the last event received)`]);
+    if (cursor !== undefined && !/^\d+$/.test(cursor))
+      throw new InvalidRequest([`after="${cursor}": must be a position (the id of the last event received)`]);
     const stream = c.req.query('stream');
     if (stream !== undefined && !streamName.safeParse(stream).success) {
-      throw new InvalidRequest([`stream="${encodeURIComponent(stream)}": must be a stream name such as service-orders`]);
+      throw new InvalidRequest([
+        `stream="${encodeURIComponent(stream)}": must be a stream name such as service-orders`,
+      ]);
     }
     return streamSSE(c, async (sse) => {
       const subscription = deps.store.subscribe({ after: cursor === undefined ? 'end' : BigInt(cursor) });
@@ -75,7 +93,11 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
       try {
         for await (const event of subscription) {
           if (stream && event.stream !== stream) continue;
-          await sse.writeSSE({ id: event.position.toString(), event: event.type, data: JSON.stringify(recordedEventToJson(event)) });
+          await sse.writeSSE({
+            id: event.position.toString(),
+            event: event.type,
+            data: JSON.stringify(recordedEventToJson(event)),
+          });
         }
       } finally {
         clearInterval(keepAlive);
@@ -84,14 +106,25 @@ export function restApi(deps: ApiDependencies, shutdown: AbortSignal, log: (line
     });
   });
 
-  const methods = new Map<string, string[]>([['/openapi.json', ['GET']], [LIVE_TAIL_PATH, ['GET']]]);
+  const methods = new Map<string, string[]>([
+    ['/openapi.json', ['GET']],
+    [LIVE_TAIL_PATH, ['GET']],
+  ]);
   for (const operation of operations) {
     const path = operation.http.path.replace(/\{(\w+)\}/g, ':$1');
     methods.set(path, [...(methods.get(path) ?? []), operation.http.method]);
     api.on(operation.http.method, path, async (c) => {
       authorize(c.get('principal'), operation.permission);
       const parsed = operation.input.safeParse(await inputOf(c, operation));
-      if (!parsed.success) return c.json({ error: 'InvalidRequest', message: `the request does not fit ${operation.name}'s input; see /api/v1/openapi.json`, problems: problemsOf(parsed.error) }, 400);
+      if (!parsed.success)
+        return c.json(
+          {
+            error: 'InvalidRequest',
+            message: `the request does not fit ${operation.name}'s input; see /api/v1/openapi.json`,
+            problems: problemsOf(parsed.error),
+          },
+          400,
+        );
       const result = await operation.run(deps, parsed.data, { principal: c.get('principal') });
       return c.json(result, operation.http.method === 'POST' ? 201 : 200);
     });

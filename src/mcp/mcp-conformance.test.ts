@@ -14,14 +14,25 @@ const NODE22 = process.env.FAILSAFE_NODE22 ?? join(toolsDir(), 'node-22.23.3/nod
 const SUITE = resolve('node_modules/@modelcontextprotocol/conformance/dist/index.js');
 
 /** Must pass in CI. */
-const REQUIRED = ['server-initialize', 'ping', 'tools-list', 'resources-list', 'prompts-list', 'dns-rebinding-protection'];
+const REQUIRED = [
+  'server-initialize',
+  'ping',
+  'tools-list',
+  'resources-list',
+  'prompts-list',
+  'dns-rebinding-protection',
+];
 
-const fixture = (kind: string, name: string) => `calls the suite's own fixture ${kind} ${name}, which a control plane has no reason to serve`;
+const fixture = (kind: string, name: string) =>
+  `calls the suite's own fixture ${kind} ${name}, which a control plane has no reason to serve`;
 /** Every other scenario that fails, and why; a failure not listed here fails the test. */
 const EXPECTED_FAILURES: Record<string, string> = {
-  'logging-set-level': 'Failsafe offers no logging capability (logging is deprecated by 2026-07-28, SEP-2577; Failsafe logs to stderr)',
-  'tools-call-with-logging': 'needs the logging capability (see logging-set-level) and the fixture tool test_tool_with_logging',
-  'resources-subscribe': 'resource subscriptions are not offered (the 2026-07-28 era replaces them with subscriptions/listen); clients poll or use the REST live tail',
+  'logging-set-level':
+    'Failsafe offers no logging capability (logging is deprecated by 2026-07-28, SEP-2577; Failsafe logs to stderr)',
+  'tools-call-with-logging':
+    'needs the logging capability (see logging-set-level) and the fixture tool test_tool_with_logging',
+  'resources-subscribe':
+    'resource subscriptions are not offered (the 2026-07-28 era replaces them with subscriptions/listen); clients poll or use the REST live tail',
   'resources-unsubscribe': 'resource subscriptions are not offered (see resources-subscribe)',
   'completion-complete': fixture('prompt', 'test_prompt_with_arguments'),
   'json-schema-2020-12': fixture('tool', 'json_schema_2020_12_tool'),
@@ -52,7 +63,13 @@ const EXPECTED_FAILURES: Record<string, string> = {
 function tokenProxy(target: URL, token: string): Promise<Server> {
   const server = createServer((incoming, outgoing) => {
     const upstream = request(
-      { host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: { ...incoming.headers, authorization: `Bearer ${token}` } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: incoming.url,
+        method: incoming.method,
+        headers: { ...incoming.headers, authorization: `Bearer ${token}` },
+      },
       (answer) => {
         outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(outgoing);
@@ -80,60 +97,83 @@ function outcomes(dir: string): Map<string, Outcome> {
   const result = new Map<string, Outcome>();
   for (const folder of readdirSync(dir)) {
     const scenario = folder.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
-    const checks = JSON.parse(readFileSync(join(dir, folder, 'checks.json'), 'utf8')) as { status: string; errorMessage?: string; name: string; details?: { message?: string } }[];
-    const described = (status: string) => checks.filter((c) => c.status === status).map((c) => `${c.name}: ${c.errorMessage ?? c.details?.message ?? ''}`);
+    const checks = JSON.parse(readFileSync(join(dir, folder, 'checks.json'), 'utf8')) as {
+      status: string;
+      errorMessage?: string;
+      name: string;
+      details?: { message?: string };
+    }[];
+    const described = (status: string) =>
+      checks.filter((c) => c.status === status).map((c) => `${c.name}: ${c.errorMessage ?? c.details?.message ?? ''}`);
     const failures = described('FAILURE');
-    result.set(scenario, { passed: failures.length === 0, succeeded: checks.filter((c) => c.status === 'SUCCESS').length, failures, warnings: described('WARNING') });
+    result.set(scenario, {
+      passed: failures.length === 0,
+      succeeded: checks.filter((c) => c.status === 'SUCCESS').length,
+      failures,
+      warnings: described('WARNING'),
+    });
   }
   return result;
 }
 
 const available = existsSync(NODE22);
-if (!available && process.env.CI === 'true') throw new Error(`Node 22 for the MCP conformance suite is missing at ${NODE22}: run scripts/provision.sh`);
+if (!available && process.env.CI === 'true')
+  throw new Error(`Node 22 for the MCP conformance suite is missing at ${NODE22}: run scripts/provision.sh`);
 
-describe.skipIf(!available)('the official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, Node 22)', () => {
-  let door: FrontDoor;
-  let proxy: Server;
-  let results: Map<string, Outcome>;
+describe.skipIf(!available)(
+  'the official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, Node 22)',
+  () => {
+    let door: FrontDoor;
+    let proxy: Server;
+    let results: Map<string, Outcome>;
 
-  beforeAll(async () => {
-    // The suite sends about a hundred requests in a second or two; the admin's default burst is 100.
-    door = await startFrontDoor(['orders'], { MCP_RATE_LIMIT_BURST: '100000' });
-    proxy = await tokenProxy(new URL(door.url), door.tokens.admin);
-    const out = mkdtempSync(join(tmpdir(), 'failsafe-conformance-'));
-    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/mcp`;
-    // Asynchronously: the server under test runs in this very process.
-    // The whole suite, pending scenarios included: a scenario promoted to active is then already covered.
-    await promisify(execFile)(NODE22, [SUITE, 'server', '--url', url, '--suite', 'all', '-o', out], { timeout: 90_000 }).catch((error: { code?: unknown; stdout?: string }) => {
-      // The suite exits non-zero when any scenario fails; the per-scenario files say which.
-      if (typeof error.code !== 'number') throw error;
+    beforeAll(async () => {
+      // The suite sends about a hundred requests in a second or two; the admin's default burst is 100.
+      door = await startFrontDoor(['orders'], { MCP_RATE_LIMIT_BURST: '100000' });
+      proxy = await tokenProxy(new URL(door.url), door.tokens.admin);
+      const out = mkdtempSync(join(tmpdir(), 'failsafe-conformance-'));
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/mcp`;
+      // Asynchronously: the server under test runs in this very process.
+      // The whole suite, pending scenarios included: a scenario promoted to active is then already covered.
+      await promisify(execFile)(NODE22, [SUITE, 'server', '--url', url, '--suite', 'all', '-o', out], {
+        timeout: 90_000,
+      }).catch((error: { code?: unknown; stdout?: string }) => {
+        // The suite exits non-zero when any scenario fails; the per-scenario files say which.
+        if (typeof error.code !== 'number') throw error;
+      });
+      results = outcomes(out);
+    }, 120_000);
+
+    afterAll(async () => {
+      await new Promise((done) => proxy?.close(done));
+      await door?.stop();
     });
-    results = outcomes(out);
-  }, 120_000);
 
-  afterAll(async () => {
-    await new Promise((done) => proxy?.close(done));
-    await door?.stop();
-  });
+    it('passes the scenarios Failsafe must pass', () => {
+      for (const scenario of REQUIRED) {
+        expect(results.get(scenario)?.failures, scenario).toEqual([]);
+        expect(results.get(scenario)?.succeeded, `${scenario}: checks that succeeded`).toBeGreaterThan(0);
+      }
+    });
 
-  it('passes the scenarios Failsafe must pass', () => {
-    for (const scenario of REQUIRED) {
-      expect(results.get(scenario)?.failures, scenario).toEqual([]);
-      expect(results.get(scenario)?.succeeded, `${scenario}: checks that succeeded`).toBeGreaterThan(0);
-    }
-  });
-
-  it('fails only the scenarios listed with a reason, and shows every result', () => {
-    const verdict = (o: Outcome) => (!o.passed ? 'FAIL' : o.succeeded > 0 ? 'pass' : 'none');
-    const reason = (scenario: string, o: Outcome) =>
-      !o.passed ? `  — ${EXPECTED_FAILURES[scenario] ?? o.failures.join('; ')}` : o.succeeded === 0 ? `  — nothing checked: ${o.warnings.join('; ') || 'no checks'}` : '';
-    const rows = [...results].map(([scenario, o]) => `${verdict(o)}  ${scenario}${reason(scenario, o)}`);
-    console.info(`MCP conformance, ${results.size} server scenarios:\n${rows.join('\n')}`);
-    const missing = [...REQUIRED, ...Object.keys(EXPECTED_FAILURES)].filter((scenario) => !results.has(scenario));
-    expect(missing, 'scenarios the suite no longer runs').toEqual([]);
-    const unexpected = [...results].filter(([scenario, o]) => !o.passed && !(scenario in EXPECTED_FAILURES)).map(([s, o]) => `${s}: ${o.failures.join('; ')}`);
-    expect(unexpected).toEqual([]);
-    const nowPassing = Object.keys(EXPECTED_FAILURES).filter((scenario) => results.get(scenario)?.passed);
-    if (nowPassing.length > 0) console.info(`now passing, remove from EXPECTED_FAILURES: ${nowPassing.join(', ')}`);
-  });
-});
+    it('fails only the scenarios listed with a reason, and shows every result', () => {
+      const verdict = (o: Outcome) => (!o.passed ? 'FAIL' : o.succeeded > 0 ? 'pass' : 'none');
+      const reason = (scenario: string, o: Outcome) =>
+        !o.passed
+          ? `  — ${EXPECTED_FAILURES[scenario] ?? o.failures.join('; ')}`
+          : o.succeeded === 0
+            ? `  — nothing checked: ${o.warnings.join('; ') || 'no checks'}`
+            : '';
+      const rows = [...results].map(([scenario, o]) => `${verdict(o)}  ${scenario}${reason(scenario, o)}`);
+      console.info(`MCP conformance, ${results.size} server scenarios:\n${rows.join('\n')}`);
+      const missing = [...REQUIRED, ...Object.keys(EXPECTED_FAILURES)].filter((scenario) => !results.has(scenario));
+      expect(missing, 'scenarios the suite no longer runs').toEqual([]);
+      const unexpected = [...results]
+        .filter(([scenario, o]) => !o.passed && !(scenario in EXPECTED_FAILURES))
+        .map(([s, o]) => `${s}: ${o.failures.join('; ')}`);
+      expect(unexpected).toEqual([]);
+      const nowPassing = Object.keys(EXPECTED_FAILURES).filter((scenario) => results.get(scenario)?.passed);
+      if (nowPassing.length > 0) console.info(`now passing, remove from EXPECTED_FAILURES: ${nowPassing.join(', ')}`);
+    });
+  },
+);

@@ -4,7 +4,15 @@
  * 2026-07-28 (stateless, `server/discover`) and the 2025 revisions (`initialize`, answered
  * statelessly).
  */
-import { createMcpHandler, McpServer, ProtocolError, ProtocolErrorCode, ResourceTemplate, type AuthInfo, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceTemplate,
+  type AuthInfo,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { describeError, InvalidRequest, NotFound, statusOf } from '../api/api-errors.js';
 import { incidentReview } from '../api/incident-review.js';
@@ -34,14 +42,18 @@ export interface McpEndpoint {
 const principalOf = (ctx: ServerContext): Principal => {
   const principal = ctx.http?.authInfo?.extra?.principal as Principal | undefined;
   // The HTTP layer authenticates before the SDK sees a request; a handler without a caller is a wiring bug.
-  if (!principal) throw new ProtocolError(ProtocolErrorCode.InternalError, 'no authenticated caller reached the handler');
+  if (!principal)
+    throw new ProtocolError(ProtocolErrorCode.InternalError, 'no authenticated caller reached the handler');
   return principal;
 };
 
 /** A refusal of a resource or prompt: the message says what to do. */
 const refuse = (error: unknown): never => {
   const { message } = describeError(error);
-  throw new ProtocolError(statusOf(error) === 500 ? ProtocolErrorCode.InternalError : ProtocolErrorCode.InvalidParams, message);
+  throw new ProtocolError(
+    statusOf(error) === 500 ? ProtocolErrorCode.InternalError : ProtocolErrorCode.InvalidParams,
+    message,
+  );
 };
 
 const guard = (ctx: ServerContext, permission: Permission): Principal => {
@@ -90,7 +102,10 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
           authorize(principal, operation.permission);
           const result = await operation.run(deps, input as never, { principal });
           options.onToolCall?.(operation.name, 'ok');
-          return { content: [{ type: 'text' as const, text: JSON.stringify(result, null, 2) }], structuredContent: result };
+          return {
+            content: [{ type: 'text' as const, text: JSON.stringify(result, null, 2) }],
+            structuredContent: result,
+          };
         } catch (error) {
           options.onToolCall?.(operation.name, 'error');
           reportUnexpected(`tool ${operation.name}`, error);
@@ -105,18 +120,28 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
     return Object.keys(deps.readModels.services.current().state.services).sort();
   };
 
-  const json = (uri: URL, value: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }] });
+  const json = (uri: URL, value: unknown) => ({
+    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }],
+  });
 
   const registerResources = (server: McpServer) => {
     server.registerResource(
       'service-state',
       new ResourceTemplate('failsafe://services/{service}', {
         list: async () => ({
-          resources: (await serviceNames()).map((name) => ({ uri: `failsafe://services/${name}`, name: `service ${name}`, mimeType: 'application/json' })),
+          resources: (await serviceNames()).map((name) => ({
+            uri: `failsafe://services/${name}`,
+            name: `service ${name}`,
+            mimeType: 'application/json',
+          })),
         }),
         complete: { service: async (prefix) => (await serviceNames()).filter((n) => n.startsWith(prefix)) },
       }),
-      { title: 'Service state', description: 'A service as Failsafe knows it: release, last known good, rollback, disabled tools.', mimeType: 'application/json' },
+      {
+        title: 'Service state',
+        description: 'A service as Failsafe knows it: release, last known good, rollback, disabled tools.',
+        mimeType: 'application/json',
+      },
       async (uri, variables, ctx) => {
         guard(ctx, 'read');
         const view = await serviceView(deps, variable(variables.service, serviceName, 'service')).catch(refuse);
@@ -127,7 +152,11 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       'event-stream',
       new ResourceTemplate('failsafe://streams/{stream}', {
         list: async () => ({
-          resources: (await serviceNames()).map((name) => ({ uri: `failsafe://streams/${serviceStream(name)}`, name: `stream ${serviceStream(name)}`, mimeType: 'application/json' })),
+          resources: (await serviceNames()).map((name) => ({
+            uri: `failsafe://streams/${serviceStream(name)}`,
+            name: `stream ${serviceStream(name)}`,
+            mimeType: 'application/json',
+          })),
         }),
       }),
       {
@@ -145,22 +174,35 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
     );
   };
 
-  const text = (description: string, body: string) => ({ description, messages: [{ role: 'user' as const, content: { type: 'text' as const, text: body } }] });
+  const text = (description: string, body: string) => ({
+    description,
+    messages: [{ role: 'user' as const, content: { type: 'text' as const, text: body } }],
+  });
 
   const registerPrompts = (server: McpServer) => {
     server.registerPrompt(
       'post_incident_review',
       {
         title: 'Post-incident review',
-        description: "The seeds' post-incident review template, filled from the recorded history of an incident (one per rollback).",
-        argsSchema: z.object({ incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident') }),
+        description:
+          "The seeds' post-incident review template, filled from the recorded history of an incident (one per rollback).",
+        argsSchema: z.object({
+          incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident'),
+        }),
       },
       async ({ incident: wanted }, ctx) => {
         guard(ctx, 'read');
         await deps.readModels.catchUp();
         const all = Object.values(deps.readModels.incidents.current().state.incidents);
-        const incident = all.find((i) => i.id === wanted) ?? all.filter((i) => i.service === wanted).sort((a, b) => b.openedAt - a.openedAt)[0];
-        if (!incident) refuse(new NotFound(`no incident "${wanted}"; incidents are opened by rollback decisions and requests (service_status shows a service's rollback)`));
+        const incident =
+          all.find((i) => i.id === wanted) ??
+          all.filter((i) => i.service === wanted).sort((a, b) => b.openedAt - a.openedAt)[0];
+        if (!incident)
+          refuse(
+            new NotFound(
+              `no incident "${wanted}"; incidents are opened by rollback decisions and requests (service_status shows a service's rollback)`,
+            ),
+          );
         const events: TypedRecordedEvent[] = [];
         for (const id of incident!.eventIds) {
           const recorded = await deps.store.readEvent(id);
@@ -173,7 +215,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       'rollback_runbook',
       {
         title: 'Rollback runbook',
-        description: "The seeds' rollback procedure for one service as it is now: decision matrix, disabling a tool, the two-person manual rollback, verification.",
+        description:
+          "The seeds' rollback procedure for one service as it is now: decision matrix, disabling a tool, the two-person manual rollback, verification.",
         argsSchema: z.object({ service: serviceName }),
       },
       async ({ service }, ctx) => {
@@ -188,7 +231,10 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
     () => {
       const server = new McpServer(
         { name: 'failsafe', version: options.version },
-        { instructions: 'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, disabled tools, migrations, chaos drills and the audit history.' },
+        {
+          instructions:
+            'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, disabled tools, migrations, chaos drills and the audit history.',
+        },
       );
       for (const operation of operations) registerTool(server, operation);
       registerResources(server);
@@ -200,7 +246,12 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
 
   return {
     handle(request, principal, parsedBody) {
-      const authInfo: AuthInfo = { token: 'verified', clientId: principal.name, scopes: [principal.role], extra: { principal } };
+      const authInfo: AuthInfo = {
+        token: 'verified',
+        clientId: principal.name,
+        scopes: [principal.role],
+        extra: { principal },
+      };
       return handler.fetch(request, { authInfo, ...(parsedBody !== undefined && { parsedBody }) });
     },
     close: () => handler.close(),

@@ -17,7 +17,13 @@ const recorded = (event: DomainEvent, atSeconds: number): TypedRecordedEvent => 
     revision: BigInt(sequence),
     position: BigInt(sequence),
     recordedAt: new Date(t0 + atSeconds * 1000),
-    metadata: { correlationId: '0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01', causationId: null, actor: 't', schemaVersion: 1, occurredAt: new Date(t0 + atSeconds * 1000).toISOString() },
+    metadata: {
+      correlationId: '0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01',
+      causationId: null,
+      actor: 't',
+      schemaVersion: 1,
+      occurredAt: new Date(t0 + atSeconds * 1000).toISOString(),
+    },
   } as TypedRecordedEvent;
 };
 
@@ -26,7 +32,22 @@ type Sample = Partial<EventData<'HealthSampleRecorded'>>;
 const samples = (from: number, to: number, fields: (at: number) => Sample): TypedRecordedEvent[] => {
   const out: TypedRecordedEvent[] = [];
   for (let at = from; at <= to; at += 10) {
-    out.push(recorded({ type: 'HealthSampleRecorded', data: { service: 'payments', instance: 'p-1', sampledAt: new Date(t0 + at * 1000).toISOString(), healthy: true, healthLatencyMs: 5, ...fields(at) } }, at));
+    out.push(
+      recorded(
+        {
+          type: 'HealthSampleRecorded',
+          data: {
+            service: 'payments',
+            instance: 'p-1',
+            sampledAt: new Date(t0 + at * 1000).toISOString(),
+            healthy: true,
+            healthLatencyMs: 5,
+            ...fields(at),
+          },
+        },
+        at,
+      ),
+    );
   }
   return out;
 };
@@ -44,14 +65,33 @@ describe('rollback policy evaluation', () => {
     const history = [...samples(0, 50, errors(0.01)), ...samples(60, 120, errors(0.25))];
     const [finding, ...others] = judge(history);
     expect(others).toEqual([]);
-    expect(finding).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic', severity: 'P1', threshold: 0.1, unit: 'ratio', service: 'payments' });
+    expect(finding).toMatchObject({
+      rule: 'error_rate_critical',
+      mode: 'automatic',
+      severity: 'P1',
+      threshold: 0.1,
+      unit: 'ratio',
+      service: 'payments',
+    });
     expect(finding!.observed).toBeCloseTo(0.25);
     expect(finding!.evidenceEventIds).toEqual(history.slice(-6).map((e) => e.id));
-    expect(finding!.window).toEqual({ from: new Date(t0 + 60_000).toISOString(), to: new Date(t0 + 120_000).toISOString(), sampleCount: 6 });
+    expect(finding!.window).toEqual({
+      from: new Date(t0 + 60_000).toISOString(),
+      to: new Date(t0 + 120_000).toISOString(),
+      sampleCount: 6,
+    });
   });
 
   it('stays quiet below the thresholds', () => {
-    expect(judge(samples(0, 900, (at) => ({ ...errors(0.04)(), latencyMs: { p50: 50, p95: 1500, p99: 1900 }, memory: { usedRatio: 0.5 + (at % 20) / 1000 } })))).toEqual([]);
+    expect(
+      judge(
+        samples(0, 900, (at) => ({
+          ...errors(0.04)(),
+          latencyMs: { p50: 50, p95: 1500, p99: 1900 },
+          memory: { usedRatio: 0.5 + (at % 20) / 1000 },
+        })),
+      ),
+    ).toEqual([]);
   });
 
   it('needs an error rate above 5 % for the whole 5 minutes before the sustained rule fires', () => {
@@ -60,7 +100,10 @@ describe('rollback policy evaluation', () => {
   });
 
   it('rolls back after health checks have failed for more than 5 minutes, not before', () => {
-    const healthyThenFailing = (until: number) => [...samples(0, 50, () => ({})), ...samples(60, until, () => ({ healthy: false }))];
+    const healthyThenFailing = (until: number) => [
+      ...samples(0, 50, () => ({})),
+      ...samples(60, until, () => ({ healthy: false })),
+    ];
     expect(judge(healthyThenFailing(320))).toEqual([]);
     const history = healthyThenFailing(380);
     const [finding] = judge(history);
@@ -70,7 +113,10 @@ describe('rollback policy evaluation', () => {
 
   it('separates P95 above 5 s (automatic) from P95 above 2 s over 5 minutes (manual)', () => {
     const critical = judge(samples(0, 60, () => ({ latencyMs: { p50: 900, p95: 6000, p99: 9000 } })));
-    expect(critical.map((f) => [f.rule, f.mode])).toEqual([['latency_p95_critical', 'automatic'], ['performance_degradation', 'manual']]);
+    expect(critical.map((f) => [f.rule, f.mode])).toEqual([
+      ['latency_p95_critical', 'automatic'],
+      ['performance_degradation', 'manual'],
+    ]);
     const slow = judge(samples(0, 400, () => ({ latencyMs: { p50: 900, p95: 2600, p99: 4000 } })));
     expect(slow.map((f) => [f.rule, f.mode])).toEqual([['performance_degradation', 'manual']]);
   });
@@ -84,36 +130,92 @@ describe('rollback policy evaluation', () => {
   });
 
   it('rolls back on a protocol compatibility error', () => {
-    const broken = samples(0, 10, () => ({ mcp: { protocolVersion: '2024-01-01', toolCount: 0, initializeLatencyMs: 3, error: 'unsupported protocol version' } }));
-    expect(judge(broken).map((f) => [f.rule, f.mode, f.evidenceEventIds])).toEqual([['protocol_compatibility', 'automatic', [broken[1]!.id]]]);
+    const broken = samples(0, 10, () => ({
+      mcp: {
+        protocolVersion: '2024-01-01',
+        toolCount: 0,
+        initializeLatencyMs: 3,
+        error: 'unsupported protocol version',
+      },
+    }));
+    expect(judge(broken).map((f) => [f.rule, f.mode, f.evidenceEventIds])).toEqual([
+      ['protocol_compatibility', 'automatic', [broken[1]!.id]],
+    ]);
   });
 
   it('disables the one tool whose circuit breaker stays open, rather than rolling back', () => {
-    const open = judge([...samples(0, 20, () => ({})), ...samples(30, 120, () => ({ openCircuitBreakers: ['refund'] }))]);
-    expect(open).toMatchObject([{ rule: 'circuit_breaker_open', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' }, observed: 90 }]);
+    const open = judge([
+      ...samples(0, 20, () => ({})),
+      ...samples(30, 120, () => ({ openCircuitBreakers: ['refund'] })),
+    ]);
+    expect(open).toMatchObject([
+      {
+        rule: 'circuit_breaker_open',
+        mode: 'disable_feature',
+        feature: { scope: 'tool', target: 'refund' },
+        observed: 90,
+      },
+    ]);
     expect(judge(samples(0, 50, () => ({ openCircuitBreakers: ['refund'] })))).toEqual([]);
   });
 
   it('disables one tool that keeps failing while the service as a whole is fine (a non-critical feature bug)', () => {
-    const tools = (refundErrors: number) => () => ({ ...errors(0.01)(), tools: [{ name: 'refund', calls: 20, errors: refundErrors }, { name: 'lookup', calls: 500, errors: 1 }] });
-    expect(judge(samples(0, 290, tools(8)))).toMatchObject([{ rule: 'feature_bug', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' }, observed: 0.4 }]);
+    const tools = (refundErrors: number) => () => ({
+      ...errors(0.01)(),
+      tools: [
+        { name: 'refund', calls: 20, errors: refundErrors },
+        { name: 'lookup', calls: 500, errors: 1 },
+      ],
+    });
+    expect(judge(samples(0, 290, tools(8)))).toMatchObject([
+      { rule: 'feature_bug', mode: 'disable_feature', feature: { scope: 'tool', target: 'refund' }, observed: 0.4 },
+    ]);
     expect(judge(samples(0, 290, tools(2)))).toEqual([]);
   });
 
   const migration = { migrationId: 'apil-1', service: 'payments' };
-  const started = recorded({ type: 'MigrationStarted', data: { ...migration, name: 'apil', stages: ['legacy', 'dual_protocol', 'apil_primary', 'apil_only'], initialStage: 'legacy' } }, 0);
-  const advanced = recorded({ type: 'MigrationStageAdvanced', data: { ...migration, fromStage: 'legacy', toStage: 'dual_protocol' } }, 10);
+  const started = recorded(
+    {
+      type: 'MigrationStarted',
+      data: {
+        ...migration,
+        name: 'apil',
+        stages: ['legacy', 'dual_protocol', 'apil_primary', 'apil_only'],
+        initialStage: 'legacy',
+      },
+    },
+    0,
+  );
+  const advanced = recorded(
+    { type: 'MigrationStageAdvanced', data: { ...migration, fromStage: 'legacy', toStage: 'dual_protocol' } },
+    10,
+  );
 
   it('reverts a migration one stage when its error rate passes 10 %', () => {
-    const progress = recorded({ type: 'MigrationProgressRecorded', data: { ...migration, stage: 'dual_protocol', progress: 0.3, errorRate: 0.15 } }, 20);
+    const progress = recorded(
+      {
+        type: 'MigrationProgressRecorded',
+        data: { ...migration, stage: 'dual_protocol', progress: 0.3, errorRate: 0.15 },
+      },
+      20,
+    );
     expect(judge([started, advanced, progress])).toMatchObject([
-      { rule: 'migration_error_rate', mode: 'automatic', service: 'payments', migration: { migrationId: 'apil-1', toStage: 'legacy' }, evidenceEventIds: [progress.id] },
+      {
+        rule: 'migration_error_rate',
+        mode: 'automatic',
+        service: 'payments',
+        migration: { migrationId: 'apil-1', toStage: 'legacy' },
+        evidenceEventIds: [progress.id],
+      },
     ]);
   });
 
   it('asks for approval when a migration has not moved for more than an hour of recorded time', () => {
-    const tick = (at: number) => recorded({ type: 'ClockTicked', data: { at: new Date(t0 + at * 1000).toISOString() } }, at);
+    const tick = (at: number) =>
+      recorded({ type: 'ClockTicked', data: { at: new Date(t0 + at * 1000).toISOString() } }, at);
     expect(judge([started, advanced, tick(3000)])).toEqual([]);
-    expect(judge([started, advanced, tick(3700)])).toMatchObject([{ rule: 'migration_stalled', mode: 'manual', observed: 3690, evidenceEventIds: [advanced.id] }]);
+    expect(judge([started, advanced, tick(3700)])).toMatchObject([
+      { rule: 'migration_stalled', mode: 'manual', observed: 3690, evidenceEventIds: [advanced.id] },
+    ]);
   });
 });

@@ -52,11 +52,15 @@ describe('rollback policy file', () => {
 
   it('reports broken YAML by line, and an unreadable file by name', () => {
     expect(problemsOf('version: 1\nrules: [\n')[0]).toMatch(/^line \d+: /);
-    expect(() => loadPolicy('/nonexistent/policy.yaml')).toThrow(/InvalidPolicyFile: \/nonexistent\/policy.yaml .*cannot be read/s);
+    expect(() => loadPolicy('/nonexistent/policy.yaml')).toThrow(
+      /InvalidPolicyFile: \/nonexistent\/policy.yaml .*cannot be read/s,
+    );
   });
 
   it('refuses unknown keys, which are usually typos', () => {
     const text = readFileSync(shipped, 'utf8').replace('validForSeconds: 900', 'validForSecs: 900');
-    expect(problemsOf(text)).toContainEqual(expect.stringMatching(/^line \d+: approval: Unrecognized key: "validForSecs"/));
+    expect(problemsOf(text)).toContainEqual(
+      expect.stringMatching(/^line \d+: approval: Unrecognized key: "validForSecs"/),
+    );
   });
 });

@@ -7,7 +7,9 @@ const KIND = 'InvalidPolicyFile';
 export { InvalidYamlFile as InvalidPolicyFile };
 
 /** Parses policy YAML; `source` names the file in messages. */
-export const parsePolicy = (text: string, source: string): RollbackPolicy => parseYaml(rollbackPolicySchema, text, source, KIND);
+export const parsePolicy = (text: string, source: string): RollbackPolicy =>
+  parseYaml(rollbackPolicySchema, text, source, KIND);
 
 /** The policy in force: the file when given, else the seeds' defaults. */
-export const loadPolicy = (path: string | undefined): RollbackPolicy => (path ? readYamlFile(rollbackPolicySchema, path, KIND) : defaultRollbackPolicy);
+export const loadPolicy = (path: string | undefined): RollbackPolicy =>
+  path ? readYamlFile(rollbackPolicySchema, path, KIND) : defaultRollbackPolicy;

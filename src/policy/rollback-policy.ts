@@ -26,7 +26,10 @@ const rule = z
     action: z.enum(['automatic_rollback', 'manual_rollback', 'disable_feature']),
     severity: z.enum(['P0', 'P1', 'P2', 'P3']).optional(),
   })
-  .refine((r) => r.when === 'protocol_error' || r.threshold !== undefined, { path: ['threshold'], message: 'is required for this kind of rule' });
+  .refine((r) => r.when === 'protocol_error' || r.threshold !== undefined, {
+    path: ['threshold'],
+    message: 'is required for this kind of rule',
+  });
 
 export const rollbackPolicySchema = z.strictObject({
   version: z.literal(1),
@@ -50,17 +53,64 @@ export const defaultRollbackPolicy: RollbackPolicy = {
   approval: { validForSeconds: 900 },
   rules: {
     health_check_failures: { when: 'health_failing_for', threshold: 300, action: 'automatic_rollback', severity: 'P0' },
-    error_rate_critical: { when: 'error_rate', threshold: 0.1, windowSeconds: 60, action: 'automatic_rollback', severity: 'P1' },
-    error_rate_sustained: { when: 'error_rate', threshold: 0.05, windowSeconds: 60, forSeconds: 300, action: 'automatic_rollback', severity: 'P1' },
-    latency_p95_critical: { when: 'latency_p95_ms', threshold: 5000, windowSeconds: 60, action: 'automatic_rollback', severity: 'P1' },
+    error_rate_critical: {
+      when: 'error_rate',
+      threshold: 0.1,
+      windowSeconds: 60,
+      action: 'automatic_rollback',
+      severity: 'P1',
+    },
+    error_rate_sustained: {
+      when: 'error_rate',
+      threshold: 0.05,
+      windowSeconds: 60,
+      forSeconds: 300,
+      action: 'automatic_rollback',
+      severity: 'P1',
+    },
+    latency_p95_critical: {
+      when: 'latency_p95_ms',
+      threshold: 5000,
+      windowSeconds: 60,
+      action: 'automatic_rollback',
+      severity: 'P1',
+    },
     memory_critical: { when: 'memory_used_ratio', threshold: 0.9, action: 'automatic_rollback', severity: 'P1' },
     protocol_compatibility: { when: 'protocol_error', action: 'automatic_rollback', severity: 'P1' },
-    migration_error_rate: { when: 'migration_error_rate', threshold: 0.1, action: 'automatic_rollback', severity: 'P1' },
-    performance_degradation: { when: 'latency_p95_ms', threshold: 2000, windowSeconds: 300, action: 'manual_rollback', severity: 'P2' },
-    memory_leak: { when: 'memory_growth', threshold: 0.2, windowSeconds: 1800, action: 'manual_rollback', severity: 'P2' },
+    migration_error_rate: {
+      when: 'migration_error_rate',
+      threshold: 0.1,
+      action: 'automatic_rollback',
+      severity: 'P1',
+    },
+    performance_degradation: {
+      when: 'latency_p95_ms',
+      threshold: 2000,
+      windowSeconds: 300,
+      action: 'manual_rollback',
+      severity: 'P2',
+    },
+    memory_leak: {
+      when: 'memory_growth',
+      threshold: 0.2,
+      windowSeconds: 1800,
+      action: 'manual_rollback',
+      severity: 'P2',
+    },
     migration_stalled: { when: 'migration_stalled_for', threshold: 3600, action: 'manual_rollback', severity: 'P2' },
-    circuit_breaker_open: { when: 'circuit_breaker_open_for', threshold: 60, action: 'disable_feature', severity: 'P3' },
-    feature_bug: { when: 'tool_error_rate', threshold: 0.2, windowSeconds: 300, action: 'disable_feature', severity: 'P3' },
+    circuit_breaker_open: {
+      when: 'circuit_breaker_open_for',
+      threshold: 60,
+      action: 'disable_feature',
+      severity: 'P3',
+    },
+    feature_bug: {
+      when: 'tool_error_rate',
+      threshold: 0.2,
+      windowSeconds: 300,
+      action: 'disable_feature',
+      severity: 'P3',
+    },
   },
 };
 
@@ -68,5 +118,7 @@ export const defaultRollbackPolicy: RollbackPolicy = {
 export const retainSecondsFor = (policy: RollbackPolicy): number =>
   Math.max(
     600,
-    ...Object.values(policy.rules).map((r) => (r.windowSeconds ?? 60) + (r.forSeconds ?? 0) + (r.when.endsWith('_for') ? (r.threshold ?? 0) : 0)),
+    ...Object.values(policy.rules).map(
+      (r) => (r.windowSeconds ?? 60) + (r.forSeconds ?? 0) + (r.when.endsWith('_for') ? (r.threshold ?? 0) : 0),
+    ),
   );

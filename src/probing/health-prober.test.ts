@@ -31,7 +31,10 @@ describe('health prober (real sample servers)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-prober-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db') });
-    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir: join(dir, 'state') });
+    driver = await ProcessDriver.start({
+      services: { sample: { releasesDir, port: 0 } },
+      stateDir: join(dir, 'state'),
+    });
     prober = new HealthProber(store, driver, { services: ['sample'], intervalMs: 60_000 });
     await prober.start();
   }, 60_000);
@@ -43,7 +46,8 @@ describe('health prober (real sample servers)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const samples = async () => (await collect(store.readStream('health-sample'))).map(decodeEvent).map((e) => e.data as Record<string, unknown>);
+  const samples = async () =>
+    (await collect(store.readStream('health-sample'))).map(decodeEvent).map((e) => e.data as Record<string, unknown>);
 
   it('records health, the MCP handshake and per-interval figures from /metrics', async () => {
     await driver.deploy('sample', 'v2.0.0-errors');
@@ -51,7 +55,12 @@ describe('health prober (real sample servers)', () => {
     await traffic(driver.address('sample'), 40);
     await prober.probeAll();
     const [first, second] = await samples();
-    expect(first).toMatchObject({ service: 'sample', release: 'v2.0.0-errors', healthy: true, mcp: { protocolVersion: '2025-11-25', toolCount: 5 } });
+    expect(first).toMatchObject({
+      service: 'sample',
+      release: 'v2.0.0-errors',
+      healthy: true,
+      mcp: { protocolVersion: '2025-11-25', toolCount: 5 },
+    });
     expect(first!.requests).toEqual({ total: 0, errors: 0 });
     const requests = second!.requests as { total: number; errors: number };
     expect(requests.total).toBe(40);
@@ -65,7 +74,11 @@ describe('health prober (real sample servers)', () => {
     await driver.deploy('sample', 'v2.0.0-protocol');
     await prober.probeAll();
     const latest = (await samples()).at(-1)!;
-    expect(latest).toMatchObject({ release: 'v2.0.0-protocol', healthy: true, mcp: { toolCount: 0, error: expect.stringMatching(/inputSchema|object|invalid/i) } });
+    expect(latest).toMatchObject({
+      release: 'v2.0.0-protocol',
+      healthy: true,
+      mcp: { toolCount: 0, error: expect.stringMatching(/inputSchema|object|invalid/i) },
+    });
   }, 60_000);
 
   it('records an instance that died as unhealthy, without an MCP figure', async () => {

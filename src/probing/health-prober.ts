@@ -53,13 +53,20 @@ export class HealthProber {
       const outcomes = await Promise.all(
         instances.map(async (instance) => {
           assertProbeTarget(instance.url, this.options.allowedHosts ?? LOOPBACK);
-          const outcome = await probeInstance(instance, this.previous.get(instance.id), now, this.options.timeoutMs ?? 5_000);
+          const outcome = await probeInstance(
+            instance,
+            this.previous.get(instance.id),
+            now,
+            this.options.timeoutMs ?? 5_000,
+          );
           if (outcome.scrape) this.previous.set(instance.id, outcome.scrape);
           return outcome.sample;
         }),
       );
       if (outcomes.length === 0) continue;
-      const events = outcomes.map((data) => encodeEvent({ type: 'HealthSampleRecorded', data }, { actor: 'failsafe:prober', occurredAt: now }));
+      const events = outcomes.map((data) =>
+        encodeEvent({ type: 'HealthSampleRecorded', data }, { actor: 'failsafe:prober', occurredAt: now }),
+      );
       await this.store.append(healthStream(service), events, 'any');
       recorded += events.length;
     }

@@ -23,10 +23,23 @@ describe('Prometheus text', () => {
   });
 
   it('estimates quantiles from cumulative buckets like histogram_quantile', () => {
-    const buckets = new Map([[0.1, 50], [0.5, 90], [1, 100], [Number.POSITIVE_INFINITY, 100]]);
+    const buckets = new Map([
+      [0.1, 50],
+      [0.5, 90],
+      [1, 100],
+      [Number.POSITIVE_INFINITY, 100],
+    ]);
     expect(histogramQuantile(0.5, buckets)).toBeCloseTo(0.1);
     expect(histogramQuantile(0.95, buckets)).toBeCloseTo(0.75);
     expect(histogramQuantile(0.25, buckets)).toBeCloseTo(0.05);
-    expect(histogramQuantile(0.5, new Map([[1, 0], [Number.POSITIVE_INFINITY, 0]]))).toBeUndefined();
+    expect(
+      histogramQuantile(
+        0.5,
+        new Map([
+          [1, 0],
+          [Number.POSITIVE_INFINITY, 0],
+        ]),
+      ),
+    ).toBeUndefined();
   });
 });

@@ -16,7 +16,8 @@ export function parsePrometheusText(text: string): MetricSample[] {
     const match = LINE.exec(line);
     if (!match) continue;
     const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(LABEL)) labels[key!] = value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const [, key, value] of (match[2] ?? '').matchAll(LABEL))
+      labels[key!] = value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     const value = match[3] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[3]);
     if (!Number.isNaN(value)) samples.push({ name: match[1]!, labels, value });
   }

@@ -29,7 +29,10 @@ export class ClockTicker {
   async tick(): Promise<void> {
     const slot = Math.floor(this.clock.now().getTime() / this.intervalMs) * this.intervalMs;
     const at = new Date(slot).toISOString();
-    const event = encodeEvent({ type: 'ClockTicked', data: { at } }, { id: uuidv5(at, TICK_NAMESPACE), actor: 'failsafe:clock', occurredAt: new Date(slot) });
+    const event = encodeEvent(
+      { type: 'ClockTicked', data: { at } },
+      { id: uuidv5(at, TICK_NAMESPACE), actor: 'failsafe:clock', occurredAt: new Date(slot) },
+    );
     await this.store.append(CLOCK_STREAM, [event], 'any');
   }
 

@@ -78,7 +78,9 @@ export class ProjectionRunner<State> {
     while (this.position < position) {
       if (this.failure) throw this.failure;
       if (performance.now() > deadline) {
-        throw new Error(`projection ${this.name} reached position ${this.position}, not ${position}, within ${timeoutMs} ms`);
+        throw new Error(
+          `projection ${this.name} reached position ${this.position}, not ${position}, within ${timeoutMs} ms`,
+        );
       }
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -100,7 +102,11 @@ export class ProjectionRunner<State> {
 
   private async saveCheckpoint(): Promise<void> {
     this.sinceCheckpoint = 0;
-    await this.checkpoints.save(this.projection.name, { position: this.position, version: this.projection.version, state: this.state });
+    await this.checkpoints.save(this.projection.name, {
+      position: this.position,
+      version: this.projection.version,
+      state: this.state,
+    });
   }
 
   async stop(): Promise<void> {

@@ -19,7 +19,11 @@ describe('SQLite checkpoint store', () => {
     await first.save('incidents', { position: 3n, version: 1, state: {} });
     await first.close();
     const reopened = new SqliteCheckpointStore(path);
-    expect(await reopened.load('services')).toEqual({ position: 9_007_199_254_740_993n, version: 2, state: { a: [2, 'x'] } });
+    expect(await reopened.load('services')).toEqual({
+      position: 9_007_199_254_740_993n,
+      version: 2,
+      state: { a: [2, 'x'] },
+    });
     await reopened.delete('services');
     expect(await reopened.load('services')).toBeUndefined();
     expect(await reopened.load('incidents')).toMatchObject({ position: 3n });

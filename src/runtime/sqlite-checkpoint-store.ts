@@ -30,7 +30,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async save(name: string, { position, version, state }: Checkpoint): Promise<void> {
     this.db
-      .prepare('INSERT INTO checkpoints (name, position, version, state) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version, state = excluded.state')
+      .prepare(
+        'INSERT INTO checkpoints (name, position, version, state) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version, state = excluded.state',
+      )
       .run(name, position.toString(), version, JSON.stringify(state));
   }
 

@@ -26,7 +26,11 @@ if (parsed.data.crashAtStart) {
   process.exit(3);
 }
 const port = Number(process.env.PORT ?? 3000);
-const names = (value: string | undefined) => (value ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+const names = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 const disabledTools = names(process.env.MCP_DISABLE_TOOLS);
 const disabledAgents = names(process.env.MCP_DISABLE_AGENTS);
 const legacyMode = process.env.MCP_LEGACY_MODE === 'true';
@@ -34,7 +38,9 @@ const dependencyUrl = process.env.SAMPLE_DEPENDENCY_URL || undefined;
 const behaviour = parsed.data;
 const flags = { disabledTools, disabledAgents, legacyMode };
 const server = createSampleServer({ release: descriptor.release, behaviour, ...flags, dependencyUrl });
-server.http.listen(port, '127.0.0.1', () => process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`));
+server.http.listen(port, '127.0.0.1', () =>
+  process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`),
+);
 const stop = () => server.drain(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

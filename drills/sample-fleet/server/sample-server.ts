@@ -18,10 +18,32 @@ interface Tool {
 }
 
 const TOOLS: readonly Tool[] = [
-  { name: 'echo', legacy: true, description: 'Echo the text back', input: { text: z.string() }, run: (a) => String(a.text) },
-  { name: 'add', legacy: true, description: 'Add two numbers', input: { a: z.number(), b: z.number() }, run: (a) => String(Number(a.a) + Number(a.b)) },
-  { name: 'lookup_item', description: 'Look up a warehouse item by SKU', input: { sku: z.string() }, run: (a) => JSON.stringify({ sku: a.sku, onHand: 12, location: 'A-3' }) },
-  { name: 'refund', description: 'Refund an order', input: { orderId: z.string(), amount: z.number() }, run: (a) => `refunded ${a.amount} on ${a.orderId}` },
+  {
+    name: 'echo',
+    legacy: true,
+    description: 'Echo the text back',
+    input: { text: z.string() },
+    run: (a) => String(a.text),
+  },
+  {
+    name: 'add',
+    legacy: true,
+    description: 'Add two numbers',
+    input: { a: z.number(), b: z.number() },
+    run: (a) => String(Number(a.a) + Number(a.b)),
+  },
+  {
+    name: 'lookup_item',
+    description: 'Look up a warehouse item by SKU',
+    input: { sku: z.string() },
+    run: (a) => JSON.stringify({ sku: a.sku, onHand: 12, location: 'A-3' }),
+  },
+  {
+    name: 'refund',
+    description: 'Refund an order',
+    input: { orderId: z.string(), amount: z.number() },
+    run: (a) => `refunded ${a.amount} on ${a.orderId}`,
+  },
   { name: 'time', legacy: true, description: 'The server time', input: {}, run: () => new Date().toISOString() },
 ];
 
@@ -87,7 +109,12 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
   let draining = false;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: 'mcp_requests_total', help: 'MCP requests by method and status', labelNames: ['method', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'mcp_requests_total',
+    help: 'MCP requests by method and status',
+    labelNames: ['method', 'status'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'mcp_request_duration_seconds',
     help: 'MCP request duration',
@@ -95,7 +122,12 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [registry],
   });
-  const toolRequests = new Counter({ name: 'mcp_tool_requests_total', help: 'Tool calls by tool and status', labelNames: ['tool', 'status'], registers: [registry] });
+  const toolRequests = new Counter({
+    name: 'mcp_tool_requests_total',
+    help: 'Tool calls by tool and status',
+    labelNames: ['tool', 'status'],
+    registers: [registry],
+  });
   const breakers = new Map<string, { failures: number; openUntil: number }>();
   new Gauge({
     name: 'mcp_circuit_breaker_open',
@@ -106,11 +138,18 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
       for (const [tool, state] of breakers) this.set({ tool }, state.openUntil > performance.now() ? 1 : 0);
     },
   });
-  new Gauge({ name: 'process_memory_limit_bytes', help: 'Memory available to this process', registers: [registry] }).set(behaviour.memoryLimitMb * 2 ** 20);
+  new Gauge({
+    name: 'process_memory_limit_bytes',
+    help: 'Memory available to this process',
+    registers: [registry],
+  }).set(behaviour.memoryLimitMb * 2 ** 20);
 
   const retained: Buffer[] = [];
   if (behaviour.memoryGrowthMbPerSecond > 0) {
-    const grow = setInterval(() => retained.push(Buffer.alloc(Math.round(behaviour.memoryGrowthMbPerSecond * 2 ** 18), 1)), 250);
+    const grow = setInterval(
+      () => retained.push(Buffer.alloc(Math.round(behaviour.memoryGrowthMbPerSecond * 2 ** 18), 1)),
+      250,
+    );
     grow.unref();
   }
 
@@ -126,12 +165,22 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     } else {
       if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
       const unreachable = dependencyUrl && tool.name === 'lookup_item' ? await ping(dependencyUrl, 10_000) : undefined;
-      const fails = unreachable !== undefined || tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
+      const fails =
+        unreachable !== undefined || tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
       outcome = fails
-        ? { isError: true, content: [{ type: 'text', text: `${tool.name} failed (release ${release})${unreachable ? `: ${unreachable}` : ''}` }] }
+        ? {
+            isError: true,
+            content: [
+              {
+                type: 'text',
+                text: `${tool.name} failed (release ${release})${unreachable ? `: ${unreachable}` : ''}`,
+              },
+            ],
+          }
         : { content: [{ type: 'text', text: tool.run(args) }] };
       breaker.failures = fails ? breaker.failures + 1 : 0;
-      if (breaker.failures >= BREAKER_FAILURES) Object.assign(breaker, { failures: 0, openUntil: performance.now() + BREAKER_OPEN_MS });
+      if (breaker.failures >= BREAKER_FAILURES)
+        Object.assign(breaker, { failures: 0, openUntil: performance.now() + BREAKER_OPEN_MS });
     }
     const status = outcome.isError ? 'error' : 'ok';
     toolRequests.inc({ tool: tool.name, status });
@@ -145,7 +194,11 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     if (behaviour.protocolBreak === 'invalid_tool_schema') {
       const broken = new Server(info, { capabilities: { tools: {} } });
       broken.setRequestHandler(ListToolsRequestSchema, () => ({
-        tools: tools.map((t) => ({ name: t.name, description: t.description, inputSchema: { type: 'string' } as never })),
+        tools: tools.map((t) => ({
+          name: t.name,
+          description: t.description,
+          inputSchema: { type: 'string' } as never,
+        })),
       }));
       broken.setRequestHandler(CallToolRequestSchema, (request) => {
         const tool = tools.find((t) => t.name === request.params.name);
@@ -156,7 +209,11 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     }
     const server = new McpServer(info);
     for (const tool of tools) {
-      server.registerTool(tool.name, { description: tool.description, inputSchema: tool.input }, (args: Record<string, unknown>) => call(tool, args));
+      server.registerTool(
+        tool.name,
+        { description: tool.description, inputSchema: tool.input },
+        (args: Record<string, unknown>) => call(tool, args),
+      );
     }
     return server;
   }
@@ -168,7 +225,9 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }));
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }));
       return;
     }
     const agent = agentOf(req, body);
@@ -203,7 +262,9 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
       void (dependencyUrl ? ping(dependencyUrl, 2_000) : Promise.resolve(undefined)).then((problem) =>
         res
           .writeHead(problem ? 503 : 200, { 'content-type': 'application/json' })
-          .end(JSON.stringify(problem ? { status: 'unhealthy', release, problem } : { ...healthy, tools: tools.length })),
+          .end(
+            JSON.stringify(problem ? { status: 'unhealthy', release, problem } : { ...healthy, tools: tools.length }),
+          ),
       );
     } else if (req.method === 'GET' && path === '/ping') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
