@@ -172,6 +172,7 @@ rows.push({
   aim: '< 50 ms',
 });
 console.log(
-  `\nFront door under k6 ${K6_VERSION}: medians of ${ROUNDS} rounds, ${SECONDS} s per run, load average ${loadAverage()} (k6 and the servers share the machine's cores)\n`,
+  `\nFront door under k6 ${K6_VERSION}: medians of ${ROUNDS} rounds, ${SECONDS} s per run, ` +
+    `load average ${loadAverage()} (k6 and the servers share the machine's cores)\n`,
 );
 printTable(rows, 'bare SDK v2 server');

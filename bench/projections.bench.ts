@@ -139,13 +139,15 @@ try {
     [
       `full replay into all read models (s, ${fmt(replay.events)} events)`,
       fmt(replay.seconds, 1),
-      `${fmt(replay.events / replay.seconds)} events/s = ${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`,
+      `${fmt(replay.events / replay.seconds)} events/s = ` +
+        `${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`,
     ],
     ['full replay peak resident memory (MB)', fmt(replay.peakRssBytes / 2 ** 20), ''],
     [
       'replay into the policy fold (s)',
       fmt(policySeconds, 1),
-      `${fmt(total / policySeconds)} events/s = ${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`,
+      `${fmt(total / policySeconds)} events/s = ` +
+        `${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`,
     ],
   ];
   console.log('');

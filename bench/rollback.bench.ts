@@ -33,14 +33,18 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench:rollback -- [--runs N (at 1 s sampling, default 5)] [--default-runs N (at 10 s, default 3)]\n',
+    'Usage: npm run bench:rollback -- [--runs N (at 1 s sampling, default 5)] ' +
+      '[--default-runs N (at 10 s, default 3)]\n',
   );
   process.exit(0);
 }
 const releasesDir = fileURLToPath(new URL('../drills/sample-fleet/releases/', import.meta.url));
 
 interface Run {
-  /** From the bad release taking traffic (its DeploymentHealthy) to the rollback verified: what the sampling interval costs shows here. */
+  /**
+   * From the bad release taking traffic (its DeploymentHealthy) to the rollback verified:
+   * what the sampling interval costs shows here.
+   */
   readonly sinceLiveS: number;
   readonly detectS: number;
   readonly recoverS: number;
@@ -134,7 +138,8 @@ for (const [intervalMs, runs] of [
   const row = (name: string, pick: (r: Run) => number) => {
     const values = results.map(pick);
     console.log(
-      `  ${name.padEnd(32)} median ${fmt(median(values), 1).padStart(6)} s   worst ${fmt(Math.max(...values), 1).padStart(6)} s`,
+      `  ${name.padEnd(32)} median ${fmt(median(values), 1).padStart(6)} s   ` +
+        `worst ${fmt(Math.max(...values), 1).padStart(6)} s`,
     );
   };
   console.log(

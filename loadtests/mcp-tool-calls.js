@@ -70,6 +70,8 @@ export function handleSummary(data) {
   };
   return {
     [__ENV.SUMMARY_PATH || 'summary.json']: JSON.stringify(summary),
-    stdout: `k6: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(1)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %\n`,
+    stdout:
+      `k6: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(1)} ms, ` +
+      `errors ${(summary.errorRate * 100).toFixed(1)} %\n`,
   };
 }

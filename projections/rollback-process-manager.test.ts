@@ -108,7 +108,7 @@ describe('rollback process manager', () => {
     });
   });
 
-  it('decides once even with two process managers racing on one store, and a replay from zero adds nothing', async () => {
+  it('decides once with two process managers racing on one store, and a replay from zero adds nothing', async () => {
     await Promise.all([startManager(), startManager()]);
     await deployGoodThenBad(store);
     for (let s = 10; s <= 120; s += 10) await record(store, 'health-payments', sample(s, 0.4), s);

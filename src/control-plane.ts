@@ -77,7 +77,10 @@ async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: str
   });
 }
 
-/** The fleet's Toxiproxy: started unless one answers, its proxies created afresh; stopped with Failsafe if started here. */
+/**
+ * The fleet's Toxiproxy: started unless one answers, its proxies created afresh;
+ * stopped with Failsafe if started here.
+ */
 async function fleetToxiproxy(
   config: NonNullable<FleetConfig['toxiproxy']>,
   log: (line: string) => void,

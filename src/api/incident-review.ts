@@ -9,7 +9,10 @@ function describe(event: TypedRecordedEvent): string {
   switch (event.type) {
     case 'RollbackDecided': {
       const d = event.data;
-      return `Incident detected: rule ${d.rule} observed ${d.observed}${d.unit ? ` ${d.unit}` : ''} against a threshold of ${d.threshold}; ${d.mode.replace('_', ' ')} decided${by}`;
+      return (
+        `Incident detected: rule ${d.rule} observed ${d.observed}${d.unit ? ` ${d.unit}` : ''} ` +
+        `against a threshold of ${d.threshold}; ${d.mode.replace('_', ' ')} decided${by}`
+      );
     }
     case 'RollbackRequested':
       return `Manual rollback requested by ${event.data.requestedBy}: ${event.data.reason}`;
@@ -46,10 +49,20 @@ export function incidentReview(incident: Incident, events: readonly TypedRecorde
   const decision = events.find((e) => e.type === 'RollbackDecided' || e.type === 'RollbackRequested');
   const end = incident.resolvedAt ?? events.at(-1)?.recordedAt.getTime() ?? incident.openedAt;
   const started = events.find((e) => e.type === 'RollbackStarted');
+  const sampleWindow = decision?.type === 'RollbackDecided' ? decision.data.window : undefined;
+  const sampled = sampleWindow
+    ? ` over ${sampleWindow.sampleCount} samples from ${sampleWindow.from} to ${sampleWindow.to}`
+    : '';
+  const rolledBack =
+    started?.type === 'RollbackStarted'
+      ? ` while running ${started.data.fromRelease}; Failsafe rolled it back to ${started.data.toRelease}`
+      : '';
+  const responders = [...new Set(events.map((e) => String(e.metadata.actor ?? '')).filter(Boolean))];
   const rootCause =
     decision?.type === 'RollbackDecided'
-      ? `Rule \`${decision.data.rule}\` fired: observed ${decision.data.observed}${decision.data.unit ? ` ${decision.data.unit}` : ''}, threshold ${decision.data.threshold}` +
-        `${decision.data.window ? ` over ${decision.data.window.sampleCount} samples from ${decision.data.window.from} to ${decision.data.window.to}` : ''}. ` +
+      ? `Rule \`${decision.data.rule}\` fired: observed ${decision.data.observed}` +
+        `${decision.data.unit ? ` ${decision.data.unit}` : ''}, threshold ${decision.data.threshold}` +
+        `${sampled}. ` +
         `Evidence events: ${decision.data.evidenceEventIds.join(', ')}. [Why did the release behave so? Fill in.]`
       : decision?.type === 'RollbackRequested'
         ? `Requested by ${decision.data.requestedBy}: ${decision.data.reason}. [What went wrong underneath? Fill in.]`
@@ -59,12 +72,14 @@ export function incidentReview(incident: Incident, events: readonly TypedRecorde
     '',
     `**Date:** ${new Date(incident.openedAt).toISOString().slice(0, 10)}`,
     `**Severity:** ${incident.severity}`,
-    `**Duration:** ${minutes(end - incident.openedAt)}${incident.status === 'resolved' ? '' : ` so far (${incident.status})`}`,
-    `**Responder:** ${[...new Set(events.map((e) => String(e.metadata.actor ?? '')).filter(Boolean))].join(', ') || '[Name]'}`,
+    `**Duration:** ${minutes(end - incident.openedAt)}` +
+      `${incident.status === 'resolved' ? '' : ` so far (${incident.status})`}`,
+    `**Responder:** ${responders.join(', ') || '[Name]'}`,
     '',
     '## Summary',
-    `${incident.service} ${decision?.type === 'RollbackDecided' ? `breached rule ${decision.data.rule}` : 'was reported unhealthy'}` +
-      `${started?.type === 'RollbackStarted' ? ` while running ${started.data.fromRelease}; Failsafe rolled it back to ${started.data.toRelease}` : ''}` +
+    `${incident.service} ` +
+      `${decision?.type === 'RollbackDecided' ? `breached rule ${decision.data.rule}` : 'was reported unhealthy'}` +
+      `${rolledBack}` +
       `. Status: ${incident.status}. [Add the user impact in one sentence.]`,
     '',
     '## Timeline',
@@ -89,6 +104,7 @@ export function incidentReview(incident: Incident, events: readonly TypedRecorde
     '## Lessons Learned',
     '[What did we learn? What went well? What could be improved?]',
     '',
-    `_Filled by Failsafe from ${events.length} recorded events of incident ${incident.id}; replay them with \`failsafe explain\` or the query_events tool._`,
+    `_Filled by Failsafe from ${events.length} recorded events of incident ${incident.id}; ` +
+      'replay them with `failsafe explain` or the query_events tool._',
   ].join('\n');
 }

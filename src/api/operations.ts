@@ -194,7 +194,8 @@ const listServices = defineOperation({
   name: 'list_services',
   title: 'List services',
   description:
-    'Every service Failsafe knows: its status, current release, last known good release, rollback in progress and disabled tools.',
+    'Every service Failsafe knows: its status, current release, last known good release, ' +
+    'rollback in progress and disabled tools.',
   permission: 'read',
   input: z.strictObject({}),
   output: z.object({ services: z.array(serviceSummary) }),
@@ -321,7 +322,8 @@ const deploy = defineOperation({
   name: 'deploy_release',
   title: 'Deploy a release',
   description:
-    'Ask for a release of a service to be deployed (blue-green, carried out by `failsafe serve --fleet`). Refused while a rollback is active.',
+    'Ask for a release of a service to be deployed (blue-green, carried out by `failsafe serve --fleet`). ' +
+    'Refused while a rollback is active.',
   permission: 'operate',
   input: z.strictObject({
     ...serviceInput,
@@ -384,7 +386,8 @@ const requestRollback = defineOperation({
   name: 'request_rollback',
   title: 'Request a rollback',
   description:
-    'Ask for a manual rollback of a service to its last known good release (or targetRelease). A second identity with the approver role must approve it (approve_rollback).',
+    'Ask for a manual rollback of a service to its last known good release (or targetRelease). ' +
+    'A second identity with the approver role must approve it (approve_rollback).',
   permission: 'operate',
   input: z.strictObject({
     ...serviceInput,
@@ -421,7 +424,9 @@ const requestRollback = defineOperation({
       service,
       status: 'awaiting_approval' as const,
       requestedBy: principal.name,
-      next: `another identity with the approver role approves it: approve_rollback { service: "${service}", rollbackId: "${rollbackId}" }`,
+      next:
+        'another identity with the approver role approves it: ' +
+        `approve_rollback { service: "${service}", rollbackId: "${rollbackId}" }`,
     };
   },
 });
@@ -430,7 +435,8 @@ const approveRollback = defineOperation({
   name: 'approve_rollback',
   title: 'Approve a rollback',
   description:
-    'Approve a manual rollback awaiting approval. The approver must not be who requested it; an approval expires if not carried out in time.',
+    'Approve a manual rollback awaiting approval. The approver must not be who requested it; ' +
+    'an approval expires if not carried out in time.',
   permission: 'approve',
   input: z.strictObject({
     ...serviceInput,
@@ -517,7 +523,8 @@ const TARGETS = {
     plural: 'tools',
     target: 'the tool name as the service lists it',
     disable:
-      "Disable one tool of a service (the seeds' tool-level rollback, MCP_DISABLE_TOOLS) without rolling the release back.",
+      "Disable one tool of a service (the seeds' tool-level rollback, MCP_DISABLE_TOOLS) " +
+      'without rolling the release back.',
   },
   agent: {
     plural: 'agents',
@@ -547,7 +554,8 @@ const featureSwitch = (scope: 'tool' | 'agent', enable: boolean) => {
       // The target's key is the scope's name (tool or agent), which the schema's type cannot follow.
       const target = (input as Record<string, unknown>)[scope] as string;
       if (scope === 'agent' && !enable && target === PROBER_AGENT) {
-        const problem = `agent: ${PROBER_AGENT} is Failsafe's own health probe; without it no rule could judge the service`;
+        const why = 'without it no rule could judge the service';
+        const problem = `agent: ${PROBER_AGENT} is Failsafe's own health probe; ${why}`;
         throw new InvalidRequest([problem]);
       }
       await serviceView(deps, service);
@@ -660,7 +668,8 @@ const startDrill = defineOperation({
   name: 'start_drill',
   title: 'Start a drill',
   description:
-    'Ask for a chaos drill to run now (a drill file in drills/). The drill runner records every step in the run; drill_report shows it.',
+    'Ask for a chaos drill to run now (a drill file in drills/). ' +
+    'The drill runner records every step in the run; drill_report shows it.',
   permission: 'operate',
   input: z.strictObject({
     drill: identifier
@@ -686,7 +695,8 @@ const drillReport = defineOperation({
   name: 'drill_report',
   title: "A drill's report",
   description:
-    'One drill run: steps, faults injected and healed, expectations with their verdicts, outcome, time to detect and to recover.',
+    'One drill run: steps, faults injected and healed, expectations with their verdicts, ' +
+    'outcome, time to detect and to recover.',
   permission: 'read',
   input: z.strictObject({ runId: identifier }),
   output: z.object({ run: drillRunJson }),
@@ -721,7 +731,8 @@ const queryEvents = defineOperation({
   name: 'query_events',
   title: 'Query events',
   description:
-    'Recorded events in order, a page at a time: all of them, or one stream, optionally of some types. Pass nextCursor back as `after` for the next page.',
+    'Recorded events in order, a page at a time: all of them, or one stream, optionally of some types. ' +
+    'Pass nextCursor back as `after` for the next page.',
   permission: 'audit',
   input: z.strictObject({
     stream: streamName.optional().describe('only this stream, e.g. service-orders'),
@@ -770,7 +781,8 @@ const stateAt = defineOperation({
   name: 'state_at',
   title: 'State at a past instant',
   description:
-    'What Failsafe knew at an instant: services, incidents, migrations and drills as of every event recorded up to then.',
+    'What Failsafe knew at an instant: services, incidents, migrations and drills ' +
+    'as of every event recorded up to then.',
   permission: 'audit',
   input: z.strictObject({
     at: timestamp.describe('an ISO 8601 instant with its offset, e.g. 2026-11-24T10:00:00Z'),
@@ -803,7 +815,8 @@ const explain = defineOperation({
   name: 'explain_decision',
   title: 'Explain a rollback decision',
   description:
-    'Why a rollback was decided: the rule, threshold and observed figure, the evidence events, the chain of causes and what happened afterwards.',
+    'Why a rollback was decided: the rule, threshold and observed figure, the evidence events, ' +
+    'the chain of causes and what happened afterwards.',
   permission: 'audit',
   input: z.strictObject({ decision: identifier.describe('the RollbackDecided event id or the rollback id') }),
   output: z.object({

@@ -6,7 +6,8 @@ export class DecisionNotFound extends Error {
   readonly code = 'DECISION_NOT_FOUND';
   constructor(readonly id: string) {
     super(
-      `DecisionNotFound: no RollbackDecided event has id or rollback id "${id}"; list decisions with \`failsafe audit verify\``,
+      `DecisionNotFound: no RollbackDecided event has id or rollback id "${id}"; ` +
+        'list decisions with `failsafe audit verify`',
     );
     this.name = 'DecisionNotFound';
   }

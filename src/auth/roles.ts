@@ -34,7 +34,8 @@ export class Forbidden extends Error {
     readonly permission: Permission,
   ) {
     super(
-      `Forbidden: ${principal.name} (role ${principal.role}) may not ${permission}; this needs a token with role ${rolesWith(permission).join(' or ')}`,
+      `Forbidden: ${principal.name} (role ${principal.role}) may not ${permission}; ` +
+        `this needs a token with role ${rolesWith(permission).join(' or ')}`,
     );
     this.name = 'Forbidden';
   }

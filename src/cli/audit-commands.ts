@@ -22,7 +22,8 @@ const historyOf = (store: SqliteEventStore) => archivedHistory(store, store.arch
 const iso = (ms: number) => new Date(ms).toISOString();
 const asJson = (event: TypedRecordedEvent) => recordedEventToJson(event as unknown as RecordedEvent);
 const summary = (event: TypedRecordedEvent) =>
-  `${event.position}  ${event.stream}@${event.revision}  ${event.metadata.occurredAt}  ${event.type}  ${JSON.stringify(event.data)}  (actor ${event.metadata.actor})`;
+  `${event.position}  ${event.stream}@${event.revision}  ${event.metadata.occurredAt}  ${event.type}  ` +
+  `${JSON.stringify(event.data)}  (actor ${event.metadata.actor})`;
 
 export const replayCommand = (): Command =>
   withDataDir(new Command('replay'))
@@ -45,7 +46,8 @@ export const replayCommand = (): Command =>
             ...(s.legacyMode ? ['legacy mode'] : []),
           ];
           say(
-            `  ${s.service}  release ${s.currentRelease ?? '-'}  last known good ${s.lastKnownGood ?? '-'}  ${serviceStatus(s)}${rollback}${disabled.length ? `  disabled: ${disabled.join(', ')}` : ''}`,
+            `  ${s.service}  release ${s.currentRelease ?? '-'}  last known good ${s.lastKnownGood ?? '-'}  ` +
+              `${serviceStatus(s)}${rollback}${disabled.length ? `  disabled: ${disabled.join(', ')}` : ''}`,
           );
         }
         const open = Object.values(state.incidents.incidents).filter((i) => i.status !== 'resolved');
@@ -56,7 +58,8 @@ export const replayCommand = (): Command =>
         say(`Migrations${migrations.length ? '' : ': none'}`);
         for (const m of migrations)
           say(
-            `  ${m.migrationId}  ${m.service}  stage ${m.stage}  progress ${(m.progress * 100).toFixed(0)} %  error rate ${(m.errorRate * 100).toFixed(1)} %  ${m.status}`,
+            `  ${m.migrationId}  ${m.service}  stage ${m.stage}  progress ${(m.progress * 100).toFixed(0)} %  ` +
+              `error rate ${(m.errorRate * 100).toFixed(1)} %  ${m.status}`,
           );
         say(`Drill runs: ${Object.keys(state.drills.runs).length}`);
       }),
@@ -88,7 +91,8 @@ export const explainCommand = (): Command =>
         }
         const d = decision.data;
         say(
-          `Rollback ${d.rollbackId} of ${d.service}: ${d.mode}, decided ${decision.metadata.occurredAt} by ${decision.metadata.actor}`,
+          `Rollback ${d.rollbackId} of ${d.service}: ${d.mode}, ` +
+            `decided ${decision.metadata.occurredAt} by ${decision.metadata.actor}`,
         );
         say(`  rule ${d.rule}: observed ${d.observed} against threshold ${d.threshold}${d.unit ? ` (${d.unit})` : ''}`);
         if (d.window) say(`  window ${d.window.from} → ${d.window.to}, ${d.window.sampleCount} samples`);
@@ -96,7 +100,8 @@ export const explainCommand = (): Command =>
         if (d.feature) say(`  disable ${d.feature.scope} ${d.feature.target ?? ''}`);
         if (d.migration) say(`  revert migration ${d.migration.migrationId} to ${d.migration.toStage}`);
         say(
-          `Evidence (${evidence.length} events${missingEvidence.length ? `, ${missingEvidence.length} no longer stored` : ''})`,
+          `Evidence (${evidence.length} events` +
+            `${missingEvidence.length ? `, ${missingEvidence.length} no longer stored` : ''})`,
         );
         for (const event of evidence) say(`  ${summary(event)}`);
         say('Caused by');
@@ -125,12 +130,14 @@ export const auditCommand = (): Command =>
             say(`Recorded policy decisions: ${report.recorded.length}`);
             for (const r of report.recorded)
               say(
-                `  ${r.reproduced ? '✓ reproduced    ' : '✗ NOT reproduced'}  ${r.rollbackId}  ${r.service}  ${r.rule}  (position ${r.position})`,
+                `  ${r.reproduced ? '✓ reproduced    ' : '✗ NOT reproduced'}  ` +
+                  `${r.rollbackId}  ${r.service}  ${r.rule}  (position ${r.position})`,
               );
             say(`Decisions the policy would have made that are missing: ${report.missing.length || 'none'}`);
             for (const m of report.missing)
               say(
-                `  ✗ ${m.rollbackId}  ${m.service}  ${m.rule}  after event ${m.tippingEventId} (position ${m.tippingPosition})`,
+                `  ✗ ${m.rollbackId}  ${m.service}  ${m.rule}  ` +
+                  `after event ${m.tippingEventId} (position ${m.tippingPosition})`,
               );
             say(report.ok ? 'Result: OK' : 'Result: FAILED');
           }

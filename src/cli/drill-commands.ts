@@ -53,7 +53,8 @@ const validateCommand = () =>
           try {
             const drill = loadDrill(file);
             say(
-              `${file}: OK (${drill.drill}: ${drill.faults.length} fault(s), ${drill.expectations.length} expectation(s))`,
+              `${file}: OK (${drill.drill}: ${drill.faults.length} fault(s), ` +
+                `${drill.expectations.length} expectation(s))`,
             );
           } catch (error) {
             if (!(error instanceof InvalidYamlFile)) throw error;
@@ -100,7 +101,8 @@ async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFl
 const runCommand = () =>
   drillsOption(withDataDir(new Command('run')))
     .description(
-      'run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; exit 0 passed, 1 failed, 2 aborted',
+      'run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; ' +
+        'exit 0 passed, 1 failed, 2 aborted',
     )
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
     .option('--fleet <file>', "the fleet file `serve` runs (the target's address)", process.env.FAILSAFE_FLEET)
@@ -174,7 +176,8 @@ const listCommand = () =>
           const last = cards.filter((c) => c.drill === drill).at(-1);
           const next = nextSlot(parseCron(cron), systemClock.now());
           say(
-            `${drill.padEnd(28)} ${cron.padEnd(14)} next ${next?.toISOString() ?? 'never'}   last ${last ? `${last.outcome} at ${last.startedAt} (${last.runId})` : 'never run'}`,
+            `${drill.padEnd(28)} ${cron.padEnd(14)} next ${next?.toISOString() ?? 'never'}   ` +
+              `last ${last ? `${last.outcome} at ${last.startedAt} (${last.runId})` : 'never run'}`,
           );
         }
       }),

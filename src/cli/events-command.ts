@@ -35,7 +35,8 @@ function readData(source: string): unknown {
 const formatEvent = (event: RecordedEvent, json: boolean): string =>
   json
     ? JSON.stringify(recordedEventToJson(event))
-    : `${event.position}\t${event.stream}@${event.revision}\t${event.recordedAt.toISOString()}\t${event.type}\t${JSON.stringify(event.data)}`;
+    : `${event.position}\t${event.stream}@${event.revision}\t${event.recordedAt.toISOString()}\t` +
+      `${event.type}\t${JSON.stringify(event.data)}`;
 
 const appendCommand = () =>
   withDataDir(new Command('append'))
@@ -75,7 +76,8 @@ const appendCommand = () =>
           process.stdout.write(
             flags.json
               ? `${JSON.stringify(summary)}\n`
-              : `appended ${type} ${event.id} to ${stream} at revision ${summary.revision} (position ${summary.position})\n`,
+              : `appended ${type} ${event.id} to ${stream} ` +
+                  `at revision ${summary.revision} (position ${summary.position})\n`,
           );
         } finally {
           await store.close();

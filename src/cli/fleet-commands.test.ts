@@ -74,7 +74,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     fleetFile = join(dataDir, 'fleet.yaml');
     writeFileSync(
       fleetFile,
-      `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n    probeTool: time\nprobe:\n  intervalSeconds: 1\n`,
+      `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n    probeTool: time\n` +
+        'probe:\n  intervalSeconds: 1\n',
     );
     configFile = join(dataDir, 'failsafe.yaml');
     const entry = (name: 'alice' | 'bob', role: string) =>

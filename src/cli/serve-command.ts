@@ -5,7 +5,8 @@ import { action, say, untilSignal, withDataDir } from './cli-support.js';
 export const serveCommand = (): Command =>
   withDataDir(new Command('serve'))
     .description(
-      'run the control plane: the event store, the rollback policy, the MCP endpoint and REST API, /health, /ready, /metrics and, with --fleet, the driver, prober and executor',
+      'run the control plane: the event store, the rollback policy, the MCP endpoint and REST API, ' +
+        '/health, /ready, /metrics and, with --fleet, the driver, prober and executor',
     )
     .option(
       '--config <file>',
@@ -37,10 +38,13 @@ export const serveCommand = (): Command =>
           const { startControlPlane } = await import('../control-plane.js');
           const plane = await startControlPlane(config, say);
           say(
-            `Failsafe listening on ${plane.url} (event store: ${plane.storePath}, policy: ${config.policyPath ?? 'built-in defaults'}${config.fleetPath ? `, fleet: ${config.fleetPath}` : ''})`,
+            `Failsafe listening on ${plane.url} (event store: ${plane.storePath}, ` +
+              `policy: ${config.policyPath ?? 'built-in defaults'}` +
+              `${config.fleetPath ? `, fleet: ${config.fleetPath}` : ''})`,
           );
           say(
-            `  MCP endpoint ${plane.mcpUrl} (protocol 2026-07-28 and 2025), REST API ${plane.url}/api/v1 (described at /api/v1/openapi.json)`,
+            `  MCP endpoint ${plane.mcpUrl} (protocol 2026-07-28 and 2025), ` +
+              `REST API ${plane.url}/api/v1 (described at /api/v1/openapi.json)`,
           );
           if (plane.newAdminToken) {
             say(`  First start: the admin token is shown this once; keep it safe (only its hash is stored):`);

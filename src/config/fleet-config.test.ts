@@ -17,7 +17,8 @@ describe('fleet configuration file', () => {
 
   it('reads process and webhook services, resolving release folders against the file', () => {
     const path = write(
-      'services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n',
+      'services:\n  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n' +
+        '  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n',
     );
     const fleet = loadFleetConfig(path, { PAYMENTS_HOOK_SECRET: 'x' });
     expect(fleet.services.sample).toEqual({ driver: 'process', releasesDir: join(dir, 'releases'), port: 8091 });
@@ -36,10 +37,15 @@ describe('fleet configuration file', () => {
   it('lists every problem by line, and a secret missing from the environment', () => {
     const bad = write('services:\n  sample:\n    driver: process\n    port: 99999\nprobe:\n  intervalSeconds: 0\n');
     expect(() => loadFleetConfig(bad, {})).toThrow(
-      /InvalidFleetFile: .*fleet.yaml has 3 problem.*line 3: services.sample.releasesDir.*line 4: services.sample.port.*line 6: probe.intervalSeconds/s,
+      new RegExp(
+        'InvalidFleetFile: .*fleet.yaml has 3 problem.*line 3: services.sample.releasesDir' +
+          '.*line 4: services.sample.port.*line 6: probe.intervalSeconds',
+        's',
+      ),
     );
     const noSecret = write(
-      'services:\n  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n',
+      'services:\n  payments:\n    driver: webhook\n' +
+        '    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n',
     );
     expect(() => loadFleetConfig(noSecret, {})).toThrow(/PAYMENTS_HOOK_SECRET is not set in the environment/);
   });

@@ -230,8 +230,10 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
   const loopback = isLoopback(host);
   if (!loopback && (allowedHosts.length === 0 || allowedOrigins.length === 0)) {
     problems.push(
-      `${shown(hostRaw)}: bound to a non-loopback address, Failsafe needs the host names clients use and the origins browsers may send, ` +
-        'against DNS rebinding: set MCP_ALLOWED_HOSTS and MCP_ALLOWED_ORIGINS (comma-separated host names) or http.allowedHosts / http.allowedOrigins in the config file',
+      `${shown(hostRaw)}: bound to a non-loopback address, ` +
+        'Failsafe needs the host names clients use and the origins browsers may send, ' +
+        'against DNS rebinding: set MCP_ALLOWED_HOSTS and MCP_ALLOWED_ORIGINS (comma-separated host names) ' +
+        'or http.allowedHosts / http.allowedOrigins in the config file',
     );
   }
 

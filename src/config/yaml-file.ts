@@ -11,13 +11,17 @@ export class InvalidYamlFile extends Error {
     readonly problems: readonly string[],
   ) {
     super(
-      `${kind}: ${path} has ${problems.length} problem(s); fix them and try again:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      `${kind}: ${path} has ${problems.length} problem(s); fix them and try again:\n` +
+        `${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
     this.name = kind;
   }
 }
 
-/** Parses YAML text against a schema; problems name the line and the field. `kind` names the error (e.g. InvalidPolicyFile). */
+/**
+ * Parses YAML text against a schema; problems name the line and the field.
+ * `kind` names the error (e.g. InvalidPolicyFile).
+ */
 export function parseYaml<S extends z.ZodType>(schema: S, text: string, source: string, kind: string): z.infer<S> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });

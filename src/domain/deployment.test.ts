@@ -75,7 +75,7 @@ describe('deployment decider', () => {
       .thenViolates('deployment-blocked-by-rollback');
   });
 
-  it('keeps as last known good the healthy release a deployment replaced, not the one that merely passed readiness', () => {
+  it('keeps as last known good the healthy release a deployment replaced, not the one that passed readiness', () => {
     const state = foldEvents(serviceDecider, [
       requested('d-1', 'v1'),
       started('d-1', 'v1'),

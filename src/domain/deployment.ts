@@ -39,7 +39,8 @@ function assertNoRollback(state: ServiceState, service: string): void {
   if (isRollbackActive(state)) {
     throw new InvariantViolated(
       'deployment-blocked-by-rollback',
-      `rollback ${state.rollback!.id} of ${service} is ${state.rollback!.status}; wait until it completes or is rejected`,
+      `rollback ${state.rollback!.id} of ${service} is ${state.rollback!.status}; ` +
+        'wait until it completes or is rejected',
     );
   }
 }
@@ -82,7 +83,8 @@ export function decideDeployment(state: ServiceState, command: DeploymentCommand
       if (busy) {
         throw new InvariantViolated(
           'one-deployment-at-a-time',
-          `deployment ${state.deployment!.id} of ${service} (${state.deployment!.release}) is still ${state.deployment!.status}`,
+          `deployment ${state.deployment!.id} of ${service} (${state.deployment!.release}) ` +
+            `is still ${state.deployment!.status}`,
         );
       }
       if (state.currentRelease === command.release) {

@@ -38,7 +38,8 @@ export const schemaMigrationDecider: Decider<SchemaMigrationCommand, SchemaState
     if (up ? toVersion <= state.version : toVersion >= state.version || toVersion < 0) {
       throw new InvariantViolated(
         up ? 'schema-up-goes-forward' : 'schema-down-goes-back',
-        `${command.database} of ${command.service} is at version ${state.version}; cannot ${up ? 'apply' : 'revert to'} version ${toVersion}`,
+        `${command.database} of ${command.service} is at version ${state.version}; ` +
+          `cannot ${up ? 'apply' : 'revert to'} version ${toVersion}`,
       );
     }
     const change = {

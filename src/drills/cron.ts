@@ -24,7 +24,8 @@ export class InvalidCron extends Error {
   readonly code = 'INVALID_CRON';
   constructor(expression: string, why: string) {
     super(
-      `InvalidCron: "${expression}": ${why} (five fields: minute hour day-of-month month day-of-week, e.g. "${MONTHLY}" for 03:00 UTC on the 1st)`,
+      `InvalidCron: "${expression}": ${why} (five fields: minute hour day-of-month month day-of-week, ` +
+        `e.g. "${MONTHLY}" for 03:00 UTC on the 1st)`,
     );
     this.name = 'InvalidCron';
   }

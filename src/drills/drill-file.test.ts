@@ -39,7 +39,11 @@ describe('drill files', () => {
     const drill = loadDrill(
       file(
         'd',
-        'drill: d\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/load.js, during: 2m }\nfaults: [{ name: f, kind: toxic, toxic: { type: latency, attributes: { latency: 100 } }, at: 500ms, until: 1.5s }]\nexpectations: [{ expect: healthy_after }]\n',
+        'drill: d\ndescription: x\ntarget: { service: s, release: v1 }\n' +
+          'load: { script: loadtests/load.js, during: 2m }\n' +
+          'faults: [{ name: f, kind: toxic, toxic: { type: latency, attributes: { latency: 100 } }, ' +
+          'at: 500ms, until: 1.5s }]\n' +
+          'expectations: [{ expect: healthy_after }]\n',
       ),
     );
     expect(drill.load).toMatchObject({ during: 120_000, before: 5_000, rate: 20 });
@@ -72,7 +76,10 @@ describe('drill files', () => {
   it('checks what the schema cannot: the name, the script, fault names and times', () => {
     const path = file(
       'named',
-      'drill: other\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/missing.js }\nfaults: [{ name: f, kind: release, release: v2 }, { name: f, kind: toxic, toxic: { type: timeout, attributes: { timeout: 0 } }, at: 5s, until: 2s }]\nexpectations: [{ expect: healthy_after }]\n',
+      'drill: other\ndescription: x\ntarget: { service: s, release: v1 }\nload: { script: loadtests/missing.js }\n' +
+        'faults: [{ name: f, kind: release, release: v2 }, ' +
+        '{ name: f, kind: toxic, toxic: { type: timeout, attributes: { timeout: 0 } }, at: 5s, until: 2s }]\n' +
+        'expectations: [{ expect: healthy_after }]\n',
     );
     expect(problems(path)).toEqual([
       'drill: "other" must match the file name (named.yaml)',

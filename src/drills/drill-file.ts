@@ -56,7 +56,10 @@ const fault = z.discriminatedUnion('kind', [
     name,
     kind: z.literal('toxic'),
     toxic,
-    /** A proxy of the fleet's Toxiproxy (e.g. between the service and its dependency); by default the drill's own, between its load and the service. */
+    /**
+     * A proxy of the fleet's Toxiproxy (e.g. between the service and its dependency);
+     * by default the drill's own, between its load and the service.
+     */
     proxy: z.string().min(1).optional(),
     stream: z.enum(['upstream', 'downstream']).default('downstream'),
     toxicity: z.number().min(0).max(1).default(1),
@@ -133,7 +136,10 @@ export const drillFileSchema = z.strictObject({
     after: duration.default(10_000),
   }),
   faults: z.array(fault).min(1),
-  /** Manual rollbacks Failsafe decides during the drill are approved by an SRE's MCP client (the approve_rollback tool). */
+  /**
+   * Manual rollbacks Failsafe decides during the drill are approved by an SRE's MCP client
+   * (the approve_rollback tool).
+   */
   approve: z.enum(['mcp']).optional(),
   expectations: z.array(expectation).min(1),
   /** When `failsafe serve --drills` runs it: a cron expression in UTC (default monthly, 03:00 on the 1st). */

@@ -31,52 +31,104 @@ function timelineChart(card: Scorecard): string {
     .join(' ');
   const marks = card.timeline.filter((t) => t.kind !== 'sample' && t.kind !== 'step');
   const ticks = Array.from({ length: 6 }, (_, i) => start + ((end - start) * i) / 5);
-  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="Timeline of the drill" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11">
-  <rect x="${left}" y="${top}" width="${width - left - 20}" height="${plotHeight}" fill="#f7f8fa" stroke="#d9dde3"/>
-  ${[0, 0.5, 1].map((r) => `<text x="${left - 6}" y="${y(r) + 4}" text-anchor="end" fill="#666">${r * 100}%</text>`).join('')}
-  <text x="12" y="${top + plotHeight / 2}" transform="rotate(-90 12 ${top + plotHeight / 2})" text-anchor="middle" fill="#666">error rate</text>
-  ${ticks.map((t) => `<text x="${x(t)}" y="${top + plotHeight + 16}" text-anchor="middle" fill="#666">${seconds(t - start)}</text>`).join('')}
-  ${line ? `<path d="${line}" fill="none" stroke="${COLORS.sample}" stroke-width="1.5"/>` : ''}
-  ${samples.map((s) => `<circle cx="${x(s.at).toFixed(1)}" cy="${y(s.errorRate!).toFixed(1)}" r="2" fill="${COLORS.sample}"><title>${escapeHtml(`${seconds(s.at - start)}: ${s.label}, errors ${((s.errorRate ?? 0) * 100).toFixed(1)} %${s.p95Ms !== undefined ? `, p95 ${s.p95Ms.toFixed(0)} ms` : ''}`)}</title></circle>`).join('\n  ')}
-  ${marks
+  const middle = top + plotHeight / 2;
+  const yLabels = [0, 0.5, 1]
+    .map((r) => `<text x="${left - 6}" y="${y(r) + 4}" text-anchor="end" fill="#666">${r * 100}%</text>`)
+    .join('');
+  const xLabels = ticks
     .map(
-      (m, i) =>
-        `<line x1="${x(m.at).toFixed(1)}" x2="${x(m.at).toFixed(1)}" y1="${top}" y2="${top + plotHeight}" stroke="${COLORS[m.kind]}" stroke-width="2" stroke-dasharray="${m.kind === 'heal' ? '4 3' : ''}"/>
-  <text x="${x(m.at).toFixed(1)}" y="${top + plotHeight + 34 + (i % 4) * 14}" fill="${COLORS[m.kind]}" text-anchor="middle">${escapeHtml(m.label.slice(0, 60))}</text>`,
+      (t) =>
+        `<text x="${x(t)}" y="${top + plotHeight + 16}" text-anchor="middle" fill="#666">${seconds(t - start)}</text>`,
     )
-    .join('\n  ')}
+    .join('');
+  const sampleTitle = (s: TimelineEntry) =>
+    `${seconds(s.at - start)}: ${s.label}, errors ${((s.errorRate ?? 0) * 100).toFixed(1)} %` +
+    (s.p95Ms !== undefined ? `, p95 ${s.p95Ms.toFixed(0)} ms` : '');
+  const dots = samples
+    .map(
+      (s) =>
+        `<circle cx="${x(s.at).toFixed(1)}" cy="${y(s.errorRate!).toFixed(1)}" r="2" fill="${COLORS.sample}">` +
+        `<title>${escapeHtml(sampleTitle(s))}</title></circle>`,
+    )
+    .join('\n  ');
+  const markers = marks
+    .map((m, i) => {
+      const at = x(m.at).toFixed(1);
+      const color = COLORS[m.kind];
+      return (
+        `<line x1="${at}" x2="${at}" y1="${top}" y2="${top + plotHeight}" stroke="${color}" stroke-width="2" ` +
+        `stroke-dasharray="${m.kind === 'heal' ? '4 3' : ''}"/>\n  ` +
+        `<text x="${at}" y="${top + plotHeight + 34 + (i % 4) * 14}" fill="${color}" text-anchor="middle">` +
+        `${escapeHtml(m.label.slice(0, 60))}</text>`
+      );
+    })
+    .join('\n  ');
+  const svgAttributes =
+    'role="img" aria-label="Timeline of the drill" xmlns="http://www.w3.org/2000/svg" ' +
+    'font-family="system-ui, sans-serif" font-size="11"';
+  return `<svg viewBox="0 0 ${width} ${height}" ${svgAttributes}>
+  <rect x="${left}" y="${top}" width="${width - left - 20}" height="${plotHeight}" fill="#f7f8fa" stroke="#d9dde3"/>
+  ${yLabels}
+  <text x="12" y="${middle}" transform="rotate(-90 12 ${middle})" text-anchor="middle" fill="#666">error rate</text>
+  ${xLabels}
+  ${line ? `<path d="${line}" fill="none" stroke="${COLORS.sample}" stroke-width="1.5"/>` : ''}
+  ${dots}
+  ${markers}
 </svg>`;
 }
 
+const loadCells = (summary: LoadSummary) =>
+  `<td>${summary.requests}</td><td>${summary.medianMs.toFixed(1)} ms</td><td>${summary.p95Ms.toFixed(1)} ms</td>` +
+  `<td>${(summary.errorRate * 100).toFixed(1)} %</td>`;
 const loadRow = (phase: string, summary: LoadSummary | undefined) =>
-  `<tr><td>${phase}</td>${summary ? `<td>${summary.requests}</td><td>${summary.medianMs.toFixed(1)} ms</td><td>${summary.p95Ms.toFixed(1)} ms</td><td>${(summary.errorRate * 100).toFixed(1)} %</td>` : '<td colspan="4">did not run</td>'}</tr>`;
+  `<tr><td>${phase}</td>${summary ? loadCells(summary) : '<td colspan="4">did not run</td>'}</tr>`;
+
+const reportStyle = (verdictColor: string) =>
+  [
+    'body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#1d2330;padding:0 1em}',
+    'h1{margin-bottom:.2em}.verdict{display:inline-block;padding:.2em .7em;border-radius:1em;color:#fff;' +
+      `background:${verdictColor};font-weight:600}`,
+    '.figures{display:flex;gap:1em;margin:1.5em 0}' +
+      '.figure{flex:1;background:#f7f8fa;border-radius:8px;padding:.8em 1em}.figure b{display:block;font-size:1.6em}',
+    'table{border-collapse:collapse;width:100%;margin:1em 0}' +
+      'td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}',
+    '.pass{color:#2f9e68;font-weight:600}.fail{color:#d64545;font-weight:600}small{color:#666}',
+  ].join('\n');
 
 /** A self-contained HTML page (no script, no external file): verdict, figures, timeline chart, expectations, load. */
 export function drillReportHtml(card: Scorecard): string {
   const verdictColor = card.outcome === 'passed' ? '#2f9e68' : card.outcome === 'failed' ? '#d64545' : '#8a94a6';
+  const run =
+    `service ${escapeHtml(card.service)} · run ${escapeHtml(card.runId)} · ` +
+    `${escapeHtml(card.startedAt)} → ${escapeHtml(card.finishedAt)}`;
+  const met = `${card.expectations.filter((e) => e.passed).length} / ${card.expectations.length}`;
+  const errorsDuring = card.load.during ? `${(card.load.during.errorRate * 100).toFixed(1)} %` : '—';
+  const expectationRows = card.expectations
+    .map(
+      (e) =>
+        `<tr><td class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'PASS' : 'FAIL'}</td>` +
+        `<td>${escapeHtml(e.expectation)}</td><td>${escapeHtml(e.detail)}</td></tr>`,
+    )
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Drill ${escapeHtml(card.drill)} — ${card.outcome}</title>
 <style>
-body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#1d2330;padding:0 1em}
-h1{margin-bottom:.2em}.verdict{display:inline-block;padding:.2em .7em;border-radius:1em;color:#fff;background:${verdictColor};font-weight:600}
-.figures{display:flex;gap:1em;margin:1.5em 0}.figure{flex:1;background:#f7f8fa;border-radius:8px;padding:.8em 1em}.figure b{display:block;font-size:1.6em}
-table{border-collapse:collapse;width:100%;margin:1em 0}td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}
-.pass{color:#2f9e68;font-weight:600}.fail{color:#d64545;font-weight:600}small{color:#666}
+${reportStyle(verdictColor)}
 </style></head><body>
 <h1>Drill ${escapeHtml(card.drill)} <span class="verdict">${card.outcome.toUpperCase()}</span></h1>
-<p>${escapeHtml(card.description)}<br><small>service ${escapeHtml(card.service)} · run ${escapeHtml(card.runId)} · ${escapeHtml(card.startedAt)} → ${escapeHtml(card.finishedAt)}</small></p>
+<p>${escapeHtml(card.description)}<br><small>${run}</small></p>
 ${card.abortReason ? `<p class="fail">Aborted: ${escapeHtml(card.abortReason)}</p>` : ''}
 <div class="figures">
   <div class="figure">time to detect<b>${seconds(card.timeToDetectMs)}</b></div>
   <div class="figure">time to recover<b>${seconds(card.timeToRecoverMs)}</b></div>
-  <div class="figure">expectations met<b>${card.expectations.filter((e) => e.passed).length} / ${card.expectations.length}</b></div>
-  <div class="figure">errors during<b>${card.load.during ? `${(card.load.during.errorRate * 100).toFixed(1)} %` : '—'}</b></div>
+  <div class="figure">expectations met<b>${met}</b></div>
+  <div class="figure">errors during<b>${errorsDuring}</b></div>
 </div>
 <h2>Timeline</h2>
 ${timelineChart(card)}
 <h2>Expectations</h2>
 <table><tr><th></th><th>expectation</th><th>observed</th></tr>
-${card.expectations.map((e) => `<tr><td class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'PASS' : 'FAIL'}</td><td>${escapeHtml(e.expectation)}</td><td>${escapeHtml(e.detail)}</td></tr>`).join('\n')}
+${expectationRows}
 </table>
 <h2>Load (k6)</h2>
 <table><tr><th>phase</th><th>requests</th><th>median</th><th>p95</th><th>errors</th></tr>
@@ -97,7 +149,9 @@ ${loadRow('after recovery', card.load.after)}
 export function trendTable(cards: readonly Scorecard[]): string {
   const rows = cards.map(
     (c) =>
-      `${c.startedAt.slice(0, 16).replace('T', ' ')}  ${c.outcome.padEnd(7)}  detect ${seconds(c.timeToDetectMs).padStart(7)}  recover ${seconds(c.timeToRecoverMs).padStart(7)}  ${c.expectations.filter((e) => e.passed).length}/${c.expectations.length} met  ${c.runId}`,
+      `${c.startedAt.slice(0, 16).replace('T', ' ')}  ${c.outcome.padEnd(7)}  ` +
+      `detect ${seconds(c.timeToDetectMs).padStart(7)}  recover ${seconds(c.timeToRecoverMs).padStart(7)}  ` +
+      `${c.expectations.filter((e) => e.passed).length}/${c.expectations.length} met  ${c.runId}`,
   );
   return rows.join('\n');
 }

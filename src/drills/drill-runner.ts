@@ -160,7 +160,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     return run.done.then((summary) => {
       load[phase] = summary;
       say(
-        `load ${phase}: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(0)} ms, errors ${(summary.errorRate * 100).toFixed(1)} %`,
+        `load ${phase}: ${summary.requests} requests, p95 ${summary.p95Ms.toFixed(0)} ms, ` +
+          `errors ${(summary.errorRate * 100).toFixed(1)} %`,
       );
       return summary;
     });
@@ -183,7 +184,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   const approve = (rollbackId: string) => {
     if (!options.approver) {
       say(
-        `a manual rollback (${rollbackId}) needs approval and this run has no approver: pass Failsafe's MCP URL and an approver token`,
+        `a manual rollback (${rollbackId}) needs approval and this run has no approver: ` +
+          "pass Failsafe's MCP URL and an approver token",
       );
       return;
     }
@@ -208,7 +210,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       });
       activeToxics.set(fault.name, proxyOf(fault));
       say(
-        `fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} injected on ${proxyOf(fault)}`,
+        `fault ${fault.name}: ${fault.toxic.type} ${JSON.stringify(fault.toxic.attributes)} ` +
+          `injected on ${proxyOf(fault)}`,
       );
       await record({
         type: 'DrillFaultInjected',
@@ -285,7 +288,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
         label: `${typed.data.mode} decided by ${typed.data.rule} (observed ${typed.data.observed})`,
       });
       say(
-        `Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, observed ${typed.data.observed} (threshold ${typed.data.threshold})`,
+        `Failsafe decided: ${typed.data.mode} rollback, rule ${typed.data.rule}, ` +
+          `observed ${typed.data.observed} (threshold ${typed.data.threshold})`,
       );
     } else if (
       typed.type === 'RollbackStarted' &&
@@ -409,7 +413,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     const baseline = await startLoad('before', drill.load.before);
     if (baseline.errorRate > drill.steadyState.maxErrorRate)
       problems.push(
-        `baseline error rate ${(baseline.errorRate * 100).toFixed(1)} % is above ${(drill.steadyState.maxErrorRate * 100).toFixed(1)} %`,
+        `baseline error rate ${(baseline.errorRate * 100).toFixed(1)} % ` +
+          `is above ${(drill.steadyState.maxErrorRate * 100).toFixed(1)} %`,
       );
     if (problems.length > 0) {
       await step('steady-state', 'failed', problems.join('; '));
@@ -418,7 +423,8 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     await step(
       'steady-state',
       'passed',
-      `healthy, ${tools} tools, baseline p95 ${baseline.p95Ms.toFixed(0)} ms, errors ${(baseline.errorRate * 100).toFixed(1)} %`,
+      `healthy, ${tools} tools, baseline p95 ${baseline.p95Ms.toFixed(0)} ms, ` +
+        `errors ${(baseline.errorRate * 100).toFixed(1)} %`,
     );
     checkAbort();
 
@@ -544,9 +550,9 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
     });
   }
   timeline.sort((a, b) => a.at - b.at);
-  say(
-    `drill ${drill.drill}: ${outcome.toUpperCase()}${timeToDetectMs !== undefined ? `, detected in ${(timeToDetectMs / 1000).toFixed(1)} s` : ''}${timeToRecoverMs !== undefined ? `, recovered in ${(timeToRecoverMs / 1000).toFixed(1)} s` : ''}`,
-  );
+  const detected = timeToDetectMs !== undefined ? `, detected in ${(timeToDetectMs / 1000).toFixed(1)} s` : '';
+  const recovered = timeToRecoverMs !== undefined ? `, recovered in ${(timeToRecoverMs / 1000).toFixed(1)} s` : '';
+  say(`drill ${drill.drill}: ${outcome.toUpperCase()}${detected}${recovered}`);
   return {
     runId,
     drill: drill.drill,

@@ -119,7 +119,7 @@ describe.skipIf(missing.length > 0)(
       expect(card.timeToRecoverMs).toBeDefined();
     }, 150_000);
 
-    it('stalled-migration: a manual rollback is approved through the MCP endpoint and the migration reverted', async () => {
+    it('stalled-migration: a manual rollback is approved over MCP and the migration reverted', async () => {
       const card = await run(short('stalled-migration', 40_000));
       expect([card.abortReason, ...failures(card)], lines.join('\n')).toEqual([undefined]);
       expect(card.expectations[0]!.detail).toMatch(/migration_stalled/);

@@ -57,7 +57,8 @@ export function runK6(
   const done = new Promise<LoadSummary>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
-      // 0: done; 99: a threshold crossed (the summary is still written). Anything else is a failure of k6 or the script.
+      // 0: done; 99: a threshold crossed (the summary is still written).
+      // Anything else is a failure of k6 or the script.
       if (existsSync(summaryPath)) resolve(JSON.parse(readFileSync(summaryPath, 'utf8')) as LoadSummary);
       else
         reject(

@@ -24,7 +24,8 @@ export async function approveThroughMcp(approver: McpApprover, service: string, 
     const result = await client.callTool({ name: 'approve_rollback', arguments: { service, rollbackId } });
     const text = (result.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
     if (result.isError) throw new Error(`approve_rollback refused: ${text}`);
-    return `approved by ${(result.structuredContent as { approvedBy?: string } | undefined)?.approvedBy ?? 'the approver'} over MCP ${client.getNegotiatedProtocolVersion()}`;
+    const approvedBy = (result.structuredContent as { approvedBy?: string } | undefined)?.approvedBy;
+    return `approved by ${approvedBy ?? 'the approver'} over MCP ${client.getNegotiatedProtocolVersion()}`;
   } finally {
     await client.close();
   }

@@ -4,7 +4,10 @@ import type { Scorecard } from './scorecard.js';
 import { saveScorecard } from './scorecard-files.js';
 import { startToxiproxyServer, ToxiproxyControl } from './toxiproxy.js';
 
-/** A drill file to run: where it is and what its store, clients and Toxiproxy are; the rest goes to the runner as it is. */
+/**
+ * A drill file to run: where it is and what its store, clients and Toxiproxy are;
+ * the rest goes to the runner as it is.
+ */
 export interface DrillFileRun
   extends Pick<
     DrillRunnerOptions,
@@ -24,7 +27,8 @@ export class UnknownTarget extends Error {
   readonly code = 'UNKNOWN_TARGET';
   constructor(service: string) {
     super(
-      `UnknownTarget: the drill targets "${service}", which is not a process-driven service of the fleet; pass the fleet file (--fleet) that runs it`,
+      `UnknownTarget: the drill targets "${service}", which is not a process-driven service of the fleet; ` +
+        'pass the fleet file (--fleet) that runs it',
     );
     this.name = 'UnknownTarget';
   }

@@ -20,7 +20,8 @@ export class ScorecardNotFound extends Error {
   readonly code = 'SCORECARD_NOT_FOUND';
   constructor(runId: string, dataDir: string) {
     super(
-      `ScorecardNotFound: no scorecard for run "${runId}" under ${join(dataDir, 'drills')}; \`failsafe drill list\` shows the runs`,
+      `ScorecardNotFound: no scorecard for run "${runId}" under ${join(dataDir, 'drills')}; ` +
+        '`failsafe drill list` shows the runs',
     );
     this.name = 'ScorecardNotFound';
   }

@@ -115,11 +115,15 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
         detail: `tools/list listed ${seen.toolsAfter} tools`,
       };
     case 'load_after': {
-      const name = `load_after p95 < ${expectation.p95BelowMs} ms, errors < ${(expectation.errorRateBelow * 100).toFixed(1)} %`;
+      const name =
+        `load_after p95 < ${expectation.p95BelowMs} ms, ` +
+        `errors < ${(expectation.errorRateBelow * 100).toFixed(1)} %`;
       const after = seen.load.after;
       if (!after || after.requests === 0)
         return { expectation: name, passed: false, detail: 'no load ran after the recovery' };
-      const detail = `p95 ${after.p95Ms.toFixed(0)} ms, errors ${(after.errorRate * 100).toFixed(1)} % over ${after.requests} requests`;
+      const detail =
+        `p95 ${after.p95Ms.toFixed(0)} ms, errors ${(after.errorRate * 100).toFixed(1)} % ` +
+        `over ${after.requests} requests`;
       return {
         expectation: name,
         passed: after.p95Ms < expectation.p95BelowMs && after.errorRate < expectation.errorRateBelow,

@@ -17,7 +17,8 @@ export class ToolMissing extends Error {
   readonly code = 'TOOL_MISSING';
   constructor(tool: string, where: string) {
     super(
-      `ToolMissing: ${tool} is not at ${where}; run \`bash scripts/provision.sh\` (it builds it with Go, once per machine)`,
+      `ToolMissing: ${tool} is not at ${where}; ` +
+        'run `bash scripts/provision.sh` (it builds it with Go, once per machine)',
     );
     this.name = 'ToolMissing';
   }
@@ -91,7 +92,10 @@ export class ToxiproxyControl {
     this.client = new Toxiproxy(url);
   }
 
-  /** A proxy from `listen` to `upstream`, created afresh (a proxy left by a crashed drill is replaced, toxics and all). */
+  /**
+   * A proxy from `listen` to `upstream`, created afresh
+   * (a proxy left by a crashed drill is replaced, toxics and all).
+   */
   async proxy(name: string, listen: string, upstream: string): Promise<void> {
     const existing = await this.client.getAll();
     if (existing[name]) await existing[name].remove();

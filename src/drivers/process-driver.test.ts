@@ -61,7 +61,7 @@ describe('process driver (real processes)', () => {
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
   }, 60_000);
 
-  it('rolls back to a previous release from its snapshot, and disables a tool by restarting with MCP_DISABLE_TOOLS', async () => {
+  it('rolls back to a prior release from its snapshot; disables a tool by restarting (MCP_DISABLE_TOOLS)', async () => {
     await driver.deploy('sample', 'v1.0.0');
     await driver.deploy('sample', 'v2.0.0-breaker');
     await driver.rollback('sample', 'v1.0.0');
@@ -112,7 +112,7 @@ describe('process driver (real processes)', () => {
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
   }, 60_000);
 
-  it('stops for good the instances a closed supervisor left running, and never a pid now used by another program', async () => {
+  it('stops for good what a closed supervisor left running, never a pid now used by another program', async () => {
     const [running] = await driver.deploy('sample', 'v1.0.0');
     // A supervisor still running (here: this test runner's parent, alive and not this process) keeps its fleet.
     writeFileSync(join(stateDir, 'supervisor.pid'), `${process.ppid}\n`);

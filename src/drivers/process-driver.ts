@@ -33,7 +33,10 @@ export interface ProcessServiceConfig {
   readonly releasesDir: string;
   /** The service's stable address on loopback; 0 picks a free port. */
   readonly port: number;
-  /** Environment for every release of the service (the fleet's, e.g. where its dependencies are); a release's own env wins. */
+  /**
+   * Environment for every release of the service (the fleet's, e.g. where its dependencies are);
+   * a release's own env wins.
+   */
   readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
@@ -270,10 +273,8 @@ export class ProcessDriver implements TargetDriver {
     mkdirSync(dir, { recursive: true });
     const source = this.releaseFile(service, release);
     if (existsSync(source)) writeFileSync(join(dir, RELEASE_FILE), readFileSync(source));
-    writeFileSync(
-      join(dir, 'snapshot.json'),
-      `${JSON.stringify({ release, flags, takenAt: (this.options.clock ?? systemClock).now().toISOString() }, null, 2)}\n`,
-    );
+    const snapshot = { release, flags, takenAt: (this.options.clock ?? systemClock).now().toISOString() };
+    writeFileSync(join(dir, 'snapshot.json'), `${JSON.stringify(snapshot, null, 2)}\n`);
   }
 
   deploy(service: string, release: string): Promise<Instance[]> {
@@ -320,10 +321,15 @@ export class ProcessDriver implements TargetDriver {
     const started = await this.startInstance(service, descriptor, flags);
     this.forwarder(service).switchTo(started.port);
     this.running.set(service, started);
-    writeFileSync(
-      this.statePath(service),
-      `${JSON.stringify({ release, pid: started.pid, port: started.port, flags, graceMs: started.graceMs, startedAt: started.instance.startedAt } satisfies StateFile)}\n`,
-    );
+    const state = {
+      release,
+      pid: started.pid,
+      port: started.port,
+      flags,
+      graceMs: started.graceMs,
+      startedAt: started.instance.startedAt,
+    } satisfies StateFile;
+    writeFileSync(this.statePath(service), `${JSON.stringify(state)}\n`);
     this.snapshot(service, release, flags);
     this.options.log?.(`${service}: ${release} serving on ${this.address(service)} (instance ${started.instance.url})`);
     // Traffic already goes to the new instance: the old one gets its grace period in the background.
@@ -428,7 +434,8 @@ export class FleetStillSupervised extends Error {
   readonly code = 'FLEET_STILL_SUPERVISED';
   constructor(readonly pid: number) {
     super(
-      `FleetStillSupervised: failsafe serve (pid ${pid}) still supervises this fleet; stop it first (Ctrl-C or SIGTERM)`,
+      `FleetStillSupervised: failsafe serve (pid ${pid}) still supervises this fleet; ` +
+        'stop it first (Ctrl-C or SIGTERM)',
     );
     this.name = 'FleetStillSupervised';
   }

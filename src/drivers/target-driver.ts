@@ -56,7 +56,8 @@ export class ReleaseNotFound extends Error {
     where: string,
   ) {
     super(
-      `ReleaseNotFound: ${service} has no release ${release} (looked for ${where}); list the releases folder or fix the name`,
+      `ReleaseNotFound: ${service} has no release ${release} (looked for ${where}); ` +
+        'list the releases folder or fix the name',
     );
     this.name = 'ReleaseNotFound';
   }

@@ -42,7 +42,7 @@ describe('SQLite event store with real processes', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('loses no acknowledged event and leaves no partial append when killed with SIGKILL at random moments', async () => {
+  it('loses no acknowledged event and leaves no partial append when SIGKILLed at random moments', async () => {
     const path = join(dir, 'kill.db');
     const acknowledged: string[] = [];
     const kills = 12;

@@ -153,7 +153,8 @@ export class SqliteEventStore implements EventStore {
         'INSERT INTO events (id, stream_id, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       findEvent: sql(
-        'SELECT e.position, e.revision, s.name AS stream FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.id = ?',
+        'SELECT e.position, e.revision, s.name AS stream ' +
+          'FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.id = ?',
       ),
       oldest: sql('SELECT revision, recorded_at FROM events WHERE stream_id = ? ORDER BY revision LIMIT 1'),
       expired: sql(

@@ -39,7 +39,8 @@ export class UndecodableEvent extends Error {
     readonly problems: readonly FieldProblem[],
   ) {
     super(
-      `UndecodableEvent: stored event ${eventId} does not match its schema (${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}); ` +
+      `UndecodableEvent: stored event ${eventId} does not match its schema ` +
+        `(${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}); ` +
         'add an upcaster for its shape or inspect it with `failsafe events read`',
     );
     this.name = 'UndecodableEvent';

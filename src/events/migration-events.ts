@@ -6,7 +6,10 @@ const stage = stageName;
 const migration = { migrationId: identifier, service: serviceName };
 const schemaChange = { ...migration, database: identifier, fromVersion: count, toVersion: count };
 
-/** Staged migrations (e.g. the APIL migration legacy → dual_protocol → apil_primary → apil_only) and database schema versions. */
+/**
+ * Staged migrations (e.g. the APIL migration legacy → dual_protocol → apil_primary → apil_only)
+ * and database schema versions.
+ */
 export const migrationEvents = [
   defineEvent(
     'MigrationStarted',

@@ -72,7 +72,9 @@ describe('deploying to a real fleet (end to end)', () => {
           JSON.stringify([e.data.release, e.data.requests, e.data.latencyMs]),
         );
         throw new Error(
-          `timed out; stream so far:\n${events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 200)}`).join('\n')}\nSAMPLES\n${samples.join('\n')}`,
+          'timed out; stream so far:\n' +
+            `${events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 200)}`).join('\n')}` +
+            `\nSAMPLES\n${samples.join('\n')}`,
         );
       }
       await sleep(200);

@@ -67,7 +67,10 @@ export class ServiceReconciler {
   private loop: Promise<void> | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
-  /** Services whose disabled tools, agents or legacy mode changed (by a person or the policy), to apply: the change's event id. */
+  /**
+   * Services whose disabled tools, agents or legacy mode changed (by a person or the policy), to apply:
+   * the change's event id.
+   */
   private readonly flagsChanged = new Map<string, string>();
   private readonly stopping = new AbortController();
 
@@ -248,7 +251,8 @@ export class ServiceReconciler {
       return;
     }
     this.options.log?.(
-      `${service}: rollback ${rollbackId} completed (${rollback.mode}${rollback.mode === 'disable_feature' ? '' : ` to ${toRelease}`})`,
+      `${service}: rollback ${rollbackId} completed ` +
+        `(${rollback.mode}${rollback.mode === 'disable_feature' ? '' : ` to ${toRelease}`})`,
     );
     const { state } = await loadStream(this.store, serviceStream(service), serviceDecider);
     if (state.rollback?.id === rollbackId) await this.verify(service, state.rollback, state);

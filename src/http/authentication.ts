@@ -38,10 +38,13 @@ export const authenticate =
         {
           error: 'Unauthorized',
           message: found
-            ? `Unauthorized: the token of ${found.expired.name} expired at ${found.expired.expiresAt}; ask an admin for a new one`
+            ? `Unauthorized: the token of ${found.expired.name} expired at ${found.expired.expiresAt}; ` +
+              'ask an admin for a new one'
             : match
-              ? 'Unauthorized: this bearer token is not known; ask an admin for a token (tokens are configured by their SHA-256 under auth.tokens)'
-              : 'Unauthorized: send "Authorization: Bearer <token>"; `failsafe serve` printed the admin token on its first start',
+              ? 'Unauthorized: this bearer token is not known; ' +
+                'ask an admin for a token (tokens are configured by their SHA-256 under auth.tokens)'
+              : 'Unauthorized: send "Authorization: Bearer <token>"; ' +
+                '`failsafe serve` printed the admin token on its first start',
         },
         401,
       );

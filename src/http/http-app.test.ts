@@ -140,7 +140,7 @@ describe('the REST API', () => {
     expect(replayed.status).toBe(409);
   });
 
-  it('refuses to deploy or roll back a service nobody registered, writing nothing, until it is registered', async () => {
+  it('refuses to deploy or roll back an unregistered service (writing nothing) until it is registered', async () => {
     const count = async () => (await (await api('/api/v1/events?limit=1000', { as: 'audrey' })).json()).events.length;
     const before = await count();
     const typo = await post('/api/v1/services/ordrs/deployments', 'alice', { release: 'v2.0.0' });
@@ -408,7 +408,7 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
     return body;
   };
 
-  it('refuses names that are not plain identifiers and control characters anywhere with 400, writing nothing', async () => {
+  it('refuses names that are not plain identifiers and control characters anywhere: 400, nothing written', async () => {
     const before = await count();
     const bodies = [
       { release: '../../x' },
@@ -458,7 +458,7 @@ describe('the front door as its OpenAPI document says, tried as an attacker woul
     expect(query.problems.join(' ')).toMatch(/"admin"/);
   });
 
-  it('answers 415 to a body that is not JSON, 405 with Allow to a wrong method, 404 to an unknown rollback or drill', async () => {
+  it('answers 415 to a non-JSON body, 405 with Allow to a wrong method, 404 to an unknown rollback/drill', async () => {
     const text = await api(`/api/v1/services/${SERVICE}/rollbacks`, {
       method: 'POST',
       as: 'alice',
@@ -583,7 +583,7 @@ describe('JSON-RPC batches', () => {
 });
 
 describe('a fleet whose driver can tell which releases exist', () => {
-  it('refuses a deployment or a rollback target of a release the process driver does not have, writing nothing', async () => {
+  it('refuses a deployment or rollback target of a release the process driver lacks, writing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-door-'));
     const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases', import.meta.url));
     writeFileSync(

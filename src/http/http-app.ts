@@ -89,7 +89,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const host = validateHostHeader(c.req.header('host'), [...options.allowedHosts]);
     const refused = host.ok ? validateOriginHeader(c.req.header('origin'), [...options.allowedOrigins]) : host;
     if (refused.ok) return next();
-    const message = `${refused.message}; Failsafe answers the hosts and origins configured (MCP_ALLOWED_HOSTS, MCP_ALLOWED_ORIGINS)`;
+    const message =
+      `${refused.message}; Failsafe answers the hosts and origins configured ` +
+      '(MCP_ALLOWED_HOSTS, MCP_ALLOWED_ORIGINS)';
     // The MCP endpoint answers in JSON-RPC, everything else in the documented error shape.
     if (c.req.path === options.mcpPath) {
       return c.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, 403);
@@ -176,7 +178,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const revision = c.req.header('mcp-protocol-version') ?? BATCH_REVISION;
       if (revision !== BATCH_REVISION) {
         const message =
-          `Invalid Request: JSON-RPC batches were removed in protocol revision 2025-06-18 and this request is ${revision}; ` +
+          `Invalid Request: JSON-RPC batches were removed in protocol revision 2025-06-18 ` +
+          `and this request is ${revision}; ` +
           'send one message per request';
         return c.json({ jsonrpc: '2.0', error: { code: -32600, message }, id: null }, 400);
       }

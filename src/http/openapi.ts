@@ -65,7 +65,9 @@ export function openApiDocument(operations: readonly Operation[]): Record<string
     paths[`/api/v1${operation.http.path}`]![operation.http.method.toLowerCase()] = {
       operationId: operation.name,
       summary: operation.title,
-      description: `${operation.description}\n\nRoles allowed: ${rolesWith(operation.permission).join(', ')}. Also the MCP tool \`${operation.name}\`.`,
+      description:
+        `${operation.description}\n\nRoles allowed: ${rolesWith(operation.permission).join(', ')}. ` +
+        `Also the MCP tool \`${operation.name}\`.`,
       parameters,
       ...(bodyFields.length > 0 && {
         requestBody: {
@@ -96,7 +98,9 @@ export function openApiDocument(operations: readonly Operation[]): Record<string
     get: {
       operationId: 'tail_events',
       summary: 'Live tail of events',
-      description: `Server-sent events: every event recorded from now (or after \`after\` / Last-Event-ID), as JSON; the SSE id is the event's position. Roles allowed: ${rolesWith('audit').join(', ')}.`,
+      description:
+        'Server-sent events: every event recorded from now (or after `after` / Last-Event-ID), as JSON; ' +
+        `the SSE id is the event's position. Roles allowed: ${rolesWith('audit').join(', ')}.`,
       parameters: [
         { name: 'after', in: 'query', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
         { name: 'stream', in: 'query', required: false, schema: { type: 'string' } },
@@ -114,7 +118,8 @@ export function openApiDocument(operations: readonly Operation[]): Record<string
       title: 'Failsafe API',
       version: '1',
       description:
-        'Control plane for fleets of MCP servers. Every action is recorded as an event with its actor (the token name).',
+        'Control plane for fleets of MCP servers. ' +
+        'Every action is recorded as an event with its actor (the token name).',
     },
     paths,
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },

@@ -40,7 +40,8 @@ async function inputOf(c: Context<ApiEnv>, operation: Operation): Promise<Record
     throw new InvalidRequest(
       clashes.map(
         (name) =>
-          `${name} is "${params[name]}" in the path but "${String((body as Record<string, unknown>)[name])}" in the body`,
+          `${name} is "${params[name]}" in the path ` +
+          `but "${String((body as Record<string, unknown>)[name])}" in the body`,
       ),
     );
   return { ...body, ...params };

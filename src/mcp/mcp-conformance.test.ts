@@ -32,7 +32,8 @@ const EXPECTED_FAILURES: Record<string, string> = {
   'tools-call-with-logging':
     'needs the logging capability (see logging-set-level) and the fixture tool test_tool_with_logging',
   'resources-subscribe':
-    'resource subscriptions are not offered (the 2026-07-28 era replaces them with subscriptions/listen); clients poll or use the REST live tail',
+    'resource subscriptions are not offered (the 2026-07-28 era replaces them with subscriptions/listen); ' +
+    'clients poll or use the REST live tail',
   'resources-unsubscribe': 'resource subscriptions are not offered (see resources-subscribe)',
   'completion-complete': fixture('prompt', 'test_prompt_with_arguments'),
   'json-schema-2020-12': fixture('tool', 'json_schema_2020_12_tool'),

@@ -234,7 +234,7 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(unknown).toMatch(/drop_database/);
   });
 
-  it('refuses unknown arguments, names that are not identifiers and control characters as invalid input, never an internal error', async () => {
+  it('refuses unknown arguments, bad names and control characters as invalid input, not internal errors', async () => {
     const alice = await as('alice');
     expect(await errorText(alice, 'request_rollback', { service, reason: 'x', force: true })).toMatch(/force/);
     const attacks: [string, Record<string, unknown>][] = [

@@ -161,7 +161,10 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       }),
       {
         title: 'Event stream',
-        description: `The latest ${STREAM_EVENTS} events of a stream (service-<name>, health-<name>, migration-<id>, drill-<run>); query_events pages through all of them.`,
+        description:
+          `The latest ${STREAM_EVENTS} events of a stream ` +
+          '(service-<name>, health-<name>, migration-<id>, drill-<run>); ' +
+          'query_events pages through all of them.',
         mimeType: 'application/json',
       },
       async (uri, variables, ctx) => {
@@ -185,7 +188,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       {
         title: 'Post-incident review',
         description:
-          "The seeds' post-incident review template, filled from the recorded history of an incident (one per rollback).",
+          "The seeds' post-incident review template, " +
+          'filled from the recorded history of an incident (one per rollback).',
         argsSchema: z.object({
           incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident'),
         }),
@@ -200,7 +204,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         if (!incident)
           refuse(
             new NotFound(
-              `no incident "${wanted}"; incidents are opened by rollback decisions and requests (service_status shows a service's rollback)`,
+              `no incident "${wanted}"; incidents are opened by rollback decisions and requests ` +
+                "(service_status shows a service's rollback)",
             ),
           );
         const events: TypedRecordedEvent[] = [];
@@ -216,7 +221,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
       {
         title: 'Rollback runbook',
         description:
-          "The seeds' rollback procedure for one service as it is now: decision matrix, disabling a tool, the two-person manual rollback, verification.",
+          "The seeds' rollback procedure for one service as it is now: decision matrix, disabling a tool, " +
+          'the two-person manual rollback, verification.',
         argsSchema: z.object({ service: serviceName }),
       },
       async ({ service }, ctx) => {
@@ -233,7 +239,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         { name: 'failsafe', version: options.version },
         {
           instructions:
-            'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, disabled tools, migrations, chaos drills and the audit history.',
+            'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, ' +
+            'disabled tools, migrations, chaos drills and the audit history.',
         },
       );
       for (const operation of operations) registerTool(server, operation);

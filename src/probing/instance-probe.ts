@@ -14,7 +14,8 @@ export class ProbeTargetRefused extends Error {
     allowed: readonly string[],
   ) {
     super(
-      `ProbeTargetRefused: ${url} is not on the probe allow-list (${allowed.join(', ')}); add its host to allowedHosts to probe it`,
+      `ProbeTargetRefused: ${url} is not on the probe allow-list (${allowed.join(', ')}); ` +
+        'add its host to allowedHosts to probe it',
     );
     this.name = 'ProbeTargetRefused';
   }

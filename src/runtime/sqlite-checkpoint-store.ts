@@ -17,7 +17,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(
-      'CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL)',
+      'CREATE TABLE IF NOT EXISTS checkpoints ' +
+        '(name TEXT PRIMARY KEY, position TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL)',
     );
   }
 
@@ -31,7 +32,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async save(name: string, { position, version, state }: Checkpoint): Promise<void> {
     this.db
       .prepare(
-        'INSERT INTO checkpoints (name, position, version, state) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version, state = excluded.state',
+        'INSERT INTO checkpoints (name, position, version, state) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (name) DO UPDATE SET ' +
+          'position = excluded.position, version = excluded.version, state = excluded.state',
       )
       .run(name, position.toString(), version, JSON.stringify(state));
   }
