@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,17 @@ const typescript = (...dirs: string[]): string[] =>
       .map((entry) => relative(root, join(entry.parentPath, entry.name))),
   );
 
+/** Every .ts and .js file git tracks in the code folders, and the config files at the root. */
+const trackedCode = (): string[] => {
+  const dirs = ['src', 'projections', 'drills', 'bench', 'loadtests', 'bin'];
+  const pathspecs = [...dirs.flatMap((dir) => [`${dir}/*.ts`, `${dir}/*.js`]), ':(glob)*.ts'];
+  return execFileSync('git', ['ls-files', '-z', '--', ...pathspecs], { cwd: root, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
+};
+
+const MAX_LINE = 120;
+
 const matching = (files: readonly string[], pattern: RegExp) =>
   files.filter((file) => pattern.test(readFileSync(join(root, file), 'utf8')));
 
@@ -28,5 +40,16 @@ describe('the codebase', () => {
     // A promise whose resolve is handed straight to setTimeout is a sleep written again.
     const sleep = /new Promise(?:<\w+>)?\(\(?(\w+)\)?\s*=>[\s\S]{0,80}?setTimeout\(\1\b/;
     expect(matching(typescript('src', 'projections', 'drills', 'bench'), sleep)).toEqual([]);
+  });
+
+  it(`keeps lines readable: none longer than ${MAX_LINE} characters`, () => {
+    const files = trackedCode();
+    expect(files).toEqual(expect.arrayContaining(['src/codebase.test.ts', 'bin/failsafe.js', 'vitest.config.ts']));
+    const long = files.flatMap((file) =>
+      readFileSync(join(root, file), 'utf8')
+        .split(/\r?\n/)
+        .flatMap((line, i) => (line.length > MAX_LINE ? [`${file}:${i + 1} has ${line.length} characters`] : [])),
+    );
+    expect(long).toEqual([]);
   });
 });
