@@ -1,14 +1,13 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { serviceName } from '../events/common-schemas.js';
-import { toolName } from '../drivers/release-descriptor.js';
+import { identifier, serviceName } from '../events/common-schemas.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
 
 /**
  * A read-only tool of the service that needs no arguments: post-rollback verification calls it
  * when there is too little traffic to judge the error rate on.
  */
-const probeTool = toolName.optional();
+const probeTool = identifier.optional();
 
 /** The fleet Failsafe acts on: `--fleet <file>` (env FAILSAFE_FLEET). Paths are relative to the file. */
 export const fleetConfigSchema = z.strictObject({

@@ -1,12 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { readYamlFile } from '../config/yaml-file.js';
-import { releaseName } from '../events/common-schemas.js';
-
-/** An MCP tool's name as releases and fleet files give it. */
-export const toolName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a tool name: letters, digits, ".", "_" and "-"');
+import { identifier, releaseName } from '../events/common-schemas.js';
 
 /**
  * How the process driver runs one release: `release.yaml` in the release's folder. In `command`
@@ -26,7 +21,7 @@ export const releaseDescriptorSchema = z.strictObject({
   stopGraceSeconds: z.number().nonnegative().max(600).default(30),
   app: z.record(z.string(), z.unknown()).default({}),
   /** The tools this release serves (its catalogue): post-rollback verification expects these, minus those disabled. */
-  tools: z.array(toolName).min(1).optional(),
+  tools: z.array(identifier).min(1).optional(),
 });
 
 export type ReleaseDescriptor = z.infer<typeof releaseDescriptorSchema> & { readonly dir: string };
