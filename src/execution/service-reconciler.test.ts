@@ -12,6 +12,7 @@ import { WebhookDriver } from '../drivers/webhook-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type EventData } from '../events/catalogue.js';
+import { fixedClock } from '../runtime/clock.js';
 import { actionKey, ServiceReconciler } from './service-reconciler.js';
 
 const evidenceEventIds = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'];
@@ -111,6 +112,30 @@ describe('service reconciler when the driver fails', () => {
     });
     expect(story).not.toContain('DeploymentStarted');
     expect(endpoint.actions).toEqual([]);
+  });
+
+  it('escalates, and never carries out, a decision no executor started within the request expiry', async () => {
+    endpoint = await flakyEndpoint([]);
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    for (const [deploymentId, release] of [
+      ['d-1', 'v1'],
+      ['d-2', 'v2'],
+    ] as const) {
+      await issue({ type: 'RequestDeployment', service: 'payments', deploymentId, release, now: new Date() });
+      await issue({ type: 'StartDeployment', service: 'payments', deploymentId });
+      await issue({ type: 'MarkDeploymentHealthy', service: 'payments', deploymentId });
+    }
+    await decide();
+    // The executor comes an hour after the decision.
+    const clock = fixedClock(new Date(Date.now() + 60 * 60_000));
+    const driver = new WebhookDriver({ url: endpoint.url, secret: 's', retries: 0 });
+    reconciler = new ServiceReconciler(store, driver, { requestExpiryMs: 15 * 60_000, clock });
+    await reconciler.start();
+    const story = await until('RollbackEscalated');
+    expect(story.slice(-2)).toEqual(['RollbackDecided', 'RollbackEscalated']);
+    const why = /decided at \S+ and not started by any executor within 15 min \(60 min ago\): .*a person must judge/;
+    expect((await recorded()).at(-1)!.data).toMatchObject({ rollbackId: 'r-1', reason: expect.stringMatching(why) });
+    expect(endpoint.actions).not.toContain('rollback');
   });
 
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {

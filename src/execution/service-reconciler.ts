@@ -222,6 +222,8 @@ export class ServiceReconciler {
       return;
     }
     if (rollback.status === 'awaiting_approval') return;
+    const stale = rollback.status === 'decided' && (await this.staleDecision(service, rollbackId));
+    if (stale) return this.escalate(service, rollbackId, stale);
     let toRelease = rollback.toRelease;
     if (rollback.status !== 'in_progress') {
       if (rollback.status === 'failed') await sleep((this.options.retryDelayMs ?? 2_000) * rollback.attempts);
@@ -259,6 +261,26 @@ export class ServiceReconciler {
   }
 
   /** A rollback that can never be carried out goes to a person: it never stays decided or approved. */
+  /**
+   * A decision no executor started within the request expiry is not carried out hours later on
+   * evidence that has aged: why, or undefined while it is fresh.
+   */
+  private async staleDecision(service: string, rollbackId: string): Promise<string | undefined> {
+    const maxAgeMs = this.options.requestExpiryMs ?? DEFAULT_REQUEST_EXPIRY_MS;
+    for await (const event of this.store.readStream(serviceStream(service), { direction: 'backwards' })) {
+      if (event.type !== 'RollbackDecided' || (event.data as { rollbackId?: string }).rollbackId !== rollbackId)
+        continue;
+      const ageMs = this.now().getTime() - event.recordedAt.getTime();
+      if (ageMs <= maxAgeMs) return undefined;
+      const minutes = (ms: number) => Math.round(ms / 60_000);
+      return (
+        `decided at ${event.recordedAt.toISOString()} and not started by any executor within ` +
+        `${minutes(maxAgeMs)} min (${minutes(ageMs)} min ago): its evidence is stale, a person must judge`
+      );
+    }
+    return undefined;
+  }
+
   private async escalate(service: string, rollbackId: string, why: string): Promise<void> {
     const reason = `cannot be carried out: ${why}`.slice(0, 2000);
     try {
