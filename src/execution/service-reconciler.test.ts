@@ -86,6 +86,14 @@ describe('service reconciler when the driver fails', () => {
   const until = (type: string, count = 1) => untilRecorded(store, 'payments', type, count);
 
   const decide = () => issue({ type: 'DecideRollback', ...decision('payments') });
+  /** The executor deploys each release in turn, each healthy: the history a rollback goes back through. */
+  const deployed = async (...releases: string[]) => {
+    for (const [i, release] of releases.entries()) {
+      const deploymentId = `d-${i + 1}`;
+      await issue({ type: 'RequestDeployment', service: 'payments', deploymentId, release, now: new Date() });
+      await until('DeploymentHealthy', i + 1);
+    }
+  };
   const recorded = async () => collect(store.readStream(serviceStream('payments')));
   const types = async () => (await recorded()).map((e) => e.type);
   const rollbackKeys = () => endpoint.keys.filter((_, i) => endpoint.actions[i] === 'rollback');
@@ -141,22 +149,7 @@ describe('service reconciler when the driver fails', () => {
   it('records each failed attempt, retries, then escalates: nothing is left in limbo', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await startWith();
-    await issue({
-      type: 'RequestDeployment',
-      service: 'payments',
-      deploymentId: 'd-1',
-      release: 'v1',
-      now: new Date(),
-    });
-    await until('DeploymentHealthy');
-    await issue({
-      type: 'RequestDeployment',
-      service: 'payments',
-      deploymentId: 'd-2',
-      release: 'v2',
-      now: new Date(),
-    });
-    await until('DeploymentHealthy', 2);
+    await deployed('v1', 'v2');
     await decide();
     const story = await until('RollbackEscalated');
     expect(story.slice(-8)).toEqual([
@@ -183,22 +176,7 @@ describe('service reconciler when the driver fails', () => {
   it('sends one idempotency key across a 429 and the retry that succeeds, and completes the rollback', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await startWith([429, 200]);
-    await issue({
-      type: 'RequestDeployment',
-      service: 'payments',
-      deploymentId: 'd-1',
-      release: 'v1',
-      now: new Date(),
-    });
-    await until('DeploymentHealthy');
-    await issue({
-      type: 'RequestDeployment',
-      service: 'payments',
-      deploymentId: 'd-2',
-      release: 'v2',
-      now: new Date(),
-    });
-    await until('DeploymentHealthy', 2);
+    await deployed('v1', 'v2');
     await decide();
     const story = await until('RollbackVerified');
     expect(story.slice(-5)).toEqual([
@@ -223,14 +201,7 @@ describe('service reconciler when the driver fails', () => {
   it('escalates a decision it cannot carry out instead of leaving it decided', async () => {
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
     await startWith([]);
-    await issue({
-      type: 'RequestDeployment',
-      service: 'payments',
-      deploymentId: 'd-1',
-      release: 'v1',
-      now: new Date(),
-    });
-    await until('DeploymentHealthy');
+    await deployed('v1');
     // Recorded as a store from before this fix holds it: decided, with no release to go to.
     const metadata = { actor: 'failsafe:policy', occurredAt: new Date() };
     const stuck = encodeEvent({ type: 'RollbackDecided', data: decision('payments') }, metadata);
