@@ -62,6 +62,16 @@ const failedVerification = (rollbackId: string, checks: Checks): DomainEvent => 
 const decisions = async (store: SqliteEventStore) =>
   (await collect(store.readStream('service-payments'))).filter((e) => e.type === 'RollbackDecided').map(decodeEvent);
 
+/** v1 good, v2 failing: the policy decides, and the executor's rollback to v1 is recorded. The rollback's id. */
+async function decidedThenRolledBack(store: SqliteEventStore, manager: RollbackProcessManager): Promise<string> {
+  await deployGoodThenBad(store);
+  for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
+  await manager.catchUp();
+  const rollbackId = ((await decisions(store))[0]!.data as { rollbackId: string }).rollbackId;
+  await rolledBackToV1(store, rollbackId);
+  return rollbackId;
+}
+
 describe('rollback process manager', () => {
   let dir: string;
   let store: SqliteEventStore;
@@ -206,12 +216,7 @@ describe('rollback process manager', () => {
 
   it('escalates, in the same append, a decision with nothing to roll back to: it never stays decided', async () => {
     const manager = await startManager();
-    await deployGoodThenBad(store);
-    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
-    await manager.catchUp();
-    const [first] = await decisions(store);
-    const rollbackId = (first!.data as { rollbackId: string }).rollbackId;
-    await rolledBackToV1(store, rollbackId);
+    await decidedThenRolledBack(store, manager);
     for (let s = 60; s <= 100; s += 10) await record(store, 'health-payments', sample(s, 0.0), s);
     for (let s = 110; s <= 150; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
     await manager.catchUp();
@@ -236,11 +241,7 @@ describe('rollback process manager', () => {
 
   it('escalates a rollback whose verification failed, P0 when the restored release fails health checks', async () => {
     const manager = await startManager();
-    await deployGoodThenBad(store);
-    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
-    await manager.catchUp();
-    const rollbackId = ((await decisions(store))[0]!.data as { rollbackId: string }).rollbackId;
-    await rolledBackToV1(store, rollbackId);
+    const rollbackId = await decidedThenRolledBack(store, manager);
     const checks = [
       { name: 'health:p-1', passed: false, detail: '1 of 3 /health probes answered 200 over 10.0 s' },
       { name: 'tools:p-1', passed: true },
@@ -283,12 +284,7 @@ describe('rollback process manager', () => {
 
   it('decides again for a new failure after the rollback completed', async () => {
     const manager = await startManager();
-    await deployGoodThenBad(store);
-    for (let s = 10; s <= 30; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
-    await manager.catchUp();
-    const [first] = await decisions(store);
-    const rollbackId = (first!.data as { rollbackId: string }).rollbackId;
-    await rolledBackToV1(store, rollbackId);
+    await decidedThenRolledBack(store, manager);
     for (let s = 60; s <= 100; s += 10) await record(store, 'health-payments', sample(s, 0.0), s);
     for (let s = 110; s <= 150; s += 10) await record(store, 'health-payments', sample(s, 0.5), s);
     await manager.catchUp();

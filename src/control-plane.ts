@@ -148,7 +148,7 @@ export async function startControlPlane(
     await ticker.start();
     stops.push(() => ticker.stop());
     const requestExpiryMs = config.requestExpirySeconds * 1000;
-    const expiry = new RequestExpiry(store, { maxAgeMs: requestExpiryMs, log });
+    const expiry = new RequestExpiry(store, checkpoints, { maxAgeMs: requestExpiryMs, log });
     await expiry.start();
     stops.push(() => expiry.stop());
     if (fleet) {

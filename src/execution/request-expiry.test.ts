@@ -9,6 +9,7 @@ import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
 import { CLOCK_STREAM } from '../runtime/clock-ticker.js';
 import { EXPIRY_ACTOR, RequestExpiry } from './request-expiry.js';
+import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 
 const t0 = new Date('2026-11-24T10:00:00.000Z');
 const at = (minutes: number) => new Date(t0.getTime() + minutes * 60_000);
@@ -20,7 +21,7 @@ describe('request expiry (no executor running)', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-expiry-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
-    expiry = new RequestExpiry(store, { maxAgeMs: 15 * 60_000 });
+    expiry = new RequestExpiry(store, new MemoryCheckpointStore(), { maxAgeMs: 15 * 60_000 });
     await expiry.start();
   });
   afterEach(async () => {

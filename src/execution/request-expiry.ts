@@ -6,7 +6,7 @@ import { serviceDecider, serviceStream } from '../domain/service-decider.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
-import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
+import type { CheckpointStore } from '../runtime/checkpoint-store.js';
 import { ProjectionRunner } from '../runtime/projection-runner.js';
 
 export const EXPIRY_ACTOR = 'failsafe:request-expiry';
@@ -21,9 +21,12 @@ export class RequestExpiry {
 
   constructor(
     private readonly store: EventStore,
+    checkpoints: CheckpointStore,
     private readonly options: { readonly maxAgeMs: number; readonly log?: (line: string) => void },
   ) {
-    this.runner = new ProjectionRunner(store, serviceStateProjection, new MemoryCheckpointStore(), {
+    // Its own checkpoint name: a restart resumes where it stopped instead of folding the whole store again.
+    const projection = { ...serviceStateProjection, name: 'request-expiry' };
+    this.runner = new ProjectionRunner(store, projection, checkpoints, {
       afterApply: (state, event) => this.expire(state, event),
     });
   }
