@@ -91,7 +91,7 @@ export function runK6(
         });
       }),
   );
-  let stopping: Promise<void> | undefined;
+  let stopRequested = false;
   const stop = async () => {
     const { api } = await started;
     // Until k6 has either taken the request or exited: its API may not listen yet.
@@ -112,7 +112,9 @@ export function runK6(
   return {
     done,
     stop: () => {
-      stopping ??= stop().catch(() => undefined);
+      if (stopRequested) return;
+      stopRequested = true;
+      void stop().catch(() => undefined);
     },
   };
 }
