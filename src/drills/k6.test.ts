@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolsDir } from '../tools/tools-dir.js';
@@ -48,7 +49,7 @@ const ownGroup = () => Number(/\) \S+ \d+ (\d+)/.exec(readFileSync('/proc/self/s
 describe.skipIf(!existsSync(binary))('k6, the real one', () => {
   it('runs in a process group of its own, so that a Ctrl-C in the terminal does not reach it', async () => {
     const run = load(3000);
-    for (let i = 0; i < 50 && k6Children().length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && k6Children().length === 0; i += 1) await sleep(100);
     const children = k6Children();
     expect(children).toHaveLength(1);
     expect(children[0]!.pgrp).not.toBe(ownGroup());
@@ -70,7 +71,7 @@ describe.skipIf(!existsSync(binary))('k6, the real one', () => {
 
   it('gives its summary when stopped mid-run, and when stopped just as it ends by itself', async () => {
     const running = load(20_000);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     running.stop();
     expect((await running.done).requests).toBeGreaterThan(10);
     // The stop that lands while k6 writes its summary (a signal there killed it without one).
