@@ -18,7 +18,7 @@ const reportStyle = (verdictColor: string) =>
     '.figures{display:flex;gap:1em;margin:1.5em 0}' +
       '.figure{flex:1;background:#f7f8fa;border-radius:8px;padding:.8em 1em}.figure b{display:block;font-size:1.6em}',
     'table{border-collapse:collapse;width:100%;margin:1em 0}' +
-      'td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}',
+      'td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}td:first-child{white-space:nowrap}',
     '.pass{color:#2f9e68;font-weight:600}.fail{color:#d64545;font-weight:600}small{color:#666}' +
       '.not-judged{color:#8a94a6;font-weight:600;white-space:nowrap}svg{display:block;max-width:100%;height:auto}',
   ].join('\n');

@@ -160,7 +160,8 @@ export function timelineChart(card: Scorecard): string {
   const ticks = Array.from({ length: 6 }, (_, i) => start + ((end - start) * i) / 5)
     .map((t, i) => {
       const anchor = i === 0 ? 'start' : i === 5 ? 'end' : 'middle';
-      return `<text x="${at1(frame.x(t))}" y="${axisY}" text-anchor="${anchor}" fill="#666">${seconds(t - start)}</text>`;
+      const x = at1(frame.x(t));
+      return `<text x="${x}" y="${axisY}" text-anchor="${anchor}" fill="#666">${seconds(t - start)}</text>`;
     })
     .join('');
   const marks = card.timeline.filter((t): t is TimelineEntry & { kind: MarkerKind } => t.kind in MARKER_COLORS);

@@ -1,5 +1,5 @@
 import type { Scorecard } from './scorecard.js';
-import { escapeHtml, milliseconds, niceCeiling, seconds, svgAttributes, textWidth } from './svg-chart.js';
+import { escapeHtml, niceCeiling, seconds, svgAttributes, textWidth } from './svg-chart.js';
 
 const WIDTH = 960;
 const LEFT = 72;
@@ -32,7 +32,7 @@ export function trendChart(cards: readonly Scorecard[]): string {
     .map(
       (v) =>
         `<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${at1(y(v))}" y2="${at1(y(v))}" stroke="#e3e6ea"/>` +
-        `<text x="${LEFT - 6}" y="${at1(y(v) + 4)}" text-anchor="end" fill="#666">${milliseconds(v)}</text>`,
+        `<text x="${LEFT - 6}" y="${at1(y(v) + 4)}" text-anchor="end" fill="#666">${+(v / 1000).toFixed(1)} s</text>`,
     )
     .join('\n  ');
   const series = SERIES.map((s) => {
@@ -56,7 +56,8 @@ export function trendChart(cards: readonly Scorecard[]): string {
     .map(
       (c, i) =>
         `<rect class="outcome" x="${at1(x(i) - boxWidth / 2)}" y="${outcomeTop}" width="${at1(boxWidth)}" ` +
-        `height="12" fill="${OUTCOME_COLORS[c.outcome]}"><title>${escapeHtml(`${c.runId}: ${c.outcome}`)}</title></rect>`,
+        `height="12" fill="${OUTCOME_COLORS[c.outcome]}">` +
+        `<title>${escapeHtml(`${c.runId}: ${c.outcome}`)}</title></rect>`,
     )
     .join('');
   // A date every `every` runs, so that neighbouring dates never overlap.
