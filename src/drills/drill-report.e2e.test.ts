@@ -64,4 +64,20 @@ describe.skipIf(missing.length > 0)('the report of a real drill run', () => {
     expect(timeline.points.length).toBe(plotted);
     expect(layoutProblems(rendered)).toEqual([]);
   }, 150_000);
+
+  it('lists the expectations of an aborted run as not judged, with the reason', async () => {
+    const drill = loadDrill(`${drillsDir}high-error-rate.yaml`);
+    const card = await runDrill(drill, {
+      store: bench.store,
+      toxiproxy: bench.toxiproxy,
+      targetAddress: bench.targetAddress,
+      log: () => undefined,
+      signal: AbortSignal.abort(),
+    });
+    expect(card.outcome).toBe('aborted');
+    expect(card.expectations).toHaveLength(drill.expectations.length);
+    for (const e of card.expectations)
+      expect(e).toMatchObject({ passed: false, notJudged: true, detail: expect.stringContaining(card.abortReason!) });
+    expect(drillReportHtml(card)).toContain('<td class="not-judged">NOT JUDGED</td><td>rollback_decided (automatic)');
+  }, 150_000);
 });
