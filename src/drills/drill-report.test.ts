@@ -55,6 +55,12 @@ describe('the timeline of a real run', () => {
     for (const kind of ['fault', 'decision', 'rollback', 'recovery'])
       expect(html).toMatch(new RegExp(`<text class="marker-label"[^>]*>[\\d.]+ s ${kind}: `));
     expect(html).not.toContain('no health sample');
+    // A colour per release: the bad release's points are told apart from the good one's.
+    const fills = new Set(
+      html.match(/<circle class="point"[^>]*fill="([^"]+)"/g)?.map((c) => /fill="([^"]+)"/.exec(c)![1]),
+    );
+    expect(fills.size).toBe(2);
+    expect(html).toContain('>release v2.0.0-errors</text>');
   });
 
   it('says so when no sample carries an error rate or a P95', () => {

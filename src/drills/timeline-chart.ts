@@ -55,22 +55,19 @@ function panel(
     else byInstance.set(key, [s]);
   }
   const lines = [...byInstance.values()].map((series) => {
+    // A probe without the figure (no calls since the previous one) breaks the line.
+    let d = '';
     let pen = 'M';
-    const d = series
-      .map((s) => {
-        const v = value(s);
-        if (v === undefined) {
-          pen = 'M';
-          return '';
-        }
-        const step = `${pen}${at1(frame.x(s.at))},${at1(y(v))}`;
+    for (const s of series) {
+      const v = value(s);
+      if (v === undefined) pen = 'M';
+      else {
+        d += `${pen}${at1(frame.x(s.at))},${at1(y(v))} `;
         pen = 'L';
-        return step;
-      })
-      .filter(Boolean)
-      .join(' ');
+      }
+    }
     const color = frame.colorOf(series[0]!.release);
-    return d ? `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.2" stroke-opacity="0.7"/>` : '';
+    return d ? `<path d="${d.trim()}" fill="none" stroke="${color}" stroke-width="1.2" stroke-opacity="0.7"/>` : '';
   });
   const dots = samples.flatMap((s) => {
     const v = value(s);
