@@ -51,7 +51,10 @@ const GEOMETRY = `(() => {
 
 /** Opens the page in headless Chromium (1000 px wide, a laptop's window) and reads its charts' geometry. */
 export async function renderInChromium(html: string, screenshotPath?: string): Promise<RenderedPage> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     await page.setContent(html, { waitUntil: 'load' });
