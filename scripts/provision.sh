@@ -52,6 +52,26 @@ promtool_tool() {
   echo "promtool: installed $(command -v promtool)"
 }
 
+# The drill report is rendered in a real headless browser by its tests: Debian's chromium package.
+chromium_tool() {
+  if [ -x /usr/bin/chromium ]; then
+    echo "chromium: /usr/bin/chromium"
+    return
+  fi
+  local sudo="" install="apt-get install -y --no-install-recommends chromium"
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null 2>&1 ||
+    fail "chromium is missing and apt-get is not available: install Chromium at /usr/bin/chromium (Debian: chromium)"
+  [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 ||
+    fail "chromium is missing and installing Debian's chromium package needs root: run this script as root, or install sudo"
+  echo "chromium: installing Debian's chromium package (first time only)..."
+  $sudo env DEBIAN_FRONTEND=noninteractive $install >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null 2>&1 && $sudo env DEBIAN_FRONTEND=noninteractive $install >/dev/null; } ||
+    fail "could not install Debian's chromium package (the drill report's browser test needs /usr/bin/chromium)"
+  [ -x /usr/bin/chromium ] || fail "installed Debian's chromium package, but /usr/bin/chromium is missing"
+  echo "chromium: installed $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+}
+
 # The MCP conformance suite needs Node 22 (fs.globSync). It lives in its own folder, never on the
 # project's PATH: the project's native modules are built for the Node that runs npm (20).
 NODE22_VERSION=22.23.3
@@ -104,6 +124,7 @@ TOXIPROXY_VERSION=2.12.0
 K6_VERSION=1.8.1
 
 promtool_tool
+chromium_tool
 node22_tool
 go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
   "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@v$TOXIPROXY_VERSION"

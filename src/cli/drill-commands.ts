@@ -7,8 +7,8 @@ import { nextSlot, parseCron } from '../drills/cron.js';
 import { trendTable } from '../drills/drill-report.js';
 import { scheduledDrills } from '../drills/drill-scheduler.js';
 import { loadDrill } from '../drills/drill-file.js';
-import { allScorecards, loadScorecard, scorecardDir } from '../drills/scorecard-files.js';
-import type { Scorecard } from '../drills/scorecard.js';
+import { allScorecards, loadScorecard, saveTrend, scorecardDir } from '../drills/scorecard-files.js';
+import { verdictWord, type Scorecard } from '../drills/scorecard.js';
 import type { DrillRun } from '../../projections/drill-history.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { identifier } from '../events/common-schemas.js';
@@ -39,7 +39,7 @@ const summary = (card: Summarised) =>
   [
     `${card.drill} (${card.runId}) ${card.outcome.toUpperCase()}${card.abortReason ? `: ${card.abortReason}` : ''}`,
     `  time to detect ${seconds(card.timeToDetectMs)}, time to recover ${seconds(card.timeToRecoverMs)}`,
-    ...card.expectations.map((e) => `  ${e.passed ? 'PASS' : 'FAIL'} ${e.expectation}: ${e.detail}`),
+    ...card.expectations.map((e) => `  ${verdictWord(e)} ${e.expectation}: ${e.detail}`),
   ].join('\n');
 
 const validateCommand = () =>
@@ -189,7 +189,7 @@ const reportCommand = () =>
     .argument('[run]', 'the run id (drill list shows the last of each drill)', named(identifier))
     .option(
       '--trend <drill>',
-      'every run of this drill, oldest first: detection and recovery over time',
+      'every run of this drill, oldest first: detection and recovery over time, and an HTML chart of them',
       named(identifier),
     )
     .option('--json', 'print the scorecard as JSON')
@@ -198,7 +198,9 @@ const reportCommand = () =>
         const dataDir = dataDirOf(flags.dataDir);
         if (flags.trend) {
           const cards = allScorecards(dataDir).filter((c) => c.drill === flags.trend);
-          return say(cards.length ? trendTable(cards) : `no runs of ${flags.trend} yet`);
+          if (cards.length === 0) return say(`no runs of ${flags.trend} yet`);
+          say(trendTable(cards));
+          return say(`trend chart: ${saveTrend(dataDir, flags.trend, cards)}`);
         }
         if (!runId)
           throw Object.assign(

@@ -1,81 +1,8 @@
 import type { LoadSummary } from './k6.js';
-import type { Scorecard, TimelineEntry } from './scorecard.js';
-
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
-
-const COLORS: Record<TimelineEntry['kind'], string> = {
-  step: '#8a94a6',
-  fault: '#d64545',
-  heal: '#2f9e68',
-  decision: '#e08a00',
-  recovery: '#2f6fd6',
-  sample: '#555',
-};
-
-/** The timeline as an SVG: error rate of the health samples as a line, events as labelled markers. */
-function timelineChart(card: Scorecard): string {
-  const width = 960;
-  const height = 320;
-  const left = 50;
-  const top = 20;
-  const plotHeight = 170;
-  const start = Date.parse(card.startedAt);
-  const end = Math.max(Date.parse(card.finishedAt), start + 1000);
-  const x = (at: number) => left + ((at - start) / (end - start)) * (width - left - 20);
-  const y = (rate: number) => top + plotHeight - rate * plotHeight;
-  const samples = card.timeline.filter((t) => t.kind === 'sample' && t.errorRate !== undefined);
-  const line = samples
-    .map((s, i) => `${i === 0 ? 'M' : 'L'}${x(s.at).toFixed(1)},${y(s.errorRate!).toFixed(1)}`)
-    .join(' ');
-  const marks = card.timeline.filter((t) => t.kind !== 'sample' && t.kind !== 'step');
-  const ticks = Array.from({ length: 6 }, (_, i) => start + ((end - start) * i) / 5);
-  const middle = top + plotHeight / 2;
-  const yLabels = [0, 0.5, 1]
-    .map((r) => `<text x="${left - 6}" y="${y(r) + 4}" text-anchor="end" fill="#666">${r * 100}%</text>`)
-    .join('');
-  const xLabels = ticks
-    .map(
-      (t) =>
-        `<text x="${x(t)}" y="${top + plotHeight + 16}" text-anchor="middle" fill="#666">${seconds(t - start)}</text>`,
-    )
-    .join('');
-  const sampleTitle = (s: TimelineEntry) =>
-    `${seconds(s.at - start)}: ${s.label}, errors ${((s.errorRate ?? 0) * 100).toFixed(1)} %` +
-    (s.p95Ms !== undefined ? `, p95 ${s.p95Ms.toFixed(0)} ms` : '');
-  const dots = samples
-    .map(
-      (s) =>
-        `<circle cx="${x(s.at).toFixed(1)}" cy="${y(s.errorRate!).toFixed(1)}" r="2" fill="${COLORS.sample}">` +
-        `<title>${escapeHtml(sampleTitle(s))}</title></circle>`,
-    )
-    .join('\n  ');
-  const markers = marks
-    .map((m, i) => {
-      const at = x(m.at).toFixed(1);
-      const color = COLORS[m.kind];
-      return (
-        `<line x1="${at}" x2="${at}" y1="${top}" y2="${top + plotHeight}" stroke="${color}" stroke-width="2" ` +
-        `stroke-dasharray="${m.kind === 'heal' ? '4 3' : ''}"/>\n  ` +
-        `<text x="${at}" y="${top + plotHeight + 34 + (i % 4) * 14}" fill="${color}" text-anchor="middle">` +
-        `${escapeHtml(m.label.slice(0, 60))}</text>`
-      );
-    })
-    .join('\n  ');
-  const svgAttributes =
-    'role="img" aria-label="Timeline of the drill" xmlns="http://www.w3.org/2000/svg" ' +
-    'font-family="system-ui, sans-serif" font-size="11"';
-  return `<svg viewBox="0 0 ${width} ${height}" ${svgAttributes}>
-  <rect x="${left}" y="${top}" width="${width - left - 20}" height="${plotHeight}" fill="#f7f8fa" stroke="#d9dde3"/>
-  ${yLabels}
-  <text x="12" y="${middle}" transform="rotate(-90 12 ${middle})" text-anchor="middle" fill="#666">error rate</text>
-  ${xLabels}
-  ${line ? `<path d="${line}" fill="none" stroke="${COLORS.sample}" stroke-width="1.5"/>` : ''}
-  ${dots}
-  ${markers}
-</svg>`;
-}
+import { verdictWord, type Scorecard, type Verdict } from './scorecard.js';
+import { escapeHtml, seconds } from './svg-chart.js';
+import { timelineChart } from './timeline-chart.js';
+import { trendChart } from './trend-chart.js';
 
 const loadCells = (summary: LoadSummary) =>
   `<td>${summary.requests}</td><td>${summary.medianMs.toFixed(1)} ms</td><td>${summary.p95Ms.toFixed(1)} ms</td>` +
@@ -91,9 +18,19 @@ const reportStyle = (verdictColor: string) =>
     '.figures{display:flex;gap:1em;margin:1.5em 0}' +
       '.figure{flex:1;background:#f7f8fa;border-radius:8px;padding:.8em 1em}.figure b{display:block;font-size:1.6em}',
     'table{border-collapse:collapse;width:100%;margin:1em 0}' +
-      'td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}',
-    '.pass{color:#2f9e68;font-weight:600}.fail{color:#d64545;font-weight:600}small{color:#666}',
+      'td,th{text-align:left;padding:.4em .6em;border-bottom:1px solid #e3e6ea}td:first-child{white-space:nowrap}',
+    '.pass{color:#2f9e68;font-weight:600}.fail{color:#d64545;font-weight:600}small{color:#666}' +
+      '.not-judged{color:#8a94a6;font-weight:600;white-space:nowrap}svg{display:block;max-width:100%;height:auto}',
   ].join('\n');
+
+/** Expectations met out of those judged: an aborted run judged none. */
+const met = (card: Scorecard) => {
+  const judged = card.expectations.filter((e) => !e.notJudged);
+  if (judged.length < card.expectations.length) return 'not judged';
+  return `${judged.filter((e) => e.passed).length}/${judged.length} met`;
+};
+const OUTCOME_CLASSES: Record<Scorecard['outcome'], string> = { passed: 'pass', failed: 'fail', aborted: 'not-judged' };
+const verdictClass = (v: Verdict) => (v.notJudged ? 'not-judged' : v.passed ? 'pass' : 'fail');
 
 /** A self-contained HTML page (no script, no external file): verdict, figures, timeline chart, expectations, load. */
 export function drillReportHtml(card: Scorecard): string {
@@ -101,12 +38,11 @@ export function drillReportHtml(card: Scorecard): string {
   const run =
     `service ${escapeHtml(card.service)} · run ${escapeHtml(card.runId)} · ` +
     `${escapeHtml(card.startedAt)} → ${escapeHtml(card.finishedAt)}`;
-  const met = `${card.expectations.filter((e) => e.passed).length} / ${card.expectations.length}`;
   const errorsDuring = card.load.during ? `${(card.load.during.errorRate * 100).toFixed(1)} %` : '—';
   const expectationRows = card.expectations
     .map(
       (e) =>
-        `<tr><td class="${e.passed ? 'pass' : 'fail'}">${e.passed ? 'PASS' : 'FAIL'}</td>` +
+        `<tr><td class="${verdictClass(e)}">${verdictWord(e)}</td>` +
         `<td>${escapeHtml(e.expectation)}</td><td>${escapeHtml(e.detail)}</td></tr>`,
     )
     .join('\n');
@@ -121,7 +57,7 @@ ${card.abortReason ? `<p class="fail">Aborted: ${escapeHtml(card.abortReason)}</
 <div class="figures">
   <div class="figure">time to detect<b>${seconds(card.timeToDetectMs)}</b></div>
   <div class="figure">time to recover<b>${seconds(card.timeToRecoverMs)}</b></div>
-  <div class="figure">expectations met<b>${met}</b></div>
+  <div class="figure">expectations<b>${met(card)}</b></div>
   <div class="figure">errors during<b>${errorsDuring}</b></div>
 </div>
 <h2>Timeline</h2>
@@ -151,7 +87,32 @@ export function trendTable(cards: readonly Scorecard[]): string {
     (c) =>
       `${c.startedAt.slice(0, 16).replace('T', ' ')}  ${c.outcome.padEnd(7)}  ` +
       `detect ${seconds(c.timeToDetectMs).padStart(7)}  recover ${seconds(c.timeToRecoverMs).padStart(7)}  ` +
-      `${c.expectations.filter((e) => e.passed).length}/${c.expectations.length} met  ${c.runId}`,
+      `${met(c)}  ${c.runId}`,
   );
   return rows.join('\n');
+}
+
+/** Runs of one drill, oldest first, as a self-contained page: MTTD and MTTR over the runs, then every run. */
+export function drillTrendHtml(drill: string, cards: readonly Scorecard[]): string {
+  const rows = cards
+    .map(
+      (c) =>
+        `<tr><td>${escapeHtml(c.startedAt)}</td><td class="${OUTCOME_CLASSES[c.outcome]}">` +
+        `${c.outcome.toUpperCase()}</td><td>${seconds(c.timeToDetectMs)}</td><td>${seconds(c.timeToRecoverMs)}</td>` +
+        `<td>${met(c)}</td><td>${escapeHtml(c.runId)}</td></tr>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Drill ${escapeHtml(drill)} — trend</title>
+<style>
+${reportStyle('#8a94a6')}
+</style></head><body>
+<h1>Drill ${escapeHtml(drill)}: ${cards.length} run(s)</h1>
+<p><small>Time from the first fault to Failsafe's decision (detect) and to the service restored (recover).</small></p>
+${trendChart(cards)}
+<table><tr><th>started</th><th>outcome</th><th>detect</th><th>recover</th><th>expectations</th><th>run</th></tr>
+${rows}
+</table>
+</body></html>
+`;
 }

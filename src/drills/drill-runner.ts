@@ -7,10 +7,11 @@ import { isRollbackActive, type ServiceState } from '../domain/service.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
-import { healthStream } from '../probing/health-prober.js';
 import type { Drill, DrillFault } from './drill-file.js';
 import { runK6, type LoadRun, type LoadSummary } from './k6.js';
 import { approveThroughMcp, type McpApprover } from './mcp-approver.js';
+import { sampleTimeline } from './drill-samples.js';
+import { notJudged } from './scorecard.js';
 import { detectionAndRecovery, judge, type Observations, type Scorecard, type TimelineEntry } from './scorecard.js';
 import { freePort, type ToxiproxyControl } from './toxiproxy.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
@@ -485,6 +486,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   } catch (error) {
     abortReason = error instanceof DrillAborted ? error.message : `the runner failed: ${(error as Error).message}`;
     say(`aborted: ${abortReason}`);
+    verdicts = drill.expectations.map((e) => notJudged(e, abortReason!));
   } finally {
     for (const run of runs) run.stop();
     try {
@@ -538,17 +540,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       ...(timeToRecoverMs !== undefined && { timeToRecoverMs }),
     },
   });
-  for await (const sample of store.readStream(healthStream(service), { direction: 'backwards', maxCount: 2000 })) {
-    if (sample.recordedAt.getTime() < started) break;
-    const data = decodeEvent(sample).data as { errorRate?: number; latencyMs?: { p95?: number }; release?: string };
-    timeline.push({
-      at: sample.recordedAt.getTime(),
-      kind: 'sample',
-      label: `sample of ${data.release ?? '?'}`,
-      errorRate: data.errorRate,
-      p95Ms: data.latencyMs?.p95,
-    });
-  }
+  timeline.push(...(await sampleTimeline(store, service, started)));
   timeline.sort((a, b) => a.at - b.at);
   const detected = timeToDetectMs !== undefined ? `, detected in ${(timeToDetectMs / 1000).toFixed(1)} s` : '';
   const recovered = timeToRecoverMs !== undefined ? `, recovered in ${(timeToRecoverMs / 1000).toFixed(1)} s` : '';

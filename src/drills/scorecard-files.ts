@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { drillReportHtml } from './drill-report.js';
+import { drillReportHtml, drillTrendHtml } from './drill-report.js';
 import type { Scorecard } from './scorecard.js';
 
 /** Scorecards live beside the store: `<data>/drills/<runId>/scorecard.json` and `report.html`. */
@@ -14,6 +14,14 @@ export function saveScorecard(dataDir: string, card: Scorecard): { json: string;
   writeFileSync(json, `${JSON.stringify(card, null, 2)}\n`);
   writeFileSync(html, drillReportHtml(card));
   return { json, html };
+}
+
+/** A drill's trend page, rewritten from its runs: `<data>/drills/trend-<drill>.html`. */
+export function saveTrend(dataDir: string, drill: string, cards: readonly Scorecard[]): string {
+  mkdirSync(join(dataDir, 'drills'), { recursive: true });
+  const html = join(dataDir, 'drills', `trend-${drill}.html`);
+  writeFileSync(html, drillTrendHtml(drill, cards));
+  return html;
 }
 
 export class ScorecardNotFound extends Error {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { drillReportHtml, trendTable } from './drill-report.js';
-import { detectionAndRecovery, judge, type Observations, type Scorecard } from './scorecard.js';
+import { detectionAndRecovery, judge, notJudged, verdictWord, type Observations, type Scorecard } from './scorecard.js';
 
 const t0 = Date.parse('2026-11-24T10:00:00Z');
 const seen: Observations = {
@@ -56,6 +56,20 @@ describe('expectations', () => {
     });
   });
 
+  it('of an aborted run are listed as not judged, named as when judged, with the reason', () => {
+    const verdict = notJudged(
+      { expect: 'rollback_decided', mode: 'automatic', within: 30_000 },
+      'interrupted (Ctrl-C)',
+    );
+    expect(verdict).toEqual({
+      expectation: 'rollback_decided (automatic) within 30.0 s',
+      passed: false,
+      detail: 'not judged: the run was aborted (interrupted (Ctrl-C))',
+      notJudged: true,
+    });
+    expect([verdictWord(verdict), verdictWord({ ...verdict, notJudged: undefined })]).toEqual(['NOT JUDGED', 'FAIL']);
+  });
+
   it('measure detection from the first fault to the decision, recovery to the completion', () => {
     expect(detectionAndRecovery(seen)).toEqual({ timeToDetectMs: 2_000, timeToRecoverMs: 3_100 });
     expect(
@@ -97,6 +111,23 @@ describe('the report', () => {
     expect(html).toContain('bad-release injected');
     expect(html).toContain('<td class="fail">FAIL</td><td>release_after v2</td><td>the service runs v1.0.0</td>');
     expect(html).toContain('A &lt;bad&gt; release');
+  });
+
+  it('of an aborted run says not judged, expectation by expectation, with the reason', () => {
+    const aborted: Scorecard = {
+      ...card,
+      outcome: 'aborted',
+      abortReason: 'interrupted (Ctrl-C)',
+      expectations: [notJudged({ expect: 'healthy_after' }, 'interrupted (Ctrl-C)')],
+    };
+    const html = drillReportHtml(aborted);
+    expect(html).toContain('<p class="fail">Aborted: interrupted (Ctrl-C)</p>');
+    expect(html).toContain('expectations<b>not judged</b>');
+    expect(html).toContain(
+      '<td class="not-judged">NOT JUDGED</td><td>healthy_after</td>' +
+        '<td>not judged: the run was aborted (interrupted (Ctrl-C))</td>',
+    );
+    expect(trendTable([aborted])).toMatch(/aborted .* not judged {2}run-1$/);
   });
 
   it('shows a trend, one run a line', () => {

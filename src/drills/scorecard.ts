@@ -25,9 +25,15 @@ export interface Verdict {
   /** A short name, e.g. `rollback_decided within 30 s`. */
   readonly expectation: string;
   readonly passed: boolean;
-  /** What was observed, in words: says why when it failed. */
+  /** What was observed, in words: says why when it failed (or why it was not judged). */
   readonly detail: string;
+  /** The run ended before it could judge this expectation (it was aborted): neither met nor missed. */
+  readonly notJudged?: true | undefined;
 }
+
+/** How a verdict reads in a report or a terminal. */
+export const verdictWord = (verdict: Verdict): string =>
+  verdict.notJudged ? 'NOT JUDGED' : verdict.passed ? 'PASS' : 'FAIL';
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -133,13 +139,28 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
   }
 }
 
+/** An aborted run's expectation: named as `judge` names it, with the reason it was not judged. */
+export function notJudged(expectation: Expectation, abortReason: string): Verdict {
+  const nothingSeen: Observations = { faultAt: 0, disabledTools: [], healthyAfter: false, toolsAfter: 0, load: {} };
+  return {
+    expectation: judge(expectation, nothingSeen).expectation,
+    passed: false,
+    detail: `not judged: the run was aborted (${abortReason})`,
+    notJudged: true,
+  };
+}
+
 export interface TimelineEntry {
   readonly at: number;
-  readonly kind: 'step' | 'fault' | 'heal' | 'decision' | 'recovery' | 'sample';
+  readonly kind: 'step' | 'fault' | 'heal' | 'decision' | 'rollback' | 'recovery' | 'sample';
   readonly label: string;
-  /** For health samples: the error rate (0..1) and P95 in ms. */
+  /** For health samples: the error rate (0..1) and P95 in ms of the interval since the instance's previous probe. */
   readonly errorRate?: number | undefined;
   readonly p95Ms?: number | undefined;
+  /** For health samples: which instance of which release, and whether its /health answered. */
+  readonly instance?: string | undefined;
+  readonly release?: string | undefined;
+  readonly healthy?: boolean | undefined;
 }
 
 export interface Scorecard {
