@@ -33,7 +33,7 @@ afterEach(async () => {
 });
 
 /** A scheduler on a clock the test moves, recording the runs it starts (each lasting until `until`). */
-function scheduler(clock: { now: Date }, runs: RunContext[], until?: Promise<void>) {
+function scheduler(clock: { now: Date }, runs: RunContext[], until?: (lost: AbortSignal) => Promise<void>) {
   return new DrillScheduler({
     store,
     drillsDir,
@@ -42,9 +42,9 @@ function scheduler(clock: { now: Date }, runs: RunContext[], until?: Promise<voi
     checkEveryMs: 3_600_000,
     leaseMs: 60_000,
     renewEveryMs: 20,
-    run: async (_drill, context) => {
+    run: async (_drill, context, lost) => {
       runs.push(context);
-      await until;
+      await until?.(lost);
     },
   });
 }
@@ -174,7 +174,7 @@ describe('the drill scheduler', () => {
     const running = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const [a, b] = [scheduler(clock, runs, running), scheduler(clock, runs)];
+    const [a, b] = [scheduler(clock, runs, () => running), scheduler(clock, runs)];
     await a.tick();
     clock.now = new Date('2026-11-25T03:00:30Z');
     await a.tick();
@@ -194,5 +194,38 @@ describe('the drill scheduler', () => {
     await b.stop();
     expect(runs.map((r) => r.scheduledFor)).toEqual([slot]);
     expect((await types('drill-schedule-nightly')).at(-1)).toBe('DrillSlotRunEnded');
+  });
+
+  it('stops a running drill whose slot another Failsafe took over', async () => {
+    const clock = { now: new Date('2026-11-24T10:00:00Z') };
+    const runs: RunContext[] = [];
+    let reason: unknown;
+    const stopped = (lost: AbortSignal) =>
+      new Promise<void>((resolve) =>
+        lost.addEventListener('abort', () => {
+          reason = lost.reason;
+          resolve();
+        }),
+      );
+    const a = scheduler(clock, runs, stopped);
+    await a.tick();
+    clock.now = new Date('2026-11-25T03:00:30Z');
+    await a.tick();
+    await expect.poll(() => runs.length).toBe(1);
+    // As if this Failsafe had stalled past its lease and another took the slot over.
+    await record('drill-schedule-nightly', {
+      type: 'DrillSlotTakenOver',
+      data: {
+        drill: 'nightly',
+        slot,
+        runId: 'run-other',
+        from: runs[0]!.runId,
+        leaseUntil: '2026-11-25T03:10:00.000Z',
+      },
+    });
+    await expect.poll(() => reason).toBeInstanceOf(Error);
+    expect(String(reason)).toMatch(/lease-lost.*run run-other took it over/);
+    await a.stop();
+    expect((await types('drill-schedule-nightly')).at(-1)).toBe('DrillSlotTakenOver');
   });
 });

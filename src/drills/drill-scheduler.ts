@@ -24,8 +24,11 @@ export interface RunContext {
 export interface DrillSchedulerOptions {
   readonly store: EventStore;
   readonly drillsDir: string;
-  /** Runs one drill to its end (never throws for a failed drill; a throw is logged). */
-  readonly run: (drill: string, context: RunContext) => Promise<void>;
+  /**
+   * Runs one drill to its end (never throws for a failed drill; a throw is logged). `signal` aborts
+   * a scheduled run whose slot another Failsafe took over (its lease lapsed: this one looked dead).
+   */
+  readonly run: (drill: string, context: RunContext, signal: AbortSignal) => Promise<void>;
   readonly log: (line: string) => void;
   readonly clock?: Clock;
   readonly checkEveryMs?: number;
@@ -35,9 +38,9 @@ export interface DrillSchedulerOptions {
   readonly renewEveryMs?: number;
 }
 
-/** A slot this process holds: renewed until its run ends; `lost` once another Failsafe took it over. */
+/** A slot this process holds: renewed until its run ends; `lost` aborts once another Failsafe took it over. */
 interface HeldClaim {
-  lost: boolean;
+  readonly lost: AbortSignal;
   end(): Promise<void>;
 }
 
@@ -95,8 +98,9 @@ export class DrillScheduler {
   private enqueue(drill: string, context: RunContext, claim?: HeldClaim): void {
     this.queue = this.queue.then(async () => {
       try {
-        if (claim?.lost) return this.options.log(`drill ${drill} (${context.runId}): not run, its slot was taken over`);
-        await this.options.run(drill, context);
+        if (claim?.lost.aborted)
+          return this.options.log(`drill ${drill} (${context.runId}): not run, its slot was taken over`);
+        await this.options.run(drill, context, claim?.lost ?? new AbortController().signal);
       } catch (error) {
         this.options.log(`drill ${drill} (${context.runId}): ${(error as Error).message}`);
       } finally {
@@ -170,8 +174,9 @@ export class DrillScheduler {
     const at = () => ({ actor: SCHEDULER_ACTOR, now: this.clock.now() });
     this.held.add(runId);
     let ended = false;
+    const lost = new AbortController();
     const claim: HeldClaim = {
-      lost: false,
+      lost: lost.signal,
       end: async () => {
         ended = true;
         clearInterval(timer);
@@ -195,9 +200,9 @@ export class DrillScheduler {
       } catch (error) {
         if (ended) return;
         if (!(error instanceof InvariantViolated)) return log(`drill scheduler: renewing ${runId}: ${error}`);
-        claim.lost = true;
         clearInterval(timer);
-        log(`drill scheduler: ${error.message}`);
+        log(`drill scheduler: ${error.message}; stopping it`);
+        lost.abort(error);
       }
     };
     const timer = setInterval(() => void renew(), this.options.renewEveryMs ?? this.leaseMs / 4);
