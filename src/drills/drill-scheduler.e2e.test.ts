@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newToken } from '../auth/tokens.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { encodeEvent } from '../events/catalogue.js';
+import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 
@@ -36,36 +36,50 @@ function startServe(args: readonly string[]): Promise<Serve> {
   });
 }
 
-async function stopServe(serve: Serve): Promise<void> {
-  if (serve.child.exitCode !== null) return;
+async function stopServe(serve: Serve, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (serve.child.exitCode !== null || serve.child.signalCode !== null) return;
   const exited = new Promise((resolve) => serve.child.once('exit', resolve));
-  serve.child.kill('SIGTERM');
+  serve.child.kill(signal);
   await exited;
 }
 
-describe('drills scheduled by two failsafe serve processes on one store', () => {
-  const root = mkdtempSync(join(tmpdir(), 'failsafe-two-serves-'));
-  const dataDir = join(root, 'data');
+describe('drills scheduled by failsafe serve processes on one store', () => {
+  let root: string;
+  let dataDir: string;
+  let args: string[];
+  let slot: string;
   const serves: Serve[] = [];
 
-  afterAll(async () => {
-    await Promise.all(serves.map(stopServe));
-    const pids = join(dataDir, 'fleet', 'pids');
-    for (const pid of existsSync(pids) ? readdirSync(pids) : []) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
+  const record = async (stream: string, ...events: DomainEvent[]) => {
+    const store = SqliteEventStore.open({ path: join(dataDir, 'failsafe.db') });
+    try {
+      const encoded = events.map((event) => encodeEvent(event, { actor: 'test', occurredAt: new Date() }));
+      await store.append(stream, encoded, 'any');
+    } finally {
+      await store.close();
     }
-    rmSync(root, { recursive: true, force: true });
-  });
+  };
+  const drillEvents = async () => {
+    const store = SqliteEventStore.open({ path: join(dataDir, 'failsafe.db') });
+    try {
+      return (await collect(store.readAll())).filter((e) => e.type.startsWith('Drill'));
+    } finally {
+      await store.close();
+    }
+  };
+  const ofType = async (type: string) => (await drillEvents()).filter((e) => e.type === type);
+  const outputs = () => serves.map((s) => s.output).join('\n---\n');
 
-  it('runs a slot that is due exactly once', async () => {
-    // A drill due this very minute, on a service with no releases: it starts, cannot deploy, and ends fast.
+  /**
+   * A drill due this very minute (its schedule in force for an hour) on a service whose one release
+   * `release.yaml` describes, or none: then the drill starts, cannot deploy, and ends fast.
+   */
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'failsafe-serves-'));
+    dataDir = join(root, 'data');
     const now = new Date();
     const cron = `${now.getUTCMinutes()} ${now.getUTCHours()} * * *`;
-    const slot = new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
+    slot = new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
     for (const dir of ['drills', 'loadtests', 'releases', 'data']) mkdirSync(join(root, dir));
     writeFileSync(join(root, 'loadtests', 'load.js'), '');
     writeFileSync(
@@ -78,7 +92,7 @@ describe('drills scheduled by two failsafe serve processes on one store', () => 
         'faults: [{ name: bad, kind: release, release: v2.0.0 }]',
         'expectations: [{ expect: healthy_after }]',
         `schedule: "${cron}"`,
-        'timeout: 30s',
+        'timeout: 60s',
       ].join('\n'),
     );
     const fleet = join(root, 'fleet.yaml');
@@ -86,37 +100,36 @@ describe('drills scheduled by two failsafe serve processes on one store', () => 
       fleet,
       `services:\n  sample:\n    driver: process\n    releasesDir: ${join(root, 'releases')}\n    port: 0\n`,
     );
-    // The schedule has been in force for an hour, so this minute's slot is due at start.
-    const store = SqliteEventStore.open({ path: join(dataDir, 'failsafe.db') });
-    const set = {
-      type: 'DrillScheduleSet',
-      data: { drill: 'due-now', cron, since: new Date(now.getTime() - 3_600_000).toISOString() },
-    } as const;
-    await store.append('drill-schedule-due-now', [encodeEvent(set, { actor: 'test', occurredAt: now })], 'no_stream');
-    await store.close();
+    const since = new Date(now.getTime() - 3_600_000).toISOString();
+    await record('drill-schedule-due-now', { type: 'DrillScheduleSet', data: { drill: 'due-now', cron, since } });
+    args = ['--port', '0', '--data-dir', dataDir, '--fleet', fleet, '--drills', join(root, 'drills')];
+  });
 
-    const args = ['--port', '0', '--data-dir', dataDir, '--fleet', fleet, '--drills', join(root, 'drills')];
-    serves.push(...(await Promise.all([startServe(args), startServe(args)])));
-    const events = async () => {
-      const reader = SqliteEventStore.open({ path: join(dataDir, 'failsafe.db') });
+  afterEach(async () => {
+    await Promise.all(serves.splice(0).map((s) => stopServe(s)));
+    // The fleet outlives Failsafe by design (the next one adopts it): stop it for good here.
+    const pids = join(dataDir, 'fleet', 'pids');
+    for (const pid of existsSync(pids) ? readdirSync(pids) : []) {
       try {
-        return (await collect(reader.readAll())).filter((e) => e.type.startsWith('Drill'));
-      } finally {
-        await reader.close();
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
       }
-    };
-    await expect
-      .poll(async () => (await events()).some((e) => e.type === 'DrillFinished'), { timeout: 120_000, interval: 500 })
-      .toBe(true);
-    await Promise.all(serves.map(stopServe));
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
 
-    const recorded = await events();
+  it('runs a slot that is due exactly once, with two serve processes', async () => {
+    serves.push(...(await Promise.all([startServe(args), startServe(args)])));
+    await expect.poll(() => ofType('DrillFinished'), { timeout: 120_000, interval: 500 }).toHaveLength(1);
+    await Promise.all(serves.map((s) => stopServe(s)));
+
+    const recorded = await drillEvents();
     const started = recorded.filter((e) => e.type === 'DrillStarted');
     const claims = recorded.filter((e) => e.type === 'DrillSlotClaimed');
-    const outputs = serves.map((s) => s.output).join('\n---\n');
     expect(
       started.map((e) => e.data),
-      outputs,
+      outputs(),
     ).toEqual([expect.objectContaining({ drill: 'due-now', scheduledFor: slot })]);
     expect(claims.map((e) => e.data)).toEqual([expect.objectContaining({ slot, runId: started[0]!.data.runId })]);
     expect(recorded.filter((e) => e.type === 'DrillFinished').map((e) => e.data)).toEqual([
@@ -125,4 +138,47 @@ describe('drills scheduled by two failsafe serve processes on one store', () => 
     // Both processes were scheduling: each one's first tick came before it listened.
     for (const serve of serves) expect(serve.output).toMatch(/drills: scheduled from/);
   }, 180_000);
+
+  it('takes over the slot of a serve killed mid-drill: the dead run ends aborted, the slot runs again', async () => {
+    // A release that never gets ready: the first run sits in its preparation long enough to be killed in it.
+    const release = join(root, 'releases', 'v1.0.0');
+    mkdirSync(release);
+    writeFileSync(
+      join(release, 'release.yaml'),
+      'release: v1.0.0\ncommand: ["{node}", "-e", "setTimeout(() => {}, 600000)"]\nreadiness: { timeoutSeconds: 60 }\n',
+    );
+    const first = await startServe(args);
+    serves.push(first);
+    await expect.poll(() => ofType('DrillStarted'), { timeout: 60_000, interval: 200 }).toHaveLength(1);
+    await stopServe(first, 'SIGKILL');
+    const dead = (await ofType('DrillStarted'))[0]!.data.runId as string;
+    // Two minutes pass (the lease's length), compressed: the lease the dead one last held has run out.
+    await record('drill-schedule-due-now', {
+      type: 'DrillSlotLeaseRenewed',
+      data: { drill: 'due-now', runId: dead, leaseUntil: new Date(Date.now() - 1000).toISOString() },
+    });
+    rmSync(release, { recursive: true });
+    serves.push(await startServe(args));
+    await expect.poll(() => ofType('DrillFinished'), { timeout: 150_000, interval: 500 }).toHaveLength(2);
+    await stopServe(serves[1]!);
+
+    const recorded = await drillEvents();
+    const started = recorded.filter((e) => e.type === 'DrillStarted').map((e) => e.data);
+    expect(started, outputs()).toEqual([
+      expect.objectContaining({ runId: dead, scheduledFor: slot }),
+      expect.objectContaining({ runId: expect.not.stringMatching(dead), scheduledFor: slot }),
+    ]);
+    const takenOver = recorded.filter((e) => e.type === 'DrillSlotTakenOver').map((e) => e.data);
+    expect(takenOver).toEqual([expect.objectContaining({ slot, from: dead, runId: started[1]!.runId })]);
+    const ofRun = (runId: unknown) => recorded.filter((e) => (e.data as { runId?: unknown }).runId === runId);
+    expect(
+      ofRun(dead)
+        .slice(-2)
+        .map((e) => [e.type, e.data]),
+    ).toEqual([
+      ['DrillStepRecorded', expect.objectContaining({ step: 'runner', status: 'failed' })],
+      ['DrillFinished', expect.objectContaining({ outcome: 'aborted' })],
+    ]);
+    expect(ofRun(started[1]!.runId).filter((e) => e.type === 'DrillFinished')).toHaveLength(1);
+  }, 300_000);
 });
