@@ -173,12 +173,10 @@ describe('drills scheduled by failsafe serve processes on one store', () => {
     const ofRun = (runId: unknown) => recorded.filter((e) => (e.data as { runId?: unknown }).runId === runId);
     expect(
       ofRun(dead)
-        .slice(-2)
-        .map((e) => [e.type, e.data]),
-    ).toEqual([
-      ['DrillStepRecorded', expect.objectContaining({ step: 'runner', status: 'failed' })],
-      ['DrillFinished', expect.objectContaining({ outcome: 'aborted' })],
-    ]);
+        .filter((e) => e.type === 'DrillFinished')
+        .map((e) => e.data),
+    ).toEqual([expect.objectContaining({ outcome: 'aborted' })]);
+    expect(ofRun(dead).at(-1)!.type).toBe('DrillFinished');
     expect(ofRun(started[1]!.runId).filter((e) => e.type === 'DrillFinished')).toHaveLength(1);
   }, 300_000);
 });

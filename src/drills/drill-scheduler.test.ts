@@ -154,7 +154,19 @@ describe('the drill scheduler', () => {
     expect(schedule.at(-1)).toMatchObject({ type: 'DrillSlotRunEnded', data: { runId: runs[0]!.runId } });
   });
 
-  it('does not run a slot again whose run had finished when its Failsafe died', async () => {
+  it('runs a slot again whose dead run was closed as aborted before the takeover', async () => {
+    await claimedByTheDead();
+    await startedByTheDead();
+    await record('drill-run-dead', { type: 'DrillFinished', data: { runId: 'run-dead', outcome: 'aborted' } });
+    const runs: RunContext[] = [];
+    const s = scheduler({ now: new Date('2026-11-25T03:05:00Z') }, runs);
+    await s.tick();
+    await s.stop();
+    expect(runs.map((r) => r.scheduledFor)).toEqual([slot]);
+    expect(await types('drill-run-dead')).toEqual(['DrillStarted', 'DrillFinished']);
+  });
+
+  it('does not run a slot again whose run had reached its verdict when its Failsafe died', async () => {
     await claimedByTheDead();
     await startedByTheDead();
     await record('drill-run-dead', { type: 'DrillFinished', data: { runId: 'run-dead', outcome: 'passed' } });

@@ -8,7 +8,7 @@ import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { parseCron, previousSlot, MONTHLY } from './cron.js';
 import { loadDrill } from './drill-file.js';
-import { abortStaleRun, runFinished } from './stale-run.js';
+import { abortStaleRun, runCompleted } from './stale-run.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export const SCHEDULER_ACTOR = 'failsafe:drill-scheduler';
@@ -137,8 +137,8 @@ export class DrillScheduler {
     if (!slot) return;
     const { claim } = (await loadStream(store, stream, drillScheduleDecider)).state;
     const lapsed = claimLapsed(claim, now.toISOString()) && !this.held.has(claim.runId) ? claim : undefined;
-    if (lapsed && (await runFinished(store, lapsed.runId))) {
-      // Its Failsafe died after the run had finished: the slot was run, nothing to take over.
+    if (lapsed && (await runCompleted(store, lapsed.runId))) {
+      // Its Failsafe died after the run had reached its verdict: the slot was run, nothing to take over.
       await handleCommand(store, stream, drillScheduleDecider, { type: 'EndRun', drill, runId: lapsed.runId }, context);
     }
     const runId = `run-${randomUUID().slice(0, 8)}`;

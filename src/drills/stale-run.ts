@@ -43,9 +43,9 @@ export async function abortStaleRun(
   }
 }
 
-/** Whether a run has recorded its end. */
-export async function runFinished(store: EventStore, runId: string): Promise<boolean> {
+/** Whether a run ran to its verdict (passed or failed): a run that aborted, or never finished, did not run its slot. */
+export async function runCompleted(store: EventStore, runId: string): Promise<boolean> {
   for await (const recorded of store.readStream(drillStream(runId), { direction: 'backwards', maxCount: 1 }))
-    return recorded.type === 'DrillFinished';
+    return recorded.type === 'DrillFinished' && recorded.data.outcome !== 'aborted';
   return false;
 }
