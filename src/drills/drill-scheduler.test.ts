@@ -100,6 +100,23 @@ describe('the drill scheduler', () => {
     expect(runs.map((r) => r.scheduledFor)).toEqual(['2026-11-25T03:00:00.000Z', '2026-11-26T03:00:00.000Z']);
   });
 
+  it("goes on with the other drills when one drill's schedule cannot be written, and says why", async () => {
+    writeFileSync(join(drillsDir, 'weekly.yaml'), drillFile('0 3 * * 1').replace('drill: nightly', 'drill: weekly'));
+    await record('drill-schedule-nightly', {
+      type: 'DrillScheduleSet',
+      data: { drill: 'nightly', cron: '0 3 * * *', since: '2026-11-24T00:00:00.000Z' },
+    });
+    await store.deleteStream('drill-schedule-nightly', 0n);
+    const lines: string[] = [];
+    const s = new DrillScheduler({ store, drillsDir, log: (line) => lines.push(line), run: async () => {} });
+    await s.tick();
+    await s.stop();
+    expect(lines).toEqual([
+      expect.stringMatching(/^drill scheduler: nightly: .*deleted.*trying again at the next check/),
+    ]);
+    expect(await types('drill-schedule-weekly')).toEqual(['DrillScheduleSet']);
+  });
+
   it('runs a drill asked for through the API once, and not again after a restart', async () => {
     const request = encodeEvent(
       { type: 'DrillRequested', data: { runId: 'run-42', drill: 'nightly', requestedBy: 'alice' } },

@@ -119,7 +119,12 @@ export class DrillScheduler {
       this.options.log(`drill scheduler: ${(error as Error).message}`);
       return;
     }
-    for (const { drill, cron } of drills) await this.claimDue(drill, cron, now);
+    for (const { drill, cron } of drills) {
+      // One drill's trouble (the store busy with another Failsafe, say) neither stops the others nor serve.
+      await this.claimDue(drill, cron, now).catch((error: Error) =>
+        this.options.log(`drill scheduler: ${drill}: ${error.message}; trying again at the next check`),
+      );
+    }
   }
 
   private async claimDue(drill: string, cron: string, now: Date): Promise<void> {
