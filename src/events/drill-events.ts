@@ -13,8 +13,8 @@ export const drillEvents = [
     'DrillScheduleSet',
     z.strictObject({ drill: identifier, cron: z.string().min(1).max(200), since: timestamp }),
   ),
-  // A claim holds until `leaseUntil` (absent on claims from before leases: those never expire); its
-  // runner renews it while the run goes on, and once it has lapsed another Failsafe may take the slot over.
+  // A claim holds until `leaseUntil` (absent on claims from before leases: those never expire); the
+  // Failsafe holding it renews it while its run goes on; once it has lapsed, another may take the slot over.
   defineEvent(
     'DrillSlotClaimed',
     z.strictObject({ drill: identifier, slot: timestamp, runId: identifier, leaseUntil: timestamp.optional() }),
