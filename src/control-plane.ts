@@ -187,7 +187,7 @@ export async function startControlPlane(
           drillsDir,
           log,
           clock,
-          run: async (drill, context) => {
+          run: async (drill, context, lost) => {
             const toxiproxyUrl = config.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
             const approver = token && mcpUrl ? { mcpUrl, token } : undefined;
@@ -198,7 +198,7 @@ export async function startControlPlane(
               dataDir: config.dataDir,
               addressOf: (s) => serviceAddresses[s],
               log,
-              signal: aborting.signal,
+              signal: AbortSignal.any([aborting.signal, lost]),
               toxiproxyUrl,
               approver,
               ...context,

@@ -3,7 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { InvalidYamlFile, readYamlFile } from '../config/yaml-file.js';
 import { identifier, releaseName, serviceName } from '../events/common-schemas.js';
-import { parseCron } from './cron.js';
+import { cronExpression } from './cron.js';
 
 /** "30s", "2m", "500ms" or a number of seconds, as milliseconds. */
 const duration = z
@@ -143,17 +143,7 @@ export const drillFileSchema = z.strictObject({
   approve: z.enum(['mcp']).optional(),
   expectations: z.array(expectation).min(1),
   /** When `failsafe serve --drills` runs it: a cron expression in UTC (default monthly, 03:00 on the 1st). */
-  schedule: z
-    .string()
-    .refine((c) => {
-      try {
-        parseCron(c);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'a cron expression: minute hour day-of-month month day-of-week, e.g. "0 3 1 * *"')
-    .optional(),
+  schedule: cronExpression.optional(),
   /** A drill never takes longer than this; it is aborted (and cleaned up) beyond. */
   timeout: duration.default(180_000),
 });

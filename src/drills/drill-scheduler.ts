@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { handleCommand } from '../application/command-handler.js';
+import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
-import { drillScheduleDecider, drillScheduleStream } from '../domain/drill-schedule.js';
+import { claimLapsed, drillScheduleDecider, drillScheduleStream } from '../domain/drill-schedule.js';
 import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { parseCron, previousSlot, MONTHLY } from './cron.js';
 import { loadDrill } from './drill-file.js';
+import { abortStaleRun, runCompleted } from './stale-run.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export const SCHEDULER_ACTOR = 'failsafe:drill-scheduler';
@@ -23,11 +24,24 @@ export interface RunContext {
 export interface DrillSchedulerOptions {
   readonly store: EventStore;
   readonly drillsDir: string;
-  /** Runs one drill to its end (never throws for a failed drill; a throw is logged). */
-  readonly run: (drill: string, context: RunContext) => Promise<void>;
+  /**
+   * Runs one drill to its end (never throws for a failed drill; a throw is logged). `signal` aborts
+   * a scheduled run whose slot another Failsafe took over (its lease lapsed: this one looked dead).
+   */
+  readonly run: (drill: string, context: RunContext, signal: AbortSignal) => Promise<void>;
   readonly log: (line: string) => void;
   readonly clock?: Clock;
   readonly checkEveryMs?: number;
+  /** How long a claim holds unless renewed (2 minutes): a dead Failsafe's slot is taken over after it. */
+  readonly leaseMs?: number;
+  /** How often a held claim is renewed (a quarter of the lease). */
+  readonly renewEveryMs?: number;
+}
+
+/** A slot this process holds: renewed until its run ends; `lost` aborts once another Failsafe took it over. */
+interface HeldClaim {
+  readonly lost: AbortSignal;
+  end(): Promise<void>;
 }
 
 /** The drills of a folder and their schedules (`schedule:` in the file; monthly by default). */
@@ -41,8 +55,10 @@ export function scheduledDrills(drillsDir: string): { drill: string; cron: strin
 /**
  * Runs each drill at its cron slots, inside `failsafe serve`. A slot is claimed on the drill's
  * schedule stream at the revision read, so with several Failsafe processes exactly one runs it;
- * a slot missed while no Failsafe ran is caught up (the latest one only). Drills asked for
- * through the API (DrillRequested) are run too. One drill at a time.
+ * a slot missed while no Failsafe ran is caught up (the latest one only). A claim is a lease the
+ * holder renews until its run ends: when a Failsafe dies holding one, another takes the slot over
+ * once the lease has lapsed, and ends the dead run as aborted. Drills asked for through the API
+ * (DrillRequested) are run too. One drill at a time.
  */
 export class DrillScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -50,6 +66,8 @@ export class DrillScheduler {
   private requests: Subscription | undefined;
   private following: Promise<void> | undefined;
   private readonly clock: Clock;
+  /** The runs of the claims this process holds, so that it never takes over its own. */
+  private readonly held = new Set<string>();
 
   constructor(private readonly options: DrillSchedulerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -77,12 +95,18 @@ export class DrillScheduler {
     })();
   }
 
-  private enqueue(drill: string, context: RunContext): void {
-    this.queue = this.queue.then(() =>
-      this.options
-        .run(drill, context)
-        .catch((error: Error) => this.options.log(`drill ${drill} (${context.runId}): ${error.message}`)),
-    );
+  private enqueue(drill: string, context: RunContext, claim?: HeldClaim): void {
+    this.queue = this.queue.then(async () => {
+      try {
+        if (claim?.lost.aborted)
+          return this.options.log(`drill ${drill} (${context.runId}): not run, its slot was taken over`);
+        await this.options.run(drill, context, claim?.lost ?? new AbortController().signal);
+      } catch (error) {
+        this.options.log(`drill ${drill} (${context.runId}): ${(error as Error).message}`);
+      } finally {
+        await claim?.end();
+      }
+    });
   }
 
   /** Sets each drill's schedule and claims (then runs) each slot that has come. */
@@ -96,34 +120,98 @@ export class DrillScheduler {
       return;
     }
     for (const { drill, cron } of drills) {
-      const stream = drillScheduleStream(drill);
-      const context = { actor: SCHEDULER_ACTOR, now };
-      await handleCommand(
-        this.options.store,
-        stream,
-        drillScheduleDecider,
-        { type: 'SetSchedule', drill, cron, at: now.toISOString() },
-        context,
+      // One drill's trouble (the store busy with another Failsafe, say) neither stops the others nor serve.
+      await this.claimDue(drill, cron, now).catch((error: Error) =>
+        this.options.log(`drill scheduler: ${drill}: ${error.message}; trying again at the next check`),
       );
-      const slot = previousSlot(parseCron(cron), now);
-      if (!slot) continue;
-      const runId = `run-${randomUUID().slice(0, 8)}`;
+    }
+  }
+
+  private async claimDue(drill: string, cron: string, now: Date): Promise<void> {
+    const { store, log } = this.options;
+    const stream = drillScheduleStream(drill);
+    const context = { actor: SCHEDULER_ACTOR, now };
+    await handleCommand(
+      store,
+      stream,
+      drillScheduleDecider,
+      { type: 'SetSchedule', drill, cron, at: now.toISOString() },
+      context,
+    );
+    const slot = previousSlot(parseCron(cron), now)?.toISOString();
+    if (!slot) return;
+    const { claim } = (await loadStream(store, stream, drillScheduleDecider)).state;
+    const lapsed = claimLapsed(claim, now.toISOString()) && !this.held.has(claim.runId) ? claim : undefined;
+    if (lapsed && (await runCompleted(store, lapsed.runId))) {
+      // Its Failsafe died after the run had reached its verdict: the slot was run, nothing to take over.
+      await handleCommand(store, stream, drillScheduleDecider, { type: 'EndRun', drill, runId: lapsed.runId }, context);
+    }
+    const runId = `run-${randomUUID().slice(0, 8)}`;
+    const leaseUntil = new Date(now.getTime() + this.leaseMs).toISOString();
+    try {
+      const claimed = { type: 'ClaimSlot', drill, slot, runId, now: now.toISOString(), leaseUntil } as const;
+      const { events } = await handleCommand(store, stream, drillScheduleDecider, claimed, context);
+      if (events.length === 0) return;
+    } catch (error) {
+      if (error instanceof InvariantViolated) return; // Not due, or another Failsafe holds it.
+      throw error;
+    }
+    if (lapsed) {
+      const why =
+        `its Failsafe stopped renewing the claim of ${drill}'s slot ${lapsed.slot} ` +
+        `(lease until ${lapsed.leaseUntil}): it died, or lost the store`;
+      if (await abortStaleRun(store, lapsed.runId, why, context))
+        log(`drill scheduler: run ${lapsed.runId} of ${drill} ended as aborted: ${why}`);
+    }
+    const over = lapsed?.slot === slot ? `taken over from ${lapsed.runId}, ` : '';
+    log(`drill scheduler: ${drill}'s slot ${slot} is due: ${over}running it as ${runId}`);
+    this.enqueue(drill, { runId, trigger: 'schedule', scheduledFor: slot }, this.hold(drill, runId));
+  }
+
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? 120_000;
+  }
+
+  /** Renews a claim this process won until its run ends, then records the end. */
+  private hold(drill: string, runId: string): HeldClaim {
+    const { store, log } = this.options;
+    const stream = drillScheduleStream(drill);
+    const at = () => ({ actor: SCHEDULER_ACTOR, now: this.clock.now() });
+    this.held.add(runId);
+    let ended = false;
+    const lost = new AbortController();
+    const claim: HeldClaim = {
+      lost: lost.signal,
+      end: async () => {
+        ended = true;
+        clearInterval(timer);
+        this.held.delete(runId);
+        await handleCommand(store, stream, drillScheduleDecider, { type: 'EndRun', drill, runId }, at()).catch(
+          (error: Error) => log(`drill scheduler: could not record the end of ${runId}: ${error.message}`),
+        );
+      },
+    };
+    const renew = async () => {
+      const { now } = at();
+      const leaseUntil = new Date(now.getTime() + this.leaseMs).toISOString();
       try {
-        const { events } = await handleCommand(
-          this.options.store,
+        await handleCommand(
+          store,
           stream,
           drillScheduleDecider,
-          { type: 'ClaimSlot', drill, slot: slot.toISOString(), runId },
-          context,
+          { type: 'RenewLease', drill, runId, leaseUntil },
+          at(),
         );
-        if (events.length === 0) continue;
       } catch (error) {
-        if (error instanceof InvariantViolated) continue; // Not due, or another Failsafe claimed it.
-        throw error;
+        if (ended) return;
+        if (!(error instanceof InvariantViolated)) return log(`drill scheduler: renewing ${runId}: ${error}`);
+        clearInterval(timer);
+        log(`drill scheduler: ${error.message}; stopping it`);
+        lost.abort(error);
       }
-      this.options.log(`drill scheduler: ${drill}'s slot ${slot.toISOString()} is due: running it as ${runId}`);
-      this.enqueue(drill, { runId, trigger: 'schedule', scheduledFor: slot.toISOString() });
-    }
+    };
+    const timer = setInterval(() => void renew(), this.options.renewEveryMs ?? this.leaseMs / 4);
+    return claim;
   }
 
   /** Stops scheduling; resolves once the drill in progress (if any) has finished. */

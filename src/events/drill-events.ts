@@ -13,7 +13,18 @@ export const drillEvents = [
     'DrillScheduleSet',
     z.strictObject({ drill: identifier, cron: z.string().min(1).max(200), since: timestamp }),
   ),
-  defineEvent('DrillSlotClaimed', z.strictObject({ drill: identifier, slot: timestamp, runId: identifier })),
+  // A claim holds until `leaseUntil` (absent on claims from before leases: those never expire); the
+  // Failsafe holding it renews it while its run goes on; once it has lapsed, another may take the slot over.
+  defineEvent(
+    'DrillSlotClaimed',
+    z.strictObject({ drill: identifier, slot: timestamp, runId: identifier, leaseUntil: timestamp.optional() }),
+  ),
+  defineEvent('DrillSlotLeaseRenewed', z.strictObject({ drill: identifier, runId: identifier, leaseUntil: timestamp })),
+  defineEvent(
+    'DrillSlotTakenOver',
+    z.strictObject({ drill: identifier, slot: timestamp, runId: identifier, from: identifier, leaseUntil: timestamp }),
+  ),
+  defineEvent('DrillSlotRunEnded', z.strictObject({ drill: identifier, runId: identifier })),
   // Asked for through the API; the drill runner picks it up and records DrillStarted for the same run.
   defineEvent('DrillRequested', z.strictObject({ ...run, drill: identifier, requestedBy: actorName })),
   defineEvent(
