@@ -103,7 +103,7 @@ const expectation = z.discriminatedUnion('expect', [
   z.strictObject({ expect: z.literal('tools_after'), atLeast: z.number().int().nonnegative() }),
   z.strictObject({
     expect: z.literal('load_after'),
-    p95BelowMs: z.number().positive(),
+    p95BelowMs: z.number().positive().max(DAY_MS),
     errorRateBelow: z.number().min(0).max(1),
   }),
 ]);

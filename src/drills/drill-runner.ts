@@ -10,6 +10,7 @@ import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.
 import { healthStream } from '../probing/health-prober.js';
 import type { Drill, DrillFault } from './drill-file.js';
 import { runK6, type LoadRun, type LoadSummary } from './k6.js';
+import { loadThresholds } from './load-thresholds.js';
 import { approveThroughMcp, type McpApprover } from './mcp-approver.js';
 import { detectionAndRecovery, judge, type Observations, type Scorecard, type TimelineEntry } from './scorecard.js';
 import { freePort, type ToxiproxyControl } from './toxiproxy.js';
@@ -155,6 +156,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       vus: drill.load.vus,
       tools: drill.load.tools,
       durationMs,
+      thresholds: loadThresholds(drill, phase),
     });
     runs.push(run);
     return run.done.then((summary) => {
