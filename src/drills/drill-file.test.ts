@@ -102,10 +102,10 @@ describe('drill files', () => {
       expect.stringMatching(
         /^line 4: load.script: loadtests\/missing.js does not exist \(looked for \/.*\/missing.js\)$/,
       ),
-      'line 7: faults.1.name: "f" already names faults.0',
+      'line 7: faults.1.name: "f" already names faults.0: give each its own',
       'line 11: faults.1.until: 5 s must come after at (5 s)',
-      "line 13: expectations.0.within: 180 s is not shorter than the drill's timeout (180 s): the drill is aborted first",
-      "line 14: expectations.1.during: 600 s is not shorter than the drill's timeout (180 s): the drill is aborted first",
+      "line 13: expectations.0.within: 180 s is not shorter than the drill's timeout (180 s), which aborts it first",
+      "line 14: expectations.1.during: 600 s is not shorter than the drill's timeout (180 s), which aborts it first",
       'line 15: expectations.2.release: "v9" is neither the target\'s release, its previous one nor a fault\'s: ' +
         'the drill never deploys it (v1, v0, v2)',
     ]);

@@ -174,8 +174,8 @@ export interface Drill extends DrillFile {
   readonly scriptPath: string;
 }
 
-/** The k6 script of a drill file: `load.script` is relative to the repository (the drills folder's parent). */
-const scriptOf = (path: string, script: string) => resolve(dirname(resolve(path)), '..', script);
+/** The repository of a drill file: the drills folder's parent, which `load.script` is relative to. */
+const rootOf = (path: string) => resolve(dirname(resolve(path)), '..');
 
 /** A part of a drill file as its schema reads it, or undefined when that part is invalid (the schema says why). */
 const valid = <T>(schema: z.ZodType<T>, value: unknown): T | undefined => {
@@ -199,8 +199,8 @@ function nameAndScriptProblems(file: Record<string, unknown>, path: string, prob
     );
   const script = valid(drillFileSchema.shape.load.shape.script, fields(file.load).script);
   if (script === undefined) return;
-  const root = resolve(dirname(resolve(path)), '..');
-  const scriptPath = scriptOf(path, script);
+  const root = rootOf(path);
+  const scriptPath = resolve(root, script);
   const inside = relative(root, scriptPath);
   if (inside.startsWith('..') || isAbsolute(inside))
     problem(['load', 'script'], `${script} is outside the repository (${root}): keep k6 scripts in it`);
@@ -214,7 +214,8 @@ function faultProblems(file: Record<string, unknown>, problem: Problem): void {
     const faultName = fields(item).name;
     if (typeof faultName === 'string') {
       const first = seen.get(faultName);
-      if (first !== undefined) problem(['faults', i, 'name'], `"${faultName}" already names faults.${first}`);
+      if (first !== undefined)
+        problem(['faults', i, 'name'], `"${faultName}" already names faults.${first}: give each its own`);
       else seen.set(faultName, i);
     }
     const f = valid(fault, item);
@@ -238,7 +239,7 @@ function expectationProblems(file: Record<string, unknown>, problem: Problem): v
       if (ms !== undefined && timeout !== undefined && ms >= timeout)
         problem(
           ['expectations', i, key],
-          `${seconds(ms)} is not shorter than the drill's timeout (${seconds(timeout)}): the drill is aborted first`,
+          `${seconds(ms)} is not shorter than the drill's timeout (${seconds(timeout)}), which aborts it first`,
         );
     }
     const e = valid(expectation, item);
@@ -306,7 +307,7 @@ function crossFieldProblems(raw: unknown, path: string, fleet: FleetConfig | und
  */
 export function loadDrill(path: string, fleet?: FleetConfig): Drill {
   const file = readYamlFile(drillFileSchema, path, 'InvalidDrillFile', (raw) => crossFieldProblems(raw, path, fleet));
-  return { ...file, path: resolve(path), scriptPath: scriptOf(path, file.load.script) };
+  return { ...file, path: resolve(path), scriptPath: resolve(rootOf(path), file.load.script) };
 }
 
 /** `drills/<name>.yaml` for a drill name, or the path itself. */
