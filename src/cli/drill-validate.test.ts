@@ -49,7 +49,8 @@ describe('failsafe drill validate', () => {
         .replace('latency: 5', 'latency: -5')
         .replace(
           'expectations: [{ expect: healthy_after }]',
-          'expectations: [{ expect: rollback_decided, within: 2m }, { expect: release_after, release: v7 }]\ntimeout: 1m',
+          'expectations: [{ expect: rollback_decided, within: 2m }, { expect: release_after, release: v7 }]\n' +
+            'timeout: 1m',
         ),
     );
     const shipped = join(drills, 'high-error-rate.yaml');

@@ -82,7 +82,7 @@ describe('the load thresholds of a drill file', () => {
         thresholds: loadThresholds(d, phase),
       }).done;
 
-    it("crosses the file's P95 after the faults and not a looser one; a billion-weight tool mix costs nothing", async () => {
+    it("crosses the file's P95 after the faults, not a looser one; a tool weighing 1e9 costs nothing", async () => {
       failing = false;
       const d = drill([
         'load: { script: loadtests/load.js, tools: { add: 1000000000, echo: 1 } }',
