@@ -6,7 +6,7 @@ import { InvalidYamlFile } from '../config/yaml-file.js';
 import { nextSlot, parseCron } from '../drills/cron.js';
 import { trendTable } from '../drills/drill-report.js';
 import { scheduledDrills } from '../drills/drill-scheduler.js';
-import { loadDrill } from '../drills/drill-file.js';
+import { drillPath, loadDrill } from '../drills/drill-file.js';
 import { allScorecards, loadScorecard, saveTrend, scorecardDir } from '../drills/scorecard-files.js';
 import { verdictWord, type Scorecard } from '../drills/scorecard.js';
 import type { DrillRun } from '../../projections/drill-history.js';
@@ -46,12 +46,18 @@ const validateCommand = () =>
   new Command('validate')
     .description('check drill files: every problem with its file and line; exit 1 if any')
     .argument('<files...>')
+    .option(
+      '--fleet <file>',
+      'also check the releases, services and Toxiproxy proxies they name against this fleet (env FAILSAFE_FLEET)',
+      process.env.FAILSAFE_FLEET,
+    )
     .action(
-      action(async (files: string[]) => {
+      action(async (files: string[], flags: { fleet?: string }) => {
+        const fleet = flags.fleet === undefined ? undefined : loadFleetConfig(flags.fleet);
         let bad = 0;
         for (const file of files) {
           try {
-            const drill = loadDrill(file);
+            const drill = loadDrill(file, fleet);
             say(
               `${file}: OK (${drill.drill}: ${drill.faults.length} fault(s), ` +
                 `${drill.expectations.length} expectation(s))`,
@@ -124,6 +130,8 @@ const runCommand = () =>
         const usage = '--fleet <file> is needed to run a drill here (or --via-server)';
         if (!flags.fleet) throw Object.assign(new Error(usage), { code: 'USAGE' });
         const fleet = loadFleetConfig(flags.fleet);
+        // Before anything starts: releases and proxies the fleet does not have are refused with their lines.
+        loadDrill(drillPath(drill, flags.drills), fleet);
         const addressOf = (service: string) => {
           const s = fleet.services[service];
           return s?.driver === 'process' && s.port > 0 ? `http://127.0.0.1:${s.port}` : undefined;

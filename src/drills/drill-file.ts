@@ -1,11 +1,16 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { InvalidYamlFile, readYamlFile } from '../config/yaml-file.js';
+import type { FleetConfig } from '../config/fleet-config.js';
+import { readYamlFile, type FieldProblem } from '../config/yaml-file.js';
+import { RELEASE_FILE } from '../drivers/release-descriptor.js';
 import { identifier, releaseName, serviceName } from '../events/common-schemas.js';
 import { cronExpression } from './cron.js';
 
-/** "30s", "2m", "500ms" or a number of seconds, as milliseconds. */
+/** The longest duration a drill may state: far below what a Node timer can wait (about 24.8 days). */
+const DAY_MS = 86_400_000;
+
+/** "30s", "2m", "500ms" or a number of seconds, as milliseconds; at most a day. */
 const duration = z
   .union([
     z
@@ -18,7 +23,8 @@ const duration = z
     if (typeof v === 'number') return v;
     const [, n, unit] = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v)!;
     return Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
-  });
+  })
+  .refine((ms) => ms <= DAY_MS, 'at most a day (1440m)');
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and "-"');
 
@@ -60,7 +66,7 @@ const fault = z.discriminatedUnion('kind', [
      * A proxy of the fleet's Toxiproxy (e.g. between the service and its dependency);
      * by default the drill's own, between its load and the service.
      */
-    proxy: z.string().min(1).optional(),
+    proxy: name.optional(),
     stream: z.enum(['upstream', 'downstream']).default('downstream'),
     toxicity: z.number().min(0).max(1).default(1),
     /** When to inject, from the start of the fault phase, and when to heal (default: at the end of the drill). */
@@ -97,7 +103,7 @@ const expectation = z.discriminatedUnion('expect', [
   z.strictObject({ expect: z.literal('tools_after'), atLeast: z.number().int().nonnegative() }),
   z.strictObject({
     expect: z.literal('load_after'),
-    p95BelowMs: z.number().positive(),
+    p95BelowMs: z.number().positive().max(DAY_MS),
     errorRateBelow: z.number().min(0).max(1),
   }),
 ]);
@@ -158,24 +164,140 @@ export interface Drill extends DrillFile {
   readonly scriptPath: string;
 }
 
-/** Reads and validates a drill file; problems name the file and the line (InvalidDrillFile). */
-export function loadDrill(path: string): Drill {
-  const file = readYamlFile(drillFileSchema, path, 'InvalidDrillFile');
-  const problems: string[] = [];
-  if (file.drill !== basename(path).replace(/\.ya?ml$/, ''))
-    problems.push(`drill: "${file.drill}" must match the file name (${basename(path)})`);
-  const scriptPath = resolve(dirname(resolve(path)), '..', file.load.script);
-  if (!existsSync(scriptPath))
-    problems.push(`load.script: ${file.load.script} does not exist (looked for ${scriptPath})`);
-  const names = file.faults.map((f) => f.name);
-  for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i)))
-    problems.push(`faults: the name "${dup}" is used twice`);
-  for (const f of file.faults) {
-    if (f.kind === 'toxic' && f.until !== undefined && f.until <= f.at)
-      problems.push(`faults.${f.name}: until must come after at`);
+/** The repository of a drill file: the drills folder's parent, which `load.script` is relative to. */
+const rootOf = (path: string) => resolve(dirname(resolve(path)), '..');
+
+/** A part of a drill file as its schema reads it, or undefined when that part is invalid (the schema says why). */
+const valid = <T>(schema: z.ZodType<T>, value: unknown): T | undefined => {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+};
+const fields = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+const items = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const seconds = (ms: number) => `${ms / 1000} s`;
+
+type Problem = (at: (string | number)[], message: string) => void;
+
+/** The drill is named for its file, and its k6 script is a file of the repository. */
+function nameAndScriptProblems(file: Record<string, unknown>, path: string, problem: Problem): void {
+  const stem = basename(path).replace(/\.ya?ml$/, '');
+  if (typeof file.drill === 'string' && file.drill !== stem)
+    problem(
+      ['drill'],
+      `"${file.drill}" must be the file's name: rename the file ${file.drill}.yaml or the drill ${stem}`,
+    );
+  const script = valid(drillFileSchema.shape.load.shape.script, fields(file.load).script);
+  if (script === undefined) return;
+  const root = rootOf(path);
+  const scriptPath = resolve(root, script);
+  const inside = relative(root, scriptPath);
+  if (inside.startsWith('..') || isAbsolute(inside))
+    problem(['load', 'script'], `${script} is outside the repository (${root}): keep k6 scripts in it`);
+  else if (!existsSync(scriptPath)) problem(['load', 'script'], `${script} does not exist (looked for ${scriptPath})`);
+}
+
+/** Fault names are unique, and a toxic heals after it starts. */
+function faultProblems(file: Record<string, unknown>, problem: Problem): void {
+  const seen = new Map<string, number>();
+  items(file.faults).forEach((item, i) => {
+    const faultName = fields(item).name;
+    if (typeof faultName === 'string') {
+      const first = seen.get(faultName);
+      if (first !== undefined)
+        problem(['faults', i, 'name'], `"${faultName}" already names faults.${first}: give each its own`);
+      else seen.set(faultName, i);
+    }
+    const f = valid(fault, item);
+    if (f?.kind === 'toxic' && f.until !== undefined && f.until <= f.at)
+      problem(['faults', i, 'until'], `${seconds(f.until)} must come after at (${seconds(f.at)})`);
+  });
+}
+
+/** Expectations can be judged before the timeout, and of releases the drill deploys. */
+function expectationProblems(file: Record<string, unknown>, problem: Problem): void {
+  const timeout = valid(drillFileSchema.shape.timeout, file.timeout);
+  const target = fields(file.target);
+  const involved = [
+    target.release,
+    target.previous,
+    ...items(file.faults).map((f) => fields(f).kind === 'release' && fields(f).release),
+  ].filter((r): r is string => typeof r === 'string');
+  items(file.expectations).forEach((item, i) => {
+    for (const key of ['within', 'during']) {
+      const ms = valid(duration, fields(item)[key]);
+      if (ms !== undefined && timeout !== undefined && ms >= timeout)
+        problem(
+          ['expectations', i, key],
+          `${seconds(ms)} is not shorter than the drill's timeout (${seconds(timeout)}), which aborts it first`,
+        );
+    }
+    const e = valid(expectation, item);
+    if (e?.expect === 'release_after' && !involved.includes(e.release))
+      problem(
+        ['expectations', i, 'release'],
+        `"${e.release}" is neither the target's release, its previous one nor a fault's: ` +
+          `the drill never deploys it (${involved.join(', ')})`,
+      );
+  });
+}
+
+/** The services, releases and Toxiproxy proxies the drill names are the fleet's. */
+function fleetProblems(file: Record<string, unknown>, fleet: FleetConfig, problem: Problem): void {
+  /** Only process-driven services have a releases folder to look in. */
+  const checkRelease = (service: string, release: unknown, at: (string | number)[]) => {
+    const s = fleet.services[service];
+    const name = valid(releaseName, release);
+    if (s?.driver === 'process' && name !== undefined && !existsSync(join(s.releasesDir, name, RELEASE_FILE)))
+      problem(at, `${service} has no release "${name}" (no ${join(s.releasesDir, name, RELEASE_FILE)})`);
+  };
+  const services = Object.keys(fleet.services);
+  const target = fields(file.target);
+  const service = valid(serviceName, target.service);
+  if (service !== undefined && !fleet.services[service])
+    problem(['target', 'service'], `"${service}" is not a service of the fleet (${services.join(', ')})`);
+  for (const key of ['release', 'previous'])
+    if (service !== undefined && target[key] !== undefined) checkRelease(service, target[key], ['target', key]);
+  for (const [dependency, release] of Object.entries(fields(target.dependencies))) {
+    const at = ['target', 'dependencies', dependency];
+    if (valid(serviceName, dependency) !== undefined && !fleet.services[dependency])
+      problem(at, `"${dependency}" is not a service of the fleet (${services.join(', ')})`);
+    else checkRelease(dependency, release, at);
   }
-  if (problems.length > 0) throw new InvalidYamlFile('InvalidDrillFile', path, problems);
-  return { ...file, path: resolve(path), scriptPath };
+  const proxies = (fleet.toxiproxy?.proxies ?? []).map((p) => p.name);
+  items(file.faults).forEach((item, i) => {
+    const f = valid(fault, item);
+    if (f?.kind === 'toxic' && f.proxy !== undefined && !proxies.includes(f.proxy))
+      problem(
+        ['faults', i, 'proxy'],
+        `"${f.proxy}" is not a proxy of the fleet's Toxiproxy (${proxies.join(', ') || 'it has none'})`,
+      );
+    if (f?.kind === 'release' && service !== undefined) checkRelease(service, f.release, ['faults', i, 'release']);
+  });
+}
+
+/**
+ * What the schema cannot see, read from the file as written so that a part the schema refuses does
+ * not hide the problems of the others. With the fleet, also the releases and proxies it must have.
+ */
+function crossFieldProblems(raw: unknown, path: string, fleet: FleetConfig | undefined): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const problem: Problem = (at, message) => problems.push({ path: at, message });
+  const file = fields(raw);
+  nameAndScriptProblems(file, path, problem);
+  faultProblems(file, problem);
+  expectationProblems(file, problem);
+  if (fleet) fleetProblems(file, fleet, problem);
+  return problems;
+}
+
+/**
+ * Reads and validates a drill file: every problem, of the schema and between fields, with its line
+ * (InvalidDrillFile). With the fleet it runs on, also the releases and Toxiproxy proxies it names.
+ */
+export function loadDrill(path: string, fleet?: FleetConfig): Drill {
+  const file = readYamlFile(drillFileSchema, path, 'InvalidDrillFile', (raw) => crossFieldProblems(raw, path, fleet));
+  return { ...file, path: resolve(path), scriptPath: resolve(rootOf(path), file.load.script) };
 }
 
 /** `drills/<name>.yaml` for a drill name, or the path itself. */

@@ -9,6 +9,7 @@ import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import type { Drill, DrillFault } from './drill-file.js';
 import { runK6, type LoadRun, type LoadSummary } from './k6.js';
+import { loadThresholds } from './load-thresholds.js';
 import { approveThroughMcp, type McpApprover } from './mcp-approver.js';
 import { sampleTimeline } from './drill-samples.js';
 import { notJudged } from './scorecard.js';
@@ -156,6 +157,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
       vus: drill.load.vus,
       tools: drill.load.tools,
       durationMs,
+      thresholds: loadThresholds(drill, phase),
     });
     runs.push(run);
     return run.done.then((summary) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toolsDir } from '../tools/tools-dir.js';
+import type { K6Thresholds } from './load-thresholds.js';
 import { freePort, ToolMissing } from './toxiproxy.js';
 
 export const K6_VERSION = '1.8.1';
@@ -14,6 +15,8 @@ export interface LoadSummary {
   readonly p95Ms: number;
   readonly medianMs: number;
   readonly errorRate: number;
+  /** The drill's thresholds k6 found crossed (`metric expression`); absent from older summaries. */
+  readonly thresholdsCrossed?: readonly string[];
 }
 
 export interface LoadRun {
@@ -42,6 +45,8 @@ export function runK6(
     vus: number;
     tools: Readonly<Record<string, number>>;
     durationMs: number;
+    /** The drill file's, for this phase (loadThresholds); none by default. */
+    thresholds?: K6Thresholds;
     binary?: string;
   },
 ): LoadRun {
@@ -62,6 +67,7 @@ export function runK6(
         VUS: String(options.vus),
         DURATION: `${Math.max(1, Math.round(options.durationMs / 1000))}s`,
         SUMMARY_PATH: summaryPath,
+        THRESHOLDS: JSON.stringify(options.thresholds ?? {}),
         K6_NO_USAGE_REPORT: 'true',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
