@@ -172,17 +172,18 @@ describe.skipIf(missing.length > 0)(
 
     it('dependency-slow fails when a rollback happens: the same drill with 6 s on the link', async () => {
       const drill = short('dependency-slow', 30_000);
-      const card = await run({
-        ...drill,
-        faults: [
-          { ...drill.faults[0]!, toxic: { type: 'latency', attributes: { latency: 6000, jitter: 0 } } } as never,
-        ],
-      });
+      const [fault] = drill.faults;
+      if (fault?.kind !== 'toxic') throw new Error('dependency-slow injects a toxic');
+      const toxic = { type: 'latency', attributes: { latency: 6000, jitter: 0 } } as const;
+      const card = await run({ ...drill, faults: [{ ...fault, toxic }] });
       expect([card.outcome, card.abortReason], lines.join('\n')).toEqual(['failed', undefined]);
       expect(failures(card).map((f) => [f.expectation, f.detail])).toEqual([
         ['no rollback during 30.0 s', expect.stringMatching(/^a rollback started after \d+\.\d s$/)],
         ['release_after v1.1.0', 'the service runs v1.0.0'],
       ]);
+      expect(card.timeline.find((t) => t.kind === 'decision')?.label).toMatch(
+        /^automatic decided by latency_p95_critical/,
+      );
     }, 150_000);
 
     it('circuit-breaker: the breaker rule disables the tool whose breaker stays open, the release stays', async () => {
@@ -234,7 +235,9 @@ describe.skipIf(missing.length > 0)(
         expect(throttled.ms).toBeGreaterThan((throttled.bytes / 4096) * 1000 * 0.7);
         const sliced = await inject('slicer', { average_size: 64, size_variation: 0, delay: 10_000 });
         expect(sliced.bytes).toBeGreaterThan(4000);
-        expect(sliced.reads).toBeGreaterThan(sliced.bytes / 64 / 2);
+        // 64-byte slices 10 ms apart arrive as many reads (a quarter of them at least, however busy the reader).
+        expect(sliced.reads).toBeGreaterThan(sliced.bytes / 64 / 4);
+        expect(plain.reads).toBeLessThan(sliced.reads / 4);
         const cut = await inject('limit_data', { bytes: 100 });
         expect(cut.bytes).toBe(100);
       } finally {
