@@ -28,14 +28,31 @@ export interface DrillBench {
   stop(): Promise<void>;
 }
 
+export interface DrillBenchOptions {
+  /**
+   * `short` (the default): the seeds' policy except that health checks failing for 12 s (not 5 min)
+   * roll back, 10 s without migration progress is a stall (not 1 h) and a circuit breaker open for
+   * 10 s (not 1 min) disables its tool: the short version of the drills. `off`: a policy without
+   * rules, so that Failsafe decides nothing (every drill must then fail).
+   */
+  readonly policy?: 'short' | 'off';
+}
+
+/** The seeds' policy shortened for CI (see DrillBenchOptions), or none at all. */
+const policyText = (policy: 'short' | 'off'): string =>
+  policy === 'off'
+    ? 'version: 1\nrules: {}\n'
+    : readFileSync(seedsPolicy, 'utf8')
+        .replace(/(when: health_failing_for\n\s+threshold:) 300/, '$1 12')
+        .replace(/(when: migration_stalled_for\n\s+threshold:) 3600/, '$1 10')
+        .replace(/(when: circuit_breaker_open_for\n\s+threshold:) 60/, '$1 10');
+
 /**
  * The real thing on loopback, shaped like drills/sample-fleet/drill-fleet.yaml on free ports:
  * `failsafe serve --fleet` with the sample service probed every second, calling inventory through
- * Toxiproxy (started by serve), and the seeds' policy except that health checks failing for 12 s
- * (not 5 min) roll back and 10 s without migration progress is a stall (not 1 h): the short
- * version of the drills.
+ * Toxiproxy (started by serve) or, in v1.0.0, directly (its replica), under the short policy or none.
  */
-export async function startDrillBench(): Promise<DrillBench> {
+export async function startDrillBench(options: DrillBenchOptions = {}): Promise<DrillBench> {
   const dir = mkdtempSync(join(tmpdir(), 'failsafe-drill-'));
   const [service, inventory, link, api] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const fleet = join(dir, 'fleet.yaml');
@@ -53,7 +70,9 @@ export async function startDrillBench(): Promise<DrillBench> {
       `    releasesDir: ${releasesDir}`,
       `    port: ${service}`,
       '    probeTool: time',
-      `    env: { SAMPLE_DEPENDENCY_URL: "http://127.0.0.1:${link}" }`,
+      '    env:',
+      `      SAMPLE_DEPENDENCY_URL: "http://127.0.0.1:${link}"`,
+      `      SAMPLE_DEPENDENCY_REPLICA_URL: "http://127.0.0.1:${inventory}"`,
       'toxiproxy:',
       `  api: 127.0.0.1:${api}`,
       '  proxies:',
@@ -64,12 +83,7 @@ export async function startDrillBench(): Promise<DrillBench> {
     ].join('\n'),
   );
   const policy = join(dir, 'policy.yaml');
-  writeFileSync(
-    policy,
-    readFileSync(seedsPolicy, 'utf8')
-      .replace(/(when: health_failing_for\n\s+threshold:) 300/, '$1 12')
-      .replace(/(when: migration_stalled_for\n\s+threshold:) 3600/, '$1 10'),
-  );
+  writeFileSync(policy, policyText(options.policy ?? 'short'));
   const dataDir = join(dir, 'data');
   const log: string[] = [];
   const approverToken = newToken();

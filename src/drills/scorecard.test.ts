@@ -45,6 +45,11 @@ describe('expectations', () => {
       passed: false,
       detail: 'a rollback started after 2.2 s',
     });
+    const awaitingApproval = { ...seen, rollbackStarted: undefined, decided: { ...seen.decided!, mode: 'manual' } };
+    expect(judge({ expect: 'no_rollback', during: 60_000 }, awaitingApproval)).toMatchObject({
+      passed: false,
+      detail: 'a manual rollback was decided after 2.0 s (rule error_rate_critical)',
+    });
     expect(judge({ expect: 'release_after', release: 'v2.0.0' }, seen)).toMatchObject({
       passed: false,
       detail: 'the service runs v1.0.0',

@@ -100,7 +100,15 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
       const started = since(seen.rollbackStarted);
       if (started !== undefined && started <= expectation.during)
         return { expectation: name, passed: false, detail: `a rollback started after ${s(started)}` };
-      return { expectation: name, passed: true, detail: 'no rollback started' };
+      // A manual rollback awaiting approval never starts here, and is a false positive all the same.
+      const decided = seen.decided?.mode === 'disable_feature' ? undefined : since(seen.decided?.at);
+      if (decided !== undefined && decided <= expectation.during)
+        return {
+          expectation: name,
+          passed: false,
+          detail: `a ${seen.decided!.mode} rollback was decided after ${s(decided)} (rule ${seen.decided!.rule})`,
+        };
+      return { expectation: name, passed: true, detail: 'no rollback decided or started' };
     }
     case 'release_after':
       return {

@@ -11,7 +11,8 @@ const file = process.argv[2];
 if (!file) {
   process.stderr.write(
     'usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS and MCP_DISABLE_AGENTS disable tools and' +
-      ' agents, MCP_LEGACY_MODE=true serves only the legacy tools, SAMPLE_DEPENDENCY_URL adds a dependency)\n',
+      ' agents, MCP_LEGACY_MODE=true serves only the legacy tools, SAMPLE_DEPENDENCY_URL adds a dependency,' +
+      ' SAMPLE_DEPENDENCY_REPLICA_URL its replica)\n',
   );
   process.exit(2);
 }
@@ -34,8 +35,11 @@ const names = (value: string | undefined) =>
 const disabledTools = names(process.env.MCP_DISABLE_TOOLS);
 const disabledAgents = names(process.env.MCP_DISABLE_AGENTS);
 const legacyMode = process.env.MCP_LEGACY_MODE === 'true';
-const dependencyUrl = process.env.SAMPLE_DEPENDENCY_URL || undefined;
 const behaviour = parsed.data;
+const dependencyUrl =
+  (behaviour.dependency === 'replica'
+    ? process.env.SAMPLE_DEPENDENCY_REPLICA_URL
+    : process.env.SAMPLE_DEPENDENCY_URL) || undefined;
 const flags = { disabledTools, disabledAgents, legacyMode };
 const server = createSampleServer({ release: descriptor.release, behaviour, ...flags, dependencyUrl });
 server.http.listen(port, '127.0.0.1', () =>

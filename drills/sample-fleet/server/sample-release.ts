@@ -15,8 +15,17 @@ export const sampleReleaseSchema = z.strictObject({
   /** A tools/list that breaks the protocol (an input schema that is not an object). */
   protocolBreak: z.enum(['none', 'invalid_tool_schema']).default('none'),
   crashAtStart: z.boolean().default(false),
-  /** A tool whose every call fails, so its circuit breaker keeps opening. */
-  failingTool: z.string().optional(),
+  /**
+   * A tool whose downstream (refund's payment provider, say) fails every call: its circuit breaker
+   * opens after three failures and stays open, each trial call failing again, while the tool
+   * answers from its fallback (the request queued). Its calls do not fail; the feature does nothing.
+   */
+  failingDownstream: z.string().optional(),
+  /**
+   * Where the release reads inventory: `primary`, through SAMPLE_DEPENDENCY_URL (the link drills put
+   * faults on), or `replica`, at SAMPLE_DEPENDENCY_REPLICA_URL (another path, which v1.0.0 uses).
+   */
+  dependency: z.enum(['primary', 'replica']).default('primary'),
 });
 
 export type SampleRelease = z.infer<typeof sampleReleaseSchema>;

@@ -47,8 +47,9 @@ const TOOLS: readonly Tool[] = [
   { name: 'time', legacy: true, description: 'The server time', input: {}, run: () => new Date().toISOString() },
 ];
 
+/** Failures in a row that open a breaker, and how long it stays open before a trial call. */
 const BREAKER_FAILURES = 3;
-const BREAKER_OPEN_MS = 5_000;
+const BREAKER_RETRY_MS = 5_000;
 
 export interface SampleServerOptions {
   readonly release: string;
@@ -119,7 +120,8 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     name: 'mcp_request_duration_seconds',
     help: 'MCP request duration',
     labelNames: ['method'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    // 1.5 s: a P95 between 1 and 2 s reads as about 1.5 s, not as just under the seeds' 2 s.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 5, 10, 30],
     registers: [registry],
   });
   const toolRequests = new Counter({
@@ -128,14 +130,16 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
     labelNames: ['tool', 'status'],
     registers: [registry],
   });
-  const breakers = new Map<string, { failures: number; openUntil: number }>();
+  /** Circuit breakers of the tools' downstream calls: failures in a row, and when to try again once open. */
+  const breakers = new Map<string, { failures: number; retryAt: number }>();
+  const isOpen = (breaker: { failures: number }) => breaker.failures >= BREAKER_FAILURES;
   new Gauge({
     name: 'mcp_circuit_breaker_open',
     help: '1 while the tool circuit breaker is open',
     labelNames: ['tool'],
     registers: [registry],
     collect() {
-      for (const [tool, state] of breakers) this.set({ tool }, state.openUntil > performance.now() ? 1 : 0);
+      for (const [tool, breaker] of breakers) this.set({ tool }, isOpen(breaker) ? 1 : 0);
     },
   });
   new Gauge({
@@ -155,32 +159,38 @@ export function createSampleServer(options: SampleServerOptions): SampleServer {
 
   const tools = TOOLS.filter((t) => !disabledTools.includes(t.name) && (!legacyMode || t.legacy));
 
+  /**
+   * The downstream call of `failingDownstream` behind its breaker: it fails every time, so once
+   * open the breaker stays open (each trial call after BREAKER_RETRY_MS fails again).
+   */
+  function callFailingDownstream(tool: string): void {
+    const breaker = breakers.get(tool) ?? { failures: 0, retryAt: 0 };
+    breakers.set(tool, breaker);
+    if (isOpen(breaker) && breaker.retryAt > performance.now()) return;
+    breaker.failures += 1;
+    if (isOpen(breaker)) breaker.retryAt = performance.now() + BREAKER_RETRY_MS;
+  }
+
+  const failed = (tool: Tool, why = ''): CallToolResult => ({
+    isError: true,
+    content: [{ type: 'text', text: `${tool.name} failed (release ${release})${why}` }],
+  });
+
   async function call(tool: Tool, args: Record<string, unknown>): Promise<CallToolResult> {
     const started = performance.now();
-    const breaker = breakers.get(tool.name) ?? { failures: 0, openUntil: 0 };
-    breakers.set(tool.name, breaker);
     let outcome: CallToolResult;
-    if (breaker.openUntil > performance.now()) {
-      outcome = { isError: true, content: [{ type: 'text', text: `circuit breaker for ${tool.name} is open` }] };
+    if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
+    if (tool.name === behaviour.failingDownstream) {
+      callFailingDownstream(tool.name);
+      // The fallback: not an error for the caller, but the request is only queued.
+      outcome = {
+        content: [{ type: 'text', text: `${tool.name} queued (release ${release}): its downstream failed` }],
+      };
     } else {
-      if (behaviour.addedLatencyMs > 0) await sleep(behaviour.addedLatencyMs);
       const unreachable = dependencyUrl && tool.name === 'lookup_item' ? await ping(dependencyUrl, 10_000) : undefined;
-      const fails =
-        unreachable !== undefined || tool.name === behaviour.failingTool || Math.random() < behaviour.errorRate;
-      outcome = fails
-        ? {
-            isError: true,
-            content: [
-              {
-                type: 'text',
-                text: `${tool.name} failed (release ${release})${unreachable ? `: ${unreachable}` : ''}`,
-              },
-            ],
-          }
-        : { content: [{ type: 'text', text: tool.run(args) }] };
-      breaker.failures = fails ? breaker.failures + 1 : 0;
-      if (breaker.failures >= BREAKER_FAILURES)
-        Object.assign(breaker, { failures: 0, openUntil: performance.now() + BREAKER_OPEN_MS });
+      if (unreachable !== undefined) outcome = failed(tool, `: ${unreachable}`);
+      else if (Math.random() < behaviour.errorRate) outcome = failed(tool);
+      else outcome = { content: [{ type: 'text', text: tool.run(args) }] };
     }
     const status = outcome.isError ? 'error' : 'ok';
     toolRequests.inc({ tool: tool.name, status });
