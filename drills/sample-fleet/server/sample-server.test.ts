@@ -29,7 +29,7 @@ describe('the sample server: each bad release fails one way', () => {
   const openBreakers = (samples: ReturnType<typeof parsePrometheusText>) =>
     samples.filter((m) => m.name === 'mcp_circuit_breaker_open' && m.value === 1).map((m) => m.labels.tool);
 
-  it("v2.0.0-breaker: refund's breaker opens and stays open; refund answers from its fallback, no call fails", async () => {
+  it("v2.0.0-breaker: refund's breaker opens and stays open; refund answers from its fallback", async () => {
     const { call, metrics } = await start({ failingDownstream: 'refund' });
     const results = [];
     for (let i = 0; i < 6; i += 1) results.push(await call('refund', { orderId: 'o-1', amount: 5 }));
