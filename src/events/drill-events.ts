@@ -23,6 +23,8 @@ export const drillEvents = [
       drill: identifier,
       trigger: z.enum(['schedule', 'manual']),
       scheduledFor: timestamp.optional(),
+      // Which process runs it: a run whose process is gone is closed as aborted by the next runner.
+      runner: z.strictObject({ host: z.string().min(1).max(255), pid: z.number().int().positive() }).optional(),
     }),
   ),
   defineEvent(
@@ -58,6 +60,7 @@ export const drillEvents = [
       outcome: z.enum(['passed', 'failed', 'aborted']),
       timeToDetectMs: milliseconds.optional(),
       timeToRecoverMs: milliseconds.optional(),
+      abortReason: detail.optional(),
     }),
   ),
 ] as const;
