@@ -131,6 +131,7 @@ async function finish(run: DrillRun, state: DrillRunState): Promise<Scorecard> {
       ...(timeToDetectMs !== undefined && { timeToDetectMs }),
       ...(timeToRecoverMs !== undefined && { timeToRecoverMs }),
       ...(abortReason && { abortReason: abortReason.slice(0, 4000) }),
+      service,
     },
   });
   for await (const sample of store.readStream(healthStream(service), { direction: 'backwards', maxCount: 2000 })) {

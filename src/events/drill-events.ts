@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorName, identifier, label, milliseconds, timestamp } from './common-schemas.js';
+import { actorName, identifier, label, milliseconds, serviceName, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 const run = { runId: identifier };
@@ -61,6 +61,8 @@ export const drillEvents = [
       timeToDetectMs: milliseconds.optional(),
       timeToRecoverMs: milliseconds.optional(),
       abortReason: detail.optional(),
+      // The drill's target: the policy's health windows of it start afresh (the drill's samples judge nothing after it).
+      service: serviceName.optional(),
     }),
   ),
 ] as const;
