@@ -99,9 +99,6 @@ async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFl
   }
 }
 
-/** Copies of one signal (npx forwards the terminal's Ctrl-C that also reached Failsafe) count once. */
-const SAME_SIGNAL_MS = 250;
-
 /**
  * Ctrl-C (or SIGTERM) during a drill: the first aborts it and waits for its cleanup (exit 2); the
  * second only says that cleanup is under way; a third quits at once, leaving what the cleanup had
@@ -110,10 +107,7 @@ const SAME_SIGNAL_MS = 250;
 function interruptible(): { signal: AbortSignal; dispose(): void } {
   const aborting = new AbortController();
   let count = 0;
-  let last = -Infinity;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (performance.now() - last < SAME_SIGNAL_MS) return;
-    last = performance.now();
     count += 1;
     if (count === 1) {
       say(`${signal}: cleaning up, please wait (faults removed, tools enabled, the target restored)...`);
