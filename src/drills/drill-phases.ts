@@ -48,6 +48,8 @@ export async function faults(run: DrillRun): Promise<void> {
   const faultAt = run.now();
   run.seen = { ...run.seen, faultAt };
   const during = run.loads.run('during', run.drill.load.during, `${run.proxyUrl}/mcp`);
+  // Awaited below; when the phase is aborted before, a k6 failure must not crash the runner.
+  during.catch(() => undefined);
   const plan = run.faults
     .flatMap((fault) => [
       { at: fault.at, act: () => injectFault(run, fault) },
