@@ -67,7 +67,7 @@ const drillRun = () =>
   );
 
 describe("a drill's cleanup and the decisions it caused", () => {
-  it('rejects its own manual decision awaiting approval, naming the run, so that it blocks nothing after the drill', async () => {
+  it('rejects its own manual decision awaiting approval, naming the run: it blocks nothing after', async () => {
     await decideManual('rb-own');
     const run = drillRun();
     run.seen = { ...run.seen, faultAt: 1, ownDecisions: ['rb-own'] };

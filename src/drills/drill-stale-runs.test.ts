@@ -32,7 +32,7 @@ const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
 const close = () => closeStaleRuns(store, { now: new Date(), actor: 'drill:run-next', log: () => {} });
 
 describe('runs whose runner is gone', () => {
-  it('are finished as aborted, with the reason, by the next runner; live and finished runs are left alone', async () => {
+  it('are finished as aborted, with why, by the next runner; live and finished runs are left alone', async () => {
     await start('run-killed', deadPid());
     await start('run-live', process.pid);
     await start('run-done', deadPid());
