@@ -14,13 +14,14 @@ export class DrillLoads {
   constructor(
     private readonly drill: Drill,
     private readonly say: (line: string) => void,
+    private readonly start: typeof runK6 = runK6,
   ) {}
 
   /** Runs the drill's load against `targetUrl` for one phase; resolves with its summary. */
   run(phase: LoadPhase, durationMs: number, targetUrl: string): Promise<LoadSummary> {
     const { load, scriptPath } = this.drill;
     const options = { targetUrl, rate: load.rate, vus: load.vus, tools: load.tools, durationMs };
-    const run = runK6(scriptPath, options);
+    const run = this.start(scriptPath, options);
     this.running.add(run);
     this.ends.push(run.done.catch(() => undefined));
     if (this.stopping) this.stop(run);

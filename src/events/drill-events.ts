@@ -61,7 +61,7 @@ export const drillEvents = [
       timeToDetectMs: milliseconds.optional(),
       timeToRecoverMs: milliseconds.optional(),
       abortReason: detail.optional(),
-      // The drill's target: the policy's health windows of it start afresh (the drill's samples judge nothing after it).
+      // The drill's target: its health windows start afresh (the drill's samples judge nothing after it).
       service: serviceName.optional(),
     }),
   ),
