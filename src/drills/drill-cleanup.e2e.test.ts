@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +153,17 @@ describe.skipIf(missing.length > 0)('drills leave nothing behind (real sample fl
     expect(isRollbackActive(state)).toBe(false);
   }, 300_000);
 
+  it('a manual rollback a drill left unapproved is rejected at its cleanup: the next drill is not blocked', async () => {
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    // No approver: the policy's manual decision on the stalled migration stays awaiting approval.
+    const unapproved = await runDrill(short('stalled-migration'), { ...bench, approver: undefined, log });
+    expect(unapproved.outcome).toBe('failed');
+    const next = await runDrill(short('high-error-rate'), { ...bench, log });
+    expect([next.outcome, next.abortReason], lines.join('\n')).toEqual(['passed', undefined]);
+    expect(lines.join('\n')).toMatch(/cleanup: manual rollback rb-\w+ \(awaiting_approval\) rejected/);
+  }, 300_000);
+
   it('SIGTERM to serve during a drill it runs: the drill is aborted and cleaned up before serve exits', async () => {
     // A bench of its own, whose fleet a real `failsafe serve --drills` process adopts.
     const own = await startDrillBench();
@@ -183,6 +203,7 @@ describe.skipIf(missing.length > 0)('drills leave nothing behind (real sample fl
       if (serve.exitCode === null) serve.kill('SIGKILL');
       await own.store.close();
       await ProcessDriver.stopAllRecorded(join(own.dataDir, 'fleet'));
+      for (const dir of [join(drills, '..'), join(own.dataDir, '..')]) rmSync(dir, { recursive: true, force: true });
     }
   }, 200_000);
 });
