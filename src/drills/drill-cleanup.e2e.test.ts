@@ -153,7 +153,7 @@ describe.skipIf(missing.length > 0)('drills leave nothing behind (real sample fl
     expect(isRollbackActive(state)).toBe(false);
   }, 300_000);
 
-  it('a manual rollback a drill left unapproved is rejected at its cleanup: the next drill is not blocked', async () => {
+  it('a manual rollback a drill left unapproved is rejected at cleanup: the next drill is not blocked', async () => {
     const lines: string[] = [];
     const log = (line: string) => lines.push(line);
     // No approver: the policy's manual decision on the stalled migration stays awaiting approval.

@@ -26,7 +26,7 @@ function fakeK6() {
 }
 
 describe("a drill's load runs", () => {
-  it('are each stopped once, however often the drill stops them (k6 stopped twice ends without a summary)', async () => {
+  it('are each stopped once, however often the drill stops them (k6 stopped twice loses its summary)', async () => {
     const k6 = fakeK6();
     const loads = new DrillLoads(drill, () => {}, k6.start);
     const during = loads.run('during', 60_000, 'http://127.0.0.1:9/mcp');
@@ -38,7 +38,7 @@ describe("a drill's load runs", () => {
     expect(loads.summaries.during).toEqual(summary);
   });
 
-  it('once the drill is stopping, a run started late is stopped at once, and the drill waits for every run', async () => {
+  it('once the drill is stopping, a late run is stopped at once, and the drill waits for every run', async () => {
     const k6 = fakeK6();
     const loads = new DrillLoads(drill, () => {}, k6.start);
     loads.stopAll();
