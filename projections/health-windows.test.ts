@@ -52,6 +52,22 @@ describe('health windows', () => {
   });
 });
 
+describe("a drill's samples", () => {
+  it('judge nothing once the drill on the service has ended: its windows start afresh, same release', () => {
+    const finished = (service?: string) =>
+      recorded({ type: 'DrillFinished', data: { runId: 'run-1', outcome: 'passed', ...(service && { service }) } });
+    const state = foldProjection(healthWindowsProjection(600), [
+      sample('v1', 1),
+      sample('v1', 2),
+      finished('other'),
+      finished(),
+    ]);
+    expect(state.services.svc!.samples).toHaveLength(2);
+    const after = foldProjection(healthWindowsProjection(600), [sample('v1', 1), finished('svc'), sample('v1', 3)]);
+    expect(after.services.svc!.samples.map((s) => s.at % 60_000)).toEqual([3000]);
+  });
+});
+
 describe('window latency', () => {
   const point = (p95: number, requests: number) =>
     ({ id: 'x', at: 0, healthy: true, release: 'v', requests, p95, openBreakers: [] }) as unknown as SamplePoint;

@@ -76,13 +76,14 @@ function add(health: ServiceHealth, point: SamplePoint, retainMs: number): void 
 /**
  * Recent health samples per service, bounded to `retainSeconds` (the longest window any rule
  * reads). A new release (deployment started, rollback completed) starts the windows afresh and
- * only its own samples count, so figures of the previous release never count against the next.
+ * only its own samples count, so figures of the previous release never count against the next;
+ * so does the end of a drill on the service (its samples were taken under its faults).
  */
 export function healthWindowsProjection(retainSeconds: number): Projection<HealthWindowsState> {
   const retainMs = retainSeconds * 1000;
   return {
     name: 'health-windows',
-    version: 2,
+    version: 3,
     get initialState(): HealthWindowsState {
       return { asOf: 0, services: {} };
     },
@@ -96,6 +97,12 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
       }
       if (event.type === 'RollbackCompleted') {
         state.services[event.data.service] = { release: event.data.release, samples: [] };
+        return state;
+      }
+      // A drill's samples were taken under its faults: they do not judge the service once it has ended.
+      if (event.type === 'DrillFinished' && event.data.service) {
+        const current = state.services[event.data.service];
+        if (current) state.services[event.data.service] = { release: current.release, samples: [] };
         return state;
       }
       if (event.type === 'DeploymentHealthy' || event.type === 'DeploymentFailed') {

@@ -190,7 +190,7 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
   const health = healthWindowsProjection(retainSecondsFor(policy));
   return {
     name: 'rollback-decisions',
-    version: 2,
+    version: 3,
     get initialState(): RollbackDecisionsState {
       return {
         services: serviceStateProjection.initialState,

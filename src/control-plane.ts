@@ -208,7 +208,7 @@ export async function startControlPlane(
         });
         await scheduler.start();
         stops.push(() => scheduler.stop());
-        stops.push(() => aborting.abort());
+        stops.push(() => aborting.abort('Failsafe is shutting down'));
         log(`drills: scheduled from ${drillsDir}`);
       }
     }

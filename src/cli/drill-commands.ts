@@ -16,6 +16,7 @@ import { action, named, positiveInteger, say, withDataDir, withStore } from './c
 import { systemClock } from '../runtime/clock.js';
 import { connect, serverUrl, type FrontDoorClient } from './front-door-client.js';
 import { TimedOut } from './client-command.js';
+import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -104,11 +105,42 @@ async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFl
   }
 }
 
+/**
+ * Ctrl-C (or SIGTERM) during a drill: the first aborts it and waits for its cleanup (exit 2); the
+ * second only says that cleanup is under way; a third quits at once, leaving what the cleanup had
+ * not done yet (the next drill run removes its toxics and closes the run as aborted).
+ */
+function interruptible(): { signal: AbortSignal; dispose(): void } {
+  const aborting = new AbortController();
+  let count = 0;
+  const interrupt = (signal: NodeJS.Signals) => {
+    count += 1;
+    if (count === 1) {
+      say(`${signal}: cleaning up, please wait (faults removed, tools enabled, the target restored)...`);
+      aborting.abort(`interrupted by ${signal}`);
+    } else if (count === 2) say(`${signal}: still cleaning up, please wait; once more quits without cleaning up`);
+    else {
+      say(`${signal}: quitting without cleaning up; \`failsafe status\` shows what the drill left`);
+      process.exit(128 + (constants.signals[signal] ?? 2));
+    }
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  return {
+    signal: aborting.signal,
+    dispose() {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+    },
+  };
+}
+
 const runCommand = () =>
   drillsOption(withDataDir(new Command('run')))
     .description(
       'run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; ' +
-        'exit 0 passed, 1 failed, 2 aborted',
+        'exit 0 passed, 1 failed, 2 aborted. Ctrl-C aborts it and cleans up (exit 2); ' +
+        'a third Ctrl-C quits without cleaning up',
     )
     .argument('<drill>', 'a drill name (drills/<name>.yaml) or a path')
     .option('--fleet <file>', "the fleet file `serve` runs (the target's address)", process.env.FAILSAFE_FLEET)
@@ -136,13 +168,7 @@ const runCommand = () =>
           const s = fleet.services[service];
           return s?.driver === 'process' && s.port > 0 ? `http://127.0.0.1:${s.port}` : undefined;
         };
-        const aborting = new AbortController();
-        const interrupt = () => {
-          say('interrupted: healing the faults and restoring the target before exiting...');
-          aborting.abort();
-        };
-        process.once('SIGINT', interrupt);
-        process.once('SIGTERM', interrupt);
+        const interrupts = interruptible();
         try {
           await withStore(flags.dataDir, async (store) => {
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
@@ -157,7 +183,7 @@ const runCommand = () =>
               dataDir: dataDirOf(flags.dataDir),
               addressOf,
               log: say,
-              signal: aborting.signal,
+              signal: interrupts.signal,
               toxiproxyUrl,
               approver,
             });
@@ -166,8 +192,7 @@ const runCommand = () =>
             process.exitCode = exitCodeOf(card);
           });
         } finally {
-          process.off('SIGINT', interrupt);
-          process.off('SIGTERM', interrupt);
+          interrupts.dispose();
         }
       }),
     );

@@ -52,6 +52,10 @@ export const serveCommand = (): Command =>
           }
           const signal = await untilSignal();
           say(`${signal}: shutting down (in-flight requests get up to ${config.shutdownGraceSeconds} s)`);
+          // A drill under way cleans up before Failsafe exits: another signal must not cut that short.
+          const patience = (again: NodeJS.Signals) => say(`${again}: still shutting down, please wait`);
+          process.on('SIGINT', patience);
+          process.on('SIGTERM', patience);
           await plane.stop();
         },
       ),

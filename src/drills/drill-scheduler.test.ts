@@ -160,10 +160,11 @@ describe('the drill scheduler', () => {
     const dead = await collect(store.readStream('drill-run-dead'));
     expect(dead.map((e) => [e.type, e.data])).toEqual([
       ['DrillStarted', expect.anything()],
-      ['DrillStepRecorded', expect.objectContaining({ step: 'runner', status: 'failed', detail: expect.any(String) })],
-      ['DrillFinished', { runId: 'run-dead', outcome: 'aborted' }],
+      ['DrillFinished', { runId: 'run-dead', outcome: 'aborted', abortReason: expect.any(String) }],
     ]);
-    expect((dead[1]!.data as { detail: string }).detail).toMatch(/stopped renewing the claim of nightly's slot/);
+    expect((dead[1]!.data as { abortReason: string }).abortReason).toMatch(
+      /stopped renewing the claim of nightly's slot/,
+    );
     const schedule = await collect(store.readStream('drill-schedule-nightly'));
     expect(schedule.filter((e) => e.type === 'DrillSlotTakenOver').map((e) => e.data)).toEqual([
       expect.objectContaining({ slot, from: 'run-dead', runId: runs[0]!.runId }),

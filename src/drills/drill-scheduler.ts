@@ -8,7 +8,7 @@ import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { parseCron, previousSlot, MONTHLY } from './cron.js';
 import { loadDrill } from './drill-file.js';
-import { abortStaleRun, runCompleted } from './stale-run.js';
+import { abortStaleRun, runCompleted } from './drill-stale-runs.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export const SCHEDULER_ACTOR = 'failsafe:drill-scheduler';

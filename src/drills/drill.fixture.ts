@@ -7,12 +7,30 @@ import { startControlPlane, STORE_FILE, type RunningControlPlane } from '../cont
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { hashToken, newToken } from '../auth/tokens.js';
-import type { McpApprover } from './mcp-approver.js';
+import { loadDrill, type Drill } from './drill-file.js';
+import type { McpApprover } from './drill-mcp-client.js';
 import { freePort, ToxiproxyControl } from './toxiproxy.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
 const seedsPolicy = fileURLToPath(new URL('../../projections/rollback-policy.yaml', import.meta.url));
 export const drillsDir = fileURLToPath(new URL('../../drills/', import.meta.url));
+
+/**
+ * A shipped drill, shortened for CI: less baseline and verification load, and no fault or load
+ * phase longer than `maxMs` (the bench's policy counts 12 s of failing health checks, not 5 min).
+ */
+export const short = (name: string, maxMs = 40_000): Drill => {
+  const drill = loadDrill(`${drillsDir}${name}.yaml`);
+  const cap = (ms: number) => Math.min(ms, maxMs);
+  return {
+    ...drill,
+    load: { ...drill.load, before: 3000, after: 5000, during: cap(drill.load.during) },
+    faults: drill.faults.map((f) => (f.kind === 'toxic' && f.until !== undefined ? { ...f, until: cap(f.until) } : f)),
+    expectations: drill.expectations.map((e) =>
+      'within' in e ? { ...e, within: cap(e.within) } : 'during' in e ? { ...e, during: cap(e.during) } : e,
+    ),
+  };
+};
 
 export interface DrillBench {
   readonly plane: RunningControlPlane;

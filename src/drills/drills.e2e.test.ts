@@ -10,27 +10,10 @@ import { freePort, TOXIPROXY_VERSION, type ToxicSpec } from './toxiproxy.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { decodeEvent, type EventData } from '../events/catalogue.js';
 import { healthStream } from '../probing/health-prober.js';
-import { loadDrill, type Drill } from './drill-file.js';
+import type { Drill } from './drill-file.js';
 import { drillStream, runDrill } from './drill-runner.js';
-import { drillsDir, startDrillBench, type DrillBench } from './drill.fixture.js';
+import { drillsDir, short, startDrillBench, type DrillBench } from './drill.fixture.js';
 import type { Scorecard } from './scorecard.js';
-
-/**
- * A shipped drill, shortened for CI: less baseline and verification load, and no fault or load
- * phase longer than `maxMs` (the bench's policy counts 12 s of failing health checks, not 5 min).
- */
-const short = (name: string, maxMs = 40_000): Drill => {
-  const drill = loadDrill(`${drillsDir}${name}.yaml`);
-  const cap = (ms: number) => Math.min(ms, maxMs);
-  return {
-    ...drill,
-    load: { ...drill.load, before: 3000, after: 5000, during: cap(drill.load.during) },
-    faults: drill.faults.map((f) => (f.kind === 'toxic' && f.until !== undefined ? { ...f, until: cap(f.until) } : f)),
-    expectations: drill.expectations.map((e) =>
-      'within' in e ? { ...e, within: cap(e.within) } : 'during' in e ? { ...e, during: cap(e.during) } : e,
-    ),
-  };
-};
 
 const tools = [
   join(toolsDir(), `k6-${K6_VERSION}`, 'k6'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorName, identifier, label, milliseconds, timestamp } from './common-schemas.js';
+import { actorName, identifier, label, milliseconds, serviceName, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
 
 const run = { runId: identifier };
@@ -34,6 +34,8 @@ export const drillEvents = [
       drill: identifier,
       trigger: z.enum(['schedule', 'manual']),
       scheduledFor: timestamp.optional(),
+      // Which process runs it: a run whose process is gone is closed as aborted by the next runner.
+      runner: z.strictObject({ host: z.string().min(1).max(255), pid: z.number().int().positive() }).optional(),
     }),
   ),
   defineEvent(
@@ -69,6 +71,9 @@ export const drillEvents = [
       outcome: z.enum(['passed', 'failed', 'aborted']),
       timeToDetectMs: milliseconds.optional(),
       timeToRecoverMs: milliseconds.optional(),
+      abortReason: detail.optional(),
+      // The drill's target: its health windows start afresh (the drill's samples judge nothing after it).
+      service: serviceName.optional(),
     }),
   ),
 ] as const;

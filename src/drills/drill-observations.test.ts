@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from '../events/catalogue.js';
+import { eventExamples } from '../events/event-examples.fixture.js';
+import { recordedEvent } from '../../projections/recorded-event.fixture.js';
+import { nothingSeen, observe, settled, type DrillSeen } from './drill-observations.js';
+
+const scope = { service: 'payments', migrationId: 'drill-run-1' };
+const at = (ms: number, event: DomainEvent, stream = 'service-payments') => ({
+  ...recordedEvent(event, { stream }),
+  recordedAt: new Date(ms),
+});
+const fold = (seen: DrillSeen, ...events: ReturnType<typeof at>[]) =>
+  events.reduce((s, e) => observe(s, e, scope).seen, seen);
+
+const decided = (rollbackId: string, mode: 'automatic' | 'manual' = 'automatic'): DomainEvent => ({
+  type: 'RollbackDecided',
+  data: { ...eventExamples.RollbackDecided, rollbackId, mode },
+});
+
+describe('what a drill has seen, folded from the recorded events', () => {
+  it('keeps the first decision, the release rollback and its completion, with their times', () => {
+    const seen = fold(
+      { ...nothingSeen, faultAt: 1000 },
+      at(2000, decided('r-1')),
+      at(2500, { type: 'RollbackStarted', data: eventExamples.RollbackStarted }),
+      at(2600, { type: 'RollbackCompleted', data: { ...eventExamples.RollbackCompleted, rollbackId: 'r-other' } }),
+      at(3000, { type: 'RollbackCompleted', data: eventExamples.RollbackCompleted }),
+      at(4000, decided('r-2', 'manual')),
+    );
+    expect(seen).toMatchObject({
+      decided: { at: 2000, mode: 'automatic', rule: 'error_rate_critical' },
+      rollbackStarted: 2500,
+      releaseRollback: 'r-1',
+      completed: 3000,
+    });
+  });
+
+  it("counts as the drill's own only the decisions made once its faults began", () => {
+    const before = fold(nothingSeen, at(500, decided('r-before')));
+    const seen = fold({ ...before, faultAt: 1000 }, at(2000, decided('r-1')), at(4000, decided('r-2', 'manual')));
+    expect(seen.ownDecisions).toEqual(['r-1', 'r-2']);
+  });
+
+  it('asks for approval of the first decision when it is manual, and says what was decided', () => {
+    const { noticed } = observe({ ...nothingSeen, faultAt: 1 }, at(2000, decided('r-9', 'manual')), scope);
+    expect(noticed).toMatchObject({
+      manual: 'r-9',
+      timeline: { at: 2000, kind: 'decision', label: 'manual decided by error_rate_critical (observed 0.23)' },
+    });
+  });
+
+  it('a restart of the same release (disabling a tool) is not a rollback; a disabled tool is recorded', () => {
+    const seen = fold(
+      nothingSeen,
+      at(1, { type: 'RollbackStarted', data: { ...eventExamples.RollbackStarted, toRelease: 'v2.1.0' } }),
+      at(2, { type: 'FeatureDisabled', data: eventExamples.FeatureDisabled }),
+    );
+    expect(seen.rollbackStarted).toBeUndefined();
+    expect(seen.disabledTools).toEqual([{ tool: 'refund', at: 2 }]);
+  });
+
+  it("sees its own migration's revert only, and nothing of other services", () => {
+    const revert = (migrationId: string): DomainEvent => ({
+      type: 'MigrationReverted',
+      data: { ...eventExamples.MigrationReverted, migrationId },
+    });
+    const seen = fold(
+      nothingSeen,
+      at(5, revert('m-other'), 'migration-m-other'),
+      at(6, decided('r-1'), 'service-other'),
+      at(7, revert('drill-run-1'), 'migration-drill-run-1'),
+    );
+    expect(seen.migrationReverted).toBe(7);
+    expect(seen.decided).toBeUndefined();
+  });
+
+  it('is settled once every expectation that waits has been seen', () => {
+    const expectations = [
+      { expect: 'rollback_decided', mode: 'automatic', within: 30_000 },
+      { expect: 'healthy_after' },
+    ] as const;
+    expect(settled(expectations, nothingSeen)).toBe(false);
+    expect(settled(expectations, fold(nothingSeen, at(1, decided('r-1'))))).toBe(true);
+    expect(settled([{ expect: 'no_rollback', during: 10_000 }], nothingSeen)).toBe(false);
+  });
+});

@@ -1,0 +1,128 @@
+import { hostname } from 'node:os';
+import { WrongExpectedRevision } from '../event-store/errors.js';
+import type { EventStore } from '../event-store/event-store.js';
+import { decodeEvent, encodeEvent, type EventData } from '../events/catalogue.js';
+import { drillStream } from './drill-run.js';
+
+/** A run that started and has not finished. */
+export interface OpenRun {
+  readonly runId: string;
+  readonly startedAt: number;
+  readonly runner?: EventData<'DrillStarted'>['runner'];
+  /** The run stream's last revision: the run is closed only if nothing was recorded since. */
+  readonly revision: bigint;
+}
+
+/** No drill runs this long (the longest timeout is minutes): an older open run's runner is gone, wherever it ran. */
+export const STALE_AFTER_MS = 60 * 60_000;
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Why a run's runner is gone, or undefined while it may still run. */
+export function goneBecause(run: OpenRun, now: number, here = hostname(), alive = processAlive): string | undefined {
+  if (run.runner?.host === here && !alive(run.runner.pid))
+    return `its runner (pid ${run.runner.pid} on ${here}) is gone`;
+  if (now - run.startedAt > STALE_AFTER_MS)
+    return `it started ${Math.round((now - run.startedAt) / 60_000)} min ago and never finished`;
+  return undefined;
+}
+
+/** The runs with DrillStarted and no DrillFinished, read from the whole store. */
+export async function openRuns(store: EventStore): Promise<OpenRun[]> {
+  const open = new Map<string, OpenRun>();
+  for await (const recorded of store.readAll()) {
+    if (!recorded.type.startsWith('Drill') || !recorded.stream.startsWith('drill-')) continue;
+    const event = decodeEvent(recorded);
+    const runId = (event.data as { runId?: string }).runId;
+    if (runId === undefined || recorded.stream !== drillStream(runId)) continue;
+    if (event.type === 'DrillStarted') {
+      const { runner } = event.data;
+      open.set(runId, { runId, startedAt: recorded.recordedAt.getTime(), runner, revision: recorded.revision });
+    } else if (event.type === 'DrillFinished') open.delete(runId);
+    else {
+      const run = open.get(runId);
+      if (run) open.set(runId, { ...run, revision: recorded.revision });
+    }
+  }
+  return [...open.values()];
+}
+
+/**
+ * Records DrillFinished aborted with the reason, at the run stream's revision `after`: of two closers
+ * (or a runner that was alive after all and recorded something) one writes. Returns whether it did.
+ */
+async function closeRun(
+  store: EventStore,
+  runId: string,
+  after: bigint,
+  abortReason: string,
+  context: { readonly actor: string; readonly now: Date },
+): Promise<boolean> {
+  const finished = { type: 'DrillFinished', data: { runId, outcome: 'aborted', abortReason } } as const;
+  try {
+    await store.append(
+      drillStream(runId),
+      [encodeEvent(finished, { actor: context.actor, occurredAt: context.now })],
+      after,
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof WrongExpectedRevision) return false;
+    throw error;
+  }
+}
+
+/**
+ * Closes the runs whose runner is gone (killed, or its machine lost) as aborted, with the reason:
+ * no run stays "running" forever. A run that records anything meanwhile is left alone. Returns the
+ * runs closed. Safe to call from several processes at once: each run is closed once.
+ */
+export async function closeStaleRuns(
+  store: EventStore,
+  options: { readonly now: Date; readonly actor: string; readonly log: (line: string) => void },
+): Promise<string[]> {
+  const closed: string[] = [];
+  for (const run of await openRuns(store)) {
+    const gone = goneBecause(run, options.now.getTime());
+    if (!gone) continue;
+    const abortReason = `closed as aborted by ${options.actor}: ${gone}`;
+    if (!(await closeRun(store, run.runId, run.revision, abortReason, options))) continue;
+    options.log(`drill run ${run.runId} ${abortReason}`);
+    closed.push(run.runId);
+  }
+  return closed;
+}
+
+/**
+ * Ends one run known to be dead (its scheduler's lease lapsed) as aborted with the reason, if it
+ * started and never finished. Returns whether this call closed it.
+ */
+export async function abortStaleRun(
+  store: EventStore,
+  runId: string,
+  reason: string,
+  context: { readonly actor: string; readonly now: Date },
+): Promise<boolean> {
+  let revision: bigint | undefined;
+  let started = false;
+  for await (const recorded of store.readStream(drillStream(runId))) {
+    if (recorded.type === 'DrillFinished') return false;
+    started ||= recorded.type === 'DrillStarted';
+    revision = recorded.revision;
+  }
+  return started && revision !== undefined && closeRun(store, runId, revision, reason, context);
+}
+
+/** Whether a run ran to its verdict (passed or failed): a run that aborted, or never finished, did not run its slot. */
+export async function runCompleted(store: EventStore, runId: string): Promise<boolean> {
+  for await (const recorded of store.readStream(drillStream(runId), { direction: 'backwards', maxCount: 1 }))
+    return recorded.type === 'DrillFinished' && recorded.data.outcome !== 'aborted';
+  return false;
+}
