@@ -1,14 +1,5 @@
 import { spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,18 +11,12 @@ import { isRollbackActive } from '../domain/service.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { encodeEvent } from '../events/catalogue.js';
-import { toolsDir } from '../tools/tools-dir.js';
 import { drillStream, runDrill } from './drill-runner.js';
-import { drillsDir, short, startDrillBench, type DrillBench } from './drill.fixture.js';
+import { drillsDir, missingDrillTools, short, startDrillBench, type DrillBench } from './drill.fixture.js';
 import { toolCount } from './drill-mcp-client.js';
-import { K6_VERSION } from './k6.js';
 import type { Scorecard } from './scorecard.js';
-import { TOXIPROXY_VERSION } from './toxiproxy.js';
 
-const missing = [
-  join(toolsDir(), `k6-${K6_VERSION}`, 'k6'),
-  join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server'),
-].filter((tool) => !existsSync(tool));
+const missing = missingDrillTools();
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin', 'failsafe.js');
 

@@ -1,23 +1,13 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toolsDir } from '../tools/tools-dir.js';
 import { chromiumMissing, layoutProblems, renderInChromium } from './chromium.fixture.js';
 import { loadDrill } from './drill-file.js';
 import { drillReportHtml } from './drill-report.js';
 import { runDrill } from './drill-runner.js';
-import { drillsDir, startDrillBench, type DrillBench } from './drill.fixture.js';
-import { K6_VERSION } from './k6.js';
-import { TOXIPROXY_VERSION } from './toxiproxy.js';
+import { drillsDir, missingDrillTools, startDrillBench, type DrillBench } from './drill.fixture.js';
 
-const tools = [
-  join(toolsDir(), `k6-${K6_VERSION}`, 'k6'),
-  join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server'),
-];
-const missing = tools.filter((tool) => !existsSync(tool));
-if (missing.length > 0 && process.env.CI === 'true')
-  throw new Error(`the drills need the real k6 and Toxiproxy: ${missing.join(', ')} missing; run scripts/provision.sh`);
+const missing = missingDrillTools();
 
 /** With FAILSAFE_RECORD_REPORT_FIXTURE=1 the run's scorecard replaces the unit tests' recorded one. */
 const fixture = fileURLToPath(new URL('./drill-report.fixture.json', import.meta.url));

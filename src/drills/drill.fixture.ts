@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,11 +9,29 @@ import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 import { loadDrill, type Drill } from './drill-file.js';
 import type { McpApprover } from './drill-mcp-client.js';
-import { freePort, ToxiproxyControl } from './toxiproxy.js';
+import { K6_VERSION } from './k6.js';
+import { freePort, TOXIPROXY_VERSION, ToxiproxyControl } from './toxiproxy.js';
+import { toolsDir } from '../tools/tools-dir.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
 const seedsPolicy = fileURLToPath(new URL('../../projections/rollback-policy.yaml', import.meta.url));
 export const drillsDir = fileURLToPath(new URL('../../drills/', import.meta.url));
+
+/**
+ * The real k6 and Toxiproxy the drills run that are not provisioned: the drill tests skip without
+ * them, except in CI, where a missing tool fails the run.
+ */
+export function missingDrillTools(): string[] {
+  const missing = [
+    join(toolsDir(), `k6-${K6_VERSION}`, 'k6'),
+    join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server'),
+  ].filter((tool) => !existsSync(tool));
+  if (missing.length > 0 && process.env.CI === 'true')
+    throw new Error(
+      `the drills need the real k6 and Toxiproxy: ${missing.join(', ')} missing; run scripts/provision.sh`,
+    );
+  return missing;
+}
 
 /**
  * A shipped drill, shortened for CI: less baseline and verification load, and no fault or load

@@ -1,27 +1,18 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toolsDir } from '../tools/tools-dir.js';
-import { K6_VERSION } from './k6.js';
-import { freePort, TOXIPROXY_VERSION, type ToxicSpec } from './toxiproxy.js';
+import { freePort, type ToxicSpec } from './toxiproxy.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { decodeEvent, type EventData } from '../events/catalogue.js';
 import { healthStream } from '../probing/health-prober.js';
 import type { Drill } from './drill-file.js';
 import { drillStream, runDrill } from './drill-runner.js';
-import { drillsDir, short, startDrillBench, type DrillBench } from './drill.fixture.js';
+import { drillsDir, missingDrillTools, short, startDrillBench, type DrillBench } from './drill.fixture.js';
 import type { Scorecard } from './scorecard.js';
 
-const tools = [
-  join(toolsDir(), `k6-${K6_VERSION}`, 'k6'),
-  join(toolsDir(), `toxiproxy-server-${TOXIPROXY_VERSION}`, 'toxiproxy-server'),
-];
-const missing = tools.filter((tool) => !existsSync(tool));
-if (missing.length > 0 && process.env.CI === 'true')
-  throw new Error(`the drills need the real k6 and Toxiproxy: ${missing.join(', ')} missing; run scripts/provision.sh`);
+const missing = missingDrillTools();
 
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 const failsafe = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
