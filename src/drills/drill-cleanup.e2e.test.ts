@@ -20,18 +20,30 @@ const missing = missingDrillTools();
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin', 'failsafe.js');
 
-/** k6 processes running this checkout's load script: a drill must leave none. */
-const k6Left = () =>
-  readdirSync('/proc')
+/**
+ * The k6 processes loading one drill run's own Toxiproxy address (from its prepare step): the run
+ * must leave none. Matched by target, since other drill tests' k6 may run beside this file's.
+ */
+async function k6Left(store: DrillBench['store'], runId: string): Promise<string[]> {
+  const prepared = (await collect(store.readStream(drillStream(runId)))).find(
+    (e) => e.type === 'DrillStepRecorded' && e.data.step === 'prepare' && e.data.status === 'passed',
+  );
+  const listen = / on (127\.0\.0\.1:\d+) in front of /.exec(String(prepared?.data.detail))?.[1];
+  expect(listen, 'the run recorded its Toxiproxy address').toBeDefined();
+  return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .flatMap((pid) => {
       try {
-        const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-        return command.includes('k6') && command.includes(join(root, 'loadtests')) ? [command] : [];
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'k6' &&
+          environ.includes(`TARGET_URL=http://${listen}/mcp`)
+          ? [pid]
+          : [];
       } catch {
         return [];
       }
     });
+}
 
 /** `failsafe drill run <drill>` as a real process against the bench, its output gathered as it comes. */
 function drillProcess(bench: DrillBench, drill: string) {
@@ -85,7 +97,7 @@ async function expectCleanAbort(bench: DrillBench, output: string, signal: strin
   const { state } = await loadStream(bench.store, serviceStream('sample'), serviceDecider);
   expect(state.disabledTools).toEqual([]);
   expect(await toolCount(`${bench.targetAddress}/mcp`)).toBe(5);
-  expect(k6Left()).toEqual([]);
+  expect(await k6Left(bench.store, runId)).toEqual([]);
   return state;
 }
 
@@ -183,7 +195,7 @@ describe.skipIf(missing.length > 0)('drills leave nothing behind (real sample fl
       );
       const card = JSON.parse(readFileSync(join(own.dataDir, 'drills', runId, 'scorecard.json'), 'utf8')) as Scorecard;
       expect([card.outcome, card.abortReason]).toEqual(['aborted', 'Failsafe is shutting down']);
-      expect(k6Left()).toEqual([]);
+      expect(await k6Left(own.store, runId)).toEqual([]);
     } finally {
       if (serve.exitCode === null) serve.kill('SIGKILL');
       await own.store.close();
