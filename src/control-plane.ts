@@ -185,6 +185,7 @@ export async function startControlPlane(
         const scheduler = new DrillScheduler({
           store,
           drillsDir,
+          fleet,
           log,
           clock,
           run: async (drill, context, lost) => {

@@ -42,10 +42,12 @@ describe('what a drill has seen, folded from the recorded events', () => {
   });
 
   it('asks for approval of the first decision when it is manual, and says what was decided', () => {
-    const { noticed } = observe({ ...nothingSeen, faultAt: 1 }, at(2000, decided('r-9', 'manual')), scope);
+    const manual = decided('r-9', 'manual');
+    const exact = { ...manual, data: { ...manual.data, observed: 0.23076923076923078 } } as typeof manual;
+    const { noticed } = observe({ ...nothingSeen, faultAt: 1 }, at(2000, exact), scope);
     expect(noticed).toMatchObject({
       manual: 'r-9',
-      timeline: { at: 2000, kind: 'decision', label: 'manual decided by error_rate_critical (observed 0.23)' },
+      timeline: { at: 2000, kind: 'decision', label: 'manual decided by error_rate_critical (observed 0.231)' },
     });
   });
 

@@ -40,7 +40,9 @@ type Seen = { readonly seen: DrillSeen; readonly noticed?: Noticed };
 
 function rollbackEvent(seen: DrillSeen, event: TypedRecordedEvent, at: number): Seen {
   if (event.type === 'RollbackDecided') {
-    const { rollbackId, mode, rule, observed, threshold } = event.data;
+    const { rollbackId, mode, rule, threshold } = event.data;
+    // Three significant figures: an error rate reads 0.231, not 0.23076923076923078.
+    const observed = Number(event.data.observed.toPrecision(3));
     const own = seen.faultAt > 0 && at >= seen.faultAt ? [...seen.ownDecisions, rollbackId] : seen.ownDecisions;
     if (seen.decided) return { seen: { ...seen, ownDecisions: own } };
     return {

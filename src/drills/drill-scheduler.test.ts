@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FleetConfig } from '../config/fleet-config.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
@@ -115,6 +116,29 @@ describe('the drill scheduler', () => {
       expect.stringMatching(/^drill scheduler: nightly: .*deleted.*trying again at the next check/),
     ]);
     expect(await types('drill-schedule-weekly')).toEqual(['DrillScheduleSet']);
+  });
+
+  it('schedules the drills the fleet can run, and says once why another is not scheduled', async () => {
+    const releasesDir = join(drillsDir, '..', 'releases');
+    for (const release of ['v1.0.0', 'v2']) {
+      mkdirSync(join(releasesDir, release), { recursive: true });
+      writeFileSync(join(releasesDir, release, 'release.yaml'), '');
+    }
+    writeFileSync(
+      join(drillsDir, 'weekly.yaml'),
+      drillFile('0 3 * * 1').replace('drill: nightly', 'drill: weekly').replace('release: v2', 'release: v9'),
+    );
+    const fleet = { services: { sample: { driver: 'process', releasesDir, port: 1 } } } as unknown as FleetConfig;
+    const lines: string[] = [];
+    const s = new DrillScheduler({ store, drillsDir, fleet, log: (line) => lines.push(line), run: async () => {} });
+    await s.tick();
+    await s.tick();
+    await s.stop();
+    expect(lines).toEqual([
+      expect.stringMatching(/^drill scheduler: not scheduled: InvalidDrillFile: .*weekly\.yaml.*no release "v9"/s),
+    ]);
+    expect(await types('drill-schedule-nightly')).toEqual(['DrillScheduleSet']);
+    expect(await types('drill-schedule-weekly')).toEqual([]);
   });
 
   it('runs a drill asked for through the API once, and not again after a restart', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import { claimLapsed, drillScheduleDecider, drillScheduleStream } from '../domain/drill-schedule.js';
+import type { FleetConfig } from '../config/fleet-config.js';
 import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
 import { parseCron, previousSlot, MONTHLY } from './cron.js';
@@ -24,6 +25,8 @@ export interface RunContext {
 export interface DrillSchedulerOptions {
   readonly store: EventStore;
   readonly drillsDir: string;
+  /** The fleet the drills run on: a drill it cannot run (unknown release, service or proxy) is not scheduled. */
+  readonly fleet?: FleetConfig | undefined;
   /**
    * Runs one drill to its end (never throws for a failed drill; a throw is logged). `signal` aborts
    * a scheduled run whose slot another Failsafe took over (its lease lapsed: this one looked dead).
@@ -44,11 +47,26 @@ interface HeldClaim {
   end(): Promise<void>;
 }
 
-/** The drills of a folder and their schedules (`schedule:` in the file; monthly by default). */
-export function scheduledDrills(drillsDir: string): { drill: string; cron: string }[] {
+/**
+ * The drills of a folder and their schedules (`schedule:` in the file; monthly by default), checked
+ * against the fleet when it is known. An invalid file throws, unless `skip` takes it: then the
+ * other drills keep their schedules.
+ */
+export function scheduledDrills(
+  drillsDir: string,
+  options: { readonly fleet?: FleetConfig | undefined; readonly skip?: (error: Error) => void } = {},
+): { drill: string; cron: string }[] {
   return readdirSync(drillsDir)
     .filter((f) => /\.ya?ml$/.test(f))
-    .map((f) => loadDrill(join(drillsDir, f)))
+    .flatMap((f) => {
+      try {
+        return [loadDrill(join(drillsDir, f), options.fleet)];
+      } catch (error) {
+        if (!options.skip) throw error;
+        options.skip(error as Error);
+        return [];
+      }
+    })
     .map((d) => ({ drill: d.drill, cron: d.schedule ?? MONTHLY }));
 }
 
@@ -68,6 +86,8 @@ export class DrillScheduler {
   private readonly clock: Clock;
   /** The runs of the claims this process holds, so that it never takes over its own. */
   private readonly held = new Set<string>();
+  /** The invalid drill files last said, so that each is said once. */
+  private reportedInvalid = new Set<string>();
 
   constructor(private readonly options: DrillSchedulerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -113,12 +133,20 @@ export class DrillScheduler {
   async tick(): Promise<void> {
     const now = this.clock.now();
     let drills: { drill: string; cron: string }[];
+    const invalid = new Set<string>();
     try {
-      drills = scheduledDrills(this.options.drillsDir);
+      drills = scheduledDrills(this.options.drillsDir, {
+        fleet: this.options.fleet,
+        skip: (error) => invalid.add(error.message),
+      });
     } catch (error) {
       this.options.log(`drill scheduler: ${(error as Error).message}`);
       return;
     }
+    // Said once, not at every check, until the file changes.
+    for (const problem of invalid)
+      if (!this.reportedInvalid.has(problem)) this.options.log(`drill scheduler: not scheduled: ${problem}`);
+    this.reportedInvalid = invalid;
     for (const { drill, cron } of drills) {
       // One drill's trouble (the store busy with another Failsafe, say) neither stops the others nor serve.
       await this.claimDue(drill, cron, now).catch((error: Error) =>
