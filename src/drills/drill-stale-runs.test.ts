@@ -4,10 +4,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect } from '../event-store/event-store.contract.js';
+import type { ReadAllOptions } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
+import { encodeEvent, type DomainEvent, type EventData } from '../events/catalogue.js';
 import { drillStream } from './drill-run.js';
-import { closeStaleRuns, goneBecause, STALE_AFTER_MS } from './drill-stale-runs.js';
+import { closeStaleRuns, goneBecause, STALE_AFTER_MS, SWEPT_STREAM } from './drill-stale-runs.js';
 
 let dir: string;
 let store: SqliteEventStore;
@@ -46,6 +47,41 @@ describe('runs whose runner is gone', () => {
       abortReason: expect.stringMatching(/^closed as aborted by drill:run-next: its runner \(pid \d+ on .+\) is gone$/),
     });
     expect(await close()).toEqual([]);
+  });
+
+  it('are found by reading on from where the last sweep stopped, not the whole history again', async () => {
+    await start('run-live', process.pid);
+    await record('run-live', {
+      type: 'DrillStepRecorded',
+      data: { runId: 'run-live', step: 'prepare', status: 'started' },
+    });
+    expect(await close()).toEqual([]);
+    const read: bigint[] = [];
+    const counting = Object.create(store, {
+      readAll: {
+        value: (options?: ReadAllOptions) => {
+          const events = store.readAll(options);
+          return (async function* () {
+            for await (const event of events) {
+              read.push(event.position);
+              yield event;
+            }
+          })();
+        },
+      },
+    }) as SqliteEventStore;
+    await start('run-killed', deadPid());
+    const later = new Date(Date.now() + STALE_AFTER_MS + 60_000);
+    // run-live, open at the first sweep, is carried by it: an hour on, its age closes it too.
+    const closed = await closeStaleRuns(counting, { now: later, actor: 'drill:run-next', log: () => {} });
+    expect(closed.sort()).toEqual(['run-killed', 'run-live']);
+    const [first] = (await collect(store.readStream(SWEPT_STREAM))).map((e) => e.data as EventData<'DrillRunsSwept'>);
+    expect(first).toEqual({
+      position: expect.stringMatching(/^\d+$/),
+      open: [expect.objectContaining({ runId: 'run-live', revision: '1' })],
+    });
+    // The second sweep read the first one's record and run-killed's start: nothing from before.
+    expect(read).toEqual([BigInt(first!.position) + 1n, BigInt(first!.position) + 2n]);
   });
 
   it('on another machine, are judged by age: none runs longer than an hour', () => {

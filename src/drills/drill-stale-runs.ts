@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { WrongExpectedRevision } from '../event-store/errors.js';
-import type { EventStore } from '../event-store/event-store.js';
+import type { EventStore, ExpectedRevision } from '../event-store/event-store.js';
 import { decodeEvent, encodeEvent, type EventData } from '../events/catalogue.js';
 import { drillStream } from './drill-run.js';
 
@@ -34,10 +34,42 @@ export function goneBecause(run: OpenRun, now: number, here = hostname(), alive 
   return undefined;
 }
 
-/** The runs with DrillStarted and no DrillFinished, read from the whole store. */
-export async function openRuns(store: EventStore): Promise<OpenRun[]> {
-  const open = new Map<string, OpenRun>();
-  for await (const recorded of store.readAll()) {
+/** Where the sweeps record how far they have read (DrillRunsSwept). */
+export const SWEPT_STREAM = 'drill-runs-swept';
+/** More open runs than this are not recorded (DrillRunsSwept's bound): the next sweep reads from the last position. */
+const MAX_OPEN = 10_000;
+
+/** The runs open as of `position`, and the sweep stream's revision to append the next sweep at. */
+interface Sweep {
+  readonly position: bigint | undefined;
+  readonly open: Map<string, OpenRun>;
+  readonly revision: ExpectedRevision;
+}
+
+async function lastSweep(store: EventStore): Promise<Sweep> {
+  for await (const recorded of store.readStream(SWEPT_STREAM, { direction: 'backwards', maxCount: 1 })) {
+    const event = decodeEvent(recorded);
+    if (event.type !== 'DrillRunsSwept') break;
+    const open = event.data.open.map((r) => ({ ...r, revision: BigInt(r.revision) }));
+    return {
+      position: BigInt(event.data.position),
+      open: new Map(open.map((r) => [r.runId, r])),
+      revision: recorded.revision,
+    };
+  }
+  return { position: undefined, open: new Map(), revision: 'no_stream' };
+}
+
+/**
+ * The runs with DrillStarted and no DrillFinished: those the last sweep left open, updated with what
+ * was recorded since (the whole store the first time only). Returns the position read up to.
+ */
+export async function openRuns(store: EventStore, from: Sweep): Promise<{ open: OpenRun[]; position?: bigint }> {
+  const open = new Map(from.open);
+  let position = from.position;
+  const after = from.position === undefined ? {} : { fromPosition: from.position + 1n };
+  for await (const recorded of store.readAll(after)) {
+    position = recorded.position;
     if (!recorded.type.startsWith('Drill') || !recorded.stream.startsWith('drill-')) continue;
     const event = decodeEvent(recorded);
     const runId = (event.data as { runId?: string }).runId;
@@ -51,7 +83,7 @@ export async function openRuns(store: EventStore): Promise<OpenRun[]> {
       if (run) open.set(runId, { ...run, revision: recorded.revision });
     }
   }
-  return [...open.values()];
+  return { open: [...open.values()], ...(position !== undefined && { position }) };
 }
 
 /**
@@ -82,20 +114,42 @@ async function closeRun(
 /**
  * Closes the runs whose runner is gone (killed, or its machine lost) as aborted, with the reason:
  * no run stays "running" forever. A run that records anything meanwhile is left alone. Returns the
- * runs closed. Safe to call from several processes at once: each run is closed once.
+ * runs closed. Safe to call from several processes at once: each run is closed once. Each sweep
+ * records how far it read, so that the next one reads only what came after.
  */
 export async function closeStaleRuns(
   store: EventStore,
   options: { readonly now: Date; readonly actor: string; readonly log: (line: string) => void },
 ): Promise<string[]> {
+  const sweep = await lastSweep(store);
+  const { open, position } = await openRuns(store, sweep);
   const closed: string[] = [];
-  for (const run of await openRuns(store)) {
+  for (const run of open) {
     const gone = goneBecause(run, options.now.getTime());
     if (!gone) continue;
     const abortReason = `closed as aborted by ${options.actor}: ${gone}`;
     if (!(await closeRun(store, run.runId, run.revision, abortReason, options))) continue;
     options.log(`drill run ${run.runId} ${abortReason}`);
     closed.push(run.runId);
+  }
+  if (position === undefined || position === sweep.position || open.length > MAX_OPEN) return closed;
+  // Runs closed just now stay listed: their DrillFinished, after `position`, is read by the next sweep.
+  const stillOpen = open.map(({ runId, startedAt, runner, revision }) => ({
+    runId,
+    startedAt,
+    ...(runner && { runner }),
+    revision: String(revision),
+  }));
+  const swept = { type: 'DrillRunsSwept', data: { position: String(position), open: stillOpen } } as const;
+  try {
+    await store.append(
+      SWEPT_STREAM,
+      [encodeEvent(swept, { actor: options.actor, occurredAt: options.now })],
+      sweep.revision,
+    );
+  } catch (error) {
+    // Another sweep recorded its own meanwhile: the next one reads on from either.
+    if (!(error instanceof WrongExpectedRevision)) throw error;
   }
   return closed;
 }

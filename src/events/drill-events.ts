@@ -4,6 +4,9 @@ import { defineEvent } from './define-event.js';
 
 const run = { runId: identifier };
 const detail = z.string().max(4000);
+/** The process that runs a drill: a run whose process is gone is closed as aborted by the next runner. */
+const runner = z.strictObject({ host: z.string().min(1).max(255), pid: z.number().int().positive() });
+const position = z.string().regex(/^\d{1,20}$/);
 
 /** Every step of a chaos drill, so a scorecard can be rebuilt from history alone. */
 export const drillEvents = [
@@ -35,7 +38,7 @@ export const drillEvents = [
       trigger: z.enum(['schedule', 'manual']),
       scheduledFor: timestamp.optional(),
       // Which process runs it: a run whose process is gone is closed as aborted by the next runner.
-      runner: z.strictObject({ host: z.string().min(1).max(255), pid: z.number().int().positive() }).optional(),
+      runner: runner.optional(),
     }),
   ),
   defineEvent(
@@ -74,6 +77,24 @@ export const drillEvents = [
       abortReason: detail.optional(),
       // The drill's target: its health windows start afresh (the drill's samples judge nothing after it).
       service: serviceName.optional(),
+    }),
+  ),
+  // How far the stale-run sweep has read $all, and the runs it found open there: the next sweep
+  // reads on from that position instead of the whole history.
+  defineEvent(
+    'DrillRunsSwept',
+    z.strictObject({
+      position,
+      open: z
+        .array(
+          z.strictObject({
+            runId: identifier,
+            startedAt: milliseconds,
+            runner: runner.optional(),
+            revision: position,
+          }),
+        )
+        .max(10_000),
     }),
   ),
 ] as const;

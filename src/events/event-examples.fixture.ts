@@ -149,4 +149,8 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   },
   ClockTicked: { at: '2026-11-24T10:00:10.000Z' },
   DrillFinished: { runId: 'run-1', outcome: 'passed', timeToDetectMs: 12_400, timeToRecoverMs: 41_000 },
+  DrillRunsSwept: {
+    position: '1042',
+    open: [{ runId: 'run-2', startedAt: 1_795_000_000_000, runner: { host: 'ops-1', pid: 4242 }, revision: '3' }],
+  },
 };
