@@ -70,9 +70,17 @@ describe('drills scheduled by failsafe serve processes on one store', () => {
   const ofType = async (type: string) => (await drillEvents()).filter((e) => e.type === type);
   const outputs = () => serves.map((s) => s.output).join('\n---\n');
 
+  /** A release of the sample service that exits at start: deploying it fails at once. */
+  const crashing = (release: string) => `release: ${release}\ncommand: ["{node}", "-e", "process.exit(1)"]\n`;
+  const writeRelease = (release: string, manifest: string) => {
+    mkdirSync(join(root, 'releases', release), { recursive: true });
+    writeFileSync(join(root, 'releases', release, 'release.yaml'), manifest);
+  };
+
   /**
-   * A drill due this very minute (its schedule in force for an hour) on a service whose one release
-   * `release.yaml` describes, or none: then the drill starts, cannot deploy, and ends fast.
+   * A drill due this very minute (its schedule in force for an hour) on a service whose releases
+   * exist (the scheduler checks drills against the fleet) and exit at start: the drill starts,
+   * cannot deploy, and ends fast.
    */
   beforeEach(async () => {
     root = mkdtempSync(join(tmpdir(), 'failsafe-serves-'));
@@ -82,6 +90,7 @@ describe('drills scheduled by failsafe serve processes on one store', () => {
     slot = new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
     for (const dir of ['drills', 'loadtests', 'releases', 'data']) mkdirSync(join(root, dir));
     writeFileSync(join(root, 'loadtests', 'load.js'), '');
+    for (const release of ['v1.0.0', 'v2.0.0']) writeRelease(release, crashing(release));
     writeFileSync(
       join(root, 'drills', 'due-now.yaml'),
       [
@@ -141,10 +150,8 @@ describe('drills scheduled by failsafe serve processes on one store', () => {
 
   it('takes over the slot of a serve killed mid-drill: the dead run ends aborted, the slot runs again', async () => {
     // A release that never gets ready: the first run sits in its preparation long enough to be killed in it.
-    const release = join(root, 'releases', 'v1.0.0');
-    mkdirSync(release);
-    writeFileSync(
-      join(release, 'release.yaml'),
+    writeRelease(
+      'v1.0.0',
       'release: v1.0.0\ncommand: ["{node}", "-e", "setTimeout(() => {}, 600000)"]\nreadiness: { timeoutSeconds: 60 }\n',
     );
     const first = await startServe(args);
@@ -157,7 +164,7 @@ describe('drills scheduled by failsafe serve processes on one store', () => {
       type: 'DrillSlotLeaseRenewed',
       data: { drill: 'due-now', runId: dead, leaseUntil: new Date(Date.now() - 1000).toISOString() },
     });
-    rmSync(release, { recursive: true });
+    writeRelease('v1.0.0', crashing('v1.0.0'));
     serves.push(await startServe(args));
     await expect.poll(() => ofType('DrillFinished'), { timeout: 150_000, interval: 500 }).toHaveLength(2);
     await stopServe(serves[1]!);
