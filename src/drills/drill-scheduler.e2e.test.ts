@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,30 @@ interface Serve {
   output: string;
 }
 
+/** The admin tokens of the serve processes started: what they started carries it in its environment. */
+const tokens: string[] = [];
+
+/**
+ * What a serve killed mid-drill left running: the Toxiproxy its drill started (a SIGKILL gives it no
+ * chance to stop it), found by the serve's token in its environment.
+ */
+function killLeftBehind(): void {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (tokens.some((token) => environ.includes(`FAILSAFE_ADMIN_TOKEN=${token}`)))
+        process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+}
+
 /** `failsafe serve` in its own process; resolves once it listens (its first scheduler tick is behind it then). */
 function startServe(args: readonly string[]): Promise<Serve> {
-  const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: newToken() };
+  const token = newToken();
+  tokens.push(token);
+  const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: token };
   const child = spawn(process.execPath, [bin, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const serve: Serve = { child, output: '' };
   return new Promise((resolve, reject) => {
@@ -116,6 +137,7 @@ describe('drills scheduled by failsafe serve processes on one store', () => {
 
   afterEach(async () => {
     await Promise.all(serves.splice(0).map((s) => stopServe(s)));
+    killLeftBehind();
     // The fleet outlives Failsafe by design (the next one adopts it): stop it for good here.
     const pids = join(dataDir, 'fleet', 'pids');
     for (const pid of existsSync(pids) ? readdirSync(pids) : []) {
