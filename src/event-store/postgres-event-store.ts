@@ -22,8 +22,8 @@
  *
  * Live subscriptions: the append's transaction NOTIFYs `failsafe_events`; one dedicated connection
  * per store LISTENs and wakes the subscriptions, which then read from their checkpoint (a missed or
- * duplicate notification costs one read, never an event). A slow fallback poll covers notifications
- * lost while the listening connection was down; it re-LISTENs, and wakes everyone once it is back.
+ * duplicate notification costs one read, never an event). When that connection drops it connects
+ * again and wakes everyone once it listens; a slow fallback poll is the last resort.
  *
  * Durability: commits use the server's `synchronous_commit` (on by default, and never turned off
  * here): an acknowledged append is flushed (and, with a synchronous standby, replicated).
@@ -245,7 +245,8 @@ export class PostgresEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly startingAtEnd = new Set<Promise<unknown>>();
   private listener: Sql | undefined;
-  private listening = false;
+  private listenRetryMs = 100;
+  private relisten: NodeJS.Timeout | undefined;
   private closed = false;
   /** Where this store's retention puts the events it trims. */
   readonly archive: ArchiveReader;
@@ -547,36 +548,37 @@ export class PostgresEventStore implements EventStore {
     return subscription;
   }
 
-  /** Starts (or restarts) the dedicated LISTEN connection; it wakes every subscription on each notification. */
+  /**
+   * Keeps one dedicated connection LISTENing while there are subscriptions. When it drops (server
+   * restart, failover) it connects again, backing off, and wakes everyone once it listens again:
+   * appends may have committed while nobody listened.
+   */
   private listen(): void {
-    if (this.listener || this.closed) return;
+    if (this.listener || this.closed || this.subscriptions.size === 0) return;
     const listener = PostgresEventStore.connect(this.options.url, {
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
       connect_timeout: this.options.connectTimeoutSeconds,
       fetch_types: false,
+      connection: { application_name: 'failsafe-listener' },
       // postgres.js calls `onnotify` for every NOTIFY on this connection; its types leave it out.
       ...{ onnotify: () => this.wakeSubscribers() },
-      onclose: () => {
-        // The connection dropped (server restart, failover): LISTEN again on the next poll.
-        this.listening = false;
-        if (this.listener === listener) this.listener = undefined;
-        void listener.end({ timeout: 0 });
-      },
+      onclose: () => dropped(),
     });
+    const dropped = () => {
+      if (this.listener !== listener) return;
+      this.listener = undefined;
+      void listener.end({ timeout: 0 });
+      const delay = this.listenRetryMs;
+      this.listenRetryMs = Math.min(delay * 2, 5_000);
+      this.relisten = setTimeout(() => this.listen(), delay);
+    };
     this.listener = listener;
-    listener`LISTEN ${listener(CHANNEL)}`.then(
-      () => {
-        this.listening = true;
-        // Appends may have committed while nobody listened: have everyone read from their checkpoint.
-        this.wakeSubscribers();
-      },
-      () => {
-        if (this.listener === listener) this.listener = undefined;
-        void listener.end({ timeout: 0 });
-      },
-    );
+    listener`LISTEN ${listener(CHANNEL)}`.then(() => {
+      this.listenRetryMs = 100;
+      this.wakeSubscribers();
+    }, dropped);
   }
 
   private wakeSubscribers(): void {
@@ -584,12 +586,8 @@ export class PostgresEventStore implements EventStore {
     this.waiters.clear();
   }
 
-  /** Resolves on a notification, or after the fallback interval (sooner while not listening). */
+  /** Resolves on a notification, or after the fallback interval should one be lost. */
   private waitForAppend(signal: AbortSignal): Promise<void> {
-    if (!this.listening) this.listen();
-    const wait = this.listening
-      ? this.options.fallbackPollIntervalMs
-      : Math.min(this.options.fallbackPollIntervalMs, 500);
     return new Promise((resolveWait) => {
       const done = () => {
         clearTimeout(timer);
@@ -597,7 +595,7 @@ export class PostgresEventStore implements EventStore {
         signal.removeEventListener('abort', done);
         resolveWait();
       };
-      const timer = setTimeout(done, wait);
+      const timer = setTimeout(done, this.options.fallbackPollIntervalMs);
       this.waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
     });
@@ -668,6 +666,7 @@ export class PostgresEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.closed = true;
     this.wakeSubscribers();
+    clearTimeout(this.relisten);
     const listener = this.listener;
     this.listener = undefined;
     await Promise.all([listener?.end({ timeout: 5 }), this.sql.end({ timeout: 5 })]);
