@@ -28,6 +28,18 @@ describeEventStoreContract('PostgreSQL', async () => {
   return {
     store,
     archive: store.archive,
+    url: server.url(database),
+    // After killed appenders: the head covers every position, each stream's revision is its newest event's.
+    checkIntegrity: async () => {
+      expect(
+        await server.psql(
+          `SELECT (SELECT position FROM failsafe_head) >= coalesce((SELECT max(position) FROM failsafe_events), 0),
+                  NOT EXISTS (SELECT 1 FROM failsafe_streams s JOIN failsafe_events e ON e.stream_id = s.id
+                              GROUP BY s.id, s.last_revision HAVING max(e.revision) <> s.last_revision)`,
+          database,
+        ),
+      ).toBe('t|t\n');
+    },
     dispose: async () => {
       await store.close();
       await server.psql(`DROP DATABASE ${database} WITH (FORCE)`);
@@ -161,7 +173,8 @@ describe('PostgreSQL event store', () => {
     const error = await openStore(`postgresql://postgres:s3cret@127.0.0.1:${port}/x`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailable);
     expect((error as Error).message).toBe(
-      `StoreUnavailable: postgresql://postgres:***@127.0.0.1:${port}/x: connection refused; check the server and the URL`,
+      `StoreUnavailable: postgresql://postgres:***@127.0.0.1:${port}/x: connection refused; ` +
+        'check the server and the URL',
     );
   });
 
@@ -179,7 +192,7 @@ describe('PostgreSQL event store', () => {
     }
   });
 
-  it('with target_session_attrs=read-write, passes a host that is down and a standby to reach the primary', async () => {
+  it('with target_session_attrs=read-write, passes a host that is down and a standby to the primary', async () => {
     const database = await freshDatabase();
     // pg_basebackup waits for a spread checkpoint: one now leaves it little to write.
     await server.psql('CHECKPOINT');

@@ -29,16 +29,21 @@
  * here): an acknowledged append is flushed (and, with a synchronous standby, replicated).
  */
 import postgres from 'postgres';
-import { assertExpectedRevision, assertStreamName, prepareAppend, type SerializedEvent } from './append-input.js';
+import {
+  assertExpectedRevision,
+  assertRevisionHolds,
+  assertStreamMetadata,
+  assertStreamName,
+  prepareAppend,
+  type SerializedEvent,
+} from './append-input.js';
 import {
   DuplicateEventId,
   EventStoreError,
   ForeignStore,
-  InvalidEvent,
   StoreClosed,
   StoreUnavailable,
   StreamDeleted,
-  WrongExpectedRevision,
 } from './errors.js';
 import type { ArchiveCursor, ArchiveReader } from './event-archive.js';
 import type {
@@ -214,10 +219,11 @@ class PostgresArchive implements ArchiveReader {
     const { sql, pageSize } = this;
     return {
       async *upTo(bound: bigint) {
+        const upTo = bound < MAX_POSITION ? bound : MAX_POSITION;
         for (;;) {
           const rows = await sql<EventRow[]>`
             SELECT position, id::text, stream, revision, type, data, metadata, recorded_at
-            FROM failsafe_archived_events WHERE position > ${last} AND position <= ${bound < MAX_POSITION ? bound : MAX_POSITION}
+            FROM failsafe_archived_events WHERE position > ${last} AND position <= ${upTo}
             ORDER BY position LIMIT ${pageSize}`;
           for (const row of rows) {
             last = row.position;
@@ -369,7 +375,7 @@ export class PostgresEventStore implements EventStore {
     const retried = await this.alreadyAppended(tx, stream, ids);
     if (retried) return retried;
     if (row!.deleted) throw new StreamDeleted(stream);
-    checkExpected(stream, expected, row!.last_revision);
+    assertRevisionHolds(stream, expected, row!.last_revision);
     const last = row!.last_revision + BigInt(events.length);
     let position: bigint;
     try {
@@ -381,8 +387,9 @@ export class PostgresEventStore implements EventStore {
           INSERT INTO failsafe_events (position, id, stream_id, revision, type, data, metadata, recorded_at)
           SELECT head.position - ${events.length} + e.ord, e.id, ${row!.id}, ${row!.last_revision} + e.ord,
                  e.type, e.data::json, e.metadata::json, ${now}
-          FROM head, unnest(${ids}::uuid[], ${events.map((e) => e.type)}::text[], ${events.map((e) => e.data)}::text[],
-                            ${events.map((e) => e.metadata)}::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
+          FROM head, unnest(${ids}::uuid[], ${events.map((e) => e.type)}::text[],
+                            ${events.map((e) => e.data)}::text[], ${events.map((e) => e.metadata)}::text[])
+                     WITH ORDINALITY AS e(id, type, data, metadata, ord)
           RETURNING position
         ), revised AS (
           UPDATE failsafe_streams SET last_revision = ${last} WHERE id = ${row!.id}
@@ -608,10 +615,7 @@ export class PostgresEventStore implements EventStore {
 
   async setStreamMetadata(stream: string, metadata: StreamMetadata): Promise<void> {
     assertStreamName(stream);
-    const problems = (['maxAgeSeconds', 'maxCount'] as const)
-      .filter((key) => metadata[key] !== undefined && !(Number.isInteger(metadata[key]) && metadata[key]! > 0))
-      .map((key) => ({ path: `metadata.${key}`, message: 'must be a positive integer' }));
-    if (problems.length > 0) throw new InvalidEvent(problems);
+    assertStreamMetadata(metadata);
     const maxAgeMs = metadata.maxAgeSeconds === undefined ? null : BigInt(metadata.maxAgeSeconds) * 1000n;
     const maxCount = metadata.maxCount === undefined ? null : BigInt(metadata.maxCount);
     await this.guard(() =>
@@ -655,7 +659,7 @@ export class PostgresEventStore implements EventStore {
           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
           RETURNING id, last_revision, deleted, max_age_ms, max_count`;
         if (row!.deleted) throw new StreamDeleted(stream);
-        checkExpected(stream, expectedRevision, row!.last_revision);
+        assertRevisionHolds(stream, expectedRevision, row!.last_revision);
         await tx`UPDATE failsafe_streams SET deleted = true WHERE id = ${row!.id}`;
       }),
     );
@@ -671,13 +675,4 @@ export class PostgresEventStore implements EventStore {
     this.listener = undefined;
     await Promise.all([listener?.end({ timeout: 5 }), this.sql.end({ timeout: 5 })]);
   }
-}
-
-function checkExpected(stream: string, expected: ExpectedRevision, current: bigint): void {
-  const ok =
-    expected === 'any' ||
-    (expected === 'no_stream' && current === -1n) ||
-    (expected === 'stream_exists' && current >= 0n) ||
-    (typeof expected === 'bigint' && expected === current);
-  if (!ok) throw new WrongExpectedRevision(stream, expected, current === -1n ? 'no_stream' : current);
 }
