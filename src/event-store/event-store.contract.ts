@@ -79,7 +79,11 @@ export async function take(subscription: Subscription, count: number, timeoutMs 
 
 const revisions = (recorded: RecordedEvent[]) => recorded.map((e) => e.revision);
 
-/** The behaviour every event store adapter must show, whatever is behind it. */
+/**
+ * The behaviour every event store adapter must show, whatever is behind it. The cases in one
+ * process get a fresh fixture each; the cases with other processes (worker processes that open
+ * `fixture.url`, some SIGKILLed) share one fixture, disposed of once its workers are gone.
+ */
 export function describeEventStoreContract(
   adapter: string,
   createFixture: () => Promise<EventStoreFixture>,

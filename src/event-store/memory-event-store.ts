@@ -67,6 +67,17 @@ function lowerBound(items: readonly StoredEvent[], key: (e: StoredEvent) => bigi
   return low;
 }
 
+/** The first revision the stream's maxCount keeps. */
+const firstKept = (state: StreamState): bigint => {
+  if (state.maxCount === undefined) return 0n;
+  const first = state.lastRevision - BigInt(state.maxCount) + 1n;
+  return first > 0n ? first : 0n;
+};
+
+/** Events recorded before this (ms since the epoch) are past the stream's maxAge. */
+const ageCutoff = (state: StreamState, now: number): number =>
+  state.maxAgeMs === undefined ? Number.NEGATIVE_INFINITY : now - state.maxAgeMs;
+
 const byPosition = (e: StoredEvent) => e.position;
 const byRevision = (e: StoredEvent) => e.revision;
 
@@ -88,9 +99,8 @@ const decode = (e: StoredEvent): RecordedEvent => ({
 export class MemoryEventStore implements EventStore {
   /** Live events in position order. */
   private readonly log: StoredEvent[] = [];
+  /** Live events by id. As in the SQLite store, a trimmed event's id is forgotten. */
   private readonly live = new Map<string, StoredEvent>();
-  /** Every id ever appended, trimmed or not: a retry is recognised even after a trim. */
-  private readonly written = new Map<string, { stream: string; revision: bigint; position: bigint }>();
   private readonly streams = new Map<string, StreamState>();
   private readonly waiters = new Set<() => void>();
   private readonly subscriptions = new Set<Subscription>();
@@ -125,7 +135,7 @@ export class MemoryEventStore implements EventStore {
     const existing = this.streams.get(stream);
     if (existing?.deleted) throw new StreamDeleted(stream);
     assertRevisionHolds(stream, expectedRevision, existing?.lastRevision ?? -1n);
-    const taken = prepared.find((event) => this.written.has(event.id));
+    const taken = prepared.find((event) => this.live.has(event.id));
     if (taken) throw new DuplicateEventId(taken.id, 'is already stored as part of another append');
     const state = this.streamOf(stream);
     const recordedAt = this.clock.now().getTime();
@@ -136,7 +146,6 @@ export class MemoryEventStore implements EventStore {
       state.events.push(stored);
       this.log.push(stored);
       this.live.set(stored.id, stored);
-      this.written.set(stored.id, { stream, revision: stored.revision, position: stored.position });
     }
     this.applyRetention(state, recordedAt);
     for (const wake of this.waiters) wake();
@@ -146,10 +155,10 @@ export class MemoryEventStore implements EventStore {
 
   /** A retried append whose events are all stored already returns the original result. */
   private alreadyAppended(stream: string, events: readonly SerializedEvent[]): AppendResult | undefined {
-    const first = this.written.get(events[0]!.id);
+    const first = this.live.get(events[0]!.id);
     if (!first) return undefined;
     const found = events.map((event, index) => {
-      const at = this.written.get(event.id);
+      const at = this.live.get(event.id);
       if (!at || at.stream !== stream || at.revision !== first.revision + BigInt(index)) {
         throw new DuplicateEventId(
           event.id,
@@ -164,12 +173,20 @@ export class MemoryEventStore implements EventStore {
     return { nextExpectedRevision: last.revision, position: last.position };
   }
 
-  /** Archives what the stream's limits no longer keep, then drops it. */
+  /**
+   * Archives and drops what the stream's limits no longer keep once a tenth of the limit is due, as
+   * the SQLite store does (reads hide it at once), so that trims come in batches.
+   */
   private applyRetention(state: StreamState, now: number): void {
-    const keepFrom = state.maxCount === undefined ? 0n : state.lastRevision - BigInt(state.maxCount) + 1n;
-    const cutoff = state.maxAgeMs === undefined ? Number.NEGATIVE_INFINITY : now - state.maxAgeMs;
+    const oldest = state.events[0];
+    if (!oldest) return;
+    const keepFrom = firstKept(state);
+    const cutoff = ageCutoff(state, now);
+    const countDue =
+      state.maxCount !== undefined && keepFrom - oldest.revision >= BigInt(Math.ceil(state.maxCount / 10));
+    const ageDue = state.maxAgeMs !== undefined && oldest.recordedAt < cutoff - state.maxAgeMs / 10;
+    if (!countDue && !ageDue) return;
     const expired = state.events.filter((e) => e.revision < keepFrom || e.recordedAt < cutoff);
-    if (expired.length === 0) return;
     this.archive.write(expired.map(decode));
     const gone = new Set(expired);
     state.events.splice(0, state.events.length, ...state.events.filter((e) => !gone.has(e)));
@@ -188,26 +205,26 @@ export class MemoryEventStore implements EventStore {
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       this.assertOpen();
-      // Events past maxAge are hidden at once, even before an append trims them.
-      const cutoff =
-        state.maxAgeMs === undefined ? Number.NEGATIVE_INFINITY : this.clock.now().getTime() - state.maxAgeMs;
-      const fresh = (e: StoredEvent | undefined) => e && e.recordedAt >= cutoff;
+      // What the limits no longer keep is hidden at once, before a trim drops it.
+      const lowest = firstKept(state);
+      const cutoff = ageCutoff(state, this.clock.now().getTime());
+      const kept = (e: StoredEvent | undefined): e is StoredEvent =>
+        e !== undefined && e.revision >= lowest && e.recordedAt >= cutoff;
       const index = lowerBound(state.events, byRevision, next);
       let event: StoredEvent | undefined;
       if (backwards) {
-        const at = state.events[index]?.revision === next ? index : index - 1;
-        event = at >= 0 ? state.events[at] : undefined;
-        if (!fresh(event)) return;
-        next = event!.revision - 1n;
+        event = state.events[state.events[index]?.revision === next ? index : index - 1];
+        if (!kept(event)) return;
+        next = event.revision - 1n;
       } else {
         let at = index;
-        while (at < state.events.length && !fresh(state.events[at])) at += 1;
+        while (at < state.events.length && !kept(state.events[at])) at += 1;
         event = state.events[at];
         if (!event) return;
         next = event.revision + 1n;
       }
       remaining -= 1;
-      yield decode(event!);
+      yield decode(event);
     }
   }
 
