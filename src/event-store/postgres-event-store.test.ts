@@ -192,6 +192,37 @@ describe('PostgreSQL event store', () => {
     }
   });
 
+  it('says StoreUnavailable while its server is down, then reconnects, and its subscriber carries on', async () => {
+    const own = await startPostgres();
+    try {
+      const store = await PostgresEventStore.open({
+        url: own.url(),
+        fallbackPollIntervalMs: 600_000,
+        connectTimeoutSeconds: 2,
+      });
+      opened.push(store);
+      const subscription = store.subscribe();
+      try {
+        const before = events(2);
+        await store.append('svc', before, 'no_stream');
+        expect((await take(subscription, 2)).map((e) => e.id)).toEqual(before.map((e) => e.id));
+        await own.stop({ mode: 'immediate', keep: true });
+        const error = await store.append('svc', events(1), 'any').catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StoreUnavailable);
+        expect((error as Error).message).toContain(`127.0.0.1:${own.port}`);
+        await own.start();
+        const after = events(2);
+        await store.append('svc', after, 1n);
+        // Only a LISTEN re-established after the restart can deliver these before the 10-minute poll.
+        expect((await take(subscription, 2, 30_000)).map((e) => e.id)).toEqual(after.map((e) => e.id));
+      } finally {
+        await subscription.close();
+      }
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
   it('with target_session_attrs=read-write, passes a host that is down and a standby to the primary', async () => {
     const database = await freshDatabase();
     // pg_basebackup waits for a spread checkpoint: one now leaves it little to write.
