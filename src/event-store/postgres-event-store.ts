@@ -368,11 +368,13 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     const ids = events.map((e) => e.id);
     // The stream's row lock orders appends to one stream (and makes racing no_stream appends wait).
-    const [row] = await tx<StreamRow[]>`
+    // The retry check is pipelined behind it (sent after it: `execute()` sends now): it runs once
+    // the lock is held, so it sees a racing original that committed meanwhile.
+    const locking = tx<StreamRow[]>`
       INSERT INTO failsafe_streams (name) VALUES (${stream})
       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-      RETURNING id, last_revision, deleted, max_age_ms, max_count`;
-    const retried = await this.alreadyAppended(tx, stream, ids);
+      RETURNING id, last_revision, deleted, max_age_ms, max_count`.execute();
+    const [retried, [row]] = await Promise.all([this.alreadyAppended(tx, stream, ids), locking]);
     if (retried) return retried;
     if (row!.deleted) throw new StreamDeleted(stream);
     assertRevisionHolds(stream, expected, row!.last_revision);
