@@ -159,6 +159,23 @@ describe('PostgreSQL event store', () => {
     expect(await snapshot()).toBe(before);
   });
 
+  it('applies the migrations a store lacks, from the version it records', async () => {
+    const database = await freshDatabase();
+    await server.psql(
+      'CREATE TABLE failsafe_schema (version integer NOT NULL); INSERT INTO failsafe_schema VALUES (0)',
+      database,
+    );
+    const store = await open(database);
+    expect(await server.psql('SELECT version FROM failsafe_schema', database)).toBe(`${MIGRATIONS.length}\n`);
+    expect(await store.append('svc', events(1), 'no_stream')).toMatchObject({ position: 1n });
+  });
+
+  it('says StoreUnavailable, naming it, when the database does not exist', async () => {
+    await expect(PostgresEventStore.open({ url: server.url('never_created') })).rejects.toThrow(
+      /^StoreUnavailable: .*\/never_created: database "never_created" does not exist; check the server and the URL$/,
+    );
+  });
+
   it('refuses a database holding failsafe_ tables without a schema version', async () => {
     const database = await freshDatabase();
     await server.psql('CREATE TABLE failsafe_events (n int)', database);
