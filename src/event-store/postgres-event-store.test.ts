@@ -256,6 +256,10 @@ describe('PostgreSQL event store', () => {
       } finally {
         await store.close();
       }
+      const standbyOnly = `postgresql://postgres@127.0.0.1:${standby.port}/${database}?target_session_attrs=read-write`;
+      await expect(openStore(standbyOnly)).rejects.toThrow(
+        /^StoreUnavailable: .*none of the listed servers may be a primary \(target_session_attrs\); check the server/,
+      );
     } finally {
       await standby.stop();
     }

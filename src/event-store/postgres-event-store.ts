@@ -338,7 +338,13 @@ export class PostgresEventStore implements EventStore {
   private static translate(error: unknown, location: string): unknown {
     if (error instanceof EventStoreError) return error;
     const problem = connectionProblem(error);
-    return problem ? new StoreUnavailable(location, problem) : error;
+    if (!problem) return error;
+    // postgres.js drops each server that fails target_session_attrs: with none left, this is what it throws.
+    const noPrimary = pgCode(error) === 'CONNECTION_DESTROYED' && /[?&]target_session_attrs=/.test(location);
+    return new StoreUnavailable(
+      location,
+      noPrimary ? `${problem}: none of the listed servers may be a primary (target_session_attrs)` : problem,
+    );
   }
 
   private async guard<T>(work: () => Promise<T>): Promise<T> {
