@@ -132,6 +132,13 @@ describe('PostgreSQL event store', () => {
     }
   }, 60_000);
 
+  it('commits with synchronous_commit on even where the database defaults to off', async () => {
+    const database = await freshDatabase();
+    await server.psql(`ALTER DATABASE ${database} SET synchronous_commit = off`);
+    const store = await open(database);
+    expect(await store.durability()).toEqual({ synchronousCommit: 'on' });
+  });
+
   it('creates its schema once when several processes start on a new database at once', async () => {
     const database = await freshDatabase();
     const stores = await Promise.all(Array.from({ length: 6 }, () => open(database, { maxConnections: 1 })));

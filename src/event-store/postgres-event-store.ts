@@ -296,7 +296,9 @@ export class PostgresEventStore implements EventStore {
       onnotice: () => {},
       // Stay on the server a promotion left as primary; failover is the URL's other hosts.
       ...(readWrite && { target_session_attrs: 'primary' as const }),
-      connection: { application_name: 'failsafe' },
+      // Acknowledge only flushed (and, with a synchronous standby, replicated) commits, whatever the
+      // server's, database's or role's default; a URL's own `synchronous_commit=` still wins.
+      connection: { application_name: 'failsafe', synchronous_commit: 'on' },
       ...options,
     });
   }
@@ -614,6 +616,12 @@ export class PostgresEventStore implements EventStore {
       this.waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /** The durability in force on the store's connections, read back from the server. */
+  async durability(): Promise<{ synchronousCommit: string }> {
+    const [row] = await this.guard(() => this.sql<{ synchronous_commit: string }[]>`SHOW synchronous_commit`);
+    return { synchronousCommit: row!.synchronous_commit };
   }
 
   async headPosition(): Promise<bigint> {
