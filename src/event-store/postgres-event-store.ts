@@ -25,8 +25,8 @@
  * duplicate notification costs one read, never an event). When that connection drops it connects
  * again and wakes everyone once it listens; a slow fallback poll is the last resort.
  *
- * Durability: commits use the server's `synchronous_commit` (on by default, and never turned off
- * here): an acknowledged append is flushed (and, with a synchronous standby, replicated).
+ * Durability: the store's connections set `synchronous_commit=on`, whatever the server's default:
+ * an acknowledged append is flushed (and, with a synchronous standby, replicated).
  */
 import postgres from 'postgres';
 import {
