@@ -126,6 +126,8 @@ describe('EventStoreDB adapter, without a server', () => {
     });
     expect(fromClientEvent(clientEvent({}, undefined) as never).metadata).toEqual({});
     expect(() => fromClientEvent(clientEvent([1, 2], undefined) as never)).toThrow(/not a JSON object/);
+    const old = { ...clientEvent({}, undefined), position: { commit: 2n ** 64n - 1n, prepare: 2n ** 64n - 1n } };
+    expect(() => fromClientEvent(old as never)).toThrow(/positions on stream reads \(22.6 or later\)/);
   });
 
   const recorded = (n: number): RecordedEvent => ({

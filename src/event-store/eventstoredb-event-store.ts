@@ -33,6 +33,7 @@ import {
   KurrentDBClient,
   START,
   streamNameFilter,
+  type AllStreamSubscription,
   type AppendResult as ClientAppendResult,
   type EventData,
   type ReadPosition,
@@ -119,6 +120,7 @@ export function subscriptionStart(after: SubscribeOptions['after']): ReadPositio
 /** The port's position is the commit position; for events written since 20.6 prepare equals commit. */
 export const logPosition = (position: bigint) => ({ commit: position, prepare: position });
 
+const NO_POSITION = 2n ** 64n - 1n;
 const CLAIM_PREFIX = 'failsafe-event-id-';
 const CLAIM_TYPE = '$failsafe-claim';
 const claimStream = (id: string) => `${CLAIM_PREFIX}${id}`;
@@ -200,7 +202,13 @@ function jsonObject(value: unknown, what: string): JsonObject {
 
 /** A recorded event of the client as the port's. */
 export function fromClientEvent(event: ClientRecordedEvent): RecordedEvent {
-  if (!event.position) throw new TypeError(`event ${event.id} came without its position in $all`);
+  // Servers before 22.x give no position on stream reads (EventStore PR 3459): max uint64, or none.
+  if (!event.position || event.position.commit === NO_POSITION) {
+    throw new TypeError(
+      `event ${event.id} came without its position in $all: Failsafe needs an EventStoreDB that gives ` +
+        'positions on stream reads (22.6 or later)',
+    );
+  }
   const where = `event ${event.id} of stream "${event.streamId}"`;
   return {
     id: event.id.toLowerCase(),
@@ -511,16 +519,27 @@ export class EventStoreDBEventStore implements EventStore {
 
   subscribe(options: SubscribeOptions = {}): Subscription {
     this.assertOpen();
-    const source = this.client.subscribeToAll({
-      fromPosition: subscriptionStart(options.after),
-      filter: this.filter(),
-    });
+    // 'end' is the head when subscribe is called: the server would take its own end when the
+    // subscription reaches it, after appends the caller may make meanwhile.
+    const head = options.after === 'end' ? this.headPosition() : undefined;
+    head?.catch(() => undefined);
+    let source: AllStreamSubscription | undefined;
+    let released = false;
+    const store = this;
+    async function* events(): AsyncGenerator<RecordedEvent> {
+      const after = head ? await head : options.after;
+      if (released) return;
+      source = store.client.subscribeToAll({ fromPosition: subscriptionStart(after), filter: store.filter() });
+      yield* recorded(source, (error) => store.failure(error));
+    }
     const subscription = catchUpSubscription(
-      recorded(source, (error) => this.failure(error)),
+      events(),
       (event) => this.own(event),
-      () => {
+      async () => {
+        released = true;
         this.subscriptions.delete(subscription);
-        return source.unsubscribe().finally(() => source.destroy());
+        const opened = source;
+        if (opened) await opened.unsubscribe().finally(() => opened.destroy());
       },
     );
     this.subscriptions.add(subscription);
