@@ -121,6 +121,8 @@ export function subscriptionStart(after: SubscribeOptions['after']): ReadPositio
 export const logPosition = (position: bigint) => ({ commit: position, prepare: position });
 
 const NO_POSITION = 2n ** 64n - 1n;
+/** Events per read of `$all`. */
+const READ_PAGE = 500;
 const CLAIM_PREFIX = 'failsafe-event-id-';
 const CLAIM_TYPE = '$failsafe-claim';
 const claimStream = (id: string) => `${CLAIM_PREFIX}${id}`;
@@ -200,8 +202,8 @@ function jsonObject(value: unknown, what: string): JsonObject {
   return parsed;
 }
 
-/** A recorded event of the client as the port's. */
-export function fromClientEvent(event: ClientRecordedEvent): RecordedEvent {
+/** The event's commit position in `$all`. */
+function positionOf(event: ClientRecordedEvent): bigint {
   // Servers before 22.x give no position on stream reads (EventStore PR 3459): max uint64, or none.
   if (!event.position || event.position.commit === NO_POSITION) {
     throw new TypeError(
@@ -209,12 +211,18 @@ export function fromClientEvent(event: ClientRecordedEvent): RecordedEvent {
         'positions on stream reads (22.6 or later)',
     );
   }
+  return event.position.commit;
+}
+
+/** A recorded event of the client as the port's. */
+export function fromClientEvent(event: ClientRecordedEvent): RecordedEvent {
+  const position = positionOf(event);
   const where = `event ${event.id} of stream "${event.streamId}"`;
   return {
     id: event.id.toLowerCase(),
     stream: event.streamId,
     revision: BigInt(event.revision),
-    position: event.position.commit,
+    position,
     type: event.type,
     data: jsonObject(event.data, `the data of ${where}`),
     metadata: jsonObject(event.metadata, `the metadata of ${where}`),
@@ -269,11 +277,11 @@ interface RawRead {
 
 type Resolved = { readonly event?: ClientRecordedEvent };
 
-/** Events of a client read as the port's, with client errors as the port's. */
-async function* recorded(
+/** The events of a client read, with client errors as the port's. */
+async function* clientEvents(
   source: AsyncIterable<Resolved>,
   failure: (error: unknown) => unknown,
-): AsyncIterable<RecordedEvent> {
+): AsyncIterable<ClientRecordedEvent> {
   const iterator = source[Symbol.asyncIterator]();
   for (;;) {
     let next: IteratorResult<Resolved>;
@@ -283,7 +291,7 @@ async function* recorded(
       throw failure(error);
     }
     if (next.done) return;
-    if (next.value.event) yield fromClientEvent(next.value.event);
+    if (next.value.event) yield next.value.event;
   }
 }
 
@@ -338,9 +346,10 @@ export class EventStoreDBEventStore implements EventStore {
   }
 
   /** A server event as this store's, or undefined when it is not one (another prefix, a system event). */
-  private own(event: RecordedEvent): RecordedEvent | undefined {
-    if (!event.stream.startsWith(this.prefix) || event.type.startsWith('$')) return undefined;
-    return { ...event, stream: event.stream.slice(this.prefix.length) };
+  private own(event: ClientRecordedEvent): RecordedEvent | undefined {
+    if (!event.streamId.startsWith(this.prefix) || event.type.startsWith('$')) return undefined;
+    const recorded = fromClientEvent(event);
+    return { ...recorded, stream: recorded.stream.slice(this.prefix.length) };
   }
 
   async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
@@ -403,7 +412,7 @@ export class EventStoreDBEventStore implements EventStore {
   private async readRaw(stream: string, read: RawRead): Promise<RecordedEvent[] | typeof NOT_FOUND> {
     const out: RecordedEvent[] = [];
     try {
-      for await (const event of this.streamEvents(stream, read)) out.push(event);
+      for await (const event of this.streamEvents(stream, read)) out.push(fromClientEvent(event));
     } catch (error) {
       if (error === NOT_FOUND) return NOT_FOUND;
       throw error;
@@ -411,14 +420,14 @@ export class EventStoreDBEventStore implements EventStore {
     return out;
   }
 
-  private streamEvents(stream: string, read: RawRead): AsyncIterable<RecordedEvent> {
+  private streamEvents(stream: string, read: RawRead): AsyncIterable<ClientRecordedEvent> {
     this.assertOpen();
     const source = this.client.readStream(stream, {
       direction: read.direction === 'backwards' ? BACKWARDS : FORWARDS,
       fromRevision: read.from as ReadRevision,
       maxCount: read.maxCount,
     });
-    return recorded(source, (error) =>
+    return clientEvents(source, (error) =>
       error instanceof Error && isCommandError(error) && error.type === ErrorType.STREAM_NOT_FOUND
         ? NOT_FOUND
         : this.failure(error, stream.slice(this.prefix.length)),
@@ -448,21 +457,34 @@ export class EventStoreDBEventStore implements EventStore {
   /** This store's part of `$all`: its streams' events, without system events (claims, metadata, tombstones). */
   private async *allEvents(read: RawRead): AsyncIterable<RecordedEvent> {
     this.assertOpen();
+    const backwards = read.direction === 'backwards';
     let remaining = read.maxCount;
-    if (remaining <= 0) return;
-    const source = this.client.readAll({
-      direction: read.direction === 'backwards' ? BACKWARDS : FORWARDS,
-      fromPosition: read.from as ReadPosition,
-      // Counted here: tombstones pass the server's stream filter and are skipped below.
-      maxCount: Number.MAX_SAFE_INTEGER,
-      filter: this.filter(),
-    });
-    for await (const event of recorded(source, (error) => this.failure(error))) {
-      const mine = this.own(event);
-      if (!mine) continue;
-      yield mine;
-      remaining -= 1;
-      if (remaining === 0) return;
+    let from = read.from as ReadPosition;
+    let last: bigint | undefined;
+    // In bounded pages, each from the last event seen: the client cannot cancel a read it started,
+    // and tombstones pass the server's stream filter, so what the page holds is counted here.
+    while (remaining > 0) {
+      const page = Math.min(remaining + 1, READ_PAGE);
+      const source = this.client.readAll({
+        direction: backwards ? BACKWARDS : FORWARDS,
+        fromPosition: from,
+        maxCount: page,
+        filter: this.filter(),
+      });
+      let seen = 0;
+      for await (const event of clientEvents(source, (error) => this.failure(error))) {
+        seen += 1;
+        const position = positionOf(event);
+        if (last !== undefined && (backwards ? position >= last : position <= last)) continue;
+        last = position;
+        const mine = this.own(event);
+        if (!mine) continue;
+        yield mine;
+        remaining -= 1;
+        if (remaining === 0) return;
+      }
+      if (seen < page || last === undefined) return;
+      from = logPosition(last);
     }
   }
 
@@ -508,11 +530,13 @@ export class EventStoreDBEventStore implements EventStore {
     const claim = await this.readClaim(key);
     if (!claim?.stream.startsWith(this.prefix)) return undefined;
     try {
-      const events = await this.readRaw(claim.stream, { direction: 'forwards', from: claim.revision, maxCount: 1 });
-      const event = events === NOT_FOUND ? undefined : events[0];
-      return event?.id === key ? this.own(event) : undefined;
+      const read: RawRead = { direction: 'forwards', from: claim.revision, maxCount: 1 };
+      for await (const event of this.streamEvents(claim.stream, read)) {
+        return event.id.toLowerCase() === key ? this.own(event) : undefined;
+      }
+      return undefined;
     } catch (error) {
-      if (error instanceof StreamDeleted) return undefined;
+      if (error === NOT_FOUND || error instanceof StreamDeleted) return undefined;
       throw error;
     }
   }
@@ -526,11 +550,11 @@ export class EventStoreDBEventStore implements EventStore {
     let source: AllStreamSubscription | undefined;
     let released = false;
     const store = this;
-    async function* events(): AsyncGenerator<RecordedEvent> {
+    async function* events(): AsyncGenerator<ClientRecordedEvent> {
       const after = head ? await head : options.after;
       if (released) return;
       source = store.client.subscribeToAll({ fromPosition: subscriptionStart(after), filter: store.filter() });
-      yield* recorded(source, (error) => store.failure(error));
+      yield* clientEvents(source, (error) => store.failure(error));
     }
     const subscription = catchUpSubscription(
       events(),
@@ -613,9 +637,9 @@ export class EventStoreDBEventStore implements EventStore {
  * A client subscription as the port's: events that are not this store's are skipped, and closing
  * ends the iteration at once, even while it waits for the next event.
  */
-export function catchUpSubscription(
-  source: AsyncIterable<RecordedEvent>,
-  keep: (event: RecordedEvent) => RecordedEvent | undefined,
+export function catchUpSubscription<T>(
+  source: AsyncIterable<T>,
+  keep: (event: T) => RecordedEvent | undefined,
   release: () => Promise<void>,
 ): Subscription {
   let stop: () => void = () => {};
