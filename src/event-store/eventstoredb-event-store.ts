@@ -3,7 +3,7 @@
  * subscriptions map one to one onto the server's.
  *
  * Client: `@kurrent/kurrentdb-client`, the renamed successor of `@eventstore/db-client` the user
- * named, same API and the same gRPC protocol (servers from EventStoreDB 20.6 on). Chosen because
+ * named: same API, same gRPC protocol (this adapter needs EventStoreDB 22.6 or later). Chosen because
  * `@eventstore/db-client` is frozen at 6.2.1 (May 2024; every later fix, e.g. to grpc-js, ships only
  * in the new package), does not accept `kurrentdb://` URLs, and declares Node 12+, where the new one
  * declares Node 20+ like Failsafe. Its reads go through a Rust addon, `@kurrent/bridge`, whose
@@ -11,7 +11,7 @@
  *
  * Where the port asks for more than the server does natively:
  * - Event ids are unique across streams, and `readEvent(id)` finds an event: after each append the
- *   adapter claims every id in a stream of its own, `failsafe-event-id-<id>` (one `$failsafe-claim`
+ *   adapter claims every id in a stream of its own, `[prefix]failsafe-event-id-<id>` (one `$failsafe-claim`
  *   event: stream, revision, position), written with `no_stream`. Before an append it reads the
  *   claims: ids already stored where this append would put them are a retry (the original result is
  *   returned, nothing is written, whatever the expected revision); ids stored elsewhere are refused.
@@ -125,7 +125,6 @@ const NO_POSITION = 2n ** 64n - 1n;
 const READ_PAGE = 500;
 const CLAIM_PREFIX = 'failsafe-event-id-';
 const CLAIM_TYPE = '$failsafe-claim';
-const claimStream = (id: string) => `${CLAIM_PREFIX}${id}`;
 
 /** Where an id is stored, as its claim says. */
 export interface Claim {
@@ -345,6 +344,11 @@ export class EventStoreDBEventStore implements EventStore {
     return this.prefix + stream;
   }
 
+  /** Where an id's claim lives: within the store's prefix, so that stores sharing a server stay apart. */
+  private claimStream(id: string): string {
+    return `${this.prefix}${CLAIM_PREFIX}${id}`;
+  }
+
   /** A server event as this store's, or undefined when it is not one (another prefix, a system event). */
   private own(event: ClientRecordedEvent): RecordedEvent | undefined {
     if (!event.streamId.startsWith(this.prefix) || event.type.startsWith('$')) return undefined;
@@ -391,9 +395,9 @@ export class EventStoreDBEventStore implements EventStore {
       metadata: {},
     };
     try {
-      await this.client.appendToStream(claimStream(event.id), [claim], { streamState: 'no_stream' });
+      await this.client.appendToStream(this.claimStream(event.id), [claim], { streamState: 'no_stream' });
     } catch (error) {
-      const failure = this.failure(error, claimStream(event.id), 'no_stream');
+      const failure = this.failure(error, this.claimStream(event.id), 'no_stream');
       if (!(failure instanceof WrongExpectedRevision)) throw failure;
       const other = await this.readClaim(event.id);
       throw new DuplicateEventId(
@@ -404,7 +408,7 @@ export class EventStoreDBEventStore implements EventStore {
   }
 
   private async readClaim(id: string): Promise<Claim | undefined> {
-    const events = await this.readRaw(claimStream(id), { direction: 'forwards', from: START, maxCount: 1 });
+    const events = await this.readRaw(this.claimStream(id), { direction: 'forwards', from: START, maxCount: 1 });
     return events === NOT_FOUND || !events[0] ? undefined : claimOf(events[0]);
   }
 
@@ -528,7 +532,7 @@ export class EventStoreDBEventStore implements EventStore {
     const key = String(id).toLowerCase();
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key)) return undefined;
     const claim = await this.readClaim(key);
-    if (!claim?.stream.startsWith(this.prefix)) return undefined;
+    if (!claim) return undefined;
     try {
       const read: RawRead = { direction: 'forwards', from: claim.revision, maxCount: 1 };
       for await (const event of this.streamEvents(claim.stream, read)) {
