@@ -85,7 +85,7 @@ export class EventStoreDBAccessDenied extends EventStoreError {
   constructor(readonly where: string) {
     super(
       `EventStoreDBAccessDenied: ${where} refused the request; put a user allowed to read and write ` +
-        'every stream in the URL (kurrentdb://user:password@host:2113)',
+        'every stream and to read $all (an admin) in the URL (kurrentdb://user:password@host:2113)',
     );
   }
 }
