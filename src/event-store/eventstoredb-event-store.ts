@@ -117,7 +117,7 @@ export function subscriptionStart(after: SubscribeOptions['after']): ReadPositio
   return logPosition(after);
 }
 
-/** The port's position is the commit position; for events written since 20.6 prepare equals commit. */
+/** The port's position is the commit position; outside explicit (TCP-era) transactions prepare equals it. */
 export const logPosition = (position: bigint) => ({ commit: position, prepare: position });
 
 const NO_POSITION = 2n ** 64n - 1n;
