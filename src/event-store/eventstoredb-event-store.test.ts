@@ -15,11 +15,11 @@ import { DuplicateEventId, InvalidEvent, StreamDeleted, WrongExpectedRevision } 
 import { collect, describeEventStoreContract, type EventStoreFixture } from './event-store.contract.js';
 import {
   catchUpSubscription,
-  connectionStringFor,
   EventStoreDBAccessDenied,
   EventStoreDBEventStore,
   EventStoreDBUnavailable,
   fromClientEvent,
+  parseEventStoreUrl,
   retriedAppend,
   subscriptionStart,
   toStoreError,
@@ -33,14 +33,30 @@ import { eventStoreForTests } from '../testing/test-servers.js';
 
 describe('EventStoreDB adapter, without a server', () => {
   it('turns store URLs into the client’s kurrentdb:// connection strings, keeping the rest as written', () => {
-    expect(connectionStringFor('esdb://127.0.0.1:2113?tls=false')).toBe('kurrentdb://127.0.0.1:2113?tls=false');
-    expect(connectionStringFor('ESDB+discover://admin:changeit@a:2113,b:2113')).toBe(
+    const client = (url: string) => parseEventStoreUrl(url).connectionString;
+    expect(client('esdb://127.0.0.1:2113?tls=false')).toBe('kurrentdb://127.0.0.1:2113?tls=false');
+    expect(client('ESDB+discover://admin:changeit@a:2113,b:2113')).toBe(
       'kurrentdb+discover://admin:changeit@a:2113,b:2113',
     );
-    expect(connectionStringFor('kurrentdb://h:2113?tls=false&nodePreference=leader')).toBe(
+    expect(client('kurrentdb://h:2113?tls=false&nodePreference=leader')).toBe(
       'kurrentdb://h:2113?tls=false&nodePreference=leader',
     );
-    expect(() => connectionStringFor('postgres://h/db')).toThrow(InvalidStoreUrl);
+    expect(parseEventStoreUrl('esdb://h:2113').streamPrefix).toBe('');
+    expect(() => parseEventStoreUrl('postgres://h/db')).toThrow(InvalidStoreUrl);
+  });
+
+  it('takes the stream prefix from the URL, and keeps it from the client', () => {
+    expect(parseEventStoreUrl('kurrentdb://h:2113?tls=false&streamPrefix=t1-&nodePreference=leader')).toEqual({
+      connectionString: 'kurrentdb://h:2113?tls=false&nodePreference=leader',
+      streamPrefix: 't1-',
+    });
+    expect(parseEventStoreUrl('esdb://h:2113?streamPrefix=fleet%2Fa%3A')).toEqual({
+      connectionString: 'kurrentdb://h:2113',
+      streamPrefix: 'fleet/a:',
+    });
+    expect(() => parseEventStoreUrl('esdb://h:2113?streamPrefix=%24system')).toThrow(
+      /has a streamPrefix that must not start with "\$"/,
+    );
   });
 
   it('subscribes from the start, the end, or strictly after a commit position', () => {
@@ -183,9 +199,11 @@ const server = await eventStoreForTests();
 const fixture = async (): Promise<EventStoreFixture> => {
   if ('skipped' in server) throw new Error(server.skipped);
   const dir = mkdtempSync(join(tmpdir(), 'failsafe-esdb-'));
-  const store = await EventStoreDBEventStore.open({ url: server.url, streamPrefix: `t${randomUUID()}-` });
+  const url = `${server.url}${server.url.includes('?') ? '&' : '?'}streamPrefix=t${randomUUID()}-`;
+  const store = await EventStoreDBEventStore.open({ url });
   return {
     store,
+    url,
     // The adapter never writes it: EventStoreDB trims without archiving (see the README).
     archive: new SegmentArchive(join(dir, 'archive')),
     dispose: async () => {

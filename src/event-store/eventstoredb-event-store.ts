@@ -34,14 +34,19 @@ import {
   START,
   streamNameFilter,
   type AllStreamSubscription,
-  type AppendResult as ClientAppendResult,
   type EventData,
   type ReadPosition,
   type ReadRevision,
   type RecordedEvent as ClientRecordedEvent,
 } from '@kurrent/kurrentdb-client';
 import { createHash } from 'node:crypto';
-import { assertExpectedRevision, assertStreamName, prepareAppend, type SerializedEvent } from './append-input.js';
+import {
+  assertExpectedRevision,
+  assertStreamName,
+  prepareAppend,
+  type SerializedEvent,
+  streamNameProblem,
+} from './append-input.js';
 import {
   DuplicateEventId,
   EventStoreError,
@@ -97,16 +102,30 @@ const SCHEMES: Readonly<Record<string, string>> = {
   'kurrentdb+discover:': 'kurrentdb+discover:',
 };
 
+/** The store URL's own query parameter: the stream prefix (see `EventStoreDBEventStoreOptions`). */
+const PREFIX_PARAMETER = 'streamPrefix';
+
 /**
- * The client's connection string for a store URL: `esdb://` becomes `kurrentdb://` (the client
- * accepts both, but prints a deprecation warning for every `esdb` client it makes); the rest of the
- * URL (credentials, hosts, `?tls=false`, …) is passed on as written.
+ * What a store URL says: the client's connection string, where `esdb://` becomes `kurrentdb://`
+ * (the client accepts both, but prints a deprecation warning for every `esdb` client it makes) and
+ * the rest (credentials, hosts, `?tls=false`, …) is passed on as written; and the store's stream
+ * prefix, `?streamPrefix=…`, which is the store's own and not the client's.
  */
-export function connectionStringFor(url: string): string {
+export function parseEventStoreUrl(url: string): { readonly connectionString: string; readonly streamPrefix: string } {
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0].toLowerCase();
   const mapped = scheme ? SCHEMES[scheme] : undefined;
   if (!scheme || !mapped) throw new InvalidStoreUrl(url, 'is not an esdb:// or kurrentdb:// URL');
-  return mapped + url.slice(scheme.length);
+  const [base, query] = url.slice(scheme.length).split(/\?(.*)/s, 2) as [string, string | undefined];
+  let streamPrefix = '';
+  const kept = (query ?? '').split('&').filter((pair) => {
+    const [key, value = ''] = pair.split('=', 2) as [string, string | undefined];
+    if (key.toLowerCase() !== PREFIX_PARAMETER.toLowerCase()) return pair !== '';
+    streamPrefix = decodeURIComponent(value);
+    return false;
+  });
+  const problem = streamPrefix === '' ? undefined : streamNameProblem(streamPrefix);
+  if (problem) throw new InvalidStoreUrl(url, `has a ${PREFIX_PARAMETER} that ${problem}`);
+  return { connectionString: mapped + base + (kept.length > 0 ? `?${kept.join('&')}` : ''), streamPrefix };
 }
 
 /** Where a subscription starts: the server delivers strictly after a position, as the port does. */
@@ -259,13 +278,13 @@ function assertRetention(metadata: StreamMetadata): void {
 }
 
 export interface EventStoreDBEventStoreOptions {
-  /** `esdb://…` or `kurrentdb://…`, with `+discover` for gossip seeds; `?tls=false` for an insecure node. */
-  readonly url: string;
   /**
-   * Prepended to every stream name on the server, so that several stores share one server: `$all`,
-   * subscriptions and the head then see only this store's streams. Default: none (the whole server).
+   * `esdb://…` or `kurrentdb://…`, with `+discover` for gossip seeds; `?tls=false` for an insecure
+   * node. `&streamPrefix=…` is prepended to every stream name on the server, so that several stores
+   * share one server: `$all`, subscriptions and the head then see only this store's streams.
+   * Without it the store is the whole server.
    */
-  readonly streamPrefix?: string;
+  readonly url: string;
 }
 
 interface RawRead {
@@ -309,10 +328,9 @@ export class EventStoreDBEventStore implements EventStore {
 
   /** Connects and reads the head of `$all` once, so that a wrong URL or a down server fails here. */
   static async open(options: EventStoreDBEventStoreOptions): Promise<EventStoreDBEventStore> {
-    const prefix = options.streamPrefix ?? '';
-    if (prefix !== '') assertStreamName(prefix);
+    const { connectionString, streamPrefix: prefix } = parseEventStoreUrl(options.url);
     const where = describeStore({ kind: 'eventstore', url: options.url });
-    const client = KurrentDBClient.connectionString(connectionStringFor(options.url));
+    const client = KurrentDBClient.connectionString(connectionString);
     const store = new EventStoreDBEventStore(client, where, prefix);
     try {
       await store.headPosition();
@@ -363,26 +381,50 @@ export class EventStoreDBEventStore implements EventStore {
     const ids = prepared.map((event) => event.id);
     const retried = retriedAppend(name, ids, await Promise.all(ids.map((id) => this.readClaim(id))));
     if (retried) return retried;
-    let written: ClientAppendResult;
+    let nextExpectedRevision: bigint;
+    let answered: bigint | undefined;
     try {
-      written = await this.client.appendToStream(
+      const written = await this.client.appendToStream(
         name,
         prepared.map((event, index) => toEventData(event, events[index]!)),
         { streamState: expectedRevision },
       );
+      nextExpectedRevision = written.nextExpectedRevision;
+      answered = written.position?.commit;
     } catch (error) {
-      throw this.failure(error, stream, expectedRevision);
+      const failure = this.failure(error, stream, expectedRevision);
+      // A retry racing its original (whose claims are not written yet) may be refused by the server.
+      const original =
+        failure instanceof WrongExpectedRevision ? await this.storedAt(name, ids, expectedRevision) : undefined;
+      if (original === undefined) throw failure;
+      nextExpectedRevision = original;
     }
     // Read back for each event's position, which its claim keeps (the append answers one position).
-    const { nextExpectedRevision } = written;
     const first = nextExpectedRevision - BigInt(prepared.length) + 1n;
     const stored = await this.readRaw(name, { direction: 'forwards', from: first, maxCount: prepared.length });
     const back = stored === NOT_FOUND ? [] : stored;
     await Promise.all(back.map((event) => this.claim(event)));
     const last = back.at(-1);
-    const position = last?.revision === nextExpectedRevision ? last.position : written.position?.commit;
+    const position = last?.revision === nextExpectedRevision ? last.position : answered;
     if (position === undefined) throw new TypeError(`the append to "${stream}" was answered without a position`);
     return { nextExpectedRevision, position };
+  }
+
+  /**
+   * The revision of the last of `ids` when they are stored, in order, exactly where an append with
+   * this expected revision put them; undefined otherwise (or when `any`/`stream_exists` say no place).
+   */
+  private async storedAt(
+    name: string,
+    ids: readonly string[],
+    expected: ExpectedRevision,
+  ): Promise<bigint | undefined> {
+    if (expected === 'any' || expected === 'stream_exists') return undefined;
+    const from = expected === 'no_stream' ? 0n : expected + 1n;
+    const stored = await this.readRaw(name, { direction: 'forwards', from, maxCount: ids.length });
+    if (stored === NOT_FOUND || stored.length !== ids.length) return undefined;
+    const same = stored.every((event, index) => event.id === ids[index] && event.revision === from + BigInt(index));
+    return same ? from + BigInt(ids.length) - 1n : undefined;
   }
 
   /** Claims the event's id for its stream and revision; refused when another append claimed it first. */
