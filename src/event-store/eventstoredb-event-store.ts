@@ -442,6 +442,8 @@ export class EventStoreDBEventStore implements EventStore {
       const failure = this.failure(error, this.claimStream(event.id), 'no_stream');
       if (!(failure instanceof WrongExpectedRevision)) throw failure;
       const other = await this.readClaim(event.id);
+      // The same claim, written by a retry of this append racing it: nothing to refuse.
+      if (other?.stream === event.stream && other.revision === event.revision) return;
       throw new DuplicateEventId(
         event.id,
         `was also appended to stream "${other?.stream}" at revision ${other?.revision} by a concurrent append`,
