@@ -70,21 +70,32 @@ describe('EventStoreDB adapter, without a server', () => {
 
   it('takes ids claimed at consecutive revisions of the same stream as a retry, with its original result', () => {
     const ids = [randomUUID(), randomUUID()];
-    expect(retriedAppend('svc', ids, [undefined, undefined])).toBeUndefined();
-    expect(retriedAppend('svc', ids, [claim('svc', 4n), claim('svc', 5n)])).toEqual({
+    expect(retriedAppend('svc', ids, [undefined, undefined], 'any')).toBeUndefined();
+    expect(retriedAppend('svc', ids, [claim('svc', 4n), claim('svc', 5n)], 'any')).toEqual({
       nextExpectedRevision: 5n,
       position: 1005n,
     });
   });
 
+  it('lets a retry racing its original through when the claims so far sit where its revision puts it', () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    expect(retriedAppend('svc', ids, [claim('svc', 0n), undefined, undefined], 'no_stream')).toBeUndefined();
+    expect(retriedAppend('svc', ids, [undefined, claim('svc', 5n), undefined], 3n)).toBeUndefined();
+    expect(() => retriedAppend('svc', ids, [claim('svc', 0n), undefined, undefined], 'any')).toThrow(
+      /other events differ/,
+    );
+    expect(() => retriedAppend('svc', ids, [claim('svc', 4n), undefined, undefined], 'no_stream')).toThrow(
+      DuplicateEventId,
+    );
+  });
+
   it('refuses ids claimed elsewhere, or by an append whose other events differ', () => {
     const ids = [randomUUID(), randomUUID()];
-    expect(() => retriedAppend('svc-b', ids, [undefined, claim('svc-a', 0n)])).toThrow(DuplicateEventId);
-    expect(() => retriedAppend('svc-b', ids, [undefined, claim('svc-a', 0n)])).toThrow(
+    expect(() => retriedAppend('svc-b', ids, [undefined, claim('svc-a', 0n)], 'any')).toThrow(DuplicateEventId);
+    expect(() => retriedAppend('svc-b', ids, [undefined, claim('svc-a', 0n)], 'any')).toThrow(
       /already stored in stream "svc-a" at revision 0/,
     );
-    expect(() => retriedAppend('svc', ids, [claim('svc', 0n), undefined])).toThrow(/other events differ/);
-    expect(() => retriedAppend('svc', ids, [claim('svc', 0n), claim('svc', 7n)])).toThrow(DuplicateEventId);
+    expect(() => retriedAppend('svc', ids, [claim('svc', 0n), claim('svc', 7n)], 0n)).toThrow(DuplicateEventId);
   });
 
   const where = 'kurrentdb://h:2113';

@@ -153,14 +153,17 @@ export interface Claim {
 }
 
 /**
- * What the claims of a batch's ids say about an append of it to `stream`: nothing claimed, a new
- * append; every id claimed at consecutive revisions of `stream`, a retry of it (its original
- * result); anything else, an id reused by another append.
+ * What the claims of a batch's ids say about an append of it to `stream` with `expected`: nothing
+ * claimed, a new append (undefined); every id claimed at consecutive revisions of `stream`, a retry of
+ * it (its original result); some claimed so, exactly where `expected` puts the batch, a retry racing
+ * its original while that writes its claims (undefined: the append itself settles it); anything else,
+ * an id reused by another append.
  */
 export function retriedAppend(
   stream: string,
   ids: readonly string[],
   claims: readonly (Claim | undefined)[],
+  expected: ExpectedRevision,
 ): AppendResult | undefined {
   if (claims.every((claim) => claim === undefined)) return undefined;
   const elsewhere = claims.findIndex((claim) => claim && claim.stream !== stream);
@@ -171,13 +174,21 @@ export function retriedAppend(
       `is already stored in stream "${claim.stream}" at revision ${claim.revision}`,
     );
   }
-  const first = claims[0];
-  const differs = claims.findIndex((claim, index) => !first || claim?.revision !== first.revision + BigInt(index));
-  if (differs >= 0)
+  const claimed = claims.findIndex((claim) => claim !== undefined);
+  const base = claims[claimed]!.revision - BigInt(claimed);
+  const differs = claims.findIndex((claim, index) =>
+    claim === undefined ? base !== placedAt(expected) : claim.revision !== base + BigInt(index),
+  );
+  if (differs >= 0) {
     throw new DuplicateEventId(ids[differs]!, 'was part of an earlier append whose other events differ');
-  const last = claims[claims.length - 1]!;
-  return { nextExpectedRevision: last.revision, position: last.position };
+  }
+  const last = claims[claims.length - 1];
+  return last && { nextExpectedRevision: last.revision, position: last.position };
 }
+
+/** The revision an append with this expected revision gives its first event, when it says one. */
+const placedAt = (expected: ExpectedRevision): bigint | undefined =>
+  expected === 'no_stream' ? 0n : typeof expected === 'bigint' ? expected + 1n : undefined;
 
 /** A client error as the port's: what the caller can act on gets the port's type, the rest passes. */
 export function toStoreError(
@@ -379,7 +390,8 @@ export class EventStoreDBEventStore implements EventStore {
     const name = this.named(stream);
     this.assertOpen();
     const ids = prepared.map((event) => event.id);
-    const retried = retriedAppend(name, ids, await Promise.all(ids.map((id) => this.readClaim(id))));
+    const claims = await Promise.all(ids.map((id) => this.readClaim(id)));
+    const retried = retriedAppend(name, ids, claims, expectedRevision);
     if (retried) return retried;
     let nextExpectedRevision: bigint;
     let answered: bigint | undefined;
@@ -419,8 +431,8 @@ export class EventStoreDBEventStore implements EventStore {
     ids: readonly string[],
     expected: ExpectedRevision,
   ): Promise<bigint | undefined> {
-    if (expected === 'any' || expected === 'stream_exists') return undefined;
-    const from = expected === 'no_stream' ? 0n : expected + 1n;
+    const from = placedAt(expected);
+    if (from === undefined) return undefined;
     const stored = await this.readRaw(name, { direction: 'forwards', from, maxCount: ids.length });
     if (stored === NOT_FOUND || stored.length !== ids.length) return undefined;
     const same = stored.every((event, index) => event.id === ids[index] && event.revision === from + BigInt(index));
