@@ -13,6 +13,11 @@ export async function openStore(url: string | StoreLocation, options: OpenStoreO
   switch (location.kind) {
     case 'sqlite':
       return SqliteEventStore.open({ path: location.path, ...(options.clock && { clock: options.clock }) });
+    case 'eventstore': {
+      // Imported on demand: the client (gRPC and a native addon) takes 0.3-0.8 s to load.
+      const { EventStoreDBEventStore } = await import('./eventstoredb-event-store.js');
+      return EventStoreDBEventStore.open({ url: location.url });
+    }
     default:
       throw new InvalidStoreUrl(describeStore(location), `names a ${location.kind} store, not supported yet`);
   }
