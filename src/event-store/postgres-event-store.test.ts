@@ -226,21 +226,30 @@ describe('PostgreSQL event store', () => {
       });
       opened.push(store);
       const subscription = store.subscribe();
+      // A subscriber that polls during the outage: its failing reads must not end it.
+      const poller = await PostgresEventStore.open({ url: own.url(), fallbackPollIntervalMs: 100 });
+      opened.push(poller);
+      const polling = poller.subscribe();
       try {
         const before = events(2);
         await store.append('svc', before, 'no_stream');
         expect((await take(subscription, 2)).map((e) => e.id)).toEqual(before.map((e) => e.id));
+        expect((await take(polling, 2)).map((e) => e.id)).toEqual(before.map((e) => e.id));
+        const waiting = take(polling, 2, 30_000);
         await own.stop({ mode: 'immediate', keep: true });
         const error = await store.append('svc', events(1), 'any').catch((e: unknown) => e);
         expect(error).toBeInstanceOf(StoreUnavailable);
         expect((error as Error).message).toContain(`127.0.0.1:${own.port}`);
+        await sleep(1_000);
         await own.start();
         const after = events(2);
         await store.append('svc', after, 1n);
         // Only a LISTEN re-established after the restart can deliver these before the 10-minute poll.
         expect((await take(subscription, 2, 30_000)).map((e) => e.id)).toEqual(after.map((e) => e.id));
+        expect((await waiting).map((e) => e.id)).toEqual(after.map((e) => e.id));
       } finally {
         await subscription.close();
+        await polling.close();
       }
     } finally {
       await own.stop();

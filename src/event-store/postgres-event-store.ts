@@ -555,7 +555,14 @@ export class PostgresEventStore implements EventStore {
       readPage: async (after) => {
         const from = began ? after : await start;
         began = true;
-        return this.readAllPage(from + 1n, this.options.readPageSize);
+        try {
+          return await this.readAllPage(from + 1n, this.options.readPageSize);
+        } catch (error) {
+          // An outage (failover, restart) is waited out, not fatal to the consumer: the wake after
+          // re-LISTENing, or the next poll, reads again from the checkpoint.
+          if (error instanceof StoreUnavailable) return [];
+          throw error;
+        }
       },
       waitForAppend: (signal) => this.waitForAppend(signal),
       onClose: () => this.subscriptions.delete(subscription),
