@@ -162,12 +162,11 @@ const decode = (row: EventRow): RecordedEvent => ({
   recordedAt: row.recorded_at,
 });
 
-const firstKeptRevision = (row: Pick<StreamRow, 'max_count' | 'last_revision'>): bigint =>
-  row.max_count === null
-    ? 0n
-    : row.last_revision - row.max_count + 1n > 0n
-      ? row.last_revision - row.max_count + 1n
-      : 0n;
+function firstKeptRevision(row: Pick<StreamRow, 'max_count' | 'last_revision'>): bigint {
+  if (row.max_count === null) return 0n;
+  const first = row.last_revision - row.max_count + 1n;
+  return first > 0n ? first : 0n;
+}
 
 /** Events recorded before it are expired; null: the stream has no maxAge. */
 const retentionCutoff = (row: Pick<StreamRow, 'max_age_ms'>, now: Date): Date | null =>
@@ -191,7 +190,11 @@ const CONNECTION_ERRORS = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  '08000', // connection_exception
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
   '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
   '57P03', // cannot_connect_now (starting up, shutting down, in recovery)
   '28000', // invalid_authorization_specification
   '28P01', // invalid_password
