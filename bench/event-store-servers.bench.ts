@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { EventStore, ExpectedRevision, NewEvent } from '../src/event-store/event-store.js';
+import type { EventStore, ExpectedRevision } from '../src/event-store/event-store.js';
 import { openStore } from '../src/event-store/open-store.js';
 import { type PostgresPair, pairUrl, promoteStandby, startPostgresPair } from '../src/testing/postgres-pair.js';
 import { type PostgresServer, startPostgres } from '../src/testing/postgres-server.js';
@@ -158,7 +158,8 @@ async function appendRate(store: EventStore, writers: number, total: number, per
     Promise.all(
       work.map(async (batches, w) => {
         let expected: ExpectedRevision = 'no_stream';
-        for (const batch of batches) expected = (await store.append(`health-w${w}`, batch, expected)).nextExpectedRevision;
+        for (const batch of batches)
+          expected = (await store.append(`health-w${w}`, batch, expected)).nextExpectedRevision;
       }),
     ),
   );
