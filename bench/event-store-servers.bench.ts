@@ -48,7 +48,7 @@ Appends and reads: medians of --reps runs, each on a fresh store. Prints a table
 figures as JSON to bench/results/event-store-servers-<timestamp>.json.
 
 Options:
-  --single <n>      events appended one per append, per measurement (default 2000)
+  --single <n>      events appended one per append, per measurement (default 1000)
   --batched <n>     events appended in batches, per measurement (default 20000)
   --batch-size <n>  events per batched append (default 100)
   --writers <list>  concurrent writers, comma-separated (default 1,4,16)
@@ -61,7 +61,7 @@ Options:
 
 const { values: args } = parseArgs({
   options: {
-    single: { type: 'string', default: '2000' },
+    single: { type: 'string', default: '1000' },
     batched: { type: 'string', default: '20000' },
     'batch-size': { type: 'string', default: '100' },
     writers: { type: 'string', default: '1,4,16' },
