@@ -3,7 +3,7 @@
  * Failsafe to use through the multi-host URL it prints. Data lives in a folder of its own (default in
  * the system temp folder), never the system cluster. Run: npm run postgres:pair -- start|stop|status|promote
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -149,15 +149,20 @@ async function promote(): Promise<undefined> {
 
 async function stop(): Promise<undefined> {
   const pair = readPair();
-  if (pair) {
-    const { primary, standby } = await handles(pair);
-    // The primary first: a fast shutdown sends its last WAL to the standby before it exits.
-    await primary.stop({ keep: !options.remove });
-    await standby.stop({ keep: !options.remove });
+  const servers = pair ? Object.values(await handles(pair)) : [];
+  // Also servers of a start that was interrupted before it wrote pair.json: each has a data folder here.
+  const known = new Set(servers.map((server) => server.dir));
+  const folders = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [];
+  for (const folder of folders) {
+    const path = join(dir, folder.name);
+    if (folder.isDirectory() && !known.has(path) && existsSync(join(path, 'data')))
+      servers.push(await existingPostgres(path, '127.0.0.1', 0));
   }
+  // The primary first: a fast shutdown sends its last WAL to the standby before it exits.
+  for (const server of servers) await server.stop({ keep: !options.remove });
   if (options.remove) rmSync(dir, { recursive: true, force: true });
   process.stdout.write(
-    pair ? `stopped${options.remove ? ' and removed' : ''} the pair in ${dir}\n` : `no pair in ${dir}\n`,
+    servers.length > 0 ? `stopped${options.remove ? ' and removed' : ''} the pair in ${dir}\n` : `no pair in ${dir}\n`,
   );
 }
 

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { existingPostgres, postgresBinDir } from './postgres-server.js';
+import { existingPostgres, postgresBinDir, startPostgres } from './postgres-server.js';
 
 const bin = await postgresBinDir();
 if (!bin && process.env.CI === 'true') throw new Error('PostgreSQL is missing: run scripts/provision.sh');
@@ -20,8 +20,14 @@ async function pair(...args: string[]): Promise<{ code: number; stdout: string; 
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', script, ...args]);
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
+    const { code, signal, stdout, stderr } = error as {
+      code: number | null;
+      signal: string;
+      stdout: string;
+      stderr: string;
+    };
+    // Killed by a signal, it has no exit code: say which signal.
+    return { code: code ?? -1, stdout, stderr: stderr || `killed by ${signal}` };
   }
 }
 
@@ -116,4 +122,14 @@ describe.skipIf(!bin)('scripts/postgres-pair.ts: a primary and its synchronous s
     await ok('stop', '--dir', dir, '--remove');
     expect(await processesMentioning(dir)).toEqual([]);
   }, 120_000);
+
+  it('stops the servers of a start interrupted before it wrote pair.json', async () => {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const orphan = await startPostgres({ under: dir });
+    expect(await orphan.psql('SELECT 1')).toBe('1\n');
+    const stopped = await ok('stop', '--dir', dir, '--remove');
+    expect(stopped).toMatch(/^stopped and removed the pair/);
+    expect(await processesMentioning(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
 });
