@@ -198,10 +198,11 @@ export async function startStandby(primary: PostgresServer, options: StandbyOpti
 
 /** Until the primary streams to `name`: before that, a synchronous standby is still catching up, not `sync`. */
 async function streaming(primary: PostgresServer, name: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   const query = `SELECT state FROM pg_stat_replication WHERE application_name = '${name}'`;
   while ((await primary.psql(query)).trim() !== 'streaming') {
-    if (Date.now() > deadline) throw new Error(`standby ${name} did not stream from the primary in ${timeoutMs} ms`);
+    if (performance.now() > deadline)
+      throw new Error(`standby ${name} did not stream from the primary in ${timeoutMs} ms`);
     await sleep(50);
   }
 }
