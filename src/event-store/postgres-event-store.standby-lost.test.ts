@@ -21,6 +21,13 @@ describe.skipIf(!bin)('PostgreSQL store: a primary whose only synchronous standb
   beforeAll(async () => {
     pair = await startPostgresPair({ under });
   }, 60_000);
+  const untilSynchronous = async () => {
+    const query = `SELECT sync_state FROM pg_stat_replication WHERE application_name = '${STANDBY_NAME}'`;
+    for (let attempt = 0; (await pair.primary.psql(query)).trim() !== 'sync'; attempt += 1) {
+      if (attempt > 300) throw new Error('the standby did not become synchronous again within 30 s');
+      await sleep(100);
+    }
+  };
   afterAll(async () => {
     await pair?.standby.stop();
     await pair?.primary.stop();
@@ -54,17 +61,36 @@ describe.skipIf(!bin)('PostgreSQL store: a primary whose only synchronous standb
     await expect(store.append('health-svc-1', [second], 0n)).rejects.toBeInstanceOf(ReplicationStalled);
 
     await pair.standby.start();
-    const query = `SELECT sync_state FROM pg_stat_replication WHERE application_name = '${STANDBY_NAME}'`;
-    for (let attempt = 0; (await pair.primary.psql(query)).trim() !== 'sync'; attempt += 1) {
-      if (attempt > 300) throw new Error('the standby did not become synchronous again within 30 s');
-      await sleep(100);
-    }
+    await untilSynchronous();
     const retried = await store.append('health-svc-1', [second], 0n);
     expect(retried.nextExpectedRevision).toBe(1n);
     const stream: string[] = [];
     for await (const event of store.readStream('health-svc-1')) stream.push(event.id);
     expect(stream).toEqual([first.id, second.id]);
     expect(await copies()).toBe('1\n');
+    await store.close();
+  }, 60_000);
+
+  it('fails each of several concurrent appends, none reported written; their retries write each once', async () => {
+    const store = await PostgresEventStore.open({ url: pair.url, replicationTimeoutMs: 1000 });
+    const events = [0, 1, 2].map((w) => healthSampleEvent(10 + w, 0));
+    const appendAll = () =>
+      Promise.allSettled(events.map((event, w) => store.append(`health-concurrent-${w}`, [event], 'no_stream')));
+    await pair.standby.stop({ keep: true });
+    // They commit one after another (the head row's lock): each waits its own bound.
+    const outcomes = await appendAll();
+    expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason.constructor.name : 'written'))).toEqual([
+      'ReplicationStalled',
+      'ReplicationStalled',
+      'ReplicationStalled',
+    ]);
+    await pair.standby.start();
+    await untilSynchronous();
+    expect((await appendAll()).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    const ids = events.map((e) => `'${e.id}'`).join(',');
+    expect(await pair.primary.psql(`SELECT count(*) FROM failsafe_events WHERE id IN (${ids})`, 'failsafe')).toBe(
+      '3\n',
+    );
     await store.close();
   }, 60_000);
 });
