@@ -37,9 +37,17 @@ export interface Row {
 export function printTable(rows: readonly Row[], bare = 'bare better-sqlite3'): void {
   const headers: Row = { measure: 'measure', ours: 'failsafe', bare, ratio: 'ratio', aim: 'aim' };
   const keys = Object.keys(headers) as (keyof Row)[];
-  const widths = keys.map((k) => Math.max(...[headers, ...rows].map((r) => r[k].length)));
-  const line = (r: Row) =>
-    keys.map((k, i) => (i === 0 ? r[k].padEnd(widths[i]!) : r[k].padStart(widths[i]!))).join('  ');
+  printGrid(
+    keys.map((k) => headers[k]),
+    rows.map((row) => keys.map((k) => row[k])),
+  );
+}
+
+/** A text table: the first column left-aligned, the others right-aligned. */
+export function printGrid(headers: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = headers.map((_, i) => Math.max(...[headers, ...rows].map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    widths.map((w, i) => (i === 0 ? (r[i] ?? '').padEnd(w) : (r[i] ?? '').padStart(w))).join('  ');
   console.log(line(headers));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));

@@ -120,3 +120,24 @@ export class StoreUnavailable extends EventStoreError {
     super(`StoreUnavailable: ${store}: ${detail}; check the server and the URL`);
   }
 }
+
+/**
+ * The write committed on the primary, but no synchronous standby confirmed it in time: it is not
+ * acknowledged, since losing the primary now would lose it. Retrying with the same event ids writes
+ * nothing twice, and succeeds once a standby confirms.
+ */
+export class ReplicationStalled extends EventStoreError {
+  readonly code = 'REPLICATION_STALLED';
+  constructor(
+    /** The store's URL with any password masked. */
+    readonly store: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `ReplicationStalled: ${store}: the append committed on the primary but no synchronous standby confirmed it ` +
+        `within ${timeoutMs / 1000} s; check the standby (pg_stat_replication on the primary lists it when it is ` +
+        "connected) or, to go on without one, clear the primary's synchronous_standby_names; then retry the " +
+        'append with the same event ids: nothing is written twice',
+    );
+  }
+}

@@ -41,6 +41,7 @@ import {
   DuplicateEventId,
   EventStoreError,
   ForeignStore,
+  ReplicationStalled,
   StoreClosed,
   StoreUnavailable,
   StreamDeleted,
@@ -66,12 +67,15 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 /** int8 (positions, revisions) as bigint, not as a string. */
 const TYPES = { bigint: postgres.BigInt };
 type Sql = postgres.Sql<{ bigint: bigint }>;
-type Tx = postgres.TransactionSql<{ bigint: bigint }>;
+/** A connection reserved for one transaction (see `transaction`). */
+type Tx = postgres.ReservedSql<{ bigint: bigint }>;
 type ConnectOptions = Omit<postgres.Options<typeof TYPES>, 'types'>;
 
 const CHANNEL = 'failsafe_events';
 /** Taken while migrating, so that two processes starting on a new database do not race. */
 const MIGRATION_LOCK = 0x46534146;
+/** The WARNING a COMMIT gets when its wait for a synchronous standby is cancelled: committed locally only. */
+const SYNC_WAIT_CANCELLED = /^canceling wait for synchronous replication/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Schema changes in order; the store's version is how many it has applied. Append, never edit. */
@@ -130,6 +134,11 @@ export interface PostgresEventStoreOptions {
   readonly readPageSize?: number;
   /** Stamps appends and dates retention (default the system clock). */
   readonly clock?: Clock;
+  /**
+   * How long a COMMIT may wait for a synchronous standby (default 5,000 ms) before the write fails with
+   * ReplicationStalled: a primary whose synchronous standby is gone would otherwise hang every append.
+   */
+  readonly replicationTimeoutMs?: number;
 }
 
 interface StreamRow {
@@ -265,6 +274,8 @@ export class PostgresEventStore implements EventStore {
     /** The URL with any password masked. */
     readonly location: string,
     private readonly options: Required<Omit<PostgresEventStoreOptions, 'maxConnections'>>,
+    /** How many COMMITs had their wait for a synchronous standby cancelled (the server's WARNING). */
+    private readonly syncWaits: { cancelled: number },
   ) {
     this.archive = new PostgresArchive(sql, options.readPageSize);
   }
@@ -277,11 +288,16 @@ export class PostgresEventStore implements EventStore {
       fallbackPollIntervalMs: options.fallbackPollIntervalMs ?? 5_000,
       readPageSize: options.readPageSize ?? 1000,
       clock: options.clock ?? systemClock,
+      replicationTimeoutMs: options.replicationTimeoutMs ?? 5_000,
       url: options.url,
     };
+    const syncWaits = { cancelled: 0 };
     const sql = PostgresEventStore.connect(options.url, {
       max: options.maxConnections ?? 10,
       connect_timeout: settings.connectTimeoutSeconds,
+      onnotice: (notice) => {
+        if (SYNC_WAIT_CANCELLED.test(notice.message ?? '')) syncWaits.cancelled += 1;
+      },
     });
     try {
       await PostgresEventStore.migrate(sql, location);
@@ -289,7 +305,7 @@ export class PostgresEventStore implements EventStore {
       await sql.end({ timeout: 0 });
       throw PostgresEventStore.translate(error, location);
     }
-    return new PostgresEventStore(sql, location, settings);
+    return new PostgresEventStore(sql, location, settings, syncWaits);
   }
 
   private static connect(url: string, options: ConnectOptions): Sql {
@@ -366,8 +382,58 @@ export class PostgresEventStore implements EventStore {
     if (this.startingAtEnd.size > 0) await Promise.all(this.startingAtEnd);
     const now = this.options.clock.now();
     return this.guard(() =>
-      this.sql.begin((tx) => this.appendInTransaction(tx, stream, prepared, expectedRevision, now)),
+      this.transaction((tx) => this.appendInTransaction(tx, stream, prepared, expectedRevision, now)),
     );
+  }
+
+  /**
+   * BEGIN … COMMIT on a reserved connection, not postgres.js's `begin`: when the server goes away
+   * mid-transaction, `begin` sends ROLLBACK down the dead connection and postgres.js 3.4.9 then throws
+   * an uncaught TypeError from a timer (porsager/postgres#1208), ending the process at every failover.
+   * Here a connection that failed gets no further statement and is not handed back to the pool.
+   * A COMMIT waiting longer than `replicationTimeoutMs` for a synchronous standby is cancelled (no
+   * server timeout covers that wait); the server then commits locally with only a warning, so that
+   * warning fails the write (ReplicationStalled).
+   */
+  private async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const tx = await this.sql.reserve();
+    let reusable = true;
+    let result: T;
+    let cancelled = false;
+    const warningsBefore = this.syncWaits.cancelled;
+    try {
+      const [, [backend]] = await Promise.all([tx`BEGIN`, tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`]);
+      result = await work(tx);
+      const bound = setTimeout(() => {
+        cancelled = true;
+        void this.cancelBackend(backend!.pid);
+      }, this.options.replicationTimeoutMs);
+      await tx`COMMIT`.finally(() => clearTimeout(bound));
+    } catch (error) {
+      reusable =
+        !connectionProblem(error) &&
+        (await tx`ROLLBACK`.then(
+          () => true,
+          () => false,
+        ));
+      throw error;
+    } finally {
+      if (reusable) tx.release();
+    }
+    if (cancelled && this.syncWaits.cancelled > warningsBefore)
+      throw new ReplicationStalled(this.location, this.options.replicationTimeoutMs);
+    return result;
+  }
+
+  /** Cancels a backend's statement, from a connection of its own: appends queued behind it may hold the pool. */
+  private async cancelBackend(pid: number): Promise<void> {
+    const once = PostgresEventStore.connect(this.options.url, {
+      max: 1,
+      connect_timeout: this.options.connectTimeoutSeconds,
+      fetch_types: false,
+    });
+    await once`SELECT pg_cancel_backend(${pid})`.catch(() => undefined);
+    await once.end({ timeout: 0 });
   }
 
   private async appendInTransaction(
@@ -645,7 +711,7 @@ export class PostgresEventStore implements EventStore {
     const maxAgeMs = metadata.maxAgeSeconds === undefined ? null : BigInt(metadata.maxAgeSeconds) * 1000n;
     const maxCount = metadata.maxCount === undefined ? null : BigInt(metadata.maxCount);
     await this.guard(() =>
-      this.sql.begin(async (tx) => {
+      this.transaction(async (tx) => {
         const [row] = await tx<StreamRow[]>`
           INSERT INTO failsafe_streams (name) VALUES (${stream})
           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
@@ -679,7 +745,7 @@ export class PostgresEventStore implements EventStore {
     assertStreamName(stream);
     assertExpectedRevision(expectedRevision);
     await this.guard(() =>
-      this.sql.begin(async (tx) => {
+      this.transaction(async (tx) => {
         const [row] = await tx<StreamRow[]>`
           INSERT INTO failsafe_streams (name) VALUES (${stream})
           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name

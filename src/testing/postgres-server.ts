@@ -42,6 +42,8 @@ export interface PostgresServerOptions {
   readonly netns?: string;
   /** postgresql.conf settings, e.g. `{ synchronous_commit: 'on' }`. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** The folder its data folder is made in (default the system temp folder); the postgres user must reach it. */
+  readonly under?: string;
 }
 
 export interface PostgresServer {
@@ -77,8 +79,8 @@ async function exec(bin: string, command: string, args: readonly string[], netns
 }
 
 /** A private temporary folder the server's user owns. */
-async function ownedFolder(prefix: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+async function ownedFolder(prefix: string, under = tmpdir()): Promise<string> {
+  const dir = mkdtempSync(join(under, prefix));
   chmodSync(dir, 0o700);
   if (asRoot) {
     const id = async (flag: string) => Number((await run('id', [flag, 'postgres'])).stdout.trim());
@@ -112,6 +114,18 @@ function server(bin: string, dir: string, host: string, port: number, netns: str
   };
 }
 
+/** A handle on a server made earlier by `startPostgres` or `startStandby` (running or stopped), from its folder. */
+export async function existingPostgres(
+  dir: string,
+  host: string,
+  port: number,
+  netns?: string,
+): Promise<PostgresServer> {
+  const bin = await postgresBinDir();
+  if (!bin) throw new PostgresMissing('pg_config is not on PATH');
+  return server(bin, dir, host, port, netns);
+}
+
 async function configure(dir: string, host: string, port: number, settings: Readonly<Record<string, string>>) {
   const lines = {
     listen_addresses: `'${host}'`,
@@ -134,7 +148,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
   if (!bin) throw new PostgresMissing('pg_config is not on PATH');
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? (await freePort());
-  const dir = await ownedFolder('failsafe-pg-');
+  const dir = await ownedFolder('failsafe-pg-', options.under);
   try {
     await exec(bin, 'initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync'], options.netns);
     // Trust for replication connections too: a standby on another test host connects over TCP.
@@ -164,7 +178,7 @@ export async function startStandby(primary: PostgresServer, options: StandbyOpti
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? (await freePort());
   const name = options.name ?? 'standby';
-  const dir = await ownedFolder('failsafe-pg-standby-');
+  const dir = await ownedFolder('failsafe-pg-standby-', options.under);
   try {
     const source = `host=${primary.host} port=${primary.port} user=postgres application_name=${name}`;
     await exec(bin, 'pg_basebackup', ['-d', source, '-D', join(dir, 'data'), '-R', '-X', 'stream'], options.netns);
@@ -184,10 +198,11 @@ export async function startStandby(primary: PostgresServer, options: StandbyOpti
 
 /** Until the primary streams to `name`: before that, a synchronous standby is still catching up, not `sync`. */
 async function streaming(primary: PostgresServer, name: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   const query = `SELECT state FROM pg_stat_replication WHERE application_name = '${name}'`;
   while ((await primary.psql(query)).trim() !== 'streaming') {
-    if (Date.now() > deadline) throw new Error(`standby ${name} did not stream from the primary in ${timeoutMs} ms`);
+    if (performance.now() > deadline)
+      throw new Error(`standby ${name} did not stream from the primary in ${timeoutMs} ms`);
     await sleep(50);
   }
 }
