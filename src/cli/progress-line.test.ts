@@ -12,8 +12,10 @@ describe('progress line', () => {
     expect(progressLine('events copied', sample)).toBe('60,000 events copied (100/s), 60.0 %, about 6 min 40 s left');
   });
 
-  it('gives no estimate before anything moved', () => {
+  it('gives no estimate before anything moved, nor once done', () => {
     const sample = { done: 0, doneThisRun: 0, fraction: 0, startFraction: 0, elapsedMs: 0 };
     expect(progressLine('events copied', sample)).toBe('0 events copied (0/s), 0.0 %');
+    const done = { done: 10, doneThisRun: 10, fraction: 1, startFraction: 0, elapsedMs: 1000 };
+    expect(progressLine('events copied', done)).toBe('10 events copied (10/s), 100.0 %');
   });
 });

@@ -20,7 +20,7 @@ export function progressLine(what: string, sample: ProgressSample): string {
   const seconds = sample.elapsedMs / 1000;
   const rate = seconds > 0 ? Math.round(sample.doneThisRun / seconds) : 0;
   const gained = sample.fraction - sample.startFraction;
-  const left = gained > 0 ? (sample.elapsedMs * (1 - sample.fraction)) / gained : undefined;
+  const left = gained > 0 && sample.fraction < 1 ? (sample.elapsedMs * (1 - sample.fraction)) / gained : undefined;
   return (
     `${count.format(sample.done)} ${what} (${count.format(rate)}/s), ${(sample.fraction * 100).toFixed(1)} %` +
     (left === undefined ? '' : `, about ${duration(left)} left`)

@@ -89,7 +89,7 @@ const copyCommand = () =>
                 `(${result.copied} by this run, ${result.events - result.copied} already there), ` +
                 `up to position ${result.head} of the source`,
             );
-            say(`  retention carried for ${result.retention} streams; ${result.deleted} streams deleted`);
+            say(`  streams with retention carried over: ${result.retention}; streams deleted: ${result.deleted}`);
             say(`  verified: count, order and content match; sha256 ${result.digest}`);
           } finally {
             await target.close();

@@ -12,8 +12,8 @@ export class StoreUnavailable extends EventStoreError {
     detail: string,
   ) {
     super(
-      `StoreUnavailable: ${store} cannot be used (${detail}); check the store URL ` +
-        '(--store, FAILSAFE_STORE or store: in the config file), that the server answers, and its credentials',
+      `StoreUnavailable: ${store} cannot be used (${detail}); ` +
+        'check the store URL, that the server answers, and the credentials',
     );
   }
 }
