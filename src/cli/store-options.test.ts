@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../drills/toxiproxy.js';
 
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 
@@ -82,6 +83,22 @@ describe('the store named by URL on the command line', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/FAILSAFE_STORE: InvalidStoreUrl: "postgres:\/\/failsafe:\*\*\*@db:99999999\/f"/);
     expect(bad.stderr).not.toContain('s3cret');
+  });
+
+  it('refuses to start on a PostgreSQL that refuses connections: one line, password masked, exit 1', async () => {
+    const url = `postgres://failsafe:s3cret@127.0.0.1:${await freePort()}/failsafe`;
+    for (const command of [
+      ['serve', '--port', '0', '--data-dir', dir],
+      ['audit', 'verify'],
+    ]) {
+      const result = failsafe([...command, '--store', url]);
+      expect(result.code, command.join(' ')).toBe(1);
+      expect(result.stderr).toMatch(
+        /^failsafe: StoreUnavailable: postgres:\/\/failsafe:\*\*\*@127\.0\.0\.1:\d+\/failsafe: connection refused/,
+      );
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stderr + result.stdout).not.toContain('s3cret');
+    }
   });
 
   it('serves from the store it is given, says which, and keeps that store its own checkpoints', async () => {

@@ -1,22 +1,7 @@
-import { EventStoreError } from './errors.js';
+import { EventStoreError, StoreUnavailable } from './errors.js';
 import type { EventStore } from './event-store.js';
 import { openStore, type OpenStoreOptions } from './open-store.js';
 import { describeStore, type StoreLocation } from './store-url.js';
-
-/** The store named could not be opened or did not answer; nothing was written. */
-export class StoreUnavailable extends EventStoreError {
-  readonly code = 'STORE_UNAVAILABLE';
-  constructor(
-    /** The store, password masked. */
-    readonly store: string,
-    detail: string,
-  ) {
-    super(
-      `StoreUnavailable: ${store} cannot be used (${detail}); ` +
-        'check the store URL, that the server answers, and the credentials',
-    );
-  }
-}
 
 /** A driver's message on one line, with the location's password (if any) masked. */
 function reason(error: unknown, location: StoreLocation): string {

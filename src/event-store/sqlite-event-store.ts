@@ -1,7 +1,13 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { assertExpectedRevision, assertStreamName, prepareAppend, type SerializedEvent } from './append-input.js';
+import {
+  assertExpectedRevision,
+  assertStreamName,
+  prepareAppend,
+  recordedAtOf,
+  type SerializedEvent,
+} from './append-input.js';
 import {
   DuplicateEventId,
   EventStoreError,
@@ -122,14 +128,6 @@ function assertSqliteHeader(path: string): void {
     closeSync(fd);
   }
   if (header.toString('latin1') !== SQLITE_MAGIC) throw new StoreCorrupt(path, 'not a SQLite database file');
-}
-
-/** The time an append records: the clock's, or the one an import keeps (checked like any input). */
-function recordedAtOf(options: AppendOptions, now: number): number {
-  if (options.recordedAt === undefined) return now;
-  const time = options.recordedAt instanceof Date ? options.recordedAt.getTime() : Number.NaN;
-  if (Number.isNaN(time)) throw new InvalidEvent([{ path: 'options.recordedAt', message: 'must be a valid Date' }]);
-  return time;
 }
 
 const retentionCutoff = (row: Pick<StreamRow, 'max_age_ms'>, now: number): number =>
@@ -286,10 +284,12 @@ export class SqliteEventStore implements EventStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
-    const now = this.options.clock.now().getTime();
-    const stamp = recordedAtOf(options, now);
+    const now = this.options.clock.now();
+    const stamp = recordedAtOf(options, now).getTime();
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
-    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, stamp, now));
+    const result = this.guard(() =>
+      this.appendTransaction.immediate(stream, prepared, expectedRevision, stamp, now.getTime()),
+    );
     this.wakeSubscribers();
     return result;
   }
