@@ -15,7 +15,7 @@ export class StoreCopyRefused extends EventStoreError {
 export class StoreCopyMismatch extends EventStoreError {
   readonly code = 'STORE_COPY_MISMATCH';
   constructor(detail: string) {
-    super(`StoreCopyMismatch: ${detail}; do not switch to the target — report this with both stores kept as they are`);
+    super(`StoreCopyMismatch: ${detail}; do not switch to the target — keep both stores as they are and report it`);
   }
 }
 

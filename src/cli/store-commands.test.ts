@@ -104,7 +104,7 @@ describe('failsafe store copy', () => {
       ],
       [
         ['--from', `sqlite:${join(dir, 'typo.db')}`, '--to', `sqlite:${other}`],
-        /StoreUnavailable: .*typo\.db .*no such file/,
+        /StoreUnavailable: .*typo\.db: no such file/,
       ],
       [['--from', `sqlite:${source}`, '--to', `sqlite:${source}`], /StoreCopyRefused: --from and --to both name/],
       [['--from', `sqlite:${source}`, '--to', 'postgres://u:s3cret@[bad/f'], /"postgres:\/\/u:\*\*\*@\[bad\/f" is not/],

@@ -10,6 +10,7 @@ import { action, positiveInteger, say, untilSignal } from './cli-support.js';
 import { progressLine } from './progress-line.js';
 
 const PROGRESS_EVERY_MS = 1000;
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** A source is read, never created: a mistyped path must not copy an empty store. */
 async function openSource(location: StoreLocation): Promise<EventStore> {
@@ -86,7 +87,7 @@ const copyCommand = () =>
             });
             if (latest) report(latest, true);
             say(
-              `copied ${result.events} events in ${result.streams} streams to ${describeStore(to)} ` +
+              `copied ${count(result.events, 'event')} in ${count(result.streams, 'stream')} to ${describeStore(to)} ` +
                 `(${result.copied} by this run, ${result.events - result.copied} already there), ` +
                 `up to position ${result.head} of the source`,
             );

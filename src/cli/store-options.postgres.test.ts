@@ -44,7 +44,7 @@ describe('moving from the embedded store to PostgreSQL', () => {
 
     const copied = failsafe('store', 'copy', '--from', sqlite, '--to', postgres);
     expect(copied.stderr).toMatch(/store copy: 1 events copied .* 100\.0 %/);
-    expect(copied.stdout).toMatch(/^copied 1 events in 1 streams to postgresql?:\/\//);
+    expect(copied.stdout).toMatch(/^copied 1 event in 1 stream to postgresql?:\/\//);
     expect(copied.code).toBe(0);
     const read = failsafe('events', 'read', 'deployment-payments', '--store', postgres);
     expect(read.stdout).toMatch(/^1\tdeployment-payments@0\t\S+\tDeploymentRequested\t/);
