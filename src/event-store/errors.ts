@@ -106,7 +106,10 @@ export class ArchiveCorrupt extends EventStoreError {
   }
 }
 
-/** The store's server cannot be reached (or refused us): nothing was read or written. */
+/**
+ * The store's server cannot be reached (or refused us). An append cut off this way may or may not
+ * have committed: retry it with the same event ids, which writes it at most once.
+ */
 export class StoreUnavailable extends EventStoreError {
   readonly code = 'STORE_UNAVAILABLE';
   constructor(
