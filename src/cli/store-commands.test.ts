@@ -52,30 +52,44 @@ describe('failsafe store copy', () => {
     expect(stdout).toMatch(/Example.*\n\s+failsafe store copy --from sqlite:\S+ \\\n\s+--to postgres:\/\//);
   });
 
-  it('resumes a copy SIGKILLed mid-way: the whole history once, in order, verified', async () => {
-    const target = join(dir, 'killed.db');
-    const expected = await idsOf(source);
-    const args = ['store', 'copy', '--from', `sqlite:${source}`, '--to', `sqlite:${target}`, '--batch-size', '1'];
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts a copy with one event per append and stops it with `signal` once the target holds `atLeast`. */
+  async function stopCopy(args: string[], target: string, atLeast: bigint, signal: NodeJS.Signals) {
+    const child = spawn(process.execPath, [bin, ...args, '--batch-size', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {
       const deadline = performance.now() + 60_000;
-      while ((await headOf(target)) < 300n) {
+      while ((await headOf(target)) < atLeast) {
         expect(performance.now(), `no progress: ${stderr}`).toBeLessThan(deadline);
         await sleep(20);
       }
     } finally {
-      child.kill('SIGKILL');
+      child.kill(signal);
     }
-    await exited;
+    return { code: await exited, stderr: () => stderr };
+  }
+
+  it('resumes a copy stopped by Ctrl-C, then SIGKILLed: the whole history once, in order, verified', async () => {
+    const target = join(dir, 'killed.db');
+    const expected = await idsOf(source);
+    const args = ['store', 'copy', '--from', `sqlite:${source}`, '--to', `sqlite:${target}`];
+
+    const interrupted = await stopCopy(args, target, 300n, 'SIGINT');
+    expect(interrupted.code).toBe(1);
+    expect(interrupted.stderr()).toMatch(/SIGINT: stopping after the append under way/);
+    expect(interrupted.stderr()).toMatch(/StoreCopyInterrupted: stopped after \d+ events copied; run the same command/);
+    const first = (await idsOf(target)).length;
+    expect(await idsOf(target)).toEqual(expected.slice(0, first));
+
+    const killed = await stopCopy(args, target, BigInt(first + 300), 'SIGKILL');
+    expect(killed.code).toBeNull();
     const partial = (await idsOf(target)).length;
-    expect(partial).toBeGreaterThanOrEqual(300);
+    expect(partial).toBeGreaterThanOrEqual(first + 300);
     expect(partial).toBeLessThan(expected.length);
     expect(await idsOf(target)).toEqual(expected.slice(0, partial));
 
-    const resumed = failsafe(...args.slice(0, -2));
+    const resumed = failsafe(...args);
     expect(resumed.stderr).toMatch(/store copy: sqlite:.*source\.db → sqlite:.*killed\.db/);
     expect(resumed.stderr).toMatch(/store copy: [\d,]+ events copied \([\d,]+\/s\), 100\.0 %/);
     expect(resumed.code).toBe(0);
