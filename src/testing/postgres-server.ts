@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort } from '../drills/toxiproxy.js';
 
@@ -173,9 +174,20 @@ export async function startStandby(primary: PostgresServer, options: StandbyOpti
     });
     const started = server(bin, dir, host, port, options.netns);
     await started.start();
+    await streaming(primary, name);
     return started;
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Until the primary streams to `name`: before that, a synchronous standby is still catching up, not `sync`. */
+async function streaming(primary: PostgresServer, name: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const query = `SELECT state FROM pg_stat_replication WHERE application_name = '${name}'`;
+  while ((await primary.psql(query)).trim() !== 'streaming') {
+    if (Date.now() > deadline) throw new Error(`standby ${name} did not stream from the primary in ${timeoutMs} ms`);
+    await sleep(50);
   }
 }
