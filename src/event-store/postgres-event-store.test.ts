@@ -132,6 +132,13 @@ describe('PostgreSQL event store', () => {
     }
   }, 60_000);
 
+  it('commits with synchronous_commit on even where the database defaults to off', async () => {
+    const database = await freshDatabase();
+    await server.psql(`ALTER DATABASE ${database} SET synchronous_commit = off`);
+    const store = await open(database);
+    expect(await store.durability()).toEqual({ synchronousCommit: 'on' });
+  });
+
   it('creates its schema once when several processes start on a new database at once', async () => {
     const database = await freshDatabase();
     const stores = await Promise.all(Array.from({ length: 6 }, () => open(database, { maxConnections: 1 })));
@@ -157,6 +164,23 @@ describe('PostgreSQL event store', () => {
     expect(error).toBeInstanceOf(ForeignStore);
     expect((error as Error).message).toMatch(/newer Failsafe \(store schema 99; this one reads up to 1\)/);
     expect(await snapshot()).toBe(before);
+  });
+
+  it('applies the migrations a store lacks, from the version it records', async () => {
+    const database = await freshDatabase();
+    await server.psql(
+      'CREATE TABLE failsafe_schema (version integer NOT NULL); INSERT INTO failsafe_schema VALUES (0)',
+      database,
+    );
+    const store = await open(database);
+    expect(await server.psql('SELECT version FROM failsafe_schema', database)).toBe(`${MIGRATIONS.length}\n`);
+    expect(await store.append('svc', events(1), 'no_stream')).toMatchObject({ position: 1n });
+  });
+
+  it('says StoreUnavailable, naming it, when the database does not exist', async () => {
+    await expect(PostgresEventStore.open({ url: server.url('never_created') })).rejects.toThrow(
+      /^StoreUnavailable: .*\/never_created: database "never_created" does not exist; check the server and the URL$/,
+    );
   });
 
   it('refuses a database holding failsafe_ tables without a schema version', async () => {
@@ -202,21 +226,30 @@ describe('PostgreSQL event store', () => {
       });
       opened.push(store);
       const subscription = store.subscribe();
+      // A subscriber that polls during the outage: its failing reads must not end it.
+      const poller = await PostgresEventStore.open({ url: own.url(), fallbackPollIntervalMs: 100 });
+      opened.push(poller);
+      const polling = poller.subscribe();
       try {
         const before = events(2);
         await store.append('svc', before, 'no_stream');
         expect((await take(subscription, 2)).map((e) => e.id)).toEqual(before.map((e) => e.id));
+        expect((await take(polling, 2)).map((e) => e.id)).toEqual(before.map((e) => e.id));
+        const waiting = take(polling, 2, 30_000);
         await own.stop({ mode: 'immediate', keep: true });
         const error = await store.append('svc', events(1), 'any').catch((e: unknown) => e);
         expect(error).toBeInstanceOf(StoreUnavailable);
         expect((error as Error).message).toContain(`127.0.0.1:${own.port}`);
+        await sleep(1_000);
         await own.start();
         const after = events(2);
         await store.append('svc', after, 1n);
         // Only a LISTEN re-established after the restart can deliver these before the 10-minute poll.
         expect((await take(subscription, 2, 30_000)).map((e) => e.id)).toEqual(after.map((e) => e.id));
+        expect((await waiting).map((e) => e.id)).toEqual(after.map((e) => e.id));
       } finally {
         await subscription.close();
+        await polling.close();
       }
     } finally {
       await own.stop();
@@ -239,6 +272,10 @@ describe('PostgreSQL event store', () => {
       } finally {
         await store.close();
       }
+      const standbyOnly = `postgresql://postgres@127.0.0.1:${standby.port}/${database}?target_session_attrs=read-write`;
+      await expect(openStore(standbyOnly)).rejects.toThrow(
+        /^StoreUnavailable: .*none of the listed servers may be a primary \(target_session_attrs\); check the server/,
+      );
     } finally {
       await standby.stop();
     }

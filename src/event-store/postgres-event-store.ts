@@ -25,8 +25,8 @@
  * duplicate notification costs one read, never an event). When that connection drops it connects
  * again and wakes everyone once it listens; a slow fallback poll is the last resort.
  *
- * Durability: commits use the server's `synchronous_commit` (on by default, and never turned off
- * here): an acknowledged append is flushed (and, with a synchronous standby, replicated).
+ * Durability: the store's connections set `synchronous_commit=on`, whatever the server's default:
+ * an acknowledged append is flushed (and, with a synchronous standby, replicated).
  */
 import postgres from 'postgres';
 import {
@@ -298,7 +298,9 @@ export class PostgresEventStore implements EventStore {
       onnotice: () => {},
       // Stay on the server a promotion left as primary; failover is the URL's other hosts.
       ...(readWrite && { target_session_attrs: 'primary' as const }),
-      connection: { application_name: 'failsafe' },
+      // Acknowledge only flushed (and, with a synchronous standby, replicated) commits, whatever the
+      // server's, database's or role's default; a URL's own `synchronous_commit=` still wins.
+      connection: { application_name: 'failsafe', synchronous_commit: 'on' },
       ...options,
     });
   }
@@ -340,7 +342,13 @@ export class PostgresEventStore implements EventStore {
   private static translate(error: unknown, location: string): unknown {
     if (error instanceof EventStoreError) return error;
     const problem = connectionProblem(error);
-    return problem ? new StoreUnavailable(location, problem) : error;
+    if (!problem) return error;
+    // postgres.js drops each server that fails target_session_attrs: with none left, this is what it throws.
+    const noPrimary = pgCode(error) === 'CONNECTION_DESTROYED' && /[?&]target_session_attrs=/.test(location);
+    return new StoreUnavailable(
+      location,
+      noPrimary ? `${problem}: none of the listed servers may be a primary (target_session_attrs)` : problem,
+    );
   }
 
   private async guard<T>(work: () => Promise<T>): Promise<T> {
@@ -556,7 +564,14 @@ export class PostgresEventStore implements EventStore {
       readPage: async (after) => {
         const from = began ? after : await start;
         began = true;
-        return this.readAllPage(from + 1n, this.options.readPageSize);
+        try {
+          return await this.readAllPage(from + 1n, this.options.readPageSize);
+        } catch (error) {
+          // An outage (failover, restart) is waited out, not fatal to the consumer: the wake after
+          // re-LISTENing, or the next poll, reads again from the checkpoint.
+          if (error instanceof StoreUnavailable) return [];
+          throw error;
+        }
       },
       waitForAppend: (signal) => this.waitForAppend(signal),
       onClose: () => this.subscriptions.delete(subscription),
@@ -617,6 +632,12 @@ export class PostgresEventStore implements EventStore {
       this.waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /** The durability in force on the store's connections, read back from the server. */
+  async durability(): Promise<{ synchronousCommit: string }> {
+    const [row] = await this.guard(() => this.sql<{ synchronous_commit: string }[]>`SHOW synchronous_commit`);
+    return { synchronousCommit: row!.synchronous_commit };
   }
 
   async headPosition(): Promise<bigint> {
