@@ -89,6 +89,15 @@ describe('copying a store', () => {
     expect(after).toMatchObject({ copied: 3, events: before.events + 3 });
   });
 
+  it('carries retention changed in the source since the last run, a removed one included', async () => {
+    await copyStore(source, target);
+    await source.setStreamMetadata('health-s0', {});
+    await source.setStreamMetadata('service-s3', { maxCount: 500 });
+    expect(await copyStore(source, target)).toMatchObject({ copied: 0, retention: 4 });
+    expect(await target.getStreamMetadata('health-s0')).toEqual({});
+    expect(await target.getStreamMetadata('service-s3')).toEqual({ maxCount: 500 });
+  });
+
   it('refuses a target that is not empty and not the start of the source, writing nothing', async () => {
     await target.append('other', events(1), 'no_stream');
     const attempt = copyStore(source, target);

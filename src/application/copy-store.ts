@@ -166,8 +166,9 @@ export async function copyStore(
     if (wanted === 'deleted') {
       deleted += 1;
       if (current !== 'deleted') await target.deleteStream(stream, 'any');
-    } else if (wanted.maxAgeSeconds !== undefined || wanted.maxCount !== undefined) {
-      retention += 1;
+    } else {
+      if (wanted.maxAgeSeconds !== undefined || wanted.maxCount !== undefined) retention += 1;
+      // Also clears retention the source no longer has (a resumed copy of a changed source).
       if (current === 'deleted' || !sameMetadata(wanted, current)) await target.setStreamMetadata(stream, wanted);
     }
   }
