@@ -1,4 +1,4 @@
-import type { ExpectedRevision, NewEvent, StreamMetadata } from './event-store.js';
+import type { AppendOptions, ExpectedRevision, NewEvent, StreamMetadata } from './event-store.js';
 import { InvalidEvent, WrongExpectedRevision, type FieldProblem } from './errors.js';
 
 /** An event checked and serialised once, ready for any adapter to write. */
@@ -71,6 +71,15 @@ function serialize(value: unknown, path: string, problems: FieldProblem[]): stri
     problems.push({ path, message: `is not serialisable as JSON (${(error as Error).message})` });
     return '';
   }
+}
+
+/** The time an append records: the store's clock, or the one an import keeps (checked like any input). */
+export function recordedAtOf(options: AppendOptions, now: Date): Date {
+  const given = options.recordedAt;
+  if (given === undefined) return now;
+  if (!(given instanceof Date) || Number.isNaN(given.getTime()))
+    throw new InvalidEvent([{ path: 'options.recordedAt', message: 'must be a valid Date' }]);
+  return given;
 }
 
 /**

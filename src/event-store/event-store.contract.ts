@@ -222,6 +222,17 @@ export function describeEventStoreContract(
         expect(read!.recordedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
       });
 
+      it('keeps the recordedAt an import gives (store copy), and refuses one that is not a time', async () => {
+        const at = new Date('2025-06-01T12:34:56.789Z');
+        await store.append('svc-a', events(2), 'no_stream', { recordedAt: at });
+        const read = await collect(store.readStream('svc-a'));
+        expect(read.map((e) => e.recordedAt.toISOString())).toEqual([at.toISOString(), at.toISOString()]);
+        await expect(store.append('svc-a', events(1), 'any', { recordedAt: new Date('x') })).rejects.toBeInstanceOf(
+          InvalidEvent,
+        );
+        expect(await collect(store.readStream('svc-a'))).toHaveLength(2);
+      });
+
       it('finds one event by id', async () => {
         const written = events(3);
         await store.append('svc-a', written, 'no_stream');

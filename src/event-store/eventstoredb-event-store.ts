@@ -56,6 +56,7 @@ import {
   WrongExpectedRevision,
 } from './errors.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -385,8 +386,18 @@ export class EventStoreDBEventStore implements EventStore {
     return { ...recorded, stream: recorded.stream.slice(this.prefix.length) };
   }
 
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
+    // The server stamps every write with its own time: refused rather than silently re-stamped.
+    if (options.recordedAt !== undefined)
+      throw new InvalidEvent([
+        { path: 'options.recordedAt', message: 'EventStoreDB records its own time and cannot keep another' },
+      ]);
     const name = this.named(stream);
     this.assertOpen();
     const ids = prepared.map((event) => event.id);

@@ -4,11 +4,13 @@ import {
   assertStreamMetadata,
   assertStreamName,
   prepareAppend,
+  recordedAtOf,
   type SerializedEvent,
 } from './append-input.js';
 import { DuplicateEventId, StoreClosed, StreamDeleted } from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -127,8 +129,15 @@ export class MemoryEventStore implements EventStore {
     return state;
   }
 
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
+    const now = this.clock.now();
+    const recordedAt = recordedAtOf(options, now).getTime();
     this.assertOpen();
     const retried = this.alreadyAppended(stream, prepared);
     if (retried) return retried;
@@ -138,7 +147,6 @@ export class MemoryEventStore implements EventStore {
     const taken = prepared.find((event) => this.live.has(event.id));
     if (taken) throw new DuplicateEventId(taken.id, 'is already stored as part of another append');
     const state = this.streamOf(stream);
-    const recordedAt = this.clock.now().getTime();
     for (const event of prepared) {
       this.head += 1n;
       state.lastRevision += 1n;
@@ -147,7 +155,7 @@ export class MemoryEventStore implements EventStore {
       this.log.push(stored);
       this.live.set(stored.id, stored);
     }
-    this.applyRetention(state, recordedAt);
+    this.applyRetention(state, now.getTime());
     for (const wake of this.waiters) wake();
     this.waiters.clear();
     return { nextExpectedRevision: state.lastRevision, position: this.head };

@@ -35,6 +35,7 @@ import {
   assertStreamMetadata,
   assertStreamName,
   prepareAppend,
+  recordedAtOf,
   type SerializedEvent,
 } from './append-input.js';
 import {
@@ -48,6 +49,7 @@ import {
 } from './errors.js';
 import type { ArchiveCursor, ArchiveReader } from './event-archive.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -377,12 +379,18 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
-    if (this.startingAtEnd.size > 0) await Promise.all(this.startingAtEnd);
     const now = this.options.clock.now();
+    const stamp = recordedAtOf(options, now);
+    if (this.startingAtEnd.size > 0) await Promise.all(this.startingAtEnd);
     return this.guard(() =>
-      this.transaction((tx) => this.appendInTransaction(tx, stream, prepared, expectedRevision, now)),
+      this.transaction((tx) => this.appendInTransaction(tx, stream, prepared, expectedRevision, stamp, now)),
     );
   }
 
@@ -441,6 +449,7 @@ export class PostgresEventStore implements EventStore {
     stream: string,
     events: SerializedEvent[],
     expected: ExpectedRevision,
+    stamp: Date,
     now: Date,
   ): Promise<AppendResult> {
     const ids = events.map((e) => e.id);
@@ -465,7 +474,7 @@ export class PostgresEventStore implements EventStore {
         ), inserted AS (
           INSERT INTO failsafe_events (position, id, stream_id, revision, type, data, metadata, recorded_at)
           SELECT head.position - ${events.length} + e.ord, e.id, ${row!.id}, ${row!.last_revision} + e.ord,
-                 e.type, e.data::json, e.metadata::json, ${now}
+                 e.type, e.data::json, e.metadata::json, ${stamp}
           FROM head, unnest(${ids}::uuid[], ${events.map((e) => e.type)}::text[],
                             ${events.map((e) => e.data)}::text[], ${events.map((e) => e.metadata)}::text[])
                      WITH ORDINALITY AS e(id, type, data, metadata, ord)

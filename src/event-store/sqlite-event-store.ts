@@ -7,11 +7,13 @@ import {
   assertStreamMetadata,
   assertStreamName,
   prepareAppend,
+  recordedAtOf,
   type SerializedEvent,
 } from './append-input.js';
 import { DuplicateEventId, EventStoreError, ForeignStore, StoreClosed, StoreCorrupt, StreamDeleted } from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -183,8 +185,8 @@ export class SqliteEventStore implements EventStore {
       ).raw(),
     };
     this.appendTransaction = db.transaction(
-      (stream: string, events: SerializedEvent[], expected: ExpectedRevision, now: number) =>
-        this.appendInTransaction(stream, events, expected, now),
+      (stream: string, events: SerializedEvent[], expected: ExpectedRevision, stamp: number, now: number) =>
+        this.appendInTransaction(stream, events, expected, stamp, now),
     );
   }
 
@@ -268,11 +270,18 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
+    const now = this.options.clock.now();
+    const stamp = recordedAtOf(options, now).getTime();
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
     const result = this.guard(() =>
-      this.appendTransaction.immediate(stream, prepared, expectedRevision, this.options.clock.now().getTime()),
+      this.appendTransaction.immediate(stream, prepared, expectedRevision, stamp, now.getTime()),
     );
     this.wakeSubscribers();
     return result;
@@ -282,6 +291,7 @@ export class SqliteEventStore implements EventStore {
     stream: string,
     events: SerializedEvent[],
     expected: ExpectedRevision,
+    stamp: number,
     now: number,
   ): AppendResult {
     const s = this.statements;
@@ -303,7 +313,7 @@ export class SqliteEventStore implements EventStore {
       revision += 1;
       try {
         position = Number(
-          s.insert.run(event.id, row.id, revision, event.type, event.data, event.metadata, now).lastInsertRowid,
+          s.insert.run(event.id, row.id, revision, event.type, event.data, event.metadata, stamp).lastInsertRowid,
         );
       } catch (error) {
         if (sqliteCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {
