@@ -29,6 +29,14 @@ export type ExecutionLeaseCommand =
       readonly leaseUntil: string;
     };
 
+/**
+ * 30 s: a replica that dies or is cut off mid-rollback delays it by at most this (plus a renewal
+ * interval), against the 5 minutes of failing health that decide one. Renewed every 10 s, a lease
+ * rides out two renewals lost to a store fail-over (a PostgreSQL standby is promoted in seconds) or a
+ * long pause, so a live replica is not taken over; hosts' clocks must agree to well within it.
+ */
+export const DEFAULT_EXECUTION_LEASE_MS = 30_000;
+
 const describeExecutor = (e: Executor) => `${e.replica} (${e.host}, pid ${e.pid})`;
 
 /** Whether another executor may take the work over: its lease ran out, or it has none (started before leases). */

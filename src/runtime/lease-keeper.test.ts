@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { InvariantViolated } from '../domain/decider.js';
 import { fixedClock } from './clock.js';
@@ -29,7 +30,7 @@ describe('a kept lease', () => {
     await expect.poll(() => renewals.at(-1)).toBe('2026-12-01T03:10:30.000Z');
     lease.release();
     const count = renewals.length;
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     expect(renewals.length).toBe(count);
     expect(lease.lost.aborted).toBe(false);
   });
