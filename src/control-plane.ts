@@ -9,14 +9,15 @@ import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
 import { STORE_FILE, type ServeConfig } from './config/serve-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
-import { SqliteEventStore } from './event-store/sqlite-event-store.js';
+import { connectStore } from './event-store/connect-store.js';
+import { describeStore } from './event-store/store-url.js';
 import { RequestExpiry } from './execution/request-expiry.js';
 import { ServiceReconciler } from './execution/service-reconciler.js';
 import { createHttpApp } from './http/http-app.js';
 import { startHttpServer } from './http/http-server.js';
 import { FailsafeMetrics } from './http/metrics.js';
 import { ReadModels } from './api/read-models.js';
-import { archivedHistory } from './audit/archived-history.js';
+import { storeHistory } from './audit/store-history.js';
 import { adminToken } from './auth/admin-token.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { TokenRegistry } from './auth/tokens.js';
@@ -30,6 +31,7 @@ import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
 import { systemClock } from './runtime/clock.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
+import { checkpointsFile } from './runtime/checkpoints-file.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
 export { STORE_FILE };
@@ -101,7 +103,8 @@ async function fleetToxiproxy(
 
 export interface RunningControlPlane {
   readonly url: string;
-  readonly storePath: string;
+  /** The event store in use, password masked. */
+  readonly store: string;
   /** Where MCP clients connect. */
   readonly mcpUrl: string;
   /** The stable address of each process-driven service of the fleet (`http://127.0.0.1:<port>`). */
@@ -123,13 +126,12 @@ export async function startControlPlane(
 ): Promise<RunningControlPlane> {
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
-  const storePath = join(config.dataDir, STORE_FILE);
   const clock = systemClock;
-  const sqlite = SqliteEventStore.open({ path: storePath, clock });
-  const stops: (() => Promise<void> | void)[] = [() => sqlite.close()];
+  const opened = await connectStore(config.store, { clock });
+  const stops: (() => Promise<void> | void)[] = [() => opened.close()];
   let readModels: ReadModels | undefined;
   const metrics = new FailsafeMetrics(async () => (readModels ? readModels.lag() : {}));
-  const store = new TimedEventStore(sqlite, metrics.observeAppend);
+  const store = new TimedEventStore(opened, metrics.observeAppend);
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
   };
@@ -138,8 +140,8 @@ export async function startControlPlane(
   let mcpUrl: string | undefined;
   let releases: FleetDriver | undefined;
   try {
-    // The fold is deterministic, so replicas sharing the data folder may share checkpoints too.
-    const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.db'));
+    // Local to each replica whatever the store (see checkpointsFile): a lost file costs a rebuild.
+    const checkpoints = new SqliteCheckpointStore(checkpointsFile(config.dataDir, config.store));
     stops.push(() => checkpoints.close());
     const policyManager = new RollbackProcessManager(store, policy, checkpoints, { log });
     await policyManager.start();
@@ -223,7 +225,7 @@ export async function startControlPlane(
     const drills = drillsDir ? { has: (drill: string) => existsSync(join(drillsDir, `${drill}.yaml`)) } : undefined;
     const deps = {
       store,
-      history: archivedHistory(sqlite, sqlite.archive),
+      history: storeHistory(opened),
       readModels,
       policy,
       now: () => clock.now(),
@@ -238,7 +240,7 @@ export async function startControlPlane(
     stops.push(() => mcp.close());
     const http = createHttpApp({
       deps,
-      storeEngine: 'sqlite',
+      storeEngine: config.store.kind,
       metrics,
       tokens: new TokenRegistry([admin.entry, ...config.tokens], clock),
       limiter: new RateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
@@ -257,7 +259,7 @@ export async function startControlPlane(
     return {
       url: server.url,
       mcpUrl: `${server.url}${config.mcpPath}`,
-      storePath,
+      store: describeStore(config.store),
       serviceAddresses,
       newAdminToken: admin.printOnce,
       stop: stopAll,

@@ -1,4 +1,4 @@
-import type { EventArchive } from '../event-store/event-archive.js';
+import type { ArchiveReader } from '../event-store/event-archive.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import type { History } from './history.js';
 
@@ -19,7 +19,7 @@ async function* withArchived(
 }
 
 /** The live store and the archive its retention writes, read as one history. */
-export function archivedHistory(store: EventStore, archive: EventArchive): History {
+export function archivedHistory(store: EventStore, archive: ArchiveReader): History {
   return {
     async *readAll(fromPosition = 0n) {
       const archived = archive.cursor(fromPosition);

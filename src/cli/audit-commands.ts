@@ -1,15 +1,14 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { serviceStatus } from '../../projections/service-state.js';
-import { archivedHistory } from '../audit/archived-history.js';
 import { explainDecision } from '../audit/explain-decision.js';
 import { replayAt } from '../audit/replay-at.js';
 import { verifyDecisions } from '../audit/verify-decisions.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
-import type { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { loadPolicy } from '../policy/policy-file.js';
-import { action, say, withDataDir, withStore } from './cli-support.js';
+import { storeHistory } from '../audit/store-history.js';
+import { action, say, withStoreOptions, withStore } from './cli-support.js';
 
 const parseTime = (value: string): Date => {
   const time = new Date(value);
@@ -17,8 +16,6 @@ const parseTime = (value: string): Date => {
   return time;
 };
 
-/** The store and the archive its retention wrote: auditors read both. */
-const historyOf = (store: SqliteEventStore) => archivedHistory(store, store.archive);
 const iso = (ms: number) => new Date(ms).toISOString();
 const asJson = (event: TypedRecordedEvent) => recordedEventToJson(event as unknown as RecordedEvent);
 const summary = (event: TypedRecordedEvent) =>
@@ -26,13 +23,13 @@ const summary = (event: TypedRecordedEvent) =>
   `${JSON.stringify(event.data)}  (actor ${event.metadata.actor})`;
 
 export const replayCommand = (): Command =>
-  withDataDir(new Command('replay'))
+  withStoreOptions(new Command('replay'))
     .description('show the state as it was at a past instant, rebuilt from the event history')
     .requiredOption('--at <time>', 'the instant, ISO-8601 (e.g. 2026-11-24T10:00:00Z)', parseTime)
     .option('--json', 'print the read models as JSON')
     .action(
       action(async (flags: { at: Date; json?: boolean; dataDir?: string }) => {
-        const state = await withStore(flags.dataDir, (store) => replayAt(historyOf(store), flags.at));
+        const state = await withStore(flags, (store) => replayAt(storeHistory(store), flags.at));
         if (flags.json) return say(JSON.stringify(state, null, 2));
         say(`State at ${state.at} (${state.eventsApplied} events)`);
         say('Services');
@@ -66,13 +63,13 @@ export const replayCommand = (): Command =>
     );
 
 export const explainCommand = (): Command =>
-  withDataDir(new Command('explain'))
+  withStoreOptions(new Command('explain'))
     .description('explain a rollback decision: its rule and figures, the evidence and the chain of causes')
     .argument('<decision-id>', 'the rollback id (rb-...) or the id of its RollbackDecided event')
     .option('--json', 'print the explanation as JSON')
     .action(
       action(async (id: string, flags: { json?: boolean; dataDir?: string }) => {
-        const explanation = await withStore(flags.dataDir, (store) => explainDecision(historyOf(store), id));
+        const explanation = await withStore(flags, (store) => explainDecision(storeHistory(store), id));
         const { decision, evidence, missingEvidence, causation, lifecycle } = explanation;
         if (flags.json) {
           return say(
@@ -113,7 +110,7 @@ export const explainCommand = (): Command =>
 
 export const auditCommand = (): Command =>
   new Command('audit').description('check the recorded history against the rollback policy').addCommand(
-    withDataDir(new Command('verify'))
+    withStoreOptions(new Command('verify'))
       .description(
         're-run the policy over the whole history: is each recorded decision reproduced, is any missing? Exit 1 if not',
       )
@@ -123,7 +120,7 @@ export const auditCommand = (): Command =>
         action(async (flags: { policy?: string; json?: boolean; dataDir?: string }) => {
           const policyPath = flags.policy ?? process.env.FAILSAFE_POLICY;
           const policy = loadPolicy(policyPath);
-          const report = await withStore(flags.dataDir, (store) => verifyDecisions(historyOf(store), policy));
+          const report = await withStore(flags, (store) => verifyDecisions(storeHistory(store), policy));
           if (flags.json) say(JSON.stringify(report, null, 2));
           else {
             say(`Replayed ${report.eventsReplayed} events with ${policyPath ?? 'the built-in policy'}`);

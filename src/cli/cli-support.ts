@@ -2,20 +2,42 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { z } from 'zod';
 import { DEFAULT_DATA_DIR, STORE_FILE } from '../config/serve-config.js';
+import { connectStore } from '../event-store/connect-store.js';
 import type { EventStore } from '../event-store/event-store.js';
-import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
 
-/** Adds `--data-dir` to a command that opens the embedded store. */
+/** Adds `--data-dir` to a command that uses the data folder. */
 export const withDataDir = (command: Command): Command =>
   command.option(
     '--data-dir <dir>',
     `folder of the embedded event store (env FAILSAFE_DATA_DIR, default ${DEFAULT_DATA_DIR})`,
   );
 
-export const openEmbeddedStore = (dataDir: string | undefined): SqliteEventStore =>
-  SqliteEventStore.open({
-    path: join(resolve(dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR), STORE_FILE),
-  });
+/** Adds `--data-dir` and `--store` to a command that opens the event store. */
+export const withStoreOptions = (command: Command): Command =>
+  withDataDir(command).option(
+    '--store <url>',
+    `the event store: sqlite:<path>, postgres://…, esdb://… or kurrentdb://… ` +
+      `(env FAILSAFE_STORE, default the embedded store sqlite:<data-dir>/${STORE_FILE})`,
+  );
+
+export interface StoreFlags {
+  readonly dataDir?: string | undefined;
+  readonly store?: string | undefined;
+}
+
+/** `--store`, else FAILSAFE_STORE, else the embedded store of the data folder. */
+export function storeLocation(flags: StoreFlags): StoreLocation {
+  const url = flags.store || process.env.FAILSAFE_STORE;
+  if (url) return parseStoreUrl(url);
+  return {
+    kind: 'sqlite',
+    path: join(resolve(flags.dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR), STORE_FILE),
+  };
+}
+
+/** Opens the store the flags name; one clear line if it cannot be used. */
+export const openStoreOf = (flags: StoreFlags): Promise<EventStore> => connectStore(storeLocation(flags));
 
 /** Errors Failsafe raises on purpose carry a `code` and a message that says what to do. */
 const isExpected = (error: unknown): error is Error =>
@@ -52,12 +74,9 @@ export const say = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
 
-/** Runs `work` against the embedded store and closes it whatever happens. */
-export async function withStore<T>(
-  dataDir: string | undefined,
-  work: (store: SqliteEventStore) => Promise<T>,
-): Promise<T> {
-  const store = openEmbeddedStore(dataDir);
+/** Runs `work` against the store the flags name and closes it whatever happens. */
+export async function withStore<T>(flags: StoreFlags, work: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = await openStoreOf(flags);
   try {
     return await work(store);
   } finally {

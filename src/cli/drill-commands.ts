@@ -12,7 +12,7 @@ import { verdictWord, type Scorecard } from '../drills/scorecard.js';
 import type { DrillRun } from '../../projections/drill-history.js';
 import { DEFAULT_DATA_DIR } from '../config/serve-config.js';
 import { identifier } from '../events/common-schemas.js';
-import { action, named, positiveInteger, say, withDataDir, withStore } from './cli-support.js';
+import { action, named, positiveInteger, say, withDataDir, withStore, withStoreOptions } from './cli-support.js';
 import { systemClock } from '../runtime/clock.js';
 import { connect, serverUrl, type FrontDoorClient } from './front-door-client.js';
 import { TimedOut } from './client-command.js';
@@ -79,6 +79,7 @@ interface RunFlags {
   toxiproxyUrl?: string;
   json?: boolean;
   dataDir?: string;
+  store?: string;
   viaServer?: boolean;
   url?: string;
   wait: number;
@@ -136,7 +137,7 @@ function interruptible(): { signal: AbortSignal; dispose(): void } {
 }
 
 const runCommand = () =>
-  drillsOption(withDataDir(new Command('run')))
+  drillsOption(withStoreOptions(new Command('run')))
     .description(
       'run a drill now against the fleet that `failsafe serve --fleet` runs on this data folder; ' +
         'exit 0 passed, 1 failed, 2 aborted. Ctrl-C aborts it and cleans up (exit 2); ' +
@@ -170,7 +171,7 @@ const runCommand = () =>
         };
         const interrupts = interruptible();
         try {
-          await withStore(flags.dataDir, async (store) => {
+          await withStore(flags, async (store) => {
             const token = process.env.FAILSAFE_APPROVER_TOKEN;
             const approver = token ? { mcpUrl: `${serverUrl(flags)}/mcp`, token } : undefined;
             const toxiproxyUrl = flags.toxiproxyUrl ?? (fleet.toxiproxy && `http://${fleet.toxiproxy.api}`);

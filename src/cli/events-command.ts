@@ -5,7 +5,7 @@ import { InvalidEvent } from '../event-store/errors.js';
 import type { ExpectedRevision, RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { encodeEvent, parseDomainEvent } from '../events/catalogue.js';
-import { action, openEmbeddedStore, positiveInteger, untilSignal, withDataDir } from './cli-support.js';
+import { action, openStoreOf, positiveInteger, untilSignal, withStoreOptions } from './cli-support.js';
 import { systemClock } from '../runtime/clock.js';
 
 const count = positiveInteger('events');
@@ -39,7 +39,7 @@ const formatEvent = (event: RecordedEvent, json: boolean): string =>
       `${event.type}\t${JSON.stringify(event.data)}`;
 
 const appendCommand = () =>
-  withDataDir(new Command('append'))
+  withStoreOptions(new Command('append'))
     .description('validate an event against the catalogue and append it to a stream')
     .argument('<stream>', 'stream to append to, e.g. deployment-payments')
     .argument('<type>', 'event type from the catalogue, e.g. DeploymentRequested')
@@ -64,7 +64,7 @@ const appendCommand = () =>
           ...(flags.correlationId && { correlationId: flags.correlationId }),
           ...(flags.causationId && { causationId: flags.causationId }),
         });
-        const store = openEmbeddedStore(flags.dataDir);
+        const store = await openStoreOf(flags);
         try {
           const result = await store.append(stream, [event], flags.expectedRevision);
           const summary = {
@@ -86,7 +86,7 @@ const appendCommand = () =>
     );
 
 const readCommand = () =>
-  withDataDir(new Command('read'))
+  withStoreOptions(new Command('read'))
     .description('print the events of one stream')
     .argument('<stream>', 'stream to read')
     .option('--backwards', 'newest first')
@@ -95,7 +95,7 @@ const readCommand = () =>
     .option('--json', 'one JSON object a line')
     .action(
       action(async (stream: string, flags) => {
-        const store = openEmbeddedStore(flags.dataDir);
+        const store = await openStoreOf(flags);
         try {
           for await (const event of store.readStream(stream, {
             direction: flags.backwards ? 'backwards' : 'forwards',
@@ -111,7 +111,7 @@ const readCommand = () =>
     );
 
 const tailCommand = () =>
-  withDataDir(new Command('tail'))
+  withStoreOptions(new Command('tail'))
     .description('follow $all: print the last events, then new ones as they are appended (Ctrl-C stops)')
     .option('--after <position>', 'start strictly after this global position (a stored checkpoint)', parsePosition)
     .option('--from-start', 'start from the first event')
@@ -120,7 +120,7 @@ const tailCommand = () =>
     .option('--json', 'one JSON object a line')
     .action(
       action(async (flags) => {
-        const store = openEmbeddedStore(flags.dataDir);
+        const store = await openStoreOf(flags);
         let after: bigint = flags.after ?? 0n;
         if (flags.after === undefined && !flags.fromStart) {
           for await (const event of store.readAll({ direction: 'backwards', maxCount: flags.last }))

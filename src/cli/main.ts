@@ -4,6 +4,7 @@ import { eventsCommand } from './events-command.js';
 import { fleetCommands } from './fleet-commands.js';
 import { fleetStopCommand } from './fleet-stop-command.js';
 import { serveCommand } from './serve-command.js';
+import { storeCommand } from './store-commands.js';
 import { tokenCommand } from './token-command.js';
 import { drillCommand } from './drill-commands.js';
 import { loginCommands } from './login-commands.js';
@@ -26,7 +27,8 @@ const program = new Command('failsafe')
   .addCommand(auditCommand())
   .addCommand(tokenCommand())
   .addCommand(drillCommand())
-  .addCommand(fleetStopCommand());
+  .addCommand(fleetStopCommand())
+  .addCommand(storeCommand());
 
 for (const command of [...fleetCommands(), ...loginCommands()]) program.addCommand(command);
 

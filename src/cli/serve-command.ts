@@ -1,16 +1,16 @@
 import { Command } from 'commander';
 import { loadServeConfig } from '../config/serve-config.js';
-import { action, say, untilSignal, withDataDir } from './cli-support.js';
+import { action, say, untilSignal, withStoreOptions } from './cli-support.js';
 
 export const serveCommand = (): Command =>
-  withDataDir(new Command('serve'))
+  withStoreOptions(new Command('serve'))
     .description(
       'run the control plane: the event store, the rollback policy, the MCP endpoint and REST API, ' +
         '/health, /ready, /metrics and, with --fleet, the driver, prober and executor',
     )
     .option(
       '--config <file>',
-      'config file (YAML; env FAILSAFE_CONFIG): http, auth.tokens, paths; flags and environment variables win over it',
+      'config file (YAML; env FAILSAFE_CONFIG): store, http, auth.tokens, paths; flags and environment variables win',
     )
     .option('--host <host>', 'address to bind (env MCP_HTTP_HOST, default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any free one (env MCP_HTTP_PORT, default 8080)')
@@ -26,6 +26,7 @@ export const serveCommand = (): Command =>
         async (flags: {
           config?: string;
           dataDir?: string;
+          store?: string;
           host?: string;
           port?: string;
           policy?: string;
@@ -38,7 +39,7 @@ export const serveCommand = (): Command =>
           const { startControlPlane } = await import('../control-plane.js');
           const plane = await startControlPlane(config, say);
           say(
-            `Failsafe listening on ${plane.url} (event store: ${plane.storePath}, ` +
+            `Failsafe listening on ${plane.url} (event store: ${plane.store}, ` +
               `policy: ${config.policyPath ?? 'built-in defaults'}` +
               `${config.fleetPath ? `, fleet: ${config.fleetPath}` : ''})`,
           );

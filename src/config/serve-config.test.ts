@@ -103,6 +103,35 @@ describe('serve configuration', () => {
     expect(loadServeConfig({}, { FAILSAFE_CONFIG: path, MCP_HTTP_PORT: '9100' }).port).toBe(9100);
   });
 
+  it('opens the embedded store in the data folder unless a store URL is given by flag, environment or file', () => {
+    expect(loadServeConfig({ dataDir: '/srv/f' }, {}).store).toEqual({ kind: 'sqlite', path: '/srv/f/failsafe.db' });
+    const path = configFile('store: sqlite:state/events.db\n');
+    expect(loadServeConfig({ config: path }, {}).store).toEqual({
+      kind: 'sqlite',
+      path: join(path, '..', 'state', 'events.db'),
+    });
+    const pg = 'postgres://failsafe@127.0.0.1:5432,127.0.0.1:5433/f';
+    expect(loadServeConfig({ config: path }, { FAILSAFE_STORE: pg }).store).toEqual({ kind: 'postgres', url: pg });
+    expect(loadServeConfig({ config: path, store: 'esdb://127.0.0.1:2113' }, { FAILSAFE_STORE: pg }).store).toEqual({
+      kind: 'eventstore',
+      url: 'esdb://127.0.0.1:2113',
+    });
+  });
+
+  it('lists a bad store URL with the other problems, naming the setting and never showing a password', () => {
+    const problems = problemsOf(() =>
+      loadServeConfig({ port: 'x' }, { FAILSAFE_STORE: 'postgres://failsafe:s3cret@db:99999999/f' }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/--port="x"/),
+      expect.stringMatching(/^FAILSAFE_STORE: InvalidStoreUrl: "postgres:\/\/failsafe:\*\*\*@db:99999999\/f" is not/),
+    ]);
+    expect(problems.join('\n')).not.toContain('s3cret');
+    expect(problemsOf(() => loadServeConfig({ store: 'events.db' }, {}))).toEqual([
+      expect.stringMatching(/^--store: InvalidStoreUrl: "events.db" has no scheme; use sqlite:<path>/),
+    ]);
+  });
+
   it('binds beyond loopback only with allowed hosts and origins', () => {
     expect(problemsOf(() => loadServeConfig({ host: '0.0.0.0' }, {}))[0]).toMatch(
       /--host="0.0.0.0": bound to a non-loopback address.*MCP_ALLOWED_HOSTS and MCP_ALLOWED_ORIGINS/,

@@ -1,17 +1,20 @@
 import { isIP } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ADMIN_NAME } from '../auth/admin-token.js';
 import { ROLES } from '../auth/roles.js';
 import { DEFAULT_REQUEST_EXPIRY_MS } from '../domain/deployment.js';
 import { DEFAULT_EXECUTION_LEASE_MS } from '../domain/execution-lease.js';
 import type { TokenEntry } from '../auth/tokens.js';
+import { InvalidStoreUrl, parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
 import { identifier, timestamp } from '../events/common-schemas.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
 
 export interface ServeConfig {
-  /** Folder of the embedded store (`failsafe.db` inside it). */
+  /** Folder of the embedded store (`failsafe.db` inside it), the checkpoints and the admin token. */
   readonly dataDir: string;
+  /** The event store: `--store`, FAILSAFE_STORE or `store:`; default the embedded store in the data folder. */
+  readonly store: StoreLocation;
   readonly host: string;
   readonly port: number;
   /** Where the MCP endpoint answers (the seeds' MCP_HTTP_BASE_PATH). */
@@ -49,6 +52,7 @@ export interface ServeConfig {
 export interface ServeFlags {
   readonly config?: string | undefined;
   readonly dataDir?: string | undefined;
+  readonly store?: string | undefined;
   readonly host?: string | undefined;
   readonly port?: string | undefined;
   readonly policy?: string | undefined;
@@ -79,6 +83,7 @@ export const STORE_FILE = 'failsafe.db';
 /** The optional config file (`--config`, env FAILSAFE_CONFIG); paths in it are relative to it. */
 export const configFileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
   fleet: z.string().min(1).optional(),
   drills: z.string().min(1).optional(),
@@ -352,6 +357,24 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     DEFAULT_DATA_DIR,
   );
   if (String(dataDirRaw.value).trim() === '') problems.push(`${shown(dataDirRaw)}: must not be empty`);
+  const dataDir = path(dataDirRaw)!;
+  const storeRaw = pick(
+    [
+      [flags.store, '--store'],
+      [env.FAILSAFE_STORE, 'FAILSAFE_STORE'],
+      [file.store, fromFile('store')],
+    ],
+    undefined,
+  );
+  let store: StoreLocation = { kind: 'sqlite', path: join(dataDir, STORE_FILE) };
+  if (storeRaw.value !== undefined) {
+    try {
+      store = parseStoreUrl(String(storeRaw.value), storeRaw.from.startsWith(`${configPath} `) ? base : process.cwd());
+    } catch (error) {
+      if (!(error instanceof InvalidStoreUrl)) throw error;
+      problems.push(`${storeRaw.from}: ${error.message}`);
+    }
+  }
   const policyPath = path(
     pick(
       [
@@ -398,7 +421,8 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
 
   if (problems.length > 0) throw new InvalidConfig(problems);
   return {
-    dataDir: path(dataDirRaw)!,
+    dataDir,
+    store,
     host,
     port,
     mcpPath,

@@ -105,3 +105,15 @@ export class ArchiveCorrupt extends EventStoreError {
     );
   }
 }
+
+/** The store's server cannot be reached (or refused us): nothing was read or written. */
+export class StoreUnavailable extends EventStoreError {
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(
+    /** The store's URL with any password masked. */
+    readonly store: string,
+    detail: string,
+  ) {
+    super(`StoreUnavailable: ${store}: ${detail}; check the server and the URL`);
+  }
+}

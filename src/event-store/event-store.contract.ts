@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateEventId, InvalidEvent, StreamDeleted, WrongExpectedRevision } from './errors.js';
-import type { EventArchive } from './event-archive.js';
+import type { ArchiveReader } from './event-archive.js';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from './event-store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface EventStoreFixture {
   readonly store: EventStore;
   /** Where the store's retention puts what it trims. */
-  readonly archive: EventArchive;
+  readonly archive: ArchiveReader;
   dispose(): Promise<void>;
 }
 

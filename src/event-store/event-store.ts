@@ -38,6 +38,15 @@ export interface AppendResult {
   readonly position: bigint;
 }
 
+export interface AppendOptions {
+  /**
+   * The time to record instead of the store's clock: for imports only (`failsafe store copy`
+   * keeps each event's original time, which audits, retention and the reconciler's age checks read).
+   * An adapter that cannot keep it must refuse it rather than stamp another time.
+   */
+  readonly recordedAt?: Date;
+}
+
 export type Direction = 'forwards' | 'backwards';
 
 export interface ReadStreamOptions {
@@ -74,7 +83,12 @@ export interface StreamMetadata {
 }
 
 export interface EventStore {
-  append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** One event by id (auditors walk causation chains with it); undefined when absent or trimmed. */

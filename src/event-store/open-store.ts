@@ -1,4 +1,5 @@
 import type { EventStore } from './event-store.js';
+import { PostgresEventStore } from './postgres-event-store.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
 import { describeStore, InvalidStoreUrl, parseStoreUrl, type StoreLocation } from './store-url.js';
 import type { Clock } from '../runtime/clock.js';
@@ -13,6 +14,8 @@ export async function openStore(url: string | StoreLocation, options: OpenStoreO
   switch (location.kind) {
     case 'sqlite':
       return SqliteEventStore.open({ path: location.path, ...(options.clock && { clock: options.clock }) });
+    case 'postgres':
+      return PostgresEventStore.open({ url: location.url, ...(options.clock && { clock: options.clock }) });
     default:
       throw new InvalidStoreUrl(describeStore(location), `names a ${location.kind} store, not supported yet`);
   }

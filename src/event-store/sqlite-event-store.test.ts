@@ -128,4 +128,25 @@ describe('SQLite event store', () => {
       await store.close();
     }
   });
+
+  it('keeps the recordedAt an import gives, and still dates retention by its clock', async () => {
+    const clock = fixedClock('2026-03-01T00:00:00Z');
+    const store = SqliteEventStore.open({ path: join(dir, 'events.db'), clock });
+    try {
+      await store.append('svc', events(2), 'no_stream', { recordedAt: new Date('2025-12-24T10:00:00.123Z') });
+      await store.append('svc', events(1), 1n);
+      expect((await collect(store.readAll())).map((e) => e.recordedAt.toISOString())).toEqual([
+        '2025-12-24T10:00:00.123Z',
+        '2025-12-24T10:00:00.123Z',
+        '2026-03-01T00:00:00.000Z',
+      ]);
+      await store.setStreamMetadata('svc', { maxAgeSeconds: 3600 });
+      expect((await collect(store.readStream('svc'))).map((e) => e.revision)).toEqual([2n]);
+      await expect(store.append('svc', events(1), 'any', { recordedAt: new Date('nonsense') })).rejects.toThrow(
+        /options.recordedAt: must be a valid Date/,
+      );
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -14,6 +14,7 @@ import {
 } from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -123,6 +124,14 @@ function assertSqliteHeader(path: string): void {
   if (header.toString('latin1') !== SQLITE_MAGIC) throw new StoreCorrupt(path, 'not a SQLite database file');
 }
 
+/** The time an append records: the clock's, or the one an import keeps (checked like any input). */
+function recordedAtOf(options: AppendOptions, now: number): number {
+  if (options.recordedAt === undefined) return now;
+  const time = options.recordedAt instanceof Date ? options.recordedAt.getTime() : Number.NaN;
+  if (Number.isNaN(time)) throw new InvalidEvent([{ path: 'options.recordedAt', message: 'must be a valid Date' }]);
+  return time;
+}
+
 const retentionCutoff = (row: Pick<StreamRow, 'max_age_ms'>, now: number): number =>
   row.max_age_ms === null ? Number.NEGATIVE_INFINITY : now - row.max_age_ms;
 
@@ -185,8 +194,8 @@ export class SqliteEventStore implements EventStore {
       ).raw(),
     };
     this.appendTransaction = db.transaction(
-      (stream: string, events: SerializedEvent[], expected: ExpectedRevision, now: number) =>
-        this.appendInTransaction(stream, events, expected, now),
+      (stream: string, events: SerializedEvent[], expected: ExpectedRevision, stamp: number, now: number) =>
+        this.appendInTransaction(stream, events, expected, stamp, now),
     );
   }
 
@@ -270,12 +279,17 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
+    const now = this.options.clock.now().getTime();
+    const stamp = recordedAtOf(options, now);
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
-    const result = this.guard(() =>
-      this.appendTransaction.immediate(stream, prepared, expectedRevision, this.options.clock.now().getTime()),
-    );
+    const result = this.guard(() => this.appendTransaction.immediate(stream, prepared, expectedRevision, stamp, now));
     this.wakeSubscribers();
     return result;
   }
@@ -284,6 +298,7 @@ export class SqliteEventStore implements EventStore {
     stream: string,
     events: SerializedEvent[],
     expected: ExpectedRevision,
+    stamp: number,
     now: number,
   ): AppendResult {
     const s = this.statements;
@@ -305,7 +320,7 @@ export class SqliteEventStore implements EventStore {
       revision += 1;
       try {
         position = Number(
-          s.insert.run(event.id, row.id, revision, event.type, event.data, event.metadata, now).lastInsertRowid,
+          s.insert.run(event.id, row.id, revision, event.type, event.data, event.metadata, stamp).lastInsertRowid,
         );
       } catch (error) {
         if (sqliteCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {

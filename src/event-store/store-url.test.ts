@@ -8,6 +8,14 @@ describe('store URLs', () => {
     expect(parseStoreUrl('sqlite:///var/lib/f/events.db')).toEqual({ kind: 'sqlite', path: '/var/lib/f/events.db' });
   });
 
+  it('resolves a relative path from the folder it is given (the config file names paths from its own folder)', () => {
+    expect(parseStoreUrl('sqlite:state/events.db', '/etc/failsafe')).toEqual({
+      kind: 'sqlite',
+      path: '/etc/failsafe/state/events.db',
+    });
+    expect(parseStoreUrl('sqlite:/var/f.db', '/etc/failsafe')).toEqual({ kind: 'sqlite', path: '/var/f.db' });
+  });
+
   it('names server stores by their URL, several hosts included', () => {
     const multi = 'postgresql://postgres@127.0.0.1:5432,127.0.0.1:5433/f?target_session_attrs=read-write';
     expect(parseStoreUrl(multi)).toEqual({ kind: 'postgres', url: multi });
@@ -33,5 +41,6 @@ describe('store URLs', () => {
   it('masks a password when it shows a store', () => {
     const shown = describeStore(parseStoreUrl('postgres://failsafe:s3cret@db:5432/f'));
     expect(shown).toBe('postgres://failsafe:***@db:5432/f');
+    expect(() => parseStoreUrl('postgres://failsafe:s3cret@[bad/f')).toThrow('"postgres://failsafe:***@[bad/f"');
   });
 });

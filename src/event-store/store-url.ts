@@ -3,7 +3,8 @@ import { EventStoreError } from './errors.js';
 
 /**
  * Where an event store lives, as a URL: the one way flags, env and the config file name a store.
- *   sqlite:<path>                      the embedded store (a relative path is from the working folder)
+ *   sqlite:<path>                      the embedded store (a relative path is from `base`: the working folder,
+ *                                      or the config file's folder for a URL written there)
  *   postgres://… or postgresql://…     PostgreSQL (a libpq URL; several hosts allowed for failover)
  *   esdb://… or kurrentdb://…          EventStoreDB / KurrentDB
  */
@@ -12,7 +13,10 @@ export type StoreLocation =
   | { readonly kind: 'postgres'; readonly url: string }
   | { readonly kind: 'eventstore'; readonly url: string };
 
-/** A store URL that cannot name a store; says what would. */
+/** The text of a store URL with any password masked, for logs and errors. */
+const maskPassword = (text: string): string => text.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+
+/** A store URL that cannot name a store; says what would (never showing a password). */
 export class InvalidStoreUrl extends EventStoreError {
   readonly code = 'INVALID_STORE_URL';
   constructor(
@@ -20,7 +24,7 @@ export class InvalidStoreUrl extends EventStoreError {
     detail: string,
   ) {
     super(
-      `InvalidStoreUrl: ${JSON.stringify(url)} ${detail}; ` +
+      `InvalidStoreUrl: ${JSON.stringify(maskPassword(url))} ${detail}; ` +
         'use sqlite:<path>, postgres://user@host:port/db, esdb://host:port or kurrentdb://host:port',
     );
   }
@@ -38,7 +42,7 @@ const SCHEMES: Readonly<Record<string, StoreLocation['kind']>> = {
 
 const HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i;
 
-export function parseStoreUrl(text: string): StoreLocation {
+export function parseStoreUrl(text: string, base = process.cwd()): StoreLocation {
   if (text.trim() === '') throw new InvalidStoreUrl(text, 'is empty');
   if (text.includes('\0')) throw new InvalidStoreUrl(text, 'contains a NUL character');
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(text)?.[0].toLowerCase();
@@ -47,7 +51,7 @@ export function parseStoreUrl(text: string): StoreLocation {
   if (kind === 'sqlite') {
     const path = text.slice(scheme.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') throw new InvalidStoreUrl(text, 'names no file');
-    return { kind, path: resolve(path) };
+    return { kind, path: resolve(base, path) };
   }
   const authority = /^\/\/(?:[^@/?#]*@)?([^/?#]*)/.exec(text.slice(scheme.length))?.[1];
   // Several comma-separated hosts are allowed (failover, gossip seeds), which WHATWG URL refuses.
@@ -60,5 +64,5 @@ export function parseStoreUrl(text: string): StoreLocation {
 /** The location with any password masked, for logs and errors. */
 export function describeStore(location: StoreLocation): string {
   if (location.kind === 'sqlite') return `sqlite:${location.path}`;
-  return location.url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+  return maskPassword(location.url);
 }

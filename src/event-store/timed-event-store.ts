@@ -1,4 +1,5 @@
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   ExpectedRevision,
@@ -19,11 +20,16 @@ export class TimedEventStore implements EventStore {
     private readonly observe: (seconds: number, outcome: string) => void,
   ) {}
 
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
-      return await this.inner.append(stream, events, expectedRevision);
+      return await this.inner.append(stream, events, expectedRevision, options);
     } catch (error) {
       outcome = (error as Error).name;
       throw error;
