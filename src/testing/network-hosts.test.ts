@@ -4,7 +4,9 @@ import { startTestNetwork, sweepTestNetworks, type NetworkHost, type TestNetwork
 
 /** A TCP echo server on the host's address and `port`, as a child process in its namespace. */
 const echoServer = (host: NetworkHost, port: number) => {
-  const code = `require('node:net').createServer((s) => s.pipe(s)).listen(${port}, '${host.address}', () => console.log('up'))`;
+  const code =
+    `require('node:net').createServer((s) => s.pipe(s))` +
+    `.listen(${port}, '${host.address}', () => console.log('up'))`;
   const child = host.spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const up = new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   return { child, up };
