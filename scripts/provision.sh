@@ -12,6 +12,31 @@ fail() {
   exit 1
 }
 
+# Installs Debian packages with a temporary policy-rc.d that forbids their postinst to start a
+# service (a Prometheus server, the system PostgreSQL cluster). Fails (returns 1) when it cannot.
+apt_install_no_start() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local policy=/usr/sbin/policy-rc.d ours=""
+  if [ ! -e "$policy" ]; then
+    $sudo sh -c "printf '#!/bin/sh\\nexit 101\\n' >$policy && chmod 755 $policy" || fail "could not write $policy (to keep apt from starting a service)"
+    ours=yes
+    # Also on Ctrl-C or a failure: a policy-rc.d left behind would stop every later package's service
+    # from starting. Expanded now on purpose: these locals are gone when the trap runs.
+    # shellcheck disable=SC2064
+    trap "$sudo rm -f $policy" EXIT
+  fi
+  local installed=yes
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null 2>&1 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; } ||
+    installed=""
+  if [ -n "$ours" ]; then
+    $sudo rm -f "$policy"
+    trap - EXIT
+  fi
+  [ -n "$installed" ]
+}
+
 # promtool checks the /metrics scrape; Debian's prometheus package ships it. Only the binary is
 # used, but the package's postinst starts a Prometheus server (port 9090) and, under systemd,
 # enables it at boot: a temporary policy-rc.d forbids the start, and the unit is disabled after.
@@ -24,24 +49,7 @@ promtool_tool() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   command -v apt-get >/dev/null 2>&1 || fail "promtool is missing and apt-get is not available: install Prometheus' promtool (Debian package prometheus)"
   [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "promtool is missing and installing Debian's prometheus package needs root: run scripts/provision.sh as root, or install sudo"
-  local policy=/usr/sbin/policy-rc.d ours=""
-  if [ ! -e "$policy" ]; then
-    $sudo sh -c "printf '#!/bin/sh\\nexit 101\\n' >$policy && chmod 755 $policy" || fail "could not write $policy (to keep apt from starting a Prometheus server)"
-    ours=yes
-    # Also on Ctrl-C or a failure: a policy-rc.d left behind would stop every later package's service
-    # from starting. Expanded now on purpose: these locals are gone when the trap runs.
-    # shellcheck disable=SC2064
-    trap "$sudo rm -f $policy" EXIT
-  fi
-  local installed=yes
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 ||
-    { $sudo apt-get update >/dev/null 2>&1 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null; } ||
-    installed=""
-  if [ -n "$ours" ]; then
-    $sudo rm -f "$policy"
-    trap - EXIT
-  fi
-  [ -n "$installed" ] || fail "could not install Debian's prometheus package (for promtool)"
+  apt_install_no_start prometheus || fail "could not install Debian's prometheus package (for promtool)"
   # A policy-rc.d that was already there may allow starts; systemd enabled the unit for the next boot either way.
   if [ -d /run/systemd/system ]; then
     $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || fail "installed prometheus for promtool, but could not stop and disable its server: systemctl disable --now prometheus.service"
@@ -50,6 +58,44 @@ promtool_tool() {
   fi
   command -v promtool >/dev/null 2>&1 || fail "installed Debian's prometheus package, but promtool is not on PATH"
   echo "promtool: installed $(command -v promtool)"
+}
+
+# PostgreSQL 15 for the PostgreSQL event store's tests, which start throwaway servers of their own
+# (src/testing/postgres-server.ts finds them with pg_config): Debian's packages. The system cluster
+# the package creates is never started (policy-rc.d) and, under systemd, not enabled at boot.
+postgres_tool() {
+  local bin
+  bin="$(pg_config --bindir 2>/dev/null || true)"
+  if [ -n "$bin" ] && [ -x "$bin/initdb" ]; then
+    echo "postgres: $("$bin/postgres" --version) at $bin"
+    return
+  fi
+  local sudo="" why=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    why="apt-get is not available: install PostgreSQL 15 (server and pg_config)"
+  elif [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
+    why="installing Debian's postgresql-15 needs root: run scripts/provision.sh as root, or install sudo"
+  else
+    echo "postgres: installing Debian's postgresql-15 (first time only)..."
+    apt_install_no_start postgresql-15 || apt_install_no_start postgresql ||
+      why="could not install Debian's postgresql-15 (nor postgresql)"
+  fi
+  if [ -z "$why" ]; then
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now postgresql.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/postgresql ]; then
+      $sudo /etc/init.d/postgresql stop >/dev/null 2>&1 || true
+    fi
+    bin="$(pg_config --bindir 2>/dev/null || true)"
+    [ -n "$bin" ] && [ -x "$bin/initdb" ] || why="installed PostgreSQL, but pg_config --bindir has no initdb"
+  fi
+  if [ -n "$why" ]; then
+    [ "${CI:-}" = "true" ] && fail "PostgreSQL is missing and $why"
+    echo "postgres: SKIPPED ($why; the PostgreSQL tests will fail with PostgresMissing)"
+    return
+  fi
+  echo "postgres: installed $("$bin/postgres" --version) at $bin"
 }
 
 # The drill report is rendered in a real headless browser by its tests: Debian's chromium package.
@@ -124,6 +170,7 @@ TOXIPROXY_VERSION=2.12.0
 K6_VERSION=1.8.1
 
 promtool_tool
+postgres_tool
 chromium_tool
 node22_tool
 go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \

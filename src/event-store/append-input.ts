@@ -1,5 +1,5 @@
-import type { ExpectedRevision, NewEvent } from './event-store.js';
-import { InvalidEvent, type FieldProblem } from './errors.js';
+import type { ExpectedRevision, NewEvent, StreamMetadata } from './event-store.js';
+import { InvalidEvent, WrongExpectedRevision, type FieldProblem } from './errors.js';
 
 /** An event checked and serialised once, ready for any adapter to write. */
 export interface SerializedEvent {
@@ -41,6 +41,23 @@ export function assertExpectedRevision(expected: unknown): asserts expected is E
       { path: 'expectedRevision', message: 'must be "any", "no_stream", "stream_exists" or a revision >= 0' },
     ]);
   }
+}
+
+/** Refuses a writer whose expectation does not hold for a stream at `current` (-1n: it has no events). */
+export function assertRevisionHolds(stream: string, expected: ExpectedRevision, current: bigint): void {
+  const holds =
+    expected === 'any' ||
+    (expected === 'no_stream' && current === -1n) ||
+    (expected === 'stream_exists' && current >= 0n) ||
+    (typeof expected === 'bigint' && expected === current);
+  if (!holds) throw new WrongExpectedRevision(stream, expected, current === -1n ? 'no_stream' : current);
+}
+
+export function assertStreamMetadata(metadata: StreamMetadata): void {
+  const problems = (['maxAgeSeconds', 'maxCount'] as const)
+    .filter((key) => metadata[key] !== undefined && !(Number.isInteger(metadata[key]) && metadata[key]! > 0))
+    .map((key) => ({ path: `metadata.${key}`, message: 'must be a positive integer' }));
+  if (problems.length > 0) throw new InvalidEvent(problems);
 }
 
 function serialize(value: unknown, path: string, problems: FieldProblem[]): string {

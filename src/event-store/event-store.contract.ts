@@ -1,16 +1,34 @@
 import { v7 as uuidv7 } from 'uuid';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TsxChild } from './child-process.fixture.js';
 import { DuplicateEventId, InvalidEvent, StreamDeleted, WrongExpectedRevision } from './errors.js';
 import type { ArchiveReader } from './event-archive.js';
-import type { EventStore, NewEvent, RecordedEvent, Subscription } from './event-store.js';
+import type { AppendResult, EventStore, NewEvent, RecordedEvent, Subscription } from './event-store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How a suite gets a fresh, empty store of the adapter under test, and disposes of it. */
 export interface EventStoreFixture {
+  /** The store under test, fresh and empty. */
   readonly store: EventStore;
   /** Where the store's retention puts what it trims. */
   readonly archive: ArchiveReader;
+  /**
+   * A store URL (`store-url.ts`) that `openStore` in another process opens as this very store: the
+   * multi-process cases run workers on it. Omit it only when the contract's `singleProcess` says why.
+   */
+  readonly url?: string;
+  /** Checks the store's own integrity after processes were killed writing to it (e.g. SQLite's integrity_check). */
+  checkIntegrity?(): Promise<void>;
+  /** Closes the store and removes all the fixture made (files, databases); other processes are gone by then. */
   dispose(): Promise<void>;
+}
+
+export interface EventStoreContractOptions {
+  /**
+   * Why no other process can open this adapter's store (e.g. it lives in memory): the cases that
+   * need other processes are then reported skipped, with this reason in their title.
+   */
+  readonly singleProcess?: string;
 }
 
 export const newEvent = (
@@ -61,8 +79,16 @@ export async function take(subscription: Subscription, count: number, timeoutMs 
 
 const revisions = (recorded: RecordedEvent[]) => recorded.map((e) => e.revision);
 
-/** The behaviour every event store adapter must show, whatever is behind it. */
-export function describeEventStoreContract(adapter: string, createFixture: () => Promise<EventStoreFixture>): void {
+/**
+ * The behaviour every event store adapter must show, whatever is behind it. The cases in one
+ * process get a fresh fixture each; the cases with other processes (worker processes that open
+ * `fixture.url`, some SIGKILLed) share one fixture, disposed of once its workers are gone.
+ */
+export function describeEventStoreContract(
+  adapter: string,
+  createFixture: () => Promise<EventStoreFixture>,
+  options: EventStoreContractOptions = {},
+): void {
   describe(`event store contract: ${adapter}`, () => {
     let fixture: EventStoreFixture;
     let store: EventStore;
@@ -424,6 +450,198 @@ export function describeEventStoreContract(adapter: string, createFixture: () =>
           expect(mine).toEqual(Array.from({ length: appendsEach }, (_, n) => n));
         }
       });
+
+      it('writes many appends in flight at once each once, gap-free, in $all order, seen live once', async () => {
+        // One hot stream and many cold ones, batches of 1 to 3: all started before any is awaited.
+        const appends = Array.from({ length: 90 }, (_, i) => ({
+          stream: i % 3 === 0 ? 'hot' : `cold-${i % 15}`,
+          batch: events(1 + (i % 3), 'Concurrent'),
+        }));
+        const total = appends.reduce((sum, a) => sum + a.batch.length, 0);
+        const subscription = store.subscribe();
+        try {
+          // The subscriber is reading while the appends commit.
+          const [received, results] = await Promise.all([
+            take(subscription, total, 30_000),
+            Promise.all(appends.map(({ stream, batch }) => store.append(stream, batch, 'any'))),
+          ]);
+          const all = await collect(store.readAll());
+          expect(all.map((e) => e.id).sort()).toEqual(appends.flatMap((a) => a.batch.map((e) => e.id)).sort());
+          for (const [i, e] of all.slice(1).entries()) expect(e.position).toBeGreaterThan(all[i]!.position);
+          expect(received.map((e) => e.id)).toEqual(all.map((e) => e.id));
+          expectWholeBatches(all, appends, results);
+        } finally {
+          await subscription.close();
+        }
+      });
+
+      it('writes a batch once when retries of it race the original', async () => {
+        const batch = events(3);
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.append('retried', batch, 'no_stream')));
+        expect(results).toEqual(results.map(() => results[0]));
+        expect(results[0]!.nextExpectedRevision).toBe(2n);
+        expect((await collect(store.readAll())).map((e) => e.id)).toEqual(batch.map((e) => e.id));
+      });
     });
   });
+
+  const processTitle = `event store contract: ${adapter}, several processes on one store`;
+  describe.skipIf(options.singleProcess !== undefined)(
+    options.singleProcess === undefined ? processTitle : `${processTitle} (skipped: ${options.singleProcess})`,
+    () => {
+      let fixture: EventStoreFixture;
+      const pool = new WorkerPool();
+      beforeAll(async () => {
+        fixture = await createFixture();
+        if (fixture.url === undefined) {
+          throw new Error(
+            `the ${adapter} fixture gives no url for other processes to open its store: give one, ` +
+              'or pass the contract the reason as `singleProcess`',
+          );
+        }
+        pool.url = fixture.url;
+        pool.warm(3);
+      });
+      afterAll(async () => {
+        await pool.stop();
+        await fixture?.dispose();
+      });
+
+      it('keeps one stream gap-free under optimistic appends from several processes, delivered live here', async () => {
+        const workers = await pool.take(3);
+        const each = 40;
+        // Another process's appends reach this one's live subscriber too.
+        const subscription = fixture.store.subscribe({ after: 'end' });
+        let received: RecordedEvent[];
+        try {
+          [received] = await Promise.all([
+            take(subscription, workers.length * each, 120_000),
+            ...workers.map(async (worker, w) => {
+              const from = worker.lines.length;
+              worker.send(`contend contended ${w} ${each}`);
+              await worker.waitForLine((line) => line === 'done', 120_000, from);
+            }),
+          ]);
+        } finally {
+          await subscription.close();
+        }
+        pool.give(workers);
+        const stream = await collect(fixture.store.readStream('contended'));
+        expect(received.map((e) => e.id)).toEqual(stream.map((e) => e.id));
+        expect(revisions(stream)).toEqual(Array.from({ length: workers.length * each }, (_, i) => BigInt(i)));
+        for (let w = 0; w < workers.length; w += 1) {
+          expect(stream.filter((e) => e.data.worker === w).map((e) => e.data.n)).toEqual(
+            Array.from({ length: each }, (_, n) => n),
+          );
+        }
+        const inAll = (await collect(fixture.store.readAll())).filter((e) => e.stream === 'contended');
+        expect(inAll.map((e) => e.id)).toEqual(stream.map((e) => e.id));
+      }, 180_000);
+
+      it('loses no acknowledged event and leaves no partial batch when appenders are SIGKILLed', async () => {
+        // Rounds of three flooding processes, each killed at its own random moment; the next round's
+        // processes start while this one floods, since starting one costs about a second.
+        const rounds = 3;
+        const acknowledged: string[] = [];
+        for (let round = 0; round < rounds; round += 1) {
+          const flooders = await pool.take(3);
+          if (round < rounds - 1) pool.warm(3);
+          await Promise.all(
+            flooders.map(async (flooder) => {
+              const from = flooder.lines.length;
+              flooder.send('flood killed');
+              await flooder.waitForLine((line) => line.startsWith('ack '), 60_000, from);
+              await sleep(Math.floor(Math.random() * 250));
+              await flooder.kill();
+              expect(flooder.signal, flooder.stderr).toBe('SIGKILL');
+              for (const line of flooder.lines.slice(from))
+                if (line.startsWith('ack ')) acknowledged.push(...line.slice(4).split(','));
+            }),
+          );
+        }
+        await fixture.checkIntegrity?.();
+        const killed = (await collect(fixture.store.readAll())).filter((e) => e.stream.startsWith('killed-'));
+        const count = new Map<string, number>();
+        for (const e of killed) count.set(e.id, (count.get(e.id) ?? 0) + 1);
+        expect(acknowledged.filter((id) => count.get(id) !== 1)).toEqual([]);
+        expect([...count].filter(([, n]) => n !== 1)).toEqual([]);
+        // A batch is whole: its three parts at consecutive revisions of one stream.
+        const batches = new Map<string, RecordedEvent[]>();
+        for (const e of killed) batches.set(String(e.data.batch), [...(batches.get(String(e.data.batch)) ?? []), e]);
+        const partial = [...batches.values()].filter(
+          (b) => b.map((e) => e.data.part).join() !== '0,1,2' || b[2]!.revision - b[0]!.revision !== 2n,
+        );
+        expect(partial.map((b) => b[0]!.id)).toEqual([]);
+        for (let i = 0; i < 5; i += 1) {
+          const stream = revisions(await collect(fixture.store.readStream(`killed-${i}`)));
+          expect(stream).toEqual(stream.map((_, r) => BigInt(r)));
+        }
+        // The store still takes appends from the survivors of the crash.
+        await expect(fixture.store.append('killed-0', events(1), 'any')).resolves.toMatchObject({
+          nextExpectedRevision: BigInt(killed.filter((e) => e.stream === 'killed-0').length),
+        });
+      }, 180_000);
+    },
+  );
+}
+
+/** Checks that each append's events sit at consecutive revisions of its stream, ending where its result says. */
+function expectWholeBatches(
+  all: readonly RecordedEvent[],
+  appends: readonly { stream: string; batch: readonly NewEvent[] }[],
+  results: readonly AppendResult[],
+): void {
+  const byId = new Map(all.map((e) => [e.id, e]));
+  const streams = new Map<string, bigint[]>();
+  for (const e of all) streams.set(e.stream, [...(streams.get(e.stream) ?? []), e.revision]);
+  for (const stream of streams.values()) expect(stream).toEqual(stream.map((_, r) => BigInt(r)));
+  appends.forEach(({ stream, batch }, i) => {
+    const stored = batch.map((e) => byId.get(e.id)!);
+    expect(stored.map((e) => e.stream)).toEqual(batch.map(() => stream));
+    expect(revisions(stored)).toEqual(batch.map((_, k) => stored[0]!.revision + BigInt(k)));
+    expect({ nextExpectedRevision: stored.at(-1)!.revision, position: stored.at(-1)!.position }).toEqual(results[i]);
+  });
+}
+
+const WORKER = new URL('./store-append-worker.fixture.ts', import.meta.url);
+
+/** Worker processes on one store, started ahead of need and reused while alive. */
+class WorkerPool {
+  url = '';
+  private readonly idle: TsxChild[] = [];
+  private readonly all: TsxChild[] = [];
+
+  /** Starts workers in the background until `count` are idle or starting. */
+  warm(count: number): void {
+    while (this.idle.length < count) this.idle.push(this.start());
+  }
+
+  /** `count` workers that have opened the store. */
+  async take(count: number): Promise<TsxChild[]> {
+    const taken = this.idle.splice(0, count);
+    while (taken.length < count) taken.push(this.start());
+    await Promise.all(taken.map((worker) => worker.waitForLine((line) => line === 'ready')));
+    return taken;
+  }
+
+  give(workers: readonly TsxChild[]): void {
+    this.idle.push(...workers.filter((worker) => worker.running));
+  }
+
+  /** Lets idle workers close the store and exit; kills any still busy (a failed test's flooder). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.all.map(async (worker) => {
+        const stuck = setTimeout(() => void worker.kill(), 10_000);
+        await worker.end();
+        clearTimeout(stuck);
+      }),
+    );
+  }
+
+  private start(): TsxChild {
+    const worker = new TsxChild(WORKER, [this.url], { stdin: true });
+    this.all.push(worker);
+    return worker;
+  }
 }

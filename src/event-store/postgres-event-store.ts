@@ -22,23 +22,28 @@
  *
  * Live subscriptions: the append's transaction NOTIFYs `failsafe_events`; one dedicated connection
  * per store LISTENs and wakes the subscriptions, which then read from their checkpoint (a missed or
- * duplicate notification costs one read, never an event). A slow fallback poll covers notifications
- * lost while the listening connection was down; it re-LISTENs, and wakes everyone once it is back.
+ * duplicate notification costs one read, never an event). When that connection drops it connects
+ * again and wakes everyone once it listens; a slow fallback poll is the last resort.
  *
  * Durability: commits use the server's `synchronous_commit` (on by default, and never turned off
  * here): an acknowledged append is flushed (and, with a synchronous standby, replicated).
  */
 import postgres from 'postgres';
-import { assertExpectedRevision, assertStreamName, prepareAppend, type SerializedEvent } from './append-input.js';
+import {
+  assertExpectedRevision,
+  assertRevisionHolds,
+  assertStreamMetadata,
+  assertStreamName,
+  prepareAppend,
+  type SerializedEvent,
+} from './append-input.js';
 import {
   DuplicateEventId,
   EventStoreError,
   ForeignStore,
-  InvalidEvent,
   StoreClosed,
   StoreUnavailable,
   StreamDeleted,
-  WrongExpectedRevision,
 } from './errors.js';
 import type { ArchiveCursor, ArchiveReader } from './event-archive.js';
 import type {
@@ -214,10 +219,11 @@ class PostgresArchive implements ArchiveReader {
     const { sql, pageSize } = this;
     return {
       async *upTo(bound: bigint) {
+        const upTo = bound < MAX_POSITION ? bound : MAX_POSITION;
         for (;;) {
           const rows = await sql<EventRow[]>`
             SELECT position, id::text, stream, revision, type, data, metadata, recorded_at
-            FROM failsafe_archived_events WHERE position > ${last} AND position <= ${bound < MAX_POSITION ? bound : MAX_POSITION}
+            FROM failsafe_archived_events WHERE position > ${last} AND position <= ${upTo}
             ORDER BY position LIMIT ${pageSize}`;
           for (const row of rows) {
             last = row.position;
@@ -245,7 +251,8 @@ export class PostgresEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly startingAtEnd = new Set<Promise<unknown>>();
   private listener: Sql | undefined;
-  private listening = false;
+  private listenRetryMs = 100;
+  private relisten: NodeJS.Timeout | undefined;
   private closed = false;
   /** Where this store's retention puts the events it trims. */
   readonly archive: ArchiveReader;
@@ -368,7 +375,7 @@ export class PostgresEventStore implements EventStore {
     const retried = await this.alreadyAppended(tx, stream, ids);
     if (retried) return retried;
     if (row!.deleted) throw new StreamDeleted(stream);
-    checkExpected(stream, expected, row!.last_revision);
+    assertRevisionHolds(stream, expected, row!.last_revision);
     const last = row!.last_revision + BigInt(events.length);
     let position: bigint;
     try {
@@ -380,8 +387,9 @@ export class PostgresEventStore implements EventStore {
           INSERT INTO failsafe_events (position, id, stream_id, revision, type, data, metadata, recorded_at)
           SELECT head.position - ${events.length} + e.ord, e.id, ${row!.id}, ${row!.last_revision} + e.ord,
                  e.type, e.data::json, e.metadata::json, ${now}
-          FROM head, unnest(${ids}::uuid[], ${events.map((e) => e.type)}::text[], ${events.map((e) => e.data)}::text[],
-                            ${events.map((e) => e.metadata)}::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
+          FROM head, unnest(${ids}::uuid[], ${events.map((e) => e.type)}::text[],
+                            ${events.map((e) => e.data)}::text[], ${events.map((e) => e.metadata)}::text[])
+                     WITH ORDINALITY AS e(id, type, data, metadata, ord)
           RETURNING position
         ), revised AS (
           UPDATE failsafe_streams SET last_revision = ${last} WHERE id = ${row!.id}
@@ -547,36 +555,37 @@ export class PostgresEventStore implements EventStore {
     return subscription;
   }
 
-  /** Starts (or restarts) the dedicated LISTEN connection; it wakes every subscription on each notification. */
+  /**
+   * Keeps one dedicated connection LISTENing while there are subscriptions. When it drops (server
+   * restart, failover) it connects again, backing off, and wakes everyone once it listens again:
+   * appends may have committed while nobody listened.
+   */
   private listen(): void {
-    if (this.listener || this.closed) return;
+    if (this.listener || this.closed || this.subscriptions.size === 0) return;
     const listener = PostgresEventStore.connect(this.options.url, {
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
       connect_timeout: this.options.connectTimeoutSeconds,
       fetch_types: false,
+      connection: { application_name: 'failsafe-listener' },
       // postgres.js calls `onnotify` for every NOTIFY on this connection; its types leave it out.
       ...{ onnotify: () => this.wakeSubscribers() },
-      onclose: () => {
-        // The connection dropped (server restart, failover): LISTEN again on the next poll.
-        this.listening = false;
-        if (this.listener === listener) this.listener = undefined;
-        void listener.end({ timeout: 0 });
-      },
+      onclose: () => dropped(),
     });
+    const dropped = () => {
+      if (this.listener !== listener) return;
+      this.listener = undefined;
+      void listener.end({ timeout: 0 });
+      const delay = this.listenRetryMs;
+      this.listenRetryMs = Math.min(delay * 2, 5_000);
+      this.relisten = setTimeout(() => this.listen(), delay);
+    };
     this.listener = listener;
-    listener`LISTEN ${listener(CHANNEL)}`.then(
-      () => {
-        this.listening = true;
-        // Appends may have committed while nobody listened: have everyone read from their checkpoint.
-        this.wakeSubscribers();
-      },
-      () => {
-        if (this.listener === listener) this.listener = undefined;
-        void listener.end({ timeout: 0 });
-      },
-    );
+    listener`LISTEN ${listener(CHANNEL)}`.then(() => {
+      this.listenRetryMs = 100;
+      this.wakeSubscribers();
+    }, dropped);
   }
 
   private wakeSubscribers(): void {
@@ -584,12 +593,8 @@ export class PostgresEventStore implements EventStore {
     this.waiters.clear();
   }
 
-  /** Resolves on a notification, or after the fallback interval (sooner while not listening). */
+  /** Resolves on a notification, or after the fallback interval should one be lost. */
   private waitForAppend(signal: AbortSignal): Promise<void> {
-    if (!this.listening) this.listen();
-    const wait = this.listening
-      ? this.options.fallbackPollIntervalMs
-      : Math.min(this.options.fallbackPollIntervalMs, 500);
     return new Promise((resolveWait) => {
       const done = () => {
         clearTimeout(timer);
@@ -597,7 +602,7 @@ export class PostgresEventStore implements EventStore {
         signal.removeEventListener('abort', done);
         resolveWait();
       };
-      const timer = setTimeout(done, wait);
+      const timer = setTimeout(done, this.options.fallbackPollIntervalMs);
       this.waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
     });
@@ -610,10 +615,7 @@ export class PostgresEventStore implements EventStore {
 
   async setStreamMetadata(stream: string, metadata: StreamMetadata): Promise<void> {
     assertStreamName(stream);
-    const problems = (['maxAgeSeconds', 'maxCount'] as const)
-      .filter((key) => metadata[key] !== undefined && !(Number.isInteger(metadata[key]) && metadata[key]! > 0))
-      .map((key) => ({ path: `metadata.${key}`, message: 'must be a positive integer' }));
-    if (problems.length > 0) throw new InvalidEvent(problems);
+    assertStreamMetadata(metadata);
     const maxAgeMs = metadata.maxAgeSeconds === undefined ? null : BigInt(metadata.maxAgeSeconds) * 1000n;
     const maxCount = metadata.maxCount === undefined ? null : BigInt(metadata.maxCount);
     await this.guard(() =>
@@ -657,7 +659,7 @@ export class PostgresEventStore implements EventStore {
           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
           RETURNING id, last_revision, deleted, max_age_ms, max_count`;
         if (row!.deleted) throw new StreamDeleted(stream);
-        checkExpected(stream, expectedRevision, row!.last_revision);
+        assertRevisionHolds(stream, expectedRevision, row!.last_revision);
         await tx`UPDATE failsafe_streams SET deleted = true WHERE id = ${row!.id}`;
       }),
     );
@@ -668,17 +670,9 @@ export class PostgresEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.closed = true;
     this.wakeSubscribers();
+    clearTimeout(this.relisten);
     const listener = this.listener;
     this.listener = undefined;
     await Promise.all([listener?.end({ timeout: 5 }), this.sql.end({ timeout: 5 })]);
   }
-}
-
-function checkExpected(stream: string, expected: ExpectedRevision, current: bigint): void {
-  const ok =
-    expected === 'any' ||
-    (expected === 'no_stream' && current === -1n) ||
-    (expected === 'stream_exists' && current >= 0n) ||
-    (typeof expected === 'bigint' && expected === current);
-  if (!ok) throw new WrongExpectedRevision(stream, expected, current === -1n ? 'no_stream' : current);
 }

@@ -13,10 +13,20 @@ const tempDir = () => mkdtempSync(join(tmpdir(), 'failsafe-sqlite-'));
 
 describeEventStoreContract('SQLite', async () => {
   const dir = tempDir();
-  const store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 50 });
+  const path = join(dir, 'events.db');
+  const store = SqliteEventStore.open({ path, livePollIntervalMs: 50 });
   return {
     store,
     archive: store.archive,
+    url: `sqlite:${path}`,
+    checkIntegrity: async () => {
+      const raw = new Database(path, { readonly: true });
+      try {
+        expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+      } finally {
+        raw.close();
+      }
+    },
     dispose: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

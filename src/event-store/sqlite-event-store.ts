@@ -1,17 +1,15 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { assertExpectedRevision, assertStreamName, prepareAppend, type SerializedEvent } from './append-input.js';
 import {
-  DuplicateEventId,
-  EventStoreError,
-  ForeignStore,
-  InvalidEvent,
-  StoreClosed,
-  StoreCorrupt,
-  StreamDeleted,
-  WrongExpectedRevision,
-} from './errors.js';
+  assertExpectedRevision,
+  assertRevisionHolds,
+  assertStreamMetadata,
+  assertStreamName,
+  prepareAppend,
+  type SerializedEvent,
+} from './append-input.js';
+import { DuplicateEventId, EventStoreError, ForeignStore, StoreClosed, StoreCorrupt, StreamDeleted } from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type {
   AppendOptions,
@@ -308,7 +306,7 @@ export class SqliteEventStore implements EventStore {
     let row = s.stream.get(stream) as StreamRow | undefined;
     if (row?.deleted) throw new StreamDeleted(stream);
     const current = row ? row.last_revision : -1;
-    this.checkExpected(stream, expected, current);
+    assertRevisionHolds(stream, expected, BigInt(current));
     if (!row) {
       const id = Number(s.createStream.run(stream).lastInsertRowid);
       row = { id, last_revision: -1, deleted: 0, max_age_ms: null, max_count: null };
@@ -353,15 +351,6 @@ export class SqliteEventStore implements EventStore {
       last = found;
     });
     return { nextExpectedRevision: BigInt(last.revision), position: BigInt(last.position) };
-  }
-
-  private checkExpected(stream: string, expected: ExpectedRevision, current: number): void {
-    const ok =
-      expected === 'any' ||
-      (expected === 'no_stream' && current === -1) ||
-      (expected === 'stream_exists' && current >= 0) ||
-      (typeof expected === 'bigint' && expected === BigInt(current));
-    if (!ok) throw new WrongExpectedRevision(stream, expected, current === -1 ? 'no_stream' : BigInt(current));
   }
 
   /**
@@ -490,10 +479,7 @@ export class SqliteEventStore implements EventStore {
 
   async setStreamMetadata(stream: string, metadata: StreamMetadata): Promise<void> {
     assertStreamName(stream);
-    const problems = (['maxAgeSeconds', 'maxCount'] as const)
-      .filter((key) => metadata[key] !== undefined && !(Number.isInteger(metadata[key]) && metadata[key]! > 0))
-      .map((key) => ({ path: `metadata.${key}`, message: 'must be a positive integer' }));
-    if (problems.length > 0) throw new InvalidEvent(problems);
+    assertStreamMetadata(metadata);
     this.guard(() =>
       this.db
         .transaction(() => {
@@ -534,7 +520,7 @@ export class SqliteEventStore implements EventStore {
         .transaction(() => {
           const row = this.statements.stream.get(stream) as StreamRow | undefined;
           if (row?.deleted) throw new StreamDeleted(stream);
-          this.checkExpected(stream, expectedRevision, row?.last_revision ?? -1);
+          assertRevisionHolds(stream, expectedRevision, BigInt(row?.last_revision ?? -1));
           const id = row?.id ?? Number(this.statements.createStream.run(stream).lastInsertRowid);
           this.statements.setDeleted.run(id);
         })
