@@ -9,7 +9,15 @@ import {
   prepareAppend,
   type SerializedEvent,
 } from './append-input.js';
-import { DuplicateEventId, EventStoreError, ForeignStore, StoreClosed, StoreCorrupt, StreamDeleted } from './errors.js';
+import {
+  DuplicateEventId,
+  EventStoreError,
+  ForeignStore,
+  InvalidEvent,
+  StoreClosed,
+  StoreCorrupt,
+  StreamDeleted,
+} from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type {
   AppendOptions,

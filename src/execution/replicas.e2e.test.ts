@@ -197,7 +197,7 @@ describe.runIf(canMakeHosts)('Failsafe replicas on separate hosts over one Postg
     rmSync(root, { recursive: true, force: true });
   }, 60_000);
 
-  it('rolls a failing service back once, and another replica finishes it when the one rolling back is cut off', async () => {
+  it('rolls a failing service back once; another replica finishes it when the one acting is cut off', async () => {
     await deploy('v1.0.0', 1);
     // The fleet's own monitoring: probes the real instances and records samples in the shared store.
     prober = new HealthProber(store, agent.driver, { services: ['sample'], intervalMs: 1_000 });
