@@ -21,8 +21,11 @@ const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/',
 
 /** Short, so that the test waits seconds, not the 30 s default, for a lost replica's lease to lapse. */
 const LEASE_SECONDS = 6;
-/** The deploy system answers a rollback this long after carrying it out: long enough to cut its caller mid-way. */
-const ROLLBACK_ANSWER_DELAY_MS = 10_000;
+/**
+ * The deploy system answers a rollback this long after carrying it out: long enough to cut its caller
+ * off mid-way (3 s in), short enough that the taker's repeat is answered at once (the figure is the takeover's).
+ */
+const ROLLBACK_ANSWER_DELAY_MS = 4_000;
 
 interface Replica {
   readonly host: NetworkHost;
