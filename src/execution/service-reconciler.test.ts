@@ -287,7 +287,7 @@ describe('two executors on one store (SQLite), leases on a clock the test moves'
   let store: SqliteEventStore;
   let server: Server;
   let url: string;
-  /** Every action the endpoint received, with its idempotency key. */
+  /** Every request the endpoint received (`instances`: a verification's look), with its idempotency key. */
   const received: { action: string; key: string }[] = [];
   /** The first rollback request is held unanswered until `answerHeld()`: its executor looks stuck. */
   let holdFirstRollback = false;
@@ -307,7 +307,7 @@ describe('two executors on one store (SQLite), leases on a clock the test moves'
       req.on('data', (c: Buffer) => (raw += c.toString()));
       req.on('end', () => {
         const { action } = JSON.parse(raw) as { action: string };
-        if (action !== 'instances') received.push({ action, key: String(req.headers['idempotency-key']) });
+        received.push({ action, key: String(req.headers['idempotency-key']) });
         const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"instances":[]}');
         if (action === 'rollback' && holdFirstRollback) {
           holdFirstRollback = false;
@@ -366,7 +366,8 @@ describe('two executors on one store (SQLite), leases on a clock the test moves'
     await issue({ type: 'DecideRollback', ...decision('payments') });
     await untilRecorded(store, 'payments', 'RollbackVerified');
     await Promise.all([a.idle(), b.idle()]);
-    expect(received.map((r) => r.action)).toEqual(['deploy', 'deploy', 'rollback']);
+    // Verified by the executor that completed it alone: one look at the instances.
+    expect(received.map((r) => r.action)).toEqual(['deploy', 'deploy', 'rollback', 'instances']);
     expect(await count('RollbackStarted')).toBe(1);
     expect(await count('DeploymentStarted')).toBe(2);
     expect(await count('ExecutionTakenOver')).toBe(0);
@@ -403,6 +404,7 @@ describe('two executors on one store (SQLite), leases on a clock the test moves'
     // The same action twice, with one key: a receiver that deduplicates runs it once.
     const rollbacks = received.filter((r) => r.action === 'rollback');
     expect(rollbacks).toHaveLength(2);
+    expect(received.filter((r) => r.action === 'instances')).toHaveLength(1);
     expect(new Set(rollbacks.map((r) => r.key)).size).toBe(1);
 
     // A's answer comes at last: it records nothing (the lease and the rollback are no longer its to record).

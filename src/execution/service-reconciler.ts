@@ -258,7 +258,13 @@ export class ServiceReconciler {
     // A Failsafe stopped between completing a rollback and verifying it: verified now, unless another release runs.
     const done = state.rollback;
     const unverified = done?.status === 'completed' && done.verified === undefined;
-    if (unverified && state.currentRelease === done.toRelease) return this.verify(service, done, state);
+    if (unverified && state.currentRelease === done.toRelease) {
+      // The executor that completed it verifies it: the others only if its lease lapsed before it did (it died).
+      const { lease } = done;
+      const mine = lease === undefined || lease.executor.replica === this.executor.replica;
+      if (!mine && !executionLeaseLapsed(lease, this.now())) return this.recheckAt(service, lease.until);
+      return this.verify(service, done, state);
+    }
     // First, so that a deployment asked for afterwards starts with the flags as they are now.
     const flagsEvent = this.flagsChanged.get(service);
     if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease) {
