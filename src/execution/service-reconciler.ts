@@ -313,7 +313,7 @@ export class ServiceReconciler {
       const requested = (e: RecordedEvent) =>
         e.type === 'DeploymentRequested' && (e.data as { deploymentId?: string }).deploymentId === deploymentId;
       const key = await this.keyOf(service, 'deploy', requested);
-      await this.driver.deploy(service, release, key);
+      await this.driver.deploy(service, release, { ...key, signal: lease.lost });
       if (lease.lost.aborted) return this.gaveUp(service, work, lease.lost.reason);
       await this.command(service, { type: 'MarkDeploymentHealthy', service, deploymentId, executor });
       this.options.log?.(`${service}: ${release} deployed`);
@@ -375,7 +375,7 @@ export class ServiceReconciler {
     const lease = this.hold(service, work, leaseUntil ?? this.leaseUntil());
     const { executor } = this;
     try {
-      await this.act(service, rollback, toRelease!);
+      await this.act(service, rollback, toRelease!, lease.lost);
       if (lease.lost.aborted) return this.gaveUp(service, work, lease.lost.reason);
       await this.command(service, { type: 'CompleteRollback', service, rollbackId, executor });
     } catch (error) {
@@ -463,7 +463,8 @@ export class ServiceReconciler {
     this.options.log?.(`${service}: rollback ${rollback.id} verification ${outcome}`);
   }
 
-  private async act(service: string, rollback: Rollback, toRelease: string): Promise<void> {
+  /** `lost` aborts the driver's action once this executor lost its lease. */
+  private async act(service: string, rollback: Rollback, toRelease: string, lost: AbortSignal): Promise<void> {
     // The key comes from the rollback's decision or request: the same at every attempt at it.
     const asked = (e: RecordedEvent) => {
       const decision = e.type === 'RollbackDecided' || e.type === 'RollbackRequested';
@@ -479,7 +480,7 @@ export class ServiceReconciler {
         reason: `rollback ${rollback.id}`,
       });
       const key = await this.keyOf(service, 'set-feature-flags', asked);
-      await this.driver.setFeatureFlags(service, flagsOf(disabled.state), key);
+      await this.driver.setFeatureFlags(service, flagsOf(disabled.state), { ...key, signal: lost });
       return;
     }
     if (rollback.migration) {
@@ -494,7 +495,7 @@ export class ServiceReconciler {
       return;
     }
     const key = await this.keyOf(service, 'rollback', asked);
-    await this.driver.rollback(service, toRelease, key);
+    await this.driver.rollback(service, toRelease, { ...key, signal: lost });
   }
 
   async stop(): Promise<void> {
