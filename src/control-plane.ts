@@ -174,7 +174,8 @@ export async function startControlPlane(
       const probeTools = Object.fromEntries(
         Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])),
       );
-      const reconciler = new ServiceReconciler(store, driver, { probeTools, requestExpiryMs, log, clock });
+      const leaseMs = config.executionLeaseSeconds * 1000;
+      const reconciler = new ServiceReconciler(store, driver, { probeTools, requestExpiryMs, leaseMs, log, clock });
       await reconciler.start();
       stops.push(() => reconciler.stop());
       for (const [service, address] of driver.addresses) {

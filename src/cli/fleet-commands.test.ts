@@ -32,7 +32,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
   const startServe = () =>
     new Promise<NonNullable<typeof serve>>((resolve, reject) => {
       const args = ['serve', '--port', '0', '--data-dir', dataDir, '--fleet', fleetFile, '--tick-seconds', '1'];
-      const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: tokens.admin };
+      // A short execution lease: a Failsafe started after a SIGKILL takes over its predecessor's rollback soon.
+      const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: tokens.admin, FAILSAFE_EXECUTION_LEASE_SECONDS: '5' };
       const stdio = ['ignore', 'pipe', 'pipe'] as const;
       const child = spawn(process.execPath, [bin, ...args, '--config', configFile], { stdio: [...stdio], env });
       let output = '';

@@ -70,6 +70,17 @@ describe('serve configuration', () => {
     ]);
   });
 
+  it('leases executions for 30 s unless the file or the environment says otherwise', () => {
+    expect(loadServeConfig({}, {}).executionLeaseSeconds).toBe(30);
+    const path = configFile('executionLeaseSeconds: 10\n');
+    expect(loadServeConfig({ config: path }, {}).executionLeaseSeconds).toBe(10);
+    const env = { FAILSAFE_EXECUTION_LEASE_SECONDS: '6' };
+    expect(loadServeConfig({ config: path }, env).executionLeaseSeconds).toBe(6);
+    expect(problemsOf(() => loadServeConfig({}, { FAILSAFE_EXECUTION_LEASE_SECONDS: '1' }))).toEqual([
+      'FAILSAFE_EXECUTION_LEASE_SECONDS="1": must be a whole number of seconds from 3 to 3600',
+    ]);
+  });
+
   it('reads a config file, with paths relative to it, below the environment', () => {
     const path = configFile(
       [

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ADMIN_NAME } from '../auth/admin-token.js';
 import { ROLES } from '../auth/roles.js';
 import { DEFAULT_REQUEST_EXPIRY_MS } from '../domain/deployment.js';
+import { DEFAULT_EXECUTION_LEASE_MS } from '../domain/execution-lease.js';
 import type { TokenEntry } from '../auth/tokens.js';
 import { InvalidStoreUrl, parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
 import { identifier, timestamp } from '../events/common-schemas.js';
@@ -38,6 +39,8 @@ export interface ServeConfig {
   readonly tickSeconds: number;
   /** How long a deployment request waits for an executor before it expires (never runs late). */
   readonly requestExpirySeconds: number;
+  /** How long an executor's claim on a rollback or deployment holds unless renewed (replicas take it over after). */
+  readonly executionLeaseSeconds: number;
   /** The fleet to act on; without it Failsafe records and decides but acts on nothing. */
   readonly fleetPath?: string | undefined;
   /** The drills to run on their schedules (with a fleet); without it no drill is scheduled. */
@@ -86,6 +89,7 @@ export const configFileSchema = z.strictObject({
   drills: z.string().min(1).optional(),
   tickSeconds: z.number().optional(),
   requestExpirySeconds: z.number().optional(),
+  executionLeaseSeconds: z.number().optional(),
   http: z
     .strictObject({
       host: z.string().min(1).optional(),
@@ -330,6 +334,20 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     'a whole number of seconds',
   );
 
+  const executionLeaseSeconds = integer(
+    pick(
+      [
+        [env.FAILSAFE_EXECUTION_LEASE_SECONDS, 'FAILSAFE_EXECUTION_LEASE_SECONDS'],
+        [file.executionLeaseSeconds, fromFile('executionLeaseSeconds')],
+      ],
+      DEFAULT_EXECUTION_LEASE_MS / 1000,
+    ),
+    // Renewed every third of it: below 3 s a renewal would have under a second to reach the store.
+    3,
+    3600,
+    'a whole number of seconds',
+  );
+
   const dataDirRaw = pick(
     [
       [flags.dataDir, '--data-dir'],
@@ -417,6 +435,7 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     tokens,
     tickSeconds,
     requestExpirySeconds,
+    executionLeaseSeconds,
     ...(adminToken && { adminToken }),
     ...(policyPath && { policyPath }),
     ...(fleetPath && { fleetPath }),

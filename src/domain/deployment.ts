@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../events/catalogue.js';
 import { InvariantViolated } from './decider.js';
+import { assertLeaseHeld, type ExecutionLease, type Executor } from './execution-lease.js';
 import { isRollbackActive, type Deployment, type ServiceState } from './service.js';
 
 export type DeploymentCommand =
@@ -26,13 +27,26 @@ export type DeploymentCommand =
       readonly now: Date;
       readonly maxAgeMs: number;
     }
-  | { readonly type: 'StartDeployment'; readonly service: string; readonly deploymentId: string }
-  | { readonly type: 'MarkDeploymentHealthy'; readonly service: string; readonly deploymentId: string }
+  | {
+      readonly type: 'StartDeployment';
+      readonly service: string;
+      readonly deploymentId: string;
+      /** The executor starting it holds it until then, unless it renews. */
+      readonly lease?: ExecutionLease;
+    }
+  | {
+      readonly type: 'MarkDeploymentHealthy';
+      readonly service: string;
+      readonly deploymentId: string;
+      /** The executor recording it: refused unless it still holds the lease. */
+      readonly executor?: Executor;
+    }
   | {
       readonly type: 'MarkDeploymentFailed';
       readonly service: string;
       readonly deploymentId: string;
       readonly reason: string;
+      readonly executor?: Executor;
     };
 
 function assertNoRollback(state: ServiceState, service: string): void {
@@ -124,14 +138,18 @@ export function decideDeployment(state: ServiceState, command: DeploymentCommand
     case 'StartDeployment': {
       assertNoRollback(state, service);
       const { release } = pendingDeployment(state, command, ['requested']);
-      return [{ type: 'DeploymentStarted', data: { deploymentId, service, release } }];
+      const { lease } = command;
+      const leased = lease && { executor: lease.executor, leaseUntil: lease.until };
+      return [{ type: 'DeploymentStarted', data: { deploymentId, service, release, ...leased } }];
     }
     case 'MarkDeploymentHealthy': {
-      const { release } = pendingDeployment(state, command, ['started']);
+      const { release, lease } = pendingDeployment(state, command, ['started']);
+      assertLeaseHeld(lease, command.executor, `deployment ${deploymentId} of ${service}`);
       return [{ type: 'DeploymentHealthy', data: { deploymentId, service, release } }];
     }
     case 'MarkDeploymentFailed': {
-      const { release } = pendingDeployment(state, command, ['requested', 'started']);
+      const { release, lease } = pendingDeployment(state, command, ['requested', 'started']);
+      assertLeaseHeld(lease, command.executor, `deployment ${deploymentId} of ${service}`);
       return [{ type: 'DeploymentFailed', data: { deploymentId, service, release, reason: command.reason } }];
     }
   }

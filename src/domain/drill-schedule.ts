@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../events/catalogue.js';
 import { InvariantViolated, type Decider } from './decider.js';
+import { leaseLapsed } from './lease.js';
 
 /** The latest claim of a drill's schedule: whose run it is, until when its lease holds, and whether it ended. */
 export interface DrillSlotClaim {
@@ -36,10 +37,7 @@ export const drillScheduleStream = (drill: string): string => `drill-schedule-${
 
 /** Whether a claim's runner has stopped renewing it: its lease has run out and its run never ended. */
 export const claimLapsed = (claim: DrillSlotClaim | undefined, now: string): claim is DrillSlotClaim =>
-  claim !== undefined &&
-  !claim.ended &&
-  claim.leaseUntil !== undefined &&
-  Date.parse(claim.leaseUntil) <= Date.parse(now);
+  claim !== undefined && !claim.ended && claim.leaseUntil !== undefined && leaseLapsed(claim.leaseUntil, now);
 
 function claimSlot(state: DrillScheduleState, command: Extract<DrillScheduleCommand, { type: 'ClaimSlot' }>) {
   const { drill, slot, runId, leaseUntil } = command;

@@ -1,5 +1,6 @@
 import type { DomainEvent, EventData } from '../events/catalogue.js';
 import { InvariantViolated } from './decider.js';
+import { assertLeaseHeld, type ExecutionLease, type Executor } from './execution-lease.js';
 import { isRollbackActive, type Rollback, type RollbackStatus, type ServiceState } from './service.js';
 
 export interface Identity {
@@ -32,9 +33,28 @@ export type RollbackCommand =
       readonly rejectedBy: string;
       readonly reason: string;
     }
-  | { readonly type: 'StartRollback'; readonly service: string; readonly rollbackId: string; readonly now: Date }
-  | { readonly type: 'CompleteRollback'; readonly service: string; readonly rollbackId: string }
-  | { readonly type: 'FailRollback'; readonly service: string; readonly rollbackId: string; readonly reason: string }
+  | {
+      readonly type: 'StartRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly now: Date;
+      /** The executor starting it holds it until then, unless it renews. */
+      readonly lease?: ExecutionLease;
+    }
+  | {
+      readonly type: 'CompleteRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      /** The executor recording it: refused unless it still holds the lease. */
+      readonly executor?: Executor;
+    }
+  | {
+      readonly type: 'FailRollback';
+      readonly service: string;
+      readonly rollbackId: string;
+      readonly reason: string;
+      readonly executor?: Executor;
+    }
   | {
       readonly type: 'EscalateRollback';
       readonly service: string;
@@ -185,6 +205,7 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
         );
       }
       const fromRelease = rollback.fromRelease ?? state.currentRelease ?? 'unknown';
+      const { lease } = command;
       return [
         {
           type: 'RollbackStarted',
@@ -193,12 +214,14 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
             service,
             fromRelease,
             toRelease: rollback.toRelease ?? targetOf(state, rollback, service),
+            ...(lease && { executor: lease.executor, leaseUntil: lease.until }),
           },
         },
       ];
     }
     case 'CompleteRollback': {
       const rollback = rollbackIn(state, command, ['in_progress']);
+      assertLeaseHeld(rollback.lease, command.executor, `rollback ${rollbackId} of ${service}`);
       const release = rollback.toRelease!;
       const undone =
         state.deployment && state.deployment.release !== release && state.deployment.status !== 'rolled_back'
@@ -218,6 +241,7 @@ export function decideRollback(state: ServiceState, command: RollbackCommand): D
     }
     case 'FailRollback': {
       const rollback = rollbackIn(state, command, ['in_progress']);
+      assertLeaseHeld(rollback.lease, command.executor, `rollback ${rollbackId} of ${service}`);
       return [
         {
           type: 'RollbackFailed',

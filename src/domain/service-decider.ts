@@ -1,11 +1,17 @@
 import type { Decider } from './decider.js';
 import { decideDeployment, type DeploymentCommand } from './deployment.js';
+import { decideExecutionLease, type ExecutionLeaseCommand } from './execution-lease.js';
 import { decideFeatureFlag, type FeatureFlagCommand } from './feature-flags.js';
 import { assertRegistered, decideRegistration, type RegistrationCommand } from './registration.js';
 import { decideRollback, type RollbackCommand } from './rollback.js';
 import { evolveService, initialServiceState, type ServiceState } from './service.js';
 
-export type ServiceCommand = RegistrationCommand | DeploymentCommand | RollbackCommand | FeatureFlagCommand;
+export type ServiceCommand =
+  | RegistrationCommand
+  | DeploymentCommand
+  | RollbackCommand
+  | FeatureFlagCommand
+  | ExecutionLeaseCommand;
 
 export const serviceStream = (service: string): string => `service-${service}`;
 
@@ -23,6 +29,9 @@ export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
       case 'CancelDeployment':
       case 'ExpireDeployment':
         return decideDeployment(state, command);
+      case 'RenewExecutionLease':
+      case 'TakeOverExecution':
+        return decideExecutionLease(state, command);
       case 'DisableFeature':
       case 'EnableFeature':
         return decideFeatureFlag(state, command);

@@ -1,4 +1,5 @@
 import type { DomainEvent, EventData } from '../events/catalogue.js';
+import type { ExecutionLease } from './execution-lease.js';
 
 export type DeploymentStatus = 'requested' | 'started' | 'healthy' | 'failed' | 'rolled_back' | 'cancelled' | 'expired';
 export type RollbackStatus =
@@ -28,6 +29,8 @@ export interface Rollback {
   readonly feature?: EventData<'RollbackDecided'>['feature'];
   /** For a migration rule: the migration to revert. */
   readonly migration?: EventData<'RollbackDecided'>['migration'];
+  /** While in progress: the executor carrying it out (absent on rollbacks started before leases). */
+  readonly lease?: ExecutionLease | undefined;
 }
 
 /** What served before a deployment started: restored when the deployment fails, as the driver leaves it. */
@@ -45,6 +48,8 @@ export interface Deployment {
   readonly requestedAt?: string | undefined;
   /** Set from the start until the outcome. */
   readonly replaced?: ReplacedRelease | undefined;
+  /** While started: the executor carrying it out (absent on deployments started before leases). */
+  readonly lease?: ExecutionLease | undefined;
 }
 
 /**
@@ -89,6 +94,10 @@ export const isRollbackActive = (state: ServiceState): boolean =>
 const withRollback = (state: ServiceState, changes: Partial<Rollback>): ServiceState =>
   state.rollback ? { ...state, rollback: { ...state.rollback, ...changes } } : state;
 
+/** The lease a start event hands its executor, if it names one. */
+const leaseOf = (data: { executor?: ExecutionLease['executor']; leaseUntil?: string }): ExecutionLease | undefined =>
+  data.executor && data.leaseUntil ? { executor: data.executor, until: data.leaseUntil } : undefined;
+
 const toggle = (list: readonly string[], item: string, present: boolean) =>
   present ? [...new Set([...list, item])].sort() : list.filter((x) => x !== item);
 
@@ -125,7 +134,13 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
         ...(replacesGood && { lastKnownGood: state.currentRelease }),
         currentRelease: event.data.release,
         currentReleaseHealthy: false,
-        deployment: { id: event.data.deploymentId, release: event.data.release, status: 'started', replaced },
+        deployment: {
+          id: event.data.deploymentId,
+          release: event.data.release,
+          status: 'started',
+          replaced,
+          lease: leaseOf(event.data),
+        },
       };
     }
     case 'DeploymentHealthy':
@@ -193,6 +208,7 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
         status: 'in_progress',
         fromRelease: event.data.fromRelease,
         toRelease: event.data.toRelease,
+        lease: leaseOf(event.data),
       });
     case 'RollbackCompleted':
       return {
@@ -206,6 +222,16 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
       return withRollback(state, { status: 'escalated' });
     case 'RollbackVerified':
       return withRollback(state, { verified: event.data.passed });
+    case 'ExecutionLeaseRenewed':
+    case 'ExecutionTakenOver': {
+      const { work, executor, leaseUntil: until } = event.data;
+      if (work.kind === 'rollback' && state.rollback?.id === work.id)
+        return withRollback(state, { lease: { executor, until } });
+      const { deployment } = state;
+      if (work.kind === 'deployment' && deployment?.id === work.id)
+        return { ...state, deployment: { ...deployment, lease: { executor, until } } };
+      return state;
+    }
     case 'FeatureDisabled':
     case 'FeatureEnabled': {
       const disabled = event.type === 'FeatureDisabled';

@@ -11,6 +11,7 @@ import { parseCron, previousSlot, MONTHLY } from './cron.js';
 import { loadDrill } from './drill-file.js';
 import { abortStaleRun, runCompleted } from './drill-stale-runs.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { keepLease } from '../runtime/lease-keeper.js';
 
 export const SCHEDULER_ACTOR = 'failsafe:drill-scheduler';
 
@@ -193,7 +194,7 @@ export class DrillScheduler {
     }
     const over = lapsed?.slot === slot ? `taken over from ${lapsed.runId}, ` : '';
     log(`drill scheduler: ${drill}'s slot ${slot} is due: ${over}running it as ${runId}`);
-    this.enqueue(drill, { runId, trigger: 'schedule', scheduledFor: slot }, this.hold(drill, runId));
+    this.enqueue(drill, { runId, trigger: 'schedule', scheduledFor: slot }, this.hold(drill, runId, leaseUntil));
   }
 
   private get leaseMs(): number {
@@ -201,45 +202,32 @@ export class DrillScheduler {
   }
 
   /** Renews a claim this process won until its run ends, then records the end. */
-  private hold(drill: string, runId: string): HeldClaim {
+  private hold(drill: string, runId: string, leaseUntil: string): HeldClaim {
     const { store, log } = this.options;
     const stream = drillScheduleStream(drill);
     const at = () => ({ actor: SCHEDULER_ACTOR, now: this.clock.now() });
     this.held.add(runId);
-    let ended = false;
-    const lost = new AbortController();
-    const claim: HeldClaim = {
-      lost: lost.signal,
+    const lease = keepLease({
+      clock: this.clock,
+      leaseMs: this.leaseMs,
+      renewEveryMs: this.options.renewEveryMs ?? this.leaseMs / 4,
+      until: new Date(leaseUntil),
+      renew: async (until) => {
+        const renewal = { type: 'RenewLease', drill, runId, leaseUntil: until.toISOString() } as const;
+        await handleCommand(store, stream, drillScheduleDecider, renewal, at());
+      },
+      log: (line) => log(`drill scheduler: ${drill}'s run ${runId}: ${line}`),
+    });
+    return {
+      lost: lease.lost,
       end: async () => {
-        ended = true;
-        clearInterval(timer);
+        lease.release();
         this.held.delete(runId);
         await handleCommand(store, stream, drillScheduleDecider, { type: 'EndRun', drill, runId }, at()).catch(
           (error: Error) => log(`drill scheduler: could not record the end of ${runId}: ${error.message}`),
         );
       },
     };
-    const renew = async () => {
-      const { now } = at();
-      const leaseUntil = new Date(now.getTime() + this.leaseMs).toISOString();
-      try {
-        await handleCommand(
-          store,
-          stream,
-          drillScheduleDecider,
-          { type: 'RenewLease', drill, runId, leaseUntil },
-          at(),
-        );
-      } catch (error) {
-        if (ended) return;
-        if (!(error instanceof InvariantViolated)) return log(`drill scheduler: renewing ${runId}: ${error}`);
-        clearInterval(timer);
-        log(`drill scheduler: ${error.message}; stopping it`);
-        lost.abort(error);
-      }
-    };
-    const timer = setInterval(() => void renew(), this.options.renewEveryMs ?? this.leaseMs / 4);
-    return claim;
   }
 
   /** Stops scheduling; resolves once the drill in progress (if any) has finished. */

@@ -11,6 +11,8 @@ export interface Instance {
 /** What comes with an action: a key that is the same at every attempt at it, so a receiver can deduplicate. */
 export interface ActionContext {
   readonly idempotencyKey: string;
+  /** Aborts once the executor lost its lease on the work (another carries it out): no further attempt. */
+  readonly signal?: AbortSignal;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebhookDriver, WebhookFailed, webhookSignature } from './webhook-driver.js';
 
@@ -101,6 +102,22 @@ describe('webhook driver (a real HTTP endpoint)', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WebhookFailed);
     expect((error as Error).message).toMatch(/rollback of payments: attempt 1: HTTP 400 .*busy.*not retried/);
+    expect(hook.received).toHaveLength(1);
+  });
+
+  it('stops at once, without another attempt, when its executor lost the lease on the work', async () => {
+    const hook = await endpoint('s3cret', [503, 503, 503, 503]);
+    server = hook.server;
+    const lost = new AbortController();
+    const driver = new WebhookDriver({ url: hook.url, secret: 's3cret', retries: 3, backoffMs: 300 });
+    const rollback = driver.rollback('payments', 'v1', { idempotencyKey: 'k-1', signal: lost.signal });
+    await expect.poll(() => hook.received.length).toBe(1);
+    lost.abort(new Error('lease-lost: taken over by replica-b'));
+    const error = await rollback.catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /rollback of payments: stopped after 1 attempts: .*taken over by replica-b/,
+    );
+    await sleep(700);
     expect(hook.received).toHaveLength(1);
   });
 

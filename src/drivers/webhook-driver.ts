@@ -71,6 +71,7 @@ export class WebhookDriver implements TargetDriver {
     const idempotencyKey = context?.idempotencyKey ?? randomUUID();
     const body = JSON.stringify({ action, service, ...details, idempotencyKey });
     let attempts = 0;
+    const stop = context?.signal ? [context.signal] : [];
     const attempt = async (): Promise<Instance[]> => {
       attempts += 1;
       const timestamp = String((this.options.clock ?? systemClock).now().getTime());
@@ -85,7 +86,7 @@ export class WebhookDriver implements TargetDriver {
             'x-failsafe-signature': webhookSignature(this.options.secret, timestamp, body),
           },
           body,
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+          signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 30_000), ...stop]),
         });
       } catch (error) {
         throw new Error(`attempt ${attempts}: ${(error as Error).message}`);
@@ -104,9 +105,16 @@ export class WebhookDriver implements TargetDriver {
         factor: 2,
         randomize: true,
         shouldRetry: ({ error }) => !(error instanceof WebhookFailed),
+        ...(context?.signal && { signal: context.signal }),
       });
     } catch (error) {
       if (error instanceof WebhookFailed) throw error;
+      if (context?.signal?.aborted)
+        throw new WebhookFailed(
+          action,
+          service,
+          `stopped after ${attempts} attempts: ${String(context.signal.reason)}`,
+        );
       throw new WebhookFailed(action, service, `gave up after ${attempts} attempts; last ${(error as Error).message}`);
     }
   }

@@ -4,6 +4,7 @@ import type { NewEvent, RecordedEvent } from '../event-store/event-store.js';
 import type { EventDefinition } from './define-event.js';
 import { deploymentEvents } from './deployment-events.js';
 import { drillEvents } from './drill-events.js';
+import { executionEvents } from './execution-events.js';
 import { eventMetadata, newEventId, type EventMetadata } from './envelope.js';
 import { UndecodableEvent, UnknownEventType, UnknownSchemaVersion } from './errors.js';
 import { featureFlagEvents } from './feature-flag-events.js';
@@ -20,6 +21,7 @@ const definitions = [
   ...healthEvents,
   ...featureFlagEvents,
   ...rollbackEvents,
+  ...executionEvents,
   ...drillEvents,
   ...timeEvents,
 ] as const;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { actorName, identifier, reason, releaseName, serviceName, timestamp } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
+import { executor } from './execution-events.js';
 
 const deployment = { deploymentId: identifier, service: serviceName, release: releaseName };
 
@@ -19,7 +20,11 @@ export const deploymentEvents = [
       requestedAt: timestamp.optional(),
     }),
   ),
-  defineEvent('DeploymentStarted', z.strictObject(deployment)),
+  // The executor that starts a deployment holds its lease (absent on deployments started before leases).
+  defineEvent(
+    'DeploymentStarted',
+    z.strictObject({ ...deployment, executor: executor.optional(), leaseUntil: timestamp.optional() }),
+  ),
   /** The release passed its readiness checks: it becomes the last known good release. */
   defineEvent('DeploymentHealthy', z.strictObject(deployment)),
   defineEvent('DeploymentFailed', z.strictObject({ ...deployment, reason })),

@@ -116,6 +116,19 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   },
   RollbackFailed: { rollbackId: 'r-1', service: 'payments', reason: 'release v2.0.3 missing from disk', attempt: 1 },
   RollbackEscalated: { rollbackId: 'r-1', service: 'payments', reason: 'three attempts failed', severity: 'P1' },
+  ExecutionLeaseRenewed: {
+    service: 'payments',
+    work: { kind: 'rollback', id: 'r-1' },
+    executor: { replica: 'ops-1-4242', host: 'ops-1', pid: 4242 },
+    leaseUntil: '2026-11-24T10:01:00.000Z',
+  },
+  ExecutionTakenOver: {
+    service: 'payments',
+    work: { kind: 'rollback', id: 'r-1' },
+    executor: { replica: 'ops-2-77', host: 'ops-2', pid: 77 },
+    from: { replica: 'ops-1-4242', host: 'ops-1', pid: 4242 },
+    leaseUntil: '2026-11-24T10:02:00.000Z',
+  },
   DrillScheduleSet: { drill: 'high-error-rate', cron: '0 3 1 * *', since: '2026-11-24T10:00:00.000Z' },
   DrillSlotClaimed: {
     drill: 'high-error-rate',

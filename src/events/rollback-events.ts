@@ -13,6 +13,7 @@ import {
   timestamp,
 } from './common-schemas.js';
 import { defineEvent } from './define-event.js';
+import { executor } from './execution-events.js';
 
 const rollback = { rollbackId: identifier, service: serviceName };
 
@@ -42,7 +43,17 @@ export const rollbackEvents = [
   ),
   defineEvent('RollbackApproved', z.strictObject({ ...rollback, approvedBy: actorName, expiresAt: timestamp })),
   defineEvent('RollbackRejected', z.strictObject({ ...rollback, rejectedBy: actorName, reason })),
-  defineEvent('RollbackStarted', z.strictObject({ ...rollback, fromRelease: releaseName, toRelease: releaseName })),
+  // The executor that starts a rollback holds its lease (absent on rollbacks started before leases).
+  defineEvent(
+    'RollbackStarted',
+    z.strictObject({
+      ...rollback,
+      fromRelease: releaseName,
+      toRelease: releaseName,
+      executor: executor.optional(),
+      leaseUntil: timestamp.optional(),
+    }),
+  ),
   defineEvent('RollbackCompleted', z.strictObject({ ...rollback, release: releaseName })),
   defineEvent(
     'RollbackVerified',

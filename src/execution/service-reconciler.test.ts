@@ -281,3 +281,145 @@ describe('service reconciler restarted between completing a rollback and verifyi
     expect(checks[2]!.detail).toMatch(/of 10 tool calls failed/);
   }, 120_000);
 });
+
+describe('two executors on one store (SQLite), leases on a clock the test moves', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  let server: Server;
+  let url: string;
+  /** Every request the endpoint received (`instances`: a verification's look), with its idempotency key. */
+  const received: { action: string; key: string }[] = [];
+  /** The first rollback request is held unanswered until `answerHeld()`: its executor looks stuck. */
+  let holdFirstRollback = false;
+  let answerHeld = () => {};
+  const reconcilers: ServiceReconciler[] = [];
+  const logs: Record<string, string[]> = { a: [], b: [] };
+  const now = new Date();
+  const clocks = { a: fixedClock(now), b: fixedClock(now) };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-reconciler-'));
+    store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
+    received.length = 0;
+    holdFirstRollback = false;
+    server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        const { action } = JSON.parse(raw) as { action: string };
+        received.push({ action, key: String(req.headers['idempotency-key']) });
+        const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"instances":[]}');
+        if (action === 'rollback' && holdFirstRollback) {
+          holdFirstRollback = false;
+          answerHeld = () => {
+            answerHeld = () => {};
+            answer();
+          };
+        } else answer();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  });
+  afterEach(async () => {
+    answerHeld();
+    for (const reconciler of reconcilers.splice(0)) await reconciler.stop();
+    await store.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** An executor named `name`, whose lease lasts a minute and is never renewed within a test (an hour). */
+  const executor = async (name: 'a' | 'b') => {
+    const driver = new WebhookDriver({ url, secret: 's', retries: 0, timeoutMs: 20_000 });
+    const reconciler = new ServiceReconciler(store, driver, {
+      clock: clocks[name],
+      leaseMs: 60_000,
+      renewEveryMs: 3_600_000,
+      verificationWindowMs: 20,
+      executor: { replica: `replica-${name}`, host: `host-${name}`, pid: name === 'a' ? 101 : 202 },
+      log: (line) => logs[name]!.push(line),
+    });
+    reconcilers.push(reconciler);
+    await reconciler.start();
+    return reconciler;
+  };
+  const issue = (command: ServiceCommand) =>
+    handleCommand(store, serviceStream('payments'), serviceDecider, command, { actor: 'test', now: new Date() });
+  const recorded = async () => collect(store.readStream(serviceStream('payments')));
+  const count = async (type: string) => (await recorded()).filter((e) => e.type === type).length;
+  const deployV1ThenV2 = async () => {
+    for (const [deploymentId, release] of [
+      ['d-1', 'v1'],
+      ['d-2', 'v2'],
+    ] as const) {
+      await issue({ type: 'RequestDeployment', service: 'payments', deploymentId, release, now: new Date() });
+      await untilRecorded(store, 'payments', 'DeploymentHealthy', deploymentId === 'd-1' ? 1 : 2);
+    }
+  };
+
+  it('carries each deployment and the rollback out once, by whichever executor started it', async () => {
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    const [a, b] = [await executor('a'), await executor('b')];
+    await deployV1ThenV2();
+    await issue({ type: 'DecideRollback', ...decision('payments') });
+    await untilRecorded(store, 'payments', 'RollbackVerified');
+    await Promise.all([a.idle(), b.idle()]);
+    // Verified by the executor that completed it alone: one look at the instances.
+    expect(received.map((r) => r.action)).toEqual(['deploy', 'deploy', 'rollback', 'instances']);
+    expect(await count('RollbackStarted')).toBe(1);
+    expect(await count('DeploymentStarted')).toBe(2);
+    expect(await count('ExecutionTakenOver')).toBe(0);
+    const started = (await recorded()).find((e) => e.type === 'RollbackStarted')!;
+    expect(started.data).toMatchObject({ executor: { replica: expect.stringMatching(/^replica-[ab]$/) } });
+  }, 30_000);
+
+  it('leaves a rollback to the executor holding its lease, takes it over once it lapsed; the first stops', async () => {
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    const a = await executor('a');
+    await deployV1ThenV2();
+    holdFirstRollback = true;
+    await issue({ type: 'DecideRollback', ...decision('payments') });
+    await expect.poll(() => received.filter((r) => r.action === 'rollback').length).toBe(1);
+    expect((await recorded()).at(-1)!.data).toMatchObject({ executor: { replica: 'replica-a' } });
+
+    // B sees the rollback in progress under A's lease (a minute): it leaves it alone.
+    const b = await executor('b');
+    clocks.b.set(new Date(now.getTime() + 59_000));
+    await b.reconcile('payments');
+    expect(received.filter((r) => r.action === 'rollback')).toHaveLength(1);
+    expect(await count('ExecutionTakenOver')).toBe(0);
+
+    // A never renewed (stuck, or cut off): once its lease has lapsed, B takes over and finishes.
+    clocks.b.set(new Date(now.getTime() + 60_000));
+    await b.reconcile('payments');
+    await untilRecorded(store, 'payments', 'RollbackVerified');
+    const takenOver = (await recorded()).find((e) => e.type === 'ExecutionTakenOver')!;
+    expect(takenOver.data).toMatchObject({
+      work: { kind: 'rollback', id: 'r-1' },
+      executor: { replica: 'replica-b' },
+      from: { replica: 'replica-a' },
+    });
+    // The same action twice, with one key: a receiver that deduplicates runs it once.
+    const rollbacks = received.filter((r) => r.action === 'rollback');
+    expect(rollbacks).toHaveLength(2);
+    expect(received.filter((r) => r.action === 'instances')).toHaveLength(1);
+    expect(new Set(rollbacks.map((r) => r.key)).size).toBe(1);
+
+    // A's answer comes at last: it records nothing (the lease and the rollback are no longer its to record).
+    answerHeld();
+    const stopped = /rollback r-1 moved on meanwhile: .*rollback r-1 of payments is completed/;
+    await expect.poll(() => logs.a!.some((l) => stopped.test(l))).toBe(true);
+    await a.idle();
+    const story = (await recorded()).map((e) => e.type);
+    expect(story.slice(story.indexOf('RollbackDecided'))).toEqual([
+      'RollbackDecided',
+      'RollbackStarted',
+      'ExecutionTakenOver',
+      'RollbackCompleted',
+      'DeploymentRolledBack',
+      'RollbackVerified',
+    ]);
+  }, 30_000);
+});

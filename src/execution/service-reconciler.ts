@@ -1,7 +1,15 @@
+import { hostname } from 'node:os';
 import { v5 as uuidv5 } from 'uuid';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import { DEFAULT_REQUEST_EXPIRY_MS, isExpired } from '../domain/deployment.js';
+import {
+  DEFAULT_EXECUTION_LEASE_MS,
+  executionLeaseLapsed,
+  type ExecutionLease,
+  type Executor,
+  type LeasedWork,
+} from '../domain/execution-lease.js';
 import { migrationDecider, migrationStream } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
@@ -10,6 +18,7 @@ import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.js';
 import { verifyInstances } from './post-rollback-verification.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { keepLease, type KeptLease } from '../runtime/lease-keeper.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ServiceReconcilerOptions {
@@ -30,7 +39,22 @@ export interface ServiceReconcilerOptions {
   /** Per service, the read-only tool verification calls when traffic is too thin (the fleet file's `probeTool`). */
   readonly probeTools?: Readonly<Record<string, string>>;
   readonly log?: (line: string) => void;
+  /**
+   * How long this executor's claim on a rollback or deployment it carries out holds unless renewed
+   * (default `DEFAULT_EXECUTION_LEASE_MS`); renewed every third of it unless `renewEveryMs` says otherwise.
+   */
+  readonly leaseMs?: number;
+  readonly renewEveryMs?: number;
+  /** Who this executor is in the leases it records (default: this host and process). */
+  readonly executor?: Executor;
 }
+
+/** This process as an executor: its host and pid name it, so a restarted Failsafe is another executor. */
+export const thisExecutor = (): Executor => ({
+  replica: `${hostname()}-${process.pid}`,
+  host: hostname(),
+  pid: process.pid,
+});
 
 export const EXECUTOR_ACTOR = 'failsafe:executor';
 const SERVICE_STREAM = 'service-';
@@ -40,6 +64,9 @@ const flagsOf = (state: ServiceState): FeatureFlags => ({
   agents: state.disabledAgents,
   legacyMode: state.legacyMode,
 });
+
+/** Another executor took the work over: this one stops. */
+const isLeaseLost = (error: unknown) => error instanceof InvariantViolated && error.invariant === 'lease-lost';
 
 /** Another Failsafe took the step first, or the step no longer applies: nothing to do here. */
 const isLostRace = (error: unknown) => error instanceof InvariantViolated || error instanceof WrongExpectedRevision;
@@ -73,12 +100,19 @@ export class ServiceReconciler {
    */
   private readonly flagsChanged = new Map<string, string>();
   private readonly stopping = new AbortController();
+  /** Services whose work another executor holds: looked at again once its lease may have lapsed. */
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  private readonly executor: Executor;
+  /** The work this process is acting on now (`kind:id`): its lease is ours, but it is not to be resumed twice. */
+  private readonly acting = new Set<string>();
 
   constructor(
     private readonly store: EventStore,
     private readonly driver: TargetDriver,
     private readonly options: ServiceReconcilerOptions = {},
-  ) {}
+  ) {
+    this.executor = options.executor ?? thisExecutor();
+  }
 
   /** Reconciles every service with a stream, then follows new events. */
   async start(): Promise<void> {
@@ -127,9 +161,86 @@ export class ServiceReconciler {
     return (this.options.clock ?? systemClock).now();
   }
 
-  private command(service: string, command: ServiceCommand, attempts = 1) {
+  /** Decided again on the new state when another append came first: the deciders refuse what no longer applies. */
+  private command(service: string, command: ServiceCommand, attempts = 5) {
     const context = { actor: EXECUTOR_ACTOR, now: this.now() };
     return handleCommand(this.store, serviceStream(service), serviceDecider, command, context, attempts);
+  }
+
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? DEFAULT_EXECUTION_LEASE_MS;
+  }
+
+  private leaseUntil(): string {
+    return new Date(this.now().getTime() + this.leaseMs).toISOString();
+  }
+
+  /** Reconciles the service again once `until` has passed (another executor's lease may have lapsed by then). */
+  private recheckAt(service: string, until: string): void {
+    if (this.stopping.signal.aborted) return;
+    clearTimeout(this.rechecks.get(service));
+    const delayMs = Math.max(0, Date.parse(until) - this.now().getTime()) + 100;
+    const timer = setTimeout(() => {
+      this.rechecks.delete(service);
+      this.schedule(service);
+    }, delayMs);
+    timer.unref();
+    this.rechecks.set(service, timer);
+  }
+
+  /**
+   * Whether this executor may carry on with work already in progress: it holds its lease, or the lease
+   * lapsed and this executor took the work over (appended at the revision read: one taker wins).
+   */
+  private async claimInProgress(service: string, work: LeasedWork, lease: ExecutionLease | undefined) {
+    if (lease?.executor.replica === this.executor.replica) return !this.acting.has(`${work.kind}:${work.id}`);
+    if (!executionLeaseLapsed(lease, this.now())) {
+      this.recheckAt(service, lease!.until);
+      return false;
+    }
+    const now = this.now().toISOString();
+    const takeOver = { type: 'TakeOverExecution', service, work, executor: this.executor, now } as const;
+    try {
+      await this.command(service, { ...takeOver, leaseUntil: this.leaseUntil() });
+    } catch (error) {
+      if (isLostRace(error)) return false;
+      throw error;
+    }
+    const from = lease
+      ? `${lease.executor.replica}, whose lease ran out at ${lease.until}`
+      : 'an executor before leases';
+    this.options.log?.(`${service}: ${work.kind} ${work.id} taken over from ${from}`);
+    return true;
+  }
+
+  /** Renews this executor's lease on the work while it acts on it. */
+  private hold(service: string, work: LeasedWork, until: string): KeptLease {
+    const acting = `${work.kind}:${work.id}`;
+    this.acting.add(acting);
+    const lease = keepLease({
+      clock: this.options.clock ?? systemClock,
+      leaseMs: this.leaseMs,
+      renewEveryMs: this.options.renewEveryMs ?? this.leaseMs / 3,
+      until: new Date(until),
+      renew: async (next) => {
+        const renewal = { service, work, executor: this.executor, leaseUntil: next.toISOString() };
+        await this.command(service, { type: 'RenewExecutionLease', ...renewal });
+      },
+      log: (line) => this.options.log?.(`${service}: ${work.kind} ${work.id}: ${line}`),
+    });
+    return {
+      lost: lease.lost,
+      release: () => {
+        lease.release();
+        this.acting.delete(acting);
+      },
+    };
+  }
+
+  /** After the lease was lost: nothing more is recorded or done; another executor finishes the work. */
+  private gaveUp(service: string, work: LeasedWork, why: unknown): void {
+    this.options.log?.(`${service}: ${work.kind} ${work.id}: lease lost (${String(why)}); stopped`);
+    this.recheckAt(service, this.leaseUntil());
   }
 
   /** The action's key, from the newest event of the service's stream that `asked` recognises. */
@@ -147,7 +258,13 @@ export class ServiceReconciler {
     // A Failsafe stopped between completing a rollback and verifying it: verified now, unless another release runs.
     const done = state.rollback;
     const unverified = done?.status === 'completed' && done.verified === undefined;
-    if (unverified && state.currentRelease === done.toRelease) return this.verify(service, done, state);
+    if (unverified && state.currentRelease === done.toRelease) {
+      // The executor that completed it verifies it: the others only if its lease lapsed before it did (it died).
+      const { lease } = done;
+      const mine = lease === undefined || lease.executor.replica === this.executor.replica;
+      if (!mine && !executionLeaseLapsed(lease, this.now())) return this.recheckAt(service, lease.until);
+      return this.verify(service, done, state);
+    }
     // First, so that a deployment asked for afterwards starts with the flags as they are now.
     const flagsEvent = this.flagsChanged.get(service);
     if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease) {
@@ -166,6 +283,8 @@ export class ServiceReconciler {
 
   private async advanceDeployment(service: string, deployment: NonNullable<ServiceState['deployment']>): Promise<void> {
     const { id: deploymentId, release } = deployment;
+    const work = { kind: 'deployment', id: deploymentId } as const;
+    let leaseUntil = deployment.lease?.until;
     if (deployment.status === 'requested') {
       // A request that waited past its time (e.g. while no executor ran) is recorded as expired, never run late.
       const now = this.now();
@@ -179,29 +298,38 @@ export class ServiceReconciler {
         this.options.log?.(`${service}: deployment ${deploymentId} of ${release} expired (requested ${requested})`);
         return;
       }
+      leaseUntil = this.leaseUntil();
       try {
-        await this.command(service, { type: 'StartDeployment', service, deploymentId });
+        const lease = { executor: this.executor, until: leaseUntil };
+        await this.command(service, { type: 'StartDeployment', service, deploymentId, lease });
       } catch (error) {
         if (isLostRace(error)) return;
         throw error;
       }
-    }
+    } else if (!(await this.claimInProgress(service, work, deployment.lease))) return;
+    const lease = this.hold(service, work, leaseUntil ?? this.leaseUntil());
+    const { executor } = this;
     try {
       const requested = (e: RecordedEvent) =>
         e.type === 'DeploymentRequested' && (e.data as { deploymentId?: string }).deploymentId === deploymentId;
       const key = await this.keyOf(service, 'deploy', requested);
-      await this.driver.deploy(service, release, key);
-      await this.command(service, { type: 'MarkDeploymentHealthy', service, deploymentId });
+      await this.driver.deploy(service, release, { ...key, signal: lease.lost });
+      if (lease.lost.aborted) return this.gaveUp(service, work, lease.lost.reason);
+      await this.command(service, { type: 'MarkDeploymentHealthy', service, deploymentId, executor });
       this.options.log?.(`${service}: ${release} deployed`);
     } catch (error) {
+      if (lease.lost.aborted || isLeaseLost(error)) return this.gaveUp(service, work, lease.lost.reason ?? error);
       if (isLostRace(error)) return;
       await this.command(service, {
         type: 'MarkDeploymentFailed',
         service,
         deploymentId,
         reason: (error as Error).message.slice(0, 2000),
+        executor,
       });
       this.options.log?.(`${service}: deployment of ${release} failed: ${(error as Error).message}`);
+    } finally {
+      lease.release();
     }
   }
 
@@ -225,10 +353,16 @@ export class ServiceReconciler {
     const stale = rollback.status === 'decided' && (await this.staleDecision(service, rollbackId));
     if (stale) return this.escalate(service, rollbackId, stale);
     let toRelease = rollback.toRelease;
+    const work = { kind: 'rollback', id: rollbackId } as const;
+    let leaseUntil = rollback.lease?.until;
+    if (rollback.status === 'in_progress' && !(await this.claimInProgress(service, work, rollback.lease))) return;
     if (rollback.status !== 'in_progress') {
       if (rollback.status === 'failed') await sleep((this.options.retryDelayMs ?? 2_000) * rollback.attempts);
       try {
-        const started = await this.command(service, { type: 'StartRollback', service, rollbackId, now: this.now() });
+        leaseUntil = this.leaseUntil();
+        const lease = { executor: this.executor, until: leaseUntil };
+        const start = { type: 'StartRollback', service, rollbackId, now: this.now(), lease } as const;
+        const started = await this.command(service, start);
         toRelease = (started.events[0]!.data as { toRelease: string }).toRelease;
       } catch (error) {
         const never = error instanceof InvariantViolated && !MOVED_ON.has(error.invariant);
@@ -238,19 +372,27 @@ export class ServiceReconciler {
         throw error;
       }
     }
+    const lease = this.hold(service, work, leaseUntil ?? this.leaseUntil());
+    const { executor } = this;
     try {
-      await this.act(service, rollback, toRelease!);
-      await this.command(service, { type: 'CompleteRollback', service, rollbackId });
+      await this.act(service, rollback, toRelease!, lease.lost);
+      if (lease.lost.aborted) return this.gaveUp(service, work, lease.lost.reason);
+      await this.command(service, { type: 'CompleteRollback', service, rollbackId, executor });
     } catch (error) {
-      if (isLostRace(error)) return;
+      if (lease.lost.aborted || isLeaseLost(error)) return this.gaveUp(service, work, lease.lost.reason ?? error);
+      if (isLostRace(error))
+        return this.options.log?.(`${service}: rollback ${rollbackId} moved on meanwhile: ${(error as Error).message}`);
       await this.command(service, {
         type: 'FailRollback',
         service,
         rollbackId,
         reason: (error as Error).message.slice(0, 2000),
+        executor,
       });
       this.options.log?.(`${service}: rollback ${rollbackId} failed: ${(error as Error).message}`);
       return;
+    } finally {
+      lease.release();
     }
     this.options.log?.(
       `${service}: rollback ${rollbackId} completed ` +
@@ -321,7 +463,8 @@ export class ServiceReconciler {
     this.options.log?.(`${service}: rollback ${rollback.id} verification ${outcome}`);
   }
 
-  private async act(service: string, rollback: Rollback, toRelease: string): Promise<void> {
+  /** `lost` aborts the driver's action once this executor lost its lease. */
+  private async act(service: string, rollback: Rollback, toRelease: string, lost: AbortSignal): Promise<void> {
     // The key comes from the rollback's decision or request: the same at every attempt at it.
     const asked = (e: RecordedEvent) => {
       const decision = e.type === 'RollbackDecided' || e.type === 'RollbackRequested';
@@ -337,7 +480,7 @@ export class ServiceReconciler {
         reason: `rollback ${rollback.id}`,
       });
       const key = await this.keyOf(service, 'set-feature-flags', asked);
-      await this.driver.setFeatureFlags(service, flagsOf(disabled.state), key);
+      await this.driver.setFeatureFlags(service, flagsOf(disabled.state), { ...key, signal: lost });
       return;
     }
     if (rollback.migration) {
@@ -352,12 +495,13 @@ export class ServiceReconciler {
       return;
     }
     const key = await this.keyOf(service, 'rollback', asked);
-    await this.driver.rollback(service, toRelease, key);
+    await this.driver.rollback(service, toRelease, { ...key, signal: lost });
   }
 
   async stop(): Promise<void> {
     // A verification under way is dropped, not recorded half done: the next start verifies again.
     this.stopping.abort();
+    for (const timer of this.rechecks.values()) clearTimeout(timer);
     await this.subscription?.close();
     await this.loop;
     await this.idle();
