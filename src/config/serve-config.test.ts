@@ -154,7 +154,7 @@ describe('serve configuration', () => {
         'auth:',
         '  tokens:',
         '    - { name: bob, role: superuser, sha256: abc }',
-        '    - { name: bob, role: viewer, sha256: ' + HASH + ' }',
+        `    - { name: bob, role: viewer, sha256: ${HASH} }`,
       ].join('\n'),
     );
     const problems = problemsOf(() =>

@@ -10,15 +10,7 @@ import {
   recordedAtOf,
   type SerializedEvent,
 } from './append-input.js';
-import {
-  DuplicateEventId,
-  EventStoreError,
-  ForeignStore,
-  InvalidEvent,
-  StoreClosed,
-  StoreCorrupt,
-  StreamDeleted,
-} from './errors.js';
+import { DuplicateEventId, EventStoreError, ForeignStore, StoreClosed, StoreCorrupt, StreamDeleted } from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import type {
   AppendOptions,
