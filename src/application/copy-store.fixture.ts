@@ -1,4 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
+import { storeHistory } from '../audit/store-history.js';
+import { collect } from '../event-store/event-store.contract.js';
+import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { fixedClock } from '../runtime/clock.js';
 
@@ -42,3 +45,17 @@ export async function writeSampleHistory(path: string, appends = 1500): Promise<
     await store.close();
   }
 }
+
+/** What a faithful copy keeps of each event: all but the position, which is the target's own. */
+const kept = (e: RecordedEvent) => ({
+  id: e.id,
+  stream: e.stream,
+  revision: e.revision,
+  type: e.type,
+  data: e.data,
+  metadata: e.metadata,
+  recordedAt: e.recordedAt.toISOString(),
+});
+
+/** A store's whole history, archive included, as a copy must keep it. */
+export const wholeHistory = async (store: EventStore) => (await collect(storeHistory(store).readAll())).map(kept);

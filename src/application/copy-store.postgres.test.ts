@@ -2,31 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeHistory } from '../audit/store-history.js';
 import { StreamDeleted } from '../event-store/errors.js';
 import { collect } from '../event-store/event-store.contract.js';
-import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { postgresBinDir, startPostgres } from '../testing/postgres-server.js';
+import { postgresBinDir } from '../testing/postgres-server.js';
+import { postgresForTests } from '../testing/test-servers.js';
 import { copyStore } from './copy-store.js';
-import { SAMPLE_RETENTION, writeSampleHistory } from './copy-store.fixture.js';
+import { SAMPLE_RETENTION, wholeHistory, writeSampleHistory } from './copy-store.fixture.js';
 
 if (!(await postgresBinDir()) && process.env.CI === 'true')
   throw new Error('PostgreSQL is missing: run scripts/provision.sh');
-const server = await startPostgres();
+const server = await postgresForTests();
 afterAll(() => server.stop());
-
-const kept = (e: RecordedEvent) => ({
-  id: e.id,
-  stream: e.stream,
-  revision: e.revision,
-  type: e.type,
-  data: e.data,
-  metadata: e.metadata,
-  recordedAt: e.recordedAt.toISOString(),
-});
-const wholeHistory = async (store: EventStore) => (await collect(storeHistory(store).readAll())).map(kept);
 
 describe('copying a store between SQLite and PostgreSQL', () => {
   let dir: string;

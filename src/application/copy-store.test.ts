@@ -2,25 +2,12 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { storeHistory } from '../audit/store-history.js';
 import { StreamDeleted } from '../event-store/errors.js';
 import { collect, events } from '../event-store/event-store.contract.js';
-import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
+import type { EventStore } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { copyStore, StoreCopyInterrupted, StoreCopyMismatch, StoreCopyRefused } from './copy-store.js';
-import { SAMPLE_RETENTION, writeSampleHistory } from './copy-store.fixture.js';
-
-/** What a faithful copy keeps of each event: all but the position, which is the target's own. */
-const kept = (e: RecordedEvent) => ({
-  id: e.id,
-  stream: e.stream,
-  revision: e.revision,
-  type: e.type,
-  data: e.data,
-  metadata: e.metadata,
-  recordedAt: e.recordedAt.toISOString(),
-});
-const wholeHistory = async (store: EventStore) => (await collect(storeHistory(store).readAll())).map(kept);
+import { SAMPLE_RETENTION, wholeHistory, writeSampleHistory } from './copy-store.fixture.js';
 
 describe('copying a store', () => {
   let sample: string;

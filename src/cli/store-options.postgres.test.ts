@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postgresBinDir, startPostgres } from '../testing/postgres-server.js';
+import { postgresBinDir } from '../testing/postgres-server.js';
+import { postgresForTests } from '../testing/test-servers.js';
 
 if (!(await postgresBinDir()) && process.env.CI === 'true')
   throw new Error('PostgreSQL is missing: run scripts/provision.sh');
-const server = await startPostgres();
+const server = await postgresForTests();
 const dir = mkdtempSync(join(tmpdir(), 'failsafe-urls-pg-cli-'));
 afterAll(async () => {
   await server.stop();

@@ -1,6 +1,3 @@
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthSampleEvent } from '../../bench/health-sample-events.js';
@@ -15,17 +12,13 @@ if (!bin && process.env.CI === 'true') throw new Error('PostgreSQL is missing: r
 const WRITERS = 4;
 
 describe.skipIf(!bin)('PostgreSQL store: the standby promoted while Failsafe appends', () => {
-  const under = mkdtempSync(join(tmpdir(), 'failsafe-pgha-'));
-  // The servers run as the postgres user, which must reach their folders.
-  chmodSync(under, 0o755);
   let pair: PostgresPair;
   beforeAll(async () => {
-    pair = await startPostgresPair({ under });
+    pair = await startPostgresPair();
   }, 60_000);
   afterAll(async () => {
     await pair?.standby.stop();
     await pair?.primary.stop();
-    rmSync(under, { recursive: true, force: true });
   });
 
   it('reconnects through the multi-host URL and loses no acknowledged event', async () => {

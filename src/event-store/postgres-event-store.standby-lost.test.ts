@@ -1,6 +1,3 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,12 +11,9 @@ const bin = await postgresBinDir();
 if (!bin && process.env.CI === 'true') throw new Error('PostgreSQL is missing: run scripts/provision.sh');
 
 describe.skipIf(!bin)('PostgreSQL store: a primary whose only synchronous standby is gone', () => {
-  const under = mkdtempSync(join(tmpdir(), 'failsafe-pgha-'));
-  // The servers run as the postgres user, which must reach their folders.
-  chmodSync(under, 0o755);
   let pair: PostgresPair;
   beforeAll(async () => {
-    pair = await startPostgresPair({ under });
+    pair = await startPostgresPair();
   }, 60_000);
   const untilSynchronous = async () => {
     const query = `SELECT sync_state FROM pg_stat_replication WHERE application_name = '${STANDBY_NAME}'`;
@@ -31,7 +25,6 @@ describe.skipIf(!bin)('PostgreSQL store: a primary whose only synchronous standb
   afterAll(async () => {
     await pair?.standby.stop();
     await pair?.primary.stop();
-    rmSync(under, { recursive: true, force: true });
   });
 
   it('fails the append with ReplicationStalled after the bound; a retry with the same ids writes once', async () => {

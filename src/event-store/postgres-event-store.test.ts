@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../drills/toxiproxy.js';
 import { postgresBinDir, startPostgres, startStandby } from '../testing/postgres-server.js';
+import { postgresForTests } from '../testing/test-servers.js';
 import { ForeignStore, StoreUnavailable } from './errors.js';
 import { collect, describeEventStoreContract, events, newEvent, take } from './event-store.contract.js';
 import { openStore } from './open-store.js';
@@ -10,7 +11,9 @@ import { MIGRATIONS, PostgresEventStore, type PostgresEventStoreOptions } from '
 
 if (!(await postgresBinDir()) && process.env.CI === 'true')
   throw new Error('PostgreSQL is missing: run scripts/provision.sh');
-const server = await startPostgres();
+// The contract's server comes from the fixture that decides (a container where Docker runs); the tests that stop,
+// restart or replicate a server start native ones of their own.
+const server = await postgresForTests();
 afterAll(() => server.stop());
 
 let databases = 0;
@@ -257,14 +260,14 @@ describe('PostgreSQL event store', () => {
   }, 60_000);
 
   it('with target_session_attrs=read-write, passes a host that is down and a standby to the primary', async () => {
-    const database = await freshDatabase();
-    // pg_basebackup waits for a spread checkpoint: one now leaves it little to write.
-    await server.psql('CHECKPOINT');
-    const standby = await startStandby(server, { name: 'follower' });
+    const primary = await startPostgres();
+    const database = 'failover';
+    await primary.psql(`CREATE DATABASE ${database}`);
+    const standby = await startStandby(primary, { name: 'follower' });
     try {
       const down = await freePort();
       const url =
-        `postgresql://postgres@127.0.0.1:${down},127.0.0.1:${standby.port},127.0.0.1:${server.port}/${database}` +
+        `postgresql://postgres@127.0.0.1:${down},127.0.0.1:${standby.port},127.0.0.1:${primary.port}/${database}` +
         '?target_session_attrs=read-write';
       const store = await openStore(url);
       try {
@@ -278,6 +281,7 @@ describe('PostgreSQL event store', () => {
       );
     } finally {
       await standby.stop();
+      await primary.stop();
     }
   }, 60_000);
 });

@@ -456,10 +456,7 @@ export class PostgresEventStore implements EventStore {
     // The stream's row lock orders appends to one stream (and makes racing no_stream appends wait).
     // The retry check is pipelined behind it (sent after it: `execute()` sends now): it runs once
     // the lock is held, so it sees a racing original that committed meanwhile.
-    const locking = tx<StreamRow[]>`
-      INSERT INTO failsafe_streams (name) VALUES (${stream})
-      ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-      RETURNING id, last_revision, deleted, max_age_ms, max_count`.execute();
+    const locking = this.lockStream(tx, stream);
     const [retried, [row]] = await Promise.all([this.alreadyAppended(tx, stream, ids), locking]);
     if (retried) return retried;
     if (row!.deleted) throw new StreamDeleted(stream);
@@ -721,20 +718,31 @@ export class PostgresEventStore implements EventStore {
     const maxCount = metadata.maxCount === undefined ? null : BigInt(metadata.maxCount);
     await this.guard(() =>
       this.transaction(async (tx) => {
-        const [row] = await tx<StreamRow[]>`
-          INSERT INTO failsafe_streams (name) VALUES (${stream})
-          ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-          RETURNING id, last_revision, deleted, max_age_ms, max_count`;
-        if (row!.deleted) throw new StreamDeleted(stream);
-        await tx`UPDATE failsafe_streams SET max_age_ms = ${maxAgeMs}, max_count = ${maxCount} WHERE id = ${row!.id}`;
+        const row = await this.liveStreamRow(tx, stream);
+        await tx`UPDATE failsafe_streams SET max_age_ms = ${maxAgeMs}, max_count = ${maxCount} WHERE id = ${row.id}`;
         await this.applyRetention(
           tx,
           stream,
-          { ...row!, max_age_ms: maxAgeMs, max_count: maxCount },
+          { ...row, max_age_ms: maxAgeMs, max_count: maxCount },
           this.options.clock.now(),
         );
       }),
     );
+  }
+
+  /** Creates the stream's row when missing and locks it until the transaction ends; sent at once. */
+  private lockStream(tx: Tx, stream: string) {
+    return tx<StreamRow[]>`
+      INSERT INTO failsafe_streams (name) VALUES (${stream})
+      ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+      RETURNING id, last_revision, deleted, max_age_ms, max_count`.execute();
+  }
+
+  /** The stream's locked row; refused once the stream is deleted. */
+  private async liveStreamRow(tx: Tx, stream: string): Promise<StreamRow> {
+    const [row] = await this.lockStream(tx, stream);
+    if (row!.deleted) throw new StreamDeleted(stream);
+    return row!;
   }
 
   async getStreamMetadata(stream: string): Promise<StreamMetadata> {
@@ -755,13 +763,9 @@ export class PostgresEventStore implements EventStore {
     assertExpectedRevision(expectedRevision);
     await this.guard(() =>
       this.transaction(async (tx) => {
-        const [row] = await tx<StreamRow[]>`
-          INSERT INTO failsafe_streams (name) VALUES (${stream})
-          ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-          RETURNING id, last_revision, deleted, max_age_ms, max_count`;
-        if (row!.deleted) throw new StreamDeleted(stream);
-        assertRevisionHolds(stream, expectedRevision, row!.last_revision);
-        await tx`UPDATE failsafe_streams SET deleted = true WHERE id = ${row!.id}`;
+        const row = await this.liveStreamRow(tx, stream);
+        assertRevisionHolds(stream, expectedRevision, row.last_revision);
+        await tx`UPDATE failsafe_streams SET deleted = true WHERE id = ${row.id}`;
       }),
     );
   }

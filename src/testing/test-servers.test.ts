@@ -67,11 +67,14 @@ describe.skipIf(!native || !bin)('the native PostgreSQL path (no Docker engine h
   it('starts a throwaway cluster that answers on its URL, and stop() takes it away', async () => {
     const server = await postgresForTests();
     try {
-      expect(server.url).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
-      expect((await psql(server.url)).stdout).toBe('1\n');
+      expect(server.url()).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+      expect((await psql(server.url())).stdout).toBe('1\n');
+      await server.psql('CREATE DATABASE other');
+      expect(await server.psql('SELECT current_database()', 'other')).toBe('other\n');
+      expect((await psql(server.url('other'))).stdout).toBe('1\n');
     } finally {
       await server.stop();
     }
-    await expect(psql(server.url)).rejects.toThrow(/Connection refused|could not connect/i);
+    await expect(psql(server.url())).rejects.toThrow(/Connection refused|could not connect/i);
   });
 });

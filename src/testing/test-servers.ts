@@ -4,7 +4,7 @@
  * `postgres-server.ts`). EventStoreDB has no native path (no registry reached here ships it): it is
  * the server `EVENTSTORE_URL` names, or a container, or skipped with the reason.
  *
- *   const pg = await postgresForTests();         // { url, stop }
+ *   const pg = await postgresForTests();         // { url(db), psql(sql, db), stop }
  *   const esdb = await eventStoreForTests();     // { url, stop } | { skipped: reason }
  *
  * Each call starts a server of its own (a given `EVENTSTORE_URL` is shared, and not stopped); the
@@ -84,8 +84,17 @@ export function dockerCheck(): Promise<DockerCheck> {
 
 const announce = (server: string, path: string) => process.stderr.write(`test servers: ${server} ${path}\n`);
 
-/** A fresh, empty PostgreSQL: its URL (superuser `postgres`, database `postgres`) and how to stop it. */
-export async function postgresForTests(): Promise<TestServer> {
+/** A PostgreSQL for tests, wherever it came from: superuser `postgres`, no data of anyone else's. */
+export interface PostgresForTests {
+  /** A URL to `database` (default `postgres`). */
+  url(database?: string): string;
+  /** Runs SQL through the server's own psql; the output, unaligned and tuples only. */
+  psql(sql: string, database?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A fresh, empty PostgreSQL. Tests that stop, restart or replicate the server use `postgres-server.ts`. */
+export async function postgresForTests(): Promise<PostgresForTests> {
   const source = chooseSource('postgres', await dockerCheck(), process.env);
   if (source.kind === 'testcontainers') {
     announce('PostgreSQL', `via testcontainers (${source.image})`);
@@ -94,8 +103,23 @@ export async function postgresForTests(): Promise<TestServer> {
       .withUsername('postgres')
       .withDatabase('postgres')
       .start();
+    const base = new URL(container.getConnectionUri());
     return {
-      url: container.getConnectionUri(),
+      url: (database = 'postgres') => Object.assign(new URL(base), { pathname: `/${database}` }).href,
+      psql: async (sql, database = 'postgres') => {
+        const { exitCode, output } = await container.exec([
+          'psql',
+          '-U',
+          'postgres',
+          '-d',
+          database,
+          '-XAtq',
+          '-c',
+          sql,
+        ]);
+        if (exitCode !== 0) throw new Error(`psql failed: ${output.trim()}`);
+        return output;
+      },
       stop: async () => {
         await container.stop();
       },
@@ -103,7 +127,11 @@ export async function postgresForTests(): Promise<TestServer> {
   }
   announce('PostgreSQL', "native (this machine's binaries; no Docker engine)");
   const server = await startPostgres();
-  return { url: server.url(), stop: () => server.stop() };
+  return {
+    url: (database) => server.url(database),
+    psql: (sql, database) => server.psql(sql, database),
+    stop: () => server.stop(),
+  };
 }
 
 /** An EventStoreDB / KurrentDB to run against (insecure, single node), or why there is none. */
