@@ -181,8 +181,10 @@ export async function startStandby(primary: PostgresServer, options: StandbyOpti
   const dir = await ownedFolder('failsafe-pg-standby-', options.under);
   try {
     const source = `host=${primary.host} port=${primary.port} user=postgres application_name=${name}`;
+    // Named apart: its WAL stream's row can outlive it in pg_stat_replication, where it would pass for the standby.
     // A fast checkpoint: a spread one waits minutes on a primary with many dirty pages.
-    const backup = ['-d', source, '-D', join(dir, 'data'), '-R', '-X', 'stream', '-c', 'fast'];
+    const copying = `host=${primary.host} port=${primary.port} user=postgres application_name=${name}_basebackup`;
+    const backup = ['-d', copying, '-D', join(dir, 'data'), '-R', '-X', 'stream', '-c', 'fast'];
     await exec(bin, 'pg_basebackup', backup, options.netns);
     await configure(dir, host, port, {
       primary_conninfo: `'${source}'`,
@@ -198,11 +200,16 @@ export async function startStandby(primary: PostgresServer, options: StandbyOpti
   }
 }
 
-/** Until the primary streams to `name`: before that, a synchronous standby is still catching up, not `sync`. */
+/**
+ * Until the primary streams to `name` and has its first reply: before that, a synchronous standby still
+ * counts as `async` (catching up, or no flush position reported yet).
+ */
 async function streaming(primary: PostgresServer, name: string, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  const query = `SELECT state FROM pg_stat_replication WHERE application_name = '${name}'`;
-  while ((await primary.psql(query)).trim() !== 'streaming') {
+  const query =
+    "SELECT state = 'streaming' AND flush_lsn IS NOT NULL " +
+    `FROM pg_stat_replication WHERE application_name = '${name}'`;
+  while ((await primary.psql(query)).trim() !== 't') {
     if (performance.now() > deadline)
       throw new Error(`standby ${name} did not stream from the primary in ${timeoutMs} ms`);
     await sleep(50);
