@@ -1,4 +1,7 @@
-import { loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 export const median = (values: readonly number[]): number => {
@@ -55,3 +58,28 @@ export function printGrid(headers: readonly string[], rows: readonly (readonly s
 
 /** The 1-minute load average: other work on the machine skews every figure, so it is reported. */
 export const loadAverage = (): number => Math.round(loadavg()[0]! * 100) / 100;
+
+/**
+ * Writes a run's figures as JSON to `bench/results/<benchmark>-<start time>.json`, with the machine and its load,
+ * and says where.
+ */
+export function writeResults(
+  benchmark: string,
+  startedAt: Date,
+  load: { readonly start: number; readonly end: number },
+  details: Record<string, unknown>,
+): void {
+  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${benchmark}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const report = {
+    benchmark,
+    date: startedAt.toISOString(),
+    seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    command: process.argv.slice(2),
+    machine: { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadAverage: load },
+    ...details,
+  };
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`figures written to ${file}`);
+}

@@ -4,18 +4,17 @@
  * the primary's loss to appends resuming on the promoted standby.
  * Run: npm run bench:event-store-servers -- [--help]
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { EventStore, ExpectedRevision } from '../src/event-store/event-store.js';
 import { openStore } from '../src/event-store/open-store.js';
 import { type PostgresPair, pairUrl, promoteStandby, startPostgresPair } from '../src/testing/postgres-pair.js';
 import { type PostgresServer, startPostgres } from '../src/testing/postgres-server.js';
-import { fmt, loadAverage, median, printGrid, progress, timed } from './bench-support.js';
+import { fmt, loadAverage, median, printGrid, progress, timed, writeResults } from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
 const STORES = ['sqlite', 'postgres', 'postgres-sync'] as const;
@@ -336,26 +335,16 @@ try {
     `\nmedians of ${reps} runs (history load: one run); load average ${loadAtStart} at start, ${loadAtEnd} at end` +
       (loadAtStart > cpus().length / 2 ? '; other work was running, so figures may be low' : ''),
   );
-  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `event-store-servers-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  const report = {
-    benchmark: 'event-store-servers',
-    date: startedAt.toISOString(),
-    seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    command: process.argv.slice(2),
-    machine: {
-      node: process.version,
-      cores: cpus().length,
-      cpu: cpus()[0]?.model,
-      loadAverage: { start: loadAtStart, end: loadAtEnd },
+  writeResults(
+    'event-store-servers',
+    startedAt,
+    { start: loadAtStart, end: loadAtEnd },
+    {
+      config: { singleCount, batchedCount, batchSize, writerCounts, historySize, reps, stores },
+      figures,
+      failovers: failoverRuns,
     },
-    config: { singleCount, batchedCount, batchSize, writerCounts, historySize, reps, stores },
-    figures,
-    failovers: failoverRuns,
-  };
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`figures written to ${file}`);
+  );
 } finally {
   await cleanUp();
 }

@@ -5,7 +5,7 @@
  * Run: npm run bench:event-store -- [--events N] [--single N] [--batch-size N] [--batched N] [--reps N]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,7 +15,17 @@ import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { decodeEvent } from '../src/events/catalogue.js';
 import { BareEventLog } from './bare-event-log.js';
-import { fmt, loadAverage, median, percentile, printTable, progress, timed, type Row } from './bench-support.js';
+import {
+  fmt,
+  loadAverage,
+  median,
+  percentile,
+  printTable,
+  progress,
+  timed,
+  type Row,
+  writeResults,
+} from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
 /** Rows per read query, for the store (its default, passed explicitly) and the bare loop alike. */
@@ -397,35 +407,25 @@ try {
       `load average ${loadAtStart} at start (before this benchmark's own), ${loadAtEnd} at end` +
       (loadAtStart > cpus().length / 2 ? '; other work was running, so figures may be low' : ''),
   );
-  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `event-store-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  const report = {
-    benchmark: 'event-store',
-    date: startedAt.toISOString(),
-    seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    command: process.argv.slice(2),
-    machine: {
-      node: process.version,
-      cores: cpus().length,
-      cpu: cpus()[0]?.model,
-      loadAverage: { start: loadAtStart, end: loadAtEnd },
+  writeResults(
+    'event-store',
+    startedAt,
+    { start: loadAtStart, end: loadAtEnd },
+    {
+      config: {
+        historyEvents: historySize,
+        singleAppends: singleCount,
+        batchedEvents: batchedCount,
+        batchSize,
+        reps,
+        readPageSize: READ_PAGE_SIZE,
+        historyBatch: HISTORY_BATCH,
+        historyStreams: HISTORY_STREAMS,
+        synchronous: 'FULL',
+      },
+      figures,
     },
-    config: {
-      historyEvents: historySize,
-      singleAppends: singleCount,
-      batchedEvents: batchedCount,
-      batchSize,
-      reps,
-      readPageSize: READ_PAGE_SIZE,
-      historyBatch: HISTORY_BATCH,
-      historyStreams: HISTORY_STREAMS,
-      synchronous: 'FULL',
-    },
-    figures,
-  };
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`figures written to ${file}`);
+  );
 } finally {
   cleanUp();
 }
