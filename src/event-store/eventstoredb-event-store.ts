@@ -42,6 +42,7 @@ import {
 import { createHash } from 'node:crypto';
 import {
   assertExpectedRevision,
+  assertStreamMetadata,
   assertStreamName,
   prepareAppend,
   type SerializedEvent,
@@ -281,13 +282,6 @@ const toEventData = (event: SerializedEvent, original: NewEvent): EventData => (
   data: original.data,
   metadata: original.metadata ?? {},
 });
-
-function assertRetention(metadata: StreamMetadata): void {
-  const problems = (['maxAgeSeconds', 'maxCount'] as const)
-    .filter((key) => metadata[key] !== undefined && !(Number.isInteger(metadata[key]) && metadata[key]! > 0))
-    .map((key) => ({ path: `metadata.${key}`, message: 'must be a positive integer' }));
-  if (problems.length > 0) throw new InvalidEvent(problems);
-}
 
 export interface EventStoreDBEventStoreOptions {
   /**
@@ -648,7 +642,7 @@ export class EventStoreDBEventStore implements EventStore {
 
   async setStreamMetadata(stream: string, metadata: StreamMetadata): Promise<void> {
     const name = this.named(stream);
-    assertRetention(metadata);
+    assertStreamMetadata(metadata);
     this.assertOpen();
     try {
       await this.client.setStreamMetadata(name, {

@@ -25,6 +25,7 @@ import type {
 } from './event-store.js';
 import { MemoryEventArchive } from './memory-event-archive.js';
 import { pollingSubscription } from './polling-subscription.js';
+import { trimDue } from './retention.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface MemoryEventStoreOptions {
@@ -190,10 +191,7 @@ export class MemoryEventStore implements EventStore {
     if (!oldest) return;
     const keepFrom = firstKept(state);
     const cutoff = ageCutoff(state, now);
-    const countDue =
-      state.maxCount !== undefined && keepFrom - oldest.revision >= BigInt(Math.ceil(state.maxCount / 10));
-    const ageDue = state.maxAgeMs !== undefined && oldest.recordedAt < cutoff - state.maxAgeMs / 10;
-    if (!countDue && !ageDue) return;
+    if (!trimDue(state, Number(keepFrom - oldest.revision), oldest.recordedAt, cutoff)) return;
     const expired = state.events.filter((e) => e.revision < keepFrom || e.recordedAt < cutoff);
     this.archive.write(expired.map(decode));
     const gone = new Set(expired);

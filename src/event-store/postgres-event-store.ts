@@ -63,6 +63,7 @@ import type {
   Subscription,
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
+import { trimDue } from './retention.js';
 import { describeStore } from './store-url.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
@@ -526,9 +527,12 @@ export class PostgresEventStore implements EventStore {
     if (!oldest) return;
     const keepFrom = firstKeptRevision(row);
     const cutoff = retentionCutoff(row, now);
-    const countDue = row.max_count !== null && keepFrom - oldest.revision >= (row.max_count + 9n) / 10n;
-    const ageDue = cutoff !== null && oldest.recorded_at.getTime() < cutoff.getTime() - Number(row.max_age_ms) / 10;
-    if (!countDue && !ageDue) return;
+    const limits = {
+      maxCount: row.max_count === null ? undefined : Number(row.max_count),
+      maxAgeMs: row.max_age_ms === null ? undefined : Number(row.max_age_ms),
+    };
+    const cutoffMs = cutoff?.getTime() ?? Number.NEGATIVE_INFINITY;
+    if (!trimDue(limits, Number(keepFrom - oldest.revision), oldest.recorded_at.getTime(), cutoffMs)) return;
     await tx`
       WITH trimmed AS (
         DELETE FROM failsafe_events WHERE stream_id = ${row.id} AND (revision < ${keepFrom} OR recorded_at < ${cutoff})

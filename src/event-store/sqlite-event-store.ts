@@ -12,6 +12,7 @@ import {
 } from './append-input.js';
 import { DuplicateEventId, EventStoreError, ForeignStore, StoreClosed, StoreCorrupt, StreamDeleted } from './errors.js';
 import type { EventArchive } from './event-archive.js';
+import { trimDue } from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -359,9 +360,8 @@ export class SqliteEventStore implements EventStore {
     if (!oldest) return;
     const keepFrom = firstKeptRevision(row);
     const cutoff = retentionCutoff(row, now);
-    const countDue = row.max_count !== null && keepFrom - oldest.revision >= Math.ceil(row.max_count / 10);
-    const ageDue = row.max_age_ms !== null && oldest.recorded_at < cutoff - row.max_age_ms / 10;
-    if (!countDue && !ageDue) return;
+    const limits = { maxCount: row.max_count ?? undefined, maxAgeMs: row.max_age_ms ?? undefined };
+    if (!trimDue(limits, keepFrom - oldest.revision, oldest.recorded_at, cutoff)) return;
     const expired = this.statements.expired.all(stream, row.id, keepFrom, cutoff) as EventRow[];
     this.options.archive.write(expired.map((r) => this.decode(r)));
     this.statements.trim.run(row.id, keepFrom, cutoff);
