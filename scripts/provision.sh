@@ -166,6 +166,50 @@ go_tool() {
   echo "$name: built $dir/$name"
 }
 
+# Apache Kafka for the Kafka adapter's tests: its jars from Maven Central at a pinned version, run
+# in KRaft mode by src/testing/kafka-broker.ts (see ../shared/REAL-TOOLS.md). A throwaway Maven
+# project copies the runtime jars (about 45 MB, 30-50 s cold) with an slf4j binding, without which
+# the broker logs nothing. Maven's own cache is kept beside the jars, never ~/.m2.
+KAFKA_VERSION=4.4.0
+LOG4J_SLF4J_VERSION=2.25.5
+kafka_tool() {
+  local dir="$TOOLS/kafka-$KAFKA_VERSION"
+  if [ -f "$dir/libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+    echo "kafka: $dir/libs"
+    return
+  fi
+  local why=""
+  command -v java >/dev/null 2>&1 || why="Java is not installed: install Java 17 or later"
+  [ -n "$why" ] || command -v mvn >/dev/null 2>&1 || why="Maven is not installed: install Maven 3 (its jars come from Maven Central)"
+  if [ -n "$why" ]; then
+    [ "${CI:-}" = "true" ] && fail "Kafka $KAFKA_VERSION is missing and $why"
+    echo "kafka: SKIPPED ($why; the Kafka tests will fail with KafkaMissing)"
+    return
+  fi
+  echo "kafka: fetching Apache Kafka $KAFKA_VERSION's jars from Maven Central (first time only, about a minute)..."
+  local build="$dir.build"
+  rm -rf "$build"
+  mkdir -p "$build/project"
+  cat >"$build/project/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>failsafe.tools</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_SLF4J_VERSION</version></dependency>
+  </dependencies>
+</project>
+POM
+  (cd "$build/project" && mvn -q -B -Dmaven.repo.local="$TOOLS/maven-repository" dependency:copy-dependencies \
+    -DoutputDirectory="$build/libs" -DincludeScope=runtime) >"$dir.build.log" 2>&1 ||
+    fail "Maven could not fetch Kafka $KAFKA_VERSION's jars; see $dir.build.log"
+  rm -rf "$build/project" "$dir"
+  mv "$build" "$dir"
+  echo "kafka: fetched $(find "$dir/libs" -name '*.jar' | wc -l) jars into $dir/libs"
+}
+
 TOXIPROXY_VERSION=2.12.0
 K6_VERSION=1.8.1
 
@@ -173,6 +217,7 @@ promtool_tool
 postgres_tool
 chromium_tool
 node22_tool
+kafka_tool
 go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
   "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@v$TOXIPROXY_VERSION"
 go_tool k6 "$K6_VERSION" "-s -w" "go.k6.io/k6@v$K6_VERSION"

@@ -42,6 +42,14 @@ describe('the codebase', () => {
     expect(matching(typescript('src', 'projections', 'drills', 'bench'), sleep)).toEqual([]);
   });
 
+  it('imports each vendor SDK in its adapter only (benchmarks may time it bare)', () => {
+    const code = typescript('src', 'projections', 'drills', 'scripts').filter((file) => !isTestCode(file));
+    const importers = (sdk: string) => matching(code, new RegExp(`from '${sdk}'`));
+    expect(importers('kafkajs').filter((file) => !file.startsWith(join('src', 'kafka')))).toEqual([]);
+    expect(importers('postgres')).toEqual([join('src', 'event-store', 'postgres-event-store.ts')]);
+    expect(importers('@kurrent/kurrentdb-client')).toEqual([join('src', 'event-store', 'eventstoredb-event-store.ts')]);
+  });
+
   it(`keeps lines readable: none longer than ${MAX_LINE} characters`, () => {
     const files = trackedCode();
     expect(files).toEqual(expect.arrayContaining(['src/codebase.test.ts', 'bin/failsafe.js', 'vitest.config.ts']));

@@ -70,6 +70,32 @@ describe('serve configuration', () => {
     ]);
   });
 
+  it('runs without Kafka unless brokers are named; FAILSAFE_KAFKA_BROKERS wins over the file', () => {
+    expect(loadServeConfig({}, {}).kafka).toBeUndefined();
+    const file = configFile('kafka:\n  brokers: [127.0.0.1:9092]\n  feed: { topic: audit.events }\n');
+    const config = loadServeConfig({ config: file }, { FAILSAFE_KAFKA_BROKERS: '127.0.0.1:19092, 127.0.0.1:19093' });
+    expect(config.kafka).toMatchObject({
+      brokers: ['127.0.0.1:19092', '127.0.0.1:19093'],
+      clientId: 'failsafe',
+      telemetry: { enabled: true, samplesTopic: 'failsafe.telemetry.samples', staleAfterSeconds: 30 },
+      feed: { enabled: true, topic: 'audit.events' },
+    });
+  });
+
+  it('refuses Kafka settings without brokers, and bad broker addresses and topic names', () => {
+    expect(
+      problemsOf(() => loadServeConfig({ config: configFile('kafka: { feed: { enabled: false } }\n') }, {})),
+    ).toEqual([expect.stringMatching(/kafka: names no brokers/)]);
+    const bad = configFile('kafka:\n  feed: { topic: "../x" }\n');
+    expect(
+      problemsOf(() => loadServeConfig({ config: bad }, { FAILSAFE_KAFKA_BROKERS: 'broker,127.0.0.1:99999' })),
+    ).toEqual([
+      expect.stringMatching(/line 2: kafka.feed.topic: a topic name/),
+      expect.stringMatching(/FAILSAFE_KAFKA_BROKERS=.*kafka.brokers.0: host:port/),
+      expect.stringMatching(/FAILSAFE_KAFKA_BROKERS=.*kafka.brokers.1: a port from 0 to 65535/),
+    ]);
+  });
+
   it('leases executions for 30 s unless the file or the environment says otherwise', () => {
     expect(loadServeConfig({}, {}).executionLeaseSeconds).toBe(30);
     const path = configFile('executionLeaseSeconds: 10\n');

@@ -8,6 +8,7 @@ import { DEFAULT_EXECUTION_LEASE_MS } from '../domain/execution-lease.js';
 import type { TokenEntry } from '../auth/tokens.js';
 import { InvalidStoreUrl, parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
 import { identifier, timestamp } from '../events/common-schemas.js';
+import { type KafkaConfig, kafkaConfigSchema } from './kafka-config.js';
 import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
 
 export interface ServeConfig {
@@ -47,6 +48,8 @@ export interface ServeConfig {
   readonly drillsDir?: string | undefined;
   /** A running Toxiproxy for drills; without it each drill starts its own. */
   readonly toxiproxyUrl?: string | undefined;
+  /** Telemetry in and the event feed out through Kafka; without it Failsafe runs without Kafka. */
+  readonly kafka?: KafkaConfig | undefined;
 }
 
 export interface ServeFlags {
@@ -90,6 +93,8 @@ export const configFileSchema = z.strictObject({
   tickSeconds: z.number().optional(),
   requestExpirySeconds: z.number().optional(),
   executionLeaseSeconds: z.number().optional(),
+  /** Brokers may also come from FAILSAFE_KAFKA_BROKERS, which wins. */
+  kafka: kafkaConfigSchema.partial({ brokers: true }).optional(),
   http: z
     .strictObject({
       host: z.string().min(1).optional(),
@@ -409,6 +414,23 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     problems.push('--drills / FAILSAFE_DRILLS: scheduled drills need a fleet to run against (--fleet)');
   const toxiproxyUrl = env.FAILSAFE_TOXIPROXY_URL || undefined;
 
+  const brokersRaw = pick(
+    [
+      [env.FAILSAFE_KAFKA_BROKERS, 'FAILSAFE_KAFKA_BROKERS'],
+      [file.kafka?.brokers, fromFile('kafka.brokers')],
+    ],
+    undefined,
+  );
+  let kafka: KafkaConfig | undefined;
+  if (brokersRaw.value !== undefined) {
+    const parsed = kafkaConfigSchema.safeParse({ ...file.kafka, brokers: list(brokersRaw) });
+    if (parsed.success) kafka = parsed.data;
+    else
+      problems.push(...parsed.error.issues.map((i) => `${shown(brokersRaw)}: kafka.${i.path.join('.')}: ${i.message}`));
+  } else if (file.kafka) {
+    problems.push(`${fromFile('kafka')}: names no brokers (kafka.brokers, or FAILSAFE_KAFKA_BROKERS)`);
+  }
+
   const adminToken = env.FAILSAFE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 24)
     problems.push('FAILSAFE_ADMIN_TOKEN: must be at least 24 characters (e.g. `openssl rand -base64 32`)');
@@ -441,5 +463,6 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     ...(fleetPath && { fleetPath }),
     ...(drillsDir && { drillsDir }),
     ...(toxiproxyUrl && { toxiproxyUrl }),
+    ...(kafka && { kafka }),
   };
 }
