@@ -9,6 +9,12 @@ import { InvalidYamlFile, readYamlFile } from './yaml-file.js';
  */
 const probeTool = identifier.optional();
 
+/**
+ * Where the service's health samples come from: Failsafe probes it (`probe`, the default), or it
+ * publishes its own to Kafka (`push`, which needs Kafka configured); the policy treats both alike.
+ */
+const telemetry = z.enum(['probe', 'push']).default('probe');
+
 /** The fleet Failsafe acts on: `--fleet <file>` (env FAILSAFE_FLEET). Paths are relative to the file. */
 export const fleetConfigSchema = z.strictObject({
   services: z.record(
@@ -22,6 +28,7 @@ export const fleetConfigSchema = z.strictObject({
         /** Environment for every release (e.g. where its dependencies answer). */
         env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
         probeTool,
+        telemetry,
       }),
       z.strictObject({
         driver: z.literal('webhook'),
@@ -31,6 +38,7 @@ export const fleetConfigSchema = z.strictObject({
         retries: z.number().int().min(0).max(10).default(3),
         timeoutSeconds: z.number().positive().max(300).default(30),
         probeTool,
+        telemetry,
       }),
     ]),
   ),
