@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { incidentReview } from '../api/incident-review.js';
+import { replayAt } from '../audit/replay-at.js';
 import { verifyDecisions } from '../audit/verify-decisions.js';
 import { storeHistory } from '../audit/store-history.js';
 import { collect } from '../event-store/event-store.contract.js';
@@ -114,6 +116,19 @@ describe('telemetry watcher', () => {
 
     // An auditor's replay of the policy still agrees with every recorded decision.
     expect(await verifyDecisions(storeHistory(store), defaultRollbackPolicy)).toMatchObject({ ok: true });
+    // Where incidents show (state_at, replay --at, the post-incident review), the outage is one, over.
+    const incidents = Object.values((await replayAt(storeHistory(store), at(1300))).incidents.incidents);
+    expect(incidents.map((i) => [i.rule, i.severity, i.status])).toEqual([
+      ['telemetry_stale', 'P2', 'resolved'],
+      ['error_rate_critical', 'P1', 'open'],
+    ]);
+    const history = await all();
+    const review = incidentReview(
+      incidents[0]!,
+      incidents[0]!.eventIds.map((id) => history.find((e) => e.id === id)!),
+    );
+    expect(review).toContain('Incident detected: no telemetry from orders since 2026-11-24T10:01:00.000Z');
+    expect(review).toContain('Telemetry resumed: samples from orders arrive again');
   });
 
   it('decides the same again when the history is replayed: the recorded events, at the same events', async () => {
