@@ -29,6 +29,8 @@ import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
+import { pushingServicesHeard, servicesFedBy } from './config/telemetry-sources.js';
+import { TelemetryWatcher } from './policy/telemetry-watcher.js';
 import { systemClock } from './runtime/clock.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
 import { checkpointsFile } from './runtime/checkpoints-file.js';
@@ -126,6 +128,7 @@ export async function startControlPlane(
 ): Promise<RunningControlPlane> {
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
+  const pushing = fleet && config.fleetPath ? pushingServicesHeard(fleet, config.fleetPath, config.kafka) : [];
   const clock = systemClock;
   const opened = await connectStore(config.store, { clock });
   const stops: (() => Promise<void> | void)[] = [() => opened.close()];
@@ -163,7 +166,7 @@ export async function startControlPlane(
       stops.push(() => driver.close());
       releases = driver;
       const prober = new HealthProber(store, driver, {
-        services,
+        services: servicesFedBy(fleet, 'probe'),
         intervalMs: fleet.probe.intervalSeconds * 1000,
         timeoutMs: fleet.probe.timeoutSeconds * 1000,
         log,
@@ -171,6 +174,15 @@ export async function startControlPlane(
       });
       await prober.start();
       stops.push(() => prober.stop());
+      if (pushing.length > 0 && config.kafka) {
+        // Samples of these come from Kafka: when they stop, an incident, never a rollback.
+        const settings = { services: pushing, staleAfterSeconds: config.kafka.telemetry.staleAfterSeconds };
+        const watcher = new TelemetryWatcher(store, settings, checkpoints, { log });
+        await watcher.start();
+        stops.push(() => watcher.stop());
+        metrics.watchTelemetry(() => watcher.staleness());
+        log(`telemetry: ${pushing.join(', ')} push their samples; stale after ${settings.staleAfterSeconds} s`);
+      }
       const probeTools = Object.fromEntries(
         Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])),
       );
