@@ -73,7 +73,7 @@ describe('telemetry watcher', () => {
     for (const step of steps) await record('service-orders', step, 1);
   }
 
-  it('never rolls back on missing data alone, records the staleness once with two watchers, then judges again', async () => {
+  it('never rolls back on missing data alone, records the staleness once with two watchers, then judges', async () => {
     const policy = await start(new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore()));
     const watchers = [
       await start(new TelemetryWatcher(store, settings, new MemoryCheckpointStore())),
