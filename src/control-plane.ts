@@ -28,7 +28,7 @@ import { DrillScheduler } from './drills/drill-scheduler.js';
 import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
-import { HEALTH_STREAM_RETENTION, HealthProber, healthStream } from './probing/health-prober.js';
+import { HealthProber } from './probing/health-prober.js';
 import { pushingServicesHeard, servicesFedBy } from './config/telemetry-sources.js';
 import { TelemetryWatcher } from './policy/telemetry-watcher.js';
 import { systemClock } from './runtime/clock.js';
@@ -177,7 +177,6 @@ export async function startControlPlane(
       if (pushing.length > 0 && config.kafka) {
         // Samples of these come from Kafka: when they stop, an incident, never a rollback.
         const settings = { services: pushing, staleAfterSeconds: config.kafka.telemetry.staleAfterSeconds };
-        for (const service of pushing) await store.setStreamMetadata(healthStream(service), HEALTH_STREAM_RETENTION);
         const watcher = new TelemetryWatcher(store, settings, checkpoints, { log });
         await watcher.start();
         stops.push(() => watcher.stop());

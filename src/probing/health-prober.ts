@@ -17,8 +17,8 @@ export interface HealthProberOptions {
 
 export const healthStream = (service: string): string => `health-${service}`;
 
-/** Samples are many: each service's stream keeps a week, at most 100,000 of them (probed or pushed alike). */
-export const HEALTH_STREAM_RETENTION = { maxAgeSeconds: 7 * 24 * 3600, maxCount: 100_000 };
+/** Samples are many: each service's stream keeps a week, at most 100,000 of them. */
+const RETENTION = { maxAgeSeconds: 7 * 24 * 3600, maxCount: 100_000 };
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
 /** Probes every instance of every service at an interval and records each probe as a HealthSampleRecorded event. */
@@ -34,8 +34,7 @@ export class HealthProber {
   ) {}
 
   async start(): Promise<void> {
-    for (const service of this.options.services)
-      await this.store.setStreamMetadata(healthStream(service), HEALTH_STREAM_RETENTION);
+    for (const service of this.options.services) await this.store.setStreamMetadata(healthStream(service), RETENTION);
     this.timer = setInterval(() => {
       this.round = this.round
         .then(async () => {
