@@ -1,0 +1,208 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import type { EventStore } from '../event-store/event-store.js';
+import type { CheckpointStore } from '../runtime/checkpoint-store.js';
+import { feedMessage } from './event-feed-message.js';
+
+/**
+ * - `following`: everything in the store is acknowledged; waiting for the next append.
+ * - `publishing`: a batch is on its way.
+ * - `waiting_for_broker`: a batch has gone unacknowledged for longer than `stalledAfterMs`, or the
+ *   last attempt failed and is retried after a backoff (broker down, store unreachable).
+ * - `stopped`: not running.
+ */
+export type EventFeedState = 'following' | 'publishing' | 'waiting_for_broker' | 'stopped';
+
+export interface EventFeedStatus {
+  readonly state: EventFeedState;
+  readonly topic: string;
+  /** Global position of the last event the broker acknowledged (the checkpoint); 0n before the first. */
+  readonly position: bigint;
+  /** Events acknowledged since this process started (republished ones included). */
+  readonly published: number;
+  readonly lastError?: string | undefined;
+}
+
+export interface EventFeedRelayOptions {
+  readonly store: EventStore;
+  /** From `createKafka`. */
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly checkpoints: CheckpointStore;
+  readonly log: (line: string) => void;
+  /** Events per produce request (default 1,000). */
+  readonly batchSize?: number;
+  /** Bytes of values per produce request, under the broker's 1 MiB `message.max.bytes` (default 512 KiB). */
+  readonly maxBatchBytes?: number;
+  /** A batch unacknowledged for this long shows as `waiting_for_broker` (default 5 s). */
+  readonly stalledAfterMs?: number;
+  /** Backoff after a failed attempt: doubles from `initialMs` up to `maxMs` (default 250 ms to 10 s). */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+}
+
+/** The checkpoint's name: per topic, as a position acknowledged by one topic says nothing of another. */
+export const feedCheckpointName = (topic: string) => `kafka-feed:${topic}`;
+
+const CHECKPOINT_VERSION = 1;
+
+/**
+ * Publishes every event of `$all`, in order, to one Kafka topic keyed by stream, from a stored
+ * checkpoint. The checkpoint moves only once the broker has acknowledged a batch (acks -1, the
+ * idempotent producer with one request in flight: no reordering, no duplicates from the producer's
+ * own retries), so a crash republishes at most the batch in flight and never skips one: at least
+ * once, deduped downstream by event id (see event-feed-message.ts). Nothing is ever skipped: a
+ * broker that is down is waited for (kafkajs retries forever, then this relay with a backoff),
+ * while the rest of Failsafe serves on.
+ */
+export class EventFeedRelay {
+  private position = 0n;
+  private published = 0;
+  private state: EventFeedState = 'stopped';
+  private lastError: string | undefined;
+  private sendingSince: number | undefined;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private producer: Producer | undefined;
+
+  constructor(private readonly options: EventFeedRelayOptions) {}
+
+  /** Loads the checkpoint and starts following in the background: a broker that is down does not hold it up. */
+  async start(): Promise<void> {
+    const checkpoint = await this.options.checkpoints.load(feedCheckpointName(this.options.topic));
+    if (checkpoint?.version === CHECKPOINT_VERSION) this.position = checkpoint.position;
+    this.state = 'publishing';
+    this.options.log(`event feed: publishing $all to ${this.options.topic} after position ${this.position}`);
+    this.loop = this.run();
+  }
+
+  status(): EventFeedStatus {
+    const stalled =
+      this.sendingSince !== undefined && performance.now() - this.sendingSince > (this.options.stalledAfterMs ?? 5_000);
+    return {
+      state: stalled ? 'waiting_for_broker' : this.state,
+      topic: this.options.topic,
+      position: this.position,
+      published: this.published,
+      lastError: this.lastError,
+    };
+  }
+
+  /** The status, with how far the store's end is ahead of the acknowledged position. */
+  async report(): Promise<EventFeedStatus & { readonly headPosition: bigint; readonly lagEvents: number }> {
+    const headPosition = await this.options.store.headPosition();
+    const status = this.status();
+    const lag = headPosition - status.position;
+    return { ...status, headPosition, lagEvents: Number(lag > 0n ? lag : 0n) };
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.stopping;
+    let batch: Message[] = [];
+    let last = this.position;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (batch.length === 0) {
+          ({ batch, last } = await this.nextBatch());
+          if (batch.length === 0) continue;
+        }
+        this.producer ??= await this.connect();
+        this.state = 'publishing';
+        this.sendingSince = performance.now();
+        await this.producer.send({ topic: this.options.topic, acks: -1, messages: batch });
+        this.sendingSince = undefined;
+        await this.options.checkpoints.save(feedCheckpointName(this.options.topic), {
+          position: last,
+          version: CHECKPOINT_VERSION,
+          state: null,
+        });
+        this.position = last;
+        this.published += batch.length;
+        batch = [];
+        if (failures > 0) this.options.log(`event feed: publishing again, at position ${last}`);
+        failures = 0;
+        this.lastError = undefined;
+      } catch (error) {
+        this.sendingSince = undefined;
+        if (signal.aborted) break;
+        failures += 1;
+        this.state = 'waiting_for_broker';
+        this.lastError = (error as Error).message;
+        const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 250, maxMs: 10_000 };
+        const wait = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 16));
+        this.options.log(
+          `event feed: ${this.lastError}; the ${batch.length || 'next'} events after position ${this.position} ` +
+            `are sent again in ${wait} ms (nothing is skipped)`,
+        );
+        // A fresh producer after a failure: a new producer id, so no sequence numbers left from the failed send.
+        await this.disconnect();
+        await sleep(wait, undefined, { signal }).catch(() => {});
+      }
+    }
+    await this.disconnect();
+  }
+
+  private async connect(): Promise<Producer> {
+    const producer = this.options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Forever (the idempotent producer's default), but at most 5 s apart, so a broker back is used soon.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    await producer.connect();
+    return producer;
+  }
+
+  private async disconnect(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => {});
+  }
+
+  /** The next events after the checkpoint as messages, waiting for an append when there are none. */
+  private async nextBatch(): Promise<{ batch: Message[]; last: bigint }> {
+    const { store, batchSize = 1_000, maxBatchBytes = 524_288 } = this.options;
+    const batch: Message[] = [];
+    let last = this.position;
+    let bytes = 0;
+    for await (const event of store.readAll({ fromPosition: this.position + 1n, maxCount: batchSize })) {
+      const message = feedMessage(event);
+      bytes += message.value.length;
+      if (batch.length > 0 && bytes > maxBatchBytes) break;
+      batch.push(message);
+      last = event.position;
+    }
+    if (batch.length === 0) {
+      this.state = 'following';
+      await this.waitForAppend();
+    }
+    return { batch, last };
+  }
+
+  private async waitForAppend(): Promise<void> {
+    const subscription = this.options.store.subscribe({ after: this.position });
+    const close = () => void subscription.close();
+    this.stopping.signal.addEventListener('abort', close);
+    try {
+      await subscription[Symbol.asyncIterator]().next();
+    } finally {
+      this.stopping.signal.removeEventListener('abort', close);
+      await subscription.close();
+    }
+  }
+
+  /**
+   * Stops following. A batch in flight gets `graceMs` to be acknowledged (and checkpointed); after
+   * that the producer is disconnected and the batch is sent again by the next start.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopping.abort();
+    const stopped = await Promise.race([this.loop?.then(() => true), sleep(graceMs, false)]);
+    if (!stopped) {
+      this.options.log('event feed: the batch in flight was not acknowledged in time; the next start sends it again');
+      await this.disconnect();
+    }
+    this.state = 'stopped';
+  }
+}
