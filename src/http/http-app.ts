@@ -6,6 +6,7 @@ import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 import type { McpEndpoint } from '../mcp/mcp-endpoint.js';
 import { authenticate, rateLimited } from './authentication.js';
+import type { EventFeedReport } from '../kafka/event-feed-relay.js';
 import type { FailsafeMetrics } from './metrics.js';
 import { methodNotAllowed, restApi, type ApiEnv } from './rest-api.js';
 
@@ -22,6 +23,8 @@ export interface HttpAppOptions {
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
   readonly readyMaxLagEvents: number;
+  /** The Kafka event feed, when it runs: shown on /ready, never failing it. */
+  readonly eventFeed?: () => Promise<EventFeedReport>;
   readonly log: (line: string) => void;
 }
 
@@ -127,15 +130,30 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     }
   });
 
+  /**
+   * The feed is reported, never a reason for 503: readiness decides whether this replica takes API and
+   * MCP traffic, which a slow or unreachable broker does not hinder; taking replicas out of service
+   * would not bring the broker back, and with the broker down it would take every replica out at once.
+   * Alert on failsafe_kafka_feed_lag_events instead.
+   */
+  const eventFeed = async () => {
+    if (!options.eventFeed) return {};
+    const { state, topic, position, headPosition, lagEvents, published, lastError } = await options.eventFeed();
+    const report = { state, topic, position: String(position), headPosition: String(headPosition), lagEvents };
+    return { eventFeed: { ...report, published, ...(lastError && { lastError }) } };
+  };
+
   app.get('/ready', async (c) => {
     try {
       const lag = await deps.readModels.lag();
+      const feed = await eventFeed();
       const behind = Object.entries(lag).filter(([, events]) => events > options.readyMaxLagEvents);
       if (behind.length > 0) {
         return c.json(
           {
             status: 'not_ready',
             lag,
+            ...feed,
             problems: behind.map(
               ([name, events]) => `${name} is ${events} events behind (more than ${options.readyMaxLagEvents})`,
             ),
@@ -143,7 +161,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
           503,
         );
       }
-      return c.json({ status: 'ready', lag });
+      return c.json({ status: 'ready', lag, ...feed });
     } catch (error) {
       return c.json(
         { status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -79,7 +80,7 @@ describe('the event feed relay, against a real broker', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('publishes every event once, keyed by stream, each stream in order on one partition, with its headers', async () => {
+  it('publishes every event once, keyed by stream, each stream in order in one partition, with headers', async () => {
     await createTopic(broker.brokers, 'feed-all', 3);
     await appendEvents(store, 300);
     const feed = relay('feed-all', { batchSize: 97 });
@@ -146,7 +147,7 @@ describe('the event feed relay, against a real broker', () => {
     const appender = (async () => {
       for (let n = 0; appending; n += 1) {
         await appendEvents(store, 1, n);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await sleep(5);
       }
     })();
     const published = () => feed.status().published;
@@ -155,7 +156,7 @@ describe('the event feed relay, against a real broker', () => {
     await broker.stop({ keep: true });
     await until(() => feed.status().state === 'waiting_for_broker', 'the relay reports the broker gone', 30_000);
     const stuckAt = feed.status().position;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await sleep(1_000);
     expect(feed.status().position, 'nothing is acknowledged while the broker is down').toBe(stuckAt);
     await broker.start();
     await until(() => feed.status().position > stuckAt + 200n, 'publishing again once the broker is back');

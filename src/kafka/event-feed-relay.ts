@@ -23,6 +23,12 @@ export interface EventFeedStatus {
   readonly lastError?: string | undefined;
 }
 
+/** The status, with how far the store's end is ahead of the acknowledged position: for /metrics and /ready. */
+export interface EventFeedReport extends EventFeedStatus {
+  readonly headPosition: bigint;
+  readonly lagEvents: number;
+}
+
 export interface EventFeedRelayOptions {
   readonly store: EventStore;
   /** From `createKafka`. */
@@ -38,6 +44,8 @@ export interface EventFeedRelayOptions {
   readonly stalledAfterMs?: number;
   /** Backoff after a failed attempt: doubles from `initialMs` up to `maxMs` (default 250 ms to 10 s). */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Called with the size of each batch the broker acknowledged (a metric's counter). */
+  readonly onPublished?: (events: number) => void;
 }
 
 /** The checkpoint's name: per topic, as a position acknowledged by one topic says nothing of another. */
@@ -87,8 +95,7 @@ export class EventFeedRelay {
     };
   }
 
-  /** The status, with how far the store's end is ahead of the acknowledged position. */
-  async report(): Promise<EventFeedStatus & { readonly headPosition: bigint; readonly lagEvents: number }> {
+  async report(): Promise<EventFeedReport> {
     const headPosition = await this.options.store.headPosition();
     const status = this.status();
     const lag = headPosition - status.position;
@@ -118,6 +125,7 @@ export class EventFeedRelay {
         });
         this.position = last;
         this.published += batch.length;
+        this.options.onPublished?.(batch.length);
         batch = [];
         if (failures > 0) this.options.log(`event feed: publishing again, at position ${last}`);
         failures = 0;
