@@ -139,6 +139,18 @@ describe('the event feed relay, against a real broker', () => {
     );
   }, 120_000);
 
+  it('splits a batch that would exceed the broker message size limit (1 MiB), as large events come', async () => {
+    const large = 'x'.repeat(300_000);
+    for (let n = 0; n < 6; n += 1)
+      await store.append('drill-reports', [{ id: uuidv7(), type: 'Large', data: { n, large } }], 'any');
+    const feed = relay('feed-large');
+    await feed.start();
+    await caughtUp(feed);
+    const events = await allEvents(store);
+    const audit = auditFeed(await readTopic(broker.brokers, 'feed-large'), events);
+    expect(audit).toEqual({ missing: [], wrong: [], duplicates: 0, disordered: [] });
+  }, 120_000);
+
   it('loses nothing while the broker is stopped, killed and restarted mid-stream, and says it waits', async () => {
     await createTopic(broker.brokers, 'feed-outage', 3);
     const feed = relay('feed-outage', { batchSize: 50 });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { EventStore } from '../event-store/event-store.js';
 import type { CheckpointStore } from '../runtime/checkpoint-store.js';
-import { feedMessage } from './event-feed-message.js';
+import { type FeedMessage, feedMessage } from './event-feed-message.js';
 
 /**
  * - `following`: everything in the store is acknowledged; waiting for the next append.
@@ -38,7 +38,10 @@ export interface EventFeedRelayOptions {
   readonly log: (line: string) => void;
   /** Events per produce request (default 1,000). */
   readonly batchSize?: number;
-  /** Bytes of values per produce request, under the broker's 1 MiB `message.max.bytes` (default 512 KiB). */
+  /**
+   * Bytes per produce request (default 960,000): under the broker's `message.max.bytes` (1 MiB by
+   * default), which bounds one partition's share, and a whole batch may go to one partition.
+   */
   readonly maxBatchBytes?: number;
   /** A batch unacknowledged for this long shows as `waiting_for_broker` (default 5 s). */
   readonly stalledAfterMs?: number;
@@ -47,6 +50,19 @@ export interface EventFeedRelayOptions {
   /** Called with the size of each batch the broker acknowledged (a metric's counter). */
   readonly onPublished?: (events: number) => void;
 }
+
+interface Batch {
+  readonly messages: Message[];
+  /** The position of its last event: the checkpoint once it is acknowledged. */
+  readonly last: bigint;
+}
+
+/** About what a message takes in a record batch (key, value, headers, and each record's own fields). */
+const messageBytes = (message: FeedMessage): number => {
+  let bytes = Buffer.byteLength(message.key) + Buffer.byteLength(message.value) + 16;
+  for (const name in message.headers) bytes += name.length + Buffer.byteLength(message.headers[name]!) + 2;
+  return bytes;
+};
 
 /** The checkpoint's name: per topic, as a position acknowledged by one topic says nothing of another. */
 export const feedCheckpointName = (topic: string) => `kafka-feed:${topic}`;
@@ -104,34 +120,46 @@ export class EventFeedRelay {
 
   private async run(): Promise<void> {
     const { signal } = this.stopping;
-    let batch: Message[] = [];
-    let last = this.position;
+    /** Read and not yet acknowledged: sent again, the same messages, until it is. */
+    let batch: Batch | undefined;
+    /** The batch after it, read while the broker works on it (reading does not wait for acknowledgements). */
+    let ahead: Promise<Batch> | undefined;
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (batch.length === 0) {
-          ({ batch, last } = await this.nextBatch());
-          if (batch.length === 0) continue;
+        batch ??= await (ahead ?? this.readBatch(this.position));
+        ahead = undefined;
+        if (batch.messages.length === 0) {
+          batch = undefined;
+          this.state = 'following';
+          await this.waitForAppend();
+          continue;
         }
         this.producer ??= await this.connect();
         this.state = 'publishing';
         this.sendingSince = performance.now();
-        await this.producer.send({ topic: this.options.topic, acks: -1, messages: batch });
+        const sent = this.producer.send({ topic: this.options.topic, acks: -1, messages: batch.messages });
+        const after = batch.last;
+        // After the request is on its way: the store's reads are synchronous and would hold it back.
+        ahead = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.readBatch(after));
+        ahead.catch(() => {});
+        await sent;
         this.sendingSince = undefined;
         await this.options.checkpoints.save(feedCheckpointName(this.options.topic), {
-          position: last,
+          position: after,
           version: CHECKPOINT_VERSION,
           state: null,
         });
-        this.position = last;
-        this.published += batch.length;
-        this.options.onPublished?.(batch.length);
-        batch = [];
-        if (failures > 0) this.options.log(`event feed: publishing again, at position ${last}`);
+        this.position = after;
+        this.published += batch.messages.length;
+        this.options.onPublished?.(batch.messages.length);
+        batch = undefined;
+        if (failures > 0) this.options.log(`event feed: publishing again, at position ${after}`);
         failures = 0;
         this.lastError = undefined;
       } catch (error) {
         this.sendingSince = undefined;
+        ahead = undefined;
         if (signal.aborted) break;
         failures += 1;
         this.state = 'waiting_for_broker';
@@ -139,8 +167,8 @@ export class EventFeedRelay {
         const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 250, maxMs: 10_000 };
         const wait = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 16));
         this.options.log(
-          `event feed: ${this.lastError}; the ${batch.length || 'next'} events after position ${this.position} ` +
-            `are sent again in ${wait} ms (nothing is skipped)`,
+          `event feed: ${this.lastError}; the ${batch?.messages.length ?? 'next'} events after position ` +
+            `${this.position} are sent again in ${wait} ms (nothing is skipped)`,
         );
         // A fresh producer after a failure: a new producer id, so no sequence numbers left from the failed send.
         await this.disconnect();
@@ -168,24 +196,20 @@ export class EventFeedRelay {
     await producer?.disconnect().catch(() => {});
   }
 
-  /** The next events after the checkpoint as messages, waiting for an append when there are none. */
-  private async nextBatch(): Promise<{ batch: Message[]; last: bigint }> {
-    const { store, batchSize = 1_000, maxBatchBytes = 524_288 } = this.options;
-    const batch: Message[] = [];
-    let last = this.position;
+  /** The events after `position` as messages, as many as one produce request takes; none when caught up. */
+  private async readBatch(position: bigint): Promise<Batch> {
+    const { store, batchSize = 1_000, maxBatchBytes = 960_000 } = this.options;
+    const messages: Message[] = [];
+    let last = position;
     let bytes = 0;
-    for await (const event of store.readAll({ fromPosition: this.position + 1n, maxCount: batchSize })) {
+    for await (const event of store.readAll({ fromPosition: position + 1n, maxCount: batchSize })) {
       const message = feedMessage(event);
-      bytes += message.value.length;
-      if (batch.length > 0 && bytes > maxBatchBytes) break;
-      batch.push(message);
+      bytes += messageBytes(message);
+      if (messages.length > 0 && bytes > maxBatchBytes) break;
+      messages.push(message);
       last = event.position;
     }
-    if (batch.length === 0) {
-      this.state = 'following';
-      await this.waitForAppend();
-    }
-    return { batch, last };
+    return { messages, last };
   }
 
   private async waitForAppend(): Promise<void> {
