@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,6 +111,9 @@ describe('the event feed relay as a process, against a real broker', () => {
       expect(metrics).toMatch(/^failsafe_kafka_feed_position [1-9]/m);
       expect(metrics).toMatch(/^failsafe_kafka_feed_lag_events \d/m);
       expect(metrics).toMatch(/^failsafe_kafka_feed_published_total [1-9]/m);
+      expect(metrics).toMatch(/^failsafe_kafka_feed_state\{state="following"\} 1/m);
+      const promtool = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+      expect(promtool.status, `${promtool.error ?? ''}${promtool.stdout}${promtool.stderr}`).toBe(0);
 
       const messages = await readTopic(broker.brokers, 'failsafe.events');
       expect(messages.length).toBeGreaterThan(0);
