@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../drills/toxiproxy.js';
 import { TsxChild } from '../event-store/child-process.fixture.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { type KafkaBroker, startKafkaBroker } from '../testing/kafka-broker.js';
@@ -79,10 +80,13 @@ describe('the event feed relay as a process, against a real broker', () => {
     }
   }, 180_000);
 
-  it('`failsafe serve` with FAILSAFE_KAFKA_BROKERS publishes its events and shows the feed on /ready and /metrics', async () => {
+  type Ready = { status?: string; eventFeed?: { state: string; position: string; topic: string } };
+
+  /** `failsafe serve` on a free port with the brokers given; `check` runs against its URL, then it gets SIGTERM. */
+  async function withServe(brokers: string, check: (url: string) => Promise<void>): Promise<void> {
     const server = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FAILSAFE_ADMIN_TOKEN: '', FAILSAFE_KAFKA_BROKERS: broker.brokers.join(',') },
+      env: { ...process.env, FAILSAFE_ADMIN_TOKEN: '', FAILSAFE_KAFKA_BROKERS: brokers },
     });
     const exit = new Promise<number | null>((resolve) => server.once('exit', resolve));
     let output = '';
@@ -99,13 +103,28 @@ describe('the event feed relay as a process, against a real broker', () => {
           }
         });
       });
-      let ready: { eventFeed?: { state: string; position: string; headPosition: string } } = {};
-      const deadline = performance.now() + 30_000;
-      while (ready.eventFeed?.state !== 'following' || ready.eventFeed.position === '0') {
-        if (performance.now() > deadline) throw new Error(`the feed did not catch up: ${JSON.stringify(ready)}`);
-        await sleep(200);
-        ready = (await (await fetch(`${url}/ready`)).json()) as typeof ready;
-      }
+      await check(url);
+    } finally {
+      server.kill('SIGTERM');
+      expect(await exit, output).toBe(0);
+    }
+  }
+
+  /** /ready's answer once `done` holds for it (within 30 s). */
+  async function readyUntil(url: string, done: (ready: Ready) => boolean): Promise<Ready> {
+    let ready: Ready = {};
+    const deadline = performance.now() + 30_000;
+    while (!done(ready)) {
+      if (performance.now() > deadline) throw new Error(`not as expected: ${JSON.stringify(ready)}`);
+      await sleep(200);
+      ready = (await (await fetch(`${url}/ready`)).json()) as Ready;
+    }
+    return ready;
+  }
+
+  it('`failsafe serve` with FAILSAFE_KAFKA_BROKERS publishes its events and shows the feed on /ready and /metrics', async () => {
+    await withServe(broker.brokers.join(','), async (url) => {
+      const ready = await readyUntil(url, (r) => r.eventFeed?.state === 'following' && r.eventFeed.position !== '0');
       expect(ready).toMatchObject({ status: 'ready', eventFeed: { topic: 'failsafe.events' } });
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).toMatch(/^failsafe_kafka_feed_position [1-9]/m);
@@ -120,9 +139,14 @@ describe('the event feed relay as a process, against a real broker', () => {
       // Serve records the clock as it starts: its first tick is the first event of the feed.
       expect(messages[0]!.headers[FEED_HEADERS.position]).toBe('1');
       expect(messages.map((m) => m.headers[FEED_HEADERS.type])).toContain('ClockTicked');
-    } finally {
-      server.kill('SIGTERM');
-      expect(await exit, output).toBe(0);
-    }
+    });
+  }, 120_000);
+
+  it('`failsafe serve` with no broker answering serves, ready, and says the feed waits for the broker', async () => {
+    await withServe(`127.0.0.1:${await freePort()}`, async (url) => {
+      const ready = await readyUntil(url, (r) => r.eventFeed?.state === 'waiting_for_broker');
+      expect(ready).toMatchObject({ status: 'ready', eventFeed: { position: '0' } });
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    });
   }, 120_000);
 });

@@ -83,7 +83,9 @@ export class EventFeedRelay {
   private published = 0;
   private state: EventFeedState = 'stopped';
   private lastError: string | undefined;
-  private sendingSince: number | undefined;
+  /** Since when the broker has been asked (to connect, or to acknowledge a batch) without an answer. */
+  private waitingSince: number | undefined;
+  private sending = false;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private producer: Producer | undefined;
@@ -101,7 +103,7 @@ export class EventFeedRelay {
 
   status(): EventFeedStatus {
     const stalled =
-      this.sendingSince !== undefined && performance.now() - this.sendingSince > (this.options.stalledAfterMs ?? 5_000);
+      this.waitingSince !== undefined && performance.now() - this.waitingSince > (this.options.stalledAfterMs ?? 5_000);
     return {
       state: stalled ? 'waiting_for_broker' : this.state,
       topic: this.options.topic,
@@ -135,16 +137,18 @@ export class EventFeedRelay {
           await this.waitForAppend();
           continue;
         }
-        this.producer ??= await this.connect();
         this.state = 'publishing';
-        this.sendingSince = performance.now();
-        const sent = this.producer.send({ topic: this.options.topic, acks: -1, messages: batch.messages });
+        this.waitingSince = performance.now();
+        const producer = this.producer ?? (await this.connect());
+        this.sending = true;
+        const sent = producer.send({ topic: this.options.topic, acks: -1, messages: batch.messages });
         const after = batch.last;
         // After the request is on its way: the store's reads are synchronous and would hold it back.
         ahead = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.readBatch(after));
         ahead.catch(() => {});
         await sent;
-        this.sendingSince = undefined;
+        this.sending = false;
+        this.waitingSince = undefined;
         await this.options.checkpoints.save(feedCheckpointName(this.options.topic), {
           position: after,
           version: CHECKPOINT_VERSION,
@@ -158,7 +162,8 @@ export class EventFeedRelay {
         failures = 0;
         this.lastError = undefined;
       } catch (error) {
-        this.sendingSince = undefined;
+        this.sending = false;
+        this.waitingSince = undefined;
         ahead = undefined;
         if (signal.aborted) break;
         failures += 1;
@@ -179,13 +184,14 @@ export class EventFeedRelay {
   }
 
   private async connect(): Promise<Producer> {
-    const producer = this.options.kafka.producer({
+    // Kept before it connects, so that stop() can disconnect a producer still trying to reach the broker.
+    const producer = (this.producer = this.options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
       // Forever (the idempotent producer's default), but at most 5 s apart, so a broker back is used soon.
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
-    });
+    }));
     await producer.connect();
     return producer;
   }
@@ -226,13 +232,16 @@ export class EventFeedRelay {
 
   /**
    * Stops following. A batch in flight gets `graceMs` to be acknowledged (and checkpointed); after
-   * that the producer is disconnected and the batch is sent again by the next start.
+   * that, or at once when none is in flight, the producer is disconnected, and whatever was not
+   * acknowledged is sent again by the next start.
    */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopping.abort();
-    const stopped = await Promise.race([this.loop?.then(() => true), sleep(graceMs, false)]);
+    if (!this.loop) return;
+    const stopped = await Promise.race([this.loop.then(() => true), sleep(this.sending ? graceMs : 0, false)]);
     if (!stopped) {
-      this.options.log('event feed: the batch in flight was not acknowledged in time; the next start sends it again');
+      if (this.sending)
+        this.options.log('event feed: the batch in flight was not acknowledged in time; the next start sends it again');
       await this.disconnect();
     }
     this.state = 'stopped';
