@@ -44,7 +44,7 @@ describe('the event feed relay as a process, against a real broker', () => {
     return started;
   };
 
-  it('SIGKILLed mid-stream, then restarted: no gap, repeats only of the batch in flight, each stream in order', async () => {
+  it('SIGKILLed mid-stream, restarted: no gap, repeats only of the batch in flight, each stream in order', async () => {
     const url = `sqlite:${join(dir, 'failsafe.db')}`;
     const relayArgs = [url, join(dir, 'checkpoints.db'), broker.brokers.join(','), 'feed-killed'];
     await createTopic(broker.brokers, 'feed-killed', 3);
@@ -122,7 +122,7 @@ describe('the event feed relay as a process, against a real broker', () => {
     return ready;
   }
 
-  it('`failsafe serve` with FAILSAFE_KAFKA_BROKERS publishes its events and shows the feed on /ready and /metrics', async () => {
+  it('`failsafe serve` with FAILSAFE_KAFKA_BROKERS publishes its events, shows the feed on /ready, /metrics', async () => {
     await withServe(broker.brokers.join(','), async (url) => {
       const ready = await readyUntil(url, (r) => r.eventFeed?.state === 'following' && r.eventFeed.position !== '0');
       expect(ready).toMatchObject({ status: 'ready', eventFeed: { topic: 'failsafe.events' } });
