@@ -149,8 +149,9 @@ try {
     `\n${fmt(eventCount)} events (${fmt(bytes)} bytes of JSON each, ${keys} streams), batches of ${batchSize}, ` +
       `${partitions} partitions, medians of ${reps} rounds:\n`,
   );
+  const percent = `${fmt(100 * ratio)} %`;
   printTable(
-    [{ measure: 'store → topic (events/s)', ours: fmt(ours), bare: fmt(theirs), ratio: `${fmt(ratio * 100)} %`, aim }],
+    [{ measure: 'store → topic (events/s)', ours: fmt(ours), bare: fmt(theirs), ratio: percent, aim }],
     'bare kafkajs producer',
   );
   const loadAtEnd = loadAverage();

@@ -122,7 +122,7 @@ describe('the event feed relay as a process, against a real broker', () => {
     return ready;
   }
 
-  it('`failsafe serve` with FAILSAFE_KAFKA_BROKERS publishes its events; /ready and /metrics show the feed', async () => {
+  it('`failsafe serve` with FAILSAFE_KAFKA_BROKERS publishes; /ready and /metrics show the feed', async () => {
     await withServe(broker.brokers.join(','), async (url) => {
       const ready = await readyUntil(url, (r) => r.eventFeed?.state === 'following' && r.eventFeed.position !== '0');
       expect(ready).toMatchObject({ status: 'ready', eventFeed: { topic: 'failsafe.events' } });
