@@ -7,8 +7,9 @@ import { type FeedMessage, feedMessage } from './event-feed-message.js';
 /**
  * - `following`: everything in the store is acknowledged; waiting for the next append.
  * - `publishing`: a batch is on its way.
- * - `waiting_for_broker`: a batch has gone unacknowledged for longer than `stalledAfterMs`, or the
- *   last attempt failed and is retried after a backoff (broker down, store unreachable).
+ * - `waiting_for_broker`: the broker has not answered (a connection, or a batch's acknowledgement)
+ *   for longer than `stalledAfterMs`, or the last attempt failed and is retried after a backoff
+ *   (broker down, store unreachable).
  * - `stopped`: not running.
  */
 export type EventFeedState = 'following' | 'publishing' | 'waiting_for_broker' | 'stopped';
@@ -77,6 +78,12 @@ const CHECKPOINT_VERSION = 1;
  * once, deduped downstream by event id (see event-feed-message.ts). Nothing is ever skipped: a
  * broker that is down is waited for (kafkajs retries forever, then this relay with a backoff),
  * while the rest of Failsafe serves on.
+ *
+ * The checkpoint is the replica's own (its local checkpoints file). Replicas sharing one store do not
+ * coordinate: each one with the feed enabled publishes everything, so consumers see an event once per
+ * such replica. Dedupe by id still yields each stream in order (within a partition each replica's copy
+ * is in order, so the first copy of an event precedes the first copy of the next), which makes this
+ * correct but wasteful: the README says to enable the feed on one replica.
  */
 export class EventFeedRelay {
   private position = 0n;
