@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../drills/toxiproxy.js';
 import { TsxChild } from '../event-store/child-process.fixture.js';
@@ -48,23 +49,28 @@ describe('the event feed relay as a process, against a real broker', () => {
     const url = `sqlite:${join(dir, 'failsafe.db')}`;
     const relayArgs = [url, join(dir, 'checkpoints.db'), broker.brokers.join(','), 'feed-killed'];
     await createTopic(broker.brokers, 'feed-killed', 3);
-    const appender = child(APPENDER, [url]);
-    await appender.waitForLine((line) => line === 'ready');
-    appender.send('flood killed');
-    await appender.waitForLine((line) => line.startsWith('ack '));
-
-    const first = child(RELAY, relayArgs);
-    await first.waitForLine((line) => line.startsWith('position ') && positionOf(line) > 3_000n);
-    await sleep(Math.floor(Math.random() * 200));
-    await first.kill();
-    expect(first.signal, first.stderr).toBe('SIGKILL');
-
-    // Appends go on while no relay runs, and while the next one catches up.
-    const second = child(RELAY, relayArgs);
-    await second.waitForLine((line) => line.startsWith('position '));
-    await appender.kill();
+    // A history to catch up with, so that the kill lands while full batches are in flight.
     const store = await SqliteEventStore.open({ path: join(dir, 'failsafe.db') });
     try {
+      for (let n = 0; n < 40; n += 1) {
+        const events = Array.from({ length: 1_000 }, (_, part) => ({ id: uuidv7(), type: 'Old', data: { n, part } }));
+        await store.append(`history-${n % 8}`, events, 'any');
+      }
+      const appender = child(APPENDER, [url]);
+      await appender.waitForLine((line) => line === 'ready');
+      appender.send('flood killed');
+      await appender.waitForLine((line) => line.startsWith('ack '));
+
+      const first = child(RELAY, relayArgs);
+      await first.waitForLine((line) => line.startsWith('position ') && positionOf(line) > 5_000n);
+      await sleep(Math.floor(Math.random() * 300));
+      await first.kill();
+      expect(first.signal, first.stderr).toBe('SIGKILL');
+
+      // Appends go on while no relay runs, and while the next one catches up.
+      const second = child(RELAY, relayArgs);
+      await second.waitForLine((line) => line.startsWith('position '));
+      await appender.kill();
       const head = await store.headPosition();
       await second.waitForLine((line) => line.startsWith('position ') && positionOf(line) === head);
       await second.end();
@@ -74,7 +80,7 @@ describe('the event feed relay as a process, against a real broker', () => {
       const audit = auditFeed(await readTopic(broker.brokers, 'feed-killed'), events);
       expect(audit).toMatchObject({ missing: [], wrong: [], disordered: [] });
       expect(audit.duplicates, 'at most the batch in flight is sent again').toBeLessThanOrEqual(1_000);
-      expect(events.length).toBeGreaterThan(3_000);
+      expect(events.length).toBeGreaterThan(40_000);
     } finally {
       await store.close();
     }
