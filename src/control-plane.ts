@@ -23,6 +23,8 @@ import { RateLimiter } from './auth/rate-limiter.js';
 import { TokenRegistry } from './auth/tokens.js';
 import type { EventStore } from './event-store/event-store.js';
 import { TimedEventStore } from './event-store/timed-event-store.js';
+import { EventFeedRelay } from './kafka/event-feed-relay.js';
+import { createKafka } from './kafka/kafka-client.js';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.js';
 import { TelemetryConsumer } from './kafka/telemetry-consumer.js';
 import { DrillScheduler } from './drills/drill-scheduler.js';
@@ -243,6 +245,21 @@ export async function startControlPlane(
     await readModels.start();
     stops.push(() => readModels?.stop());
     stops.push(countRollbacks(store, metrics));
+    let eventFeed: EventFeedRelay | undefined;
+    if (config.kafka?.feed.enabled) {
+      const feed = new EventFeedRelay({
+        store,
+        kafka: createKafka(config.kafka, log),
+        topic: config.kafka.feed.topic,
+        checkpoints,
+        log,
+        onPublished: (events) => metrics.feedPublished.inc(events),
+      });
+      await feed.start();
+      stops.push(() => feed.stop());
+      metrics.watchEventFeed(() => feed.report());
+      eventFeed = feed;
+    }
     const admin = adminToken(config.dataDir, config.adminToken);
     const { drillsDir } = config;
     const drills = drillsDir ? { has: (drill: string) => existsSync(join(drillsDir, `${drill}.yaml`)) } : undefined;
@@ -274,6 +291,7 @@ export async function startControlPlane(
       maxBodyBytes: config.maxBodyBytes,
       readyMaxLagEvents: config.readyMaxLagEvents,
       ...(telemetry && { telemetry: () => telemetry.status() }),
+      ...(eventFeed && { eventFeed: () => eventFeed.report() }),
       log,
     });
     const server = await startHttpServer(http.app.fetch, config.host, config.port);

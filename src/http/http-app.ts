@@ -7,6 +7,7 @@ import type { TokenRegistry } from '../auth/tokens.js';
 import type { McpEndpoint } from '../mcp/mcp-endpoint.js';
 import { authenticate, rateLimited } from './authentication.js';
 import type { TelemetryConsumerStatus } from '../kafka/telemetry-consumer.js';
+import type { EventFeedReport } from '../kafka/event-feed-relay.js';
 import type { FailsafeMetrics } from './metrics.js';
 import { methodNotAllowed, restApi, type ApiEnv } from './rest-api.js';
 
@@ -29,6 +30,8 @@ export interface HttpAppOptions {
    * telemetry alone; missing samples are the stale-telemetry condition's business (an incident).
    */
   readonly telemetry?: () => TelemetryConsumerStatus;
+  /** The Kafka event feed, when it runs: shown on /ready, never failing it. */
+  readonly eventFeed?: () => Promise<EventFeedReport>;
   readonly log: (line: string) => void;
 }
 
@@ -134,10 +137,24 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     }
   });
 
+  /**
+   * The feed is reported, never a reason for 503: readiness decides whether this replica takes API and
+   * MCP traffic, which a slow or unreachable broker does not hinder; taking replicas out of service
+   * would not bring the broker back, and with the broker down it would take every replica out at once.
+   * Alert on failsafe_kafka_feed_lag_events instead.
+   */
+  const eventFeed = async () => {
+    if (!options.eventFeed) return {};
+    const { state, topic, position, headPosition, lagEvents, published, lastError } = await options.eventFeed();
+    const report = { state, topic, position: String(position), headPosition: String(headPosition), lagEvents };
+    return { eventFeed: { ...report, published, ...(lastError && { lastError }) } };
+  };
+
   app.get('/ready', async (c) => {
     const kafka = options.telemetry && { telemetry: options.telemetry() };
     try {
       const lag = await deps.readModels.lag();
+      const feed = await eventFeed();
       const behind = Object.entries(lag).filter(([, events]) => events > options.readyMaxLagEvents);
       if (behind.length > 0) {
         return c.json(
@@ -145,6 +162,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
             status: 'not_ready',
             lag,
             ...kafka,
+            ...feed,
             problems: behind.map(
               ([name, events]) => `${name} is ${events} events behind (more than ${options.readyMaxLagEvents})`,
             ),
@@ -153,6 +171,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
         );
       }
       return c.json({ status: 'ready', lag, ...kafka });
+      return c.json({ status: 'ready', lag, ...feed });
     } catch (error) {
       return c.json(
         { status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] },

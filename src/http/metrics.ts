@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TelemetryConsumerStatus } from '../kafka/telemetry-consumer.js';
+import type { EventFeedReport, EventFeedState } from '../kafka/event-feed-relay.js';
 
 /** Latency buckets from 1 ms to 10 s: a control plane answers fast or something is wrong. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -64,6 +65,12 @@ export class FailsafeMetrics {
     registers: [this.registry],
   });
 
+  readonly feedPublished = new Counter({
+    name: 'failsafe_kafka_feed_published_total',
+    help: 'Events the Kafka event feed published and the broker acknowledged (republished ones included)',
+    registers: [this.registry],
+  });
+
   constructor(projectionLag: () => Promise<Record<string, number>>) {
     collectDefaultMetrics({ register: this.registry });
     // prom-client names these gauges like counters, which promtool (and Prometheus' conventions) reject.
@@ -90,6 +97,38 @@ export class FailsafeMetrics {
       collect() {
         this.reset();
         for (const { topic, partition, lag } of status().lag) this.set({ topic, partition: String(partition) }, lag);
+      },
+    });
+  }
+
+  /** The Kafka event feed's position, lag and state, read at each scrape: registered when the feed runs. */
+  watchEventFeed(report: () => Promise<EventFeedReport>): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'failsafe_kafka_feed_position',
+      help: 'Global position in $all of the last event the broker acknowledged (the relay checkpoint)',
+      registers,
+      async collect() {
+        this.set(Number((await report()).position));
+      },
+    });
+    new Gauge({
+      name: 'failsafe_kafka_feed_lag_events',
+      help: "Events in the store the Kafka event feed has not published yet (the store's end minus its position)",
+      registers,
+      async collect() {
+        this.set((await report()).lagEvents);
+      },
+    });
+    const states: EventFeedState[] = ['following', 'publishing', 'waiting_for_broker', 'stopped'];
+    new Gauge({
+      name: 'failsafe_kafka_feed_state',
+      help: 'The Kafka event feed relay state: 1 for the current one',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const { state } = await report();
+        for (const each of states) this.set({ state: each }, each === state ? 1 : 0);
       },
     });
   }
