@@ -11,10 +11,14 @@ import { encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
 
 const bin = fileURLToPath(new URL('../bin/failsafe.js', import.meta.url));
 
+/** Every process started, also one that never said it listens: all are stopped after. */
+const children: ChildProcess[] = [];
+
 function serve(dataDir: string): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--tick-seconds', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -38,8 +42,8 @@ describe('two Failsafe processes sharing one SQLite store', () => {
   }, 60_000);
   afterAll(async () => {
     await Promise.all(
-      servers.map(
-        ({ child }) =>
+      children.map(
+        (child) =>
           new Promise((resolve) =>
             child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM')),
           ),
