@@ -3,6 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 
 export const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -82,4 +83,36 @@ export function writeResults(
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`figures written to ${file}`);
+}
+
+/**
+ * A benchmark's whole-number options (`--name value`, each with its default), read from the command
+ * line: `--help` prints `help` and exits; a value that is not a whole number above 0 exits with 2,
+ * saying which option.
+ */
+export function positiveOptions<const Name extends string>(
+  help: string,
+  defaults: Readonly<Record<Name, number>>,
+): Record<Name, number> {
+  const names = Object.keys(defaults) as Name[];
+  const { values } = parseArgs({
+    options: {
+      ...Object.fromEntries(names.map((name) => [name, { type: 'string', default: String(defaults[name]) }])),
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  const given = values as Record<string, unknown>;
+  const read = (name: Name): number => {
+    const value = Number(given[name]);
+    if (!Number.isInteger(value) || value <= 0) {
+      process.stderr.write(`--${name} must be a positive whole number, got "${String(given[name])}"\n\n${help}`);
+      process.exit(2);
+    }
+    return value;
+  };
+  return Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>;
 }

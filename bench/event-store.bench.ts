@@ -10,7 +10,6 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { decodeEvent } from '../src/events/catalogue.js';
@@ -25,6 +24,7 @@ import {
   timed,
   type Row,
   writeResults,
+  positiveOptions,
 } from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
@@ -55,33 +55,13 @@ Options:
   --help            show this help
 `;
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '1000000' },
-    single: { type: 'string', default: '2000' },
-    batched: { type: 'string', default: '50000' },
-    'batch-size': { type: 'string', default: '100' },
-    reps: { type: 'string', default: '3' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const positive = (name: Exclude<keyof typeof args, 'help'>): number => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value <= 0) {
-    process.stderr.write(`--${name} must be a positive whole number, got "${args[name]}"\n\n${HELP}`);
-    process.exit(2);
-  }
-  return value;
-};
-const historySize = positive('events');
-const singleCount = positive('single');
-const batchedCount = positive('batched');
-const batchSize = positive('batch-size');
-const reps = positive('reps');
+const {
+  events: historySize,
+  single: singleCount,
+  batched: batchedCount,
+  'batch-size': batchSize,
+  reps,
+} = positiveOptions(HELP, { events: 1_000_000, single: 2000, batched: 50_000, 'batch-size': 100, reps: 3 });
 
 const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-'));
 const cleanUp = () => rmSync(root, { recursive: true, force: true });

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { feedMessage } from '../src/kafka/event-feed-message.js';
@@ -15,7 +14,16 @@ import { EventFeedRelay } from '../src/kafka/event-feed-relay.js';
 import { createKafka } from '../src/kafka/kafka-client.js';
 import { SqliteCheckpointStore } from '../src/runtime/sqlite-checkpoint-store.js';
 import { startKafkaBroker } from '../src/testing/kafka-broker.js';
-import { fmt, loadAverage, median, printTable, progress, timed, writeResults } from './bench-support.js';
+import {
+  fmt,
+  loadAverage,
+  median,
+  positiveOptions,
+  printTable,
+  progress,
+  timed,
+  writeResults,
+} from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
 const HELP = `Usage: npm run bench:kafka-feed -- [options]
@@ -36,31 +44,12 @@ Options:
   --help            show this help
 `;
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '200000' },
-    'batch-size': { type: 'string', default: '1000' },
-    partitions: { type: 'string', default: '3' },
-    reps: { type: 'string', default: '3' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const positive = (name: Exclude<keyof typeof args, 'help'>): number => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value <= 0) {
-    process.stderr.write(`--${name} must be a positive whole number, got "${args[name]}"\n\n${HELP}`);
-    process.exit(2);
-  }
-  return value;
-};
-const eventCount = positive('events');
-const batchSize = positive('batch-size');
-const partitions = positive('partitions');
-const reps = positive('reps');
+const {
+  events: eventCount,
+  'batch-size': batchSize,
+  partitions,
+  reps,
+} = positiveOptions(HELP, { events: 200_000, 'batch-size': 1000, partitions: 3, reps: 3 });
 const STREAMS = 500;
 
 const startedAt = new Date();

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { registerServices } from '../src/application/register-services.js';
@@ -16,7 +15,8 @@ import { kafkaConfigSchema } from '../src/config/kafka-config.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { TelemetryConsumer } from '../src/kafka/telemetry-consumer.js';
 import { startKafkaBroker } from '../src/testing/kafka-broker.js';
-import { fmt, loadAverage, median, printTable, progress, writeResults } from './bench-support.js';
+import { fmt, loadAverage, median, positiveOptions, printTable, progress, writeResults } from './bench-support.js';
+import { healthSampleData } from './health-sample-events.js';
 
 const HELP = `Usage: npm run bench:kafka-telemetry -- [options]
 
@@ -36,56 +36,19 @@ Options:
   --help          show this help
 `;
 
-const { values: args } = parseArgs({
-  options: {
-    samples: { type: 'string', default: '200000' },
-    services: { type: 'string', default: '10' },
-    reps: { type: 'string', default: '3' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const positive = (name: 'samples' | 'services' | 'reps'): number => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value <= 0) {
-    process.stderr.write(`--${name} must be a positive whole number, got "${args[name]}"\n\n${HELP}`);
-    process.exit(2);
-  }
-  return value;
-};
-const samples = positive('samples');
-const serviceCount = positive('services');
-const reps = positive('reps');
+const { samples, services: serviceCount, reps } = positiveOptions(HELP, { samples: 200_000, services: 10, reps: 3 });
 const services = Array.from({ length: serviceCount }, (_, i) => `svc-${i}`);
 const TOPIC = 'bench.samples';
 /** The same fetch size on both sides. */
 const MAX_BYTES_PER_PARTITION = 2 * 1024 * 1024;
 
-const base = Date.UTC(2026, 10, 24);
-const message = (n: number) => {
-  const service = services[n % serviceCount]!;
-  return JSON.stringify({
+const message = (n: number) =>
+  JSON.stringify({
     schemaVersion: 1,
     kind: 'health_sample',
     id: uuidv7(),
-    sample: {
-      service,
-      instance: `${service}-1`,
-      release: 'v1.4.2',
-      sampledAt: new Date(base + n * 1000).toISOString(),
-      healthy: n % 97 !== 0,
-      healthLatencyMs: 5 + (n % 13),
-      mcp: { protocolVersion: '2025-11-25', toolCount: 6, initializeLatencyMs: 20 + (n % 7) },
-      requests: { total: 1000 + (n % 50), errors: n % 11 },
-      errorRate: (n % 11) / 1000,
-      latencyMs: { p50: 40, p95: 180 + (n % 40), p99: 450 },
-      memory: { usedRatio: 0.4 + (n % 10) / 100 },
-    },
+    sample: healthSampleData(services[n % serviceCount]!, n),
   });
-};
 
 /** Tracks batch completions: the sustained rate excludes joining the group and the first fetch. */
 class Progress {
