@@ -85,7 +85,14 @@ export interface EncodeOptions {
 
 /** Validates a domain event and wraps it in the envelope, ready to append. */
 export function encodeEvent(event: DomainEvent, options: EncodeOptions): NewEvent {
-  const { type, data } = parseDomainEvent(event.type, event.data);
+  return encodeParsedEvent(parseDomainEvent(event.type, event.data), options);
+}
+
+/**
+ * Wraps in the envelope an event whose data was parsed with its type's own schema already (a Kafka
+ * message's sample, parsed at that boundary): it is not validated twice. The envelope still is.
+ */
+export function encodeParsedEvent({ type, data }: DomainEvent, options: EncodeOptions): NewEvent {
   const id = options.id ?? newEventId();
   const metadata = eventMetadata.safeParse({
     correlationId: options.correlationId ?? id,

@@ -6,7 +6,7 @@ import type { ServiceState } from '../domain/service.js';
 import { serviceDecider, serviceStream } from '../domain/service-decider.js';
 import { DuplicateEventId } from '../event-store/errors.js';
 import type { EventStore, NewEvent } from '../event-store/event-store.js';
-import { encodeEvent } from '../events/catalogue.js';
+import { encodeParsedEvent } from '../events/catalogue.js';
 import { healthStream, RETENTION as HEALTH_RETENTION } from '../probing/health-prober.js';
 import {
   parseTelemetryMessage,
@@ -131,7 +131,10 @@ export class TelemetryRecorder {
       seen.add(id);
       const occurredAt = new Date(message.sample.sampledAt);
       const data = message.sample;
-      samples.push({ index, event: encodeEvent({ type: 'HealthSampleRecorded', data }, { actor, occurredAt, id }) });
+      samples.push({
+        index,
+        event: encodeParsedEvent({ type: 'HealthSampleRecorded', data }, { actor, occurredAt, id }),
+      });
     }
     const repeated = group.length - samples.length;
     if ((await this.store.readEvent(samples[0]!.event.id)) === undefined) {
