@@ -8,6 +8,7 @@ import { registerServices } from './application/register-services.js';
 import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
 import { STORE_FILE, type ServeConfig } from './config/serve-config.js';
+import type { KafkaConfig } from './config/kafka-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
 import { connectStore } from './event-store/connect-store.js';
 import { describeStore } from './event-store/store-url.js';
@@ -54,10 +55,17 @@ function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Prom
 }
 
 /** The drivers a fleet file asks for, behind one driver; with the stable address of each process-driven service. */
-async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: string) => void) {
+async function fleetDriver(
+  fleet: FleetConfig,
+  stateDir: string,
+  push: PushSettings | undefined,
+  log: (line: string) => void,
+) {
   const entries = Object.entries(fleet.services);
   const processServices = Object.fromEntries(
-    entries.flatMap(([name, s]) => (s.driver === 'process' ? [[name, s]] : [])),
+    entries.flatMap(([name, s]) =>
+      s.driver === 'process' ? [[name, { ...s, push: s.telemetry === 'push' ? push : undefined }]] : [],
+    ),
   );
   const processes = await ProcessDriver.start({ services: processServices, stateDir, log });
   const drivers = new Map<string, TargetDriver>(
@@ -77,6 +85,36 @@ async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: str
   return Object.assign(driver, {
     addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const),
   });
+}
+
+type PushSettings = NonNullable<ReturnType<typeof pushSettings>>;
+
+/**
+ * Where the fleet's pushing services (`telemetry: push`) publish: the serve config's brokers and
+ * samples topic, at the fleet's probe interval. Undefined when none pushes.
+ */
+function pushSettings(fleet: FleetConfig, kafka: KafkaConfig | undefined) {
+  const pushing = Object.keys(fleet.services).filter((name) => fleet.services[name]!.telemetry === 'push');
+  if (pushing.length === 0) return undefined;
+  if (!kafka) throw new PushTelemetryNeedsKafka(pushing);
+  return {
+    brokers: kafka.brokers,
+    topic: kafka.telemetry.samplesTopic,
+    intervalMs: fleet.probe.intervalSeconds * 1000,
+    timeoutMs: fleet.probe.timeoutSeconds * 1000,
+  };
+}
+
+export class PushTelemetryNeedsKafka extends Error {
+  readonly code = 'PUSH_TELEMETRY_NEEDS_KAFKA';
+  constructor(services: readonly string[]) {
+    super(
+      `PushTelemetryNeedsKafka: ${services.join(', ')} publish their own health samples (telemetry: push in the ` +
+        'fleet file) but no Kafka is configured; add a kafka: section to the config file or set ' +
+        'FAILSAFE_KAFKA_BROKERS, or make them telemetry: probe',
+    );
+    this.name = 'PushTelemetryNeedsKafka';
+  }
 }
 
 /**
@@ -126,6 +164,7 @@ export async function startControlPlane(
 ): Promise<RunningControlPlane> {
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
+  const push = fleet && pushSettings(fleet, config.kafka);
   const clock = systemClock;
   const opened = await connectStore(config.store, { clock });
   const stops: (() => Promise<void> | void)[] = [() => opened.close()];
@@ -159,7 +198,7 @@ export async function startControlPlane(
       const registered = await registerServices(store, services, registration);
       if (registered.length > 0) log(`fleet: registered ${registered.join(', ')}`);
       if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
-      const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
+      const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), push, log);
       stops.push(() => driver.close());
       releases = driver;
       const prober = new HealthProber(store, driver, {
