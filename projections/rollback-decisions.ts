@@ -190,7 +190,7 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
   const health = healthWindowsProjection(retainSecondsFor(policy));
   return {
     name: 'rollback-decisions',
-    version: 3,
+    version: 4,
     get initialState(): RollbackDecisionsState {
       return {
         services: serviceStateProjection.initialState,

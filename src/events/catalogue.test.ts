@@ -39,7 +39,16 @@ const problemPaths = (run: () => unknown): string[] => {
 describe('event catalogue', () => {
   it('has an example for every event type, the areas of DESIGN.md included', () => {
     expect(Object.keys(eventExamples).sort()).toEqual([...eventTypes]);
-    for (const area of ['Deployment', 'Migration', 'HealthSample', 'Feature', 'Rollback', 'Drill', 'Clock']) {
+    for (const area of [
+      'Deployment',
+      'Migration',
+      'HealthSample',
+      'Feature',
+      'Rollback',
+      'Drill',
+      'Clock',
+      'Telemetry',
+    ]) {
       expect(
         eventTypes.some((t) => t.startsWith(area)),
         area,

@@ -12,6 +12,7 @@ import { healthEvents } from './health-events.js';
 import { migrationEvents } from './migration-events.js';
 import { rollbackEvents } from './rollback-events.js';
 import { serviceEvents } from './service-events.js';
+import { telemetryEvents } from './telemetry-events.js';
 import { timeEvents } from './time-events.js';
 
 const definitions = [
@@ -19,6 +20,7 @@ const definitions = [
   ...deploymentEvents,
   ...migrationEvents,
   ...healthEvents,
+  ...telemetryEvents,
   ...featureFlagEvents,
   ...rollbackEvents,
   ...executionEvents,

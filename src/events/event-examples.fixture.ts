@@ -161,6 +161,18 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
     detail: 'decided after 12.4 s',
   },
   ClockTicked: { at: '2026-11-24T10:00:10.000Z' },
+  TelemetryStale: {
+    service: 'payments',
+    lastSampleAt: '2026-11-24T10:00:00.000Z',
+    silentSince: '2026-11-24T10:00:00.000Z',
+    staleAfterSeconds: 30,
+    detectedAt: '2026-11-24T10:00:40.000Z',
+  },
+  TelemetryResumed: {
+    service: 'payments',
+    staleSince: '2026-11-24T10:00:40.000Z',
+    resumedAt: '2026-11-24T10:02:10.000Z',
+  },
   DrillFinished: { runId: 'run-1', outcome: 'passed', timeToDetectMs: 12_400, timeToRecoverMs: 41_000 },
   DrillRunsSwept: {
     position: '1042',

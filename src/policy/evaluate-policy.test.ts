@@ -111,6 +111,27 @@ describe('rollback policy evaluation', () => {
     expect(finding!.evidenceEventIds[0]).toBe(history[6]!.id);
   });
 
+  it('never counts silence as failure: samples that stop while failing, or with a breaker open, decide nothing', () => {
+    const ticks = (from: number, to: number) =>
+      samples(from, to, () => ({})).map((s) =>
+        recorded({ type: 'ClockTicked', data: { at: (s.data as { sampledAt: string }).sampledAt } }, 0),
+      );
+    const failingThenSilent = [...samples(0, 50, () => ({})), ...samples(60, 90, () => ({ healthy: false }))];
+    expect(judge([...failingThenSilent, ...ticks(100, 1200)])).toEqual([]);
+    const breakerThenSilent = samples(0, 20, () => ({ openCircuitBreakers: ['refund'] }));
+    expect(judge([...breakerThenSilent, ...ticks(30, 1200)])).toEqual([]);
+    // A failing sample after the silence is data again: with no healthy one between, the failure goes on.
+    const resumed = samples(1210, 1210, () => ({ healthy: false }));
+    const [finding, ...others] = judge([...failingThenSilent, ...ticks(100, 1200), ...resumed]);
+    expect(others).toEqual([]);
+    expect(finding).toMatchObject({ rule: 'health_check_failures', observed: 1150 });
+    expect(finding!.evidenceEventIds).toEqual([
+      failingThenSilent[6]!.id,
+      ...failingThenSilent.slice(7).map((e) => e.id),
+      resumed[0]!.id,
+    ]);
+  });
+
   it('separates P95 above 5 s (automatic) from P95 above 2 s over 5 minutes (manual)', () => {
     const critical = judge(samples(0, 60, () => ({ latencyMs: { p50: 900, p95: 6000, p99: 9000 } })));
     expect(critical.map((f) => [f.rule, f.mode])).toEqual([

@@ -63,8 +63,10 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
   if (!health || !latest) return [];
   switch (rule.when) {
     case 'health_failing_for': {
+      // Up to the newest sample, not to now: silence after a failing sample is missing data, not
+      // more failure (stale telemetry is its own condition), and never a reason to roll back.
       const since = health.failingSince;
-      const observed = since ? (now - since.at) / 1000 : 0;
+      const observed = since ? (latest.at - since.at) / 1000 : 0;
       if (!since || observed <= threshold) return [];
       const failing = health.samples.filter((s) => s.at >= since.at);
       return [
@@ -72,7 +74,7 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
           service,
           observed,
           unit: 's',
-          window: windowEvidence(since.at, now, failing),
+          window: windowEvidence(since.at, latest.at, failing),
           evidenceEventIds: [since.id, ...evidence(failing.slice(1))],
         },
       ];
@@ -153,7 +155,8 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
         let since = latest;
         for (let i = health.samples.length - 1; i >= 0 && health.samples[i]!.openBreakers.includes(breaker); i -= 1)
           since = health.samples[i]!;
-        const observed = (now - since.at) / 1000;
+        // Up to the newest sample, as for failing health checks: silence does not keep a breaker open.
+        const observed = (latest.at - since.at) / 1000;
         if (observed <= threshold) return [];
         const open = health.samples.filter((s) => s.at >= since.at);
         return [
@@ -161,7 +164,7 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
             service,
             observed,
             unit: 's',
-            window: windowEvidence(since.at, now, open),
+            window: windowEvidence(since.at, latest.at, open),
             evidenceEventIds: evidence(open),
             feature: { scope: 'tool' as const, target: breaker },
           },
