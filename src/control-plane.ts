@@ -90,15 +90,15 @@ async function fleetDriver(
 type PushSettings = NonNullable<ReturnType<typeof pushSettings>>;
 
 /**
- * Where the fleet's pushing services (`telemetry: push`) publish: the serve config's brokers and
- * samples topic, at the fleet's probe interval. Undefined when none pushes.
+ * Where the fleet's pushing services (`telemetry: push`) publish: the serve config's brokers (or
+ * pushBrokers) and samples topic, at the fleet's probe interval. Undefined when none pushes.
  */
 function pushSettings(fleet: FleetConfig, kafka: KafkaConfig | undefined) {
   const pushing = Object.keys(fleet.services).filter((name) => fleet.services[name]!.telemetry === 'push');
   if (pushing.length === 0) return undefined;
   if (!kafka) throw new PushTelemetryNeedsKafka(pushing);
   return {
-    brokers: kafka.brokers,
+    brokers: kafka.telemetry.pushBrokers ?? kafka.brokers,
     topic: kafka.telemetry.samplesTopic,
     intervalMs: fleet.probe.intervalSeconds * 1000,
     timeoutMs: fleet.probe.timeoutSeconds * 1000,
