@@ -4,6 +4,7 @@ import { healthWindowsProjection } from './health-windows.js';
 import { incidentsProjection } from './incidents.js';
 import { migrationProgressProjection } from './migration-progress.js';
 import { serviceStateProjection } from './service-state.js';
+import { telemetryFreshnessProjection } from './telemetry-freshness.js';
 
 /** Every read model Failsafe keeps; `retainSeconds` is the longest window the policy reads. */
 export const allProjections = (retainSeconds: number): readonly Projection<unknown>[] =>
@@ -13,4 +14,5 @@ export const allProjections = (retainSeconds: number): readonly Projection<unkno
     migrationProgressProjection,
     incidentsProjection,
     drillHistoryProjection,
+    telemetryFreshnessProjection,
   ] as readonly Projection<unknown>[];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../src/events/catalogue.js';
 import { eventExamples } from '../src/events/event-examples.fixture.js';
 import { foldProjection } from '../src/runtime/projection.js';
-import { incidentsProjection } from './incidents.js';
+import { incidentsProjection, TELEMETRY_STALE_RULE } from './incidents.js';
 import { recordedEvent } from './recorded-event.fixture.js';
 
 const service = 'payments';
@@ -55,5 +55,28 @@ describe('incidents', () => {
     const handedOver = fold(decided, started, completed, verified(false), escalated);
     expect(handedOver).toMatchObject({ status: 'escalated', severity: 'P0' });
     expect(fold(decided, escalated)).toMatchObject({ status: 'escalated' });
+  });
+
+  it('opens a P2 incident when telemetry goes stale and resolves it when samples resume', () => {
+    const stale = recordedEvent({ type: 'TelemetryStale', data: eventExamples.TelemetryStale });
+    const resumed = recordedEvent({ type: 'TelemetryResumed', data: eventExamples.TelemetryResumed });
+    const opened = foldProjection(incidentsProjection, [stale]).incidents;
+    expect(opened).toEqual({
+      [`ts-${stale.id}`]: {
+        id: `ts-${stale.id}`,
+        service,
+        severity: 'P2',
+        rule: TELEMETRY_STALE_RULE,
+        openedAt: Date.parse(eventExamples.TelemetryStale.detectedAt),
+        status: 'open',
+        eventIds: [stale.id],
+      },
+    });
+    const closed = foldProjection(incidentsProjection, [stale, resumed]).incidents[`ts-${stale.id}`];
+    expect(closed).toMatchObject({
+      status: 'resolved',
+      resolvedAt: Date.parse(eventExamples.TelemetryResumed.resumedAt),
+      eventIds: [stale.id, resumed.id],
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { EventData } from '../src/events/catalogue.js';
+import type { EventData, TypedRecordedEvent } from '../src/events/catalogue.js';
 import type { Projection } from '../src/runtime/projection.js';
 import { advance, eventTime } from './event-time.js';
 
@@ -35,15 +35,52 @@ export const severityOfRule = (rule: string, mode: string): Severity => {
 
 const rank: Record<Severity, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 
-/** One incident per rollback: opened by its decision or request, resolved by a passed verification or a rejection. */
+/** The rule of an incident opened by stale telemetry. */
+export const TELEMETRY_STALE_RULE = 'telemetry_stale';
+
+/**
+ * P2 (seeds 004: partial functionality affected): what is known lost is Failsafe's watch over one
+ * service (its automatic rollback is blind), not the service itself, which may be fine; the
+ * common causes are the telemetry path (publisher, broker, network), which no rollback fixes.
+ */
+export const TELEMETRY_STALE_SEVERITY: Severity = 'P2';
+
+/** A stale-telemetry episode is an incident too: opened when found stale, resolved when samples resume. */
+function applyTelemetry(state: IncidentsState, event: TypedRecordedEvent): void {
+  if (event.type === 'TelemetryStale') {
+    const id = `ts-${event.id}`;
+    state.incidents[id] = {
+      id,
+      service: event.data.service,
+      severity: TELEMETRY_STALE_SEVERITY,
+      rule: TELEMETRY_STALE_RULE,
+      openedAt: Date.parse(event.data.detectedAt),
+      status: 'open',
+      eventIds: [event.id],
+    };
+  } else if (event.type === 'TelemetryResumed') {
+    const open = Object.values(state.incidents).find(
+      (i) => i.rule === TELEMETRY_STALE_RULE && i.service === event.data.service && i.status === 'open',
+    );
+    if (!open) return;
+    open.eventIds.push(event.id);
+    Object.assign(open, { status: 'resolved', resolvedAt: Date.parse(event.data.resumedAt) });
+  }
+}
+
+/**
+ * One incident per rollback: opened by its decision or request, resolved by a passed verification
+ * or a rejection; and one per stale-telemetry episode.
+ */
 export const incidentsProjection: Projection<IncidentsState> = {
   name: 'incidents',
-  version: 2,
+  version: 3,
   get initialState(): IncidentsState {
     return { asOf: 0, incidents: {} };
   },
   apply(state, event) {
     state.asOf = advance(state.asOf, event);
+    if (event.type.startsWith('Telemetry')) applyTelemetry(state, event);
     if (!event.type.startsWith('Rollback')) return state;
     const data = event.data as { rollbackId: string; service: string };
     if (event.type === 'RollbackDecided' || event.type === 'RollbackRequested') {

@@ -5,14 +5,14 @@ let n = 0;
 /** A domain event as the store hands it back, numbered in order, for tests of pure folds. */
 export const recordedEvent = (
   event: DomainEvent,
-  options: { actor?: string; stream?: string; occurredAt?: string } = {},
+  options: { actor?: string; stream?: string; occurredAt?: string; revision?: number } = {},
 ): TypedRecordedEvent => {
   n += 1;
   return {
     ...event,
     id: `0195f2a4-8c1e-7d3a-9b2f-${n.toString(16).padStart(12, '0')}`,
     stream: options.stream ?? 'service-payments',
-    revision: BigInt(n),
+    revision: BigInt(options.revision ?? n),
     position: BigInt(n),
     recordedAt: new Date(0),
     metadata: {

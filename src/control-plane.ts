@@ -30,6 +30,8 @@ import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
 import { HealthProber } from './probing/health-prober.js';
+import { pushingServicesHeard, servicesFedBy } from './config/telemetry-sources.js';
+import { TelemetryWatcher } from './policy/telemetry-watcher.js';
 import { systemClock } from './runtime/clock.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
 import { checkpointsFile } from './runtime/checkpoints-file.js';
@@ -87,34 +89,19 @@ async function fleetDriver(
   });
 }
 
-type PushSettings = NonNullable<ReturnType<typeof pushSettings>>;
+type PushSettings = ReturnType<typeof pushSettings>;
 
 /**
  * Where the fleet's pushing services (`telemetry: push`) publish: the serve config's brokers (or
- * pushBrokers) and samples topic, at the fleet's probe interval. Undefined when none pushes.
+ * pushBrokers) and samples topic, at the fleet's probe interval.
  */
-function pushSettings(fleet: FleetConfig, kafka: KafkaConfig | undefined) {
-  const pushing = Object.keys(fleet.services).filter((name) => fleet.services[name]!.telemetry === 'push');
-  if (pushing.length === 0) return undefined;
-  if (!kafka) throw new PushTelemetryNeedsKafka(pushing);
+function pushSettings(fleet: FleetConfig, kafka: KafkaConfig) {
   return {
     brokers: kafka.telemetry.pushBrokers ?? kafka.brokers,
     topic: kafka.telemetry.samplesTopic,
     intervalMs: fleet.probe.intervalSeconds * 1000,
     timeoutMs: fleet.probe.timeoutSeconds * 1000,
   };
-}
-
-export class PushTelemetryNeedsKafka extends Error {
-  readonly code = 'PUSH_TELEMETRY_NEEDS_KAFKA';
-  constructor(services: readonly string[]) {
-    super(
-      `PushTelemetryNeedsKafka: ${services.join(', ')} publish their own health samples (telemetry: push in the ` +
-        'fleet file) but no Kafka is configured; add a kafka: section to the config file or set ' +
-        'FAILSAFE_KAFKA_BROKERS, or make them telemetry: probe',
-    );
-    this.name = 'PushTelemetryNeedsKafka';
-  }
 }
 
 /**
@@ -164,7 +151,8 @@ export async function startControlPlane(
 ): Promise<RunningControlPlane> {
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
-  const push = fleet && pushSettings(fleet, config.kafka);
+  const pushing = fleet && config.fleetPath ? pushingServicesHeard(fleet, config.fleetPath, config.kafka) : [];
+  const push = fleet && pushing.length > 0 && config.kafka ? pushSettings(fleet, config.kafka) : undefined;
   const clock = systemClock;
   const opened = await connectStore(config.store, { clock });
   const stops: (() => Promise<void> | void)[] = [() => opened.close()];
@@ -202,7 +190,7 @@ export async function startControlPlane(
       stops.push(() => driver.close());
       releases = driver;
       const prober = new HealthProber(store, driver, {
-        services,
+        services: servicesFedBy(fleet, 'probe'),
         intervalMs: fleet.probe.intervalSeconds * 1000,
         timeoutMs: fleet.probe.timeoutSeconds * 1000,
         log,
@@ -210,6 +198,15 @@ export async function startControlPlane(
       });
       await prober.start();
       stops.push(() => prober.stop());
+      if (pushing.length > 0 && config.kafka) {
+        // Samples of these come from Kafka: when they stop, an incident, never a rollback.
+        const settings = { services: pushing, staleAfterSeconds: config.kafka.telemetry.staleAfterSeconds };
+        const watcher = new TelemetryWatcher(store, settings, checkpoints, { log });
+        await watcher.start();
+        stops.push(() => watcher.stop());
+        metrics.watchTelemetry(() => watcher.staleness());
+        log(`telemetry: ${pushing.join(', ')} push their samples; stale after ${settings.staleAfterSeconds} s`);
+      }
       const probeTools = Object.fromEntries(
         Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])),
       );

@@ -32,6 +32,13 @@ function describe(event: TypedRecordedEvent): string {
       return event.data.passed
         ? 'Service restored: post-rollback verification passed'
         : 'Post-rollback verification FAILED';
+    case 'TelemetryStale':
+      return (
+        `Incident detected: no telemetry from ${event.data.service} since ${event.data.silentSince} ` +
+        `(more than ${event.data.staleAfterSeconds} s); no rollback on missing data alone${by}`
+      );
+    case 'TelemetryResumed':
+      return `Telemetry resumed: samples from ${event.data.service} arrive again`;
     case 'FeatureDisabled':
       return `Feature disabled (${event.data.scope}${event.data.target ? ` ${event.data.target}` : ''})${by}`;
     default:

@@ -21,7 +21,12 @@ describe('fleet configuration file', () => {
         '  payments:\n    driver: webhook\n    url: https://deploy.example/hook\n    secretEnv: PAYMENTS_HOOK_SECRET\n',
     );
     const fleet = loadFleetConfig(path, { PAYMENTS_HOOK_SECRET: 'x' });
-    expect(fleet.services.sample).toEqual({ driver: 'process', releasesDir: join(dir, 'releases'), port: 8091 });
+    expect(fleet.services.sample).toEqual({
+      driver: 'process',
+      releasesDir: join(dir, 'releases'),
+      port: 8091,
+      telemetry: 'probe',
+    });
     expect(fleet.services.payments).toMatchObject({ driver: 'webhook', retries: 3, timeoutSeconds: 30 });
     expect(fleet.probe).toEqual({ intervalSeconds: 10, timeoutSeconds: 5 });
   });

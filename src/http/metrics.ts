@@ -72,6 +72,19 @@ export class FailsafeMetrics {
     });
   }
 
+  /** `failsafe_telemetry_stale{service}`: 1 while a pushing service's telemetry is recorded as stale, else 0. */
+  watchTelemetry(staleness: () => Record<string, boolean>): void {
+    new Gauge({
+      name: 'failsafe_telemetry_stale',
+      help: 'Whether a service that pushes its telemetry has sent nothing for too long (1) or not (0)',
+      labelNames: ['service'],
+      registers: [this.registry],
+      collect() {
+        for (const [service, stale] of Object.entries(staleness())) this.set({ service }, stale ? 1 : 0);
+      },
+    });
+  }
+
   observeAppend = (seconds: number, outcome: string): void => {
     this.appendDuration.observe({ outcome }, seconds);
   };

@@ -189,7 +189,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         title: 'Post-incident review',
         description:
           "The seeds' post-incident review template, " +
-          'filled from the recorded history of an incident (one per rollback).',
+          'filled from the recorded history of an incident (one per rollback or stale-telemetry episode).',
         argsSchema: z.object({
           incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident'),
         }),
@@ -204,7 +204,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         if (!incident)
           refuse(
             new NotFound(
-              `no incident "${wanted}"; incidents are opened by rollback decisions and requests ` +
+              `no incident "${wanted}"; incidents are opened by rollback decisions and requests, ` +
+                'and by stale telemetry ' +
                 "(service_status shows a service's rollback)",
             ),
           );
