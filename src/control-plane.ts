@@ -25,6 +25,7 @@ import { TokenRegistry } from './auth/tokens.js';
 import type { EventStore } from './event-store/event-store.js';
 import { TimedEventStore } from './event-store/timed-event-store.js';
 import { createMcpEndpoint } from './mcp/mcp-endpoint.js';
+import { TelemetryConsumer } from './kafka/telemetry-consumer.js';
 import { DrillScheduler } from './drills/drill-scheduler.js';
 import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
@@ -252,6 +253,16 @@ export async function startControlPlane(
         log(`drills: scheduled from ${drillsDir}`);
       }
     }
+    // After the fleet's registration: samples of a service not registered go to the dead-letter topic.
+    let telemetry: TelemetryConsumer | undefined;
+    if (config.kafka?.telemetry.enabled) {
+      const count = (topic: string, outcome: string, n: number) =>
+        metrics.kafkaTelemetryMessages.inc({ topic, outcome }, n);
+      telemetry = new TelemetryConsumer({ kafka: config.kafka, store, log, onMessages: count });
+      telemetry.start();
+      stops.push(() => telemetry?.stop());
+      metrics.watchTelemetryConsumer(() => telemetry!.status());
+    }
     readModels = new ReadModels(store, checkpoints);
     await readModels.start();
     stops.push(() => readModels?.stop());
@@ -286,6 +297,7 @@ export async function startControlPlane(
       allowedOrigins: config.allowedOrigins,
       maxBodyBytes: config.maxBodyBytes,
       readyMaxLagEvents: config.readyMaxLagEvents,
+      ...(telemetry && { telemetry: () => telemetry.status() }),
       log,
     });
     const server = await startHttpServer(http.app.fetch, config.host, config.port);

@@ -47,9 +47,30 @@ export async function handleCommand<Command, State>(
   context: CommandContext,
   attempts = 5,
 ): Promise<CommandOutcome<State>> {
+  return handleCommands(store, stream, decider, () => [command], context, attempts);
+}
+
+/**
+ * Like `handleCommand` for commands that go together (chosen from the state read): each is decided
+ * on the state the previous ones' events lead to, and all their events are appended at once, or none.
+ */
+export async function handleCommands<Command, State>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, State>,
+  commandsFor: (state: State) => readonly Command[],
+  context: CommandContext,
+  attempts = 5,
+): Promise<CommandOutcome<State>> {
   for (let attempt = 1; ; attempt += 1) {
     const { state, revision } = await loadStream(store, stream, decider);
-    const events = decider.decide(state, command);
+    const events: DomainEvent[] = [];
+    let next = state;
+    for (const command of commandsFor(state)) {
+      const decided = decider.decide(next, command);
+      events.push(...decided);
+      next = decided.reduce(decider.evolve, next);
+    }
     if (events.length === 0) return { events, state };
     const encoded = events.map((event, index) =>
       encodeEvent(event, {
@@ -62,7 +83,7 @@ export async function handleCommand<Command, State>(
     );
     try {
       const appended = await store.append(stream, encoded, revision);
-      return { events, state: events.reduce(decider.evolve, state), appended };
+      return { events, state: next, appended };
     } catch (error) {
       if (!(error instanceof WrongExpectedRevision) || attempt >= attempts) throw error;
     }

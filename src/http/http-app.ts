@@ -6,6 +6,7 @@ import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 import type { McpEndpoint } from '../mcp/mcp-endpoint.js';
 import { authenticate, rateLimited } from './authentication.js';
+import type { TelemetryConsumerStatus } from '../kafka/telemetry-consumer.js';
 import type { FailsafeMetrics } from './metrics.js';
 import { methodNotAllowed, restApi, type ApiEnv } from './rest-api.js';
 
@@ -22,6 +23,12 @@ export interface HttpAppOptions {
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
   readonly readyMaxLagEvents: number;
+  /**
+   * The Kafka telemetry consumer, when configured: /ready shows its state and lag but never fails on
+   * them. Every replica shares the broker, so failing on it would take them all out of service over
+   * telemetry alone; missing samples are the stale-telemetry condition's business (an incident).
+   */
+  readonly telemetry?: () => TelemetryConsumerStatus;
   readonly log: (line: string) => void;
 }
 
@@ -128,6 +135,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   app.get('/ready', async (c) => {
+    const kafka = options.telemetry && { telemetry: options.telemetry() };
     try {
       const lag = await deps.readModels.lag();
       const behind = Object.entries(lag).filter(([, events]) => events > options.readyMaxLagEvents);
@@ -136,6 +144,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
           {
             status: 'not_ready',
             lag,
+            ...kafka,
             problems: behind.map(
               ([name, events]) => `${name} is ${events} events behind (more than ${options.readyMaxLagEvents})`,
             ),
@@ -143,7 +152,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
           503,
         );
       }
-      return c.json({ status: 'ready', lag });
+      return c.json({ status: 'ready', lag, ...kafka });
     } catch (error) {
       return c.json(
         { status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] },

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TelemetryConsumerStatus } from '../kafka/telemetry-consumer.js';
 
 /** Latency buckets from 1 ms to 10 s: a control plane answers fast or something is wrong. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -56,6 +57,13 @@ export class FailsafeMetrics {
     registers: [this.registry],
   });
 
+  readonly kafkaTelemetryMessages = new Counter({
+    name: 'failsafe_kafka_telemetry_messages_total',
+    help: 'Telemetry messages consumed from Kafka, by topic and outcome (recorded, duplicate, dead_lettered)',
+    labelNames: ['topic', 'outcome'],
+    registers: [this.registry],
+  });
+
   constructor(projectionLag: () => Promise<Record<string, number>>) {
     collectDefaultMetrics({ register: this.registry });
     // prom-client names these gauges like counters, which promtool (and Prometheus' conventions) reject.
@@ -81,6 +89,20 @@ export class FailsafeMetrics {
       registers: [this.registry],
       collect() {
         for (const [service, stale] of Object.entries(staleness())) this.set({ service }, stale ? 1 : 0);
+      },
+    });
+  }
+
+  /** The telemetry consumer's lag per partition it holds, read at each scrape. */
+  watchTelemetryConsumer(status: () => TelemetryConsumerStatus): void {
+    new Gauge({
+      name: 'failsafe_kafka_consumer_lag_messages',
+      help: 'Telemetry messages in Kafka not yet recorded, per topic and partition (as of the last batch)',
+      labelNames: ['topic', 'partition'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { topic, partition, lag } of status().lag) this.set({ topic, partition: String(partition) }, lag);
       },
     });
   }

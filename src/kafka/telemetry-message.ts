@@ -73,10 +73,9 @@ export function parseTelemetryMessage(value: Buffer | null, maxBytes: number): P
       reason: `unsupported schemaVersion ${JSON.stringify(version)}: this Failsafe reads ${TELEMETRY_SCHEMA_VERSION}`,
     };
   const parsed = telemetryMessage.safeParse(json);
-  if (!parsed.success)
-    return {
-      ok: false,
-      reason: `invalid message: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ')}`,
-    };
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+    return { ok: false, reason: `invalid message: ${problems.join('; ')}` };
+  }
   return { ok: true, message: parsed.data };
 }
