@@ -11,6 +11,7 @@ import {
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initializeAs } from '../../drills/sample-fleet/traffic.js';
@@ -204,7 +205,7 @@ describe('process driver, a service that pushes its own telemetry (real processe
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('tells its instances where to publish, as whom and how often; a broker that is down does not stop them', async () => {
+  it('tells its instances where to publish, as whom, how often; a broker that is down does not stop them', async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'failsafe-driver-push-'));
     // Nothing listens there: the instance keeps serving while its publisher retries.
     const push = { brokers: ['127.0.0.1:1'], topic: 'fleet.samples', intervalMs: 200, timeoutMs: 1_000 };
@@ -223,8 +224,7 @@ describe('process driver, a service that pushes its own telemetry (real processe
     );
     const log = join(stateDir, 'logs', 'sample-v1.0.0.log');
     const deadline = performance.now() + 30_000;
-    while (!/could not publish/.test(readFileSync(log, 'utf8')) && performance.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    while (!/could not publish/.test(readFileSync(log, 'utf8')) && performance.now() < deadline) await sleep(200);
     expect(readFileSync(log, 'utf8')).toMatch(/pushing its health samples to fleet\.samples every 200 ms/);
     expect(readFileSync(log, 'utf8')).toMatch(/telemetry: could not publish/);
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });

@@ -191,7 +191,7 @@ describe.skipIf(missing.length > 0)(
       expect(environ).toContain(`FAILSAFE_TELEMETRY_BROKERS=${broker.brokers[0]}`);
     }, 180_000);
 
-    it('raises stale telemetry while the link to Kafka is cut, clears it after the heal, and rolls nothing back', async () => {
+    it('raises stale telemetry while the link to Kafka is cut, clears it after the heal, no rollback', async () => {
       const from = await store.headPosition();
       const after = async (stream: string, position: bigint, type: string) =>
         (await events(stream)).find((e) => e.position > position && e.type === type);

@@ -64,7 +64,7 @@ describe('the telemetry publisher (a real broker)', () => {
     expect(sent[0]).toMatchObject({ schemaVersion: 1, kind: 'health_sample', sample: sample(1) });
   }, 60_000);
 
-  it('never throws while the broker is down, keeps the newest samples up to its bound, sends them once it is back', async () => {
+  it('never throws while the broker is down, keeps the newest samples up to its bound, sends them later', async () => {
     await broker.stop({ keep: true });
     const lines: string[] = [];
     const publisher = new TelemetryPublisher({
