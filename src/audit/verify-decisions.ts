@@ -3,6 +3,7 @@ import { rollbackDecisionsProjection, type PendingDecision } from '../../project
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
 import type { DecidedEvent } from './explain-decision.js';
 import { decodedHistory, type History } from './history.js';
+import { verifyTelemetryDecisions, type TelemetryVerdict } from './verify-telemetry-decisions.js';
 
 export interface RecordedVerdict {
   readonly rollbackId: string;
@@ -25,6 +26,8 @@ export interface AuditReport {
   readonly eventsReplayed: number;
   readonly recorded: readonly RecordedVerdict[];
   readonly missing: readonly MissingDecision[];
+  /** Each recorded stale or resumed telemetry, reproduced or not. */
+  readonly telemetry: readonly TelemetryVerdict[];
   readonly ok: boolean;
 }
 
@@ -32,7 +35,8 @@ export interface AuditReport {
  * Re-runs the policy over the whole history and compares: each recorded policy decision is
  * reproduced or not, and each decision the policy would have made is recorded, or was rightly
  * dropped because the service stream had moved on (another event took its place, as the live
- * process manager's expected revision would have seen), or is missing.
+ * process manager's expected revision would have seen), or is missing. Recorded stale-telemetry
+ * decisions are checked too (verifyTelemetryDecisions).
  */
 export async function verifyDecisions(history: History, policy: RollbackPolicy): Promise<AuditReport> {
   const projection = rollbackDecisionsProjection(policy);
@@ -83,5 +87,7 @@ export async function verifyDecisions(history: History, policy: RollbackPolicy):
         tippingPosition: decision.tippingPosition,
       });
   }
-  return { eventsReplayed, recorded, missing, ok: missing.length === 0 && recorded.every((r) => r.reproduced) };
+  const telemetry = await verifyTelemetryDecisions(history);
+  const ok = missing.length === 0 && recorded.every((r) => r.reproduced) && telemetry.every((t) => t.reproduced);
+  return { eventsReplayed, recorded, missing, telemetry, ok };
 }

@@ -136,6 +136,12 @@ export const auditCommand = (): Command =>
                 `  ✗ ${m.rollbackId}  ${m.service}  ${m.rule}  ` +
                   `after event ${m.tippingEventId} (position ${m.tippingPosition})`,
               );
+            say(`Recorded telemetry decisions: ${report.telemetry.length || 'none'}`);
+            for (const t of report.telemetry)
+              say(
+                `  ${t.reproduced ? '✓ reproduced    ' : '✗ NOT reproduced'}  ` +
+                  `${t.type}  ${t.service}  ${t.eventId}  (position ${t.position})`,
+              );
             say(report.ok ? 'Result: OK' : 'Result: FAILED');
           }
           if (!report.ok) process.exitCode = 1;

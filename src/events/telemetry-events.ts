@@ -21,7 +21,7 @@ const telemetryResumed = z.strictObject({
   service: serviceName,
   /** When the telemetry was found stale (the `detectedAt` it ends). */
   staleSince: timestamp,
-  /** The sample's time, as recorded (not the wall clock). */
+  /** When fresh samples were seen again, in recorded time (ticks and samples' times, never the wall clock). */
   resumedAt: timestamp,
 });
 

@@ -80,6 +80,10 @@ export class FailsafeMetrics {
     });
   }
 
+  observeAppend = (seconds: number, outcome: string): void => {
+    this.appendDuration.observe({ outcome }, seconds);
+  };
+
   /** `failsafe_telemetry_stale{service}`: 1 while a pushing service's telemetry is recorded as stale, else 0. */
   watchTelemetry(staleness: () => Record<string, boolean>): void {
     new Gauge({
@@ -106,8 +110,4 @@ export class FailsafeMetrics {
       },
     });
   }
-
-  observeAppend = (seconds: number, outcome: string): void => {
-    this.appendDuration.observe({ outcome }, seconds);
-  };
 }

@@ -257,7 +257,7 @@ describe('the Kafka telemetry consumer', () => {
     async (_, how) => {
       const kafka = configFor();
       const store = await registered(new MemoryEventStore(), 'orders');
-      const before = Array.from({ length: 2_000 }, () => sampleMessage('orders'));
+      const before = Array.from({ length: 10_000 }, () => sampleMessage('orders'));
       const after = Array.from({ length: 2_000 }, () => sampleMessage('orders'));
       const { counts } = consume(kafka, store);
       await publish(kafka.telemetry.samplesTopic, before);
@@ -265,7 +265,7 @@ describe('the Kafka telemetry consumer', () => {
       await broker.stop(how);
       await broker.start();
       await publish(kafka.telemetry.samplesTopic, after);
-      await vi.waitFor(() => expect(counts.recorded).toBe(4_000), { timeout: 90_000, interval: 500 });
+      await vi.waitFor(() => expect(counts.recorded).toBe(12_000), { timeout: 90_000, interval: 500 });
       expect(await idsOf(store, healthStream('orders'))).toEqual([...before, ...after].map((m) => m.id));
     },
     180_000,

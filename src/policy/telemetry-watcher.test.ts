@@ -13,7 +13,12 @@ import { decodeEvent, encodeEvent, type DomainEvent, type TypedRecordedEvent } f
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { defaultRollbackPolicy } from './rollback-policy.js';
 import { telemetryStream } from './telemetry-staleness.js';
-import { TELEMETRY_ACTOR, TelemetryWatcher, telemetryWatchProjection } from './telemetry-watcher.js';
+import {
+  TELEMETRY_ACTOR,
+  TelemetryWatcher,
+  telemetryDecisionId,
+  telemetryWatchProjection,
+} from './telemetry-watcher.js';
 
 const t0 = Date.UTC(2026, 10, 24, 10);
 const at = (seconds: number) => new Date(t0 + seconds * 1000);
@@ -115,7 +120,12 @@ describe('telemetry watcher', () => {
     expect(watchers[0]!.staleness()).toEqual({ orders: false });
 
     // An auditor's replay of the policy still agrees with every recorded decision.
-    expect(await verifyDecisions(storeHistory(store), defaultRollbackPolicy)).toMatchObject({ ok: true });
+    const audit = await verifyDecisions(storeHistory(store), defaultRollbackPolicy);
+    expect(audit.ok).toBe(true);
+    expect(audit.telemetry.map((t) => [t.type, t.reproduced])).toEqual([
+      ['TelemetryStale', true],
+      ['TelemetryResumed', true],
+    ]);
     // Where incidents show (state_at, replay --at, the post-incident review), the outage is one, over.
     const incidents = Object.values((await replayAt(storeHistory(store), at(1300))).incidents.incidents);
     expect(incidents.map((i) => [i.rule, i.severity, i.status])).toEqual([
@@ -153,6 +163,47 @@ describe('telemetry watcher', () => {
     const restarted = await start(new TelemetryWatcher(store, settings, new MemoryCheckpointStore()));
     await restarted.catchUp();
     expect(await recorded(telemetryStream('orders'))).toHaveLength(4);
+  });
+});
+
+describe('audit verify of telemetry decisions', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-stale-audit-'));
+    store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds a staleness recorded before the silence had lasted long enough not reproduced', async () => {
+    const record = async (stream: string, event: DomainEvent, seconds: number, extra = {}) => {
+      const encoded = encodeEvent(event, { actor: 'test', occurredAt: at(seconds), ...extra });
+      await store.append(stream, [encoded], 'any');
+      return encoded.id;
+    };
+    await record('service-orders', { type: 'ServiceRegistered', data: { service: 'orders', source: 'fleet' } }, 0);
+    await record('health-orders', sample(10, 0), 10);
+    const tick = await record('clock', { type: 'ClockTicked', data: { at: at(20).toISOString() } }, 20);
+    const data = {
+      service: 'orders',
+      lastSampleAt: at(10).toISOString(),
+      silentSince: at(10).toISOString(),
+      staleAfterSeconds: 30,
+      detectedAt: at(20).toISOString(),
+    };
+    // As the watcher would write it (its id, actor and cause), but 10 s into a silence of 30: never decided.
+    const forged = { type: 'TelemetryStale', data } as const;
+    await record(telemetryStream('orders'), forged, 20, {
+      id: telemetryDecisionId({ service: 'orders', event: forged, expectedRevision: -1 }, tick),
+      actor: TELEMETRY_ACTOR,
+      causationId: tick,
+    });
+    const audit = await verifyDecisions(storeHistory(store), defaultRollbackPolicy);
+    expect(audit.telemetry).toMatchObject([{ type: 'TelemetryStale', service: 'orders', reproduced: false }]);
+    expect(audit.ok).toBe(false);
   });
 });
 

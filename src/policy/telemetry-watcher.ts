@@ -16,9 +16,13 @@ import {
 export const TELEMETRY_ACTOR = 'failsafe:telemetry';
 const TELEMETRY_NAMESPACE = '5b7e2c90-1d3f-5a4b-8c6d-7e8f9a0b1c2d';
 
+/** Derived from the service, the decision and the tipping event: deciding again writes nothing new. */
+export const telemetryDecisionId = (decision: TelemetryDecision, tippingEventId: string): string =>
+  uuidv5(`${decision.service}:${decision.event.type}:${tippingEventId}`, TELEMETRY_NAMESPACE);
+
 /** A decision, with what it takes to record it exactly once. */
 export interface PendingTelemetryAppend extends TelemetryDecision {
-  /** Derived from the service, the decision and the tipping event: deciding again writes nothing new. */
+  /** `telemetryDecisionId`. */
   readonly eventId: string;
   readonly tippingEventId: string;
   readonly decidedAt: string;
@@ -66,7 +70,7 @@ export function telemetryWatchProjection(settings: StalenessSettings): Projectio
           ? []
           : judgeTelemetry(state.freshness, settings, scope).map((decision) => ({
               ...decision,
-              eventId: uuidv5(`${decision.service}:${decision.event.type}:${event.id}`, TELEMETRY_NAMESPACE),
+              eventId: telemetryDecisionId(decision, event.id),
               tippingEventId: event.id,
               decidedAt: new Date(state.freshness.asOf).toISOString(),
             }));

@@ -56,8 +56,9 @@ export class ProjectionRunner<State> {
       for await (const recorded of subscription) {
         const event = decodeEvent(recorded);
         this.state = this.projection.apply(this.state, event);
-        this.position = recorded.position;
         await this.options.afterApply?.(this.state, event);
+        // Only now: whoever waits for this position (catchUp) waits for what the event led to as well.
+        this.position = recorded.position;
         this.sinceCheckpoint += 1;
         if (this.sinceCheckpoint >= (this.options.checkpointEvery ?? 1000)) await this.saveCheckpoint();
         this.wake();
