@@ -35,8 +35,8 @@ const BATCH = 500;
  * Publishes a service's own health samples to the samples topic (message format v1), keyed by the
  * service so that its samples keep their order, each with a fresh id (the consumer's dedupe key).
  * Idempotent producer: kafkajs retries a send for as long as the broker is away, without
- * duplicating what it already wrote. Publishing never throws and never blocks: a broker that is
- * down costs samples (the oldest, past `maxBuffered`), never the service that publishes them.
+ * duplicating what it already wrote. A broker that is down never makes publishing throw or block:
+ * it costs samples (the oldest, past `maxBuffered`), never the service that publishes them.
  */
 export class TelemetryPublisher {
   private readonly producer: Producer;
@@ -47,7 +47,6 @@ export class TelemetryPublisher {
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly loop: Promise<void>;
-  private readonly acknowledgedListeners: ((messages: readonly HealthSampleMessage[]) => void)[] = [];
 
   constructor(private readonly options: TelemetryPublisherOptions) {
     const kafka = createKafka(
@@ -71,11 +70,6 @@ export class TelemetryPublisher {
     this.trim();
     this.wake?.();
     return message;
-  }
-
-  /** Called with each batch the broker acknowledged. */
-  onAcknowledged(listener: (messages: readonly HealthSampleMessage[]) => void): void {
-    this.acknowledgedListeners.push(listener);
   }
 
   stats(): PublisherStats {
@@ -117,7 +111,6 @@ export class TelemetryPublisher {
           messages: batch.map((m) => ({ key: m.sample.service, value: JSON.stringify(m) })),
         });
         this.acknowledged += batch.length;
-        for (const listener of this.acknowledgedListeners) listener(batch);
       } catch (error) {
         if (this.stopping) {
           this.dropped += batch.length + this.queue.length;
