@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
@@ -41,6 +42,25 @@ const noticeMessage = (service: string, deploymentId: string, status: string, id
   id,
   notice: { service, release: 'v2', deploymentId, status, at: '2026-12-01T10:00:00.000Z', by: 'ci:pipeline' },
 });
+
+/** A real store that can be made unavailable: appends and event lookups fail while it is down. */
+class FailingStore extends MemoryEventStore {
+  down = false;
+  attempts = 0;
+  override async append(...args: Parameters<MemoryEventStore['append']>) {
+    this.check();
+    return super.append(...args);
+  }
+  override async readEvent(id: string) {
+    this.check();
+    return super.readEvent(id);
+  }
+  private check() {
+    if (!this.down) return;
+    this.attempts += 1;
+    throw new Error('the store is unavailable');
+  }
+}
 
 const idsOf = async (store: EventStore, stream: string) => {
   const ids: string[] = [];
@@ -135,7 +155,7 @@ describe('the Kafka telemetry consumer', () => {
     return store;
   };
 
-  it('records each published sample once, with the message id as the event id, in the service health stream', async () => {
+  it('records each published sample once, its message id the event id, in its service health stream', async () => {
     const kafka = configFor();
     const store = await registered(new MemoryEventStore(), 'orders', 'billing');
     const messages = Array.from({ length: 300 }, (_, i) => sampleMessage(i % 3 === 0 ? 'billing' : 'orders'));
@@ -155,7 +175,7 @@ describe('the Kafka telemetry consumer', () => {
     });
   }, 90_000);
 
-  it('sends every kind of bad message to the dead-letter topic with its reason, and records the good ones', async () => {
+  it('dead-letters every kind of bad message with its reason, and records the good ones', async () => {
     const kafka = configFor();
     const store = await registered(new MemoryEventStore(), 'orders');
     const good = [sampleMessage('orders'), sampleMessage('orders')];
@@ -217,7 +237,33 @@ describe('the Kafka telemetry consumer', () => {
     expect(await idsOf(store, healthStream('orders'))).toEqual([...messages, ...later].map((m) => m.id));
   }, 90_000);
 
-  it('records deployment notices through the service decider, once each, and dead-letters what it refuses', async () => {
+  it('commits nothing while the store is down, backs off, and records all once it is back', async () => {
+    const kafka = configFor();
+    const store = (await registered(new FailingStore(), 'orders')) as FailingStore;
+    const messages = Array.from({ length: 1_000 }, () => sampleMessage('orders'));
+    store.down = true;
+    const { consumer, counts } = consume(kafka, store);
+    await publish(kafka.telemetry.samplesTopic, messages);
+    await vi.waitFor(() => expect(store.attempts).toBeGreaterThan(0), { timeout: 60_000, interval: 100 });
+    await sleep(3_000);
+    // Backing off from 250 ms: a handful of attempts in 3 s, not a busy loop.
+    expect(store.attempts).toBeLessThan(10);
+    expect(consumer.status().lastError).toMatch(/the store is unavailable/);
+    const admin = client(broker.brokers).admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({
+      groupId: kafka.telemetry.groupId,
+      topics: [kafka.telemetry.samplesTopic],
+    });
+    await admin.disconnect();
+    expect(committed!.partitions).toEqual([expect.objectContaining({ partition: 0, offset: '-1' })]);
+    expect(counts.recorded).toBe(0);
+    store.down = false;
+    await vi.waitFor(() => expect(counts.recorded).toBe(1_000), { timeout: 30_000, interval: 200 });
+    expect(await idsOf(store, healthStream('orders'))).toEqual(messages.map((m) => m.id));
+  }, 90_000);
+
+  it('records deployment notices through the service decider, once each, dead-lettering refusals', async () => {
     const kafka = configFor();
     const store = await registered(new MemoryEventStore(), 'orders');
     const started = noticeMessage('orders', 'd-1', 'started');
