@@ -102,6 +102,11 @@ describe('expectations', () => {
     expect(
       detectionAndRecovery({ ...seen, decided: undefined, completed: undefined, rollbackStarted: undefined }),
     ).toEqual({});
+    const incident = { at: t0 + 4_000, rule: 'telemetry_stale', resolvedAt: t0 + 30_000 };
+    expect(detectionAndRecovery({ ...seen, decided: undefined, completed: undefined, incident })).toEqual({
+      timeToDetectMs: 4_000,
+      timeToRecoverMs: 30_000,
+    });
   });
 });
 

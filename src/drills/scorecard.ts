@@ -217,13 +217,21 @@ export interface Scorecard {
   readonly timeline: readonly TimelineEntry[];
 }
 
-/** Detection is the first decision (or disabled tool); recovery, the rollback's completion (or that tool disabled). */
+/**
+ * Detection is the first decision (or disabled tool, or incident raised); recovery, the rollback's
+ * completion (or that tool disabled, or the incident resolved).
+ */
 export function detectionAndRecovery(seen: Observations): { timeToDetectMs?: number; timeToRecoverMs?: number } {
-  const detected = Math.min(seen.decided?.at ?? Infinity, seen.disabledTools[0]?.at ?? Infinity);
+  const detected = Math.min(
+    seen.decided?.at ?? Infinity,
+    seen.disabledTools[0]?.at ?? Infinity,
+    seen.incident?.at ?? Infinity,
+  );
   const recovered =
     seen.completed ??
     seen.migrationReverted ??
-    (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
+    (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined) ??
+    seen.incident?.resolvedAt;
   return {
     ...(Number.isFinite(detected) && { timeToDetectMs: detected - seen.faultAt }),
     ...(recovered !== undefined && { timeToRecoverMs: recovered - seen.faultAt }),

@@ -261,6 +261,9 @@ describe.skipIf(missing.length > 0)(
         'release_after v1.0.0',
         'healthy_after',
       ]);
+      // Detected when the incident opened, recovered when it resolved (after the heal, 10 s in).
+      expect(card.timeToDetectMs).toBeLessThanOrEqual(10_000);
+      expect(card.timeToRecoverMs).toBeGreaterThanOrEqual(10_000);
       const html = drillReportHtml(card);
       expect(html).toContain('incident_opened (telemetry_stale) within 10.0 s');
       expect(html).toContain('incident opened: telemetry_stale');
