@@ -8,6 +8,7 @@ import { registerServices } from './application/register-services.js';
 import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
 import { STORE_FILE, type ServeConfig } from './config/serve-config.js';
+import type { KafkaConfig } from './config/kafka-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
 import { connectStore } from './event-store/connect-store.js';
 import { describeStore } from './event-store/store-url.js';
@@ -59,10 +60,17 @@ function countRollbacks(store: EventStore, metrics: FailsafeMetrics): () => Prom
 }
 
 /** The drivers a fleet file asks for, behind one driver; with the stable address of each process-driven service. */
-async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: string) => void) {
+async function fleetDriver(
+  fleet: FleetConfig,
+  stateDir: string,
+  push: PushSettings | undefined,
+  log: (line: string) => void,
+) {
   const entries = Object.entries(fleet.services);
   const processServices = Object.fromEntries(
-    entries.flatMap(([name, s]) => (s.driver === 'process' ? [[name, s]] : [])),
+    entries.flatMap(([name, s]) =>
+      s.driver === 'process' ? [[name, { ...s, push: s.telemetry === 'push' ? push : undefined }]] : [],
+    ),
   );
   const processes = await ProcessDriver.start({ services: processServices, stateDir, log });
   const drivers = new Map<string, TargetDriver>(
@@ -82,6 +90,21 @@ async function fleetDriver(fleet: FleetConfig, stateDir: string, log: (line: str
   return Object.assign(driver, {
     addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const),
   });
+}
+
+type PushSettings = ReturnType<typeof pushSettings>;
+
+/**
+ * Where the fleet's pushing services (`telemetry: push`) publish: the serve config's brokers (or
+ * pushBrokers) and samples topic, at the fleet's probe interval.
+ */
+function pushSettings(fleet: FleetConfig, kafka: KafkaConfig) {
+  return {
+    brokers: kafka.telemetry.pushBrokers ?? kafka.brokers,
+    topic: kafka.telemetry.samplesTopic,
+    intervalMs: fleet.probe.intervalSeconds * 1000,
+    timeoutMs: fleet.probe.timeoutSeconds * 1000,
+  };
 }
 
 /**
@@ -132,6 +155,7 @@ export async function startControlPlane(
   const policy = loadPolicy(config.policyPath);
   const fleet = config.fleetPath ? loadFleetConfig(config.fleetPath) : undefined;
   const pushing = fleet && config.fleetPath ? pushingServicesHeard(fleet, config.fleetPath, config.kafka) : [];
+  const push = fleet && pushing.length > 0 && config.kafka ? pushSettings(fleet, config.kafka) : undefined;
   const clock = systemClock;
   const opened = await connectStore(config.store, { clock });
   const stops: (() => Promise<void> | void)[] = [() => opened.close()];
@@ -165,7 +189,7 @@ export async function startControlPlane(
       const registered = await registerServices(store, services, registration);
       if (registered.length > 0) log(`fleet: registered ${registered.join(', ')}`);
       if (fleet.toxiproxy) stops.push(await fleetToxiproxy(fleet.toxiproxy, log));
-      const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), log);
+      const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), push, log);
       stops.push(() => driver.close());
       releases = driver;
       const prober = new HealthProber(store, driver, {

@@ -35,6 +35,11 @@ export const kafkaConfigSchema = z.strictObject({
         .default('failsafe-telemetry'),
       /** A message larger than this goes to the dead-letter topic unread. */
       maxMessageBytes: z.number().int().min(1024).max(16_777_216).default(65_536),
+      /**
+       * Where the fleet's pushing services (`telemetry: push`) publish, when they reach the broker
+       * another way than Failsafe does (Failsafe behind a proxy, say); default: `brokers`.
+       */
+      pushBrokers: z.array(brokerAddress).min(1).optional(),
       /** A pushing service whose samples stop arriving for this long has stale telemetry (an incident). */
       staleAfterSeconds: z.number().int().min(1).max(86_400).default(30),
     })

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +80,14 @@ describe('serve configuration', () => {
       clientId: 'failsafe',
       telemetry: { enabled: true, samplesTopic: 'failsafe.telemetry.samples', staleAfterSeconds: 30 },
       feed: { enabled: true, topic: 'audit.events' },
+    });
+  });
+
+  it("reads the shipped push fleet's config: Failsafe behind the proxy, pushing services to the broker itself", () => {
+    const shipped = fileURLToPath(new URL('../../drills/sample-fleet/push-serve.yaml', import.meta.url));
+    expect(loadServeConfig({ config: shipped }, {}).kafka).toMatchObject({
+      brokers: ['127.0.0.1:9093'],
+      telemetry: { pushBrokers: ['127.0.0.1:9092'], staleAfterSeconds: 30 },
     });
   });
 

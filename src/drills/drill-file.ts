@@ -94,6 +94,13 @@ const expectation = z.discriminatedUnion('expect', [
   z.strictObject({ expect: z.literal('rollback_completed'), within }),
   z.strictObject({ expect: z.literal('tool_disabled'), tool: identifier, within }),
   z.strictObject({ expect: z.literal('migration_reverted'), within }),
+  /**
+   * An incident Failsafe raised without rolling back: `telemetry_stale`, a pushing service whose
+   * samples stopped arriving (TelemetryStale).
+   */
+  z.strictObject({ expect: z.literal('incident_opened'), rule: z.enum(['telemetry_stale']), within }),
+  /** That incident resolved (its telemetry resumed: TelemetryResumed). */
+  z.strictObject({ expect: z.literal('incident_resolved'), within }),
   z.strictObject({
     expect: z.literal('no_rollback'),
     during: duration.describe('how long after the first fault no rollback may start'),

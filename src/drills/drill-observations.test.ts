@@ -85,4 +85,24 @@ describe('what a drill has seen, folded from the recorded events', () => {
     expect(settled(expectations, fold(nothingSeen, at(1, decided('r-1'))))).toBe(true);
     expect(settled([{ expect: 'no_rollback', during: 10_000 }], nothingSeen)).toBe(false);
   });
+
+  it('opens an incident on stale telemetry once the faults began, and resolves it when the samples resume', () => {
+    const stale: DomainEvent = { type: 'TelemetryStale', data: eventExamples.TelemetryStale };
+    const resumed: DomainEvent = { type: 'TelemetryResumed', data: eventExamples.TelemetryResumed };
+    const telemetry = 'telemetry-payments';
+    const before = fold(nothingSeen, at(500, stale, telemetry));
+    expect(before.incident).toBeUndefined();
+    const opened = observe({ ...before, faultAt: 1000 }, at(2000, stale, telemetry), scope);
+    expect(opened.noticed?.timeline).toEqual({
+      at: 2000,
+      kind: 'decision',
+      label: 'incident opened: telemetry_stale (no sample for 30 s)',
+    });
+    const seen = fold(opened.seen, at(9000, resumed, telemetry), at(9500, stale, telemetry));
+    expect(seen.incident).toEqual({ at: 2000, rule: 'telemetry_stale', resolvedAt: 9000 });
+    const expectations = [{ expect: 'incident_resolved', within: 60_000 }] as const;
+    expect(settled(expectations, opened.seen)).toBe(false);
+    expect(settled(expectations, seen)).toBe(true);
+    expect(fold({ ...nothingSeen, faultAt: 1000 }, at(2000, stale, 'telemetry-other')).incident).toBeUndefined();
+  });
 });

@@ -1,12 +1,13 @@
 import { serviceStream } from '../domain/service-decider.js';
 import { migrationStream } from '../domain/migration.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
+import { telemetryStream } from '../policy/telemetry-staleness.js';
 import type { Expectation } from './drill-file.js';
 import type { Observations, TimelineEntry } from './scorecard.js';
 
 /** What the drill has seen Failsafe do, folded from the recorded events (milliseconds since the epoch). */
 export interface DrillSeen
-  extends Pick<Observations, 'decided' | 'rollbackStarted' | 'completed' | 'migrationReverted'> {
+  extends Pick<Observations, 'decided' | 'rollbackStarted' | 'completed' | 'migrationReverted' | 'incident'> {
   /** The first fault's injection (0 before the faults phase): the origin of "within". */
   readonly faultAt: number;
   readonly disabledTools: readonly { readonly tool: string; readonly at: number }[];
@@ -16,7 +17,7 @@ export interface DrillSeen
   readonly ownDecisions: readonly string[];
 }
 
-/** What the drill watches: its target's stream and its own migration's. */
+/** What the drill watches: its target's stream, its telemetry's (stale or not) and its own migration's. */
 export interface WatchScope {
   readonly service: string;
   readonly migrationId: string;
@@ -32,7 +33,9 @@ export interface Noticed {
 
 /** Whether an event's stream is one the drill watches (the others are not even decoded). */
 export const isWatched = (stream: string, scope: WatchScope): boolean =>
-  stream === serviceStream(scope.service) || stream === migrationStream(scope.migrationId);
+  stream === serviceStream(scope.service) ||
+  stream === migrationStream(scope.migrationId) ||
+  stream === telemetryStream(scope.service);
 
 export const nothingSeen: DrillSeen = { faultAt: 0, disabledTools: [], ownDecisions: [] };
 
@@ -80,6 +83,29 @@ function rollbackEvent(seen: DrillSeen, event: TypedRecordedEvent, at: number): 
   return { seen };
 }
 
+/** Stale telemetry raised once the faults began (an incident, no rollback), and its end. */
+function telemetryEvent(seen: DrillSeen, event: TypedRecordedEvent, at: number): Seen {
+  if (event.type === 'TelemetryStale' && seen.incident === undefined && seen.faultAt > 0 && at >= seen.faultAt) {
+    const quiet = `no sample for ${event.data.staleAfterSeconds} s`;
+    return {
+      seen: { ...seen, incident: { at, rule: 'telemetry_stale' } },
+      noticed: {
+        timeline: { at, kind: 'decision', label: `incident opened: telemetry_stale (${quiet})` },
+        line: `Failsafe raised an incident: telemetry of ${event.data.service} is stale (${quiet})`,
+      },
+    };
+  }
+  if (event.type === 'TelemetryResumed' && seen.incident && seen.incident.resolvedAt === undefined)
+    return {
+      seen: { ...seen, incident: { ...seen.incident, resolvedAt: at } },
+      noticed: {
+        timeline: { at, kind: 'recovery', label: 'incident resolved: telemetry resumed' },
+        line: `incident resolved: samples of ${event.data.service} arrive again`,
+      },
+    };
+  return { seen };
+}
+
 /** One recorded event folded into what the drill has seen. Pure. */
 export function observe(seen: DrillSeen, event: TypedRecordedEvent, scope: WatchScope): Seen {
   const at = event.recordedAt.getTime();
@@ -95,6 +121,7 @@ export function observe(seen: DrillSeen, event: TypedRecordedEvent, scope: Watch
       },
     };
   }
+  if (event.stream === telemetryStream(scope.service)) return telemetryEvent(seen, event, at);
   if (event.stream !== serviceStream(scope.service)) return { seen };
   if (event.type === 'FeatureDisabled' && event.data.scope === 'tool' && event.data.target) {
     const tool = event.data.target;
@@ -115,6 +142,8 @@ export const settled = (expectations: readonly Expectation[], seen: DrillSeen): 
     if (e.expect === 'rollback_completed') return seen.completed !== undefined;
     if (e.expect === 'tool_disabled') return seen.disabledTools.some((d) => d.tool === e.tool);
     if (e.expect === 'migration_reverted') return seen.migrationReverted !== undefined;
+    if (e.expect === 'incident_opened') return seen.incident !== undefined;
+    if (e.expect === 'incident_resolved') return seen.incident?.resolvedAt !== undefined;
     return !('within' in e) && !('during' in e);
   });
 

@@ -85,9 +85,9 @@ export async function verify(run: DrillRun): Promise<boolean> {
   await run.loads.run('after', run.drill.load.after, `${run.proxyUrl}/mcp`);
   const checks = targetChecks(run.proxyUrl);
   const after = await run.target.state();
-  const { faultAt, decided, rollbackStarted, completed, disabledTools, migrationReverted } = run.seen;
+  const { faultAt, decided, rollbackStarted, completed, disabledTools, migrationReverted, incident } = run.seen;
   run.observations = {
-    ...{ faultAt, decided, rollbackStarted, completed, disabledTools, migrationReverted },
+    ...{ faultAt, decided, rollbackStarted, completed, disabledTools, migrationReverted, incident },
     releaseAfter: after.currentRelease,
     healthyAfter: await checks.healthy(),
     toolsAfter: await checks.tools(),

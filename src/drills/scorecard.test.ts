@@ -61,6 +61,28 @@ describe('expectations', () => {
     });
   });
 
+  it('judge an incident raised without a rollback, and its resolution', () => {
+    const incident = { ...seen, incident: { at: t0 + 4_000, rule: 'telemetry_stale', resolvedAt: t0 + 30_000 } };
+    expect(judge({ expect: 'incident_opened', rule: 'telemetry_stale', within: 10_000 }, incident)).toEqual({
+      expectation: 'incident_opened (telemetry_stale) within 10.0 s',
+      passed: true,
+      detail: 'opened after 4.0 s',
+    });
+    expect(judge({ expect: 'incident_resolved', within: 20_000 }, incident)).toEqual({
+      expectation: 'incident_resolved within 20.0 s',
+      passed: false,
+      detail: 'telemetry_stale resolved after 30.0 s',
+    });
+    const open = { ...seen, incident: { at: t0 + 4_000, rule: 'telemetry_stale' } };
+    expect(judge({ expect: 'incident_resolved', within: 60_000 }, open).detail).toBe(
+      'the telemetry_stale incident is still open',
+    );
+    expect(judge({ expect: 'incident_opened', rule: 'telemetry_stale', within: 60_000 }, seen)).toMatchObject({
+      passed: false,
+      detail: 'no incident was opened',
+    });
+  });
+
   it('of an aborted run are listed as not judged, named as when judged, with the reason', () => {
     const verdict = notJudged(
       { expect: 'rollback_decided', mode: 'automatic', within: 30_000 },
@@ -80,6 +102,11 @@ describe('expectations', () => {
     expect(
       detectionAndRecovery({ ...seen, decided: undefined, completed: undefined, rollbackStarted: undefined }),
     ).toEqual({});
+    const incident = { at: t0 + 4_000, rule: 'telemetry_stale', resolvedAt: t0 + 30_000 };
+    expect(detectionAndRecovery({ ...seen, decided: undefined, completed: undefined, incident })).toEqual({
+      timeToDetectMs: 4_000,
+      timeToRecoverMs: 30_000,
+    });
   });
 });
 

@@ -11,6 +11,10 @@ export interface Observations {
   readonly disabledTools: readonly { readonly tool: string; readonly at: number }[];
   /** When the drill's migration was taken back a stage. */
   readonly migrationReverted?: number | undefined;
+  /** The first incident raised without a rollback once the faults began (stale telemetry), and when it resolved. */
+  readonly incident?:
+    | { readonly at: number; readonly rule: string; readonly resolvedAt?: number | undefined }
+    | undefined;
   readonly releaseAfter?: string | undefined;
   readonly healthyAfter: boolean;
   readonly toolsAfter: number;
@@ -94,6 +98,31 @@ export function judge(expectation: Expectation, seen: Observations): Verdict {
             : 'nothing reverted the migration',
         };
       return { expectation: name, passed: after <= expectation.within, detail: `reverted after ${s(after)}` };
+    }
+    case 'incident_opened': {
+      const name = `incident_opened (${expectation.rule}) within ${s(expectation.within)}`;
+      const incident = seen.incident;
+      if (!incident) return { expectation: name, passed: false, detail: 'no incident was opened' };
+      const after = incident.at - seen.faultAt;
+      if (incident.rule !== expectation.rule)
+        return { expectation: name, passed: false, detail: `an incident of rule ${incident.rule} was opened` };
+      return { expectation: name, passed: after <= expectation.within, detail: `opened after ${s(after)}` };
+    }
+    case 'incident_resolved': {
+      const name = `incident_resolved within ${s(expectation.within)}`;
+      const incident = seen.incident;
+      if (incident?.resolvedAt === undefined)
+        return {
+          expectation: name,
+          passed: false,
+          detail: incident ? `the ${incident.rule} incident is still open` : 'no incident was opened',
+        };
+      const after = incident.resolvedAt - seen.faultAt;
+      return {
+        expectation: name,
+        passed: after <= expectation.within,
+        detail: `${incident.rule} resolved after ${s(after)}`,
+      };
     }
     case 'no_rollback': {
       const name = `no rollback during ${s(expectation.during)}`;
@@ -188,13 +217,21 @@ export interface Scorecard {
   readonly timeline: readonly TimelineEntry[];
 }
 
-/** Detection is the first decision (or disabled tool); recovery, the rollback's completion (or that tool disabled). */
+/**
+ * Detection is the first decision (or disabled tool, or incident raised); recovery, the rollback's
+ * completion (or that tool disabled, or the incident resolved).
+ */
 export function detectionAndRecovery(seen: Observations): { timeToDetectMs?: number; timeToRecoverMs?: number } {
-  const detected = Math.min(seen.decided?.at ?? Infinity, seen.disabledTools[0]?.at ?? Infinity);
+  const detected = Math.min(
+    seen.decided?.at ?? Infinity,
+    seen.disabledTools[0]?.at ?? Infinity,
+    seen.incident?.at ?? Infinity,
+  );
   const recovered =
     seen.completed ??
     seen.migrationReverted ??
-    (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined);
+    (seen.decided?.mode === 'disable_feature' ? seen.disabledTools[0]?.at : undefined) ??
+    seen.incident?.resolvedAt;
   return {
     ...(Number.isFinite(detected) && { timeToDetectMs: detected - seen.faultAt }),
     ...(recovered !== undefined && { timeToRecoverMs: recovered - seen.faultAt }),

@@ -11,6 +11,7 @@ import {
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initializeAs } from '../../drills/sample-fleet/traffic.js';
@@ -192,5 +193,48 @@ describe('process driver (real processes)', () => {
     driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
     // The flags the old file said: nothing to restart.
     expect(await driver.setFeatureFlags('sample', flags)).toEqual([running]);
+  }, 60_000);
+});
+
+describe('process driver, a service that pushes its own telemetry (real processes)', () => {
+  let stateDir: string;
+  let driver: ProcessDriver;
+  afterEach(async () => {
+    await driver?.stopAll();
+    await driver?.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('tells its instances where to publish, as whom, how often; a broker that is down does not stop them', async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'failsafe-driver-push-'));
+    // Nothing listens there: the instance keeps serving while its publisher retries.
+    const push = { brokers: ['127.0.0.1:1'], topic: 'fleet.samples', intervalMs: 200, timeoutMs: 1_000 };
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0, push } }, stateDir });
+    const [instance] = await driver.deploy('sample', 'v1.0.0');
+    const pid = Number(instance!.id.replace('sample-', ''));
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    expect(environ).toEqual(
+      expect.arrayContaining([
+        'FAILSAFE_TELEMETRY_BROKERS=127.0.0.1:1',
+        'FAILSAFE_TELEMETRY_TOPIC=fleet.samples',
+        'FAILSAFE_TELEMETRY_SERVICE=sample',
+        'FAILSAFE_TELEMETRY_INTERVAL_MS=200',
+        'FAILSAFE_TELEMETRY_TIMEOUT_MS=1000',
+      ]),
+    );
+    const log = join(stateDir, 'logs', 'sample-v1.0.0.log');
+    const deadline = performance.now() + 30_000;
+    while (!/could not publish/.test(readFileSync(log, 'utf8')) && performance.now() < deadline) await sleep(200);
+    expect(readFileSync(log, 'utf8')).toMatch(/pushing its health samples to fleet\.samples every 200 ms/);
+    expect(readFileSync(log, 'utf8')).toMatch(/telemetry: could not publish/);
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0' });
+  }, 60_000);
+
+  it('tells a probed service nothing of the kind', async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'failsafe-driver-push-'));
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
+    const [instance] = await driver.deploy('sample', 'v1.0.0');
+    const environ = readFileSync(`/proc/${instance!.id.replace('sample-', '')}/environ`, 'utf8');
+    expect(environ).not.toMatch(/FAILSAFE_TELEMETRY_/);
   }, 60_000);
 });

@@ -26,6 +26,7 @@ import {
   type TargetDriver,
 } from './target-driver.js';
 import { TcpForwarder } from './tcp-forwarder.js';
+import { pushTelemetryEnv, type PushTelemetrySettings } from '../config/push-telemetry-env.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface ProcessServiceConfig {
@@ -38,6 +39,8 @@ export interface ProcessServiceConfig {
    * a release's own env wins.
    */
   readonly env?: Readonly<Record<string, string>> | undefined;
+  /** A service that publishes its own health samples (`telemetry: push`): where, and how often. */
+  readonly push?: Omit<PushTelemetrySettings, 'service'> | undefined;
 }
 
 export interface ProcessDriverOptions {
@@ -351,9 +354,11 @@ export class ProcessDriver implements TargetDriver {
     // The instance writes to its log file itself and lives in its own process group: it outlives
     // this supervisor (the next one adopts it), and holds nothing that keeps Failsafe from exiting.
     const log = openSync(logPath, 'a');
+    const { env: fleetEnv, push } = this.options.services[service]!;
+    const pushEnv = push && pushTelemetryEnv({ ...push, service });
     const child = spawn(command!, args, {
       cwd: descriptor.dir,
-      env: { ...process.env, ...this.options.services[service]!.env, ...env, ...flagsEnv(flags) },
+      env: { ...process.env, ...fleetEnv, ...env, ...flagsEnv(flags), ...pushEnv },
       stdio: ['ignore', log, log],
       detached: true,
     });

@@ -3,7 +3,9 @@
  * port in PORT (default 3000), loopback only.
  */
 import { z } from 'zod';
+import { readPushTelemetryEnv } from '../../../src/config/push-telemetry-env.js';
 import { readReleaseDescriptor } from '../../../src/drivers/release-descriptor.js';
+import { pushHealthSamples } from './health-pusher.js';
 import { sampleReleaseSchema } from './sample-release.js';
 import { createSampleServer } from './sample-server.js';
 
@@ -12,7 +14,7 @@ if (!file) {
   process.stderr.write(
     'usage: main.ts <release.yaml>   (PORT sets the port, MCP_DISABLE_TOOLS and MCP_DISABLE_AGENTS disable tools and' +
       ' agents, MCP_LEGACY_MODE=true serves only the legacy tools, SAMPLE_DEPENDENCY_URL adds a dependency,' +
-      ' SAMPLE_DEPENDENCY_REPLICA_URL its replica)\n',
+      ' SAMPLE_DEPENDENCY_REPLICA_URL its replica; FAILSAFE_TELEMETRY_* push its health samples to Kafka)\n',
   );
   process.exit(2);
 }
@@ -41,10 +43,25 @@ const dependencyUrl =
     ? process.env.SAMPLE_DEPENDENCY_REPLICA_URL
     : process.env.SAMPLE_DEPENDENCY_URL) || undefined;
 const flags = { disabledTools, disabledAgents, legacyMode };
+let push: ReturnType<typeof readPushTelemetryEnv>;
+try {
+  push = readPushTelemetryEnv(process.env);
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
 const server = createSampleServer({ release: descriptor.release, behaviour, ...flags, dependencyUrl });
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const pusher = push && pushHealthSamples(push, { url: `http://127.0.0.1:${port}`, release: descriptor.release }, log);
 server.http.listen(port, '127.0.0.1', () =>
-  process.stdout.write(`sample MCP server ${descriptor.release} on http://127.0.0.1:${port}\n`),
+  process.stdout.write(
+    `sample MCP server ${descriptor.release} on http://127.0.0.1:${port}` +
+      `${push ? `, pushing its health samples to ${push.topic} every ${push.intervalMs} ms` : ''}\n`,
+  ),
 );
-const stop = () => server.drain(() => process.exit(0));
+const stop = () => {
+  const flushed = pusher?.stop() ?? Promise.resolve();
+  server.drain(() => void flushed.finally(() => process.exit(0)));
+};
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

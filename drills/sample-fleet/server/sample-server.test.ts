@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sumOf } from '../../../src/probing/prometheus-text.js';
 import { sampleReleaseSchema, type SampleRelease } from './sample-release.js';
@@ -47,4 +49,19 @@ describe('the sample server: each bad release fails one way', () => {
     expect(sumOf(scrape, 'mcp_tool_requests_total', { tool: 'add', status: 'error' })).toBe(6);
     expect(openBreakers(scrape)).toEqual([]);
   });
+});
+
+describe('the sample server process', () => {
+  it('refuses a half-set push telemetry environment, naming what is missing', async () => {
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    const release = fileURLToPath(new URL('../releases/v1.0.0/release.yaml', import.meta.url));
+    const env = { ...process.env, PORT: '0', FAILSAFE_TELEMETRY_SERVICE: 'sample' };
+    const { code, stderr } = await new Promise<{ code: unknown; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['--import', 'tsx', main, release], { env, timeout: 15_000 }, (error, _out, err) =>
+        resolve({ code: error?.code ?? 0, stderr: err }),
+      ),
+    );
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^InvalidPushTelemetryEnv: FAILSAFE_TELEMETRY_BROKERS: .*FAILSAFE_TELEMETRY_TOPIC: /);
+  }, 30_000);
 });
