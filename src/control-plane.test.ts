@@ -9,6 +9,7 @@ import { loadServeConfig, STORE_FILE } from './config/serve-config.js';
 import { PushTelemetryNeedsKafka } from './config/telemetry-sources.js';
 import { startControlPlane } from './control-plane.js';
 import { freePort } from './drills/toxiproxy.js';
+import { ProcessDriver } from './drivers/process-driver.js';
 import { collect } from './event-store/event-store.contract.js';
 import { SqliteEventStore } from './event-store/sqlite-event-store.js';
 import { startKafkaBroker, type KafkaBroker } from './testing/kafka-broker.js';
@@ -28,7 +29,11 @@ describe('failsafe serve with a fleet that pushes its telemetry', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-stale-serve-'));
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    // The fleet's instances outlive serve on purpose (the next one adopts them): ended here.
+    await ProcessDriver.stopAllRecorded(join(dir, 'fleet'), () => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   /** orders pushes its samples to Kafka; sample is probed. */
   const fleetFile = async () => {
@@ -49,7 +54,10 @@ describe('failsafe serve with a fleet that pushes its telemetry', () => {
   });
 
   it('probes only the probed service, and raises the silent pushing one as stale telemetry', async () => {
-    writeFileSync(join(dir, 'failsafe.yaml'), 'kafka:\n  telemetry:\n    staleAfterSeconds: 2\n');
+    // orders is told a broker nobody answers on: it stays silent (its samples would reach Failsafe otherwise).
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const telemetry = `    staleAfterSeconds: 2\n    pushBrokers: [${nowhere}]\n`;
+    writeFileSync(join(dir, 'failsafe.yaml'), `kafka:\n  telemetry:\n${telemetry}`);
     const flags = {
       dataDir: dir,
       fleet: await fleetFile(),

@@ -651,14 +651,16 @@ const revertMigration = defineOperation({
     const view = deps.readModels.migrations.current().state.migrations[migrationId];
     if (!view)
       throw new NotFound(`no migration "${migrationId}"; list them with migration_status (GET /api/v1/migrations)`);
-    await handleCommand(
+    const { events } = await handleCommand(
       deps.store,
       migrationStream(migrationId),
       migrationDecider,
       { type: 'RevertMigration', migrationId, toStage, reason: why },
       { actor: principal.name, now: deps.now() },
     );
-    return { migrationId, fromStage: view.stage, toStage };
+    // The stage it left, as recorded: the read model's view is live and may have moved on already.
+    const reverted = events.find((event) => event.type === 'MigrationReverted');
+    return { migrationId, fromStage: reverted?.data.fromStage ?? view.stage, toStage };
   },
 });
 

@@ -170,8 +170,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
           503,
         );
       }
-      return c.json({ status: 'ready', lag, ...kafka });
-      return c.json({ status: 'ready', lag, ...feed });
+      return c.json({ status: 'ready', lag, ...kafka, ...feed });
     } catch (error) {
       return c.json(
         { status: 'not_ready', problems: [`the event store is unreachable: ${(error as Error).message}`] },

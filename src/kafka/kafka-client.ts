@@ -9,9 +9,9 @@ const LEVELS: Record<number, string> = {
 };
 
 /**
- * The one Kafka client of a Failsafe process, for the telemetry consumer and the feed relay.
- * kafkajs' warnings and errors go to Failsafe's log, one line each; it retries a lost broker
- * with its own backoff (up to about 30 s between attempts), forever for the long-running parts.
+ * Every Kafka client Failsafe makes (the telemetry consumer, the feed relay, a pushing service's
+ * publisher) comes from here: kafkajs' warnings and errors go to the caller's log, one line each.
+ * Each part sets its own retries: the long-running ones never give up on a lost broker.
  */
 export function createKafka(
   config: Pick<KafkaConfig, 'brokers' | 'clientId'>,
