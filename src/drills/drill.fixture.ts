@@ -83,17 +83,29 @@ const policyText = (policy: 'short' | 'off'): string =>
         .replace(/(when: migration_stalled_for\n\s+threshold:) 3600/, '$1 10')
         .replace(/(when: circuit_breaker_open_for\n\s+threshold:) 60/, '$1 10');
 
+/** The free ports a drill fleet file was written with. */
+export interface DrillFleetPorts {
+  readonly service: number;
+  readonly inventory: number;
+  /** Toxiproxy's proxy between the sample service and inventory. */
+  readonly link: number;
+  /** Toxiproxy's API. */
+  readonly api: number;
+}
+
 /**
- * The real thing on loopback, shaped like drills/sample-fleet/drill-fleet.yaml on free ports:
- * `failsafe serve --fleet` with the sample service probed every second, calling inventory through
- * Toxiproxy (started by serve) or, in v1.0.0, directly (its replica), under the short policy or none.
+ * drills/sample-fleet/drill-fleet.yaml's shape on free ports, written to `path`: the sample service
+ * probed every second, calling inventory through Toxiproxy (or, in v1.0.0, its replica directly).
+ * `sample` adds lines to the sample service's entry, `proxies` to Toxiproxy's (e.g. a pushing sample
+ * behind a proxy to Kafka).
  */
-export async function startDrillBench(options: DrillBenchOptions = {}): Promise<DrillBench> {
-  const dir = mkdtempSync(join(tmpdir(), 'failsafe-drill-'));
+export async function writeDrillFleet(
+  path: string,
+  extra: { readonly sample?: readonly string[]; readonly proxies?: readonly string[] } = {},
+): Promise<DrillFleetPorts> {
   const [service, inventory, link, api] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const fleet = join(dir, 'fleet.yaml');
   writeFileSync(
-    fleet,
+    path,
     [
       'services:',
       '  inventory:',
@@ -106,6 +118,7 @@ export async function startDrillBench(options: DrillBenchOptions = {}): Promise<
       `    releasesDir: ${releasesDir}`,
       `    port: ${service}`,
       '    probeTool: time',
+      ...(extra.sample ?? []),
       '    env:',
       `      SAMPLE_DEPENDENCY_URL: "http://127.0.0.1:${link}"`,
       `      SAMPLE_DEPENDENCY_REPLICA_URL: "http://127.0.0.1:${inventory}"`,
@@ -113,11 +126,24 @@ export async function startDrillBench(options: DrillBenchOptions = {}): Promise<
       `  api: 127.0.0.1:${api}`,
       '  proxies:',
       `    - { name: sample-to-inventory, listen: "127.0.0.1:${link}", upstream: "127.0.0.1:${inventory}" }`,
+      ...(extra.proxies ?? []),
       'probe:',
       '  intervalSeconds: 1',
       '  timeoutSeconds: 3',
     ].join('\n'),
   );
+  return { service, inventory, link, api };
+}
+
+/**
+ * The real thing on loopback, shaped like drills/sample-fleet/drill-fleet.yaml on free ports:
+ * `failsafe serve --fleet` with the sample service probed every second, calling inventory through
+ * Toxiproxy (started by serve) or, in v1.0.0, directly (its replica), under the short policy or none.
+ */
+export async function startDrillBench(options: DrillBenchOptions = {}): Promise<DrillBench> {
+  const dir = mkdtempSync(join(tmpdir(), 'failsafe-drill-'));
+  const fleet = join(dir, 'fleet.yaml');
+  const { api } = await writeDrillFleet(fleet);
   const policy = join(dir, 'policy.yaml');
   writeFileSync(policy, policyText(options.policy ?? 'short'));
   const dataDir = join(dir, 'data');

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillReportHtml } from '../drills/drill-report.js';
 import { drillStream, runDrill } from '../drills/drill-runner.js';
-import { drillsDir, missingDrillTools, short } from '../drills/drill.fixture.js';
+import { drillsDir, missingDrillTools, short, writeDrillFleet } from '../drills/drill.fixture.js';
 import { loadDrill } from '../drills/drill-file.js';
 import { freePort, ToxiproxyControl } from '../drills/toxiproxy.js';
 import { serviceStream } from '../domain/service-decider.js';
@@ -23,7 +23,6 @@ import { parseTelemetryMessage } from './telemetry-message.js';
 
 const missing = missingDrillTools();
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
-const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
 const SAMPLES = 'push-e2e.samples';
 const KAFKA_PROXY = 'failsafe-to-kafka';
 
@@ -85,38 +84,15 @@ describe.skipIf(missing.length > 0)(
       broker = await startKafkaBroker({ proxied: { advertisedPort: kafkaProxy } });
       dir = mkdtempSync(join(tmpdir(), 'failsafe-push-'));
       dataDir = join(dir, 'data');
-      const [service, inventory, link, api] = [await freePort(), await freePort(), await freePort(), await freePort()];
+      const fleet = join(dir, 'fleet.yaml');
+      const { service, api } = await writeDrillFleet(fleet, {
+        sample: ['    telemetry: push'],
+        proxies: [
+          `    - { name: ${KAFKA_PROXY}, listen: "127.0.0.1:${kafkaProxy}", upstream: "${broker.proxiedUpstream}" }`,
+        ],
+      });
       targetAddress = `http://127.0.0.1:${service}`;
       toxiproxy = new ToxiproxyControl(`http://127.0.0.1:${api}`);
-      const fleet = join(dir, 'fleet.yaml');
-      writeFileSync(
-        fleet,
-        [
-          'services:',
-          '  inventory:',
-          '    driver: process',
-          `    releasesDir: ${releasesDir}`,
-          `    port: ${inventory}`,
-          '    probeTool: time',
-          '  sample:',
-          '    driver: process',
-          `    releasesDir: ${releasesDir}`,
-          `    port: ${service}`,
-          '    probeTool: time',
-          '    telemetry: push',
-          '    env:',
-          `      SAMPLE_DEPENDENCY_URL: "http://127.0.0.1:${link}"`,
-          `      SAMPLE_DEPENDENCY_REPLICA_URL: "http://127.0.0.1:${inventory}"`,
-          'toxiproxy:',
-          `  api: 127.0.0.1:${api}`,
-          '  proxies:',
-          `    - { name: sample-to-inventory, listen: "127.0.0.1:${link}", upstream: "127.0.0.1:${inventory}" }`,
-          `    - { name: ${KAFKA_PROXY}, listen: "127.0.0.1:${kafkaProxy}", upstream: "${broker.proxiedUpstream}" }`,
-          'probe:',
-          '  intervalSeconds: 1',
-          '  timeoutSeconds: 3',
-        ].join('\n'),
-      );
       const config = join(dir, 'config.yaml');
       writeFileSync(
         config,
