@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { healthWindowsProjection } from '../projections/health-windows.js';
-import { rollbackDecisionsProjection } from '../projections/rollback-decisions.js';
+import { rollbackDecisionsProjection } from '../src/policy/rollback-decisions.js';
 import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { decodeEvent, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
 import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
+import { CLOCK_STREAM, serviceStream } from '../src/domain/streams.js';
 import { fmt, progress, timed } from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
@@ -60,9 +61,9 @@ function otherEvent(n: number): { stream: string; event: NewEvent } {
   ];
   const event = kinds[n % kinds.length]!;
   const stream = event.type.startsWith('Deployment')
-    ? `service-${service}`
+    ? serviceStream(service)
     : event.type === 'ClockTicked'
-      ? 'clock'
+      ? CLOCK_STREAM
       : `other-${n % services}`;
   return { stream, event: encodeEvent(event, { actor: 'bench', occurredAt }) };
 }

@@ -11,18 +11,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTraffic } from '../drills/sample-fleet/traffic.js';
-import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
+import { RollbackProcessManager } from '../src/policy/rollback-process-manager.js';
 import { handleCommand } from '../src/application/command-handler.js';
 import { registerServices } from '../src/application/register-services.js';
-import { serviceDecider, serviceStream } from '../src/domain/service-decider.js';
+import { serviceDecider } from '../src/domain/service-decider.js';
 import { ProcessDriver } from '../src/drivers/process-driver.js';
 import type { RecordedEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { ServiceReconciler } from '../src/execution/service-reconciler.js';
 import { defaultRollbackPolicy } from '../src/policy/rollback-policy.js';
-import { HealthProber, healthStream } from '../src/probing/health-prober.js';
+import { HealthProber } from '../src/probing/health-prober.js';
 import { MemoryCheckpointStore } from '../src/runtime/memory-checkpoint-store.js';
 import { fmt, median, progress } from './bench-support.js';
+import { healthStream, serviceStream } from '../src/domain/streams.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,6 +1,7 @@
 import { evolveService, initialServiceState, isRollbackActive, type ServiceState } from '../src/domain/service.js';
 import type { EventData, TypedRecordedEvent } from '../src/events/catalogue.js';
 import type { Projection } from '../src/runtime/projection.js';
+import { serviceOfStream } from '../src/domain/streams.js';
 
 /** A tool, an agent or the whole system (legacy mode) disabled now: by whom, when and why. */
 export interface DisabledFeature {
@@ -59,7 +60,6 @@ export function serviceStatus(view: ServiceState): ServiceStatus {
   }
 }
 
-const SERVICE_STREAM = 'service-';
 const SCOPE_ORDER = ['system', 'agent', 'tool'];
 
 function withFeatures(features: readonly DisabledFeature[], event: TypedRecordedEvent): readonly DisabledFeature[] {
@@ -80,8 +80,8 @@ export const serviceStateProjection: Projection<ServicesState> = {
     return { services: {} };
   },
   apply(state, event: TypedRecordedEvent) {
-    if (!event.stream.startsWith(SERVICE_STREAM)) return state;
-    const service = event.stream.slice(SERVICE_STREAM.length);
+    const service = serviceOfStream(event.stream);
+    if (service === undefined) return state;
     const previous = state.services[service] ?? { ...initialServiceState, service, revision: -1, disabledFeatures: [] };
     state.services[service] = {
       ...evolveService(previous, event),

@@ -50,6 +50,20 @@ describe('the codebase', () => {
     expect(importers('@kurrent/kurrentdb-client')).toEqual([join('src', 'event-store', 'eventstoredb-event-store.ts')]);
   });
 
+  it('keeps read models independent of the policy: projections/ never imports src/policy/', () => {
+    // The policy reads the read models; the reverse would make them a cycle again.
+    const readModels = typescript('projections').filter((file) => !isTestCode(file));
+    expect(readModels.length).toBeGreaterThan(5);
+    expect(matching(readModels, /from '\.\.\/src\/(policy|execution|application|audit)\//)).toEqual([]);
+  });
+
+  it('spells each stream prefix in one place: src/domain/streams.ts', () => {
+    // (`drill-` also names Toxiproxy proxies and drill migrations, so it is left out of the pattern.)
+    const shipped = typescript('src', 'projections').filter((file) => !isTestCode(file));
+    const spellers = matching(shipped, /[`'](service|health|telemetry|migration|schema)-(\$\{|')/);
+    expect(spellers).toEqual([join('src', 'domain', 'streams.ts')]);
+  });
+
   it(`keeps lines readable: none longer than ${MAX_LINE} characters`, () => {
     const files = trackedCode();
     expect(files).toEqual(expect.arrayContaining(['src/codebase.test.ts', 'bin/failsafe.js', 'vitest.config.ts']));

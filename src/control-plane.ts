@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { VERSION } from './package-version.js';
 import { join } from 'node:path';
-import { RollbackProcessManager } from '../projections/rollback-process-manager.js';
+import { RollbackProcessManager } from './policy/rollback-process-manager.js';
 import { loadFleetConfig, type FleetConfig } from './config/fleet-config.js';
 import { FleetDriver } from './drivers/fleet-driver.js';
 import { registerServices } from './application/register-services.js';

@@ -7,8 +7,8 @@ import { handleCommand } from '../application/command-handler.js';
 import { explainDecision } from '../audit/explain-decision.js';
 import { replayAt } from '../audit/replay-at.js';
 import type { Principal } from '../auth/roles.js';
-import { migrationDecider, migrationStream } from '../domain/migration.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { migrationDecider } from '../domain/migration.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent, encodeEvent } from '../events/catalogue.js';
@@ -21,10 +21,10 @@ import {
   streamName,
   timestamp,
 } from '../events/common-schemas.js';
-import { healthStream } from '../probing/health-prober.js';
 import { PROBER_AGENT } from '../probing/instance-probe.js';
 import { InvalidRequest, NotFound } from './api-errors.js';
 import { defineOperation, type ApiDependencies } from './operation.js';
+import { drillStream, healthStream, migrationStream, serviceStream } from '../domain/streams.js';
 
 /** bigint positions become strings and Dates ISO strings: what JSON (REST and MCP alike) can carry. */
 export const toJson = <T>(value: T): JsonOf<T> =>
@@ -688,7 +688,7 @@ const startDrill = defineOperation({
       { type: 'DrillRequested', data: { runId, drill, requestedBy: principal.name } },
       { actor: principal.name, occurredAt: deps.now() },
     );
-    await deps.store.append(`drill-${runId}`, [event], 'no_stream');
+    await deps.store.append(drillStream(runId), [event], 'no_stream');
     return { runId, drill, status: 'requested' as const };
   },
 });

@@ -5,8 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { InvariantViolated } from '../domain/decider.js';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import { handleCommand } from './command-handler.js';
+import { serviceStream } from '../domain/streams.js';
 
 const now = new Date('2026-11-24T10:00:00.000Z');
 const context = { actor: 'alice', now };

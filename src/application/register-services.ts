@@ -1,8 +1,9 @@
 import { v5 as uuidv5 } from 'uuid';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { EventData } from '../events/catalogue.js';
 import { handleCommand } from './command-handler.js';
+import { serviceStream } from '../domain/streams.js';
 
 const REGISTRATION_NAMESPACE = '5b7e2c1d-9f3a-4e8b-a6c5-d4e3f2a1b0c9';
 

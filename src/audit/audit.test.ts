@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { RollbackProcessManager } from '../policy/rollback-process-manager.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';

@@ -1,5 +1,5 @@
-import { POLICY_ACTOR } from '../../projections/rollback-process-manager.js';
-import { rollbackDecisionsProjection, type PendingDecision } from '../../projections/rollback-decisions.js';
+import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
+import { rollbackDecisionsProjection, type PendingDecision } from '../policy/rollback-decisions.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
 import type { DecidedEvent } from './explain-decision.js';
 import { decodedHistory, type History } from './history.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { RollbackProcessManager } from '../policy/rollback-process-manager.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy } from '../policy/rollback-policy.js';

@@ -33,8 +33,6 @@ export type DrillScheduleCommand =
   | { readonly type: 'RenewLease'; readonly drill: string; readonly runId: string; readonly leaseUntil: string }
   | { readonly type: 'EndRun'; readonly drill: string; readonly runId: string };
 
-export const drillScheduleStream = (drill: string): string => `drill-schedule-${drill}`;
-
 /** Whether a claim's runner has stopped renewing it: its lease has run out and its run never ended. */
 export const claimLapsed = (claim: DrillSlotClaim | undefined, now: string): claim is DrillSlotClaim =>
   claim !== undefined && !claim.ended && claim.leaseUntil !== undefined && leaseLapsed(claim.leaseUntil, now);

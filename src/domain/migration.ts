@@ -35,8 +35,6 @@ export type MigrationCommand =
     }
   | { readonly type: 'CompleteMigration'; readonly migrationId: string };
 
-export const migrationStream = (migrationId: string): string => `migration-${migrationId}`;
-
 const initialMigrationState: MigrationState = { stages: [], status: 'not_started', progress: 0, errorRate: 0 };
 
 function running(state: MigrationState, migrationId: string): Required<Pick<MigrationState, 'service' | 'stage'>> {

@@ -22,8 +22,6 @@ export type SchemaMigrationCommand =
       readonly reason: string;
     };
 
-export const schemaStream = (service: string, database: string): string => `schema-${service}-${database}`;
-
 /** Database migrations up and down by version, as in the seeds' database rollback procedure. */
 export const schemaMigrationDecider: Decider<SchemaMigrationCommand, SchemaState> = {
   initialState: { version: 0 },

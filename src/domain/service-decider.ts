@@ -13,8 +13,6 @@ export type ServiceCommand =
   | FeatureFlagCommand
   | ExecutionLeaseCommand;
 
-export const serviceStream = (service: string): string => `service-${service}`;
-
 export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
   initialState: initialServiceState,
   evolve: evolveService,

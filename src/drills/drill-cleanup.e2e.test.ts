@@ -6,15 +6,16 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStream } from '../application/command-handler.js';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import { isRollbackActive } from '../domain/service.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { encodeEvent } from '../events/catalogue.js';
-import { drillStream, runDrill } from './drill-runner.js';
+import { runDrill } from './drill-runner.js';
 import { drillsDir, missingDrillTools, short, startDrillBench, type DrillBench } from './drill.fixture.js';
 import { toolCount } from './drill-mcp-client.js';
 import type { Scorecard } from './scorecard.js';
+import { drillStream, serviceStream } from '../domain/streams.js';
 
 const missing = missingDrillTools();
 const root = fileURLToPath(new URL('../../', import.meta.url));

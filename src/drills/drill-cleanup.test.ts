@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/command-handler.js';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
@@ -12,6 +12,7 @@ import { resolveOwnDecisions } from './drill-cleanup.js';
 import { loadDrill } from './drill-file.js';
 import { DrillRun } from './drill-run.js';
 import { ToxiproxyControl } from './toxiproxy.js';
+import { serviceStream } from '../domain/streams.js';
 
 const drillFile = fileURLToPath(new URL('../../drills/dependency-latency.yaml', import.meta.url));
 let dir: string;

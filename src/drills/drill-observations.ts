@@ -1,9 +1,7 @@
-import { serviceStream } from '../domain/service-decider.js';
-import { migrationStream } from '../domain/migration.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
-import { telemetryStream } from '../policy/telemetry-staleness.js';
 import type { Expectation } from './drill-file.js';
 import type { Observations, TimelineEntry } from './scorecard.js';
+import { migrationStream, serviceStream, telemetryStream } from '../domain/streams.js';
 
 /** What the drill has seen Failsafe do, folded from the recorded events (milliseconds since the epoch). */
 export interface DrillSeen

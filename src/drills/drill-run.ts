@@ -9,6 +9,7 @@ import { nothingSeen, type DrillSeen, type Noticed } from './drill-observations.
 import { DrillTarget } from './drill-target.js';
 import type { Observations, TimelineEntry, Verdict } from './scorecard.js';
 import type { ToxiproxyControl } from './toxiproxy.js';
+import { drillStream } from '../domain/streams.js';
 
 export interface DrillRunnerOptions {
   readonly store: EventStore;
@@ -27,8 +28,6 @@ export interface DrillRunnerOptions {
   /** Who approves manual rollbacks for a drill with `approve: mcp`. */
   readonly approver?: McpApprover | undefined;
 }
-
-export const drillStream = (runId: string): string => `drill-${runId}`;
 
 /** Why the drill cannot go on; it still cleans up. */
 export class DrillAborted extends Error {

@@ -8,7 +8,7 @@ import type { Drill } from './drill-file.js';
 import { isWatched, observe } from './drill-observations.js';
 import { faults, steadyState, verify } from './drill-phases.js';
 import { prepare } from './drill-prepare.js';
-import { DrillAborted, DrillRun, drillStream, type DrillRunnerOptions } from './drill-run.js';
+import { DrillAborted, DrillRun, type DrillRunnerOptions } from './drill-run.js';
 import {
   initialRunState,
   isOver,
@@ -20,8 +20,9 @@ import {
 } from './drill-run-state.js';
 import { sampleTimeline } from './drill-samples.js';
 import { detectionAndRecovery, notJudged, type Scorecard } from './scorecard.js';
+import { drillStream } from '../domain/streams.js';
 
-export { drillStream, type DrillRunnerOptions } from './drill-run.js';
+export type { DrillRunnerOptions } from './drill-run.js';
 
 /** Another runner already started this run (a request is run once, whichever Failsafe sees it first). */
 export class DrillAlreadyStarted extends Error {

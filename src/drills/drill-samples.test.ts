@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { serviceStream } from '../domain/service-decider.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type EventData } from '../events/catalogue.js';
-import { healthStream } from '../probing/health-prober.js';
 import { sampleTimeline } from './drill-samples.js';
+import { healthStream, serviceStream } from '../domain/streams.js';
 
 let dir: string;
 let store: SqliteEventStore;

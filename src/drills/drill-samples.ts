@@ -1,9 +1,8 @@
 import type { EventStore } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
-import { serviceStream } from '../domain/service-decider.js';
-import { healthStream } from '../probing/health-prober.js';
 import { toPoint } from '../../projections/health-windows.js';
 import type { TimelineEntry } from './scorecard.js';
+import { healthStream, serviceStream } from '../domain/streams.js';
 
 /**
  * What the store recorded of a service since `sinceMs` that the report plots: every health sample

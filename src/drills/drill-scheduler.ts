@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
-import { claimLapsed, drillScheduleDecider, drillScheduleStream } from '../domain/drill-schedule.js';
+import { claimLapsed, drillScheduleDecider } from '../domain/drill-schedule.js';
 import type { FleetConfig } from '../config/fleet-config.js';
 import type { EventStore, Subscription } from '../event-store/event-store.js';
 import { decodeEvent } from '../events/catalogue.js';
@@ -12,6 +12,7 @@ import { loadDrill } from './drill-file.js';
 import { abortStaleRun, runCompleted } from './drill-stale-runs.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { keepLease } from '../runtime/lease-keeper.js';
+import { drillScheduleStream } from '../domain/streams.js';
 
 export const SCHEDULER_ACTOR = 'failsafe:drill-scheduler';
 

@@ -7,8 +7,8 @@ import { collect } from '../event-store/event-store.contract.js';
 import type { ReadAllOptions } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type DomainEvent, type EventData } from '../events/catalogue.js';
-import { drillStream } from './drill-run.js';
 import { closeStaleRuns, goneBecause, STALE_AFTER_MS, SWEPT_STREAM } from './drill-stale-runs.js';
+import { drillStream } from '../domain/streams.js';
 
 let dir: string;
 let store: SqliteEventStore;

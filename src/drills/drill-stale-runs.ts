@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store.js';
 import { decodeEvent, encodeEvent, type EventData } from '../events/catalogue.js';
-import { drillStream } from './drill-run.js';
+import { drillStream } from '../domain/streams.js';
 
 /** A run that started and has not finished. */
 export interface OpenRun {
@@ -70,7 +70,7 @@ export async function openRuns(store: EventStore, from: Sweep): Promise<{ open: 
   const after = from.position === undefined ? {} : { fromPosition: from.position + 1n };
   for await (const recorded of store.readAll(after)) {
     position = recorded.position;
-    if (!recorded.type.startsWith('Drill') || !recorded.stream.startsWith('drill-')) continue;
+    if (!recorded.type.startsWith('Drill') || !recorded.stream.startsWith(drillStream(''))) continue;
     const event = decodeEvent(recorded);
     const runId = (event.data as { runId?: string }).runId;
     if (runId === undefined || recorded.stream !== drillStream(runId)) continue;

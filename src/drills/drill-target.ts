@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { handleCommand, loadStream } from '../application/command-handler.js';
-import { migrationDecider, migrationStream, type MigrationCommand } from '../domain/migration.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { migrationDecider, type MigrationCommand } from '../domain/migration.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { ServiceState } from '../domain/service.js';
 import type { EventStore } from '../event-store/event-store.js';
+import { migrationStream, serviceStream } from '../domain/streams.js';
 
 /** Ends early when the signal fires, without throwing: callers check the signal themselves. */
 export const pause = (ms: number, signal?: AbortSignal): Promise<unknown> =>

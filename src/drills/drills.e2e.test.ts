@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type ToxicSpec } from './toxiproxy.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { decodeEvent, type EventData } from '../events/catalogue.js';
-import { healthStream } from '../probing/health-prober.js';
 import type { Drill } from './drill-file.js';
-import { drillStream, runDrill } from './drill-runner.js';
+import { runDrill } from './drill-runner.js';
 import { drillsDir, missingDrillTools, short, startDrillBench, type DrillBench } from './drill.fixture.js';
 import type { Scorecard } from './scorecard.js';
+import { drillStream, healthStream } from '../domain/streams.js';
 
 const missing = missingDrillTools();
 

@@ -5,11 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
-import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { RollbackProcessManager } from '../policy/rollback-process-manager.js';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { registerServices } from '../application/register-services.js';
 import { isRollbackActive } from '../domain/service.js';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
@@ -17,6 +17,7 @@ import { defaultRollbackPolicy, type PolicyRule, type RollbackPolicy } from '../
 import { HealthProber } from '../probing/health-prober.js';
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { ServiceReconciler } from './service-reconciler.js';
+import { serviceStream } from '../domain/streams.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
 

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/command-handler.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
-import { CLOCK_STREAM } from '../runtime/clock-ticker.js';
 import { EXPIRY_ACTOR, RequestExpiry } from './request-expiry.js';
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
+import { CLOCK_STREAM, serviceStream } from '../domain/streams.js';
 
 const t0 = new Date('2026-11-24T10:00:00.000Z');
 const at = (minutes: number) => new Date(t0.getTime() + minutes * 60_000);

@@ -2,12 +2,13 @@ import { serviceStateProjection, type ServicesState } from '../../projections/se
 import { handleCommand } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import { isExpired } from '../domain/deployment.js';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import type { CheckpointStore } from '../runtime/checkpoint-store.js';
 import { ProjectionRunner } from '../runtime/projection-runner.js';
+import { serviceStream } from '../domain/streams.js';
 
 export const EXPIRY_ACTOR = 'failsafe:request-expiry';
 

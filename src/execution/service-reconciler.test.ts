@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/command-handler.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
 import { WebhookDriver } from '../drivers/webhook-driver.js';
 import { collect } from '../event-store/event-store.contract.js';
@@ -14,6 +14,7 @@ import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type EventData } from '../events/catalogue.js';
 import { fixedClock } from '../runtime/clock.js';
 import { actionKey, ServiceReconciler } from './service-reconciler.js';
+import { serviceStream } from '../domain/streams.js';
 
 const evidenceEventIds = ['0195f2a4-8c1e-7d3a-9b2f-5e6d7c8b9a01'];
 /** The policy's decision to roll `service` back automatically (error rate above 10 %). */

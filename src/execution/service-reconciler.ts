@@ -10,9 +10,9 @@ import {
   type Executor,
   type LeasedWork,
 } from '../domain/execution-lease.js';
-import { migrationDecider, migrationStream } from '../domain/migration.js';
+import { migrationDecider } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { ActionContext, FeatureFlags, TargetDriver } from '../drivers/target-driver.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.js';
@@ -20,6 +20,7 @@ import { verifyInstances } from './post-rollback-verification.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { keepLease, type KeptLease } from '../runtime/lease-keeper.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { migrationStream, serviceOfStream, serviceStream } from '../domain/streams.js';
 
 export interface ServiceReconcilerOptions {
   /** Attempts at a rollback before it is escalated (default 3). */
@@ -57,7 +58,6 @@ export const thisExecutor = (): Executor => ({
 });
 
 export const EXECUTOR_ACTOR = 'failsafe:executor';
-const SERVICE_STREAM = 'service-';
 
 const flagsOf = (state: ServiceState): FeatureFlags => ({
   tools: state.disabledTools,
@@ -120,8 +120,8 @@ export class ServiceReconciler {
     const subscription = this.subscription;
     this.loop = (async () => {
       for await (const event of subscription) {
-        if (!event.stream.startsWith(SERVICE_STREAM)) continue;
-        const service = event.stream.slice(SERVICE_STREAM.length);
+        const service = serviceOfStream(event.stream);
+        if (service === undefined) continue;
         if (event.type === 'FeatureDisabled' || event.type === 'FeatureEnabled')
           this.flagsChanged.set(service, event.id);
         this.schedule(service);

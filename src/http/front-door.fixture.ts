@@ -8,12 +8,12 @@ import type { Role } from '../auth/roles.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 import { loadServeConfig, type ServeConfig } from '../config/serve-config.js';
 import { startControlPlane, STORE_FILE } from '../control-plane.js';
-import { migrationDecider, migrationStream } from '../domain/migration.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../domain/service-decider.js';
+import { migrationDecider } from '../domain/migration.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
-import { healthStream } from '../probing/health-prober.js';
+import { healthStream, migrationStream, serviceStream } from '../domain/streams.js';
 
 export const PEOPLE = {
   admin: 'admin',

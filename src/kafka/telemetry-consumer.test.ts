@@ -9,16 +9,15 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerServices } from '../application/register-services.js';
 import { kafkaConfigSchema, type KafkaConfig } from '../config/kafka-config.js';
-import { serviceStream } from '../domain/service-decider.js';
 import { freePort } from '../drills/toxiproxy.js';
 import { TsxChild } from '../event-store/child-process.fixture.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { MemoryEventStore } from '../event-store/memory-event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { healthStream } from '../probing/health-prober.js';
 import { startKafkaBroker, type KafkaBroker } from '../testing/kafka-broker.js';
 import { TelemetryConsumer, type TelemetryOutcome } from './telemetry-consumer.js';
 import { noticeEventIds } from './telemetry-recorder.js';
+import { healthStream, serviceStream } from '../domain/streams.js';
 
 const client = (brokers: readonly string[]) =>
   new Kafka({ brokers: [...brokers], clientId: 'telemetry-test', logLevel: logLevel.NOTHING });

@@ -3,17 +3,18 @@ import { handleCommands } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import type { DeploymentCommand } from '../domain/deployment.js';
 import type { ServiceState } from '../domain/service.js';
-import { serviceDecider, serviceStream } from '../domain/service-decider.js';
+import { serviceDecider } from '../domain/service-decider.js';
 import { DuplicateEventId } from '../event-store/errors.js';
 import type { EventStore, NewEvent } from '../event-store/event-store.js';
 import { encodeParsedEvent } from '../events/catalogue.js';
-import { healthStream, RETENTION as HEALTH_RETENTION } from '../probing/health-prober.js';
+import { RETENTION as HEALTH_RETENTION } from '../probing/health-prober.js';
 import {
   parseTelemetryMessage,
   type DeploymentNoticeMessage,
   type HealthSampleMessage,
   type TelemetryMessage,
 } from './telemetry-message.js';
+import { healthStream, serviceStream } from '../domain/streams.js';
 
 export type TelemetryKind = TelemetryMessage['kind'];
 

@@ -20,10 +20,10 @@ import type { ApiDependencies, Operation } from '../api/operation.js';
 import { lastEvents, operations, serviceView, toJson } from '../api/operations.js';
 import { rollbackRunbook } from '../api/rollback-runbook.js';
 import { authorize, type Permission, type Principal } from '../auth/roles.js';
-import { serviceStream } from '../domain/service-decider.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
 import { identifier, serviceName, streamName } from '../events/common-schemas.js';
+import { serviceStream } from '../domain/streams.js';
 
 export interface McpEndpointOptions {
   readonly version: string;

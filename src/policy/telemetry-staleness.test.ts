@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { recordedEvent } from '../../projections/recorded-event.fixture.js';
 import { givenHistory } from '../domain/given-when-then.js';
 import type { DomainEvent } from '../events/catalogue.js';
-import { telemetryStream } from './telemetry-staleness.js';
 import { telemetryWatchProjection, type TelemetryWatchState } from './telemetry-watcher.js';
+import { telemetryStream } from '../domain/streams.js';
 
 const t0 = Date.UTC(2026, 10, 24, 10);
 const iso = (seconds: number) => new Date(t0 + seconds * 1000).toISOString();

@@ -16,8 +16,6 @@ export interface TelemetryDecision {
   readonly expectedRevision: number;
 }
 
-export const telemetryStream = (service: string): string => `telemetry-${service}`;
-
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**

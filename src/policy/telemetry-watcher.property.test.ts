@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../events/catalogue.js';
-import { telemetryStream } from './telemetry-staleness.js';
 import { telemetryWatchProjection, type TelemetryWatchState } from './telemetry-watcher.js';
+import { telemetryStream } from '../domain/streams.js';
 
 const t0 = Date.UTC(2026, 10, 24, 10);
 const settings = { services: ['orders', 'billing'], staleAfterSeconds: 30 };

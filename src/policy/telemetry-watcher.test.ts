@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RollbackProcessManager } from '../../projections/rollback-process-manager.js';
+import { RollbackProcessManager } from './rollback-process-manager.js';
 import { incidentReview } from '../api/incident-review.js';
 import { replayAt } from '../audit/replay-at.js';
 import { verifyDecisions } from '../audit/verify-decisions.js';
@@ -12,13 +12,13 @@ import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { decodeEvent, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../events/catalogue.js';
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { defaultRollbackPolicy } from './rollback-policy.js';
-import { telemetryStream } from './telemetry-staleness.js';
 import {
   TELEMETRY_ACTOR,
   TelemetryWatcher,
   telemetryDecisionId,
   telemetryWatchProjection,
 } from './telemetry-watcher.js';
+import { telemetryStream } from '../domain/streams.js';
 
 const t0 = Date.UTC(2026, 10, 24, 10);
 const at = (seconds: number) => new Date(t0 + seconds * 1000);

@@ -6,12 +6,8 @@ import { encodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
 import type { CheckpointStore } from '../runtime/checkpoint-store.js';
 import type { Projection } from '../runtime/projection.js';
 import { ProjectionRunner } from '../runtime/projection-runner.js';
-import {
-  judgeTelemetry,
-  telemetryStream,
-  type StalenessSettings,
-  type TelemetryDecision,
-} from './telemetry-staleness.js';
+import { judgeTelemetry, type StalenessSettings, type TelemetryDecision } from './telemetry-staleness.js';
+import { telemetryStream } from '../domain/streams.js';
 
 export const TELEMETRY_ACTOR = 'failsafe:telemetry';
 const TELEMETRY_NAMESPACE = '5b7e2c90-1d3f-5a4b-8c6d-7e8f9a0b1c2d';

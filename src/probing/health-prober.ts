@@ -4,6 +4,7 @@ import { encodeEvent } from '../events/catalogue.js';
 import { assertProbeTarget, probeInstance } from './instance-probe.js';
 import type { MetricSample } from './prometheus-text.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { healthStream } from '../domain/streams.js';
 
 export interface HealthProberOptions {
   readonly services: readonly string[];
@@ -14,8 +15,6 @@ export interface HealthProberOptions {
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
 }
-
-export const healthStream = (service: string): string => `health-${service}`;
 
 /** Samples are many: each service's stream keeps a week, at most 100,000 of them (probed or pushed to Kafka). */
 export const RETENTION = { maxAgeSeconds: 7 * 24 * 3600, maxCount: 100_000 };

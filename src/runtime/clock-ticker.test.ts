@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { fixedClock } from './clock.js';
-import { CLOCK_STREAM, ClockTicker } from './clock-ticker.js';
+import { ClockTicker } from './clock-ticker.js';
+import { CLOCK_STREAM } from '../domain/streams.js';
 
 describe('the clock ticker', () => {
   const dir = mkdtempSync(join(tmpdir(), 'failsafe-ticker-'));

@@ -2,8 +2,8 @@ import { v5 as uuidv5 } from 'uuid';
 import type { EventStore } from '../event-store/event-store.js';
 import { encodeEvent } from '../events/catalogue.js';
 import { systemClock, type Clock } from './clock.js';
+import { CLOCK_STREAM } from '../domain/streams.js';
 
-export const CLOCK_STREAM = 'clock';
 const TICK_NAMESPACE = '8c0f3b1a-2d4e-5f60-9a7b-1c2d3e4f5a6b';
 
 /**

@@ -1,12 +1,12 @@
-import { handleCommand } from '../src/application/command-handler.js';
-import { InvariantViolated } from '../src/domain/decider.js';
-import { serviceDecider, type ServiceCommand } from '../src/domain/service-decider.js';
-import { WrongExpectedRevision } from '../src/event-store/errors.js';
-import type { EventStore } from '../src/event-store/event-store.js';
-import { encodeEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
-import type { RollbackPolicy } from '../src/policy/rollback-policy.js';
-import type { CheckpointStore } from '../src/runtime/checkpoint-store.js';
-import { ProjectionRunner } from '../src/runtime/projection-runner.js';
+import { handleCommand } from '../application/command-handler.js';
+import { InvariantViolated } from '../domain/decider.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
+import { WrongExpectedRevision } from '../event-store/errors.js';
+import type { EventStore } from '../event-store/event-store.js';
+import { encodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
+import type { RollbackPolicy } from './rollback-policy.js';
+import type { CheckpointStore } from '../runtime/checkpoint-store.js';
+import { ProjectionRunner } from '../runtime/projection-runner.js';
 import { rollbackDecisionsProjection, type PendingAppend, type RollbackDecisionsState } from './rollback-decisions.js';
 
 export interface RollbackProcessManagerOptions {

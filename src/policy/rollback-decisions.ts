@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
-import { InvariantViolated } from '../src/domain/decider.js';
-import { initialServiceState, isRollbackActive } from '../src/domain/service.js';
-import { serviceDecider, serviceStream, type ServiceCommand } from '../src/domain/service-decider.js';
-import type { DomainEvent, EventData, TypedRecordedEvent } from '../src/events/catalogue.js';
-import { evaluatePolicy, type EvaluationScope, type Finding } from '../src/policy/evaluate-policy.js';
-import { retainSecondsFor, type RollbackPolicy } from '../src/policy/rollback-policy.js';
-import type { Projection } from '../src/runtime/projection.js';
-import { healthWindowsProjection, type HealthWindowsState } from './health-windows.js';
-import { migrationProgressProjection, type MigrationsState } from './migration-progress.js';
-import { serviceStateProjection, type ServicesState } from './service-state.js';
+import { InvariantViolated } from '../domain/decider.js';
+import { initialServiceState, isRollbackActive } from '../domain/service.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
+import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
+import { evaluatePolicy, type EvaluationScope, type Finding } from './evaluate-policy.js';
+import { retainSecondsFor, type RollbackPolicy } from './rollback-policy.js';
+import type { Projection } from '../runtime/projection.js';
+import { healthWindowsProjection, type HealthWindowsState } from '../../projections/health-windows.js';
+import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
+import { serviceStateProjection, type ServicesState } from '../../projections/service-state.js';
+import { serviceStream } from '../domain/streams.js';
 
 /** What the policy appends to a service stream, at the stream revision it observed. */
 export interface PendingAppend {

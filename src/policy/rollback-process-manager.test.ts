@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect } from '../src/event-store/event-store.contract.js';
-import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
-import { decodeEvent, encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
-import { defaultRollbackPolicy } from '../src/policy/rollback-policy.js';
-import { MemoryCheckpointStore } from '../src/runtime/memory-checkpoint-store.js';
+import { collect } from '../event-store/event-store.contract.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
+import { defaultRollbackPolicy } from './rollback-policy.js';
+import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { POLICY_ACTOR, RollbackProcessManager } from './rollback-process-manager.js';
 
 const t0 = Date.UTC(2026, 10, 24, 10);

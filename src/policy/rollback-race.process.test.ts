@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect } from '../src/event-store/event-store.contract.js';
-import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
-import { encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
+import { collect } from '../event-store/event-store.contract.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 
-const bin = fileURLToPath(new URL('../bin/failsafe.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 
 /** Every process started, also one that never said it listens: all are stopped after. */
 const children: ChildProcess[] = [];
