@@ -1,6 +1,7 @@
 import type { TypedRecordedEvent } from '../src/events/catalogue.js';
 import type { Projection } from '../src/runtime/projection.js';
 import { advance } from './event-time.js';
+import { dropFirst, emptySums, sumFrom, weightOf, type WindowSums } from './window-sums.js';
 
 /** What the policy needs of one health sample, kept with the id of the event as evidence. */
 export interface SamplePoint {
@@ -30,11 +31,15 @@ export interface ServiceHealth {
   failingSince?: { readonly at: number; readonly id: string } | undefined;
   /** While a deployment is under way: the windows of the release it replaces, which still serves. */
   replaced?: ServiceHealth | undefined;
+  /** Running totals beside the samples: a window's figures without a pass over the window. */
+  sums: WindowSums;
 }
 
 export interface HealthWindowsState {
   /** The newest recorded time seen in any event (ms since the epoch). */
   asOf: number;
+  /** The P95 thresholds (ms) the running totals count samples at or under, in the order of `atOrUnder`. */
+  readonly latencyThresholds: readonly number[];
   readonly services: Record<string, ServiceHealth>;
 }
 
@@ -59,16 +64,24 @@ export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSample
   };
 }
 
-function insert(samples: SamplePoint[], point: SamplePoint): void {
+const emptyHealth = (thresholds: readonly number[], release?: string): ServiceHealth => ({
+  release,
+  samples: [],
+  sums: emptySums(thresholds),
+});
+
+function add(health: ServiceHealth, point: SamplePoint, retainMs: number, thresholds: readonly number[]): void {
+  const samples = health.samples;
   let index = samples.length;
   while (index > 0 && samples[index - 1]!.at > point.at) index -= 1;
-  samples.splice(index, 0, point);
-}
-
-function add(health: ServiceHealth, point: SamplePoint, retainMs: number): void {
-  insert(health.samples, point);
-  const newest = health.samples.at(-1)!.at;
-  while (health.samples.length > 0 && health.samples[0]!.at < newest - retainMs) health.samples.shift();
+  if (index === samples.length) samples.push(point);
+  else samples.splice(index, 0, point);
+  sumFrom(health.sums, samples, index, thresholds);
+  const newest = samples[samples.length - 1]!.at;
+  while (samples.length > 0 && samples[0]!.at < newest - retainMs) {
+    samples.shift();
+    dropFirst(health.sums, samples, thresholds);
+  }
   if (point.healthy) health.failingSince = undefined;
   else if (!health.failingSince) health.failingSince = { at: point.at, id: point.id };
 }
@@ -79,30 +92,35 @@ function add(health: ServiceHealth, point: SamplePoint, retainMs: number): void 
  * only its own samples count, so figures of the previous release never count against the next;
  * so does the end of a drill on the service (its samples were taken under its faults).
  */
-export function healthWindowsProjection(retainSeconds: number): Projection<HealthWindowsState> {
+export function healthWindowsProjection(
+  retainSeconds: number,
+  latencyThresholds: readonly number[] = [],
+): Projection<HealthWindowsState> {
   const retainMs = retainSeconds * 1000;
   return {
     name: 'health-windows',
-    version: 3,
+    version: 4,
     get initialState(): HealthWindowsState {
-      return { asOf: 0, services: {} };
+      return { asOf: 0, latencyThresholds: [...latencyThresholds], services: {} };
     },
     apply(state, event) {
       state.asOf = advance(state.asOf, event);
+      // The state's own thresholds, not the options': a checkpoint stays consistent with its totals.
+      const thresholds = state.latencyThresholds;
       if (event.type === 'DeploymentStarted') {
         const current = state.services[event.data.service];
-        const { replaced: _, ...serving } = current ?? { samples: [] };
-        state.services[event.data.service] = { release: event.data.release, samples: [], replaced: serving };
+        const { replaced: _, ...serving } = current ?? emptyHealth(thresholds);
+        state.services[event.data.service] = { ...emptyHealth(thresholds, event.data.release), replaced: serving };
         return state;
       }
       if (event.type === 'RollbackCompleted') {
-        state.services[event.data.service] = { release: event.data.release, samples: [] };
+        state.services[event.data.service] = emptyHealth(thresholds, event.data.release);
         return state;
       }
       // A drill's samples were taken under its faults: they do not judge the service once it has ended.
       if (event.type === 'DrillFinished' && event.data.service) {
         const current = state.services[event.data.service];
-        if (current) state.services[event.data.service] = { release: current.release, samples: [] };
+        if (current) state.services[event.data.service] = emptyHealth(thresholds, current.release);
         return state;
       }
       if (event.type === 'DeploymentHealthy' || event.type === 'DeploymentFailed') {
@@ -110,31 +128,25 @@ export function healthWindowsProjection(retainSeconds: number): Projection<Healt
         if (current?.release !== event.data.release) return state;
         // A failed deployment never served (drivers switch only to a ready release):
         // the replaced release's windows go on.
-        if (event.type === 'DeploymentFailed') state.services[event.data.service] = current.replaced ?? { samples: [] };
+        if (event.type === 'DeploymentFailed')
+          state.services[event.data.service] = current.replaced ?? emptyHealth(thresholds);
         else current.replaced = undefined;
         return state;
       }
       if (event.type !== 'HealthSampleRecorded') return state;
-      const health = (state.services[event.data.service] ??= { samples: [] });
+      const health = (state.services[event.data.service] ??= emptyHealth(thresholds));
       const point = toPoint(event);
       const release = event.data.release;
       // A probe of the previous release may be recorded after the switch: it must not count against the new one.
       const replaced = health.replaced;
       if (health.release === undefined || release === undefined || release === health.release) {
-        add(health, point, retainMs);
+        add(health, point, retainMs, thresholds);
       } else if (replaced && (replaced.release === undefined || release === replaced.release)) {
-        add(replaced, point, retainMs);
+        add(replaced, point, retainMs, thresholds);
       }
       return state;
     },
   };
-}
-
-/** The samples taken in the `windowSeconds` up to `now`, oldest first. */
-export interface Window {
-  readonly from: number;
-  readonly to: number;
-  readonly samples: readonly SamplePoint[];
 }
 
 /** Index of the first sample taken after `time` (samples are ordered by time). */
@@ -149,12 +161,6 @@ export function firstAfter(samples: readonly SamplePoint[], time: number): numbe
   return low;
 }
 
-export function samplesIn(health: ServiceHealth | undefined, windowSeconds: number, now: number): Window {
-  const from = now - windowSeconds * 1000;
-  const all = health?.samples ?? [];
-  return { from, to: now, samples: all.slice(firstAfter(all, from), firstAfter(all, now)) };
-}
-
 const weightedMean = (
   samples: readonly SamplePoint[],
   pick: (s: SamplePoint) => number | undefined,
@@ -164,7 +170,7 @@ const weightedMean = (
   for (const s of samples) {
     const value = pick(s);
     if (value === undefined) continue;
-    const w = s.requests && s.requests > 0 ? s.requests : 1;
+    const w = weightOf(s);
     sum += value * w;
     weight += w;
   }
@@ -200,7 +206,8 @@ export function toolErrorsOf(
   return tools;
 }
 
-const QUANTILE = { p50: 0.5, p95: 0.95, p99: 0.99 } as const;
+/** The share of the weight each percentile stays at or under. */
+export const QUANTILE = { p50: 0.5, p95: 0.95, p99: 0.99 } as const;
 export type Percentile = keyof typeof QUANTILE;
 const PERCENTILES = Object.keys(QUANTILE) as Percentile[];
 
@@ -253,7 +260,7 @@ export function latenciesOf(
 ): Partial<Record<Percentile, number>> {
   const points = new Map(percentiles.map((p) => [p, [] as Weighted[]]));
   for (const s of samples) {
-    const weight = s.requests && s.requests > 0 ? s.requests : 1;
+    const weight = weightOf(s);
     for (const [percentile, list] of points) {
       const value = s[percentile];
       if (value !== undefined) list.push({ value, weight });

@@ -3,12 +3,13 @@ import {
   errorRateOf,
   firstAfter,
   latencyOf,
-  samplesIn,
+  QUANTILE,
   toolErrorsOf,
   type HealthWindowsState,
   type SamplePoint,
   type ServiceHealth,
 } from '../../projections/health-windows.js';
+import { between } from '../../projections/window-sums.js';
 import { stalledForSeconds, type MigrationsState } from '../../projections/migration-progress.js';
 import type { PolicyRule, RollbackPolicy } from './rollback-policy.js';
 
@@ -56,7 +57,93 @@ const windowEvidence = (from: number, to: number, samples: readonly SamplePoint[
   sampleCount: samples.length,
 });
 
-function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth | undefined, now: number): Raw[] {
+/** The samples taken in the `seconds` up to `now`, as positions in the service's samples: no copy. */
+interface Span {
+  readonly from: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+const spanOf = (health: ServiceHealth, seconds: number, now: number): Span => {
+  const from = now - seconds * 1000;
+  return { from, start: firstAfter(health.samples, from), end: firstAfter(health.samples, now) };
+};
+const spanSamples = (health: ServiceHealth, span: Span) => health.samples.slice(span.start, span.end);
+const spanEvidence = (health: ServiceHealth, span: Span, now: number) => ({
+  window: { from: iso(span.from), to: iso(now), sampleCount: span.end - span.start },
+  evidenceEventIds: health.samples.slice(Math.max(span.start, span.end - MAX_EVIDENCE), span.end).map((s) => s.id),
+});
+
+/** Running totals of whole counts are exact while they stay within the safe integers (they grow monotonically). */
+const exact = (list: readonly number[], span: Span) => Number.isSafeInteger(list[span.end]);
+const over = (value: number | undefined, threshold: number) =>
+  value !== undefined && value > threshold ? value : undefined;
+
+/**
+ * The mean of the reported error rates over the span is surely at or under the threshold: the
+ * running total of rate × weight is a floating-point sum, so it is trusted only with a margin
+ * beyond its rounding (bounded by the additions since the totals started from zero) and beyond
+ * the rounding of the direct computation it stands in for.
+ */
+function ratesSurelyUnder(health: ServiceHealth, span: Span, weight: number, threshold: number): boolean {
+  const { rated } = health.sums;
+  const additions = health.sums.dropped + health.samples.length + 2;
+  const bound = 4 * additions * Number.EPSILON * rated[span.end]!;
+  return (between(rated, span.start, span.end) + bound) * (1 + 1e-6) < threshold * weight * (1 - 1e-6);
+}
+
+/**
+ * The window's error rate when it is over the threshold, else undefined, exactly as `errorRateOf`
+ * over the window's samples: decided from the running totals, without a pass over the window.
+ */
+function errorRateOver(health: ServiceHealth, span: Span, threshold: number): number | undefined {
+  const { sums } = health;
+  if (!exact(sums.requests, span) || !exact(sums.errors, span) || !exact(sums.ratedWeight, span))
+    return over(errorRateOf(spanSamples(health, span)), threshold);
+  const requests = between(sums.requests, span.start, span.end);
+  if (requests > 0) return over(between(sums.errors, span.start, span.end) / requests, threshold);
+  const weight = between(sums.ratedWeight, span.start, span.end);
+  if (weight === 0 || ratesSurelyUnder(health, span, weight, threshold)) return undefined;
+  return over(errorRateOf(spanSamples(health, span)), threshold);
+}
+
+/**
+ * The window's P95 when it is over the threshold, else undefined, exactly as `latencyOf`: the
+ * weighted quantile is over the threshold exactly when the weight at or under the threshold falls
+ * short of the quantile's share of the weight (weights are whole numbers: exact sums). Only then
+ * is the figure itself computed, by selection over the window.
+ */
+function latencyOver(
+  health: ServiceHealth,
+  thresholds: readonly number[],
+  span: Span,
+  threshold: number,
+): number | undefined {
+  const { sums } = health;
+  const counted = sums.atOrUnder[thresholds.indexOf(threshold)];
+  if (counted && exact(sums.timedWeight, span)) {
+    const weight = between(sums.timedWeight, span.start, span.end);
+    if (weight === 0 || between(counted, span.start, span.end) >= QUANTILE.p95 * weight) return undefined;
+  }
+  return over(latencyOf(spanSamples(health, span), 'p95'), threshold);
+}
+
+/** Some tool's error rate over the span is over the threshold (or the totals cannot tell exactly). */
+function someToolOver(health: ServiceHealth, span: Span, threshold: number): boolean {
+  return health.sums.tools.some((tool) => {
+    if (!exact(tool.calls, span) || !exact(tool.errors, span)) return true;
+    const calls = between(tool.calls, span.start, span.end);
+    return calls > 0 && between(tool.errors, span.start, span.end) / calls > threshold;
+  });
+}
+
+function healthFindings(
+  rule: PolicyRule,
+  service: string,
+  health: ServiceHealth | undefined,
+  now: number,
+  thresholds: readonly number[],
+): Raw[] {
   const threshold = rule.threshold ?? 0;
   const windowSeconds = rule.windowSeconds ?? 60;
   const latest = health?.samples.at(-1);
@@ -68,7 +155,8 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
       const since = health.failingSince;
       const observed = since ? (latest.at - since.at) / 1000 : 0;
       if (!since || observed <= threshold) return [];
-      const failing = health.samples.filter((s) => s.at >= since.at);
+      // Sample times are whole milliseconds: after one before `since` is at or after it.
+      const failing = health.samples.slice(firstAfter(health.samples, since.at - 1));
       return [
         {
           service,
@@ -82,39 +170,22 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
     case 'error_rate':
     case 'latency_p95_ms': {
       const unit = rule.when === 'error_rate' ? 'ratio' : 'ms';
-      const figureOver = (seconds: number) => {
-        const figures = samplesIn(health, seconds, now);
-        return {
-          figures,
-          value: rule.when === 'error_rate' ? errorRateOf(figures.samples) : latencyOf(figures.samples, 'p95'),
-        };
-      };
-      const current = figureOver(windowSeconds);
-      if (current.value === undefined || current.value <= threshold || current.figures.samples.length === 0) return [];
+      const figureOver = (span: Span) =>
+        rule.when === 'error_rate'
+          ? errorRateOver(health, span, threshold)
+          : latencyOver(health, thresholds, span, threshold);
+      const current = spanOf(health, windowSeconds, now);
+      const currentValue = figureOver(current);
+      if (currentValue === undefined) return [];
       if (rule.forSeconds === undefined) {
-        return [
-          {
-            service,
-            observed: current.value,
-            unit,
-            window: windowEvidence(current.figures.from, now, current.figures.samples),
-            evidenceEventIds: evidence(current.figures.samples),
-          },
-        ];
+        return [{ service, observed: currentValue, unit, ...spanEvidence(health, current, now) }];
       }
       // Sustained: the samples must cover the whole period, over which the figure breaches too (and still does now).
       if (health.samples[0]!.at > now - rule.forSeconds * 1000) return [];
-      const sustained = figureOver(rule.forSeconds);
-      if (sustained.value === undefined || sustained.value <= threshold) return [];
-      return [
-        {
-          service,
-          observed: sustained.value,
-          unit,
-          window: windowEvidence(sustained.figures.from, now, sustained.figures.samples),
-          evidenceEventIds: evidence(sustained.figures.samples),
-        },
-      ];
+      const sustained = spanOf(health, rule.forSeconds, now);
+      const sustainedValue = figureOver(sustained);
+      if (sustainedValue === undefined) return [];
+      return [{ service, observed: sustainedValue, unit, ...spanEvidence(health, sustained, now) }];
     }
     case 'memory_used_ratio': {
       const observed = latest.memoryUsedRatio;
@@ -130,7 +201,9 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
         latest.memoryUsedRatio - oldest.memoryUsedRatio < threshold
       )
         return [];
-      const samples = samplesIn(health, windowSeconds, now).samples.filter((s) => s.memoryUsedRatio !== undefined);
+      const samples = spanSamples(health, spanOf(health, windowSeconds, now)).filter(
+        (s) => s.memoryUsedRatio !== undefined,
+      );
       if (samples.length < 3) return [];
       const first = samples[0]!;
       const span = (latest.at - first.at) / 1000;
@@ -158,7 +231,7 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
         // Up to the newest sample, as for failing health checks: silence does not keep a breaker open.
         const observed = (latest.at - since.at) / 1000;
         if (observed <= threshold) return [];
-        const open = health.samples.filter((s) => s.at >= since.at);
+        const open = health.samples.slice(firstAfter(health.samples, since.at - 1));
         return [
           {
             service,
@@ -171,14 +244,18 @@ function healthFindings(rule: PolicyRule, service: string, health: ServiceHealth
         ];
       });
     case 'tool_error_rate': {
-      const window = samplesIn(health, windowSeconds, now);
-      return [...toolErrorsOf(window.samples)]
+      const span = spanOf(health, windowSeconds, now);
+      // The running totals tell cheaply that no tool is over; the findings (in the order tools were
+      // first seen in the window, with their evidence) come from the window itself.
+      if (!someToolOver(health, span, threshold)) return [];
+      const samples = spanSamples(health, span);
+      return [...toolErrorsOf(samples)]
         .filter(([, t]) => t.calls > 0 && t.errors / t.calls > threshold)
         .map(([name, t]) => ({
           service,
           observed: t.errors / t.calls,
           unit: 'ratio',
-          window: windowEvidence(window.from, now, window.samples),
+          window: windowEvidence(span.from, now, samples),
           evidenceEventIds: t.evidence.slice(-MAX_EVIDENCE),
           feature: { scope: 'tool' as const, target: name },
         }));
@@ -255,7 +332,9 @@ export function evaluatePolicy(
       if (isMigrationRule ? scope.migrationRules === false : scope.healthRules === false) return [];
       const raw = isMigrationRule
         ? migrationFindings(rule, model.migrations, now, scope.migrationId)
-        : services.flatMap((service) => healthFindings(rule, service, model.health.services[service], now));
+        : services.flatMap((service) =>
+            healthFindings(rule, service, model.health.services[service], now, model.health.latencyThresholds),
+          );
       return raw.map((finding) => ({
         rule: name,
         mode,

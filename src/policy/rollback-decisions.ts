@@ -5,7 +5,7 @@ import { initialServiceState, isRollbackActive } from '../domain/service.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
 import { evaluatePolicy, type EvaluationScope, type Finding } from './evaluate-policy.js';
-import { retainSecondsFor, type RollbackPolicy } from './rollback-policy.js';
+import { latencyThresholdsFor, retainSecondsFor, type RollbackPolicy } from './rollback-policy.js';
 import type { Projection } from '../runtime/projection.js';
 import { healthWindowsProjection, type HealthWindowsState } from '../../projections/health-windows.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
@@ -188,10 +188,10 @@ function choose(findings: readonly Finding[], state: RollbackDecisionsState): Fi
  * fold over the history and compare its decisions with the recorded ones.
  */
 export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<RollbackDecisionsState> {
-  const health = healthWindowsProjection(retainSecondsFor(policy));
+  const health = healthWindowsProjection(retainSecondsFor(policy), latencyThresholdsFor(policy));
   return {
     name: 'rollback-decisions',
-    version: 4,
+    version: 5,
     get initialState(): RollbackDecisionsState {
       return {
         services: serviceStateProjection.initialState,

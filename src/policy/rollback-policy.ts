@@ -122,3 +122,8 @@ export const retainSecondsFor = (policy: RollbackPolicy): number =>
       (r) => (r.windowSeconds ?? 60) + (r.forSeconds ?? 0) + (r.when.endsWith('_for') ? (r.threshold ?? 0) : 0),
     ),
   );
+
+/** The P95 thresholds the policy's latency rules compare with: the health windows keep running totals for each. */
+export const latencyThresholdsFor = (policy: RollbackPolicy): number[] => [
+  ...new Set(Object.values(policy.rules).flatMap((r) => (r.when === 'latency_p95_ms' ? [r.threshold ?? 0] : []))),
+];

@@ -1,0 +1,132 @@
+import type { SamplePoint } from './health-windows.js';
+
+/** A tool's running totals of calls and errors, laid out as the other running totals. */
+export interface ToolSums {
+  readonly name: string;
+  readonly calls: number[];
+  readonly errors: number[];
+}
+
+/**
+ * Running totals beside a service's samples, so that the sum over any window is the difference of
+ * two entries (found by binary search on the samples) instead of a pass over the window. Each list
+ * has one entry more than there are samples: entry i sums the samples before the i-th, so totals
+ * stay valid when old samples leave the front. Counts are whole numbers (the schema says so), so
+ * their sums are exact; `rated` sums floating-point rates and is only ever used as a filter.
+ */
+export interface WindowSums {
+  /** Requests and errors of the samples that count both. */
+  readonly requests: number[];
+  readonly errors: number[];
+  /** The weight of the samples that report an error rate, and their rate times that weight. */
+  readonly ratedWeight: number[];
+  readonly rated: number[];
+  /** The weight of the samples that report a P95. */
+  readonly timedWeight: number[];
+  /** Per latency threshold of the state, the weight of the samples whose P95 is at or under it. */
+  readonly atOrUnder: number[][];
+  readonly tools: ToolSums[];
+  /** Samples dropped off the front since the totals last started from zero: it bounds their rounding. */
+  dropped: number;
+}
+
+/** How much a sample counts in the window's means and percentiles: its requests, or 1 when it has none. */
+export const weightOf = (s: SamplePoint): number => (s.requests && s.requests > 0 ? s.requests : 1);
+
+export const emptySums = (latencyThresholds: readonly number[]): WindowSums => ({
+  requests: [0],
+  errors: [0],
+  ratedWeight: [0],
+  rated: [0],
+  timedWeight: [0],
+  atOrUnder: latencyThresholds.map(() => [0]),
+  tools: [],
+  dropped: 0,
+});
+
+const listsOf = (sums: WindowSums): number[][] => [
+  sums.requests,
+  sums.errors,
+  sums.ratedWeight,
+  sums.rated,
+  sums.timedWeight,
+  ...sums.atOrUnder,
+];
+
+const push = (list: number[], value: number) => {
+  list.push(list[list.length - 1]! + value);
+};
+
+/**
+ * Recomputes the totals from the `index`-th sample on: after a sample was appended (one step) or
+ * inserted out of order (the steps after it).
+ */
+export function sumFrom(
+  sums: WindowSums,
+  samples: readonly SamplePoint[],
+  index: number,
+  thresholds: readonly number[],
+) {
+  for (const list of listsOf(sums)) list.length = index + 1;
+  for (const tool of sums.tools) {
+    tool.calls.length = index + 1;
+    tool.errors.length = index + 1;
+  }
+  for (let i = index; i < samples.length; i += 1) {
+    const s = samples[i]!;
+    const weight = weightOf(s);
+    const counted = s.requests !== undefined && s.errors !== undefined;
+    push(sums.requests, counted ? s.requests! : 0);
+    push(sums.errors, counted ? s.errors! : 0);
+    push(sums.ratedWeight, s.errorRate === undefined ? 0 : weight);
+    push(sums.rated, s.errorRate === undefined ? 0 : s.errorRate * weight);
+    push(sums.timedWeight, s.p95 === undefined ? 0 : weight);
+    thresholds.forEach((threshold, t) =>
+      push(sums.atOrUnder[t]!, s.p95 !== undefined && s.p95 <= threshold ? weight : 0),
+    );
+    for (const tool of s.tools ?? []) {
+      if (!sums.tools.some((known) => known.name === tool.name)) {
+        sums.tools.push({
+          name: tool.name,
+          calls: new Array<number>(i + 1).fill(0),
+          errors: new Array<number>(i + 1).fill(0),
+        });
+      }
+    }
+    for (const known of sums.tools) {
+      let calls = 0;
+      let errors = 0;
+      for (const tool of s.tools ?? []) {
+        if (tool.name !== known.name) continue;
+        calls += tool.calls;
+        errors += tool.errors;
+      }
+      push(known.calls, calls);
+      push(known.errors, errors);
+    }
+  }
+}
+
+/**
+ * Drops the totals of the oldest sample, which the caller has just dropped. Once as many samples
+ * have left as remain, the totals start again from zero (tools no longer seen are forgotten):
+ * that keeps the rounding of `rated` within a bound, at a cost of one step per sample on average.
+ */
+export function dropFirst(sums: WindowSums, samples: readonly SamplePoint[], thresholds: readonly number[]) {
+  sums.dropped += 1;
+  if (sums.dropped >= samples.length) {
+    sums.dropped = 0;
+    sums.tools.length = 0;
+    for (const list of listsOf(sums)) list.fill(0, 0, 1);
+    sumFrom(sums, samples, 0, thresholds);
+    return;
+  }
+  for (const list of listsOf(sums)) list.shift();
+  for (const tool of sums.tools) {
+    tool.calls.shift();
+    tool.errors.shift();
+  }
+}
+
+/** The sum of `list` over the samples from `from` (inclusive) to `to` (exclusive). */
+export const between = (list: readonly number[], from: number, to: number): number => list[to]! - list[from]!;

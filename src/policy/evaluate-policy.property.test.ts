@@ -1,0 +1,306 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  errorRateOf,
+  firstAfter,
+  healthWindowsProjection,
+  latencyOf,
+  toolErrorsOf,
+  type HealthWindowsState,
+  type SamplePoint,
+  type ServiceHealth,
+} from '../../projections/health-windows.js';
+import { migrationProgressProjection } from '../../projections/migration-progress.js';
+import { recordedEvent } from '../../projections/recorded-event.fixture.js';
+import type { DomainEvent, EventData } from '../events/catalogue.js';
+import { evaluatePolicy, type Finding } from './evaluate-policy.js';
+import { retainSecondsFor, type PolicyRule, type RollbackPolicy } from './rollback-policy.js';
+
+/**
+ * The reference: each figure computed directly from the window's samples, as the policy did before
+ * it kept running totals (a copy of the window, then a pass over it, after every sample).
+ */
+function directFindings(rule: PolicyRule, health: ServiceHealth, now: number): Omit<Finding, 'rule' | 'mode'>[] {
+  const threshold = rule.threshold ?? 0;
+  const windowSeconds = rule.windowSeconds ?? 60;
+  const latest = health.samples.at(-1);
+  if (!latest) return [];
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const evidence = (samples: readonly SamplePoint[]) => samples.slice(-20).map((s) => s.id);
+  const windowOf = (from: number, to: number, samples: readonly SamplePoint[]) => ({
+    from: iso(from),
+    to: iso(to),
+    sampleCount: samples.length,
+  });
+  const samplesIn = (seconds: number) => {
+    const from = now - seconds * 1000;
+    return { from, samples: health.samples.slice(firstAfter(health.samples, from), firstAfter(health.samples, now)) };
+  };
+  const found = (raw: Omit<Finding, 'rule' | 'mode' | 'severity' | 'threshold'>) => ({
+    severity: rule.severity!,
+    threshold,
+    ...raw,
+  });
+  switch (rule.when) {
+    case 'health_failing_for': {
+      const since = health.failingSince;
+      const observed = since ? (latest.at - since.at) / 1000 : 0;
+      if (!since || observed <= threshold) return [];
+      const failing = health.samples.filter((s) => s.at >= since.at);
+      return [
+        found({
+          service: '',
+          observed,
+          unit: 's',
+          window: windowOf(since.at, latest.at, failing),
+          evidenceEventIds: [since.id, ...evidence(failing.slice(1))],
+        }),
+      ];
+    }
+    case 'error_rate':
+    case 'latency_p95_ms': {
+      const unit = rule.when === 'error_rate' ? 'ratio' : 'ms';
+      const figureOver = (seconds: number) => {
+        const figures = samplesIn(seconds);
+        const value = rule.when === 'error_rate' ? errorRateOf(figures.samples) : latencyOf(figures.samples, 'p95');
+        return { figures, value };
+      };
+      const current = figureOver(windowSeconds);
+      if (current.value === undefined || current.value <= threshold || current.figures.samples.length === 0) return [];
+      if (rule.forSeconds !== undefined && health.samples[0]!.at > now - rule.forSeconds * 1000) return [];
+      const judged = rule.forSeconds === undefined ? current : figureOver(rule.forSeconds);
+      if (judged.value === undefined || judged.value <= threshold) return [];
+      return [
+        found({
+          service: '',
+          observed: judged.value,
+          unit,
+          window: windowOf(judged.figures.from, now, judged.figures.samples),
+          evidenceEventIds: evidence(judged.figures.samples),
+        }),
+      ];
+    }
+    case 'memory_growth': {
+      const oldest = health.samples[firstAfter(health.samples, now - windowSeconds * 1000)];
+      if (
+        oldest?.memoryUsedRatio === undefined ||
+        latest.memoryUsedRatio === undefined ||
+        latest.memoryUsedRatio - oldest.memoryUsedRatio < threshold
+      )
+        return [];
+      const samples = samplesIn(windowSeconds).samples.filter((s) => s.memoryUsedRatio !== undefined);
+      if (samples.length < 3) return [];
+      const first = samples[0]!;
+      const growth = latest.memoryUsedRatio - first.memoryUsedRatio!;
+      const rising = samples.slice(1).filter((s, i) => s.memoryUsedRatio! >= samples[i]!.memoryUsedRatio!).length;
+      const span = (latest.at - first.at) / 1000;
+      if (growth < threshold || span < windowSeconds * 0.8 || rising < (samples.length - 1) * 0.8) return [];
+      return [
+        found({
+          service: '',
+          observed: growth,
+          unit: 'ratio',
+          window: windowOf(first.at, now, samples),
+          evidenceEventIds: evidence(samples),
+        }),
+      ];
+    }
+    case 'circuit_breaker_open_for':
+      return latest.openBreakers.flatMap((breaker) => {
+        let since = latest;
+        for (let i = health.samples.length - 1; i >= 0 && health.samples[i]!.openBreakers.includes(breaker); i -= 1)
+          since = health.samples[i]!;
+        const observed = (latest.at - since.at) / 1000;
+        if (observed <= threshold) return [];
+        const open = health.samples.filter((s) => s.at >= since.at);
+        return [
+          found({
+            service: '',
+            observed,
+            unit: 's',
+            window: windowOf(since.at, latest.at, open),
+            evidenceEventIds: evidence(open),
+            feature: { scope: 'tool', target: breaker },
+          }),
+        ];
+      });
+    case 'tool_error_rate': {
+      const window = samplesIn(windowSeconds);
+      return [...toolErrorsOf(window.samples)]
+        .filter(([, t]) => t.calls > 0 && t.errors / t.calls > threshold)
+        .map(([name, t]) =>
+          found({
+            service: '',
+            observed: t.errors / t.calls,
+            unit: 'ratio',
+            window: windowOf(window.from, now, window.samples),
+            evidenceEventIds: t.evidence.slice(-20),
+            feature: { scope: 'tool', target: name },
+          }),
+        );
+    }
+    default:
+      throw new Error(`no direct reference for ${rule.when}`);
+  }
+}
+
+const base = Date.UTC(2026, 10, 24, 10);
+const services = ['alpha', 'beta'];
+
+type Step =
+  | { kind: 'sample'; dt: number; data: Omit<EventData<'HealthSampleRecorded'>, 'sampledAt'> }
+  | {
+      kind: 'other';
+      dt: number;
+      event: (at: string) => DomainEvent;
+    };
+
+const count = (max: number) => fc.integer({ min: 0, max });
+/** Whole request counts, sometimes far beyond a real scrape, errors never more than requests. */
+const requests = fc
+  .tuple(count(40), count(40), fc.constantFrom(1, 1, 1, 1_000_000))
+  .map(([errors, more, scale]) => ({ total: (errors + more) * scale, errors: errors * scale }));
+const p95 = fc.constantFrom(50, 1999, 2000, 2001, 4999, 5000, 5001, 9000);
+const tool = fc
+  .tuple(fc.constantFrom('search', 'refund'), count(10), count(10))
+  .map(([name, errors, more]) => ({ name, calls: errors + more, errors }));
+
+const sampleStep: fc.Arbitrary<Step> = fc
+  .record(
+    {
+      service: fc.constantFrom(...services),
+      release: fc.constantFrom('v1', 'v2'),
+      healthy: fc.boolean(),
+      requests,
+      errorRate: fc.double({ min: 0, max: 1, noNaN: true }),
+      latency: p95,
+      memory: fc.double({ min: 0, max: 1, noNaN: true }),
+      tools: fc.array(tool, { maxLength: 3 }),
+      breakers: fc.constantFrom(0, 0, 1).map((open) => (open ? ['ledger'] : [])),
+      // Mostly forward at the prober's pace, sometimes a late sample.
+      dt: fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: -120, max: 0 })),
+    },
+    { requiredKeys: ['service', 'healthy', 'dt'] },
+  )
+  .map(({ dt, latency, memory, breakers, requests, ...d }) => ({
+    kind: 'sample' as const,
+    dt,
+    data: {
+      ...d,
+      instance: `${d.service}-1`,
+      healthLatencyMs: 5,
+      ...(requests && { requests }),
+      ...(latency !== undefined && { latencyMs: { p50: latency / 2, p95: latency, p99: latency * 2 } }),
+      ...(memory !== undefined && { memory: { usedRatio: memory } }),
+      ...(breakers && { openCircuitBreakers: breakers }),
+    },
+  }));
+
+const otherStep: fc.Arbitrary<Step> = fc
+  .record({
+    service: fc.constantFrom(...services),
+    release: fc.constantFrom('v1', 'v2'),
+    kind: count(5),
+    dt: fc.integer({ min: 0, max: 300 }),
+  })
+  .map(({ service, release, kind, dt }) => {
+    const d = { deploymentId: `d-${release}`, service, release };
+    const events = (at: string): DomainEvent[] => [
+      { type: 'DeploymentStarted', data: d },
+      { type: 'DeploymentHealthy', data: d },
+      { type: 'DeploymentFailed', data: { ...d, reason: 'not ready' } },
+      { type: 'RollbackCompleted', data: { rollbackId: 'rb-1', service, release } },
+      { type: 'DrillFinished', data: { runId: 'run-1', outcome: 'passed', service } },
+      { type: 'ClockTicked', data: { at } },
+    ];
+    return { kind: 'other' as const, dt, event: (at: string) => events(at)[kind]! };
+  });
+
+const policyOf = ([errorRate, latency, tools]: [number, number, number]): RollbackPolicy => ({
+  version: 1,
+  approval: { validForSeconds: 900 },
+  rules: {
+    errors: { when: 'error_rate', threshold: errorRate, windowSeconds: 60, action: 'automatic_rollback' },
+    errors_sustained: {
+      when: 'error_rate',
+      threshold: errorRate / 2,
+      windowSeconds: 30,
+      forSeconds: 120,
+      action: 'automatic_rollback',
+    },
+    latency_counted: { when: 'latency_p95_ms', threshold: latency, windowSeconds: 60, action: 'automatic_rollback' },
+    latency_uncounted: { when: 'latency_p95_ms', threshold: 3000, windowSeconds: 300, action: 'manual_rollback' },
+    tools: { when: 'tool_error_rate', threshold: tools, windowSeconds: 120, action: 'disable_feature' },
+    failing: { when: 'health_failing_for', threshold: 30, action: 'automatic_rollback' },
+    breaker: { when: 'circuit_breaker_open_for', threshold: 20, action: 'disable_feature' },
+    leak: { when: 'memory_growth', threshold: 0.02, windowSeconds: 60, action: 'manual_rollback' },
+  },
+});
+
+describe('the policy judged from running totals', () => {
+  it('finds exactly what a pass over each window finds: rules, figures, windows and evidence', () => {
+    const seen = new Map<string, number>();
+    const thresholds = fc.tuple(
+      fc.constantFrom(0, 0.05, 0.1, 0.3),
+      fc.constantFrom(0, 2000, 5000),
+      fc.constantFrom(0, 0.2, 0.5),
+    );
+    fc.assert(
+      fc.property(
+        thresholds,
+        fc.array(fc.oneof({ weight: 6, arbitrary: sampleStep }, { weight: 1, arbitrary: otherStep }), {
+          maxLength: 250,
+        }),
+        (limits, steps) => {
+          const policy = policyOf(limits);
+          const rules = Object.entries(policy.rules).map(([name, rule]) => ({
+            name,
+            rule: { ...rule, severity: 'P1' as const },
+          }));
+          // Totals for the first latency rule's threshold only: the other is judged by a pass over its window.
+          const windows = healthWindowsProjection(retainSecondsFor(policy), [limits[1]]);
+          let health: HealthWindowsState = windows.initialState;
+          const migrations = migrationProgressProjection.initialState;
+          let clock = 0;
+          steps.forEach((step, index) => {
+            clock += Math.max(step.dt, 0);
+            const at = new Date(base + (clock + Math.min(step.dt, 0)) * 1000).toISOString();
+            // Memory that mostly grows with time, so that a leak shows now and then.
+            const memory = (seconds: number) => ({ usedRatio: (seconds % 1800) / 1800 });
+            const event =
+              step.kind === 'sample'
+                ? ({
+                    type: 'HealthSampleRecorded',
+                    data: {
+                      ...step.data,
+                      sampledAt: at,
+                      ...(step.data.memory && { memory: memory(clock + Math.min(step.dt, 0)) }),
+                    },
+                  } as DomainEvent)
+                : step.event(at);
+            health = windows.apply(health, recordedEvent(event, { occurredAt: at }));
+            // Checkpoints store the state as JSON: the totals must survive it.
+            if (index % 7 === 6) health = JSON.parse(JSON.stringify(health)) as HealthWindowsState;
+            const now = health.asOf;
+            for (const { name, rule } of rules) {
+              const single = { ...policy, rules: { [name]: rule } };
+              const expected = Object.keys(health.services)
+                .sort()
+                .flatMap((service) =>
+                  directFindings(rule, health.services[service]!, now).map((f) => ({ ...f, service })),
+                );
+              const actual = evaluatePolicy(single, { health, migrations }, now).map(
+                ({ rule: _, mode: __, ...f }) => f,
+              );
+              expect(actual).toEqual(expected);
+              seen.set(name, (seen.get(name) ?? 0) + actual.length);
+            }
+          });
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // Every kind of rule was seen holding, so none of the comparisons above was vacuous.
+    for (const name of Object.keys(policyOf([0, 0, 0]).rules)) expect(seen.get(name) ?? 0).toBeGreaterThan(0);
+  });
+});
