@@ -81,9 +81,9 @@ export function sumFrom(
     push(sums.ratedWeight, s.errorRate === undefined ? 0 : weight);
     push(sums.rated, s.errorRate === undefined ? 0 : s.errorRate * weight);
     push(sums.timedWeight, s.p95 === undefined ? 0 : weight);
-    thresholds.forEach((threshold, t) =>
-      push(sums.atOrUnder[t]!, s.p95 !== undefined && s.p95 <= threshold ? weight : 0),
-    );
+    for (let t = 0; t < thresholds.length; t += 1) {
+      push(sums.atOrUnder[t]!, s.p95 !== undefined && s.p95 <= thresholds[t]! ? weight : 0);
+    }
     for (const tool of s.tools ?? []) {
       if (!sums.tools.some((known) => known.name === tool.name)) {
         sums.tools.push({
