@@ -1,6 +1,6 @@
 import type { TypedRecordedEvent } from '../src/events/catalogue.js';
 import type { Projection } from '../src/runtime/projection.js';
-import { advance } from './event-time.js';
+import { advance, eventTime } from './event-time.js';
 import { dropFirst, emptySums, sumFrom, weightOf, type WindowSums } from './window-sums.js';
 
 /** What the policy needs of one health sample, kept with the id of the event as evidence. */
@@ -47,7 +47,7 @@ export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSample
   const d = event.data;
   return {
     id: event.id,
-    at: Date.parse(d.sampledAt),
+    at: eventTime(event),
     healthy: d.healthy,
     release: d.release,
     requests: d.requests?.total,

@@ -9,12 +9,15 @@ export interface ToolSums {
 
 /**
  * Running totals beside a service's samples, so that the sum over any window is the difference of
- * two entries (found by binary search on the samples) instead of a pass over the window. Each list
- * has one entry more than there are samples: entry i sums the samples before the i-th, so totals
- * stay valid when old samples leave the front. Counts are whole numbers (the schema says so), so
- * their sums are exact; `rated` sums floating-point rates and is only ever used as a filter.
+ * two entries (found by binary search on the samples) instead of a pass over the window. Entry
+ * `dropped + i` sums the samples before the i-th: the entries of samples that left the front stay
+ * (totals stay valid without moving anything) until as many have left as remain, when the totals
+ * start again from zero. Counts are whole numbers (the schema says so), so their sums are exact;
+ * `rated` sums floating-point rates and is only ever used as a filter.
  */
 export interface WindowSums {
+  /** The samples' times, entry `dropped + i` for the i-th: searched without touching the samples themselves. */
+  readonly times: number[];
   /** Requests and errors of the samples that count both. */
   readonly requests: number[];
   readonly errors: number[];
@@ -26,7 +29,7 @@ export interface WindowSums {
   /** Per latency threshold of the state, the weight of the samples whose P95 is at or under it. */
   readonly atOrUnder: number[][];
   readonly tools: ToolSums[];
-  /** Samples dropped off the front since the totals last started from zero: it bounds their rounding. */
+  /** Samples dropped off the front since the totals last started from zero (it bounds their rounding). */
   dropped: number;
 }
 
@@ -34,6 +37,7 @@ export interface WindowSums {
 export const weightOf = (s: SamplePoint): number => (s.requests && s.requests > 0 ? s.requests : 1);
 
 export const emptySums = (latencyThresholds: readonly number[]): WindowSums => ({
+  times: [],
   requests: [0],
   errors: [0],
   ratedWeight: [0],
@@ -67,13 +71,18 @@ export function sumFrom(
   index: number,
   thresholds: readonly number[],
 ) {
-  for (const list of listsOf(sums)) list.length = index + 1;
-  for (const tool of sums.tools) {
-    tool.calls.length = index + 1;
-    tool.errors.length = index + 1;
+  const kept = sums.dropped + index + 1;
+  sums.times.length = kept - 1;
+  if (sums.requests.length !== kept) {
+    for (const list of listsOf(sums)) list.length = kept;
+    for (const tool of sums.tools) {
+      tool.calls.length = kept;
+      tool.errors.length = kept;
+    }
   }
   for (let i = index; i < samples.length; i += 1) {
     const s = samples[i]!;
+    sums.times.push(s.at);
     const weight = weightOf(s);
     const counted = s.requests !== undefined && s.errors !== undefined;
     push(sums.requests, counted ? s.requests! : 0);
@@ -88,8 +97,8 @@ export function sumFrom(
       if (!sums.tools.some((known) => known.name === tool.name)) {
         sums.tools.push({
           name: tool.name,
-          calls: new Array<number>(i + 1).fill(0),
-          errors: new Array<number>(i + 1).fill(0),
+          calls: new Array<number>(sums.dropped + i + 1).fill(0),
+          errors: new Array<number>(sums.dropped + i + 1).fill(0),
         });
       }
     }
@@ -108,25 +117,39 @@ export function sumFrom(
 }
 
 /**
- * Drops the totals of the oldest sample, which the caller has just dropped. Once as many samples
- * have left as remain, the totals start again from zero (tools no longer seen are forgotten):
- * that keeps the rounding of `rated` within a bound, at a cost of one step per sample on average.
+ * Notes that the caller has just dropped the oldest sample. Once as many samples have left as
+ * remain, the totals start again from zero (tools no longer seen are forgotten): that bounds the
+ * lists' length and the rounding of `rated`, at a cost of one step per sample on average.
  */
 export function dropFirst(sums: WindowSums, samples: readonly SamplePoint[], thresholds: readonly number[]) {
   sums.dropped += 1;
-  if (sums.dropped >= samples.length) {
-    sums.dropped = 0;
-    sums.tools.length = 0;
-    for (const list of listsOf(sums)) list.fill(0, 0, 1);
-    sumFrom(sums, samples, 0, thresholds);
-    return;
+  if (sums.dropped < samples.length) return;
+  sums.dropped = 0;
+  sums.times.length = 0;
+  sums.tools.length = 0;
+  for (const list of listsOf(sums)) {
+    list.length = 1;
+    list[0] = 0;
   }
-  for (const list of listsOf(sums)) list.shift();
-  for (const tool of sums.tools) {
-    tool.calls.shift();
-    tool.errors.shift();
-  }
+  sumFrom(sums, samples, 0, thresholds);
 }
 
-/** The sum of `list` over the samples from `from` (inclusive) to `to` (exclusive). */
-export const between = (list: readonly number[], from: number, to: number): number => list[to]! - list[from]!;
+/** The sum of `list` (one of `sums`' lists) over the samples from `from` (inclusive) to `to` (exclusive). */
+export const between = (sums: WindowSums, list: readonly number[], from: number, to: number): number =>
+  list[sums.dropped + to]! - list[sums.dropped + from]!;
+
+/** The running total of `list` up to the sample `to` (exclusive): what the sums over windows ending there are within. */
+export const upTo = (sums: WindowSums, list: readonly number[], to: number): number => list[sums.dropped + to]!;
+
+/** The position (in the samples) of the first sample taken after `time`, as `firstAfter` finds it. */
+export function firstAfterIn(sums: WindowSums, time: number): number {
+  const { times, dropped } = sums;
+  let low = dropped;
+  let high = times.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (times[middle]! > time) high = middle;
+    else low = middle + 1;
+  }
+  return low - dropped;
+}

@@ -9,7 +9,7 @@ import {
   type SamplePoint,
   type ServiceHealth,
 } from '../../projections/health-windows.js';
-import { between } from '../../projections/window-sums.js';
+import { between, firstAfterIn, upTo, type WindowSums } from '../../projections/window-sums.js';
 import { stalledForSeconds, type MigrationsState } from '../../projections/migration-progress.js';
 import type { PolicyRule, RollbackPolicy } from './rollback-policy.js';
 
@@ -48,6 +48,8 @@ const DEFAULT_SEVERITY: Record<RollbackMode, Finding['severity']> = {
 };
 
 type Raw = Omit<Finding, 'rule' | 'mode' | 'severity' | 'threshold'>;
+/** Most evaluations find nothing: one shared empty answer spares an allocation each. */
+const NONE: readonly Raw[] = [];
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const evidence = (samples: readonly SamplePoint[]) => samples.slice(-MAX_EVIDENCE).map((s) => s.id);
@@ -64,10 +66,13 @@ interface Span {
   readonly end: number;
 }
 
-const spanOf = (health: ServiceHealth, seconds: number, now: number): Span => {
+function spanOf(health: ServiceHealth, seconds: number, now: number): Span {
+  const { samples, sums } = health;
   const from = now - seconds * 1000;
-  return { from, start: firstAfter(health.samples, from), end: firstAfter(health.samples, now) };
-};
+  // Most often no sample is newer than now: the end needs no search.
+  const end = samples[samples.length - 1]!.at <= now ? samples.length : firstAfterIn(sums, now);
+  return { from, start: firstAfterIn(sums, from), end };
+}
 const spanSamples = (health: ServiceHealth, span: Span) => health.samples.slice(span.start, span.end);
 const spanEvidence = (health: ServiceHealth, span: Span, now: number) => ({
   window: { from: iso(span.from), to: iso(now), sampleCount: span.end - span.start },
@@ -75,7 +80,8 @@ const spanEvidence = (health: ServiceHealth, span: Span, now: number) => ({
 });
 
 /** Running totals of whole counts are exact while they stay within the safe integers (they grow monotonically). */
-const exact = (list: readonly number[], span: Span) => Number.isSafeInteger(list[span.end]);
+const exact = (sums: WindowSums, list: readonly number[], span: Span) =>
+  Number.isSafeInteger(upTo(sums, list, span.end));
 const over = (value: number | undefined, threshold: number) =>
   value !== undefined && value > threshold ? value : undefined;
 
@@ -86,10 +92,10 @@ const over = (value: number | undefined, threshold: number) =>
  * the rounding of the direct computation it stands in for.
  */
 function ratesSurelyUnder(health: ServiceHealth, span: Span, weight: number, threshold: number): boolean {
-  const { rated } = health.sums;
-  const additions = health.sums.dropped + health.samples.length + 2;
-  const bound = 4 * additions * Number.EPSILON * rated[span.end]!;
-  return (between(rated, span.start, span.end) + bound) * (1 + 1e-6) < threshold * weight * (1 - 1e-6);
+  const { sums } = health;
+  const additions = sums.dropped + health.samples.length + 2;
+  const bound = 4 * additions * Number.EPSILON * upTo(sums, sums.rated, span.end);
+  return (between(sums, sums.rated, span.start, span.end) + bound) * (1 + 1e-6) < threshold * weight * (1 - 1e-6);
 }
 
 /**
@@ -98,11 +104,11 @@ function ratesSurelyUnder(health: ServiceHealth, span: Span, weight: number, thr
  */
 function errorRateOver(health: ServiceHealth, span: Span, threshold: number): number | undefined {
   const { sums } = health;
-  if (!exact(sums.requests, span) || !exact(sums.errors, span) || !exact(sums.ratedWeight, span))
+  if (!exact(sums, sums.requests, span) || !exact(sums, sums.errors, span) || !exact(sums, sums.ratedWeight, span))
     return over(errorRateOf(spanSamples(health, span)), threshold);
-  const requests = between(sums.requests, span.start, span.end);
-  if (requests > 0) return over(between(sums.errors, span.start, span.end) / requests, threshold);
-  const weight = between(sums.ratedWeight, span.start, span.end);
+  const requests = between(sums, sums.requests, span.start, span.end);
+  if (requests > 0) return over(between(sums, sums.errors, span.start, span.end) / requests, threshold);
+  const weight = between(sums, sums.ratedWeight, span.start, span.end);
   if (weight === 0 || ratesSurelyUnder(health, span, weight, threshold)) return undefined;
   return over(errorRateOf(spanSamples(health, span)), threshold);
 }
@@ -121,19 +127,32 @@ function latencyOver(
 ): number | undefined {
   const { sums } = health;
   const counted = sums.atOrUnder[thresholds.indexOf(threshold)];
-  if (counted && exact(sums.timedWeight, span)) {
-    const weight = between(sums.timedWeight, span.start, span.end);
-    if (weight === 0 || between(counted, span.start, span.end) >= QUANTILE.p95 * weight) return undefined;
+  if (counted && exact(sums, sums.timedWeight, span)) {
+    const weight = between(sums, sums.timedWeight, span.start, span.end);
+    if (weight === 0 || between(sums, counted, span.start, span.end) >= QUANTILE.p95 * weight) return undefined;
   }
   return over(latencyOf(spanSamples(health, span), 'p95'), threshold);
+}
+
+/** The rule's figure over the span when it is over the rule's threshold, else undefined. */
+function figureOver(
+  rule: PolicyRule,
+  health: ServiceHealth,
+  thresholds: readonly number[],
+  span: Span,
+): number | undefined {
+  const threshold = rule.threshold ?? 0;
+  return rule.when === 'error_rate'
+    ? errorRateOver(health, span, threshold)
+    : latencyOver(health, thresholds, span, threshold);
 }
 
 /** Some tool's error rate over the span is over the threshold (or the totals cannot tell exactly). */
 function someToolOver(health: ServiceHealth, span: Span, threshold: number): boolean {
   return health.sums.tools.some((tool) => {
-    if (!exact(tool.calls, span) || !exact(tool.errors, span)) return true;
-    const calls = between(tool.calls, span.start, span.end);
-    return calls > 0 && between(tool.errors, span.start, span.end) / calls > threshold;
+    if (!exact(health.sums, tool.calls, span) || !exact(health.sums, tool.errors, span)) return true;
+    const calls = between(health.sums, tool.calls, span.start, span.end);
+    return calls > 0 && between(health.sums, tool.errors, span.start, span.end) / calls > threshold;
   });
 }
 
@@ -143,18 +162,18 @@ function healthFindings(
   health: ServiceHealth | undefined,
   now: number,
   thresholds: readonly number[],
-): Raw[] {
+): readonly Raw[] {
   const threshold = rule.threshold ?? 0;
   const windowSeconds = rule.windowSeconds ?? 60;
   const latest = health?.samples.at(-1);
-  if (!health || !latest) return [];
+  if (!health || !latest) return NONE;
   switch (rule.when) {
     case 'health_failing_for': {
       // Up to the newest sample, not to now: silence after a failing sample is missing data, not
       // more failure (stale telemetry is its own condition), and never a reason to roll back.
       const since = health.failingSince;
       const observed = since ? (latest.at - since.at) / 1000 : 0;
-      if (!since || observed <= threshold) return [];
+      if (!since || observed <= threshold) return NONE;
       // Sample times are whole milliseconds: after one before `since` is at or after it.
       const failing = health.samples.slice(firstAfter(health.samples, since.at - 1));
       return [
@@ -170,47 +189,43 @@ function healthFindings(
     case 'error_rate':
     case 'latency_p95_ms': {
       const unit = rule.when === 'error_rate' ? 'ratio' : 'ms';
-      const figureOver = (span: Span) =>
-        rule.when === 'error_rate'
-          ? errorRateOver(health, span, threshold)
-          : latencyOver(health, thresholds, span, threshold);
       const current = spanOf(health, windowSeconds, now);
-      const currentValue = figureOver(current);
-      if (currentValue === undefined) return [];
+      const currentValue = figureOver(rule, health, thresholds, current);
+      if (currentValue === undefined) return NONE;
       if (rule.forSeconds === undefined) {
         return [{ service, observed: currentValue, unit, ...spanEvidence(health, current, now) }];
       }
       // Sustained: the samples must cover the whole period, over which the figure breaches too (and still does now).
-      if (health.samples[0]!.at > now - rule.forSeconds * 1000) return [];
+      if (health.samples[0]!.at > now - rule.forSeconds * 1000) return NONE;
       const sustained = spanOf(health, rule.forSeconds, now);
-      const sustainedValue = figureOver(sustained);
-      if (sustainedValue === undefined) return [];
+      const sustainedValue = figureOver(rule, health, thresholds, sustained);
+      if (sustainedValue === undefined) return NONE;
       return [{ service, observed: sustainedValue, unit, ...spanEvidence(health, sustained, now) }];
     }
     case 'memory_used_ratio': {
       const observed = latest.memoryUsedRatio;
-      if (observed === undefined || observed <= threshold) return [];
+      if (observed === undefined || observed <= threshold) return NONE;
       return [{ service, observed, unit: 'ratio', evidenceEventIds: [latest.id] }];
     }
     case 'memory_growth': {
       // Cheap test first (no copy of a long window): most of the time memory has not grown by the threshold.
-      const oldest = health.samples[firstAfter(health.samples, now - windowSeconds * 1000)];
+      const oldest = health.samples[firstAfterIn(health.sums, now - windowSeconds * 1000)];
       if (
         oldest?.memoryUsedRatio === undefined ||
         latest.memoryUsedRatio === undefined ||
         latest.memoryUsedRatio - oldest.memoryUsedRatio < threshold
       )
-        return [];
+        return NONE;
       const samples = spanSamples(health, spanOf(health, windowSeconds, now)).filter(
         (s) => s.memoryUsedRatio !== undefined,
       );
-      if (samples.length < 3) return [];
+      if (samples.length < 3) return NONE;
       const first = samples[0]!;
       const span = (latest.at - first.at) / 1000;
       const growth = latest.memoryUsedRatio! - first.memoryUsedRatio!;
       const rising = samples.slice(1).filter((s, i) => s.memoryUsedRatio! >= samples[i]!.memoryUsedRatio!).length;
       // A leak grows steadily over most of the window; a spike or a sawtooth does not.
-      if (growth < threshold || span < windowSeconds * 0.8 || rising < (samples.length - 1) * 0.8) return [];
+      if (growth < threshold || span < windowSeconds * 0.8 || rising < (samples.length - 1) * 0.8) return NONE;
       return [
         {
           service,
@@ -230,7 +245,7 @@ function healthFindings(
           since = health.samples[i]!;
         // Up to the newest sample, as for failing health checks: silence does not keep a breaker open.
         const observed = (latest.at - since.at) / 1000;
-        if (observed <= threshold) return [];
+        if (observed <= threshold) return NONE;
         const open = health.samples.slice(firstAfter(health.samples, since.at - 1));
         return [
           {
@@ -247,7 +262,7 @@ function healthFindings(
       const span = spanOf(health, windowSeconds, now);
       // The running totals tell cheaply that no tool is over; the findings (in the order tools were
       // first seen in the window, with their evidence) come from the window itself.
-      if (!someToolOver(health, span, threshold)) return [];
+      if (!someToolOver(health, span, threshold)) return NONE;
       const samples = spanSamples(health, span);
       return [...toolErrorsOf(samples)]
         .filter(([, t]) => t.calls > 0 && t.errors / t.calls > threshold)
@@ -261,7 +276,7 @@ function healthFindings(
         }));
     }
     default:
-      return [];
+      return NONE;
   }
 }
 
@@ -313,6 +328,41 @@ export interface EvaluationScope {
 
 const PRECEDENCE: Record<RollbackMode, number> = { automatic: 0, manual: 1, disable_feature: 2 };
 
+interface PreparedRule {
+  readonly name: string;
+  readonly rule: PolicyRule;
+  readonly mode: RollbackMode;
+  readonly severity: Finding['severity'];
+  readonly threshold: number;
+  readonly migrationRule: boolean;
+}
+
+/** What each rule means, worked out once per policy rather than at every evaluation. */
+const prepared = new WeakMap<RollbackPolicy, readonly PreparedRule[]>();
+function rulesOf(policy: RollbackPolicy): readonly PreparedRule[] {
+  let rules = prepared.get(policy);
+  if (!rules) {
+    rules = Object.entries(policy.rules).map(([name, rule]) => {
+      const mode = MODES[rule.action];
+      const severity = rule.severity ?? DEFAULT_SEVERITY[mode];
+      return {
+        name,
+        rule,
+        mode,
+        severity,
+        threshold: rule.threshold ?? 0,
+        migrationRule: rule.when.startsWith('migration_'),
+      };
+    });
+    prepared.set(policy, rules);
+  }
+  return rules;
+}
+
+function collect(findings: Finding[], { name, mode, severity, threshold }: PreparedRule, raw: readonly Raw[]) {
+  for (const finding of raw) findings.push({ rule: name, mode, severity, threshold, ...finding });
+}
+
 /**
  * The decision matrix applied to the read models as of `now` (recorded time): every rule that
  * holds, with its figure and evidence, the strongest action first (automatic, then manual, then
@@ -325,23 +375,17 @@ export function evaluatePolicy(
   scope: EvaluationScope = {},
 ): Finding[] {
   const services = scope.services ?? Object.keys(model.health.services).sort();
-  return Object.entries(policy.rules)
-    .flatMap(([name, rule]) => {
-      const mode = MODES[rule.action];
-      const isMigrationRule = rule.when.startsWith('migration_');
-      if (isMigrationRule ? scope.migrationRules === false : scope.healthRules === false) return [];
-      const raw = isMigrationRule
-        ? migrationFindings(rule, model.migrations, now, scope.migrationId)
-        : services.flatMap((service) =>
-            healthFindings(rule, service, model.health.services[service], now, model.health.latencyThresholds),
-          );
-      return raw.map((finding) => ({
-        rule: name,
-        mode,
-        severity: rule.severity ?? DEFAULT_SEVERITY[mode],
-        threshold: rule.threshold ?? 0,
-        ...finding,
-      }));
-    })
-    .sort((a, b) => PRECEDENCE[a.mode] - PRECEDENCE[b.mode]);
+  const findings: Finding[] = [];
+  for (const prepared of rulesOf(policy)) {
+    const { rule, migrationRule } = prepared;
+    if (migrationRule ? scope.migrationRules === false : scope.healthRules === false) continue;
+    if (migrationRule) collect(findings, prepared, migrationFindings(rule, model.migrations, now, scope.migrationId));
+    else {
+      for (const service of services) {
+        const health = model.health.services[service];
+        collect(findings, prepared, healthFindings(rule, service, health, now, model.health.latencyThresholds));
+      }
+    }
+  }
+  return findings.length > 1 ? findings.sort((a, b) => PRECEDENCE[a.mode] - PRECEDENCE[b.mode]) : findings;
 }
