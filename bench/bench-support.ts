@@ -116,3 +116,20 @@ export function positiveOptions<const Name extends string>(
   };
   return Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>;
 }
+
+export interface QuickCheck {
+  name: string;
+  value: number;
+  aim: number;
+  higherIsBetter: boolean;
+}
+
+/**
+ * Ends a `--quick` run: prints the checks as one `QUICK {...}` line and exits with 3 when any is
+ * worse than half its aim (above twice it, for lower-is-better), 0 otherwise.
+ */
+export function reportQuick(checks: readonly QuickCheck[]): never {
+  console.log(`QUICK ${JSON.stringify({ checks })}`);
+  const failed = checks.some((c) => (c.higherIsBetter ? c.value < c.aim / 2 : c.value > c.aim * 2));
+  process.exit(failed ? 3 : 0);
+}

@@ -165,7 +165,7 @@ function healthFindings(
 ): readonly Raw[] {
   const threshold = rule.threshold ?? 0;
   const windowSeconds = rule.windowSeconds ?? 60;
-  const latest = health?.samples.at(-1);
+  const latest = health?.samples[health.samples.length - 1];
   if (!health || !latest) return NONE;
   switch (rule.when) {
     case 'health_failing_for': {
@@ -239,6 +239,7 @@ function healthFindings(
     case 'protocol_error':
       return latest.protocolError ? [{ service, observed: 1, unit: 'errors', evidenceEventIds: [latest.id] }] : [];
     case 'circuit_breaker_open_for':
+      if (latest.openBreakers.length === 0) return NONE;
       return latest.openBreakers.flatMap((breaker) => {
         let since = latest;
         for (let i = health.samples.length - 1; i >= 0 && health.samples[i]!.openBreakers.includes(breaker); i -= 1)
