@@ -376,17 +376,27 @@ export function evaluatePolicy(
   scope: EvaluationScope = {},
 ): Finding[] {
   const services = scope.services ?? Object.keys(model.health.services).sort();
-  const findings: Finding[] = [];
-  for (const prepared of rulesOf(policy)) {
-    const { rule, migrationRule } = prepared;
-    if (migrationRule ? scope.migrationRules === false : scope.healthRules === false) continue;
-    if (migrationRule) collect(findings, prepared, migrationFindings(rule, model.migrations, now, scope.migrationId));
-    else {
-      for (const service of services) {
-        const health = model.health.services[service];
-        collect(findings, prepared, healthFindings(rule, service, health, now, model.health.latencyThresholds));
+  const rules = rulesOf(policy);
+  // Findings in the order of the rules, then of the services; gathered service by service (each
+  // service's windows are read once, while they are in the cache), and per rule only when found.
+  const byRule: (Finding[] | undefined)[] = [];
+  if (scope.healthRules !== false) {
+    for (const service of services) {
+      const health = model.health.services[service];
+      for (let r = 0; r < rules.length; r += 1) {
+        if (rules[r]!.migrationRule) continue;
+        const raw = healthFindings(rules[r]!.rule, service, health, now, model.health.latencyThresholds);
+        if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
       }
     }
   }
+  if (scope.migrationRules !== false) {
+    for (let r = 0; r < rules.length; r += 1) {
+      if (!rules[r]!.migrationRule) continue;
+      const raw = migrationFindings(rules[r]!.rule, model.migrations, now, scope.migrationId);
+      if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
+    }
+  }
+  const findings = byRule.flatMap((found) => found ?? []);
   return findings.length > 1 ? findings.sort((a, b) => PRECEDENCE[a.mode] - PRECEDENCE[b.mode]) : findings;
 }

@@ -80,8 +80,10 @@ function releaseLatches(
   scope: EvaluationScope,
   findings: readonly Finding[],
 ): void {
+  const keys = Object.keys(latched);
+  if (keys.length === 0) return;
   const holding = new Set(findings.map((f) => latchKey(f.service, f.rule, subjectOf(f))));
-  for (const key of Object.keys(latched)) {
+  for (const key of keys) {
     if (holding.has(key)) continue;
     const [service, rule, subject] = key.split('|');
     const migrationRule = policy.rules[rule!]?.when.startsWith('migration_') ?? false;
@@ -170,6 +172,7 @@ function toEscalation(
 
 /** At most one decision per service at a time, never for a rule already acted on, nor a feature already off. */
 function choose(findings: readonly Finding[], state: RollbackDecisionsState): Finding[] {
+  if (findings.length === 0) return [];
   const chosen = new Map<string, Finding>();
   for (const finding of findings) {
     const view = state.services.services[finding.service];
