@@ -138,7 +138,7 @@ export function dropFirst(sums: WindowSums, samples: readonly SamplePoint[], thr
 export const between = (sums: WindowSums, list: readonly number[], from: number, to: number): number =>
   list[sums.dropped + to]! - list[sums.dropped + from]!;
 
-/** The running total of `list` up to the sample `to` (exclusive): what the sums over windows ending there are within. */
+/** The running total of `list` before the sample `to`: every sum over a window ending there is at most this. */
 export const upTo = (sums: WindowSums, list: readonly number[], to: number): number => list[sums.dropped + to]!;
 
 /** The position (in the samples) of the first sample taken after `time`, as `firstAfter` finds it. */
