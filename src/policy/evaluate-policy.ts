@@ -360,6 +360,20 @@ function rulesOf(policy: RollbackPolicy): readonly PreparedRule[] {
   return rules;
 }
 
+/**
+ * The services with windows, in name order: sorted once, not at every tick. The windows never
+ * forget a service, so the same object with as many services has the same ones.
+ */
+const sortedNames = new WeakMap<HealthWindowsState['services'], string[]>();
+function serviceNames(health: HealthWindowsState): readonly string[] {
+  const names = Object.keys(health.services);
+  const known = sortedNames.get(health.services);
+  if (known?.length === names.length) return known;
+  names.sort();
+  sortedNames.set(health.services, names);
+  return names;
+}
+
 function collect(findings: Finding[], { name, mode, severity, threshold }: PreparedRule, raw: readonly Raw[]) {
   for (const finding of raw) findings.push({ rule: name, mode, severity, threshold, ...finding });
 }
@@ -375,7 +389,7 @@ export function evaluatePolicy(
   now: number,
   scope: EvaluationScope = {},
 ): Finding[] {
-  const services = scope.services ?? Object.keys(model.health.services).sort();
+  const services = scope.services ?? serviceNames(model.health);
   const rules = rulesOf(policy);
   // Findings in the order of the rules, then of the services; gathered service by service (each
   // service's windows are read once, while they are in the cache), and per rule only when found.
