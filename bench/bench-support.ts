@@ -88,16 +88,18 @@ export function writeResults(
 /**
  * A benchmark's whole-number options (`--name value`, each with its default), read from the command
  * line: `--help` prints `help` and exits; a value that is not a whole number above 0 exits with 2,
- * saying which option.
+ * saying which option. Given `quickDefaults`, `--quick` is accepted too and takes those as defaults.
  */
 export function positiveOptions<const Name extends string>(
   help: string,
   defaults: Readonly<Record<Name, number>>,
-): Record<Name, number> {
+  quickDefaults?: Readonly<Record<Name, number>>,
+): Record<Name, number> & { readonly quick: boolean } {
   const names = Object.keys(defaults) as Name[];
   const { values } = parseArgs({
     options: {
-      ...Object.fromEntries(names.map((name) => [name, { type: 'string', default: String(defaults[name]) }])),
+      ...Object.fromEntries(names.map((name) => [name, { type: 'string' }])),
+      ...(quickDefaults && { quick: { type: 'boolean', default: false } }),
       help: { type: 'boolean', default: false },
     },
   });
@@ -106,13 +108,33 @@ export function positiveOptions<const Name extends string>(
     process.exit(0);
   }
   const given = values as Record<string, unknown>;
+  const quick = given.quick === true;
   const read = (name: Name): number => {
-    const value = Number(given[name]);
+    const value = Number(given[name] ?? (quick ? quickDefaults! : defaults)[name]);
     if (!Number.isInteger(value) || value <= 0) {
       process.stderr.write(`--${name} must be a positive whole number, got "${String(given[name])}"\n\n${help}`);
       process.exit(2);
     }
     return value;
   };
-  return Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>;
+  return { ...(Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>), quick };
+}
+
+/** One figure a benchmark's `--quick` mode checks, against its aim in the same unit (a ratio for ratios). */
+export interface QuickCheck {
+  name: string;
+  value: number;
+  aim: number;
+  higherIsBetter: boolean;
+}
+
+/**
+ * Ends a `--quick` run: prints the checks as one `QUICK {...}` line and exits with 3 when any is
+ * worse than half its aim (twice it, for lower-is-better), so that CI catches a many-fold regression
+ * while a noisy machine's few per cent do not fail it; 0 otherwise.
+ */
+export function reportQuick(checks: readonly QuickCheck[]): never {
+  console.log(`QUICK ${JSON.stringify({ checks })}`);
+  const failed = checks.some((c) => (c.higherIsBetter ? c.value < c.aim / 2 : c.value > c.aim * 2));
+  process.exit(failed ? 3 : 0);
 }

@@ -2,7 +2,7 @@
  * Projection benchmark: the health-window projection over recorded samples, and a full replay of
  * a history into every read model (and the policy's fold), each beside the event store's own
  * readAll speed in the same run, so the projections' overhead shows as a ratio.
- * Run: npm run bench:projections -- [--events N] [--services N]
+ * Run: npm run bench:projections -- [--quick] [--skip-policy] [--events N] [--services N]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,22 +14,27 @@ import { healthWindowsProjection } from '../projections/health-windows.js';
 import { rollbackDecisionsProjection } from '../src/policy/rollback-decisions.js';
 import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
-import { decodeEvent, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
+import { decodeStored, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
 import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
 import { CLOCK_STREAM, serviceStream } from '../src/domain/streams.js';
-import { fmt, progress, timed } from './bench-support.js';
+import { fmt, progress, reportQuick, timed, type QuickCheck } from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
 const HELP = `Usage: npm run bench:projections -- [options]
 
   --events <n>     events in the replayed history (default 1000000; 95 % health samples)
   --services <n>   services the samples spread over (default 50)
+  --skip-policy    leave out the replay into the policy's fold (the longest part)
+  --quick          50000 events by default, seconds not minutes; ends with a QUICK line checking the full
+                   replay's speed as a share of readAll's (aim 0.8); exits 3 when under half of it
   --help           show this help
 `;
 const { values: args } = parseArgs({
   options: {
-    events: { type: 'string', default: '1000000' },
+    events: { type: 'string' },
     services: { type: 'string', default: '50' },
+    'skip-policy': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -37,7 +42,7 @@ if (args.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const total = Number(args.events);
+const total = Number(args.events ?? (args.quick ? 50_000 : 1_000_000));
 const services = Number(args.services);
 if (!Number.isInteger(total) || total <= 0 || !Number.isInteger(services) || services <= 0) {
   process.stderr.write(`--events and --services must be positive whole numbers\n${HELP}`);
@@ -94,7 +99,7 @@ try {
   progress('decoding the samples once, then the health-window projection over them');
   const samples: TypedRecordedEvent[] = [];
   for await (const recorded of store.readAll({ maxCount: Math.min(total, 200_000) })) {
-    const event = decodeEvent(recorded);
+    const event = decodeStored(recorded);
     if (event.type === 'HealthSampleRecorded') samples.push(event);
   }
   const windows = healthWindowsProjection(retainSecondsFor(defaultRollbackPolicy));
@@ -122,16 +127,18 @@ try {
   };
   if (replay.events !== total) throw new Error(`the replay read ${replay.events} of ${total} events`);
 
-  progress("full replay into the policy's fold (read models + rule evaluation after each event)");
   const policy = rollbackDecisionsProjection(defaultRollbackPolicy);
   const policyState = policy.initialState;
   let decisions = 0;
-  const policySeconds = await timed(async () => {
-    for await (const recorded of store.readAll()) {
-      policy.apply(policyState, decodeEvent(recorded));
-      decisions += policyState.decisions.length;
-    }
-  });
+  const policySeconds = args['skip-policy']
+    ? Number.NaN
+    : await timed(async () => {
+        progress("full replay into the policy's fold (read models + rule evaluation after each event)");
+        for await (const recorded of store.readAll()) {
+          policy.apply(policyState, decodeStored(recorded));
+          decisions += policyState.decisions.length;
+        }
+      });
   await store.close();
 
   const rows: [string, string, string][] = [
@@ -144,16 +151,31 @@ try {
         `${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`,
     ],
     ['full replay peak resident memory (MB)', fmt(replay.peakRssBytes / 2 ** 20), ''],
-    [
+  ];
+  if (!args['skip-policy'])
+    rows.push([
       'replay into the policy fold (s)',
       fmt(policySeconds, 1),
       `${fmt(total / policySeconds)} events/s = ` +
         `${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`,
-    ],
-  ];
+    ]);
   console.log('');
   const width = Math.max(...rows.map((r) => r[0].length));
   for (const [measure, value, note] of rows) console.log(`${measure.padEnd(width)}  ${value.padStart(12)}  ${note}`);
+  if (args.quick) {
+    rmSync(root, { recursive: true, force: true });
+    reportQuick([replayAllCheck(replay, readRate)]);
+  }
 } finally {
   rmSync(root, { recursive: true, force: true });
+}
+
+/** The full replay into every read model as a share of readAll's speed: 5 s for 1 M events is about 0.8. */
+function replayAllCheck(replay: { events: number; seconds: number }, readRate: number): QuickCheck {
+  return {
+    name: 'full replay into all read models / readAll',
+    value: replay.events / replay.seconds / readRate,
+    aim: 0.8,
+    higherIsBetter: true,
+  };
 }
