@@ -88,16 +88,18 @@ export function writeResults(
 /**
  * A benchmark's whole-number options (`--name value`, each with its default), read from the command
  * line: `--help` prints `help` and exits; a value that is not a whole number above 0 exits with 2,
- * saying which option.
+ * saying which option. Given `quickDefaults`, `--quick` is accepted too and takes those as defaults.
  */
 export function positiveOptions<const Name extends string>(
   help: string,
   defaults: Readonly<Record<Name, number>>,
-): Record<Name, number> {
+  quickDefaults?: Readonly<Record<Name, number>>,
+): Record<Name, number> & { readonly quick: boolean } {
   const names = Object.keys(defaults) as Name[];
   const { values } = parseArgs({
     options: {
-      ...Object.fromEntries(names.map((name) => [name, { type: 'string', default: String(defaults[name]) }])),
+      ...Object.fromEntries(names.map((name) => [name, { type: 'string' }])),
+      ...(quickDefaults && { quick: { type: 'boolean', default: false } }),
       help: { type: 'boolean', default: false },
     },
   });
@@ -106,15 +108,16 @@ export function positiveOptions<const Name extends string>(
     process.exit(0);
   }
   const given = values as Record<string, unknown>;
+  const quick = given.quick === true;
   const read = (name: Name): number => {
-    const value = Number(given[name]);
+    const value = Number(given[name] ?? (quick ? quickDefaults! : defaults)[name]);
     if (!Number.isInteger(value) || value <= 0) {
       process.stderr.write(`--${name} must be a positive whole number, got "${String(given[name])}"\n\n${help}`);
       process.exit(2);
     }
     return value;
   };
-  return Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>;
+  return { ...(Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>), quick };
 }
 
 /** One figure of a benchmark's quick mode, beside its aim (same unit; a ratio for ratios). */

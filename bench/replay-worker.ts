@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { allProjections } from '../projections/all-projections.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
-import { decodeEvent } from '../src/events/catalogue.js';
+import { decodeStored } from '../src/events/catalogue.js';
 import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
 
 const store = SqliteEventStore.open({ path: process.argv[2]! });
@@ -16,7 +16,7 @@ let peakRssBytes = process.memoryUsage().rss;
 let events = 0;
 const start = performance.now();
 for await (const recorded of store.readAll()) {
-  const event = decodeEvent(recorded);
+  const event = decodeStored(recorded);
   for (const [i, p] of projections.entries()) p.apply(states[i], event);
   events += 1;
   if (events % 10_000 === 0) peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);

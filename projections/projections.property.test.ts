@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect } from '../src/event-store/event-store.contract.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
-import { decodeEvent, encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
+import { decodeStored, encodeEvent, type DomainEvent } from '../src/events/catalogue.js';
 import { MemoryCheckpointStore } from '../src/runtime/memory-checkpoint-store.js';
 import { foldProjection } from '../src/runtime/projection.js';
 import { ProjectionRunner } from '../src/runtime/projection-runner.js';
@@ -150,7 +150,7 @@ describe('projections', () => {
               await Promise.all(runners.map((r) => r.catchUp(10_000)));
               await Promise.all(runners.map((r) => r.stop()));
             }
-            const replayed = (await collect(store.readAll())).map(decodeEvent);
+            const replayed = (await collect(store.readAll())).map(decodeStored);
             for (const projection of projections) {
               const resumed = await checkpoints.load(projection.name);
               expect(plain(resumed!.state), projection.name).toEqual(plain(foldProjection(projection, replayed)));

@@ -11,7 +11,7 @@ import { migrationDecider } from '../domain/migration.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
-import { decodeEvent, encodeEvent } from '../events/catalogue.js';
+import { decodeStored, encodeEvent } from '../events/catalogue.js';
 import {
   identifier,
   releaseName,
@@ -99,7 +99,7 @@ async function recentLatency(deps: Pick<ApiDependencies, 'store'>, service: stri
   let newest: number | undefined;
   const recent = deps.store.readStream(healthStream(service), { direction: 'backwards', maxCount: 10_000 });
   for await (const recorded of recent) {
-    const event = decodeEvent(recorded);
+    const event = decodeStored(recorded);
     if (event.type !== 'HealthSampleRecorded') continue;
     const point = toPoint(event);
     newest ??= point.at;

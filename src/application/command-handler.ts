@@ -1,6 +1,6 @@
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { AppendResult, EventStore, ExpectedRevision } from '../event-store/event-store.js';
-import { decodeEvent, encodeEvent, type DomainEvent } from '../events/catalogue.js';
+import { decodeStored, encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import type { Decider } from '../domain/decider.js';
 
 export interface CommandContext {
@@ -29,7 +29,7 @@ export async function loadStream<State>(
   let state = decider.initialState;
   let revision: ExpectedRevision = 'no_stream';
   for await (const recorded of store.readStream(stream)) {
-    state = decider.evolve(state, decodeEvent(recorded));
+    state = decider.evolve(state, decodeStored(recorded));
     revision = recorded.revision;
   }
   return { state, revision };

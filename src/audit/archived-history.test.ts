@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { events } from '../event-store/event-store.contract.js';
+import { collect, events } from '../event-store/event-store.contract.js';
 import type { NewEvent } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { UndecodableEvent } from '../events/errors.js';
+import { encodeEvent } from '../events/catalogue.js';
 import { archivedHistory } from './archived-history.js';
 
 describe('the history of a store and its archive', () => {
@@ -48,5 +50,24 @@ describe('the history of a store and its archive', () => {
     const found = await archivedHistory(store, store.archive).readEvents(asked);
     expect([...found.keys()].sort()).toEqual(asked.slice(0, 2).sort());
     expect(found.get(asked[0]!)).toMatchObject({ id: samples[0]!.id, revision: 0n });
+  });
+
+  it("decodes the store's events as appended and validates the archive's, whose files can be edited", async () => {
+    const started = () =>
+      encodeEvent(
+        { type: 'DeploymentStarted', data: { deploymentId: 'd-1', service: 'payments', release: 'v2' } },
+        { actor: 'test', occurredAt: new Date('2026-12-01T00:00:00Z') },
+      );
+    // What only a hand-edited file (or a bypassed encodeEvent) holds: a release that is no name.
+    const first = started();
+    const edited = { ...first, data: { ...first.data, release: '../v2' } };
+    await store.append('service-payments', [edited], 'any');
+    const decoded = async () => (await collect(archivedHistory(store, store.archive).readDecoded())).map((e) => e.data);
+    expect(await decoded()).toEqual([edited.data]);
+    await store.append('service-payments', [started()], 'any');
+    await store.setStreamMetadata('service-payments', { maxCount: 1 });
+    expect(await store.readEvent(edited.id)).toBeUndefined();
+    await expect(decoded()).rejects.toThrow(UndecodableEvent);
+    await expect(decoded()).rejects.toThrow(/data\.release/);
   });
 });

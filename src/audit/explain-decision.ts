@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
-import { decodedHistory, type History } from './history.js';
+import type { History } from './history.js';
 
 export class DecisionNotFound extends Error {
   readonly code = 'DECISION_NOT_FOUND';
@@ -36,7 +36,7 @@ export async function explainDecision(history: History, id: string): Promise<Exp
   let decision: DecidedEvent | undefined;
   const direct = await read(history, id);
   if (direct?.type === 'RollbackDecided') decision = direct;
-  for await (const event of decision ? [] : decodedHistory(history)) {
+  for await (const event of decision ? [] : history.readDecoded()) {
     if (event.type === 'RollbackDecided' && event.data.rollbackId === id) {
       decision = event;
       break;
@@ -60,7 +60,7 @@ export async function explainDecision(history: History, id: string): Promise<Exp
     cause = event.metadata.causationId;
   }
   const lifecycle: TypedRecordedEvent[] = [];
-  for await (const event of decodedHistory(history, decision.position + 1n)) {
+  for await (const event of history.readDecoded(decision.position + 1n)) {
     const about = (event.data as { rollbackId?: string }).rollbackId === decision.data.rollbackId;
     if (event.stream === decision.stream && about) lifecycle.push(event);
   }

@@ -3,7 +3,7 @@ import { eventTime } from '../../projections/event-time.js';
 import { incidentsProjection, type IncidentsState } from '../../projections/incidents.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
 import { serviceStateProjection, type ServicesState } from '../../projections/service-state.js';
-import { decodedHistory, type History } from './history.js';
+import type { History } from './history.js';
 
 export interface StateAt {
   readonly at: string;
@@ -22,7 +22,7 @@ export async function replayAt(history: History, at: Date): Promise<StateAt> {
   const migrations = migrationProgressProjection.initialState;
   const drills = drillHistoryProjection.initialState;
   let eventsApplied = 0;
-  for await (const event of decodedHistory(history)) {
+  for await (const event of history.readDecoded()) {
     if (eventTime(event) > limit) continue;
     serviceStateProjection.apply(services, event);
     incidentsProjection.apply(incidents, event);

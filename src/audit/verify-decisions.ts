@@ -2,7 +2,7 @@ import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
 import { rollbackDecisionsProjection, type PendingDecision } from '../policy/rollback-decisions.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
 import type { DecidedEvent } from './explain-decision.js';
-import { decodedHistory, type History } from './history.js';
+import type { History } from './history.js';
 import { verifyTelemetryDecisions, type TelemetryVerdict } from './verify-telemetry-decisions.js';
 
 export interface RecordedVerdict {
@@ -47,7 +47,7 @@ export async function verifyDecisions(history: History, policy: RollbackPolicy):
   const recordedNext = new Map<string, string | undefined>();
   const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
   let eventsReplayed = 0;
-  for await (const event of decodedHistory(history)) {
+  for await (const event of history.readDecoded()) {
     const here = slot(event.stream, event.revision);
     if (recordedNext.has(here)) recordedNext.set(here, event.id);
     projection.apply(state, event);

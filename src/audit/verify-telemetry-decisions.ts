@@ -3,7 +3,7 @@ import { telemetryFreshnessProjection } from '../../projections/telemetry-freshn
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { judgeTelemetry } from '../policy/telemetry-staleness.js';
 import { TELEMETRY_ACTOR, telemetryDecisionId } from '../policy/telemetry-watcher.js';
-import { decodedHistory, type History } from './history.js';
+import type { History } from './history.js';
 
 export interface TelemetryVerdict {
   readonly eventId: string;
@@ -27,13 +27,13 @@ const isRecordedDecision = (event: TypedRecordedEvent): event is Recorded =>
  */
 export async function verifyTelemetryDecisions(history: History): Promise<TelemetryVerdict[]> {
   const byCause = new Map<string, Recorded[]>();
-  for await (const event of decodedHistory(history))
+  for await (const event of history.readDecoded())
     if (isRecordedDecision(event) && event.metadata.causationId)
       byCause.set(event.metadata.causationId, [...(byCause.get(event.metadata.causationId) ?? []), event]);
   const state = telemetryFreshnessProjection.initialState;
   const staleAfter = new Map<string, number>();
   const reproduced = new Set<string>();
-  for await (const event of decodedHistory(history)) {
+  for await (const event of history.readDecoded()) {
     telemetryFreshnessProjection.apply(state, event);
     if (event.type === 'TelemetryStale') staleAfter.set(event.data.service, event.data.staleAfterSeconds);
     for (const decision of byCause.get(event.id) ?? []) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WrongExpectedRevision } from '../event-store/errors.js';
-import { decodeEvent, encodeEvent } from '../events/catalogue.js';
+import { decodeStored, encodeEvent } from '../events/catalogue.js';
 import { systemClock } from '../runtime/clock.js';
 import { cleanup } from './drill-cleanup.js';
 import type { Drill } from './drill-file.js';
@@ -97,7 +97,7 @@ export async function runDrill(drill: Drill, options: DrillRunnerOptions): Promi
   const watching = (async () => {
     for await (const event of subscription) {
       if (!isWatched(event.stream, scope)) continue;
-      const { seen, noticed } = observe(run.seen, decodeEvent(event), scope);
+      const { seen, noticed } = observe(run.seen, decodeStored(event), scope);
       run.seen = seen;
       run.notice(noticed);
     }

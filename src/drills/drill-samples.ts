@@ -1,5 +1,5 @@
 import type { EventStore } from '../event-store/event-store.js';
-import { decodeEvent } from '../events/catalogue.js';
+import { decodeStored } from '../events/catalogue.js';
 import { toPoint } from '../../projections/health-windows.js';
 import type { TimelineEntry } from './scorecard.js';
 import { healthStream, serviceStream } from '../domain/streams.js';
@@ -13,7 +13,7 @@ export async function sampleTimeline(store: EventStore, service: string, sinceMs
   const entries: TimelineEntry[] = [];
   for await (const recorded of store.readStream(healthStream(service), { direction: 'backwards' })) {
     if (recorded.recordedAt.getTime() < sinceMs) break;
-    const event = decodeEvent(recorded);
+    const event = decodeStored(recorded);
     if (event.type !== 'HealthSampleRecorded') continue;
     const point = toPoint(event);
     if (point.at < sinceMs) continue;
@@ -31,7 +31,7 @@ export async function sampleTimeline(store: EventStore, service: string, sinceMs
   for await (const recorded of store.readStream(serviceStream(service), { direction: 'backwards' })) {
     const at = recorded.recordedAt.getTime();
     if (at < sinceMs) break;
-    const event = decodeEvent(recorded);
+    const event = decodeStored(recorded);
     // Disabling a tool restarts the same release: not a rollback.
     if (event.type === 'RollbackStarted' && event.data.fromRelease !== event.data.toRelease)
       entries.push({ at, kind: 'rollback', label: `rollback ${event.data.fromRelease} → ${event.data.toRelease}` });

@@ -6,7 +6,7 @@ import { InvariantViolated } from '../domain/decider.js';
 import { claimLapsed, drillScheduleDecider } from '../domain/drill-schedule.js';
 import type { FleetConfig } from '../config/fleet-config.js';
 import type { EventStore, Subscription } from '../event-store/event-store.js';
-import { decodeEvent } from '../events/catalogue.js';
+import { decodeStored } from '../events/catalogue.js';
 import { parseCron, previousSlot, MONTHLY } from './cron.js';
 import { loadDrill } from './drill-file.js';
 import { abortStaleRun, runCompleted } from './drill-stale-runs.js';
@@ -110,7 +110,7 @@ export class DrillScheduler {
         }))
           started = last.revision > 0n;
         if (started) continue;
-        const event = decodeEvent(recorded);
+        const event = decodeStored(recorded);
         if (event.type === 'DrillRequested')
           this.enqueue(event.data.drill, { runId: event.data.runId, trigger: 'manual', requested: true });
       }

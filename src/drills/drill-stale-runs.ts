@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store.js';
-import { decodeEvent, encodeEvent, type EventData } from '../events/catalogue.js';
+import { decodeStored, encodeEvent, type EventData } from '../events/catalogue.js';
 import { drillStream } from '../domain/streams.js';
 
 /** A run that started and has not finished. */
@@ -48,7 +48,7 @@ interface Sweep {
 
 async function lastSweep(store: EventStore): Promise<Sweep> {
   for await (const recorded of store.readStream(SWEPT_STREAM, { direction: 'backwards', maxCount: 1 })) {
-    const event = decodeEvent(recorded);
+    const event = decodeStored(recorded);
     if (event.type !== 'DrillRunsSwept') break;
     const open = event.data.open.map((r) => ({ ...r, revision: BigInt(r.revision) }));
     return {
@@ -71,7 +71,7 @@ export async function openRuns(store: EventStore, from: Sweep): Promise<{ open: 
   for await (const recorded of store.readAll(after)) {
     position = recorded.position;
     if (!recorded.type.startsWith('Drill') || !recorded.stream.startsWith(drillStream(''))) continue;
-    const event = decodeEvent(recorded);
+    const event = decodeStored(recorded);
     const runId = (event.data as { runId?: string }).runId;
     if (runId === undefined || recorded.stream !== drillStream(runId)) continue;
     if (event.type === 'DrillStarted') {

@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../event-store/event-store.js';
 import {
   currentSchemaVersion,
   decodeEvent,
+  decodeStored,
   encodeEvent,
   eventTypes,
   parseDomainEvent,
@@ -229,6 +230,44 @@ describe('event catalogue', () => {
     expect(() => decodeEvent(newer)).toThrow(UnknownSchemaVersion);
     expect(() => decodeEvent(newer)).toThrow(/schema version 9 but this Failsafe knows up to 1; upgrade Failsafe/);
     expect(() => decodeEvent(asRecorded({ ...good, data: { service: 'payments' } }))).toThrow(UndecodableEvent);
+  });
+
+  it.each(eventTypes)('reads %s from the store without validating, to what decodeEvent gives', (type) => {
+    const stored = asRecorded(encodeEvent(parseDomainEvent(type, eventExamples[type]), { actor: 'alice', occurredAt }));
+    const trusted = decodeStored(stored);
+    expect(trusted).toEqual(decodeEvent(stored));
+    expect(trusted.type).toBe(type);
+    expect(trusted.data).toEqual(eventExamples[type]);
+  });
+
+  it('refuses in the store read what it refuses in the full decode, with the same error', () => {
+    const good = encodeEvent(parseDomainEvent('DeploymentStarted', eventExamples.DeploymentStarted), {
+      actor: 'a',
+      occurredAt,
+    });
+    const unreadable = {
+      'an unknown type': asRecorded({ ...good, type: 'FromTheFuture' }),
+      'a newer schema version': asRecorded({ ...good, metadata: { ...good.metadata, schemaVersion: 2 } }),
+      'no schema version': asRecorded({ ...good, metadata: { ...good.metadata, schemaVersion: undefined } }),
+      'a schema version as text': asRecorded({ ...good, metadata: { ...good.metadata, schemaVersion: '1' } }),
+    };
+    for (const [what, stored] of Object.entries(unreadable)) {
+      const error = (decode: (e: RecordedEvent) => unknown): unknown => {
+        try {
+          decode(stored);
+        } catch (thrown) {
+          return thrown;
+        }
+        throw new Error(`${what} was read`);
+      };
+      const full = error(decodeEvent);
+      expect(full, what).toBeInstanceOf(Error);
+      expect(error(decodeStored), what).toEqual(full);
+      expect((error(decodeStored) as Error).message, what).toBe((full as Error).message);
+    }
+    expect(() => decodeStored(asRecorded({ ...good, metadata: { ...good.metadata, schemaVersion: 2 } }))).toThrow(
+      /schema version 2 but this Failsafe knows up to 1; upgrade Failsafe/,
+    );
   });
 
   it('narrows data by type', () => {

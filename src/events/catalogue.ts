@@ -105,7 +105,11 @@ export function encodeParsedEvent({ type, data }: DomainEvent, options: EncodeOp
   return { id, type, data: data as NewEvent['data'], metadata: metadata.data };
 }
 
-/** Reads a stored event: unknown types and newer versions are refused, older versions upcast. */
+/**
+ * Validates a recorded event from outside Failsafe's own store (an archive file, a copy being
+ * imported): unknown types and newer versions are refused, older versions upcast, and the metadata
+ * and the (upcast) data checked against their schemas.
+ */
 export function decodeEvent(recorded: RecordedEvent): TypedRecordedEvent {
   const definition = byType.get(recorded.type);
   if (!definition) throw new UnknownEventType(recorded.type, recorded.id);
@@ -125,4 +129,17 @@ export function decodeEvent(recorded: RecordedEvent): TypedRecordedEvent {
   const data = definition.schema.safeParse(upcast);
   if (!data.success) throw new UndecodableEvent(recorded.id, problemsOf(data.error, 'data'));
   return { ...recorded, type: recorded.type, data: data.data, metadata: metadata.data } as TypedRecordedEvent;
+}
+
+/**
+ * Reads an event from Failsafe's own store: every append went through `encodeEvent`, so an event at
+ * its type's current schema version was validated by this very schema and is taken as stored.
+ * Anything else goes through `decodeEvent`: an older version's upcast data was never validated, and
+ * an unknown type, a newer version or a missing one is refused with the same error as there.
+ */
+export function decodeStored(recorded: RecordedEvent): TypedRecordedEvent {
+  const definition = byType.get(recorded.type);
+  if (!definition) throw new UnknownEventType(recorded.type, recorded.id);
+  if (recorded.metadata.schemaVersion !== definition.version) return decodeEvent(recorded);
+  return recorded as unknown as TypedRecordedEvent;
 }

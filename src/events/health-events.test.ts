@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEvent } from './catalogue.js';
+import { decodeEvent, decodeStored } from './catalogue.js';
 import { UndecodableEvent } from './errors.js';
 
 const storedV1 = (data: Record<string, unknown>) => ({
@@ -19,9 +19,13 @@ const storedV1 = (data: Record<string, unknown>) => ({
   recordedAt: new Date('2026-01-10T08:00:00.000Z'),
 });
 
-describe('HealthSampleRecorded upcasting', () => {
+// Upcast data was never validated, so the store's trusted read upcasts and validates exactly as the full decode.
+describe.each([
+  ['decodeEvent', decodeEvent],
+  ['decodeStored', decodeStored],
+])('HealthSampleRecorded upcasting (%s)', (_, decode) => {
   it('reads a version 1 sample as version 2: percentages become ratios, degraded still answered', () => {
-    const decoded = decodeEvent(
+    const decoded = decode(
       storedV1({
         service: 'payments',
         instance: 'payments-1',
@@ -45,7 +49,7 @@ describe('HealthSampleRecorded upcasting', () => {
   });
 
   it('maps an unhealthy version 1 sample to healthy: false and leaves absent figures absent', () => {
-    const decoded = decodeEvent(
+    const decoded = decode(
       storedV1({
         service: 'payments',
         instance: 'i',
@@ -64,9 +68,7 @@ describe('HealthSampleRecorded upcasting', () => {
   });
 
   it('refuses a version 1 sample that was not of the version 1 shape', () => {
-    expect(() => decodeEvent(storedV1({ service: 'payments', status: 'fine' }))).toThrow(UndecodableEvent);
-    expect(() => decodeEvent(storedV1({ service: 'payments', status: 'fine' }))).toThrow(
-      /cannot be upcast from version 1/,
-    );
+    expect(() => decode(storedV1({ service: 'payments', status: 'fine' }))).toThrow(UndecodableEvent);
+    expect(() => decode(storedV1({ service: 'payments', status: 'fine' }))).toThrow(/cannot be upcast from version 1/);
   });
 });

@@ -21,7 +21,7 @@ import { lastEvents, operations, serviceView, toJson } from '../api/operations.j
 import { rollbackRunbook } from '../api/rollback-runbook.js';
 import { authorize, type Permission, type Principal } from '../auth/roles.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
-import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
+import { decodeStored, type TypedRecordedEvent } from '../events/catalogue.js';
 import { identifier, serviceName, streamName } from '../events/common-schemas.js';
 import { serviceStream } from '../domain/streams.js';
 
@@ -212,7 +212,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         const events: TypedRecordedEvent[] = [];
         for (const id of incident!.eventIds) {
           const recorded = await deps.store.readEvent(id);
-          if (recorded) events.push(decodeEvent(recorded));
+          if (recorded) events.push(decodeStored(recorded));
         }
         return text(`Post-incident review of ${incident!.id}`, incidentReview(incident!, events));
       },

@@ -1,5 +1,5 @@
 import type { EventStore, Subscription } from '../event-store/event-store.js';
-import { decodeEvent, type TypedRecordedEvent } from '../events/catalogue.js';
+import { decodeStored, type TypedRecordedEvent } from '../events/catalogue.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { Projection } from './projection.js';
 
@@ -54,7 +54,7 @@ export class ProjectionRunner<State> {
   private async follow(subscription: Subscription): Promise<void> {
     try {
       for await (const recorded of subscription) {
-        const event = decodeEvent(recorded);
+        const event = decodeStored(recorded);
         this.state = this.projection.apply(this.state, event);
         await this.options.afterApply?.(this.state, event);
         // Only now: whoever waits for this position (catchUp) waits for what the event led to as well.
