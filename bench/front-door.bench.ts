@@ -21,6 +21,8 @@ import { toolsDir } from '../src/tools/tools-dir.js';
 import { fmt, loadAverage, median, printTable, progress, reportQuick, type Row } from './bench-support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The Failsafe checkout to serve: this one, or another given in FAILSAFE_ROOT (to compare before and after). */
+const failsafeRoot = process.env.FAILSAFE_ROOT ?? root;
 const k6 = join(toolsDir(), `k6-${K6_VERSION}`, 'k6');
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const quick = flags.quick;
@@ -37,9 +39,10 @@ function start(
   command: string[],
   env: NodeJS.ProcessEnv,
   pattern: RegExp,
+  cwd = root,
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(command[0]!, command.slice(1), {
-    cwd: root,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -114,6 +117,7 @@ const failsafe = await start(
   // The sources as checked out (never a stale dist/).
   { FAILSAFE_ADMIN_TOKEN: admin, FAILSAFE_FROM_SOURCE: '1' },
   /listening on (http:\/\/\S+)/,
+  failsafeRoot,
 );
 process.once('exit', () => failsafe.child.kill('SIGTERM'));
 // One service, so that list_services has something to list.
@@ -225,7 +229,7 @@ const refused = all.reduce((sum, f) => sum + f.rateLimited * f.requests, 0);
 const sent = all.reduce((sum, f) => sum + f.requests, 0);
 console.log(
   `\nFront door under k6 ${K6_VERSION}: medians of ${ROUNDS} rounds, ${SECONDS} s per run, ` +
-    `load average ${loadAverage()} (k6 and the servers share the machine's cores); ` +
+    `load average ${loadAverage()} (k6 and the servers share the machine's cores); Failsafe from ${failsafeRoot}; ` +
     `rate limits at their defaults, one token per client: ${fmt(refused)} of ${fmt(sent)} requests refused (429)\n`,
 );
 printTable(rows, 'bare SDK v2 server');
