@@ -234,6 +234,21 @@ describe.each(ERAS)('the MCP endpoint through the %s client', (era) => {
     expect(unknown).toMatch(/drop_database/);
   });
 
+  it('answers each caller as itself when calls from different people run at the same time', async () => {
+    const [vera, audrey, admin] = [await as('vera'), await as('audrey'), await as('admin')];
+    const refused = (client: McpClient) => errorText(client, 'request_rollback', { service, reason: 'at once' });
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        i % 3 === 0 ? refused(vera) : i % 3 === 1 ? refused(audrey) : structured(admin, 'list_services'),
+      ),
+    );
+    answers.forEach((answer, i) => {
+      if (i % 3 === 0) expect(answer).toMatch(/Forbidden: vera \(role viewer\)/);
+      else if (i % 3 === 1) expect(answer).toMatch(/Forbidden: audrey \(role auditor\)/);
+      else expect((answer as { services: unknown[] }).services.length).toBeGreaterThan(0);
+    });
+  });
+
   it('refuses unknown arguments, bad names and control characters as invalid input, not internal errors', async () => {
     const alice = await as('alice');
     expect(await errorText(alice, 'request_rollback', { service, reason: 'x', force: true })).toMatch(/force/);

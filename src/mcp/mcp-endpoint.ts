@@ -2,7 +2,8 @@
  * Failsafe's MCP endpoint: the one module that knows the MCP SDK v2 server API (it still moves
  * between minor versions). One server instance per request serves both protocol eras:
  * 2026-07-28 (stateless, `server/discover`) and the 2025 revisions (`initialize`, answered
- * statelessly).
+ * statelessly). The tools, resources and prompts it registers are defined once, with their JSON
+ * Schemas converted once.
  */
 import {
   createMcpHandler,
@@ -24,6 +25,7 @@ import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import { decodeStored, type TypedRecordedEvent } from '../events/catalogue.js';
 import { identifier, serviceName, streamName } from '../events/common-schemas.js';
 import { serviceStream } from '../domain/streams.js';
+import { jsonSchemaOnce } from './json-schema-once.js';
 
 export interface McpEndpointOptions {
   readonly version: string;
@@ -81,38 +83,47 @@ const variable = (value: unknown, schema: z.ZodType<string>, what: string): stri
   return refuse(new InvalidRequest(parsed.error.issues.map((i) => `${what}: ${i.message}`)));
 };
 
+/** The tool a request calls, when it is one `tools/call` (the only message a server can then be asked). */
+const calledTool = (body: unknown): string | undefined => {
+  const message = body as { method?: unknown; params?: { name?: unknown } } | undefined;
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
+  const name = message.method === 'tools/call' ? message.params?.name : undefined;
+  return typeof name === 'string' ? name : undefined;
+};
+
+/** One tool, resource or prompt, defined once and registered on each request's server. */
+type Registration = (server: McpServer) => void;
+
 export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOptions): McpEndpoint {
   const reportUnexpected = (where: string, error: unknown) => {
     if (statusOf(error) === 500) options.log(`mcp: ${where} failed: ${(error as Error).stack ?? String(error)}`);
   };
 
-  const registerTool = (server: McpServer, operation: Operation) => {
-    server.registerTool(
-      operation.name,
-      {
-        title: operation.title,
-        description: `${operation.description} Needs a token with the ${operation.permission} permission.`,
-        inputSchema: operation.input,
-        outputSchema: operation.output,
-        annotations: { readOnlyHint: operation.http.method === 'GET', destructiveHint: false, openWorldHint: false },
-      },
-      async (input: unknown, ctx: ServerContext) => {
-        try {
-          const principal = principalOf(ctx);
-          authorize(principal, operation.permission);
-          const result = await operation.run(deps, input as never, { principal });
-          options.onToolCall?.(operation.name, 'ok');
-          return {
-            content: [{ type: 'text' as const, text: JSON.stringify(result, null, 2) }],
-            structuredContent: result,
-          };
-        } catch (error) {
-          options.onToolCall?.(operation.name, 'error');
-          reportUnexpected(`tool ${operation.name}`, error);
-          return { isError: true, content: [{ type: 'text' as const, text: describeError(error).message }] };
-        }
-      },
-    );
+  const tool = (operation: Operation): Registration => {
+    const config = {
+      title: operation.title,
+      description: `${operation.description} Needs a token with the ${operation.permission} permission.`,
+      inputSchema: jsonSchemaOnce(operation.input),
+      outputSchema: jsonSchemaOnce(operation.output),
+      annotations: { readOnlyHint: operation.http.method === 'GET', destructiveHint: false, openWorldHint: false },
+    };
+    const call = async (input: unknown, ctx: ServerContext) => {
+      try {
+        const principal = principalOf(ctx);
+        authorize(principal, operation.permission);
+        const result = await operation.run(deps, input as never, { principal });
+        options.onToolCall?.(operation.name, 'ok');
+        return {
+          content: [{ type: 'text' as const, text: JSON.stringify(result, null, 2) }],
+          structuredContent: result,
+        };
+      } catch (error) {
+        options.onToolCall?.(operation.name, 'error');
+        reportUnexpected(`tool ${operation.name}`, error);
+        return { isError: true, content: [{ type: 'text' as const, text: describeError(error).message }] };
+      }
+    };
+    return (server) => server.registerTool(operation.name, config, call);
   };
 
   const serviceNames = async () => {
@@ -124,19 +135,20 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
     contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }],
   });
 
-  const registerResources = (server: McpServer) => {
+  const serviceStateTemplate = new ResourceTemplate('failsafe://services/{service}', {
+    list: async () => ({
+      resources: (await serviceNames()).map((name) => ({
+        uri: `failsafe://services/${name}`,
+        name: `service ${name}`,
+        mimeType: 'application/json',
+      })),
+    }),
+    complete: { service: async (prefix) => (await serviceNames()).filter((n) => n.startsWith(prefix)) },
+  });
+  const serviceState: Registration = (server) =>
     server.registerResource(
       'service-state',
-      new ResourceTemplate('failsafe://services/{service}', {
-        list: async () => ({
-          resources: (await serviceNames()).map((name) => ({
-            uri: `failsafe://services/${name}`,
-            name: `service ${name}`,
-            mimeType: 'application/json',
-          })),
-        }),
-        complete: { service: async (prefix) => (await serviceNames()).filter((n) => n.startsWith(prefix)) },
-      }),
+      serviceStateTemplate,
       {
         title: 'Service state',
         description: 'A service as Failsafe knows it: release, last known good, rollback, disabled tools.',
@@ -148,17 +160,19 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         return json(uri, toJson(view));
       },
     );
+  const eventStreamTemplate = new ResourceTemplate('failsafe://streams/{stream}', {
+    list: async () => ({
+      resources: (await serviceNames()).map((name) => ({
+        uri: `failsafe://streams/${serviceStream(name)}`,
+        name: `stream ${serviceStream(name)}`,
+        mimeType: 'application/json',
+      })),
+    }),
+  });
+  const eventStream: Registration = (server) =>
     server.registerResource(
       'event-stream',
-      new ResourceTemplate('failsafe://streams/{stream}', {
-        list: async () => ({
-          resources: (await serviceNames()).map((name) => ({
-            uri: `failsafe://streams/${serviceStream(name)}`,
-            name: `stream ${serviceStream(name)}`,
-            mimeType: 'application/json',
-          })),
-        }),
-      }),
+      eventStreamTemplate,
       {
         title: 'Event stream',
         description:
@@ -175,14 +189,16 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         return json(uri, events.map(recordedEventToJson));
       },
     );
-  };
 
   const text = (description: string, body: string) => ({
     description,
     messages: [{ role: 'user' as const, content: { type: 'text' as const, text: body } }],
   });
 
-  const registerPrompts = (server: McpServer) => {
+  const incidentArgs = z.object({
+    incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident'),
+  });
+  const postIncidentReview: Registration = (server) =>
     server.registerPrompt(
       'post_incident_review',
       {
@@ -190,9 +206,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         description:
           "The seeds' post-incident review template, " +
           'filled from the recorded history of an incident (one per rollback or stale-telemetry episode).',
-        argsSchema: z.object({
-          incident: identifier.describe('the incident id (its rollback id), or a service name for its latest incident'),
-        }),
+        argsSchema: incidentArgs,
       },
       async ({ incident: wanted }, ctx) => {
         guard(ctx, 'read');
@@ -217,6 +231,8 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         return text(`Post-incident review of ${incident!.id}`, incidentReview(incident!, events));
       },
     );
+  const runbookArgs = z.object({ service: serviceName });
+  const rollbackRunbookPrompt: Registration = (server) =>
     server.registerPrompt(
       'rollback_runbook',
       {
@@ -224,7 +240,7 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         description:
           "The seeds' rollback procedure for one service as it is now: decision matrix, disabling a tool, " +
           'the two-person manual rollback, verification.',
-        argsSchema: z.object({ service: serviceName }),
+        argsSchema: runbookArgs,
       },
       async ({ service }, ctx) => {
         guard(ctx, 'read');
@@ -232,21 +248,29 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         return text(`Rollback runbook for ${service}`, rollbackRunbook(view, deps.policy));
       },
     );
+
+  const tools = new Map(operations.map((operation) => [operation.name, tool(operation)]));
+  const everything = [...tools.values(), serviceState, eventStream, postIncidentReview, rollbackRunbookPrompt];
+  /**
+   * What each request's server needs: one `tools/call` reaches its tool and nothing else, so only that
+   * tool is registered (all twenty registrations took about ten times a bare one-tool server's
+   * construction); anything else, an unknown tool included, gets them all. Keyed by the request's
+   * AuthInfo, which the SDK hands the factory as given.
+   */
+  const reach = new WeakMap<AuthInfo, readonly Registration[]>();
+  const serverInfo = { name: 'failsafe', version: options.version };
+  const serverOptions = {
+    instructions:
+      'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, ' +
+      'disabled tools, migrations, chaos drills and the audit history.',
   };
 
+  // The SDK serves each request on a server of its own (it refuses an instance still serving another),
+  // and per-request state lives on it: the instance is built per request, what it holds is built once.
   const handler = createMcpHandler(
-    () => {
-      const server = new McpServer(
-        { name: 'failsafe', version: options.version },
-        {
-          instructions:
-            'Failsafe controls a fleet of MCP servers: status, deployments, rollbacks with two-person approval, ' +
-            'disabled tools, migrations, chaos drills and the audit history.',
-        },
-      );
-      for (const operation of operations) registerTool(server, operation);
-      registerResources(server);
-      registerPrompts(server);
+    ({ authInfo }) => {
+      const server = new McpServer(serverInfo, serverOptions);
+      for (const register of (authInfo && reach.get(authInfo)) ?? everything) register(server);
       return server;
     },
     { onerror: (error) => options.log(`mcp: ${error.message}`) },
@@ -260,6 +284,9 @@ export function createMcpEndpoint(deps: ApiDependencies, options: McpEndpointOpt
         scopes: [principal.role],
         extra: { principal },
       };
+      const name = calledTool(parsedBody);
+      const called = name === undefined ? undefined : tools.get(name);
+      if (called) reach.set(authInfo, [called]);
       return handler.fetch(request, { authInfo, ...(parsedBody !== undefined && { parsedBody }) });
     },
     close: () => handler.close(),
