@@ -146,22 +146,3 @@ export function reportQuick(checks: readonly QuickCheck[]): never {
   for (const c of missed) process.stderr.write(`  ! ${c.name}: ${c.value} is worse than half its aim (${c.aim})\n`);
   process.exit(missed.length > 0 ? 3 : 0);
 }
-
-/** One figure of a benchmark's quick mode, against its aim (value and aim in the same unit). */
-export interface QuickCheck {
-  name: string;
-  value: number;
-  aim: number;
-  higherIsBetter: boolean;
-}
-
-/**
- * Ends a quick run: prints the one `QUICK {...}` line CI reads and exits with 3 when any figure is
- * worse than half its aim (above twice it, for lower-is-better), 0 otherwise.
- */
-export function reportQuick(checks: readonly QuickCheck[]): never {
-  console.log(`QUICK ${JSON.stringify({ checks })}`);
-  const missed = checks.filter((c) => (c.higherIsBetter ? c.value < c.aim / 2 : c.value > c.aim * 2));
-  for (const c of missed) process.stderr.write(`  ! ${c.name}: ${c.value} is worse than half its aim (${c.aim})\n`);
-  process.exit(missed.length > 0 ? 3 : 0);
-}

@@ -143,6 +143,7 @@ type Target = keyof typeof targets;
 /** The quick run measures only what its checks need. */
 const QUICK_TARGETS: readonly Target[] = [
   'bare /mcp 2026-07-28',
+  'bare /mcp 2025-11-25',
   'failsafe /mcp 2026-07-28',
   'failsafe /mcp 2025-11-25',
 ];
@@ -189,10 +190,13 @@ if (quick) {
     `front door, quick: 2026-07-28 ratio ${fmt(ratio, 2)}; P95 at ${RATE} requests/s ` +
       `${fmt(p95('failsafe /mcp 2026-07-28'), 1)} / ${fmt(p95('failsafe /mcp 2025-11-25'), 1)} ms`,
   );
+  // CI runs this beside other suites: absolute milliseconds there say more about the machine than
+  // about Failsafe, so each figure is judged against the bare server's in the same run.
+  const p95Ratio = (era: '2026-07-28' | '2025-11-25') => p95(`failsafe /mcp ${era}`) / p95(`bare /mcp ${era}`);
   reportQuick([
     { name: 'mcp 2026-07-28 requests/s vs bare SDK v2', value: ratio, aim: 0.95, higherIsBetter: true },
-    { name: 'mcp 2026-07-28 P95 ms at 200 rps', value: p95('failsafe /mcp 2026-07-28'), aim: 5, higherIsBetter: false },
-    { name: 'mcp 2025-11-25 P95 ms at 200 rps', value: p95('failsafe /mcp 2025-11-25'), aim: 5, higherIsBetter: false },
+    { name: 'mcp 2026-07-28 P95 at 200 rps vs bare', value: p95Ratio('2026-07-28'), aim: 1.5, higherIsBetter: false },
+    { name: 'mcp 2025-11-25 P95 at 200 rps vs bare', value: p95Ratio('2025-11-25'), aim: 1.5, higherIsBetter: false },
   ]);
 }
 
