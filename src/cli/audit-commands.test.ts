@@ -91,6 +91,17 @@ describe('auditor commands', () => {
     expect(failsafe('replay', '--at', 'yesterday', '--data-dir', dataDir).stderr).toMatch(/ISO-8601/);
   });
 
+  it('replay --at from the snapshots earlier replays saved shows what a replay from zero shows', () => {
+    for (const seconds of [60, 25, 3]) {
+      const at = new Date(t0 + seconds * 1000).toISOString();
+      const fromSnapshots = failsafe('replay', '--at', at, '--data-dir', dataDir, '--json');
+      expect(fromSnapshots.code).toBe(0);
+      expect(JSON.parse(fromSnapshots.stdout)).toEqual(
+        JSON.parse(failsafe('replay', '--at', at, '--data-dir', dataDir, '--json', '--from-zero').stdout),
+      );
+    }
+  });
+
   it('audit verify names a damaged archive segment and exits 1', () => {
     const copy = mkdtempSync(join(tmpdir(), 'failsafe-audit-cli-'));
     try {

@@ -8,7 +8,7 @@ import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { loadPolicy } from '../policy/policy-file.js';
 import { storeHistory } from '../audit/store-history.js';
-import { action, say, withStoreOptions, withStore } from './cli-support.js';
+import { action, say, withSnapshots, withStore, withStoreOptions } from './cli-support.js';
 
 const parseTime = (value: string): Date => {
   const time = new Date(value);
@@ -27,9 +27,14 @@ export const replayCommand = (): Command =>
     .description('show the state as it was at a past instant, rebuilt from the event history')
     .requiredOption('--at <time>', 'the instant, ISO-8601 (e.g. 2026-11-24T10:00:00Z)', parseTime)
     .option('--json', 'print the read models as JSON')
+    .option('--from-zero', 'fold the whole history, neither reading nor saving snapshots')
     .action(
-      action(async (flags: { at: Date; json?: boolean; dataDir?: string }) => {
-        const state = await withStore(flags, (store) => replayAt(storeHistory(store), flags.at));
+      action(async (flags: { at: Date; json?: boolean; fromZero?: boolean; dataDir?: string }) => {
+        const state = await withStore(flags, (store) =>
+          flags.fromZero
+            ? replayAt(storeHistory(store), flags.at)
+            : withSnapshots(flags, (snapshots) => replayAt(storeHistory(store), flags.at, { snapshots })),
+        );
         if (flags.json) return say(JSON.stringify(state, null, 2));
         say(`State at ${state.at} (${state.eventsApplied} events)`);
         say('Services');
