@@ -48,7 +48,7 @@ const histories = fc.array(
 );
 
 describe('replaying from snapshots', () => {
-  it('gives, at any instant, exactly what a replay from zero gives, whatever snapshots earlier replays left', async () => {
+  it('gives at any instant what a replay from zero gives, whatever snapshots earlier replays left', async () => {
     await fc.assert(
       fc.asyncProperty(
         histories,
@@ -68,7 +68,7 @@ describe('replaying from snapshots', () => {
     );
   });
 
-  it('folds only the tail after the nearest snapshot, and leaves unread the blocks recorded after the instant', async () => {
+  it('folds only the tail after the nearest snapshot, leaving unread blocks recorded after the instant', async () => {
     const events = Array.from({ length: 100 }, (_, n) => ({ type: 'ClockTicked' as const, service: 'x', seconds: n }));
     const history = await historyOf(events);
     const snapshots = new MemorySnapshotStore();

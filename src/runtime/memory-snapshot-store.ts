@@ -5,7 +5,7 @@ const infoOf = ({ state: _state, ...info }: Snapshot): SnapshotInfo => info;
 
 /** Snapshots for tests and for a process that keeps none: lost when it ends. */
 export class MemorySnapshotStore implements SnapshotStore {
-  /** Per key, serialised like the durable store (so a state that would not survive JSON fails here too), by position. */
+  /** Per key and position; serialised like the durable store, so a state that would not survive JSON fails here too. */
   private readonly byKey = new Map<string, Map<bigint, { info: SnapshotInfo; state: string }>>();
 
   async save(key: SnapshotKey, snapshot: Snapshot): Promise<void> {

@@ -54,7 +54,8 @@ export class SqliteSnapshotStore implements SnapshotStore {
   async save(key: SnapshotKey, s: Snapshot): Promise<void> {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO snapshots (name, version, variant, ${INFO}, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO snapshots (name, version, variant, ${INFO}, state) ` +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         ...keyArgs(key),
