@@ -116,3 +116,21 @@ export function positiveOptions<const Name extends string>(
   };
   return Object.fromEntries(names.map((name) => [name, read(name)])) as Record<Name, number>;
 }
+
+/** One figure of a benchmark's quick mode, beside its aim (same unit; a ratio for ratios). */
+export interface QuickCheck {
+  name: string;
+  value: number;
+  aim: number;
+  higherIsBetter: boolean;
+}
+
+/**
+ * Ends a quick run (CI): prints one `QUICK {...}` line with every check, and exits with 3 when any
+ * value is worse than half its aim (for lower-is-better: above twice its aim), 0 otherwise.
+ */
+export function reportQuick(checks: readonly QuickCheck[]): never {
+  console.log(`QUICK ${JSON.stringify({ checks })}`);
+  const failed = checks.some((c) => (c.higherIsBetter ? c.value < c.aim / 2 : c.value > c.aim * 2));
+  process.exit(failed ? 3 : 0);
+}
