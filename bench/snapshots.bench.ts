@@ -68,7 +68,7 @@ const services = option('services', 50, 50);
 const every = option('every', 20_000, 5_000);
 const instants = option('instants', 21, 9);
 const fromZeroRuns = Math.min(instants, option('from-zero', 3, 3));
-const verifyEvents = option('verify-events', 100_000, 3_000);
+const verifyEvents = option('verify-events', 100_000, 6_000);
 const tail = option('tail', 10_000, 500);
 
 const base = Date.UTC(2026, 10, 24);
