@@ -65,9 +65,13 @@ describe('auditor commands', () => {
     expect(result.stdout).toContain(`✓ reproduced      ${rollbackId}  payments  error_rate_critical`);
     expect(result.stdout).toContain('Result: OK');
     expect(result.code).toBe(0);
+    expect(result.stdout).toContain('full: no verification recorded yet');
+    // The second run goes on from the first, which it recorded.
     expect(JSON.parse(failsafe('audit', 'verify', '--data-dir', dataDir, '--json').stdout)).toMatchObject({
       ok: true,
       missing: [],
+      mode: 'incremental',
+      eventsThisRun: 1,
     });
   });
 
