@@ -30,7 +30,8 @@ export interface VerifyOptions {
 async function lastVerification(store: EventStore) {
   for await (const recorded of store.readStream(AUDIT_STREAM, { direction: 'backwards', maxCount: 1 })) {
     const event = decodeEvent(recorded);
-    if (event.type === 'AuditVerified') return event;
+    // Only a verification this command recorded says how far the history was verified.
+    if (event.type === 'AuditVerified' && event.metadata.actor === AUDIT_ACTOR) return event;
   }
   return undefined;
 }
