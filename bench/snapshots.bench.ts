@@ -177,7 +177,9 @@ try {
           zero = await replayAt(history, instant);
         }),
       );
-      if (!isDeepStrictEqual(state, zero)) throw new Error(`replay at ${instant.toISOString()}: snapshots ≠ zero`);
+      // As printed (--json, the API): a snapshot is JSON, so a key holding undefined is absent from it.
+      if (JSON.stringify(state) !== JSON.stringify(zero))
+        throw new Error(`replay at ${instant.toISOString()}: snapshots ≠ zero`);
     }
   }
   await snapshots.close();
