@@ -109,7 +109,7 @@ async function write(w: ReturnType<typeof writer>, step: Step): Promise<void> {
 }
 
 describe('incremental audit verify', () => {
-  it('gives what a verification from zero gives, whatever the earlier run saw and however often it snapshotted', async () => {
+  it('gives what a verification from zero gives, whatever the earlier run saw and snapshotted', async () => {
     await fc.assert(
       fc.asyncProperty(steps, steps, fc.integer({ min: 1, max: 9 }), async (before, after, every) => {
         const store = new MemoryEventStore();
@@ -131,7 +131,7 @@ describe('incremental audit verify', () => {
     );
   }, 120_000);
 
-  it('folds only the events since the last verification, and records how far it got where auditors see it', async () => {
+  it('folds only the events since the last verification, and records how far it got for auditors', async () => {
     const store = new MemoryEventStore();
     const snapshots = new MemorySnapshotStore();
     const w = writer(store);
@@ -210,7 +210,7 @@ describe('incremental audit verify', () => {
     });
   });
 
-  it('checks a telemetry decision recorded since, whose cause it had verified already, from an earlier snapshot', async () => {
+  it('checks a telemetry decision recorded since, caused before, from an earlier snapshot', async () => {
     const store = new MemoryEventStore();
     const snapshots = new MemorySnapshotStore();
     const w = writer(store);
