@@ -38,6 +38,7 @@ import { TelemetryWatcher } from './policy/telemetry-watcher.js';
 import { systemClock } from './runtime/clock.js';
 import { ClockTicker } from './runtime/clock-ticker.js';
 import { checkpointsFile } from './runtime/checkpoints-file.js';
+import { SqliteSnapshotStore } from './runtime/sqlite-snapshot-store.js';
 import { SqliteCheckpointStore } from './runtime/sqlite-checkpoint-store.js';
 
 export { STORE_FILE };
@@ -173,6 +174,9 @@ export async function startControlPlane(
     // Local to each replica whatever the store (see checkpointsFile): a lost file costs a rebuild.
     const checkpoints = new SqliteCheckpointStore(checkpointsFile(config.dataDir, config.store));
     stops.push(() => checkpoints.close());
+    // Beside the checkpoints, for the same reasons: the replays of the history (GET /state) start from them.
+    const snapshots = new SqliteSnapshotStore(checkpointsFile(config.dataDir, config.store));
+    stops.push(() => snapshots.close());
     const policyManager = new RollbackProcessManager(store, policy, checkpoints, { log });
     await policyManager.start();
     stops.push(() => policyManager.stop());
@@ -290,6 +294,7 @@ export async function startControlPlane(
     const deps = {
       store,
       history: storeHistory(opened),
+      snapshots,
       readModels,
       policy,
       now: () => clock.now(),

@@ -3,6 +3,7 @@ import type { History } from '../audit/history.js';
 import type { Permission, Principal } from '../auth/roles.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { ReadModels } from './read-models.js';
 
 /** What every operation may use: the store, the live read models and the policy. */
@@ -10,6 +11,8 @@ export interface ApiDependencies {
   readonly store: EventStore;
   /** The store and its archive: what audits replay. */
   readonly history: History;
+  /** Where replays of the history start from and save their snapshots; absent: every replay folds from zero. */
+  readonly snapshots?: SnapshotStore;
   readonly readModels: ReadModels;
   readonly policy: RollbackPolicy;
   readonly now: () => Date;

@@ -799,8 +799,8 @@ const stateAt = defineOperation({
     drills: looseState,
   }),
   http: { method: 'GET', path: '/state' },
-  async run({ history }, { at, service }) {
-    const state = toJson(await replayAt(history, new Date(at)));
+  async run({ history, snapshots }, { at, service }) {
+    const state = toJson(await replayAt(history, new Date(at), snapshots ? { snapshots } : {}));
     if (!service) return state;
     const only = <T extends { service?: string }>(record: Record<string, T>) =>
       Object.fromEntries(Object.entries(record).filter(([, v]) => v.service === service));

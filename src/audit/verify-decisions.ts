@@ -1,9 +1,29 @@
+import { healthWindowsProjection } from '../../projections/health-windows.js';
+import { migrationProgressProjection } from '../../projections/migration-progress.js';
+import { serviceStateProjection } from '../../projections/service-state.js';
+import { telemetryFreshnessProjection } from '../../projections/telemetry-freshness.js';
 import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
-import { rollbackDecisionsProjection, type PendingDecision } from '../policy/rollback-decisions.js';
-import type { RollbackPolicy } from '../policy/rollback-policy.js';
-import type { DecidedEvent } from './explain-decision.js';
+import { rollbackDecisionsProjection, type RollbackDecisionsState } from '../policy/rollback-decisions.js';
+import { policyHash } from '../policy/policy-hash.js';
+import { retainSecondsFor, type RollbackPolicy } from '../policy/rollback-policy.js';
+import {
+  DEFAULT_SNAPSHOT_EVERY,
+  type Snapshot,
+  type SnapshotKey,
+  type SnapshotStore,
+} from '../runtime/snapshot-store.js';
 import type { History } from './history.js';
-import { verifyTelemetryDecisions, type TelemetryVerdict } from './verify-telemetry-decisions.js';
+import { FROM_ZERO, SnapshotTaker, usableSnapshot } from './snapshot-taker.js';
+import {
+  applyTelemetryCheck,
+  expectDecisions,
+  initialTelemetryCheck,
+  telemetryDecisionsByCause,
+  telemetryVerdicts,
+  type DecisionsByCause,
+  type TelemetryCheckState,
+  type TelemetryVerdict,
+} from './verify-telemetry-decisions.js';
 
 export interface RecordedVerdict {
   readonly rollbackId: string;
@@ -29,65 +49,183 @@ export interface AuditReport {
   /** Each recorded stale or resumed telemetry, reproduced or not. */
   readonly telemetry: readonly TelemetryVerdict[];
   readonly ok: boolean;
+  /** Position of the last event verified; -1 when the history is empty. */
+  readonly throughPosition: string;
+  /** Position of the snapshot this run went on from; -1 when it folded the history from its first event. */
+  readonly fromPosition: string;
+  /** Events this run folded itself (the others' effect came from the snapshot). */
+  readonly eventsThisRun: number;
 }
 
+/** A decision the policy makes when the history is replayed, reduced to what the comparison needs. */
+interface ComputedDecision {
+  readonly rollbackId: string;
+  readonly service: string;
+  readonly rule: string;
+  readonly stream: string;
+  readonly expectedRevision: number;
+  /** Id of the first event the decision appends; null if it appends none. */
+  readonly firstEventId: string | null;
+  readonly tippingEventId: string;
+  readonly tippingPosition: string;
+}
+
+/** Everything the verification keeps between two events: plain JSON, so that it can be snapshotted. */
+interface VerificationState {
+  readonly fold: RollbackDecisionsState;
+  readonly computed: ComputedDecision[];
+  readonly recorded: Omit<RecordedVerdict, 'reproduced'>[];
+  /** For each computed decision, the id of the event its stream recorded next (the decision, or what preempted it). */
+  readonly recordedNext: Record<string, string | null>;
+  readonly telemetry: TelemetryCheckState;
+}
+
+/** The verification's snapshots: of this code's fold, with this policy only. */
+export const verificationSnapshots = (policy: RollbackPolicy): SnapshotKey => ({
+  name: 'audit-verify',
+  version: [
+    'verification@1',
+    `rollback-decisions@${rollbackDecisionsProjection(policy).version}`,
+    ...[serviceStateProjection, healthWindowsProjection(retainSecondsFor(policy)), migrationProgressProjection].map(
+      (p) => `${p.name}@${p.version}`,
+    ),
+    `${telemetryFreshnessProjection.name}@${telemetryFreshnessProjection.version}`,
+  ].join(','),
+  variant: policyHash(policy),
+});
+
+export interface VerifyOptions {
+  /** Where to find the verification state to go on from, and to save it every `snapshotEvery` events and at the end. */
+  readonly snapshots?: SnapshotStore;
+  readonly snapshotEvery?: number;
+  /**
+   * Go on from the state at or before this position (where the last recorded verification got to,
+   * with the same policy) instead of from zero, when a snapshot of it is kept.
+   */
+  readonly resumeAfter?: bigint;
+}
+
+const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
+
 /**
- * Re-runs the policy over the whole history and compares: each recorded policy decision is
- * reproduced or not, and each decision the policy would have made is recorded, or was rightly
- * dropped because the service stream had moved on (another event took its place, as the live
- * process manager's expected revision would have seen), or is missing. Recorded stale-telemetry
- * decisions are checked too (verifyTelemetryDecisions).
+ * Where to go on from, and the recorded telemetry decisions the fold must check from there: a
+ * decision recorded after the snapshot whose cause lies before it (and unknown to the snapshot) can
+ * only be checked from an earlier snapshot, or from zero.
  */
-export async function verifyDecisions(history: History, policy: RollbackPolicy): Promise<AuditReport> {
-  const projection = rollbackDecisionsProjection(policy);
-  const state = projection.initialState;
-  const computed: PendingDecision[] = [];
-  const recordedDecisions: DecidedEvent[] = [];
-  // For each computed decision, the id of the event its stream recorded next (the decision, or what preempted it).
-  const recordedNext = new Map<string, string | undefined>();
-  const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
-  let eventsReplayed = 0;
-  for await (const event of history.readDecoded()) {
-    const here = slot(event.stream, event.revision);
-    if (recordedNext.has(here)) recordedNext.set(here, event.id);
-    projection.apply(state, event);
-    for (const decision of state.decisions) {
-      computed.push(decision);
-      const next = slot(decision.stream, decision.expectedRevision + 1);
-      if (!recordedNext.has(next)) recordedNext.set(next, undefined);
-    }
-    if (event.type === 'RollbackDecided' && event.metadata.actor === POLICY_ACTOR) recordedDecisions.push(event);
-    eventsReplayed += 1;
+async function startingPoint(
+  history: History,
+  key: SnapshotKey,
+  options: VerifyOptions,
+): Promise<{ start: Snapshot | undefined; byCause: DecisionsByCause }> {
+  const { snapshots, resumeAfter } = options;
+  let start =
+    snapshots && resumeAfter !== undefined
+      ? await usableSnapshot(history, snapshots, key, await snapshots.atOrBeforePosition(key, resumeAfter))
+      : undefined;
+  for (;;) {
+    const byCause = await telemetryDecisionsByCause(history, start?.position);
+    if (!start || !snapshots) return { start, byCause };
+    const known = (start.state as VerificationState).telemetry.verdicts;
+    const unknownCauses = [...byCause].filter(([, ds]) => ds.some((d) => !known[d.id])).map(([cause]) => cause);
+    const causes = await history.readEvents(unknownCauses);
+    const before = [...causes.values()].map((e) => e.position).filter((p) => p <= start!.position);
+    if (before.length === 0) return { start, byCause };
+    const earliest = before.sort((a, b) => (a < b ? -1 : 1))[0]!;
+    start = await usableSnapshot(history, snapshots, key, await snapshots.atOrBeforePosition(key, earliest - 1n));
   }
-  const computedIds = new Set(computed.map((d) => d.decided.data.rollbackId));
-  const recordedIds = new Set(recordedDecisions.map((d) => d.data.rollbackId));
-  const recorded = recordedDecisions.map((d) => ({
-    rollbackId: d.data.rollbackId,
-    service: d.data.service,
-    rule: d.data.rule,
-    position: d.position.toString(),
-    reproduced: computedIds.has(d.data.rollbackId),
-  }));
+}
+
+function reportOf(state: VerificationState): Pick<AuditReport, 'recorded' | 'missing' | 'telemetry' | 'ok'> {
+  const computedIds = new Set(state.computed.map((d) => d.rollbackId));
+  const recordedIds = new Set(state.recorded.map((d) => d.rollbackId));
+  const recorded = state.recorded.map((d) => ({ ...d, reproduced: computedIds.has(d.rollbackId) }));
   const missing: MissingDecision[] = [];
   // Decisions meant for the same revision of the same stream are one episode retried at each new sample.
   const episodes = new Set<string>();
-  for (const decision of computed) {
-    const { rollbackId, service, rule } = decision.decided.data;
-    const episode = `${decision.stream}@${decision.expectedRevision}`;
+  for (const decision of state.computed) {
+    const { rollbackId, service, rule, tippingEventId, tippingPosition } = decision;
+    const episode = slot(decision.stream, decision.expectedRevision);
     if (recordedIds.has(rollbackId) || episodes.has(episode)) continue;
     episodes.add(episode);
-    const next = recordedNext.get(slot(decision.stream, decision.expectedRevision + 1));
-    const preempted = next !== undefined && next !== decision.eventIds[0];
-    if (!preempted)
-      missing.push({
-        rollbackId,
-        service,
-        rule,
+    const next = state.recordedNext[slot(decision.stream, decision.expectedRevision + 1)] ?? null;
+    const preempted = next !== null && next !== decision.firstEventId;
+    if (!preempted) missing.push({ rollbackId, service, rule, tippingEventId, tippingPosition });
+  }
+  const telemetry = telemetryVerdicts(state.telemetry);
+  const ok = missing.length === 0 && recorded.every((r) => r.reproduced) && telemetry.every((t) => t.reproduced);
+  return { recorded, missing, telemetry, ok };
+}
+
+/**
+ * Re-runs the policy over the history and compares: each recorded policy decision is reproduced or
+ * not, and each decision the policy would have made is recorded, or was rightly dropped because the
+ * service stream had moved on (another event took its place, as the live process manager's expected
+ * revision would have seen), or is missing. Recorded stale-telemetry decisions are checked too.
+ * With `resumeAfter` and a snapshot of the verification there, only the events after it are folded:
+ * the snapshot holds everything the comparison keeps (earlier decisions, missing ones included), so
+ * the report is the one a run from zero would give.
+ */
+export async function verifyDecisions(
+  history: History,
+  policy: RollbackPolicy,
+  options: VerifyOptions = {},
+): Promise<AuditReport> {
+  const projection = rollbackDecisionsProjection(policy);
+  const key = verificationSnapshots(policy);
+  const { start, byCause } = await startingPoint(history, key, options);
+  const state: VerificationState = start
+    ? (start.state as VerificationState)
+    : {
+        fold: projection.initialState,
+        computed: [],
+        recorded: [],
+        recordedNext: {},
+        telemetry: initialTelemetryCheck(),
+      };
+  expectDecisions(state.telemetry, byCause);
+  const from = start ?? FROM_ZERO;
+  const taker =
+    options.snapshots &&
+    new SnapshotTaker(options.snapshots, key, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY, from);
+  let through = from.position;
+  let eventsThisRun = 0;
+  for await (const event of history.readDecoded(from.position + 1n)) {
+    const here = slot(event.stream, event.revision);
+    if (Object.hasOwn(state.recordedNext, here) && state.recordedNext[here] === null)
+      state.recordedNext[here] = event.id;
+    projection.apply(state.fold, event);
+    for (const decision of state.fold.decisions) {
+      state.computed.push({
+        rollbackId: decision.decided.data.rollbackId,
+        service: decision.decided.data.service,
+        rule: decision.decided.data.rule,
+        stream: decision.stream,
+        expectedRevision: decision.expectedRevision,
+        firstEventId: decision.eventIds[0] ?? null,
         tippingEventId: decision.tippingEventId,
         tippingPosition: decision.tippingPosition,
       });
+      const next = slot(decision.stream, decision.expectedRevision + 1);
+      if (!Object.hasOwn(state.recordedNext, next)) state.recordedNext[next] = null;
+    }
+    if (event.type === 'RollbackDecided' && event.metadata.actor === POLICY_ACTOR)
+      state.recorded.push({
+        rollbackId: event.data.rollbackId,
+        service: event.data.service,
+        rule: event.data.rule,
+        position: event.position.toString(),
+      });
+    applyTelemetryCheck(state.telemetry, event, byCause);
+    through = event.position;
+    eventsThisRun += 1;
+    await taker?.folded(event, () => state);
   }
-  const telemetry = await verifyTelemetryDecisions(history);
-  const ok = missing.length === 0 && recorded.every((r) => r.reproduced) && telemetry.every((t) => t.reproduced);
-  return { eventsReplayed, recorded, missing, telemetry, ok };
+  await taker?.finish(state);
+  return {
+    eventsReplayed: from.eventsFolded + eventsThisRun,
+    ...reportOf(state),
+    throughPosition: through.toString(),
+    fromPosition: from.position.toString(),
+    eventsThisRun,
+  };
 }

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { telemetryFreshnessProjection } from '../../projections/telemetry-freshness.js';
+import { telemetryFreshnessProjection, type TelemetryFreshnessState } from '../../projections/telemetry-freshness.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { judgeTelemetry } from '../policy/telemetry-staleness.js';
 import { TELEMETRY_ACTOR, telemetryDecisionId } from '../policy/telemetry-watcher.js';
@@ -18,48 +18,75 @@ type Recorded = Extract<TypedRecordedEvent, { type: 'TelemetryStale' | 'Telemetr
 const isRecordedDecision = (event: TypedRecordedEvent): event is Recorded =>
   (event.type === 'TelemetryStale' || event.type === 'TelemetryResumed') && event.metadata.actor === TELEMETRY_ACTOR;
 
-/**
- * Replays the telemetry freshness read model and checks each recorded stale or resumed telemetry
- * against it, as of the event that caused it. Which services were watched is the fleet file's, not
- * the history's: a decision is judged with its own service watched (or, for a resumption, no longer
- * watched) and the `staleAfterSeconds` it or its staleness records; decisions never recorded are
- * not looked for.
- */
-export async function verifyTelemetryDecisions(history: History): Promise<TelemetryVerdict[]> {
+/** Recorded stale or resumed telemetry decisions, by the id of the event that caused each. */
+export type DecisionsByCause = ReadonlyMap<string, readonly Recorded[]>;
+
+/** The recorded telemetry decisions after `afterPosition` (default: all), by cause. */
+export async function telemetryDecisionsByCause(history: History, afterPosition = -1n): Promise<DecisionsByCause> {
   const byCause = new Map<string, Recorded[]>();
-  for await (const event of history.readDecoded())
+  for await (const event of history.readDecoded(afterPosition + 1n))
     if (isRecordedDecision(event) && event.metadata.causationId)
       byCause.set(event.metadata.causationId, [...(byCause.get(event.metadata.causationId) ?? []), event]);
-  const state = telemetryFreshnessProjection.initialState;
-  const staleAfter = new Map<string, number>();
-  const reproduced = new Set<string>();
-  for await (const event of history.readDecoded()) {
-    telemetryFreshnessProjection.apply(state, event);
-    if (event.type === 'TelemetryStale') staleAfter.set(event.data.service, event.data.staleAfterSeconds);
-    for (const decision of byCause.get(event.id) ?? []) {
-      const { service } = decision.data;
-      const staleAfterSeconds =
-        decision.type === 'TelemetryStale' ? decision.data.staleAfterSeconds : (staleAfter.get(service) ?? 0);
-      const judged = [[service], []].flatMap((watched) =>
-        judgeTelemetry(state, { services: watched, staleAfterSeconds }, [service]),
-      );
-      const same = judged.some(
-        (d) =>
-          telemetryDecisionId(d, event.id) === decision.id &&
-          d.expectedRevision === Number(decision.revision) - 1 &&
-          isDeepStrictEqual(d.event, { type: decision.type, data: decision.data }),
-      );
-      if (same) reproduced.add(decision.id);
-    }
-  }
-  return [...byCause.values()]
-    .flat()
-    .sort((a, b) => (a.position < b.position ? -1 : 1))
-    .map((d) => ({
-      eventId: d.id,
-      type: d.type,
-      service: d.data.service,
-      position: d.position.toString(),
-      reproduced: reproduced.has(d.id),
-    }));
+  return byCause;
 }
+
+/** The telemetry check as a fold of the history, plain JSON so that it can be snapshotted. */
+export interface TelemetryCheckState {
+  readonly freshness: TelemetryFreshnessState;
+  readonly staleAfter: Record<string, number>;
+  /** Every recorded decision known to the fold, by event id: reproduced once its cause was folded and agreed. */
+  readonly verdicts: Record<string, TelemetryVerdict>;
+}
+
+export const initialTelemetryCheck = (): TelemetryCheckState => ({
+  freshness: telemetryFreshnessProjection.initialState,
+  staleAfter: {},
+  verdicts: {},
+});
+
+/** Makes the decisions known (not reproduced until their cause is folded); those known already keep their verdict. */
+export function expectDecisions(state: TelemetryCheckState, byCause: DecisionsByCause): void {
+  for (const decision of [...byCause.values()].flat())
+    state.verdicts[decision.id] ??= {
+      eventId: decision.id,
+      type: decision.type,
+      service: decision.data.service,
+      position: decision.position.toString(),
+      reproduced: false,
+    };
+}
+
+/**
+ * Folds one event into the telemetry freshness read model and checks each recorded stale or resumed
+ * telemetry it caused against it. Which services were watched is the fleet file's, not the history's:
+ * a decision is judged with its own service watched (or, for a resumption, no longer watched) and the
+ * `staleAfterSeconds` it or its staleness records; decisions never recorded are not looked for.
+ */
+export function applyTelemetryCheck(
+  state: TelemetryCheckState,
+  event: TypedRecordedEvent,
+  byCause: DecisionsByCause,
+): void {
+  telemetryFreshnessProjection.apply(state.freshness, event);
+  if (event.type === 'TelemetryStale') state.staleAfter[event.data.service] = event.data.staleAfterSeconds;
+  for (const decision of byCause.get(event.id) ?? []) {
+    const { service } = decision.data;
+    const staleAfterSeconds =
+      decision.type === 'TelemetryStale' ? decision.data.staleAfterSeconds : (state.staleAfter[service] ?? 0);
+    const judged = [[service], []].flatMap((watched) =>
+      judgeTelemetry(state.freshness, { services: watched, staleAfterSeconds }, [service]),
+    );
+    const same = judged.some(
+      (d) =>
+        telemetryDecisionId(d, event.id) === decision.id &&
+        d.expectedRevision === Number(decision.revision) - 1 &&
+        isDeepStrictEqual(d.event, { type: decision.type, data: decision.data }),
+    );
+    const verdict = state.verdicts[decision.id];
+    if (same && verdict) state.verdicts[decision.id] = { ...verdict, reproduced: true };
+  }
+}
+
+/** Each recorded decision known to the fold, in position order. */
+export const telemetryVerdicts = (state: TelemetryCheckState): TelemetryVerdict[] =>
+  Object.values(state.verdicts).sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));

@@ -65,9 +65,13 @@ describe('auditor commands', () => {
     expect(result.stdout).toContain(`✓ reproduced      ${rollbackId}  payments  error_rate_critical`);
     expect(result.stdout).toContain('Result: OK');
     expect(result.code).toBe(0);
+    expect(result.stdout).toContain('full: no verification recorded yet');
+    // The second run goes on from the first, which it recorded.
     expect(JSON.parse(failsafe('audit', 'verify', '--data-dir', dataDir, '--json').stdout)).toMatchObject({
       ok: true,
       missing: [],
+      mode: 'incremental',
+      eventsThisRun: 1,
     });
   });
 
@@ -91,6 +95,17 @@ describe('auditor commands', () => {
     expect(failsafe('replay', '--at', 'yesterday', '--data-dir', dataDir).stderr).toMatch(/ISO-8601/);
   });
 
+  it('replay --at from the snapshots earlier replays saved shows what a replay from zero shows', () => {
+    for (const seconds of [60, 25, 3]) {
+      const at = new Date(t0 + seconds * 1000).toISOString();
+      const fromSnapshots = failsafe('replay', '--at', at, '--data-dir', dataDir, '--json');
+      expect(fromSnapshots.code).toBe(0);
+      expect(JSON.parse(fromSnapshots.stdout)).toEqual(
+        JSON.parse(failsafe('replay', '--at', at, '--data-dir', dataDir, '--json', '--from-zero').stdout),
+      );
+    }
+  });
+
   it('audit verify names a damaged archive segment and exits 1', () => {
     const copy = mkdtempSync(join(tmpdir(), 'failsafe-audit-cli-'));
     try {
@@ -98,7 +113,8 @@ describe('auditor commands', () => {
       const archive = join(copy, 'failsafe.db.archive');
       const segment = join(archive, readdirSync(archive)[0]!);
       writeFileSync(segment, 'not gzip');
-      const result = failsafe('audit', 'verify', '--data-dir', copy);
+      // From the start: a run going on from the last verification does not read the part verified already.
+      const result = failsafe('audit', 'verify', '--data-dir', copy, '--from-start');
       expect(result.stderr).toContain(`failsafe: ArchiveCorrupt: archive segment ${segment} is damaged`);
       expect(result.code).toBe(1);
     } finally {

@@ -2,13 +2,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { serviceStatus } from '../../projections/service-state.js';
 import { explainDecision } from '../audit/explain-decision.js';
 import { replayAt } from '../audit/replay-at.js';
-import { verifyDecisions } from '../audit/verify-decisions.js';
+import { verifyAndRecord } from '../audit/incremental-verification.js';
 import type { RecordedEvent } from '../event-store/event-store.js';
 import { recordedEventToJson } from '../event-store/recorded-event-json.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { loadPolicy } from '../policy/policy-file.js';
+import { systemClock } from '../runtime/clock.js';
 import { storeHistory } from '../audit/store-history.js';
-import { action, say, withStoreOptions, withStore } from './cli-support.js';
+import { action, say, withSnapshots, withStore, withStoreOptions } from './cli-support.js';
 
 const parseTime = (value: string): Date => {
   const time = new Date(value);
@@ -27,9 +28,14 @@ export const replayCommand = (): Command =>
     .description('show the state as it was at a past instant, rebuilt from the event history')
     .requiredOption('--at <time>', 'the instant, ISO-8601 (e.g. 2026-11-24T10:00:00Z)', parseTime)
     .option('--json', 'print the read models as JSON')
+    .option('--from-zero', 'fold the whole history, neither reading nor saving snapshots')
     .action(
-      action(async (flags: { at: Date; json?: boolean; dataDir?: string }) => {
-        const state = await withStore(flags, (store) => replayAt(storeHistory(store), flags.at));
+      action(async (flags: { at: Date; json?: boolean; fromZero?: boolean; dataDir?: string }) => {
+        const state = await withStore(flags, (store) =>
+          flags.fromZero
+            ? replayAt(storeHistory(store), flags.at)
+            : withSnapshots(flags, (snapshots) => replayAt(storeHistory(store), flags.at, { snapshots })),
+        );
         if (flags.json) return say(JSON.stringify(state, null, 2));
         say(`State at ${state.at} (${state.eventsApplied} events)`);
         say('Services');
@@ -112,18 +118,29 @@ export const auditCommand = (): Command =>
   new Command('audit').description('check the recorded history against the rollback policy').addCommand(
     withStoreOptions(new Command('verify'))
       .description(
-        're-run the policy over the whole history: is each recorded decision reproduced, is any missing? Exit 1 if not',
+        're-run the policy over the history: is each recorded decision reproduced, is any missing? Exit 1 if not. ' +
+          'Goes on from the last recorded verification with the same policy, and records how far it got',
       )
       .option('--policy <file>', "policy to verify against (env FAILSAFE_POLICY, default the seeds' values)")
+      .option('--from-start', 'verify the whole history, whatever was verified before')
       .option('--json', 'print the report as JSON')
       .action(
-        action(async (flags: { policy?: string; json?: boolean; dataDir?: string }) => {
+        action(async (flags: { policy?: string; fromStart?: boolean; json?: boolean; dataDir?: string }) => {
           const policyPath = flags.policy ?? process.env.FAILSAFE_POLICY;
           const policy = loadPolicy(policyPath);
-          const report = await withStore(flags, (store) => verifyDecisions(storeHistory(store), policy));
-          if (flags.json) say(JSON.stringify(report, null, 2));
+          const run = await withStore(flags, (store) =>
+            withSnapshots(flags, (snapshots) =>
+              verifyAndRecord(store, policy, snapshots, systemClock, { fromStart: flags.fromStart ?? false }),
+            ),
+          );
+          const { report } = run;
+          if (flags.json) say(JSON.stringify({ ...report, mode: run.mode, why: run.why }, null, 2));
           else {
-            say(`Replayed ${report.eventsReplayed} events with ${policyPath ?? 'the built-in policy'}`);
+            say(
+              `Verified ${report.eventsReplayed} events through position ${report.throughPosition} ` +
+                `with ${policyPath ?? 'the built-in policy'}, ${report.eventsThisRun} in this run`,
+            );
+            say(`  ${run.why}`);
             say(`Recorded policy decisions: ${report.recorded.length}`);
             for (const r of report.recorded)
               say(

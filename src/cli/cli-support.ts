@@ -5,6 +5,9 @@ import { DEFAULT_DATA_DIR, STORE_FILE } from '../config/serve-config.js';
 import { connectStore } from '../event-store/connect-store.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
+import { checkpointsFile } from '../runtime/checkpoints-file.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import { SqliteSnapshotStore } from '../runtime/sqlite-snapshot-store.js';
 
 /** Adds `--data-dir` to a command that uses the data folder. */
 export const withDataDir = (command: Command): Command =>
@@ -26,14 +29,24 @@ export interface StoreFlags {
   readonly store?: string | undefined;
 }
 
+const dataDirOf = (flags: StoreFlags): string =>
+  resolve(flags.dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR);
+
 /** `--store`, else FAILSAFE_STORE, else the embedded store of the data folder. */
 export function storeLocation(flags: StoreFlags): StoreLocation {
   const url = flags.store || process.env.FAILSAFE_STORE;
   if (url) return parseStoreUrl(url);
-  return {
-    kind: 'sqlite',
-    path: join(resolve(flags.dataDir ?? process.env.FAILSAFE_DATA_DIR ?? DEFAULT_DATA_DIR), STORE_FILE),
-  };
+  return { kind: 'sqlite', path: join(dataDirOf(flags), STORE_FILE) };
+}
+
+/** Runs `work` with the snapshots of the flags' store, kept beside its checkpoints in the data folder. */
+export async function withSnapshots<T>(flags: StoreFlags, work: (snapshots: SnapshotStore) => Promise<T>): Promise<T> {
+  const snapshots = new SqliteSnapshotStore(checkpointsFile(dataDirOf(flags), storeLocation(flags)));
+  try {
+    return await work(snapshots);
+  } finally {
+    await snapshots.close();
+  }
 }
 
 /** Opens the store the flags name; one clear line if it cannot be used. */

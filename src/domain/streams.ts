@@ -27,3 +27,6 @@ export const drillScheduleStream = (drill: string): string => `drill-schedule-${
 
 /** The recorded passage of time (ticks). */
 export const CLOCK_STREAM = 'clock';
+
+/** Each `failsafe audit verify` run: how far the history was verified, against which policy, with what result. */
+export const AUDIT_STREAM = 'audit-verifications';

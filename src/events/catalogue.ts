@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { InvalidEvent, type FieldProblem } from '../event-store/errors.js';
 import type { NewEvent, RecordedEvent } from '../event-store/event-store.js';
+import { auditEvents } from './audit-events.js';
 import type { EventDefinition } from './define-event.js';
 import { deploymentEvents } from './deployment-events.js';
 import { drillEvents } from './drill-events.js';
@@ -26,6 +27,7 @@ const definitions = [
   ...executionEvents,
   ...drillEvents,
   ...timeEvents,
+  ...auditEvents,
 ] as const;
 
 type Definition = (typeof definitions)[number];

@@ -1,0 +1,268 @@
+/**
+ * Snapshots benchmark: `replay --at` random instants of a long history, from the snapshots beside
+ * a replay from zero in the same run, and `audit verify` going on from a verified history after
+ * 10,000 new events beside the full verification of that history.
+ * Run: npx tsx bench/snapshots.bench.ts [--events N] [--verify-events N] [--tail N] [--every N] [--quick]
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { verifyAndRecord } from '../src/audit/incremental-verification.js';
+import { replayAt } from '../src/audit/replay-at.js';
+import { storeHistory } from '../src/audit/store-history.js';
+import type { AuditReport } from '../src/audit/verify-decisions.js';
+import { CLOCK_STREAM, healthStream, serviceStream } from '../src/domain/streams.js';
+import type { NewEvent } from '../src/event-store/event-store.js';
+import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
+import { currentSchemaVersion, encodeEvent } from '../src/events/catalogue.js';
+import { defaultRollbackPolicy } from '../src/policy/rollback-policy.js';
+import { fixedClock } from '../src/runtime/clock.js';
+import { SqliteSnapshotStore } from '../src/runtime/sqlite-snapshot-store.js';
+import { fmt, loadAverage, median, printGrid, progress, reportQuick, timed } from './bench-support.js';
+import { healthSampleData } from './health-sample-events.js';
+
+const HELP = `Usage: npx tsx bench/snapshots.bench.ts [options]
+
+  --events <n>          events in the replayed history (default 10000000; 95 % health samples)
+  --services <n>        services the samples spread over (default 50)
+  --every <n>           events between two snapshots (default 20000, the code's default)
+  --instants <n>        random instants replayed from the snapshots (default 21)
+  --from-zero <n>       of those, how many also replayed from zero (default 3: each reads the whole history)
+  --verify-events <n>   history verified in full before the incremental runs (default 100000: the policy
+                        fold is slow today, see the results file)
+  --tail <n>            new events before each incremental verification (default 10000)
+  --quick               small sizes, seconds not minutes; ends with one QUICK line (exit 3 on a regression)
+  --help                show this help
+`;
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string' },
+    services: { type: 'string', default: '50' },
+    every: { type: 'string' },
+    instants: { type: 'string' },
+    'from-zero': { type: 'string' },
+    'verify-events': { type: 'string' },
+    tail: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const quick = values.quick;
+const option = (name: keyof typeof values, full: number, small: number): number => {
+  const given = values[name];
+  const value = given === undefined ? (quick ? small : full) : Number(given);
+  if (!Number.isInteger(value) || value <= 0) {
+    process.stderr.write(`--${name} must be a positive whole number, got "${String(given)}"\n\n${HELP}`);
+    process.exit(2);
+  }
+  return value;
+};
+const total = option('events', 10_000_000, 100_000);
+const services = option('services', 50, 50);
+const every = option('every', 20_000, 5_000);
+const instants = option('instants', 21, 9);
+const fromZeroRuns = Math.min(instants, option('from-zero', 3, 3));
+const verifyEvents = option('verify-events', 100_000, 6_000);
+const tail = option('tail', 10_000, 500);
+
+const base = Date.UTC(2026, 10, 24);
+const at = (n: number) => new Date(base + Math.floor(n / services) * 1000);
+
+/**
+ * The n-th event of a history like production's: samples of every service once a second, and
+ * every twentieth event something else (deployments, ticks). Samples are built without the
+ * catalogue's validation, for speed; every replay below decodes, and so validates, each of them.
+ */
+function eventAt(n: number): { stream: string; event: NewEvent } {
+  const service = n % services;
+  if (n % 20 !== 19) {
+    const id = randomUUID();
+    const metadata = {
+      correlationId: id,
+      causationId: null,
+      actor: 'prober',
+      schemaVersion: currentSchemaVersion('HealthSampleRecorded'),
+      occurredAt: at(n).toISOString(),
+    };
+    const data = healthSampleData(`svc-${service}`, Math.floor(n / services));
+    return { stream: healthStream(`svc-${service}`), event: { id, type: 'HealthSampleRecorded', data, metadata } };
+  }
+  const occurredAt = at(n);
+  if (n % 40 === 19)
+    return {
+      stream: CLOCK_STREAM,
+      event: encodeEvent(
+        { type: 'ClockTicked', data: { at: occurredAt.toISOString() } },
+        { actor: 'bench', occurredAt },
+      ),
+    };
+  const deployment = { deploymentId: `d-${n}`, service: `svc-${service}`, release: `v${n}` };
+  const type = n % 80 === 39 ? 'DeploymentRequested' : 'DeploymentStarted';
+  return {
+    stream: serviceStream(`svc-${service}`),
+    event: encodeEvent({ type, data: deployment }, { actor: 'bench', occurredAt }),
+  };
+}
+
+/** Appends events [from, to) in batches of 1,000, one stream each (the store's batch append). */
+async function write(store: SqliteEventStore, from: number, to: number, report = false): Promise<void> {
+  for (let written = from; written < to; written += 1000) {
+    const batch: NewEvent[] = [];
+    for (let n = written; n < Math.min(to, written + 1000); n += 1) batch.push(eventAt(n).event);
+    await store.append(`history-${(written / 1000) % 100}`, batch, 'any');
+    if (report && (written + 1000) % 500_000 === 0) progress(`${fmt(written + 1000)} written`);
+  }
+}
+
+/** A seeded generator: the same instants at every run. */
+function* uniform(seed: number): Generator<number> {
+  let state = seed;
+  for (;;) {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    yield state / 2 ** 31;
+  }
+}
+
+const verdicts = (report: AuditReport | undefined) =>
+  report && { recorded: report.recorded, missing: report.missing, telemetry: report.telemetry, ok: report.ok };
+
+const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-snapshots-'));
+const cleanUp = () => rmSync(root, { recursive: true, force: true });
+process.once('SIGINT', () => {
+  cleanUp();
+  process.exit(130);
+});
+try {
+  const loadStart = loadAverage();
+  console.log(
+    `Failsafe snapshots benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores, ` +
+      `load ${loadStart}${quick ? ' (quick)' : ''}`,
+  );
+  console.log(
+    `history ${fmt(total)} events over ${services} services, a snapshot every ${fmt(every)} events; ` +
+      `verification on ${fmt(verifyEvents)} events + ${fmt(tail)} new per run`,
+  );
+
+  // 1. replay --at
+  const store = SqliteEventStore.open({ path: join(root, 'failsafe.db') });
+  progress(`writing ${fmt(total)} events`);
+  const writeSeconds = await timed(() => write(store, 0, total, true));
+  const history = storeHistory(store);
+  const snapshots = new SqliteSnapshotStore(join(root, 'checkpoints.db'));
+  const end = at(total - 1);
+  progress('first replay (at the end): from zero, saving the snapshots');
+  const firstSeconds = await timed(() => replayAt(history, end, { snapshots, snapshotEvery: every }));
+  const random = uniform(17);
+  const times = Array.from({ length: instants }, () => new Date(base + random.next().value * (end.getTime() - base)));
+  const fromSnapshots: number[] = [];
+  const fromZero: number[] = [];
+  for (const [i, instant] of times.entries()) {
+    progress(`replay --at ${instant.toISOString()} from the snapshots${i < fromZeroRuns ? ' and from zero' : ''}`);
+    let state: unknown;
+    fromSnapshots.push(
+      await timed(async () => {
+        state = await replayAt(history, instant, { snapshots, snapshotEvery: every });
+      }),
+    );
+    if (i < fromZeroRuns) {
+      let zero: unknown;
+      fromZero.push(
+        await timed(async () => {
+          zero = await replayAt(history, instant);
+        }),
+      );
+      // As printed (--json, the API): a snapshot is JSON, so a key holding undefined is absent from it.
+      if (JSON.stringify(state) !== JSON.stringify(zero))
+        throw new Error(`replay at ${instant.toISOString()}: snapshots ≠ zero`);
+    }
+  }
+  await snapshots.close();
+  await store.close();
+
+  // 2. audit verify
+  const verifyStore = SqliteEventStore.open({ path: join(root, 'verify.db') });
+  const verifySnapshots = new SqliteSnapshotStore(join(root, 'verify-checkpoints.db'));
+  const clock = fixedClock(new Date(base));
+  progress(`writing ${fmt(verifyEvents)} events, then a full audit verify`);
+  await write(verifyStore, 0, verifyEvents);
+  let firstRun: Awaited<ReturnType<typeof verifyAndRecord>> | undefined;
+  const fullSeconds = await timed(async () => {
+    firstRun = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock, {
+      snapshotEvery: every,
+    });
+  });
+  const incremental: number[] = [];
+  let last = firstRun;
+  let written = verifyEvents;
+  for (let round = 0; round < 3; round += 1) {
+    progress(`${fmt(tail)} new events, then audit verify (round ${round + 1} of 3)`);
+    await write(verifyStore, written, written + tail);
+    written += tail;
+    let run: Awaited<ReturnType<typeof verifyAndRecord>> | undefined;
+    incremental.push(
+      await timed(async () => {
+        run = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock, {
+          snapshotEvery: every,
+        });
+      }),
+    );
+    if (run?.mode !== 'incremental') throw new Error(`round ${round + 1} verified in full: ${run?.why}`);
+    last = run;
+  }
+  const fullCheck = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock, {
+    fromStart: true,
+  });
+  await verifySnapshots.close();
+  await verifyStore.close();
+
+  const replayMedian = median(fromSnapshots);
+  const zeroMedian = median(fromZero);
+  const verifyMedian = median(incremental);
+  const loadEnd = loadAverage();
+  printGrid(
+    ['measure', 'value', 'aim'],
+    [
+      ['write the history (events/s, batches of 1,000)', fmt(total / writeSeconds), ''],
+      ['first replay --at (from zero, saving snapshots), s', fmt(firstSeconds, 2), ''],
+      [`replay --at from snapshots, median of ${instants}, s`, fmt(replayMedian, 3), '<= 2'],
+      [`  slowest, s`, fmt(Math.max(...fromSnapshots), 3), ''],
+      [`replay --at from zero, median of ${fromZeroRuns}, s`, fmt(zeroMedian, 2), ''],
+      ['  from zero / from snapshots (same instants and run)', fmt(zeroMedian / replayMedian, 1), ''],
+      [`full audit verify of ${fmt(verifyEvents)} events, s`, fmt(fullSeconds, 2), ''],
+      [`audit verify after ${fmt(tail)} new events, median of 3, s`, fmt(verifyMedian, 3), '<= 1'],
+      ['  full / incremental', fmt(fullSeconds / verifyMedian, 1), ''],
+      [
+        `incremental runs equal a full re-run (--from-start) at the end`,
+        String(isDeepStrictEqual(verdicts(last?.report), verdicts(fullCheck.report))),
+        'true',
+      ],
+    ],
+  );
+  console.log(`replay --at from snapshots, each (s): ${fromSnapshots.map((s) => s.toFixed(3)).join(' ')}`);
+  console.log(`load average ${loadStart} at the start, ${loadEnd} at the end`);
+  if (quick) {
+    cleanUp();
+    reportQuick([
+      {
+        name: 'replay --at: from zero / from snapshots (ratio)',
+        value: zeroMedian / replayMedian,
+        aim: total / every / 2,
+        higherIsBetter: true,
+      },
+      {
+        name: 'audit verify: full / incremental (ratio)',
+        value: fullSeconds / verifyMedian,
+        aim: verifyEvents / tail / 2,
+        higherIsBetter: true,
+      },
+    ]);
+  }
+} finally {
+  cleanUp();
+}
