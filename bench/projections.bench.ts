@@ -25,7 +25,7 @@ const HELP = `Usage: npm run bench:projections -- [options]
   --events <n>     events in the replayed history (default 1000000; 95 % health samples)
   --services <n>   services the samples spread over (default 50)
   --skip-policy    leave out the replay into the policy's fold (the longest part)
-  --quick          20000 events by default, seconds not minutes; ends with a QUICK line checking the full
+  --quick          50000 events by default, seconds not minutes; ends with a QUICK line checking the full
                    replay (aim 0.8 of readAll's speed) and the replay into the policy's fold (aim 0.41);
                    exits 3 when either is under half its aim
   --help           show this help
@@ -43,7 +43,7 @@ if (args.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const total = Number(args.events ?? (args.quick ? 20_000 : 1_000_000));
+const total = Number(args.events ?? (args.quick ? 50_000 : 1_000_000));
 const services = Number(args.services);
 if (!Number.isInteger(total) || total <= 0 || !Number.isInteger(services) || services <= 0) {
   process.stderr.write(`--events and --services must be positive whole numbers\n${HELP}`);
@@ -120,12 +120,18 @@ try {
 
   progress('full replay: readAll + decode + every read model, in a process of its own');
   const worker = fileURLToPath(new URL('./replay-worker.ts', import.meta.url));
-  const output = execFileSync(process.execPath, ['--import', 'tsx', worker, store.path], { encoding: 'utf8' });
-  const replay = JSON.parse(output.trim().split('\n').at(-1)!) as {
-    events: number;
-    seconds: number;
-    peakRssBytes: number;
-  };
+  const replayOnce = (): Replay =>
+    JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', worker, store.path], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    ) as Replay;
+  // A quick run's replay lasts under a second: the median of three keeps one slow start from failing CI.
+  const replays = Array.from({ length: args.quick ? 3 : 1 }, replayOnce).sort(
+    (a, b) => a.seconds / a.readSeconds - b.seconds / b.readSeconds,
+  );
+  const replay = replays[replays.length >> 1]!;
   if (replay.events !== total) throw new Error(`the replay read ${replay.events} of ${total} events`);
 
   const policy = rollbackDecisionsProjection(defaultRollbackPolicy);
@@ -149,7 +155,7 @@ try {
       `full replay into all read models (s, ${fmt(replay.events)} events)`,
       fmt(replay.seconds, 1),
       `${fmt(replay.events / replay.seconds)} events/s = ` +
-        `${fmt((replay.events / replay.seconds / readRate) * 100)} % of readAll`,
+        `${fmt((replay.readSeconds / replay.seconds) * 100)} % of readAll in the same process`,
     ],
     ['full replay peak resident memory (MB)', fmt(replay.peakRssBytes / 2 ** 20), ''],
   ];
@@ -166,7 +172,7 @@ try {
   if (args.quick) {
     rmSync(root, { recursive: true, force: true });
     const fold = args['skip-policy'] ? [] : [policyFoldCheck(total / policySeconds, readRate)];
-    reportQuick([replayAllCheck(replay, readRate), ...fold]);
+    reportQuick([replayAllCheck(replay), ...fold]);
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
@@ -181,11 +187,22 @@ function policyFoldCheck(foldRate: number, readRate: number): QuickCheck {
   return { name: 'replay into the policy fold / readAll', value: foldRate / readRate, aim: 0.41, higherIsBetter: true };
 }
 
-/** The full replay into every read model as a share of readAll's speed: 5 s for 1 M events is about 0.8. */
-function replayAllCheck(replay: { events: number; seconds: number }, readRate: number): QuickCheck {
+/** What the replay worker reports: the replay, and the store read alone just before it in the same process. */
+interface Replay {
+  readonly events: number;
+  readonly seconds: number;
+  readonly readSeconds: number;
+  readonly peakRssBytes: number;
+}
+
+/**
+ * The full replay into every read model as a share of the speed of readAll in the same process:
+ * 5 s for 1 M events is about 0.8 of the 242,000 events/s readAll did on 2026-11-30.
+ */
+function replayAllCheck(replay: Replay): QuickCheck {
   return {
     name: 'full replay into all read models / readAll',
-    value: replay.events / replay.seconds / readRate,
+    value: replay.readSeconds / replay.seconds,
     aim: 0.8,
     higherIsBetter: true,
   };
