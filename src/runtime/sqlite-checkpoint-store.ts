@@ -1,22 +1,14 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openLocalStateDatabase } from './local-state-database.js';
 import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
 
-/**
- * Checkpoints in a SQLite file of their own beside the event store: losing it costs only a
- * rebuild from zero, so NORMAL synchronous is enough here.
- */
+/** Checkpoints in a SQLite file of their own beside the event store (see openLocalStateDatabase). */
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    mkdirSync(dirname(resolve(path)), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(
+    this.db = openLocalStateDatabase(
+      path,
       'CREATE TABLE IF NOT EXISTS checkpoints ' +
         '(name TEXT PRIMARY KEY, position TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL)',
     );

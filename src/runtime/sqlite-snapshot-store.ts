@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openLocalStateDatabase } from './local-state-database.js';
 import type { Snapshot, SnapshotInfo, SnapshotKey, SnapshotStore } from './snapshot-store.js';
 
 interface Row {
@@ -26,20 +25,13 @@ const infoOf = (row: Row): SnapshotInfo => ({
   blockMinEventTime: Number(row.block_min_event_time),
 });
 
-/**
- * Snapshots in SQLite, in the checkpoints' file (see checkpointsFile): like them they hold positions
- * of one store and losing them costs only a longer replay, so NORMAL synchronous is enough.
- */
+/** Snapshots in SQLite, in the checkpoints' file (see checkpointsFile): like them they hold positions of one store. */
 export class SqliteSnapshotStore implements SnapshotStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    mkdirSync(dirname(resolve(path)), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(
+    this.db = openLocalStateDatabase(
+      path,
       'CREATE TABLE IF NOT EXISTS snapshots (name TEXT NOT NULL, version TEXT NOT NULL, variant TEXT NOT NULL, ' +
         'position INTEGER NOT NULL, last_event_id TEXT NOT NULL, events_folded INTEGER NOT NULL, ' +
         'max_event_time INTEGER NOT NULL, block_from INTEGER NOT NULL, block_min_event_time INTEGER NOT NULL, ' +
