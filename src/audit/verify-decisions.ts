@@ -6,12 +6,7 @@ import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
 import { rollbackDecisionsProjection, type RollbackDecisionsState } from '../policy/rollback-decisions.js';
 import { policyHash } from '../policy/policy-hash.js';
 import { retainSecondsFor, type RollbackPolicy } from '../policy/rollback-policy.js';
-import {
-  DEFAULT_SNAPSHOT_EVERY,
-  type Snapshot,
-  type SnapshotKey,
-  type SnapshotStore,
-} from '../runtime/snapshot-store.js';
+import type { Snapshot, SnapshotKey, SnapshotStore } from '../runtime/snapshot-store.js';
 import type { History } from './history.js';
 import { FROM_ZERO, SnapshotTaker, usableSnapshot } from './snapshot-taker.js';
 import {
@@ -105,6 +100,15 @@ export interface VerifyOptions {
   readonly resumeAfter?: bigint;
 }
 
+/**
+ * The verification's state carries the policy's windows of every service (about 30 MB of JSON at 50
+ * services sampled every second): saving one costs about half a second and as many megabytes. A run
+ * goes on from where the last one ended, so it saves one at its end, and one in a while on a long
+ * run (an interrupted run, or a late telemetry decision, goes back to it); older ones are dropped.
+ */
+const VERIFICATION_SNAPSHOT_EVERY = 1_000_000;
+const VERIFICATION_SNAPSHOTS_KEPT = 3;
+
 const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
 
 /**
@@ -186,7 +190,7 @@ export async function verifyDecisions(
   const from = start ?? FROM_ZERO;
   const taker =
     options.snapshots &&
-    new SnapshotTaker(options.snapshots, key, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY, from);
+    new SnapshotTaker(options.snapshots, key, options.snapshotEvery ?? VERIFICATION_SNAPSHOT_EVERY, from);
   let through = from.position;
   let eventsThisRun = 0;
   for await (const event of history.readDecoded(from.position + 1n)) {
@@ -221,6 +225,7 @@ export async function verifyDecisions(
     await taker?.folded(event, () => state);
   }
   await taker?.finish(state);
+  await options.snapshots?.keepLatest(key, VERIFICATION_SNAPSHOTS_KEPT);
   return {
     eventsReplayed: from.eventsFolded + eventsThisRun,
     ...reportOf(state),

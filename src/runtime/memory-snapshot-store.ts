@@ -45,5 +45,11 @@ export class MemorySnapshotStore implements SnapshotStore {
     this.byKey.delete(keyOf(key));
   }
 
+  async keepLatest(key: SnapshotKey, count: number): Promise<void> {
+    const all = this.sorted(key);
+    for (const old of all.slice(0, Math.max(0, all.length - count)))
+      this.byKey.get(keyOf(key))?.delete(old.info.position);
+  }
+
   async close(): Promise<void> {}
 }

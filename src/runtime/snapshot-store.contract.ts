@@ -66,6 +66,16 @@ export function snapshotStoreContract(name: string, open: () => SnapshotStore | 
       expect((await store.atOrBeforePosition(other, 100n))?.position).toBe(5n);
     });
 
+    it('keeps only the newest snapshots of a key when asked, and those of other keys', async () => {
+      const other = { ...key, variant: 'policy-b' };
+      await store.save(other, snapshot(10, 1000));
+      await store.keepLatest(key, 2);
+      expect(await store.infosAfter(key, 0n)).toMatchObject([{ position: 30n }, { position: 40n }]);
+      expect(await store.atOrBeforePosition(other, 10n)).toEqual(snapshot(10, 1000));
+      await store.keepLatest(key, 5);
+      expect(await store.infosAfter(key, 0n)).toHaveLength(2);
+    });
+
     it('keeps states as plain JSON: what would not survive JSON does not survive the store', async () => {
       await store.save(key, snapshot(50, 5000, { when: new Date(0), gone: undefined }));
       expect((await store.atOrBeforePosition(key, 50n))?.state).toEqual({ when: '1970-01-01T00:00:00.000Z' });

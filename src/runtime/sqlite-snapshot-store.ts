@@ -87,6 +87,13 @@ export class SqliteSnapshotStore implements SnapshotStore {
     this.db.prepare(`DELETE FROM snapshots WHERE ${KEY}`).run(...keyArgs(key));
   }
 
+  async keepLatest(key: SnapshotKey, count: number): Promise<void> {
+    const newest = `SELECT position FROM snapshots WHERE ${KEY} ORDER BY position DESC LIMIT ?`;
+    this.db
+      .prepare(`DELETE FROM snapshots WHERE ${KEY} AND position NOT IN (${newest})`)
+      .run(...keyArgs(key), ...keyArgs(key), count);
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
