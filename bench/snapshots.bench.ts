@@ -27,7 +27,7 @@ const HELP = `Usage: npx tsx bench/snapshots.bench.ts [options]
 
   --events <n>          events in the replayed history (default 10000000; 95 % health samples)
   --services <n>        services the samples spread over (default 50)
-  --every <n>           events between two snapshots (default 20000, the code's default)
+  --every <n>           events between two snapshots of replay --at (default 20000, the code's default)
   --instants <n>        random instants replayed from the snapshots (default 21)
   --from-zero <n>       of those, how many also replayed from zero (default 3: each reads the whole history)
   --verify-events <n>   history verified in full before the incremental runs (default 100000: the policy
@@ -193,9 +193,8 @@ try {
   await write(verifyStore, 0, verifyEvents);
   let firstRun: Awaited<ReturnType<typeof verifyAndRecord>> | undefined;
   const fullSeconds = await timed(async () => {
-    firstRun = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock, {
-      snapshotEvery: every,
-    });
+    // As `failsafe audit verify` runs: the verification's own snapshot cadence, not --every (the replays').
+    firstRun = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock);
   });
   const incremental: number[] = [];
   let last = firstRun;
@@ -207,9 +206,7 @@ try {
     let run: Awaited<ReturnType<typeof verifyAndRecord>> | undefined;
     incremental.push(
       await timed(async () => {
-        run = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock, {
-          snapshotEvery: every,
-        });
+        run = await verifyAndRecord(verifyStore, defaultRollbackPolicy, verifySnapshots, clock);
       }),
     );
     if (run?.mode !== 'incremental') throw new Error(`round ${round + 1} verified in full: ${run?.why}`);
