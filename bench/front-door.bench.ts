@@ -26,7 +26,7 @@ const failsafeRoot = process.env.FAILSAFE_ROOT ?? root;
 const k6 = join(toolsDir(), `k6-${K6_VERSION}`, 'k6');
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const quick = flags.quick;
-const ROUNDS = Number(process.env.ROUNDS ?? (quick ? 1 : 3));
+const ROUNDS = Number(process.env.ROUNDS ?? (quick ? 2 : 3));
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? (quick ? 3 : 8));
 /** Busy clients for throughput: enough that each token stays near the default 10 requests/s a client may keep up. */
 const BUSY_CLIENTS = 100;
@@ -192,7 +192,9 @@ if (quick) {
   );
   // CI runs this beside other suites: absolute milliseconds there say more about the machine than
   // about Failsafe, so each figure is judged against the bare server's in the same run.
-  const p95Ratio = (era: '2026-07-28' | '2025-11-25') => p95(`failsafe /mcp ${era}`) / p95(`bare /mcp ${era}`);
+  // And each side's best round: a slow path is slow in every round, a hiccup of a shared CI machine in one.
+  const bestP95 = (t: Target) => Math.min(...open[t]!.map((f) => f.p95Ms));
+  const p95Ratio = (era: '2026-07-28' | '2025-11-25') => bestP95(`failsafe /mcp ${era}`) / bestP95(`bare /mcp ${era}`);
   reportQuick([
     { name: 'mcp 2026-07-28 requests/s vs bare SDK v2', value: ratio, aim: 0.95, higherIsBetter: true },
     { name: 'mcp 2026-07-28 P95 at 200 rps vs bare', value: p95Ratio('2026-07-28'), aim: 1.5, higherIsBetter: false },

@@ -46,7 +46,7 @@ export interface SnapshotStore {
   infosAfter(key: SnapshotKey, position: bigint): Promise<SnapshotInfo[]>;
   /** Forgets every snapshot of `key` (they spoke of events the store no longer holds). */
   discard(key: SnapshotKey): Promise<void>;
-  /** Forgets all but the `count` newest snapshots of `key`: a fold whose states are large keeps only what it resumes from. */
+  /** Forgets all but the `count` newest snapshots of `key`: a fold with large states keeps what it resumes from. */
   keepLatest(key: SnapshotKey, count: number): Promise<void>;
   close(): Promise<void>;
 }
