@@ -1,54 +1,32 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { collect } from '../event-store/event-store.contract.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { hashToken, newToken } from '../auth/tokens.js';
-
-const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
-const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
+import { type ServeProcess, startServeProcess, stopFleet, writeSampleFleet } from '../testing/serve-process.js';
 const tokens = { admin: newToken(), alice: newToken(), bob: newToken() };
 
 describe('operating a real fleet through failsafe serve and the CLI', () => {
   let dataDir: string;
   let fleetFile: string;
   let configFile: string;
-  let serve: { child: ChildProcess; output: () => string; address: string; url: string } | undefined;
+  let serve: ServeProcess | undefined;
   let traffic: Traffic | undefined;
 
-  /** The CLI as a client of the running serve, with a person's token (alice, an operator, by default). */
-  const cliAs = (person: keyof typeof tokens, ...args: string[]) => {
-    const env = { ...process.env, FAILSAFE_URL: serve!.url, FAILSAFE_TOKEN: tokens[person], XDG_CONFIG_HOME: dataDir };
-    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 90_000, env });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  const cliAs = (person: keyof typeof tokens, ...args: string[]) => serve!.cli(tokens[person], ...args);
   const cli = (...args: string[]) => cliAs('alice', ...args);
 
+  // A short execution lease: a Failsafe started after a SIGKILL takes over its predecessor's rollback soon.
   const startServe = () =>
-    new Promise<NonNullable<typeof serve>>((resolve, reject) => {
-      const args = ['serve', '--port', '0', '--data-dir', dataDir, '--fleet', fleetFile, '--tick-seconds', '1'];
-      // A short execution lease: a Failsafe started after a SIGKILL takes over its predecessor's rollback soon.
-      const env = { ...process.env, FAILSAFE_ADMIN_TOKEN: tokens.admin, FAILSAFE_EXECUTION_LEASE_SECONDS: '5' };
-      const stdio = ['ignore', 'pipe', 'pipe'] as const;
-      const child = spawn(process.execPath, [bin, ...args, '--config', configFile], { stdio: [...stdio], env });
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const address = /fleet: sample answers on (http:\/\/\S+)/.exec(output)?.[1];
-        const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-        if (address && url) {
-          clearTimeout(timer);
-          resolve({ child, output: () => output, address, url });
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+    startServeProcess({
+      dataDir,
+      args: ['--fleet', fleetFile, '--tick-seconds', '1', '--config', configFile],
+      env: { FAILSAFE_ADMIN_TOKEN: tokens.admin, FAILSAFE_EXECUTION_LEASE_SECONDS: '5' },
+      services: ['sample'],
     });
 
   const events = async () => {
@@ -72,12 +50,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'failsafe-fleet-cli-'));
-    fleetFile = join(dataDir, 'fleet.yaml');
-    writeFileSync(
-      fleetFile,
-      `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n    probeTool: time\n` +
-        'probe:\n  intervalSeconds: 1\n',
-    );
+    fleetFile = writeSampleFleet(join(dataDir, 'fleet.yaml'));
     configFile = join(dataDir, 'failsafe.yaml');
     const entry = (name: 'alice' | 'bob', role: string) =>
       `    - { name: ${name}, role: ${role}, sha256: ${hashToken(tokens[name])} }\n`;
@@ -87,20 +60,8 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
 
   afterAll(async () => {
     await traffic?.stop();
-    if (serve && serve.child.exitCode === null) {
-      const exited = new Promise((r) => serve!.child.once('exit', r));
-      serve.child.kill('SIGTERM');
-      await exited;
-    }
-    // The fleet outlives Failsafe by design (the next one adopts it): stop it for good here.
-    const pids = join(dataDir, 'fleet', 'pids');
-    for (const pid of existsSync(pids) ? readdirSync(pids) : []) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await serve?.stop();
+    stopFleet(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -114,7 +75,7 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
     // The recorded state names the release that really serves: the crashed one never took traffic.
     expect(cli('services').stdout).toMatch(/^sample {2}v1.0.0/m);
     expect(cli('status', 'sample').stdout).toMatch(/sample: failed\n {2}release v1.0.0/);
-    const serving = (await (await fetch(`${serve!.address}/health`)).json()) as { release: string };
+    const serving = (await (await fetch(`${serve!.fleet.sample!}/health`)).json()) as { release: string };
     expect(serving.release).toBe('v1.0.0');
     const again = cli('deploy', 'sample', 'v1.0.0', '--wait', '5');
     expect(again.code).toBe(1);
@@ -133,11 +94,11 @@ describe('operating a real fleet through failsafe serve and the CLI', () => {
 
   it('completes a rollback that a killed Failsafe left in progress once it comes back', async () => {
     expect(cli('deploy', 'sample', 'v2.0.0-errors').code).toBe(0);
-    const address = serve!.address;
+    const address = serve!.fleet.sample!;
     traffic = startTraffic(() => address);
     await waitForEvent('RollbackStarted');
     serve!.child.kill('SIGKILL');
-    await new Promise((r) => serve!.child.once('exit', r));
+    await serve!.stop();
     serve = await startServe();
     const story = await waitForEvent('RollbackVerified');
     const types = story.map((e) => e.type);
