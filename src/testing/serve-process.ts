@@ -42,10 +42,9 @@ export function writeSampleFleet(path: string, intervalSeconds = 1): string {
 
 export function startServeProcess(options: ServeProcessOptions): Promise<ServeProcess> {
   const args = [failsafeBin, 'serve', '--port', '0', '--data-dir', options.dataDir, ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
-  });
+  // The sources, never a dist/ built before the last edit (benchmarks run outside vitest's env).
+  const env = { ...process.env, FAILSAFE_FROM_SOURCE: '1', ...options.env };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const serve = (url: string, fleet: Record<string, string>): ServeProcess => ({
@@ -54,8 +53,12 @@ export function startServeProcess(options: ServeProcessOptions): Promise<ServePr
     fleet,
     output: () => output,
     cli: (token, ...cliArgs) => {
-      const env = { ...process.env, FAILSAFE_URL: url, FAILSAFE_TOKEN: token, XDG_CONFIG_HOME: options.dataDir };
-      const r = spawnSync(process.execPath, [failsafeBin, ...cliArgs], { encoding: 'utf8', timeout: 120_000, env });
+      const client = { ...env, FAILSAFE_URL: url, FAILSAFE_TOKEN: token, XDG_CONFIG_HOME: options.dataDir };
+      const r = spawnSync(process.execPath, [failsafeBin, ...cliArgs], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: client,
+      });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     },
     stop: async () => {
