@@ -272,6 +272,12 @@ export async function startControlPlane(
     readModels = new ReadModels(store, checkpoints);
     await readModels.start();
     stops.push(() => readModels?.stop());
+    const models = readModels;
+    metrics.watchDrills(() => ({
+      history: models.drills.current().state,
+      schedules: models.drillSchedules.current().state,
+    }));
+    metrics.watchRollbacks(() => models.rollbackTimings.current().state);
     stops.push(countRollbacks(store, metrics));
     let eventFeed: EventFeedRelay | undefined;
     if (config.kafka?.feed.enabled) {
