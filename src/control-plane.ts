@@ -278,6 +278,7 @@ export async function startControlPlane(
       schedules: models.drillSchedules.current().state,
     }));
     metrics.watchRollbacks(() => models.rollbackTimings.current().state);
+    metrics.watchServices(() => models.services.current().state);
     stops.push(countRollbacks(store, metrics));
     let eventFeed: EventFeedRelay | undefined;
     if (config.kafka?.feed.enabled) {

@@ -4,6 +4,7 @@ import type { EventFeedReport, EventFeedState } from '../kafka/event-feed-relay.
 import type { DrillHistoryState } from '../../projections/drill-history.js';
 import type { DrillSchedulesState } from '../../projections/drill-schedules.js';
 import type { RollbackTimingsState } from '../../projections/rollback-timings.js';
+import { serviceStatus, type ServicesState } from '../../projections/service-state.js';
 import { drillGauges, type DrillGauges } from './drill-gauges.js';
 
 /** Latency buckets from 1 ms to 10 s: a control plane answers fast or something is wrong. */
@@ -161,6 +162,21 @@ export class FailsafeMetrics {
       async collect() {
         const { state } = await report();
         for (const each of states) this.set({ state: each }, each === state ? 1 : 0);
+      },
+    });
+  }
+
+  /** `failsafe_service_status{service,status,release}`: 1 for each service's status word and current release. */
+  watchServices(read: () => ServicesState): void {
+    new Gauge({
+      name: 'failsafe_service_status',
+      help: "Each registered service's status (as `failsafe services` says it) and current release: always 1",
+      labelNames: ['service', 'status', 'release'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const view of Object.values(read().services))
+          this.set({ service: view.service, status: serviceStatus(view), release: view.currentRelease ?? '' }, 1);
       },
     });
   }
