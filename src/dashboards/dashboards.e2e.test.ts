@@ -10,9 +10,8 @@ import { loadServeConfig, STORE_FILE } from '../config/serve-config.js';
 import { startControlPlane } from '../control-plane.js';
 import { freePort } from '../drills/toxiproxy.js';
 import { ProcessDriver } from '../drivers/process-driver.js';
-import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { FailsafeMetrics } from '../http/metrics.js';
-import { scrapeCaughtUp, seedOperationsHistory } from '../http/operations-history.fixture.js';
+import { scrapeCaughtUp, seedOperationsStore } from '../http/operations-history.fixture.js';
 import { dashboardQueries } from './dashboard-queries.js';
 import { buildDashboards } from './dashboards.js';
 import { promqlMetricNames } from './promql-metric-names.js';
@@ -62,12 +61,7 @@ describe('the dashboards against the metrics Failsafe and its fleet really expos
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-dashboards-'));
-    const store = SqliteEventStore.open({ path: join(dir, STORE_FILE) });
-    try {
-      await seedOperationsHistory(store);
-    } finally {
-      await store.close();
-    }
+    await seedOperationsStore(join(dir, STORE_FILE));
     const fleet = join(dir, 'fleet.yaml');
     writeFileSync(
       fleet,

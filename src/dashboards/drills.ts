@@ -1,5 +1,5 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { failsafeDashboard, labelVariable, stat, table, timeseries } from './panels.js';
+import { failsafeDashboard, graph, labelVariable, stat, table } from './panels.js';
 
 const selected = '{drill=~"$drill"}';
 
@@ -39,17 +39,26 @@ export const drillsDashboard = () =>
     )
     .withRow(new RowBuilder('Trend'))
     .withPanel(
-      timeseries('Mean time to detect, by drill', 's', [
-        { expr: `max by (drill) (failsafe_drill_mttd_seconds${selected})`, legend: '{{drill}}' },
-      ]),
+      graph(
+        'Mean time to detect, by drill',
+        's',
+        `max by (drill) (failsafe_drill_mttd_seconds${selected})`,
+        '{{drill}}',
+      ),
     )
     .withPanel(
-      timeseries('Mean time to recover, by drill', 's', [
-        { expr: `max by (drill) (failsafe_drill_mttr_seconds${selected})`, legend: '{{drill}}' },
-      ]),
+      graph(
+        'Mean time to recover, by drill',
+        's',
+        `max by (drill) (failsafe_drill_mttr_seconds${selected})`,
+        '{{drill}}',
+      ),
     )
     .withPanel(
-      timeseries('Last verdict over time (1 passed, 0 failed)', 'none', [
-        { expr: `max by (drill) (failsafe_drill_last_run_passed${selected})`, legend: '{{drill}}' },
-      ]),
+      graph(
+        'Last verdict over time (1 passed, 0 failed)',
+        'none',
+        `max by (drill) (failsafe_drill_last_run_passed${selected})`,
+        '{{drill}}',
+      ),
     );

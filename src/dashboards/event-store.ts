@@ -1,5 +1,5 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { failsafeDashboard, timeseries } from './panels.js';
+import { failsafeDashboard, graph, timeseries } from './panels.js';
 
 const APPEND = 'failsafe_event_store_append_duration_seconds';
 
@@ -28,31 +28,36 @@ export const eventStoreDashboard = () =>
       ]),
     )
     .withPanel(
-      timeseries('Appends per second, by outcome', 'ops', [
-        { expr: `sum by (outcome) (rate(${APPEND}_count[$__rate_interval]))`, legend: '{{outcome}}' },
-      ]),
+      graph(
+        'Appends per second, by outcome',
+        'ops',
+        `sum by (outcome) (rate(${APPEND}_count[$__rate_interval]))`,
+        '{{outcome}}',
+      ),
     )
     .withRow(new RowBuilder('Lag'))
     .withPanel(
-      timeseries('Read model lag (events)', 'none', [
-        { expr: 'max by (projection) (failsafe_projection_lag_events)', legend: '{{projection}}' },
-      ]),
+      graph(
+        'Read model lag (events)',
+        'none',
+        'max by (projection) (failsafe_projection_lag_events)',
+        '{{projection}}',
+      ),
     )
     .withPanel(
-      timeseries('Kafka telemetry consumer lag (messages)', 'none', [
-        { expr: 'sum by (topic) (failsafe_kafka_consumer_lag_messages)', legend: '{{topic}}' },
-      ]),
+      graph(
+        'Kafka telemetry consumer lag (messages)',
+        'none',
+        'sum by (topic) (failsafe_kafka_consumer_lag_messages)',
+        '{{topic}}',
+      ),
     )
+    .withPanel(graph('Kafka event feed lag (events)', 'none', 'max(failsafe_kafka_feed_lag_events)', 'feed'))
     .withPanel(
-      timeseries('Kafka event feed lag (events)', 'none', [
-        { expr: 'max(failsafe_kafka_feed_lag_events)', legend: 'feed' },
-      ]),
-    )
-    .withPanel(
-      timeseries('Kafka telemetry messages per second, by outcome', 'ops', [
-        {
-          expr: 'sum by (outcome) (rate(failsafe_kafka_telemetry_messages_total[$__rate_interval]))',
-          legend: '{{outcome}}',
-        },
-      ]),
+      graph(
+        'Kafka telemetry messages per second, by outcome',
+        'ops',
+        'sum by (outcome) (rate(failsafe_kafka_telemetry_messages_total[$__rate_interval]))',
+        '{{outcome}}',
+      ),
     );

@@ -1,5 +1,5 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { failsafeDashboard, stat, table, timeseries } from './panels.js';
+import { failsafeDashboard, graph, stat, table } from './panels.js';
 
 /** What each service of the fleet runs and what Failsafe is doing about it. */
 export const fleetStateDashboard = () =>
@@ -28,18 +28,15 @@ export const fleetStateDashboard = () =>
       ]),
     )
     .withRow(new RowBuilder('Over time'))
+    .withPanel(graph('Services by status', 'none', 'count by (status) (failsafe_service_status)', '{{status}}'))
     .withPanel(
-      timeseries('Services by status', 'none', [
-        { expr: 'count by (status) (failsafe_service_status)', legend: '{{status}}' },
-      ]),
+      graph(
+        'Rollbacks triggered (per hour)',
+        'none',
+        'sum by (reason) (increase(mcp_rollbacks_triggered_total[1h]))',
+        '{{reason}}',
+      ),
     )
     .withPanel(
-      timeseries('Rollbacks triggered (per hour)', 'none', [
-        { expr: 'sum by (reason) (increase(mcp_rollbacks_triggered_total[1h]))', legend: '{{reason}}' },
-      ]),
-    )
-    .withPanel(
-      timeseries('Pushing services with stale telemetry', 'none', [
-        { expr: 'sum(failsafe_telemetry_stale) or vector(0)', legend: 'stale' },
-      ]),
+      graph('Pushing services with stale telemetry', 'none', 'sum(failsafe_telemetry_stale) or vector(0)', 'stale'),
     );

@@ -59,6 +59,10 @@ export function timeseries(title: string, unit: string, queries: readonly Query[
     : panel;
 }
 
+/** A line graph of one query, without marks. */
+export const graph = (title: string, unit: string, expr: string, legend: string) =>
+  timeseries(title, unit, [{ expr, legend }]);
+
 /** One number (the last value of each series), coloured by the marks. */
 export function stat(title: string, unit: string, queries: readonly Query[], marks?: Marks) {
   return new StatBuilder()

@@ -1,5 +1,5 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { failsafeDashboard, labelVariable, stat, timeseries } from './panels.js';
+import { failsafeDashboard, graph, labelVariable, stat, timeseries } from './panels.js';
 
 const DURATION = 'failsafe_rollback_duration_seconds';
 const selected = '{service=~"$service"}';
@@ -54,25 +54,27 @@ export const rollbacksDashboard = () =>
       ),
     )
     .withPanel(
-      timeseries('Mean decision to outcome, by outcome', 's', [
-        {
-          expr:
-            `sum by (outcome) (rate(${DURATION}_sum${selected}[1h]))` +
-            ` / sum by (outcome) (rate(${DURATION}_count${selected}[1h]))`,
-          legend: '{{outcome}}',
-        },
-      ]),
+      graph(
+        'Mean decision to outcome, by outcome',
+        's',
+        `sum by (outcome) (rate(${DURATION}_sum${selected}[1h]))` +
+          ` / sum by (outcome) (rate(${DURATION}_count${selected}[1h]))`,
+        '{{outcome}}',
+      ),
     )
     .withPanel(
-      timeseries('Outcomes (per hour)', 'none', [
-        { expr: `sum by (outcome) (increase(${DURATION}_count${selected}[1h]))`, legend: '{{outcome}}' },
-      ]),
+      graph(
+        'Outcomes (per hour)',
+        'none',
+        `sum by (outcome) (increase(${DURATION}_count${selected}[1h]))`,
+        '{{outcome}}',
+      ),
     )
     .withPanel(
-      timeseries('Triggered, by rule and mode (per hour)', 'none', [
-        {
-          expr: 'sum by (reason, mode) (increase(mcp_rollbacks_triggered_total[1h]))',
-          legend: '{{reason}} ({{mode}})',
-        },
-      ]),
+      graph(
+        'Triggered, by rule and mode (per hour)',
+        'none',
+        'sum by (reason, mode) (increase(mcp_rollbacks_triggered_total[1h]))',
+        '{{reason}} ({{mode}})',
+      ),
     );

@@ -1,5 +1,5 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { failsafeDashboard, labelVariable, timeseries } from './panels.js';
+import { failsafeDashboard, graph, labelVariable, timeseries } from './panels.js';
 
 const selected = '{service=~"$service"}';
 const rate = (metric: string, matchers = '') =>
@@ -45,18 +45,15 @@ export const serviceHealthDashboard = () =>
         [1, 5],
       ),
     )
+    .withPanel(graph('Requests per second', 'reqps', rate('mcp_requests_total'), '{{service}}'))
     .withPanel(
-      timeseries('Requests per second', 'reqps', [{ expr: rate('mcp_requests_total'), legend: '{{service}}' }]),
-    )
-    .withPanel(
-      timeseries('Tool calls failing, per second', 'reqps', [
-        {
-          expr:
-            'sum by (service, tool) ' +
-            `(rate(mcp_tool_requests_total{service=~"$service",status="error"}[$__rate_interval]))`,
-          legend: '{{service}} {{tool}}',
-        },
-      ]),
+      graph(
+        'Tool calls failing, per second',
+        'reqps',
+        'sum by (service, tool) ' +
+          `(rate(mcp_tool_requests_total{service=~"$service",status="error"}[$__rate_interval]))`,
+        '{{service}} {{tool}}',
+      ),
     )
     .withRow(new RowBuilder('Resources'))
     .withPanel(

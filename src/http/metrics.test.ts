@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../config/serve-config.js';
 import { startControlPlane, STORE_FILE } from '../control-plane.js';
-import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { SEEDED, scrapeCaughtUp, seedOperationsHistory } from './operations-history.fixture.js';
+import { SEEDED, scrapeCaughtUp, seedOperationsStore } from './operations-history.fixture.js';
 
 /** The lines of a scrape for the drill gauges and the rollback histogram. */
 const operationsLines = async (url: string) =>
@@ -17,12 +16,7 @@ describe('the drill and rollback metrics of serve', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'failsafe-metrics-'));
-    const store = SqliteEventStore.open({ path: join(dataDir, STORE_FILE) });
-    try {
-      await seedOperationsHistory(store);
-    } finally {
-      await store.close();
-    }
+    await seedOperationsStore(join(dataDir, STORE_FILE));
     const plane = await startControlPlane(loadServeConfig({ dataDir, port: '0' }, {}), () => {});
     try {
       firstScrape = await operationsLines(plane.url);

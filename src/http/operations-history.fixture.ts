@@ -4,6 +4,7 @@ import { drillScheduleDecider, type DrillScheduleCommand } from '../domain/drill
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import { drillScheduleStream, drillStream, serviceStream } from '../domain/streams.js';
 import type { EventStore } from '../event-store/event-store.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 
 /** When the seeded history happens: the rollback's decision, and the drill's slot. */
@@ -67,6 +68,16 @@ export async function seedOperationsHistory(store: EventStore): Promise<void> {
   const finished = { runId, outcome: 'passed', timeToDetectMs: SEEDED.mttdMs, timeToRecoverMs: SEEDED.mttrMs } as const;
   await record({ type: 'DrillFinished', data: finished }, SEEDED.drillFinishedAt);
   await schedule({ type: 'EndRun', drill, runId });
+}
+
+/** A fresh embedded store at `path` holding that history, closed: what serve then opens. */
+export async function seedOperationsStore(path: string): Promise<void> {
+  const store = SqliteEventStore.open({ path });
+  try {
+    await seedOperationsHistory(store);
+  } finally {
+    await store.close();
+  }
 }
 
 /** Failsafe's /metrics once every read model has caught up with the store (lag 0 each). */
