@@ -40,7 +40,7 @@ export const drillsDashboard = () =>
     .withRow(new RowBuilder('Trend'))
     .withPanel(
       graph(
-        'Mean time to detect, by drill',
+        'Time to detect (MTTD) of the last run, by drill',
         's',
         `max by (drill) (failsafe_drill_mttd_seconds${selected})`,
         '{{drill}}',
@@ -48,7 +48,7 @@ export const drillsDashboard = () =>
     )
     .withPanel(
       graph(
-        'Mean time to recover, by drill',
+        'Time to recover (MTTR) of the last run, by drill',
         's',
         `max by (drill) (failsafe_drill_mttr_seconds${selected})`,
         '{{drill}}',
