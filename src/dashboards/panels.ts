@@ -78,13 +78,17 @@ export function stat(title: string, unit: string, queries: readonly Query[], mar
 
 /** The current value of each series, one row each, labels as columns (instant queries). */
 export function table(title: string, unit: string, queries: readonly Query[]) {
-  return new TableBuilder()
-    .title(title)
-    .datasource(DATASOURCE)
-    .unit(unit)
-    .height(8)
-    .span(24)
-    .targets(targets(queries).map((t) => t.instant().format(PromQueryFormat.Table)));
+  return (
+    new TableBuilder()
+      .title(title)
+      .datasource(DATASOURCE)
+      .unit(unit)
+      .height(8)
+      .span(24)
+      .targets(targets(queries).map((t) => t.instant().format(PromQueryFormat.Table)))
+      // One row per series across the queries, instead of one table per query to pick from.
+      .withTransformation({ id: 'merge', options: {} })
+  );
 }
 
 /** A dashboard with the shared settings: tagged `failsafe`, the data source variable, refreshed every 30 s. */
