@@ -1,8 +1,10 @@
 import type { Projection } from '../src/runtime/projection.js';
 import { drillHistoryProjection } from './drill-history.js';
+import { drillSchedulesProjection } from './drill-schedules.js';
 import { healthWindowsProjection } from './health-windows.js';
 import { incidentsProjection } from './incidents.js';
 import { migrationProgressProjection } from './migration-progress.js';
+import { rollbackTimingsProjection } from './rollback-timings.js';
 import { serviceStateProjection } from './service-state.js';
 import { telemetryFreshnessProjection } from './telemetry-freshness.js';
 
@@ -14,5 +16,7 @@ export const allProjections = (retainSeconds: number): readonly Projection<unkno
     migrationProgressProjection,
     incidentsProjection,
     drillHistoryProjection,
+    drillSchedulesProjection,
+    rollbackTimingsProjection,
     telemetryFreshnessProjection,
   ] as readonly Projection<unknown>[];

@@ -272,6 +272,13 @@ export async function startControlPlane(
     readModels = new ReadModels(store, checkpoints);
     await readModels.start();
     stops.push(() => readModels?.stop());
+    const models = readModels;
+    metrics.watchDrills(() => ({
+      history: models.drills.current().state,
+      schedules: models.drillSchedules.current().state,
+    }));
+    metrics.watchRollbacks(() => models.rollbackTimings.current().state);
+    metrics.watchServices(() => models.services.current().state);
     stops.push(countRollbacks(store, metrics));
     let eventFeed: EventFeedRelay | undefined;
     if (config.kafka?.feed.enabled) {

@@ -1,6 +1,8 @@
 import { drillHistoryProjection, type DrillHistoryState } from '../../projections/drill-history.js';
+import { drillSchedulesProjection, type DrillSchedulesState } from '../../projections/drill-schedules.js';
 import { incidentsProjection, type IncidentsState } from '../../projections/incidents.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
+import { rollbackTimingsProjection, type RollbackTimingsState } from '../../projections/rollback-timings.js';
 import { serviceStateProjection, type ServicesState } from '../../projections/service-state.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { CheckpointStore } from '../runtime/checkpoint-store.js';
@@ -15,6 +17,9 @@ export class ReadModels {
   readonly migrations: ProjectionRunner<MigrationsState>;
   readonly drills: ProjectionRunner<DrillHistoryState>;
   readonly incidents: ProjectionRunner<IncidentsState>;
+  /** For the drill and rollback gauges of /metrics. */
+  readonly drillSchedules: ProjectionRunner<DrillSchedulesState>;
+  readonly rollbackTimings: ProjectionRunner<RollbackTimingsState>;
 
   constructor(
     private readonly store: EventStore,
@@ -24,10 +29,19 @@ export class ReadModels {
     this.migrations = new ProjectionRunner(store, migrationProgressProjection, checkpoints);
     this.drills = new ProjectionRunner(store, drillHistoryProjection, checkpoints);
     this.incidents = new ProjectionRunner(store, incidentsProjection, checkpoints);
+    this.drillSchedules = new ProjectionRunner(store, drillSchedulesProjection, checkpoints);
+    this.rollbackTimings = new ProjectionRunner(store, rollbackTimingsProjection, checkpoints);
   }
 
   private get runners(): ProjectionRunner<unknown>[] {
-    return [this.services, this.migrations, this.drills, this.incidents] as ProjectionRunner<unknown>[];
+    return [
+      this.services,
+      this.migrations,
+      this.drills,
+      this.incidents,
+      this.drillSchedules,
+      this.rollbackTimings,
+    ] as ProjectionRunner<unknown>[];
   }
 
   async start(): Promise<void> {

@@ -1,9 +1,42 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TelemetryConsumerStatus } from '../kafka/telemetry-consumer.js';
 import type { EventFeedReport, EventFeedState } from '../kafka/event-feed-relay.js';
+import type { DrillHistoryState } from '../../projections/drill-history.js';
+import type { DrillSchedulesState } from '../../projections/drill-schedules.js';
+import type { RollbackTimingsState } from '../../projections/rollback-timings.js';
+import { serviceStatus, type ServicesState } from '../../projections/service-state.js';
+import { drillGauges, type DrillGauges } from './drill-gauges.js';
 
 /** Latency buckets from 1 ms to 10 s: a control plane answers fast or something is wrong. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Rollback durations from 1 s to an hour, with the seeds' marks: quick under 5 minutes, standard under 15. */
+const ROLLBACK_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600];
+
+/** The drill gauges: name, help, and which value of a drill's DrillGauges each one shows. */
+const DRILL_GAUGES: readonly [string, string, keyof Omit<DrillGauges, 'drill'>][] = [
+  ['failsafe_drill_last_run_timestamp_seconds', 'When the last run of the drill with a verdict finished', 'lastRunAt'],
+  [
+    'failsafe_drill_last_run_passed',
+    'Whether the last run of the drill with a verdict passed (1) or failed (0)',
+    'lastRunPassed',
+  ],
+  [
+    'failsafe_drill_next_due_timestamp_seconds',
+    'When the next scheduled run of the drill is due (past: overdue)',
+    'nextDueAt',
+  ],
+  [
+    'failsafe_drill_mttd_seconds',
+    'Time to detect the fault, in the last run of the drill with a verdict',
+    'mttdSeconds',
+  ],
+  [
+    'failsafe_drill_mttr_seconds',
+    'Time to recover from the fault, in the last run of the drill with a verdict',
+    'mttrSeconds',
+  ],
+];
 
 /**
  * Failsafe's own metrics, under the names the seeds' runbooks query (`mcp_requests_total`,
@@ -129,6 +162,61 @@ export class FailsafeMetrics {
       async collect() {
         const { state } = await report();
         for (const each of states) this.set({ state: each }, each === state ? 1 : 0);
+      },
+    });
+  }
+
+  /** `failsafe_service_status{service,status,release}`: 1 for each service's status word and current release. */
+  watchServices(read: () => ServicesState): void {
+    new Gauge({
+      name: 'failsafe_service_status',
+      help: "Each registered service's status (as `failsafe services` says it) and current release: always 1",
+      labelNames: ['service', 'status', 'release'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const view of Object.values(read().services))
+          this.set({ service: view.service, status: serviceStatus(view), release: view.currentRelease ?? '' }, 1);
+      },
+    });
+  }
+
+  /**
+   * The `failsafe_drill_*` gauges, read from the drill read models at each scrape: a restarted
+   * Failsafe shows the same values once its read models have caught up.
+   */
+  watchDrills(read: () => { history: DrillHistoryState; schedules: DrillSchedulesState }): void {
+    for (const [name, help, key] of DRILL_GAUGES)
+      new Gauge({
+        name,
+        help,
+        labelNames: ['drill'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const { history, schedules } = read();
+          for (const drill of drillGauges(history, schedules)) {
+            const value = drill[key];
+            if (value !== undefined) this.set({ drill: drill.drill }, Number(value));
+          }
+        },
+      });
+  }
+
+  /**
+   * `failsafe_rollback_duration_seconds{service,outcome}`, from decision to outcome, rebuilt at each
+   * scrape from the rollback-timings read model: the whole history, whenever this process started.
+   */
+  watchRollbacks(read: () => RollbackTimingsState): void {
+    new Histogram({
+      name: 'failsafe_rollback_duration_seconds',
+      help: 'Time from a rollback decision (or manual request) to its outcome, by service and outcome',
+      labelNames: ['service', 'outcome'],
+      buckets: ROLLBACK_BUCKETS,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { service, outcome, seconds } of read().finished) this.observe({ service, outcome }, seconds);
       },
     });
   }
