@@ -118,6 +118,22 @@ chromium_tool() {
   echo "chromium: installed $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
 }
 
+# docker-compose validates compose/compose.yaml in its test (`config`; no Docker engine needed):
+# Debian's docker-compose package.
+docker_compose_tool() {
+  if command -v docker-compose >/dev/null 2>&1; then
+    echo "docker-compose: $(command -v docker-compose)"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null 2>&1 || fail "docker-compose is missing and apt-get is not available: install docker-compose (Debian package docker-compose)"
+  [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "docker-compose is missing and installing Debian's docker-compose package needs root: run scripts/provision.sh as root, or install sudo"
+  apt_install_no_start docker-compose || fail "could not install Debian's docker-compose package (compose/compose.test.ts validates the compose file with it)"
+  command -v docker-compose >/dev/null 2>&1 || fail "installed Debian's docker-compose package, but docker-compose is not on PATH"
+  echo "docker-compose: installed $(command -v docker-compose)"
+}
+
 # The MCP conformance suite needs Node 22 (fs.globSync). It lives in its own folder, never on the
 # project's PATH: the project's native modules are built for the Node that runs npm (20).
 NODE22_VERSION=22.23.3
@@ -216,6 +232,7 @@ K6_VERSION=1.8.1
 promtool_tool
 postgres_tool
 chromium_tool
+docker_compose_tool
 node22_tool
 kafka_tool
 go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
