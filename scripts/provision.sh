@@ -121,17 +121,15 @@ chromium_tool() {
 # docker-compose validates compose/compose.yaml in its test (`config`; no Docker engine needed):
 # Debian's docker-compose package.
 docker_compose_tool() {
-  if command -v docker-compose >/dev/null 2>&1; then
-    echo "docker-compose: $(command -v docker-compose)"
-    return
+  if ! command -v docker-compose >/dev/null 2>&1; then
+    local package="Debian's docker-compose package"
+    command -v apt-get >/dev/null 2>&1 || fail "docker-compose is missing and apt-get is not available: install $package"
+    [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1 || fail "installing $package needs root: run this script as root, or install sudo"
+    echo "docker-compose: installing $package (first time only)..."
+    apt_install_no_start docker-compose || fail "could not install $package (compose/compose.test.ts validates compose.yaml with it)"
+    command -v docker-compose >/dev/null 2>&1 || fail "installed $package, but docker-compose is not on PATH"
   fi
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  command -v apt-get >/dev/null 2>&1 || fail "docker-compose is missing and apt-get is not available: install docker-compose (Debian package docker-compose)"
-  [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "docker-compose is missing and installing Debian's docker-compose package needs root: run scripts/provision.sh as root, or install sudo"
-  apt_install_no_start docker-compose || fail "could not install Debian's docker-compose package (compose/compose.test.ts validates the compose file with it)"
-  command -v docker-compose >/dev/null 2>&1 || fail "installed Debian's docker-compose package, but docker-compose is not on PATH"
-  echo "docker-compose: installed $(command -v docker-compose)"
+  echo "docker-compose: $(command -v docker-compose)"
 }
 
 # The MCP conformance suite needs Node 22 (fs.globSync). It lives in its own folder, never on the
