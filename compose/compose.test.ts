@@ -167,13 +167,15 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
     }
   });
 
-  it('configures Failsafe only through the variables `serve` reads, and they load', () => {
-    const service = composed.services.failsafe!;
-    // The entrypoint turns the secrets into FAILSAFE_ADMIN_TOKEN and a config file's token.
-    const shown = tool('sh', [
-      '-c',
-      `SECRETS_DIR=${secretsDir} GENERATED_CONFIG=${dir}/failsafe.yaml ${here}/failsafe-entrypoint.sh env`,
-    ]);
+  /**
+   * What `serve` sees in the container: the Dockerfile's ENV, compose's environment, and what the
+   * entrypoint adds from the secrets it finds (here: those named, copied from the examples).
+   */
+  function containerEnv(secrets: string[], extra: Record<string, string> = {}) {
+    const only = mkdtempSync(join(dir, 'secrets-'));
+    for (const name of secrets) cpSync(join(secretsDir, name), join(only, name));
+    const env = { PATH: process.env.PATH, SECRETS_DIR: only, GENERATED_CONFIG: join(only, 'failsafe.yaml'), ...extra };
+    const shown = execFileSync(join(here, 'failsafe-entrypoint.sh'), ['env'], { env, encoding: 'utf8' });
     const fromEntrypoint = Object.fromEntries(
       shown
         .split('\n')
@@ -186,7 +188,12 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
         .instructions.filter((i) => i.op === 'ENV')
         .flatMap((i) => [...i.args.matchAll(/([A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
     );
-    const given = { ...dockerfileEnv, ...service.environment, ...fromEntrypoint };
+    return { ...dockerfileEnv, ...composed.services.failsafe!.environment, ...fromEntrypoint };
+  }
+  const secret = (name: string) => readFileSync(join(secretsDir, name), 'utf8').trim();
+
+  it('configures Failsafe only through the variables `serve` reads, and they load', () => {
+    const given = containerEnv(['admin_token']);
     const asked = new Set<string>();
     const env = new Proxy(given, {
       get: (target, name: string) => {
@@ -199,16 +206,36 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
     const unread = Object.keys(given).filter((name) => !asked.has(name) && name !== 'NODE_ENV');
     expect(unread, 'variables Failsafe never reads').toEqual([]);
 
-    const secret = (name: string) => readFileSync(join(secretsDir, name), 'utf8').trim();
     expect(config.adminToken).toBe(secret('admin_token'));
-    expect(config.tokens).toEqual([
-      { name: 'alertmanager', role: 'operator', sha256: hashToken(secret('alertmanager_webhook_token')) },
-    ]);
     expect(config.store).toEqual({ kind: 'eventstore', url: 'kurrentdb://kurrentdb:2113?tls=false' });
     expect(config.kafka?.brokers).toEqual(['kafka:9092']);
     expect(config.port).toBe(8080);
     // Alertmanager calls http://failsafe:8080: Failsafe must accept that Host header.
     expect(config.allowedHosts).toContain('failsafe');
+  });
+
+  it("accepts Alertmanager's webhook token as a config-file token of role alertmanager, by its SHA-256", () => {
+    const env = containerEnv(['admin_token', 'alertmanager_webhook_token']);
+    expect(readFileSync(env.FAILSAFE_CONFIG!, 'utf8')).not.toContain(secret('alertmanager_webhook_token'));
+    expect(loadServeConfig({}, env).tokens).toEqual([
+      { name: 'alertmanager', role: 'alertmanager', sha256: hashToken(secret('alertmanager_webhook_token')) },
+    ]);
+    // A config file of the operator's own would lose its tokens: the entrypoint refuses to replace it.
+    expect(() => containerEnv(['alertmanager_webhook_token'], { FAILSAFE_CONFIG: '/etc/failsafe.yaml' })).toThrow(
+      /add the alertmanager token to \/etc\/failsafe\.yaml/,
+    );
+  });
+
+  it('mounts only files the repository has', () => {
+    const mounts = Object.values(composed.services)
+      .flatMap((s) => s.volumes ?? [])
+      .map((v) => v.split(':')[0]!)
+      .filter((from) => from.startsWith('/'));
+    expect(mounts.length).toBeGreaterThan(3);
+    for (const from of mounts) {
+      const path = relative(dir, from);
+      expect(existsSync(join(root, path)), `compose.yaml mounts ${path}, which does not exist`).toBe(true);
+    }
   });
 
   it('runs the sample fleet inside Failsafe, in the network namespace Toxiproxy and Prometheus share', () => {

@@ -23,8 +23,8 @@ if [ -s "$secrets/alertmanager_webhook_token" ]; then
   }
   config="${GENERATED_CONFIG:-/tmp/failsafe-compose.yaml}"
   digest="$(secret alertmanager_webhook_token | sha256sum | cut -d' ' -f1)"
-  # Role operator: the receiver records alerts for the policy to act on; it never needs admin.
-  printf 'auth:\n  tokens:\n    - name: alertmanager\n      role: operator\n      sha256: "%s"\n' "$digest" >"$config"
+  # Role alertmanager: it may deliver alerts to the receiver and do nothing else.
+  printf 'auth:\n  tokens:\n    - name: alertmanager\n      role: alertmanager\n      sha256: "%s"\n' "$digest" >"$config"
   FAILSAFE_CONFIG="$config"
   export FAILSAFE_CONFIG
 fi
