@@ -1,8 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { hashToken } from '../src/auth/tokens.js';
@@ -343,6 +346,31 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
       expect(existsSync(join(root, source)), `COPY ${source}: no such file in the repository`).toBe(true);
       const by = ignored.find((pattern) => source === pattern || source.startsWith(`${pattern}/`));
       expect(by, `COPY ${source} is excluded by .dockerignore`).toBeUndefined();
+    }
+  });
+  it("checks Failsafe's health the same way in the image and in compose: healthy only when /ready says 200", async () => {
+    const healthcheck = dockerStages(read('compose/Dockerfile'))
+      .at(-1)!
+      .instructions.find((i) => i.op === 'HEALTHCHECK')!.args;
+    const command = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD ') + 4)) as string[];
+    expect(composed.services.failsafe!.healthcheck!.test).toEqual(['CMD', ...command]);
+
+    // The command itself, run by this machine's Node against an HTTP server answering /ready.
+    let status = 200;
+    const server = createServer((req, res) => res.writeHead(req.url === '/ready' ? status : 404).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const env = { ...process.env, MCP_HTTP_PORT: String((server.address() as AddressInfo).port) };
+    const exitCode = () =>
+      promisify(execFile)(command[0]!, command.slice(1), { env }).then(
+        () => 0,
+        (error: { code: number }) => error.code,
+      );
+    try {
+      expect(await exitCode()).toBe(0);
+      status = 503;
+      expect(await exitCode()).toBe(1);
+    } finally {
+      server.close();
     }
   });
 });
