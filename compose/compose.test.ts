@@ -47,7 +47,7 @@ function tool(command: string, args: string[], cwd = root): string {
   }
 }
 
-/** `name=value` lines of a shell script or .env file, with their line numbers. */
+/** The `name=value` lines of a shell script, with their line numbers. */
 function assignments(text: string): Map<string, { value: string; line: number }> {
   const found = new Map<string, { value: string; line: number }>();
   text.split('\n').forEach((line, i) => {
@@ -286,6 +286,12 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
       provision.get('K6_VERSION')?.value,
     );
     expect(K6_VERSION).toBe(provision.get('K6_VERSION')?.value);
+    // Node runs natively too: the image's major version is the one the tests run on.
+    const node = dockerArg('NODE_IMAGE');
+    const major = process.versions.node.split('.')[0];
+    expect(node.value, `change line ${node.line} of compose/Dockerfile to Node ${major}`).toMatch(
+      new RegExp(`^node:${major}\\.`),
+    );
   });
 
   it('has a Prometheus configuration promtool accepts, with the alert rules and Alertmanager', () => {
@@ -348,7 +354,8 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
       expect(by, `COPY ${source} is excluded by .dockerignore`).toBeUndefined();
     }
   });
-  it("checks Failsafe's health the same way in the image and in compose: healthy only when /ready says 200", async () => {
+
+  it("checks Failsafe's health alike in the image and in compose: healthy only when /ready says 200", async () => {
     const healthcheck = dockerStages(read('compose/Dockerfile'))
       .at(-1)!
       .instructions.find((i) => i.op === 'HEALTHCHECK')!.args;
