@@ -118,6 +118,20 @@ chromium_tool() {
   echo "chromium: installed $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
 }
 
+# docker-compose validates compose/compose.yaml in its test (`config`; no Docker engine needed):
+# Debian's docker-compose package.
+docker_compose_tool() {
+  if ! command -v docker-compose >/dev/null 2>&1; then
+    local package="Debian's docker-compose package"
+    command -v apt-get >/dev/null 2>&1 || fail "docker-compose is missing and apt-get is not available: install $package"
+    [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1 || fail "installing $package needs root: run this script as root, or install sudo"
+    echo "docker-compose: installing $package (first time only)..."
+    apt_install_no_start docker-compose || fail "could not install $package (compose/compose.test.ts validates compose.yaml with it)"
+    command -v docker-compose >/dev/null 2>&1 || fail "installed $package, but docker-compose is not on PATH"
+  fi
+  echo "docker-compose: $(command -v docker-compose)"
+}
+
 # The MCP conformance suite needs Node 22 (fs.globSync). It lives in its own folder, never on the
 # project's PATH: the project's native modules are built for the Node that runs npm (20).
 NODE22_VERSION=22.23.3
@@ -216,6 +230,7 @@ K6_VERSION=1.8.1
 promtool_tool
 postgres_tool
 chromium_tool
+docker_compose_tool
 node22_tool
 kafka_tool
 go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
