@@ -3,7 +3,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['vitest.global-setup.ts'],
-    include: ['src/**/*.test.ts', 'projections/**/*.test.ts', 'drills/**/*.test.ts', 'bench/**/*.test.ts'],
+    include: [
+      'src/**/*.test.ts',
+      'projections/**/*.test.ts',
+      'drills/**/*.test.ts',
+      'bench/**/*.test.ts',
+      'docs/**/*.test.ts',
+    ],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores: suites that spawn processes or fsync heavily run better one file at a time each.
