@@ -30,49 +30,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken, newToken } from '../src/auth/tokens.js';
 import { missingDrillTools, writeDrillFleet } from '../src/drills/drill.fixture.js';
 import { ProcessDriver } from '../src/drivers/process-driver.js';
+import { examplesOf, mismatchOf } from './guide-examples.js';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const guidePath = join(repo, 'docs', 'operations-guide.md');
-
-interface Command {
-  readonly line: number;
-  readonly text: string;
-  readonly fragments: readonly string[];
-  readonly exitCode: number;
-}
-interface Example {
-  readonly line: number;
-  readonly commands: readonly Command[];
-}
-
-/** The `sh example` blocks of a markdown text, with the line numbers (1-based) of their commands. */
-function examplesOf(markdown: string): Example[] {
-  const lines = markdown.split('\n');
-  const examples: Example[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i]!.trim() !== '```sh example') continue;
-    const commands: { line: number; text: string; fragments: string[]; exitCode: number }[] = [];
-    const start = i + 1;
-    for (i++; i < lines.length && lines[i]!.trim() !== '```'; i++) {
-      const line = lines[i]!;
-      if (line.startsWith('$ ')) {
-        const command = { line: i + 1, text: line.slice(2), fragments: [], exitCode: 0 };
-        while (command.text.endsWith('\\') && i + 1 < lines.length) command.text += `\n${lines[++i]}`;
-        commands.push(command);
-      } else if (line.trim() !== '') {
-        const current = commands.at(-1);
-        if (!current) throw new Error(`${guidePath}:${i + 1}: an output line before any \`$ \` command`);
-        const exit = /^\(exit (\d+)\)$/.exec(line.trim());
-        if (exit) current.exitCode = Number(exit[1]);
-        else current.fragments.push(line.trim());
-      }
-    }
-    if (i >= lines.length) throw new Error(`${guidePath}:${start}: the example block is never closed`);
-    if (commands.length === 0) throw new Error(`${guidePath}:${start}: an example block without a \`$ \` command`);
-    examples.push({ line: start, commands });
-  }
-  return examples;
-}
 
 /** The high-error-rate drill with shorter phases: the shipped one's load alone lasts 75 s. */
 const SHORT_DRILL = readFileSync(join(repo, 'drills', 'high-error-rate.yaml'), 'utf8')
@@ -168,7 +129,7 @@ const startServe = (args: string[], env: NodeJS.ProcessEnv): Promise<Serve> =>
     child.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${output}`)));
   });
 
-const examples = examplesOf(readFileSync(guidePath, 'utf8'));
+const examples = examplesOf(readFileSync(guidePath, 'utf8'), guidePath);
 const missing = missingDrillTools();
 
 describe.skipIf(missing.length > 0)('docs/operations-guide.md: every example, run against a real serve', () => {
@@ -246,18 +207,13 @@ describe.skipIf(missing.length > 0)('docs/operations-guide.md: every example, ru
   for (const example of examples) {
     it(`the example at line ${example.line}: ${example.commands[0]!.text.split('\n')[0]}`, async () => {
       for (const command of example.commands) {
-        const { output, status } = await shell!.run(command.text, 60_000);
-        const where = `${guidePath}:${command.line}: \`${command.text}\``;
-        const shown = `\n--- output ---\n${output}\n--- serve ---\n${serve!.output().slice(-2000)}`;
-        if (status !== command.exitCode)
-          throw new Error(`${where} exited with ${status ?? 'nothing'}, not ${command.exitCode}${shown}`);
-        let from = 0;
-        for (const fragment of command.fragments) {
-          const at = output.indexOf(fragment, from);
-          if (at < 0)
-            throw new Error(`${where}: "${fragment}" is not in its output (after what came before it)${shown}`);
-          from = at + fragment.length;
-        }
+        const run = await shell!.run(command.text, 60_000);
+        const mismatch = mismatchOf(command, run);
+        if (mismatch)
+          throw new Error(
+            `${guidePath}:${command.line}: \`${command.text}\` ${mismatch}\n--- output ---\n${run.output}\n` +
+              `--- serve (its last lines) ---\n${serve!.output().slice(-2000)}`,
+          );
       }
     }, 120_000);
   }
