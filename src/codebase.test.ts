@@ -17,7 +17,7 @@ const typescript = (...dirs: string[]): string[] =>
 
 /** Every .ts and .js file git tracks in the code folders, and the config files at the root. */
 const trackedCode = (): string[] => {
-  const dirs = ['src', 'projections', 'drills', 'bench', 'loadtests', 'bin'];
+  const dirs = ['src', 'projections', 'drills', 'bench', 'docs', 'loadtests', 'bin'];
   const pathspecs = [...dirs.flatMap((dir) => [`${dir}/*.ts`, `${dir}/*.js`]), ':(glob)*.ts'];
   return execFileSync('git', ['ls-files', '-z', '--', ...pathspecs], { cwd: root, encoding: 'utf8' })
     .split('\0')
