@@ -31,6 +31,7 @@ import { hashToken, newToken } from '../src/auth/tokens.js';
 import { missingDrillTools, writeDrillFleet } from '../src/drills/drill.fixture.js';
 import { ProcessDriver } from '../src/drivers/process-driver.js';
 import { examplesOf, mismatchOf } from './guide-examples.js';
+import { type ServeProcess, startServeProcess } from '../src/testing/serve-process.js';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const guidePath = join(repo, 'docs', 'operations-guide.md');
@@ -102,39 +103,12 @@ class ShellSession {
   }
 }
 
-interface Serve {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly output: () => string;
-}
-
-const startServe = (args: string[], env: NodeJS.ProcessEnv): Promise<Serve> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repo, 'bin', 'failsafe.js'), 'serve', ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 40_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve({ child, url, output: () => output });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${output}`)));
-  });
-
 const examples = examplesOf(readFileSync(guidePath, 'utf8'), guidePath);
 const missing = missingDrillTools();
 
 describe.skipIf(missing.length > 0)('docs/operations-guide.md: every example, run against a real serve', () => {
   let dir: string;
-  let serve: Serve | undefined;
+  let serve: ServeProcess | undefined;
   let shell: ShellSession | undefined;
 
   beforeAll(async () => {
@@ -175,8 +149,12 @@ describe.skipIf(missing.length > 0)('docs/operations-guide.md: every example, ru
       FAILSAFE_FLEET: fleet,
       FAILSAFE_DRILLS: drills,
     };
-    const args = ['--port', '0', '--config', config, '--drills', drills, '--tick-seconds', '1'];
-    serve = await startServe(args, { ...env, FAILSAFE_ADMIN_TOKEN: tokens.admin });
+    serve = await startServeProcess({
+      dataDir,
+      args: ['--config', config, '--drills', drills, '--tick-seconds', '1'],
+      env: { ...env, FAILSAFE_ADMIN_TOKEN: tokens.admin },
+      timeoutMs: 40_000,
+    });
     shell = new ShellSession(repo, {
       ...env,
       FAILSAFE_URL: serve.url,
@@ -190,11 +168,7 @@ describe.skipIf(missing.length > 0)('docs/operations-guide.md: every example, ru
 
   afterAll(async () => {
     shell?.stop();
-    if (serve && serve.child.exitCode === null) {
-      const exited = new Promise((resolve) => serve!.child.once('exit', resolve));
-      serve.child.kill('SIGTERM');
-      await exited;
-    }
+    await serve?.stop();
     // The fleet outlives Failsafe by design (the next one adopts it): stop it for good here.
     if (dir) await ProcessDriver.stopAllRecorded(join(dir, 'data', 'fleet'));
     if (dir) rmSync(dir, { recursive: true, force: true });
