@@ -217,7 +217,8 @@ async function restoreSqlite(path: string, target: string, options: BackupOption
           '(--data-dir <new folder>), or move the store aside first',
       );
   }
-  mkdirSync(dirname(target), { recursive: true });
+  // A folder made here goes again if the restore fails: a refused backup leaves nothing behind.
+  const made = mkdirSync(dirname(target), { recursive: true });
   const partial = `${target}.restoring-${process.pid}`;
   try {
     const head = await copyDatabasePages(path, partial, (pages) =>
@@ -233,6 +234,7 @@ async function restoreSqlite(path: string, target: string, options: BackupOption
     return manifest;
   } catch (error) {
     removeAll(partial);
+    if (made) rmSync(made, { recursive: true, force: true });
     throw error;
   }
 }

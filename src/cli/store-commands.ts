@@ -157,11 +157,10 @@ const backupCommand = () =>
     .action(
       action(async (file: string, flags: StoreFlags) => {
         const source = storeLocation(flags);
+        // Listening before the first line, so that a Ctrl-C from then on always cleans up.
+        const signal = stopOnSignal('backup', 'stopping and removing the partial files');
         process.stderr.write(`store backup: ${describeStore(source)} → ${file}\n`);
-        const { path, manifest } = await backupStore(source, file, {
-          signal: stopOnSignal('backup', 'stopping and removing the partial files'),
-          onProgress: backupReporter('backup'),
-        });
+        const { path, manifest } = await backupStore(source, file, { signal, onProgress: backupReporter('backup') });
         say(`backed up ${describeStore(source)} into ${path}`);
         say(summary(manifest));
       }),

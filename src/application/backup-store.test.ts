@@ -1,0 +1,135 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { openSync, closeSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TsxChild } from '../event-store/child-process.fixture.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import type { StoreLocation } from '../event-store/store-url.js';
+import { BackupCorrupt, BackupRefused } from './backup-errors.js';
+import { backupStore, restoreStore } from './backup-store.js';
+import {
+  acknowledged,
+  expectConsistentPrefix,
+  failsafe,
+  historyOf,
+  startTicker,
+  untilAcknowledged,
+} from './backup-store.fixture.js';
+
+const historyAt = async (path: string) => {
+  const store = SqliteEventStore.open({ path });
+  try {
+    return await historyOf(store);
+  } finally {
+    await store.close();
+  }
+};
+
+describe('store backup and restore of the embedded SQLite store', () => {
+  let dir: string;
+  let writer: TsxChild;
+  const live = () => join(dir, 'data', 'failsafe.db');
+  const backup = () => join(dir, 'backup.db');
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'failsafe-backup-'));
+    writer = await startTicker(`sqlite:${live()}`);
+    await untilAcknowledged(writer, 1500);
+  });
+  afterAll(async () => {
+    await writer?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('backs up while a writer appends: the restore is a consistent prefix with the archive, and audits OK', async () => {
+    const before = acknowledged(writer);
+    const backedUp = await failsafe(['store', 'backup', '--data-dir', join(dir, 'data'), backup()]).done;
+    expect(backedUp.stderr).not.toMatch(/failsafe:/);
+    expect(backedUp.code).toBe(0);
+    expect(backedUp.stdout).toMatch(/^backed up sqlite:.*failsafe\.db into .*backup\.db\n {2}\d+ events through/);
+    // The writer went on during the backup; its store is then read whole to compare.
+    await untilAcknowledged(writer, before.size + 300);
+    await writer.kill();
+
+    const restoredDir = join(dir, 'restored');
+    const restored = await failsafe(['store', 'restore', backup(), '--data-dir', restoredDir]).done;
+    expect(restored.stderr).not.toMatch(/failsafe:/);
+    expect(restored.stdout).toMatch(/verified: count, last position and sha256 match the backup/);
+    // Retention trimmed the clock stream: the history is whole only with the archive carried over.
+    expect(readdirSync(join(restoredDir, 'failsafe.db.archive')).length).toBeGreaterThan(0);
+    const history = await historyAt(join(restoredDir, 'failsafe.db'));
+    expectConsistentPrefix(history, await historyAt(live()), before);
+    expect(history.length).toBeLessThan((await historyAt(live())).length);
+
+    const audit = await failsafe(['audit', 'verify', '--data-dir', restoredDir]).done;
+    expect(audit.stdout).toMatch(/Result: OK/);
+    expect(audit.code).toBe(0);
+  });
+
+  it('refuses bad input with an error that says what to do, writing nothing', async () => {
+    const fresh: StoreLocation = { kind: 'sqlite', path: join(dir, 'fresh', 'failsafe.db') };
+    const refused = async (work: Promise<unknown>, error: new (...args: never[]) => Error, message: RegExp) => {
+      await expect(work).rejects.toSatisfy((e) => e instanceof error && message.test((e as Error).message));
+      expect(existsSync(join(dir, 'fresh'))).toBe(false);
+    };
+    const inDir = (name: string) => join(dir, name);
+    await refused(restoreStore(backup(), { kind: 'sqlite', path: live() }), BackupRefused, /is not empty/);
+    await refused(
+      restoreStore(relative(process.cwd(), join(dir, '..', 'missing.db')), fresh),
+      BackupRefused,
+      new RegExp(`${join(dir, '..', 'missing.db')}: no such backup file`),
+    );
+    const source: StoreLocation = { kind: 'sqlite', path: live() };
+    await refused(backupStore(source, inDir('no-such-folder/b.db')), BackupRefused, /folder .* does not exist/);
+    await refused(backupStore(source, backup()), BackupRefused, /exists already; name a new file/);
+    await refused(restoreStore(live(), fresh), BackupCorrupt, /a store, not a backup/);
+    const postgres: StoreLocation = { kind: 'postgres', url: 'postgres://nobody@127.0.0.1:1/x' };
+    await refused(restoreStore(backup(), postgres), BackupRefused, /restores into one/);
+
+    const truncated = inDir('truncated.db');
+    copyFileSync(backup(), truncated);
+    truncateSync(truncated, Math.floor(statSync(truncated).size / 2));
+    await refused(restoreStore(truncated, fresh), BackupCorrupt, /truncated\.db cannot be restored/);
+
+    // Bytes overwritten inside the last page: a row of events or the manifest.
+    const damaged = inDir('damaged.db');
+    copyFileSync(backup(), damaged);
+    const fd = openSync(damaged, 'r+');
+    writeSync(fd, Buffer.from('XXXXXXXXXXXXXXXX'), 0, 16, statSync(damaged).size - 600);
+    closeSync(fd);
+    await refused(restoreStore(damaged, fresh), BackupCorrupt, /damaged\.db cannot be restored/);
+  });
+
+  it('leaves no file under the name asked for when Ctrl-C stops a backup', async () => {
+    const big = join(dir, 'big', 'failsafe.db');
+    const store = SqliteEventStore.open({ path: big });
+    const payload = 'x'.repeat(1000);
+    for (let batch = 0; batch < 20; batch += 1)
+      await store.append(
+        `big-${batch}`,
+        Array.from({ length: 1000 }, (_, n) => ({ id: uuidv7(), type: 'Filled', data: { n, payload } })),
+        'no_stream',
+      );
+    await store.close();
+    mkdirSync(join(dir, 'out'));
+    const run = failsafe(['store', 'backup', '--store', `sqlite:${big}`, join(dir, 'out', 'big.db')]);
+    await new Promise<void>((resolve) => run.child.stderr.once('data', () => resolve()));
+    run.child.kill('SIGINT');
+    const result = await run.done;
+    expect(result.stderr).toMatch(/SIGINT: stopping and removing the partial files/);
+    expect(result.stderr).toMatch(/failsafe: BackupInterrupted: /);
+    expect(result.code).toBe(1);
+    expect(readdirSync(join(dir, 'out'))).toEqual([]);
+  });
+
+  it('explains both commands in --help', async () => {
+    const commands = ['backup', 'restore'];
+    const helps = await Promise.all(commands.map((command) => failsafe(['store', command, '--help']).done));
+    for (const [command, help] of commands.map((c, i) => [c, helps[i]!] as const)) {
+      expect(help.stdout).toMatch(new RegExp(`Usage: failsafe store ${command} \\[options\\] <file>`));
+      expect(help.stdout).toMatch(/--data-dir <dir>/);
+      expect(help.stdout).toMatch(/Examples:/);
+    }
+  });
+});
