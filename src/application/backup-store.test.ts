@@ -42,7 +42,7 @@ describe('store backup and restore of the embedded SQLite store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('backs up while a writer appends: the restore is a consistent prefix, archive included, and audits OK', async () => {
+  it('backs up while a writer appends: the restore is a consistent prefix, archive included, audit OK', async () => {
     const before = acknowledged(writer);
     const backedUp = await failsafe(['store', 'backup', '--data-dir', join(dir, 'data'), backup()]).done;
     expect(backedUp.stderr).not.toMatch(/failsafe:/);
