@@ -72,3 +72,30 @@ export function expectConsistentPrefix(
   const ids = new Set(restored.map((e) => e.id));
   expect([...acknowledgedBefore].filter((id) => !ids.has(id))).toEqual([]);
 }
+
+/** Backs up through the CLI while `writer` appends, lets it append more, stops it; what it acknowledged before. */
+export async function backUpWhileAppending(writer: TsxChild, storeArgs: string[], file: string): Promise<Set<string>> {
+  const before = acknowledged(writer);
+  const run = await failsafe(['store', 'backup', ...storeArgs, file]).done;
+  expect(run.stderr).not.toMatch(/failsafe:/);
+  expect(run.stdout).toMatch(/^backed up .* into .*\n {2}\d+ events? through position \d+; sha256 [0-9a-f]{64}\n$/);
+  expect(run.code).toBe(0);
+  await untilAcknowledged(writer, before.size + 150);
+  await writer.kill();
+  return before;
+}
+
+/** Restores through the CLI, which checks what it wrote against the backup. */
+export async function restoreThroughCli(file: string, targetArgs: string[]): Promise<void> {
+  const run = await failsafe(['store', 'restore', file, ...targetArgs]).done;
+  expect(run.stderr).not.toMatch(/failsafe:/);
+  expect(run.stdout).toMatch(/verified: count, last position and sha256 match the backup/);
+  expect(run.code).toBe(0);
+}
+
+/** `failsafe audit verify` passes on the store the arguments name. */
+export async function expectAuditOk(storeArgs: string[]): Promise<void> {
+  const audit = await failsafe(['audit', 'verify', ...storeArgs]).done;
+  expect(audit.stdout).toMatch(/Result: OK/);
+  expect(audit.code).toBe(0);
+}

@@ -19,10 +19,11 @@ import { postgresForTests } from '../testing/test-servers.js';
 import { BackupCorrupt, BackupRefused } from './backup-errors.js';
 import { restoreStore } from './backup-store.js';
 import {
-  acknowledged,
+  backUpWhileAppending,
+  expectAuditOk,
   expectConsistentPrefix,
-  failsafe,
   historyOf,
+  restoreThroughCli,
   startTicker,
   untilAcknowledged,
 } from './backup-store.fixture.js';
@@ -60,34 +61,16 @@ describe('store backup and restore of the PostgreSQL store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('backs up from one snapshot while a writer appends; the restore is a consistent prefix and audits OK', async () => {
-    const before = acknowledged(writer);
-    const backedUp = await failsafe(['store', 'backup', '--store', server.url('live'), backup()]).done;
-    expect(backedUp.stderr).not.toMatch(/failsafe:/);
-    expect(backedUp.code).toBe(0);
-    await untilAcknowledged(writer, before.size + 300);
-    await writer.kill();
-
-    const restored = await failsafe(['store', 'restore', backup(), '--store', server.url('restored')]).done;
-    expect(restored.stderr).not.toMatch(/failsafe:/);
-    expect(restored.stdout).toMatch(/verified: count, last position and sha256 match the backup/);
+  it('backs up one snapshot while a writer appends; the restore is a consistent prefix, audit OK', async () => {
+    const before = await backUpWhileAppending(writer, ['--store', server.url('live')], backup());
+    await restoreThroughCli(backup(), ['--store', server.url('restored')]);
     // Retention moved events into the archive table; the restored history holds them too.
     expect(Number(await server.psql('SELECT count(*) FROM failsafe_archived_events', 'restored'))).toBeGreaterThan(0);
     const history = await historyAt(server.url('restored'));
     const live = await historyAt(server.url('live'));
     expectConsistentPrefix(history, live, before);
     expect(history.length).toBeLessThan(live.length);
-
-    const audit = await failsafe([
-      'audit',
-      'verify',
-      '--store',
-      server.url('restored'),
-      '--data-dir',
-      join(dir, 'audit'),
-    ]).done;
-    expect(audit.stdout).toMatch(/Result: OK/);
-    expect(audit.code).toBe(0);
+    await expectAuditOk(['--store', server.url('restored'), '--data-dir', join(dir, 'audit')]);
   });
 
   it('refuses a non-empty target, another kind of store and a cut or damaged backup, writing nothing', async () => {

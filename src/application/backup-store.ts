@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { connectStore } from '../event-store/connect-store.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { dumpPostgresStore, postgresStoreSize, restorePostgresDump } from '../event-store/postgres-backup.js';
-import { SegmentArchive } from '../event-store/segment-archive.js';
+import { fsyncPath, SegmentArchive } from '../event-store/segment-archive.js';
 import {
   copyDatabasePages,
   integrityProblems,
@@ -41,21 +41,12 @@ const removeAll = (path: string) => {
     rmSync(`${path}${suffix}`, { recursive: true, force: true });
 };
 
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Renames the finished work into place: its archive first, the file last, since the file says "complete". */
 function publish(partial: string, path: string): void {
   if (existsSync(`${partial}.archive`)) renameSync(`${partial}.archive`, `${path}.archive`);
-  fsyncFile(partial);
+  fsyncPath(partial);
   renameSync(partial, path);
-  fsyncFile(dirname(path));
+  fsyncPath(dirname(path));
 }
 
 async function withStoreAt<T>(location: StoreLocation, work: (store: EventStore) => Promise<T>): Promise<T> {

@@ -44,7 +44,8 @@ const archivedLine = z.strictObject({
   recordedAt: z.iso.datetime(),
 });
 
-function fsyncPath(path: string): void {
+/** Flushes a file or a folder (a rename in it) to disk. */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
