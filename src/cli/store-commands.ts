@@ -126,14 +126,14 @@ function backupReporter(command: string) {
     const now = performance.now();
     if (now - last < PROGRESS_EVERY_MS) return;
     last = now;
-    const done = progress.done.toLocaleString('en-US');
+    const [done, total] = [progress.done, progress.total].map((n) => n?.toLocaleString('en-US'));
     const line =
       progress.phase === 'pages'
-        ? `${done} of ${progress.total} pages copied` +
+        ? `${done} of ${total} pages copied` +
           (progress.restarts ? ` (started again ${progress.restarts}× after writes, in larger steps)` : '')
         : progress.phase === 'bytes'
-          ? `${done} bytes${progress.total === undefined ? '' : ` of ${progress.total}`} through pg_dump/pg_restore`
-          : `${done} of ${progress.total} events checked`;
+          ? `${done} bytes${total === undefined ? '' : ` of ${total}`} through pg_dump/pg_restore`
+          : `${done} of ${total} events checked`;
     process.stderr.write(`store ${command}: ${line}\n`);
   };
 }
