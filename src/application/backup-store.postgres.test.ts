@@ -102,5 +102,10 @@ describe('store backup and restore of the PostgreSQL store', () => {
       /BackupCorrupt: .*damaged\.pgbackup .*the manifest says/,
     );
     expect(await failsafeTables('fresh')).toBe(0);
+
+    // A store that holds nothing yet (its schema made by a first start) is a target too.
+    await (await PostgresEventStore.open({ url: server.url('fresh') })).close();
+    const { manifest } = await restoreStore(backup(), fresh);
+    expect(await historyAt(server.url('fresh'))).toHaveLength(manifest.events);
   });
 });
