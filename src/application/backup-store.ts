@@ -104,10 +104,15 @@ async function backupSqlite(sourcePath: string, partial: string, options: Backup
 /** PostgreSQL: pg_dump from an exported snapshot, after one line of manifest, summarised up to its head. */
 async function backupPostgres(url: string, partial: string, options: BackupOptions): Promise<BackupManifest> {
   const location: StoreLocation = { kind: 'postgres', url };
+  // One clear line for a server that cannot be reached or a database of another application.
+  await withStoreAt(location, async () => undefined);
   const dumpFile = `${partial}.dump`;
   const dump = await dumpPostgresStore(url, dumpFile, {
     ...(options.signal && { signal: options.signal }),
     onBytes: (done) => options.onProgress?.({ phase: 'bytes', done }),
+  }).catch((error: unknown) => {
+    // Ctrl-C reaches pg_dump too (or the signal stops it): its exit is the interruption.
+    throw options.signal?.aborted ? new BackupInterrupted('the backup') : error;
   });
   if (options.signal?.aborted) throw new BackupInterrupted('the backup');
   // Positions up to the snapshot's head never change (a trim moves events to the archive the history reads).
@@ -287,9 +292,7 @@ export async function restoreStore(
       `${path} is a backup of a ${kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} store and restores into one ` +
         `(not ${describeStore(target)}); restore it there, then \`failsafe store copy\` it to another kind of store`,
     );
-  const manifest =
-    target.kind === 'sqlite'
-      ? await restoreSqlite(path, target.path, options)
-      : await restorePostgres(path, (target as { url: string }).url, options);
-  return { path, manifest };
+  if (target.kind === 'sqlite') return { path, manifest: await restoreSqlite(path, target.path, options) };
+  if (target.kind === 'postgres') return { path, manifest: await restorePostgres(path, target.url, options) };
+  throw new BackupRefused(`${describeStore(target)}: restore into SQLite or PostgreSQL`);
 }

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { EventStoreError } from './errors.js';
+import { EventStoreError, StoreUnavailable } from './errors.js';
 import { PostgresEventStore } from './postgres-event-store.js';
+import { describeStore } from './store-url.js';
 
 const run = promisify(execFile);
 
@@ -127,7 +128,7 @@ export async function dumpPostgresStore(
 
 /** Events, archived events and streams in the Failsafe tables at `url`: 0 for a database without them. */
 export async function postgresStoreSize(url: string): Promise<bigint> {
-  const sql = PostgresEventStore.connect(url, { max: 1 });
+  const sql = PostgresEventStore.connect(url, { max: 1, connect_timeout: 10 });
   try {
     let size = 0n;
     for (const table of ['failsafe_events', 'failsafe_archived_events', 'failsafe_streams']) {
@@ -135,6 +136,9 @@ export async function postgresStoreSize(url: string): Promise<bigint> {
       if (found!.exists) size += (await sql<{ n: bigint }[]>`SELECT count(*) AS n FROM ${sql(table)}`)[0]!.n;
     }
     return size;
+  } catch (error) {
+    const detail = (error as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new StoreUnavailable(describeStore({ kind: 'postgres', url }), detail);
   } finally {
     await sql.end({ timeout: 5 });
   }
