@@ -80,6 +80,8 @@ export async function backUpWhileAppending(writer: TsxChild, storeArgs: string[]
   expect(run.stderr).not.toMatch(/failsafe:/);
   expect(run.stdout).toMatch(/^backed up .* into .*\n {2}\d+ events? through position \d+; sha256 [0-9a-f]{64}\n$/);
   expect(run.code).toBe(0);
+  // The writer really went on while the backup ran.
+  expect(acknowledged(writer).size).toBeGreaterThan(before.size);
   await untilAcknowledged(writer, before.size + 150);
   await writer.kill();
   return before;
