@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { storeHistory } from '../audit/store-history.js';
 import { EventStoreError, StreamDeleted } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent, StreamMetadata } from '../event-store/event-store.js';
+import { eventContent, historyUpTo } from './history-digest.js';
 
 /** The target holds something other than the start of the source's history; nothing was written. */
 export class StoreCopyRefused extends EventStoreError {
@@ -57,30 +58,8 @@ export interface CopyReport {
   readonly head: bigint;
 }
 
-/** JSON with object keys sorted, so that stores that reorder keys (jsonb) compare equal. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Everything of an event a copy must keep; positions are the target's own. */
-const content = (e: RecordedEvent): string =>
-  canonical([e.id, e.stream, e.revision.toString(), e.type, e.data, e.metadata, e.recordedAt.toISOString()]);
-
 const describeEvent = (e: RecordedEvent | undefined): string =>
   e ? `${e.id} (${e.stream}@${e.revision} ${e.type} at ${e.recordedAt.toISOString()})` : 'nothing';
-
-/** The source's history up to `head`: a copy takes what was there when it began. */
-async function* upTo(events: AsyncIterable<RecordedEvent>, head: bigint): AsyncIterable<RecordedEvent> {
-  for await (const event of events) {
-    if (event.position > head) return;
-    yield event;
-  }
-}
 
 const sameMetadata = (a: StreamMetadata, b: StreamMetadata) =>
   a.maxAgeSeconds === b.maxAgeSeconds && a.maxCount === b.maxCount;
@@ -111,14 +90,14 @@ export async function copyStore(
 ): Promise<CopyReport> {
   const batchSize = options.batchSize ?? 500;
   const head = await source.headPosition();
-  const from = upTo(storeHistory(source).readAll(), head)[Symbol.asyncIterator]();
+  const from = historyUpTo(storeHistory(source).readAll(), head)[Symbol.asyncIterator]();
   /** The target's last revision of each stream: the expected revision of its next append. */
   const revisions = new Map<string, bigint>();
   let events = 0;
   let position = 0n;
   for await (const there of storeHistory(target).readAll()) {
     const next = await from.next();
-    if (next.done || content(next.value) !== content(there)) {
+    if (next.done || eventContent(next.value) !== eventContent(there)) {
       throw new StoreCopyRefused(
         `the target is not empty and is not the start of the source's history: its event #${events + 1} is ` +
           `${describeEvent(there)}, the source's is ${describeEvent(next.done ? undefined : next.value)}; ` +
@@ -188,15 +167,15 @@ async function verify(source: EventStore, target: EventStore, head: bigint, stre
   let count = 0;
   let targetCount = 0;
   let firstDifference: string | undefined;
-  const ourEvents = upTo(storeHistory(source).readAll(), head)[Symbol.asyncIterator]();
+  const ourEvents = historyUpTo(storeHistory(source).readAll(), head)[Symbol.asyncIterator]();
   for (;;) {
     const [ours, next] = [await ourEvents.next(), await theirs.next()];
     if (ours.done && next.done) break;
-    if (!ours.done) sourceHash.update(content(ours.value)).update('\n');
-    if (!next.done) targetHash.update(content(next.value)).update('\n');
+    if (!ours.done) sourceHash.update(eventContent(ours.value)).update('\n');
+    if (!next.done) targetHash.update(eventContent(next.value)).update('\n');
     count += ours.done ? 0 : 1;
     targetCount += next.done ? 0 : 1;
-    if (!firstDifference && (ours.done || next.done || content(next.value) !== content(ours.value)))
+    if (!firstDifference && (ours.done || next.done || eventContent(next.value) !== eventContent(ours.value)))
       firstDifference =
         `event #${Math.max(count, targetCount)}: source ${describeEvent(ours.value)}, ` +
         `target ${describeEvent(next.value)}`;

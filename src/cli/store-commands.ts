@@ -6,11 +6,31 @@ import { connectStore } from '../event-store/connect-store.js';
 import { StoreUnavailable } from '../event-store/errors.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { describeStore, parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
-import { action, positiveInteger, say, untilSignal } from './cli-support.js';
+import type { BackupManifest } from '../application/backup-manifest.js';
+import { backupStore, restoreStore, type BackupProgress } from '../application/backup-store.js';
+import {
+  action,
+  positiveInteger,
+  say,
+  storeLocation,
+  type StoreFlags,
+  untilSignal,
+  withStoreOptions,
+} from './cli-support.js';
 import { progressLine } from './progress-line.js';
 
 const PROGRESS_EVERY_MS = 1000;
 const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** An AbortSignal that the first SIGINT or SIGTERM aborts, saying so on stderr. */
+function stopOnSignal(command: string, what: string): AbortSignal {
+  const stopping = new AbortController();
+  void untilSignal().then((signal) => {
+    process.stderr.write(`store ${command}: ${signal}: ${what}\n`);
+    stopping.abort();
+  });
+  return stopping.signal;
+}
 
 /** A source is read, never created: a mistyped path must not copy an empty store. */
 async function openSource(location: StoreLocation): Promise<EventStore> {
@@ -69,17 +89,13 @@ const copyCommand = () =>
         try {
           const target = await connectStore(to);
           try {
-            const stopping = new AbortController();
-            void untilSignal().then((signal) => {
-              process.stderr.write(`store copy: ${signal}: stopping after the append under way\n`);
-              stopping.abort();
-            });
+            const signal = stopOnSignal('copy', 'stopping after the append under way');
             process.stderr.write(`store copy: ${describeStore(from)} → ${describeStore(to)}\n`);
             const report = progressReporter();
             let latest: CopyProgress | undefined;
             const result = await copyStore(source, target, {
               batchSize: flags.batchSize,
-              signal: stopping.signal,
+              signal,
               onProgress: (progress) => {
                 latest = progress;
                 report(progress);
@@ -102,5 +118,81 @@ const copyCommand = () =>
       }),
     );
 
+/** Progress of a backup or restore on stderr, at most once a second. */
+function backupReporter(command: string) {
+  const started = performance.now();
+  let last = started;
+  return (progress: BackupProgress) => {
+    const now = performance.now();
+    if (now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    const [done, total] = [progress.done, progress.total].map((n) => n?.toLocaleString('en-US'));
+    const line =
+      progress.phase === 'pages'
+        ? `${done} of ${total} pages copied` +
+          (progress.restarts ? ` (started again ${progress.restarts}× after writes, in larger steps)` : '')
+        : progress.phase === 'bytes'
+          ? `${done} bytes${total === undefined ? '' : ` of ${total}`} through pg_dump/pg_restore`
+          : `${done} of ${total} events checked`;
+    process.stderr.write(`store ${command}: ${line}\n`);
+  };
+}
+
+const summary = (manifest: BackupManifest) =>
+  `  ${count(manifest.events, 'event')} through position ${manifest.lastPosition}; sha256 ${manifest.digest}`;
+
+const backupCommand = () =>
+  withStoreOptions(new Command('backup'))
+    .description(
+      'back up the event store into a new file while `failsafe serve` goes on appending: SQLite through its ' +
+        'online backup API (the file is itself a store), PostgreSQL through pg_dump from one snapshot. ' +
+        'Written to <file>.partial-<pid> and renamed when complete; read back and summarised in the file',
+    )
+    .argument('<file>', 'the new backup file (never overwritten); an embedded store also gets <file>.archive')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  failsafe store backup --data-dir ./data backups/failsafe-2026-12-02.db\n' +
+        '  failsafe store backup --store postgres://failsafe@db1:5432/failsafe backups/failsafe-2026-12-02.pgbackup\n',
+    )
+    .action(
+      action(async (file: string, flags: StoreFlags) => {
+        const source = storeLocation(flags);
+        // Listening before the first line, so that a Ctrl-C from then on always cleans up.
+        const signal = stopOnSignal('backup', 'stopping and removing the partial files');
+        process.stderr.write(`store backup: ${describeStore(source)} → ${file}\n`);
+        const { path, manifest } = await backupStore(source, file, { signal, onProgress: backupReporter('backup') });
+        say(`backed up ${describeStore(source)} into ${path}`);
+        say(summary(manifest));
+      }),
+    );
+
+const restoreCommand = () =>
+  withStoreOptions(new Command('restore'))
+    .description(
+      'restore a backup into an empty store of its kind: a fresh data folder (or an empty SQLite store) for ' +
+        'a SQLite backup, an empty PostgreSQL database for a PostgreSQL one. The backup is checked first ' +
+        '(a cut or damaged one is refused, nothing written), and what was restored is checked against it',
+    )
+    .argument('<file>', 'the backup file `failsafe store backup` wrote')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  failsafe store restore backups/failsafe-2026-12-02.db --data-dir ./data-restored\n' +
+        '  failsafe store restore backups/failsafe-2026-12-02.pgbackup --store postgres://failsafe@db1:5432/restored\n',
+    )
+    .action(
+      action(async (file: string, flags: StoreFlags) => {
+        const target = storeLocation(flags);
+        process.stderr.write(`store restore: ${file} → ${describeStore(target)}\n`);
+        const { manifest } = await restoreStore(file, target, { onProgress: backupReporter('restore') });
+        say(`restored the ${manifest.source} backup taken at ${manifest.takenAt} into ${describeStore(target)}`);
+        say(summary(manifest));
+        say('  verified: count, last position and sha256 match the backup');
+      }),
+    );
+
 export const storeCommand = (): Command =>
-  new Command('store').description('the event store: copy a history between stores').addCommand(copyCommand());
+  new Command('store')
+    .description('the event store: copy a history between stores, back it up, restore a backup')
+    .addCommand(copyCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());

@@ -311,7 +311,8 @@ export class PostgresEventStore implements EventStore {
     return new PostgresEventStore(sql, location, settings, syncWaits);
   }
 
-  private static connect(url: string, options: ConnectOptions): Sql {
+  /** A connection pool as the store's own (the primary, flushed commits); backups use it for their snapshot. */
+  static connect(url: string, options: ConnectOptions): Sql {
     const readWrite = /[?&]target_session_attrs=read-write(&|$)/.test(url);
     return postgres(url, {
       types: TYPES,

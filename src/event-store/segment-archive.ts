@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import {
+  constants,
+  closeSync,
+  copyFileSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +44,8 @@ const archivedLine = z.strictObject({
   recordedAt: z.iso.datetime(),
 });
 
-function fsyncPath(path: string): void {
+/** Flushes a file or a folder (a rename in it) to disk. */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
@@ -76,6 +87,23 @@ export class SegmentArchive implements EventArchive {
       renameSync(temporary, join(this.folder, name));
     }
     fsyncPath(this.folder);
+  }
+
+  /**
+   * Copies the segments holding nothing after `head` into `folder` (a backup's archive), and says how
+   * many. A named segment is never rewritten with other content, so a plain file copy is a consistent
+   * one; a segment reaching past `head` was trimmed after the backup's snapshot, whose live events it holds.
+   */
+  copyUpTo(head: bigint, folder: string): number {
+    const segments = this.segments().filter((segment) => segment.last <= head);
+    if (segments.length === 0) return 0;
+    mkdirSync(folder, { recursive: true });
+    for (const { name } of segments) {
+      copyFileSync(join(this.folder, name), join(folder, name), constants.COPYFILE_EXCL);
+      fsyncPath(join(folder, name));
+    }
+    fsyncPath(folder);
+    return segments.length;
   }
 
   cursor(fromPosition: bigint): ArchiveCursor {

@@ -4,12 +4,17 @@
  * prints to stdout (synchronous for pipes on Linux) only what the store acknowledged.
  *   flood <prefix>                     appends 3-event batches to streams <prefix>-0..4 until killed,
  *                                      printing "ack <id>,<id>,<id>" after each
+ *   ticks <max-count>                  appends 3 Failsafe ClockTicked events a batch to the clock stream,
+ *                                      trimmed by retention to <max-count> events, until killed, printing
+ *                                      "ack <id>,<id>,<id>" after each (a history `audit verify` accepts)
  *   contend <stream> <worker> <count>  appends count events to <stream>, each with optimistic retries
  *                                      (expected revision), then prints "done"
  * When stdin ends it closes the store and exits 0; on any error it exits 1.
  */
 import { createInterface } from 'node:readline';
 import { v7 as uuidv7 } from 'uuid';
+import { CLOCK_STREAM } from '../domain/streams.js';
+import { encodeEvent } from '../events/catalogue.js';
 import { WrongExpectedRevision } from './errors.js';
 import type { EventStore } from './event-store.js';
 import { openStore } from './open-store.js';
@@ -31,6 +36,18 @@ async function flood(store: EventStore, prefix: string): Promise<never> {
       'any',
     );
     process.stdout.write(`ack ${ids.join(',')}\n`);
+  }
+}
+
+async function ticks(store: EventStore, maxCount: number): Promise<never> {
+  await store.setStreamMetadata(CLOCK_STREAM, { maxCount });
+  for (;;) {
+    const at = new Date();
+    const events = [0, 1, 2].map(() =>
+      encodeEvent({ type: 'ClockTicked', data: { at: at.toISOString() } }, { actor: 'failsafe:test', occurredAt: at }),
+    );
+    await store.append(CLOCK_STREAM, events, 'any');
+    process.stdout.write(`ack ${events.map((e) => e.id).join(',')}\n`);
   }
 }
 
@@ -57,6 +74,7 @@ try {
   for await (const line of createInterface({ input: process.stdin })) {
     const [command, ...args] = line.trim().split(/\s+/);
     if (command === 'flood' && args[0]) await flood(store, args[0]);
+    else if (command === 'ticks' && args[0]) await ticks(store, Number(args[0]));
     else if (command === 'contend' && args.length === 3)
       await contend(store, args[0]!, Number(args[1]), Number(args[2]));
     else throw new Error(`unknown command: ${line}`);
