@@ -60,6 +60,27 @@ promtool_tool() {
   echo "promtool: installed $(command -v promtool)"
 }
 
+# Alertmanager and amtool for the alert tests (routing checked by amtool, a server started by the
+# end-to-end alert test itself): Debian's package, installed without starting its service.
+alertmanager_tool() {
+  if command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1; then
+    echo "alertmanager: $(command -v prometheus-alertmanager)"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null 2>&1 || fail "Alertmanager is missing and apt-get is not available: install Debian's prometheus-alertmanager (amtool and the server)"
+  [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "Alertmanager is missing and installing Debian's prometheus-alertmanager needs root: run scripts/provision.sh as root, or install sudo"
+  apt_install_no_start prometheus-alertmanager || fail "could not install Debian's prometheus-alertmanager package"
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 || fail "installed prometheus-alertmanager, but could not stop and disable its server: systemctl disable --now prometheus-alertmanager.service"
+  elif [ -x /etc/init.d/prometheus-alertmanager ]; then
+    $sudo /etc/init.d/prometheus-alertmanager stop >/dev/null 2>&1 || fail "installed prometheus-alertmanager, but could not stop its server: /etc/init.d/prometheus-alertmanager stop"
+  fi
+  command -v amtool >/dev/null 2>&1 || fail "installed Debian's prometheus-alertmanager package, but amtool is not on PATH"
+  echo "alertmanager: installed $(command -v prometheus-alertmanager)"
+}
+
 # PostgreSQL 15 for the PostgreSQL event store's tests, which start throwaway servers of their own
 # (src/testing/postgres-server.ts finds them with pg_config): Debian's packages. The system cluster
 # the package creates is never started (policy-rc.d) and, under systemd, not enabled at boot.
@@ -214,6 +235,7 @@ TOXIPROXY_VERSION=2.12.0
 K6_VERSION=1.8.1
 
 promtool_tool
+alertmanager_tool
 postgres_tool
 chromium_tool
 node22_tool
