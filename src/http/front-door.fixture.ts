@@ -21,6 +21,7 @@ export const PEOPLE = {
   bob: 'approver',
   vera: 'viewer',
   audrey: 'auditor',
+  alma: 'alertmanager',
 } as const satisfies Record<string, Role>;
 export type Person = keyof typeof PEOPLE;
 

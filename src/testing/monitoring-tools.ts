@@ -56,14 +56,14 @@ async function startServer(
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+  // Up to 20 s, in steps of 100 ms.
+  for (let attempt = 1; ; attempt += 1) {
     const ready = await fetch(`${url}${readyPath}`).then(
       (r) => r.ok,
       () => false,
     );
     if (ready) return { url, output: () => output, stop };
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (child.exitCode !== null || attempt >= 200) {
       await stop();
       throw new Error(`${command} did not become ready on ${url}:\n${output}`);
     }
