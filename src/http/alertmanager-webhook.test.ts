@@ -94,7 +94,7 @@ describe('the Alertmanager webhook receiver', () => {
     expect(after[2]!.data).toMatchObject({ status: 'resolved', endsAt: '2026-12-02T03:25:00.500Z' });
   });
 
-  it('has the policy roll a known service back on a critical alert, the alert as evidence; others only recorded', async () => {
+  it('has the policy roll a known service back on a critical alert, with the alert as evidence', async () => {
     // The first test's CriticalErrorRate is about payments, which runs v1.1.0 after v1.0.0.
     const criticalId = alertEventId('a1b2c3d4e5f60718', '2026-12-02T03:20:01.123456789Z', 'firing');
     const stranger = alert('ServiceDown', '1a2b3c4d5e6f7a8b', { service: 'billing', severity: 'critical' });
@@ -114,7 +114,7 @@ describe('the Alertmanager webhook receiver', () => {
     expect(await readStream(serviceStream('billing'))).toEqual([]);
   });
 
-  it('turns away callers without a token or whose token may not report alerts; that token opens nothing else', async () => {
+  it('turns away callers whose token may not report alerts; that token opens nothing else', async () => {
     const body = notification([alert('HighLatency', 'cafe', { service: 'payments' })]);
     expect((await deliver(body, null)).status).toBe(401);
     const viewer = await deliver(body, 'vera');
