@@ -69,9 +69,10 @@ alertmanager_tool() {
   fi
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  command -v apt-get >/dev/null 2>&1 || fail "Alertmanager is missing and apt-get is not available: install Debian's prometheus-alertmanager (amtool and the server)"
-  [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "Alertmanager is missing and installing Debian's prometheus-alertmanager needs root: run scripts/provision.sh as root, or install sudo"
-  apt_install_no_start prometheus-alertmanager || fail "could not install Debian's prometheus-alertmanager package"
+  # apt-get and root (or sudo) are needed: the message says so rather than checking each first.
+  command -v apt-get >/dev/null 2>&1 && apt_install_no_start prometheus-alertmanager ||
+    fail "Alertmanager is missing and Debian's prometheus-alertmanager could not be installed (it needs apt-get, and root or sudo): install it, then run scripts/provision.sh again"
+  # No server of its own runs here: the tests start theirs.
   if [ -d /run/systemd/system ]; then
     $sudo systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 || fail "installed prometheus-alertmanager, but could not stop and disable its server: systemctl disable --now prometheus-alertmanager.service"
   elif [ -x /etc/init.d/prometheus-alertmanager ]; then

@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startTraffic, type Traffic } from '../../drills/sample-fleet/traffic.js';
 import { hashToken, newToken } from '../auth/tokens.js';
-import { loadServeConfig, STORE_FILE } from '../config/serve-config.js';
+import { loadServeConfig } from '../config/serve-config.js';
 import { startControlPlane } from '../control-plane.js';
 import { defaultRollbackPolicy } from '../policy/rollback-policy.js';
 import { ALERT_STREAM, serviceStream } from '../domain/streams.js';
-import { collect } from '../event-store/event-store.contract.js';
-import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { readServedStream } from '../http/front-door.fixture.js';
 import {
   type MonitoringServer,
   monitoringTool,
@@ -62,16 +61,7 @@ describe('a Prometheus alert, through Alertmanager, to a rollback (real servers)
   let traffic: Traffic | undefined;
   const log: string[] = [];
 
-  const readStream = async (stream: string) => {
-    const store = SqliteEventStore.open({ path: join(dir, 'data', STORE_FILE) });
-    try {
-      return await collect(store.readStream(stream));
-    } catch {
-      return [];
-    } finally {
-      await store.close();
-    }
-  };
+  const readStream = (stream: string) => readServedStream(join(dir, 'data'), stream);
   const serviceEvents = async () => (await readStream(serviceStream('sample'))).map((e) => e.type);
   const deploy = async (release: string) => {
     const done = (await serviceEvents()).filter((t) => t === 'DeploymentHealthy').length + 1;

@@ -1,11 +1,7 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertEventId } from '../alerts/alertmanager-notification.js';
-import { STORE_FILE } from '../config/serve-config.js';
 import { ALERT_STREAM, serviceStream } from '../domain/streams.js';
-import { collect } from '../event-store/event-store.contract.js';
-import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
-import { startFrontDoor, type FrontDoor, type Person } from './front-door.fixture.js';
+import { readServedStream, startFrontDoor, type FrontDoor, type Person } from './front-door.fixture.js';
 
 let door: FrontDoor;
 beforeAll(async () => {
@@ -15,16 +11,7 @@ afterAll(async () => {
   await door?.stop();
 });
 
-const readStream = async (stream: string) => {
-  const store = SqliteEventStore.open({ path: join(door.dataDir, STORE_FILE) });
-  try {
-    return await collect(store.readStream(stream));
-  } catch {
-    return [];
-  } finally {
-    await store.close();
-  }
-};
+const readStream = (stream: string) => readServedStream(door.dataDir, stream);
 
 /** One alert as Alertmanager 0.25 sends it: nanosecond times, the zero time for "no end". */
 const alert = (alertname: string, fingerprint: string, labels: Record<string, string>, status = 'firing') => ({
