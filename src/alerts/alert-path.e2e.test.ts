@@ -60,6 +60,8 @@ describe('a Prometheus alert, through Alertmanager, to a rollback (real servers)
   let alertmanager: MonitoringServer | undefined;
   let traffic: Traffic | undefined;
   const log: string[] = [];
+  /** The sample service's stable address (host:port), where the test's traffic and Prometheus reach it. */
+  let address = '';
 
   const readStream = (stream: string) => readServedStream(join(dir, 'data'), stream);
   const serviceEvents = async () => (await readStream(serviceStream('sample'))).map((e) => e.type);
@@ -94,7 +96,7 @@ describe('a Prometheus alert, through Alertmanager, to a rollback (real servers)
     );
     const tokens = [{ name: 'alertmanager', role: 'alertmanager' as const, sha256: hashToken(alertmanagerToken) }];
     plane = await startControlPlane({ ...config, tokens }, (line) => log.push(line));
-    const address = log.map((line) => /fleet: sample answers on http:\/\/(\S+)/.exec(line)?.[1]).find(Boolean)!;
+    address = log.map((line) => /fleet: sample answers on http:\/\/(\S+)/.exec(line)?.[1]).find(Boolean)!;
 
     const tokenFile = join(dir, 'alertmanager_webhook_token');
     writeFileSync(tokenFile, alertmanagerToken);
@@ -137,11 +139,11 @@ describe('a Prometheus alert, through Alertmanager, to a rollback (real servers)
   });
 
   it.skipIf(!available)(
-    'fires CriticalErrorRate on a bad release, records the alert, and the policy rolls the release back on it',
+    'fires an error-rate alert on a bad release, records it, and the policy rolls the release back on it',
     async () => {
       await deploy('v1.0.0');
       await deploy('v2.0.0-errors');
-      traffic = startTraffic(() => `http://${/fleet: sample answers on http:\/\/(\S+)/.exec(log.join('\n'))![1]}`);
+      traffic = startTraffic(() => `http://${address}`);
 
       // The policy acts on the first of the critical alerts it names to arrive (errors above 15 %, or above 5 %).
       const decided = async () =>
