@@ -60,6 +60,28 @@ promtool_tool() {
   echo "promtool: installed $(command -v promtool)"
 }
 
+# Alertmanager and amtool for the alert tests (routing checked by amtool, a server started by the
+# end-to-end alert test itself): Debian's package, installed without starting its service.
+alertmanager_tool() {
+  if command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1; then
+    echo "alertmanager: $(command -v prometheus-alertmanager)"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # apt-get and root (or sudo) are needed: the message says so rather than checking each first.
+  command -v apt-get >/dev/null 2>&1 && apt_install_no_start prometheus-alertmanager ||
+    fail "Alertmanager is missing and Debian's prometheus-alertmanager could not be installed (it needs apt-get, and root or sudo): install it, then run scripts/provision.sh again"
+  # No server of its own runs here: the tests start theirs.
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 || fail "installed prometheus-alertmanager, but could not stop and disable its server: systemctl disable --now prometheus-alertmanager.service"
+  elif [ -x /etc/init.d/prometheus-alertmanager ]; then
+    $sudo /etc/init.d/prometheus-alertmanager stop >/dev/null 2>&1 || fail "installed prometheus-alertmanager, but could not stop its server: /etc/init.d/prometheus-alertmanager stop"
+  fi
+  command -v amtool >/dev/null 2>&1 || fail "installed Debian's prometheus-alertmanager package, but amtool is not on PATH"
+  echo "alertmanager: installed $(command -v prometheus-alertmanager)"
+}
+
 # PostgreSQL 15 for the PostgreSQL event store's tests, which start throwaway servers of their own
 # (src/testing/postgres-server.ts finds them with pg_config): Debian's packages. The system cluster
 # the package creates is never started (policy-rc.d) and, under systemd, not enabled at boot.
@@ -228,6 +250,7 @@ TOXIPROXY_VERSION=2.12.0
 K6_VERSION=1.8.1
 
 promtool_tool
+alertmanager_tool
 postgres_tool
 chromium_tool
 docker_compose_tool

@@ -8,6 +8,8 @@ import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';
 import { MemoryCheckpointStore } from '../runtime/memory-checkpoint-store.js';
 import { archivedHistory } from './archived-history.js';
+import { alertEventId } from '../alerts/alertmanager-notification.js';
+import { ALERT_STREAM } from '../domain/streams.js';
 import { DecisionNotFound, explainDecision } from './explain-decision.js';
 import type { History } from './history.js';
 import { replayAt } from './replay-at.js';
@@ -162,5 +164,52 @@ describe('auditing the history', () => {
     ]);
     const after = await replayAt(history, at(200));
     expect(after.services.services.payments).toMatchObject({ currentRelease: 'v1', rollback: { status: 'completed' } });
+  });
+
+  it('reproduces and explains a rollback an alert from Alertmanager decided, once while it fires', async () => {
+    const manager = new RollbackProcessManager(store, defaultRollbackPolicy, new MemoryCheckpointStore());
+    await manager.start();
+    await deploy();
+    const startsAt = at(20).toISOString();
+    const alert = (status: 'firing' | 'resolved'): DomainEvent => ({
+      type: 'AlertReceived',
+      data: {
+        alertname: 'CriticalLatency',
+        service: 'payments',
+        severity: 'critical',
+        status,
+        fingerprint: '5c1d2e3f4a5b6c7d',
+        startsAt,
+        labels: { alertname: 'CriticalLatency', service: 'payments', severity: 'critical' },
+        annotations: { summary: 'payments: MCP P95 latency 9.75s (over 5 s)' },
+        receiver: 'failsafe',
+      },
+    });
+    const firing = encodeEvent(alert('firing'), {
+      actor: 'alertmanager',
+      occurredAt: at(30),
+      id: alertEventId('5c1d2e3f4a5b6c7d', startsAt, 'firing'),
+    });
+    await store.append(ALERT_STREAM, [firing], 'any');
+    // Samples while it fires decide nothing more: the alert's rule is latched, and the rollback is under way.
+    for (let s = 40; s <= 60; s += 10) await record('health-payments', sample(s, 0), s);
+    await manager.catchUp();
+    await manager.stop();
+
+    const report = await verifyDecisions(history, defaultRollbackPolicy);
+    expect(report).toMatchObject({
+      ok: true,
+      missing: [],
+      recorded: [{ service: 'payments', rule: 'alert_critical', reproduced: true }],
+    });
+    const explanation = await explainDecision(history, report.recorded[0]!.rollbackId);
+    expect(explanation.decision.data).toMatchObject({
+      mode: 'automatic',
+      severity: 'P1',
+      targetRelease: 'v1',
+      alert: { alertname: 'CriticalLatency', fingerprint: '5c1d2e3f4a5b6c7d', startsAt },
+    });
+    expect(explanation.evidence.map((e) => [e.id, e.type])).toEqual([[firing.id, 'AlertReceived']]);
+    expect(explanation.causation.map((e) => e.id)).toEqual([firing.id]);
   });
 });

@@ -1,19 +1,22 @@
 /** The roles a token may carry; each action names the permission it needs. */
-export const ROLES = ['viewer', 'operator', 'approver', 'auditor', 'admin'] as const;
+export const ROLES = ['viewer', 'operator', 'approver', 'auditor', 'admin', 'alertmanager'] as const;
 export type Role = (typeof ROLES)[number];
 
 export type Permission =
   | 'read' // services, status, deployments, migrations, drills
   | 'operate' // deploy, request a rollback, disable or enable a tool, revert a migration, start a drill
   | 'approve' // approve someone else's rollback
-  | 'audit'; // the raw event history, past states, explanations of decisions
+  | 'audit' // the raw event history, past states, explanations of decisions
+  | 'report_alerts'; // deliver Alertmanager notifications to /alerts/alertmanager, and nothing else
 
 const GRANTS: Record<Role, readonly Permission[]> = {
   viewer: ['read'],
   operator: ['read', 'operate'],
   approver: ['read', 'approve'],
   auditor: ['read', 'audit'],
-  admin: ['read', 'operate', 'approve', 'audit'],
+  admin: ['read', 'operate', 'approve', 'audit', 'report_alerts'],
+  // Alertmanager's token: a leaked one can report alerts, not read the fleet nor act on it.
+  alertmanager: ['report_alerts'],
 };
 
 export const can = (role: Role, permission: Permission): boolean => GRANTS[role].includes(permission);

@@ -25,6 +25,9 @@ export const drillStream = (runId: string): string => `drill-${runId}`;
 
 export const drillScheduleStream = (drill: string): string => `drill-schedule-${drill}`;
 
+/** Every alert Alertmanager delivered, firing and resolved, in the order they arrived. */
+export const ALERT_STREAM = 'alerts';
+
 /** The recorded passage of time (ticks). */
 export const CLOCK_STREAM = 'clock';
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { InvalidEvent, type FieldProblem } from '../event-store/errors.js';
 import type { NewEvent, RecordedEvent } from '../event-store/event-store.js';
+import { alertEvents } from './alert-events.js';
 import { auditEvents } from './audit-events.js';
 import type { EventDefinition } from './define-event.js';
 import { deploymentEvents } from './deployment-events.js';
@@ -28,6 +29,7 @@ const definitions = [
   ...drillEvents,
   ...timeEvents,
   ...auditEvents,
+  ...alertEvents,
 ] as const;
 
 type Definition = (typeof definitions)[number];

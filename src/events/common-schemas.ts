@@ -42,3 +42,5 @@ export const ratio = z.number().min(0).max(1);
 export const milliseconds = z.number().nonnegative();
 export const count = z.number().int().nonnegative();
 export const severity = z.enum(['P0', 'P1', 'P2', 'P3']);
+/** Alertmanager's identity of an alert: a hash of its labels, in hexadecimal. */
+export const alertFingerprint = z.string().regex(/^[0-9a-f]{1,64}$/, 'must be hexadecimal');

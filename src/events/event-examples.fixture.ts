@@ -193,4 +193,16 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
     telemetryNotReproduced: 0,
     ok: true,
   },
+  AlertReceived: {
+    alertname: 'CriticalErrorRate',
+    service: 'payments',
+    severity: 'critical',
+    status: 'firing',
+    fingerprint: '3f2c1a9b8e7d6c5b',
+    startsAt: '2026-11-24T10:00:00.000Z',
+    labels: { alertname: 'CriticalErrorRate', service: 'payments', severity: 'critical' },
+    annotations: { summary: 'payments: 22% of MCP requests fail (over 15 %)' },
+    generatorURL: 'http://prometheus:9090/graph?g0.expr=...',
+    receiver: 'failsafe',
+  },
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   actorName,
+  alertFingerprint,
   count,
   eventId,
   identifier,
@@ -33,6 +34,14 @@ const decided = z.strictObject({
   feature: z.strictObject({ scope: z.enum(['tool', 'agent', 'system']), target: identifier.optional() }).optional(),
   /** For a migration rule: the migration to revert and the stage to go back to. */
   migration: z.strictObject({ migrationId: identifier, toStage: stageName }).optional(),
+  /** For an alert rule: the Prometheus alert that fired (its AlertReceived event is in the evidence). */
+  alert: z
+    .strictObject({
+      alertname: label,
+      fingerprint: alertFingerprint,
+      startsAt: timestamp,
+    })
+    .optional(),
 });
 
 export const rollbackEvents = [

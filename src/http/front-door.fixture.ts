@@ -11,6 +11,7 @@ import { startControlPlane, STORE_FILE } from '../control-plane.js';
 import { migrationDecider } from '../domain/migration.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { collect } from '../event-store/event-store.contract.js';
 import { encodeEvent } from '../events/catalogue.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
 import { healthStream, migrationStream, serviceStream } from '../domain/streams.js';
@@ -21,6 +22,7 @@ export const PEOPLE = {
   bob: 'approver',
   vera: 'viewer',
   audrey: 'auditor',
+  alma: 'alertmanager',
 } as const satisfies Record<string, Role>;
 export type Person = keyof typeof PEOPLE;
 
@@ -122,4 +124,14 @@ export async function startFrontDoor(
   const log: string[] = [];
   const plane = await startControlPlane(config, (line) => log.push(line));
   return { url: plane.url, mcpUrl: plane.mcpUrl, dataDir, tokens, decisionId, log, stop: () => plane.stop() };
+}
+
+/** A stream of the store a running `serve` keeps in `dataDir`, read through a connection of its own. */
+export async function readServedStream(dataDir: string, stream: string) {
+  const store = SqliteEventStore.open({ path: join(dataDir, STORE_FILE) });
+  try {
+    return await collect(store.readStream(stream));
+  } finally {
+    await store.close();
+  }
 }

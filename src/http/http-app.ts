@@ -5,6 +5,7 @@ import type { ApiDependencies } from '../api/operation.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 import type { McpEndpoint } from '../mcp/mcp-endpoint.js';
+import { ALERTMANAGER_WEBHOOK_PATH, alertmanagerWebhook } from './alertmanager-webhook.js';
 import { authenticate, rateLimited } from './authentication.js';
 import type { TelemetryConsumerStatus } from '../kafka/telemetry-consumer.js';
 import type { EventFeedReport } from '../kafka/event-feed-relay.js';
@@ -187,6 +188,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const auth = authenticate(options.tokens, options.limiter);
   app.use('/api/v1/*', async (c, next) => (c.req.path === '/api/v1/openapi.json' ? next() : auth(c, next)));
   app.route('/api/v1', restApi(deps, shutdown.signal, options.log));
+  app.use(ALERTMANAGER_WEBHOOK_PATH, auth);
+  app.route(ALERTMANAGER_WEBHOOK_PATH, alertmanagerWebhook(deps.store, deps.now, options.log));
 
   const serveMcp = async (c: Context<ApiEnv>) => {
     const started = process.hrtime.bigint();

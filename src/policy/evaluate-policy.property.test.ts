@@ -10,6 +10,7 @@ import {
   type SamplePoint,
   type ServiceHealth,
 } from '../../projections/health-windows.js';
+import { activeAlertsProjection } from '../../projections/active-alerts.js';
 import { migrationProgressProjection } from '../../projections/migration-progress.js';
 import { recordedEvent } from '../../projections/recorded-event.fixture.js';
 import type { DomainEvent, EventData } from '../events/catalogue.js';
@@ -278,6 +279,7 @@ describe('the policy judged from running totals', () => {
           const windows = healthWindowsProjection(retainSecondsFor(policy), [limits[1]]);
           let health: HealthWindowsState = windows.initialState;
           const migrations = migrationProgressProjection.initialState;
+          const alerts = activeAlertsProjection.initialState;
           let clock = 0;
           steps.forEach((step, index) => {
             clock += Math.max(step.dt, 0);
@@ -306,7 +308,7 @@ describe('the policy judged from running totals', () => {
                 .flatMap((service) =>
                   directFindings(rule, health.services[service]!, now).map((f) => ({ ...f, service })),
                 );
-              const actual = evaluatePolicy(single, { health, migrations }, now).map(
+              const actual = evaluatePolicy(single, { health, migrations, alerts }, now).map(
                 ({ rule: _, mode: __, ...f }) => f,
               );
               expect(actual).toEqual(expected);

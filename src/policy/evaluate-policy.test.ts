@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { activeAlertsProjection } from '../../projections/active-alerts.js';
 import { healthWindowsProjection } from '../../projections/health-windows.js';
 import { migrationProgressProjection } from '../../projections/migration-progress.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
@@ -55,7 +56,8 @@ const samples = (from: number, to: number, fields: (at: number) => Sample): Type
 function judge(events: TypedRecordedEvent[]): Finding[] {
   const health = foldProjection(healthWindowsProjection(retainSecondsFor(defaultRollbackPolicy)), events);
   const migrations = foldProjection(migrationProgressProjection, events);
-  return evaluatePolicy(defaultRollbackPolicy, { health, migrations }, Math.max(health.asOf, migrations.asOf));
+  const alerts = foldProjection(activeAlertsProjection, events);
+  return evaluatePolicy(defaultRollbackPolicy, { health, migrations, alerts }, Math.max(health.asOf, migrations.asOf));
 }
 const rules = (findings: Finding[]) => findings.map((f) => f.rule).sort();
 const errors = (rate: number) => () => ({ requests: { total: 1000, errors: Math.round(rate * 1000) } });
@@ -238,5 +240,75 @@ describe('rollback policy evaluation', () => {
     expect(judge([started, advanced, tick(3700)])).toMatchObject([
       { rule: 'migration_stalled', mode: 'manual', observed: 3690, evidenceEventIds: [advanced.id] },
     ]);
+  });
+});
+
+describe('alerts from Prometheus', () => {
+  const registered = { ...recorded({ type: 'ServiceRegistered', data: { service: 'payments', source: 'fleet' } }, 0) };
+  const inServiceStream = { ...registered, stream: 'service-payments' } as TypedRecordedEvent;
+  const alert = (
+    alertname: string,
+    status: 'firing' | 'resolved',
+    startsAtSeconds: number,
+    atSeconds: number,
+    service = 'payments',
+  ) =>
+    recorded(
+      {
+        type: 'AlertReceived',
+        data: {
+          alertname,
+          service,
+          status,
+          fingerprint: `${alertname.length.toString(16)}a0f`,
+          startsAt: new Date(t0 + startsAtSeconds * 1000).toISOString(),
+          labels: { alertname, service },
+          annotations: {},
+          receiver: 'failsafe',
+        },
+      },
+      atSeconds,
+    );
+
+  it('rolls back automatically on a critical alert, with the alert as its evidence', () => {
+    const firing = alert('CriticalErrorRate', 'firing', 30, 40);
+    expect(judge([inServiceStream, ...samples(0, 50, errors(0.01)), firing])).toMatchObject([
+      {
+        rule: 'alert_critical',
+        mode: 'automatic',
+        severity: 'P1',
+        service: 'payments',
+        unit: 'alert',
+        alert: { alertname: 'CriticalErrorRate', fingerprint: '11a0f' },
+        evidenceEventIds: [firing.id],
+      },
+    ]);
+  });
+
+  it('asks a person on a warning, rolls back at once when the service is down, and forgets resolved alerts', () => {
+    expect(judge([inServiceStream, alert('HighLatency', 'firing', 0, 5)])).toMatchObject([
+      { rule: 'alert_degraded', mode: 'manual', severity: 'P2' },
+    ]);
+    expect(judge([inServiceStream, alert('ServiceDown', 'firing', 0, 5)])).toMatchObject([
+      { rule: 'alert_service_down', mode: 'automatic', severity: 'P0' },
+    ]);
+    expect(
+      judge([inServiceStream, alert('ServiceDown', 'firing', 0, 5), alert('ServiceDown', 'resolved', 0, 9)]),
+    ).toEqual([]);
+    // A late resolution of an earlier episode does not end a later one.
+    const again = [alert('ServiceDown', 'firing', 20, 25), alert('ServiceDown', 'resolved', 0, 30)];
+    expect(rules(judge([inServiceStream, ...again]))).toEqual(['alert_service_down']);
+  });
+
+  it('acts on no alert Failsafe has no rule for, nor on one about a service it does not know', () => {
+    expect(judge([inServiceStream, alert('ProjectionLag', 'firing', 0, 5)])).toEqual([]);
+    expect(judge([inServiceStream, alert('CriticalErrorRate', 'firing', 0, 5, 'billing')])).toEqual([]);
+  });
+
+  it('leaves the decisions on health samples as they were while an alert fires', () => {
+    const history = [...samples(0, 50, errors(0.01)), ...samples(60, 120, errors(0.25))];
+    const withAlert = [inServiceStream, alert('HighLatency', 'firing', 0, 5), ...history];
+    expect(rules(judge(withAlert))).toEqual(['alert_degraded', 'error_rate_critical']);
+    expect(judge(withAlert)[0]).toMatchObject({ rule: 'error_rate_critical', mode: 'automatic' });
   });
 });

@@ -11,12 +11,14 @@ import {
 } from '../../projections/health-windows.js';
 import { between, firstAfterIn, upTo, type WindowSums } from '../../projections/window-sums.js';
 import { stalledForSeconds, type MigrationsState } from '../../projections/migration-progress.js';
+import type { ActiveAlert, ActiveAlertsState } from '../../projections/active-alerts.js';
 import type { PolicyRule, RollbackPolicy } from './rollback-policy.js';
 
 /** What the policy reads: the read models, as of one recorded instant. */
 export interface PolicyReadModel {
   readonly health: HealthWindowsState;
   readonly migrations: MigrationsState;
+  readonly alerts: ActiveAlertsState;
 }
 
 /** A rule that holds, with the evidence an auditor needs to check it. */
@@ -33,6 +35,8 @@ export interface Finding {
   readonly evidenceEventIds: readonly string[];
   readonly feature?: { readonly scope: 'tool'; readonly target: string };
   readonly migration?: { readonly migrationId: string; readonly toStage: string };
+  /** For an alert rule: the firing alert it acted on. */
+  readonly alert?: { readonly alertname: string; readonly fingerprint: string; readonly startsAt: string };
 }
 
 const MAX_EVIDENCE = 20;
@@ -281,6 +285,30 @@ function healthFindings(
   }
 }
 
+/**
+ * The alert the rule names that has fired longest for the service (the one an incident starts
+ * from), with its AlertReceived event as the evidence. Only called for a service with an alert firing.
+ */
+function alertFindings(rule: PolicyRule, service: string, firing: Record<string, ActiveAlert>): readonly Raw[] {
+  let first: ActiveAlert | undefined;
+  for (const alert of Object.values(firing)) {
+    if (!rule.alerts!.includes(alert.alertname)) continue;
+    const earlier =
+      !first || alert.startsAt < first.startsAt || (alert.startsAt === first.startsAt && alert.eventId < first.eventId);
+    if (earlier) first = alert;
+  }
+  if (!first) return NONE;
+  return [
+    {
+      service,
+      observed: 1,
+      unit: 'alert',
+      alert: { alertname: first.alertname, fingerprint: first.fingerprint, startsAt: iso(first.startsAt) },
+      evidenceEventIds: [first.eventId],
+    },
+  ];
+}
+
 function migrationFindings(rule: PolicyRule, model: MigrationsState, now: number, only?: string): Raw[] {
   const threshold = rule.threshold ?? 0;
   return Object.values(model.migrations)
@@ -336,6 +364,7 @@ interface PreparedRule {
   readonly severity: Finding['severity'];
   readonly threshold: number;
   readonly migrationRule: boolean;
+  readonly alertRule: boolean;
 }
 
 /** What each rule means, worked out once per policy rather than at every evaluation. */
@@ -353,6 +382,7 @@ function rulesOf(policy: RollbackPolicy): readonly PreparedRule[] {
         severity,
         threshold: rule.threshold ?? 0,
         migrationRule: rule.when.startsWith('migration_'),
+        alertRule: rule.when === 'alert_firing',
       };
     });
     prepared.set(policy, rules);
@@ -374,6 +404,13 @@ function serviceNames(health: HealthWindowsState): readonly string[] {
   return names;
 }
 
+/** The services with windows and those with an alert firing (a service may have alerts before any sample). */
+function withAlerts(names: readonly string[], alerts: ActiveAlertsState): readonly string[] {
+  const alerting = Object.keys(alerts.services);
+  if (alerting.every((service) => names.includes(service))) return names;
+  return [...new Set([...names, ...alerting])].sort();
+}
+
 function collect(findings: Finding[], { name, mode, severity, threshold }: PreparedRule, raw: readonly Raw[]) {
   for (const finding of raw) findings.push({ rule: name, mode, severity, threshold, ...finding });
 }
@@ -389,7 +426,7 @@ export function evaluatePolicy(
   now: number,
   scope: EvaluationScope = {},
 ): Finding[] {
-  const services = scope.services ?? serviceNames(model.health);
+  const services = scope.services ?? withAlerts(serviceNames(model.health), model.alerts);
   const rules = rulesOf(policy);
   // Findings in the order of the rules, then of the services; gathered service by service (each
   // service's windows are read once, while they are in the cache), and per rule only when found.
@@ -397,9 +434,14 @@ export function evaluatePolicy(
   if (scope.healthRules !== false) {
     for (const service of services) {
       const health = model.health.services[service];
+      // One lookup: a service with no alert firing costs its alert rules nothing more.
+      const firing = model.alerts.services[service];
       for (let r = 0; r < rules.length; r += 1) {
-        if (rules[r]!.migrationRule) continue;
-        const raw = healthFindings(rules[r]!.rule, service, health, now, model.health.latencyThresholds);
+        const { migrationRule, alertRule, rule } = rules[r]!;
+        if (migrationRule || (alertRule && !firing)) continue;
+        const raw = alertRule
+          ? alertFindings(rule, service, firing!)
+          : healthFindings(rule, service, health, now, model.health.latencyThresholds);
         if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
       }
     }

@@ -63,4 +63,27 @@ describe('rollback policy file', () => {
       expect.stringMatching(/^line \d+: approval: Unrecognized key: "validForSecs"/),
     );
   });
+
+  it('takes an alert rule only with the alerts it names, and alert names only on an alert rule', () => {
+    const rule = (name: string, lines: string[]) => [`  ${name}:`, ...lines.map((line) => `    ${line}`)];
+    const text = [
+      'version: 1',
+      'rules:',
+      ...rule('no_alerts', ['when: alert_firing', 'action: automatic_rollback']),
+      ...rule('stray_alerts', [
+        'when: error_rate',
+        'threshold: 0.1',
+        'alerts: [HighErrorRate]',
+        'action: manual_rollback',
+      ]),
+      ...rule('bad_name', ['when: alert_firing', 'alerts: ["High Error"]', 'action: manual_rollback']),
+      ...rule('fine', ['when: alert_firing', 'alerts: [ServiceDown]', 'action: automatic_rollback']),
+    ].join('\n');
+    const problems = problemsOf(text);
+    expect(problems).toEqual([
+      expect.stringMatching(/rules.no_alerts.alerts: names the alerts of an alert_firing rule/),
+      expect.stringMatching(/rules.stray_alerts.alerts: names the alerts of an alert_firing rule/),
+      expect.stringMatching(/rules.bad_name.alerts.0: must be an alert name/),
+    ]);
+  });
 });

@@ -10,6 +10,7 @@ import type { Projection } from '../runtime/projection.js';
 import { healthWindowsProjection, type HealthWindowsState } from '../../projections/health-windows.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
 import { serviceStateProjection, type ServicesState } from '../../projections/service-state.js';
+import { activeAlertsProjection, type ActiveAlertsState } from '../../projections/active-alerts.js';
 import { serviceStream } from '../domain/streams.js';
 
 /** What the policy appends to a service stream, at the stream revision it observed. */
@@ -39,6 +40,7 @@ export interface RollbackDecisionsState {
   readonly services: ServicesState;
   readonly health: HealthWindowsState;
   readonly migrations: MigrationsState;
+  readonly alerts: ActiveAlertsState;
   /** Rules that already led to a decision and still hold: they fire again only once they have stopped holding. */
   readonly latched: Record<string, true>;
   /** What the last event led the policy to decide (empty most of the time). */
@@ -68,6 +70,8 @@ export function decisionIds(
 function scopeOf(event: TypedRecordedEvent): EvaluationScope | undefined {
   if (event.type === 'ClockTicked') return {};
   if (event.type === 'HealthSampleRecorded') return { services: [event.data.service], migrationRules: false };
+  if (event.type === 'AlertReceived')
+    return event.data.service === undefined ? undefined : { services: [event.data.service], migrationRules: false };
   if (event.type.startsWith('Migration'))
     return { migrationId: (event.data as { migrationId: string }).migrationId, healthRules: false };
   return undefined;
@@ -119,6 +123,7 @@ function toDecision(finding: Finding, state: RollbackDecisionsState, tipping: Ty
     ...(targetRelease && { targetRelease }),
     ...(finding.feature && { feature: finding.feature }),
     ...(finding.migration && { migration: finding.migration }),
+    ...(finding.alert && { alert: finding.alert }),
   };
   const events = serviceDecider.decide(view ?? initialServiceState, { type: 'DecideRollback', ...data });
   return {
@@ -194,12 +199,13 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
   const health = healthWindowsProjection(retainSecondsFor(policy), latencyThresholdsFor(policy));
   return {
     name: 'rollback-decisions',
-    version: 5,
+    version: 6,
     get initialState(): RollbackDecisionsState {
       return {
         services: serviceStateProjection.initialState,
         health: health.initialState,
         migrations: migrationProgressProjection.initialState,
+        alerts: activeAlertsProjection.initialState,
         latched: {},
         decisions: [],
         escalations: [],
@@ -209,6 +215,7 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
       serviceStateProjection.apply(state.services, event);
       health.apply(state.health, event);
       migrationProgressProjection.apply(state.migrations, event);
+      activeAlertsProjection.apply(state.alerts, event);
       state.decisions = [];
       state.escalations = [];
       if (event.type === 'RollbackVerified' && !event.data.passed) {

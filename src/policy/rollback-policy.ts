@@ -12,6 +12,7 @@ export const ruleKinds = [
   'migration_stalled_for',
   'circuit_breaker_open_for',
   'tool_error_rate',
+  'alert_firing',
 ] as const;
 
 const seconds = z.number().int().positive();
@@ -25,10 +26,19 @@ const rule = z
     forSeconds: seconds.optional(),
     action: z.enum(['automatic_rollback', 'manual_rollback', 'disable_feature']),
     severity: z.enum(['P0', 'P1', 'P2', 'P3']).optional(),
+    /** For `alert_firing`: the Prometheus alert names (compose/prometheus/alerts.yml) the rule acts on. */
+    alerts: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an alert name'))
+      .min(1)
+      .optional(),
   })
-  .refine((r) => r.when === 'protocol_error' || r.threshold !== undefined, {
+  .refine((r) => r.when === 'protocol_error' || r.when === 'alert_firing' || r.threshold !== undefined, {
     path: ['threshold'],
     message: 'is required for this kind of rule',
+  })
+  .refine((r) => (r.when === 'alert_firing') === (r.alerts !== undefined), {
+    path: ['alerts'],
+    message: 'names the alerts of an alert_firing rule (and only of one)',
   });
 
 export const rollbackPolicySchema = z.strictObject({
@@ -47,6 +57,9 @@ export type PolicyRule = RollbackPolicy['rules'][string];
  * softer degradation (P95 above 2 s), a suspected memory leak, a migration stalled for more than
  * 1 h; disabling the feature for a circuit breaker that stays open or a tool that keeps failing
  * while the service as a whole is healthy (a non-critical feature bug).
+ * Alerts from Prometheus (compose/prometheus/alerts.yml), as the seeds' incident procedures start
+ * from one: the service down, critical error rate, latency or memory, or errors above 5 % for
+ * 5 min roll back automatically; the warnings of degraded performance or memory ask a person.
  */
 export const defaultRollbackPolicy: RollbackPolicy = {
   version: 1,
@@ -110,6 +123,19 @@ export const defaultRollbackPolicy: RollbackPolicy = {
       windowSeconds: 300,
       action: 'disable_feature',
       severity: 'P3',
+    },
+    alert_service_down: { when: 'alert_firing', alerts: ['ServiceDown'], action: 'automatic_rollback', severity: 'P0' },
+    alert_critical: {
+      when: 'alert_firing',
+      alerts: ['CriticalErrorRate', 'HighErrorRate', 'CriticalLatency', 'CriticalMemoryUsage'],
+      action: 'automatic_rollback',
+      severity: 'P1',
+    },
+    alert_degraded: {
+      when: 'alert_firing',
+      alerts: ['HighLatency', 'HighMemoryUsage', 'HighCpuUsage', 'CriticalCpuUsage'],
+      action: 'manual_rollback',
+      severity: 'P2',
     },
   },
 };
