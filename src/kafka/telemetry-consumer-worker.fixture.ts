@@ -1,7 +1,7 @@
 /**
  * A Failsafe telemetry consumer in a child process, for the tests that kill it mid-batch: it opens
  * the SQLite store at argv[2], consumes with the Kafka configuration (JSON) in argv[3], and prints
- * "batch <recorded> <duplicates>" after each batch it committed. It runs until killed.
+ * "batch <recorded> <duplicates>" after each batch it wrote to the store. It runs until killed.
  */
 import { kafkaConfigSchema } from '../config/kafka-config.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
@@ -20,9 +20,10 @@ const consumer = new TelemetryConsumer({
   maxBytesPerPartition: 64 * 1024,
   log: (line) => process.stderr.write(`${line}\n`),
   onMessages: (_, outcome, count) => {
-    // The last of the three calls for a batch: the batch is committed.
-    if (outcome === 'dead_lettered') process.stdout.write(`batch ${counts.recorded} ${counts.duplicate}\n`);
-    else counts[outcome] += count;
+    if (outcome === 'dead_lettered') return;
+    counts[outcome] += count;
+    // The second of the two calls for each batch written.
+    if (outcome === 'duplicate') process.stdout.write(`batch ${counts.recorded} ${counts.duplicate}\n`);
   },
 });
 consumer.start();

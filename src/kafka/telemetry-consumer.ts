@@ -167,6 +167,11 @@ export class TelemetryConsumer {
           this.kindOf(topic),
           messages.map((m) => m.value),
         );
+        // Counted once written: a later step may fail (the commit, with the broker gone), and the
+        // redelivery then finds them already recorded, duplicates of this delivery.
+        const count = this.options.onMessages;
+        count?.(topic, 'recorded', outcome.recorded);
+        count?.(topic, 'duplicate', outcome.duplicates);
         if (outcome.refused.length > 0) {
           await producer.send({
             topic: deadLetterTopic,
@@ -177,6 +182,7 @@ export class TelemetryConsumer {
               return { key: m.key, value: m.value, headers };
             }),
           });
+          count?.(topic, 'dead_lettered', outcome.refused.length);
         }
         resolveOffset(lastOffset);
         await consumer.commitOffsets([{ topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
@@ -185,10 +191,6 @@ export class TelemetryConsumer {
           partition,
           lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
         });
-        const count = this.options.onMessages;
-        count?.(topic, 'recorded', outcome.recorded);
-        count?.(topic, 'duplicate', outcome.duplicates);
-        count?.(topic, 'dead_lettered', outcome.refused.length);
         return;
       } catch (error) {
         this.lastError = `batch ${topic}/${partition} at ${batch.firstOffset()}: ${(error as Error).message}`;
