@@ -111,21 +111,6 @@ afterAll(async () => {
 });
 
 describe.skipIf(missing.length > 0)('drills leave nothing behind (real sample fleet, Toxiproxy, k6)', () => {
-  it('Ctrl-C in the faults: exit 2, ABORTED scorecard, DrillFinished, toxic removed, no k6 left', async () => {
-    const run = drillProcess(bench, 'dependency-latency');
-    await run.until(/fault slow-dependency: latency .* injected on sample-to-inventory/);
-    expect(await bench.toxiproxy.toxics('sample-to-inventory')).toEqual(['drill-slow-dependency']);
-    await sleep(2000); // k6 under way: stopped once, it still writes its summary
-    run.child.kill('SIGINT');
-    await run.until(/SIGINT: cleaning up, please wait/);
-    // A second Ctrl-C while cleaning up is told to wait; it does not cut the cleanup short.
-    setTimeout(() => run.child.exitCode === null && run.child.kill('SIGINT'), 300);
-    expect(await run.exited, run.output()).toBe(2);
-    const state = await expectCleanAbort(bench, run.output(), 'SIGINT');
-    expect(state.currentRelease).toBe('v1.1.0');
-    expect(run.output()).toMatch(/load during: \d+ requests/);
-  }, 150_000);
-
   it('SIGTERM once a tool of a bad release is disabled: tool enabled, release restored, exit 2', async () => {
     const run = drillProcess(bench, 'circuit-breaker');
     await run.until(/tool refund disabled/);
@@ -204,4 +189,21 @@ describe.skipIf(missing.length > 0)('drills leave nothing behind (real sample fl
       for (const dir of [join(drills, '..'), join(own.dataDir, '..')]) rmSync(dir, { recursive: true, force: true });
     }
   }, 200_000);
+
+  // Last: the slow requests it leaves in the window can tip the manual P95 rule (over 2 s in 5 min) after
+  // its cleanup, and a manual rollback that awaits approval rightly stops the next drill on this bench.
+  it('Ctrl-C in the faults: exit 2, ABORTED scorecard, DrillFinished, toxic removed, no k6 left', async () => {
+    const run = drillProcess(bench, 'dependency-latency');
+    await run.until(/fault slow-dependency: latency .* injected on sample-to-inventory/);
+    expect(await bench.toxiproxy.toxics('sample-to-inventory')).toEqual(['drill-slow-dependency']);
+    await sleep(2000); // k6 under way: stopped once, it still writes its summary
+    run.child.kill('SIGINT');
+    await run.until(/SIGINT: cleaning up, please wait/);
+    // A second Ctrl-C while cleaning up is told to wait; it does not cut the cleanup short.
+    setTimeout(() => run.child.exitCode === null && run.child.kill('SIGINT'), 300);
+    expect(await run.exited, run.output()).toBe(2);
+    const state = await expectCleanAbort(bench, run.output(), 'SIGINT');
+    expect(state.currentRelease).toBe('v1.1.0');
+    expect(run.output()).toMatch(/load during: \d+ requests/);
+  }, 150_000);
 });
