@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions the real tools the tests use, idempotently, cached per machine and keyed by version
 # (FAILSAFE_TOOLS, default ~/.cache/failsafe/tools), so a clean clone builds nothing twice.
-# Run by `npm test` before vitest. One function per tool; each prints one line.
+# Run by `npm test` before vitest. One function per tool; each prints one line. Arguments name the
+# tools to provision (`bash scripts/provision.sh kubernetes`); none means all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="${FAILSAFE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/failsafe/tools}"
@@ -246,16 +247,66 @@ POM
   echo "kafka: fetched $(find "$dir/libs" -name '*.jar' | wc -l) jars into $dir/libs"
 }
 
+# A real Kubernetes control plane for the kubernetes driver's tests (see ../shared/REAL-TOOLS.md):
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl built from the Go module
+# proxy by the project's own small modules in scripts/kubernetes/, and kwok to simulate nodes and pods.
+# Cold: about 10 minutes and 600 MB of binaries. The cache key includes a hash of those modules, so a
+# changed module is rebuilt rather than silently reused.
+KUBERNETES_VERSION=1.37.2
+KWOK_VERSION=0.8.0
+kubernetes_tool() {
+  local key dir
+  key="$(cat scripts/kubernetes/*/go.mod scripts/kubernetes/*/go.sum scripts/kubernetes/*/main.go \
+    scripts/kubernetes/*/cmd/*/main.go | sha256sum | cut -c1-12)"
+  dir="$TOOLS/kubernetes-$KUBERNETES_VERSION-$key"
+  if [ -x "$dir/kube-apiserver" ] && [ -f "$dir/kwok-stages.yaml" ]; then
+    echo "kubernetes: $dir"
+    return
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    [ "${CI:-}" = "true" ] && fail "Kubernetes $KUBERNETES_VERSION is built with Go, which is not installed: install Go 1.26 or later"
+    echo "kubernetes: SKIPPED (Go is not installed; the Kubernetes driver's tests will fail with KubernetesMissing)"
+    return
+  fi
+  echo "kubernetes: building $KUBERNETES_VERSION's control plane with go build (first time only, about 10 minutes)..."
+  local build="$dir.build" log="$dir.build.log" version="v$KUBERNETES_VERSION"
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1"
+  ldflags="$ldflags -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+  rm -rf "$build"
+  mkdir -p "$build"
+  {
+    (cd scripts/kubernetes/control-plane && go build -ldflags "$ldflags" -o "$build/" ./cmd/...) &&
+      (cd scripts/kubernetes/etcd && go build -ldflags "-s -w" -o "$build/etcd" .) &&
+      GOBIN="$build" GOFLAGS=-mod=mod go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  } >"$log" 2>&1 || fail "building the Kubernetes control plane failed; see $log"
+  # kwok needs Stage documents (without them it exits: "no stages found"); its module ships them.
+  local stages
+  stages="$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION/kustomize/stage"
+  for stage in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    stage="$stages/$stage.yaml"
+    [ -f "$stage" ] || fail "kwok's stage files are missing from $stages"
+    printf -- '---\n'
+    cat "$stage"
+  done >"$build/kwok-stages.yaml"
+  rm -rf "$dir"
+  mv "$build" "$dir"
+  echo "kubernetes: built $dir"
+}
+
 TOXIPROXY_VERSION=2.12.0
 K6_VERSION=1.8.1
 
-promtool_tool
-alertmanager_tool
-postgres_tool
-chromium_tool
-docker_compose_tool
-node22_tool
-kafka_tool
-go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
-  "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@v$TOXIPROXY_VERSION"
-go_tool k6 "$K6_VERSION" "-s -w" "go.k6.io/k6@v$K6_VERSION"
+toxiproxy_tool() {
+  go_tool toxiproxy-server "$TOXIPROXY_VERSION" "-s -w -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@v$TOXIPROXY_VERSION"
+}
+
+k6_tool() {
+  go_tool k6 "$K6_VERSION" "-s -w" "go.k6.io/k6@v$K6_VERSION"
+}
+
+ALL_TOOLS=(promtool alertmanager postgres chromium docker_compose node22 kafka toxiproxy k6 kubernetes)
+for tool in "${@:-${ALL_TOOLS[@]}}"; do
+  declare -F "${tool}_tool" >/dev/null || fail "unknown tool '$tool': choose from ${ALL_TOOLS[*]}"
+  "${tool}_tool"
+done

@@ -17,7 +17,7 @@ const typescript = (...dirs: string[]): string[] =>
 
 /** Every .ts and .js file git tracks in the code folders, and the config files at the root. */
 const trackedCode = (): string[] => {
-  const dirs = ['src', 'projections', 'drills', 'bench', 'docs', 'loadtests', 'bin'];
+  const dirs = ['src', 'projections', 'drills', 'bench', 'docs', 'loadtests', 'bin', 'compose', 'kubernetes'];
   const pathspecs = [...dirs.flatMap((dir) => [`${dir}/*.ts`, `${dir}/*.js`]), ':(glob)*.ts'];
   return execFileSync('git', ['ls-files', '-z', '--', ...pathspecs], { cwd: root, encoding: 'utf8' })
     .split('\0')
@@ -48,6 +48,8 @@ describe('the codebase', () => {
     expect(importers('kafkajs').filter((file) => !file.startsWith(join('src', 'kafka')))).toEqual([]);
     expect(importers('postgres')).toEqual([join('src', 'event-store', 'postgres-event-store.ts')]);
     expect(importers('@kurrent/kurrentdb-client')).toEqual([join('src', 'event-store', 'eventstoredb-event-store.ts')]);
+    const kubernetesDriver = join('src', 'drivers', 'kubernetes-driver.ts');
+    expect(importers('@kubernetes/client-node').filter((file) => file !== kubernetesDriver)).toEqual([]);
   });
 
   it('keeps read models independent of the policy: projections/ never imports src/policy/', () => {
