@@ -12,6 +12,7 @@ import { hashToken } from '../src/auth/tokens.js';
 import { loadFleetConfig } from '../src/config/fleet-config.js';
 import { loadServeConfig } from '../src/config/serve-config.js';
 import { K6_VERSION } from '../src/drills/k6.js';
+import { dockerStages, entrypointEnv, imageEnv, readByServe } from '../src/testing/container-env.js';
 import { EVENTSTORE_IMAGE } from '../src/testing/test-servers.js';
 import { toolsDir } from '../src/tools/tools-dir.js';
 
@@ -55,23 +56,6 @@ function assignments(text: string): Map<string, { value: string; line: number }>
     if (match) found.set(match[1]!, { value: match[2]!, line: i + 1 });
   });
   return found;
-}
-
-/** A Dockerfile's instructions per stage, continuation lines joined, comments dropped. */
-function dockerStages(text: string): { from: string; instructions: { op: string; args: string }[] }[] {
-  const lines = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-  const stages: { from: string; instructions: { op: string; args: string }[] }[] = [];
-  for (const line of lines) {
-    const [op, ...rest] = line.split(/\s+/);
-    const args = rest.join(' ');
-    if (op!.toUpperCase() === 'FROM') stages.push({ from: args, instructions: [] });
-    else stages.at(-1)?.instructions.push({ op: op!.toUpperCase(), args });
-  }
-  return stages;
 }
 
 /** The compose file's line that names an image, for a message that says where to change it. */
@@ -177,36 +161,15 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
   function containerEnv(secrets: string[], extra: Record<string, string> = {}) {
     const only = mkdtempSync(join(dir, 'secrets-'));
     for (const name of secrets) cpSync(join(secretsDir, name), join(only, name));
-    const env = { PATH: process.env.PATH, SECRETS_DIR: only, GENERATED_CONFIG: join(only, 'failsafe.yaml'), ...extra };
-    const shown = execFileSync(join(here, 'failsafe-entrypoint.sh'), ['env'], { env, encoding: 'utf8' });
-    const fromEntrypoint = Object.fromEntries(
-      shown
-        .split('\n')
-        .filter((line) => /^(FAILSAFE_ADMIN_TOKEN|FAILSAFE_CONFIG)=/.test(line))
-        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    );
-    const dockerfileEnv = Object.fromEntries(
-      dockerStages(read('compose/Dockerfile'))
-        .at(-1)!
-        .instructions.filter((i) => i.op === 'ENV')
-        .flatMap((i) => [...i.args.matchAll(/([A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
-    );
-    return { ...dockerfileEnv, ...composed.services.failsafe!.environment, ...fromEntrypoint };
+    const fromEntrypoint = entrypointEnv(only, join(only, 'failsafe.yaml'), extra);
+    return { ...imageEnv(), ...composed.services.failsafe!.environment, ...fromEntrypoint };
   }
   const secret = (name: string) => readFileSync(join(secretsDir, name), 'utf8').trim();
 
   it('configures Failsafe only through the variables `serve` reads, and they load', () => {
     const given = containerEnv(['admin_token']);
-    const asked = new Set<string>();
-    const env = new Proxy(given, {
-      get: (target, name: string) => {
-        asked.add(name);
-        return target[name];
-      },
-    });
-    const config = loadServeConfig({}, env);
-    expect(toolsDir(env)).toBe('/opt/failsafe/tools');
-    const unread = Object.keys(given).filter((name) => !asked.has(name) && name !== 'NODE_ENV');
+    const { config, unread } = readByServe(given);
+    expect(toolsDir(given)).toBe('/opt/failsafe/tools');
     expect(unread, 'variables Failsafe never reads').toEqual([]);
 
     expect(config.adminToken).toBe(secret('admin_token'));
@@ -323,7 +286,7 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
   });
 
   it('builds Failsafe in stages, runs it as a non-root user on production dependencies, checks /ready', () => {
-    const stages = dockerStages(read('compose/Dockerfile'));
+    const stages = dockerStages();
     const runtime = stages.at(-1)!;
     const ops = (op: string) => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
     expect(stages.map((s) => s.from.split(/\s+AS\s+/i)[1])).toEqual(['build', 'k6', 'runtime']);
@@ -356,7 +319,7 @@ describe('the compose stack (compose/compose.yaml, validated by docker-compose, 
   });
 
   it("checks Failsafe's health alike in the image and in compose: healthy only when /ready says 200", async () => {
-    const healthcheck = dockerStages(read('compose/Dockerfile'))
+    const healthcheck = dockerStages()
       .at(-1)!
       .instructions.find((i) => i.op === 'HEALTHCHECK')!.args;
     const command = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD ') + 4)) as string[];
