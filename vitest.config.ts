@@ -9,6 +9,7 @@ export default defineConfig({
       'drills/**/*.test.ts',
       'bench/**/*.test.ts',
       'compose/**/*.test.ts',
+      'kubernetes/**/*.test.ts',
       'docs/**/*.test.ts',
     ],
     testTimeout: 30_000,
