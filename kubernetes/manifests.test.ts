@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { STORE_FILE } from '../src/config/serve-config.js';
 import { entrypointEnv, imageEnv, readByServe } from '../src/testing/container-env.js';
 import { type KubernetesCluster, startKubernetesCluster } from '../src/testing/kubernetes-cluster.js';
 import { type ServeProcess, startServeProcess } from '../src/testing/serve-process.js';
@@ -187,15 +188,16 @@ describe('Failsafe on Kubernetes (kubernetes/*.yaml, on a real control plane wit
     const { config, unread } = readByServe(env);
     expect(unread, 'variables Failsafe never reads').toEqual([]);
     expect(config.adminToken).toBe(secret.stringData.admin_token);
-    expect(config.store).toEqual({ kind: 'sqlite', path: join(dir, 'env', '/var/lib/failsafe/failsafe.db') });
-    // The data folder is the volume's mount.
-    const data = container.volumeMounts.find((m) => m.name === 'data')!;
-    expect(config.dataDir).toBe(join(dir, 'env', data.mountPath));
+    // The data folder, and the embedded store in it, are on the volume.
+    const mountOf = (volume: string) =>
+      join(dir, 'env', container.volumeMounts.find((m) => m.name === volume)!.mountPath);
+    expect(config.dataDir).toBe(mountOf('data'));
+    expect(config.store).toEqual({ kind: 'sqlite', path: join(mountOf('data'), STORE_FILE) });
     expect(config.host).toBe('0.0.0.0');
     expect(container.ports.map((p) => p.containerPort)).toEqual([config.port]);
     // Clients reach Failsafe through its Service: its names must be accepted Host headers.
     expect(config.allowedHosts).toEqual(expect.arrayContaining(['failsafe.failsafe.svc', 'failsafe']));
-    expect(config.fleetPath).toBe(join(dir, 'env', '/etc/failsafe/fleet.yaml'));
+    expect(config.fleetPath).toBe(join(mountOf('config'), 'fleet.yaml'));
   });
 
   it("binds the fleet Role to Failsafe's ServiceAccount, in the namespace of every service of the sample fleet", () => {
