@@ -13,7 +13,7 @@ import { type KubernetesCluster, startKubernetesCluster } from '../src/testing/k
 import { type ServeProcess, startServeProcess } from '../src/testing/serve-process.js';
 
 const here = fileURLToPath(new URL('./', import.meta.url));
-const FILES = ['failsafe.yaml', 'admin-token-secret.example.yaml', 'fleet-role.yaml'].map((f) => join(here, f));
+const FILES = ['failsafe.yaml', 'admin-token-secret.yaml.example', 'fleet-role.yaml'].map((f) => join(here, f));
 
 interface Manifest {
   kind: string;
@@ -143,6 +143,11 @@ describe('Failsafe on Kubernetes (kubernetes/*.yaml, on a real control plane wit
     await expect(cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], { stdin: misspelt })).rejects.toThrow(
       /unknown field "spec.replica"/,
     );
+
+    // The example Secret's placeholder must never replace a real token: a folder's apply skips it.
+    const folder = await cluster.kubectl(['apply', '--dry-run=server', '-f', here]);
+    expect(folder).not.toContain('secret/');
+    expect(folder.trim().split('\n')).toHaveLength(all.length - 1);
 
     await cluster.kubectl(['apply', ...files]);
     const created = (await cluster.kubectl(['get', ...files, '-o', 'name'])).trim().split('\n');
