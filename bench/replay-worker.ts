@@ -9,13 +9,13 @@ import { performance } from 'node:perf_hooks';
 import { allProjections } from '../projections/all-projections.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { decodeStored } from '../src/events/catalogue.js';
-import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
+import { defaultRollbackPolicy, figureSecondsFor, retainSecondsFor } from '../src/policy/rollback-policy.js';
 
 const store = SqliteEventStore.open({ path: process.argv[2]! });
 const readStart = performance.now();
 for await (const _ of store.readAll());
 const readSeconds = (performance.now() - readStart) / 1000;
-const projections = allProjections(retainSecondsFor(defaultRollbackPolicy));
+const projections = allProjections(retainSecondsFor(defaultRollbackPolicy), figureSecondsFor(defaultRollbackPolicy));
 const states = projections.map((p) => p.initialState);
 let peakRssBytes = process.memoryUsage().rss;
 let events = 0;

@@ -8,11 +8,14 @@ import { rollbackTimingsProjection } from './rollback-timings.js';
 import { serviceStateProjection } from './service-state.js';
 import { telemetryFreshnessProjection } from './telemetry-freshness.js';
 
-/** Every read model Failsafe keeps; `retainSeconds` is the longest window the policy reads. */
-export const allProjections = (retainSeconds: number): readonly Projection<unknown>[] =>
+/**
+ * Every read model Failsafe keeps; `retainSeconds` is the longest window the policy reads,
+ * `figureSeconds` the longest it reads samples' figures over.
+ */
+export const allProjections = (retainSeconds: number, figureSeconds = retainSeconds): readonly Projection<unknown>[] =>
   [
     serviceStateProjection,
-    healthWindowsProjection(retainSeconds),
+    healthWindowsProjection(retainSeconds, [], figureSeconds),
     migrationProgressProjection,
     incidentsProjection,
     drillHistoryProjection,

@@ -27,6 +27,12 @@ export interface ServiceHealth {
   release?: string | undefined;
   /** Ordered by sample time, no older than `retainSeconds` before the newest. */
   samples: SamplePoint[];
+  /**
+   * The samples before this index are older than every window a rule reads figures over
+   * (`figureSeconds` before the newest): they keep only what the rules that look further back read
+   * (id, time, health, open breakers), the bulk of a long retention at a fraction of the memory.
+   */
+  outlined: number;
   /** First unhealthy sample since the last healthy one: the start of the current failure. */
   failingSince?: { readonly at: number; readonly id: string } | undefined;
   /** While a deployment is under way: the windows of the release it replaces, which still serves. */
@@ -42,6 +48,9 @@ export interface HealthWindowsState {
   readonly latencyThresholds: readonly number[];
   readonly services: Record<string, ServiceHealth>;
 }
+
+/** Most samples report no open breaker: they share one empty list rather than each keeping its own. */
+const NO_BREAKERS: readonly string[] = Object.freeze([]);
 
 export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSampleRecorded' }>): SamplePoint {
   const d = event.data;
@@ -59,7 +68,7 @@ export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSample
     healthLatencyMs: d.healthLatencyMs,
     memoryUsedRatio: d.memory?.usedRatio,
     protocolError: d.mcp?.error,
-    openBreakers: d.openCircuitBreakers ?? [],
+    openBreakers: d.openCircuitBreakers ?? NO_BREAKERS,
     tools: d.tools,
   };
 }
@@ -67,20 +76,45 @@ export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSample
 const emptyHealth = (thresholds: readonly number[], release?: string): ServiceHealth => ({
   release,
   samples: [],
+  outlined: 0,
   sums: emptySums(thresholds),
 });
 
-function add(health: ServiceHealth, point: SamplePoint, retainMs: number, thresholds: readonly number[]): void {
+/** A sample as the windows keep it once no window reads its figures any more. */
+const outline = (s: SamplePoint): SamplePoint => ({
+  id: s.id,
+  at: s.at,
+  healthy: s.healthy,
+  healthLatencyMs: s.healthLatencyMs,
+  openBreakers: s.openBreakers,
+});
+
+interface Retention {
+  readonly retainMs: number;
+  readonly figureMs: number;
+}
+
+function add(health: ServiceHealth, point: SamplePoint, retention: Retention, thresholds: readonly number[]) {
+  const { retainMs, figureMs } = retention;
   const samples = health.samples;
   let index = samples.length;
   while (index > 0 && samples[index - 1]!.at > point.at) index -= 1;
-  if (index === samples.length) samples.push(point);
-  else samples.splice(index, 0, point);
+  // A late sample older than an outlined one is outlined too.
+  const kept = index < health.outlined ? outline(point) : point;
+  if (index === samples.length) samples.push(kept);
+  else samples.splice(index, 0, kept);
+  if (kept !== point) health.outlined += 1;
+  // Outlined samples count nothing in the totals they are summed again into: no window reaches them.
   sumFrom(health.sums, samples, index, thresholds);
   const newest = samples[samples.length - 1]!.at;
   while (samples.length > 0 && samples[0]!.at < newest - retainMs) {
     samples.shift();
+    if (health.outlined > 0) health.outlined -= 1;
     dropFirst(health.sums, samples, thresholds);
+  }
+  while (health.outlined < samples.length && samples[health.outlined]!.at < newest - figureMs) {
+    samples[health.outlined] = outline(samples[health.outlined]!);
+    health.outlined += 1;
   }
   if (point.healthy) health.failingSince = undefined;
   else if (!health.failingSince) health.failingSince = { at: point.at, id: point.id };
@@ -88,18 +122,23 @@ function add(health: ServiceHealth, point: SamplePoint, retainMs: number, thresh
 
 /**
  * Recent health samples per service, bounded to `retainSeconds` (the longest window any rule
- * reads). A new release (deployment started, rollback completed) starts the windows afresh and
+ * reads), with every figure for the last `figureSeconds` (the longest window a rule reads figures
+ * over), in outline before. A new release (deployment started, rollback completed) starts the windows afresh and
  * only its own samples count, so figures of the previous release never count against the next;
  * so does the end of a drill on the service (its samples were taken under its faults).
  */
 export function healthWindowsProjection(
   retainSeconds: number,
   latencyThresholds: readonly number[] = [],
+  figureSeconds = retainSeconds,
 ): Projection<HealthWindowsState> {
-  const retainMs = retainSeconds * 1000;
+  const retention: Retention = {
+    retainMs: retainSeconds * 1000,
+    figureMs: Math.min(figureSeconds, retainSeconds) * 1000,
+  };
   return {
     name: 'health-windows',
-    version: 4,
+    version: 5,
     get initialState(): HealthWindowsState {
       return { asOf: 0, latencyThresholds: [...latencyThresholds], services: {} };
     },
@@ -140,9 +179,9 @@ export function healthWindowsProjection(
       // A probe of the previous release may be recorded after the switch: it must not count against the new one.
       const replaced = health.replaced;
       if (health.release === undefined || release === undefined || release === health.release) {
-        add(health, point, retainMs, thresholds);
+        add(health, point, retention, thresholds);
       } else if (replaced && (replaced.release === undefined || release === replaced.release)) {
-        add(replaced, point, retainMs, thresholds);
+        add(replaced, point, retention, thresholds);
       }
       return state;
     },

@@ -13,9 +13,9 @@ import {
 import { activeAlertsProjection } from '../../projections/active-alerts.js';
 import { migrationProgressProjection } from '../../projections/migration-progress.js';
 import { recordedEvent } from '../../projections/recorded-event.fixture.js';
-import type { DomainEvent, EventData } from '../events/catalogue.js';
+import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
 import { evaluatePolicy, type Finding } from './evaluate-policy.js';
-import { retainSecondsFor, type PolicyRule, type RollbackPolicy } from './rollback-policy.js';
+import { figureSecondsFor, retainSecondsFor, type PolicyRule, type RollbackPolicy } from './rollback-policy.js';
 
 /**
  * The reference: each figure computed directly from the window's samples, as the policy did before
@@ -233,6 +233,26 @@ const otherStep: fc.Arbitrary<Step> = fc
     return { kind: 'other' as const, dt, event: (at: string) => events(at)[kind]! };
   });
 
+/** The steps as recorded events: times move on by each step's `dt`, a negative one is a late sample. */
+function historyOf(steps: readonly Step[]): TypedRecordedEvent[] {
+  let clock = 0;
+  return steps.map((step) => {
+    clock += Math.max(step.dt, 0);
+    const seconds = clock + Math.min(step.dt, 0);
+    const at = new Date(base + seconds * 1000).toISOString();
+    // Memory that mostly grows with time, so that a leak shows now and then.
+    const memory = { usedRatio: (seconds % 1800) / 1800 };
+    const event =
+      step.kind === 'sample'
+        ? ({
+            type: 'HealthSampleRecorded',
+            data: { ...step.data, sampledAt: at, ...(step.data.memory && { memory }) },
+          } as DomainEvent)
+        : step.event(at);
+    return recordedEvent(event, { occurredAt: at });
+  });
+}
+
 const policyOf = ([errorRate, latency, tools]: [number, number, number]): RollbackPolicy => ({
   version: 1,
   approval: { validForSeconds: 900 },
@@ -280,24 +300,8 @@ describe('the policy judged from running totals', () => {
           let health: HealthWindowsState = windows.initialState;
           const migrations = migrationProgressProjection.initialState;
           const alerts = activeAlertsProjection.initialState;
-          let clock = 0;
-          steps.forEach((step, index) => {
-            clock += Math.max(step.dt, 0);
-            const at = new Date(base + (clock + Math.min(step.dt, 0)) * 1000).toISOString();
-            // Memory that mostly grows with time, so that a leak shows now and then.
-            const memory = (seconds: number) => ({ usedRatio: (seconds % 1800) / 1800 });
-            const event =
-              step.kind === 'sample'
-                ? ({
-                    type: 'HealthSampleRecorded',
-                    data: {
-                      ...step.data,
-                      sampledAt: at,
-                      ...(step.data.memory && { memory: memory(clock + Math.min(step.dt, 0)) }),
-                    },
-                  } as DomainEvent)
-                : step.event(at);
-            health = windows.apply(health, recordedEvent(event, { occurredAt: at }));
+          historyOf(steps).forEach((event, index) => {
+            health = windows.apply(health, event);
             // Checkpoints store the state as JSON: the totals must survive it.
             if (index % 7 === 6) health = JSON.parse(JSON.stringify(health)) as HealthWindowsState;
             const now = health.asOf;
@@ -321,5 +325,62 @@ describe('the policy judged from running totals', () => {
     );
     // Every kind of rule was seen holding, so none of the comparisons above was vacuous.
     for (const name of Object.keys(policyOf([0, 0, 0]).rules)) expect(seen.get(name) ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe('samples kept in outline once no figure window reaches them', () => {
+  it('lead to the same findings as whole samples, across checkpoints', () => {
+    // Short figure windows and rules that look back much further (health failing, a breaker open):
+    // most of the 600 s kept are in outline, and long failures reach into them.
+    const policy: RollbackPolicy = {
+      version: 1,
+      approval: { validForSeconds: 900 },
+      rules: {
+        ...policyOf([0.1, 2000, 0.2]).rules,
+        errors_sustained: {
+          when: 'error_rate',
+          threshold: 0.05,
+          windowSeconds: 10,
+          forSeconds: 30,
+          action: 'automatic_rollback',
+        },
+        latency_uncounted: { when: 'latency_p95_ms', threshold: 3000, windowSeconds: 30, action: 'manual_rollback' },
+        tools: { when: 'tool_error_rate', threshold: 0.2, windowSeconds: 30, action: 'disable_feature' },
+        leak: { when: 'memory_growth', threshold: 0.002, windowSeconds: 30, action: 'manual_rollback' },
+        failing: { when: 'health_failing_for', threshold: 10, action: 'automatic_rollback' },
+        breaker: { when: 'circuit_breaker_open_for', threshold: 10, action: 'disable_feature' },
+      },
+    };
+    const figureMs = figureSecondsFor(policy) * 1000;
+    const whole = healthWindowsProjection(retainSecondsFor(policy), [2000]);
+    const outlined = healthWindowsProjection(retainSecondsFor(policy), [2000], figureSecondsFor(policy));
+    let reachingBack = 0;
+    const migrations = migrationProgressProjection.initialState;
+    const alerts = activeAlertsProjection.initialState;
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 8, arbitrary: sampleStep }, { weight: 1, arbitrary: otherStep }), {
+          maxLength: 300,
+          size: 'max',
+        }),
+        (steps) => {
+          let expected = whole.initialState;
+          let actual = outlined.initialState;
+          historyOf(steps).forEach((event, index) => {
+            expected = whole.apply(expected, event);
+            actual = outlined.apply(actual, event);
+            if (index % 7 === 6) actual = JSON.parse(JSON.stringify(actual)) as HealthWindowsState;
+            const findings = evaluatePolicy(policy, { health: actual, migrations, alerts }, actual.asOf);
+            expect(findings).toEqual(evaluatePolicy(policy, { health: expected, migrations, alerts }, expected.asOf));
+            reachingBack += findings.filter(
+              (f) => f.window && Date.parse(f.window.from) < actual.asOf - figureMs,
+            ).length;
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+    // Findings whose evidence reached back into the samples in outline: the comparison was not vacuous.
+    expect(reachingBack).toBeGreaterThan(0);
   });
 });

@@ -70,12 +70,27 @@ interface Span {
   readonly end: number;
 }
 
+/**
+ * The spans found for the service being judged, by length: several rules read windows of the same
+ * length, each searched once. Forgotten before each service (`evaluatePolicy` is the only caller),
+ * so nothing outlives an evaluation; entries past `count` are left over, to be overwritten.
+ */
+const spans = { count: 0, seconds: [] as number[], found: [] as Span[] };
+function forgetSpans() {
+  spans.count = 0;
+}
+
 function spanOf(health: ServiceHealth, seconds: number, now: number): Span {
+  for (let i = 0; i < spans.count; i += 1) if (spans.seconds[i] === seconds) return spans.found[i]!;
   const { samples, sums } = health;
   const from = now - seconds * 1000;
   // Most often no sample is newer than now: the end needs no search.
   const end = samples[samples.length - 1]!.at <= now ? samples.length : firstAfterIn(sums, now);
-  return { from, start: firstAfterIn(sums, from), end };
+  const span = { from, start: firstAfterIn(sums, from), end };
+  spans.seconds[spans.count] = seconds;
+  spans.found[spans.count] = span;
+  spans.count += 1;
+  return span;
 }
 const spanSamples = (health: ServiceHealth, span: Span) => health.samples.slice(span.start, span.end);
 const spanEvidence = (health: ServiceHealth, span: Span, now: number) => ({
@@ -140,12 +155,12 @@ function latencyOver(
 
 /** The rule's figure over the span when it is over the rule's threshold, else undefined. */
 function figureOver(
-  rule: PolicyRule,
+  rule: PreparedRule,
   health: ServiceHealth,
   thresholds: readonly number[],
   span: Span,
 ): number | undefined {
-  const threshold = rule.threshold ?? 0;
+  const { threshold } = rule;
   return rule.when === 'error_rate'
     ? errorRateOver(health, span, threshold)
     : latencyOver(health, thresholds, span, threshold);
@@ -161,14 +176,13 @@ function someToolOver(health: ServiceHealth, span: Span, threshold: number): boo
 }
 
 function healthFindings(
-  rule: PolicyRule,
+  rule: PreparedRule,
   service: string,
   health: ServiceHealth | undefined,
   now: number,
   thresholds: readonly number[],
 ): readonly Raw[] {
-  const threshold = rule.threshold ?? 0;
-  const windowSeconds = rule.windowSeconds ?? 60;
+  const { threshold, windowSeconds } = rule;
   const latest = health?.samples[health.samples.length - 1];
   if (!health || !latest) return NONE;
   switch (rule.when) {
@@ -213,7 +227,7 @@ function healthFindings(
     }
     case 'memory_growth': {
       // Cheap test first (no copy of a long window): most of the time memory has not grown by the threshold.
-      const oldest = health.samples[firstAfterIn(health.sums, now - windowSeconds * 1000)];
+      const oldest = health.samples[spanOf(health, windowSeconds, now).start];
       if (
         oldest?.memoryUsedRatio === undefined ||
         latest.memoryUsedRatio === undefined ||
@@ -360,6 +374,10 @@ const PRECEDENCE: Record<RollbackMode, number> = { automatic: 0, manual: 1, disa
 interface PreparedRule {
   readonly name: string;
   readonly rule: PolicyRule;
+  /** The rule's fields, defaults applied, in one shape for every rule (the rules' own shapes differ). */
+  readonly when: PolicyRule['when'];
+  readonly windowSeconds: number;
+  readonly forSeconds: number | undefined;
   readonly mode: RollbackMode;
   readonly severity: Finding['severity'];
   readonly threshold: number;
@@ -378,6 +396,9 @@ function rulesOf(policy: RollbackPolicy): readonly PreparedRule[] {
       return {
         name,
         rule,
+        when: rule.when,
+        windowSeconds: rule.windowSeconds ?? 60,
+        forSeconds: rule.forSeconds,
         mode,
         severity,
         threshold: rule.threshold ?? 0,
@@ -436,12 +457,13 @@ export function evaluatePolicy(
       const health = model.health.services[service];
       // One lookup: a service with no alert firing costs its alert rules nothing more.
       const firing = model.alerts.services[service];
+      forgetSpans();
       for (let r = 0; r < rules.length; r += 1) {
-        const { migrationRule, alertRule, rule } = rules[r]!;
-        if (migrationRule || (alertRule && !firing)) continue;
-        const raw = alertRule
-          ? alertFindings(rule, service, firing!)
-          : healthFindings(rule, service, health, now, model.health.latencyThresholds);
+        const prepared = rules[r]!;
+        if (prepared.migrationRule || (prepared.alertRule && !firing)) continue;
+        const raw = prepared.alertRule
+          ? alertFindings(prepared.rule, service, firing!)
+          : healthFindings(prepared, service, health, now, model.health.latencyThresholds);
         if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
       }
     }
@@ -453,6 +475,7 @@ export function evaluatePolicy(
       if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
     }
   }
+  if (byRule.length === 0) return [];
   const findings = byRule.flatMap((found) => found ?? []);
   return findings.length > 1 ? findings.sort((a, b) => PRECEDENCE[a.mode] - PRECEDENCE[b.mode]) : findings;
 }

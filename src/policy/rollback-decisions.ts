@@ -5,7 +5,7 @@ import { initialServiceState, isRollbackActive } from '../domain/service.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
 import { evaluatePolicy, type EvaluationScope, type Finding } from './evaluate-policy.js';
-import { latencyThresholdsFor, retainSecondsFor, type RollbackPolicy } from './rollback-policy.js';
+import { figureSecondsFor, latencyThresholdsFor, retainSecondsFor, type RollbackPolicy } from './rollback-policy.js';
 import type { Projection } from '../runtime/projection.js';
 import { healthWindowsProjection, type HealthWindowsState } from '../../projections/health-windows.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
@@ -196,10 +196,14 @@ function choose(findings: readonly Finding[], state: RollbackDecisionsState): Fi
  * fold over the history and compare its decisions with the recorded ones.
  */
 export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<RollbackDecisionsState> {
-  const health = healthWindowsProjection(retainSecondsFor(policy), latencyThresholdsFor(policy));
+  const health = healthWindowsProjection(
+    retainSecondsFor(policy),
+    latencyThresholdsFor(policy),
+    figureSecondsFor(policy),
+  );
   return {
     name: 'rollback-decisions',
-    version: 6,
+    version: 7,
     get initialState(): RollbackDecisionsState {
       return {
         services: serviceStateProjection.initialState,

@@ -149,6 +149,26 @@ export const retainSecondsFor = (policy: RollbackPolicy): number =>
     ),
   );
 
+/** The rules that read samples' figures (rates, latencies, memory, tools) over a window, not only the newest. */
+const FIGURE_WINDOWS: ReadonlySet<PolicyRule['when']> = new Set([
+  'error_rate',
+  'latency_p95_ms',
+  'memory_growth',
+  'tool_error_rate',
+]);
+
+/**
+ * How long the health windows keep every figure of a sample: the longest window a rule reads
+ * figures over. The longer retention is for rules that look back only at times, ids and breakers.
+ */
+export const figureSecondsFor = (policy: RollbackPolicy): number =>
+  Math.max(
+    0,
+    ...Object.values(policy.rules).map((r) =>
+      FIGURE_WINDOWS.has(r.when) ? Math.max(r.windowSeconds ?? 60, r.forSeconds ?? 0) : 0,
+    ),
+  );
+
 /** The P95 thresholds the policy's latency rules compare with: the health windows keep running totals for each. */
 export const latencyThresholdsFor = (policy: RollbackPolicy): number[] => [
   ...new Set(Object.values(policy.rules).flatMap((r) => (r.when === 'latency_p95_ms' ? [r.threshold ?? 0] : []))),
