@@ -7,6 +7,7 @@ import { FleetDriver } from './drivers/fleet-driver.js';
 import { registerServices } from './application/register-services.js';
 import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
+import { KubernetesDriver } from './drivers/kubernetes-driver.js';
 import { STORE_FILE, type ServeConfig } from './config/serve-config.js';
 import type { KafkaConfig } from './config/kafka-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
@@ -74,22 +75,34 @@ async function fleetDriver(
     ),
   );
   const processes = await ProcessDriver.start({ services: processServices, stateDir, log });
+  const kubernetes = new KubernetesDriver({
+    services: Object.fromEntries(entries.flatMap(([name, s]) => (s.driver === 'kubernetes' ? [[name, s]] : []))),
+    log,
+  });
   const drivers = new Map<string, TargetDriver>(
     entries.map(([name, s]) => [
       name,
       s.driver === 'process'
         ? processes
-        : new WebhookDriver({
-            url: s.url,
-            secret: process.env[s.secretEnv]!,
-            retries: s.retries,
-            timeoutMs: s.timeoutSeconds * 1000,
-          }),
+        : s.driver === 'kubernetes'
+          ? kubernetes
+          : new WebhookDriver({
+              url: s.url,
+              secret: process.env[s.secretEnv]!,
+              retries: s.retries,
+              timeoutMs: s.timeoutSeconds * 1000,
+            }),
     ]),
   );
   const driver = new FleetDriver(drivers);
   return Object.assign(driver, {
-    addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const),
+    addresses: entries.flatMap(([name, s]) =>
+      s.driver === 'process'
+        ? [[name, processes.address(name)] as const]
+        : s.driver === 'kubernetes'
+          ? [[name, s.address] as const]
+          : [],
+    ),
   });
 }
 
