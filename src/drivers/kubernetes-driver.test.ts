@@ -142,7 +142,7 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
     expect(logs.some((line) => line.includes('example.test/mcp/search:v1.2.0 already set'))).toBe(true);
   });
 
-  it('disables tools through MCP_DISABLE_TOOLS in the pod template, a rollout of its own; removes it when none', async () => {
+  it('disables tools with MCP_DISABLE_TOOLS in the pod template, a rollout of its own; removed when none', async () => {
     const flags = { ...noFeatureFlags, tools: ['search_docs', 'fetch'] };
     const instances = await driver.setFeatureFlags('flagged', flags, { idempotencyKey: 'flags-1' });
     expect(instances).toHaveLength(2);
