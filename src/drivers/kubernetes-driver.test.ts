@@ -130,6 +130,15 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
     expect((await driver.instances('stuck')).map((i) => i.release)).toEqual(['v1.0.0', 'v1.0.0']);
   });
 
+  it('rolls the failed rollout back to the last good release while the bad one is the newest revision', async () => {
+    const instances = await driver.rollback('stuck', 'v1.0.0', { idempotencyKey: 'rollback-stuck' });
+    expect(instances.map((i) => i.release)).toEqual(['v1.0.0', 'v1.0.0']);
+    const sets = await replicaSets('stuck');
+    const [good, bad] = ['v1.0.0', 'v2.0.0'].map((tag) => sets.find((rs) => imageOf(rs).endsWith(`:${tag}`))!);
+    expect(revision(good!)).toBe(3);
+    expect(bad!.status.replicas ?? 0).toBe(0);
+  });
+
   it('adopts a rollout already under way for the same release without making a second revision', async () => {
     // What a Failsafe that died after setting the image left behind: the rollout, going on without it.
     await cluster.kubectl(['set', 'image', 'deployment/adopted', 'server=example.test/mcp/search:v1.2.0', '-n', FLEET]);
