@@ -1,5 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleCommand } from '../application/command-handler.js';
+import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
+import { serviceStream } from '../domain/streams.js';
+import { collect } from '../event-store/event-store.contract.js';
+import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import { ServiceReconciler } from '../execution/service-reconciler.js';
 import { type KubernetesCluster, startKubernetesCluster } from '../testing/kubernetes-cluster.js';
 import { KubernetesDriver, type KubernetesServiceConfig } from './kubernetes-driver.js';
 import { noFeatureFlags } from './target-driver.js';
@@ -61,6 +69,7 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
       deploymentManifest('adopted', FLEET),
       deploymentManifest('flagged', FLEET),
       deploymentManifest('scaled', FLEET),
+      deploymentManifest('resumed', FLEET),
       deploymentManifest('stuck', FLEET, strict, big),
       deploymentManifest('search', 'other'),
     ];
@@ -81,6 +90,7 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
         adopted: service('adopted'),
         flagged: service('flagged'),
         scaled: service('scaled'),
+        resumed: service('resumed'),
         stuck: service('stuck'),
         elsewhere: service('search', 'other'),
       },
@@ -185,5 +195,51 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
     expect((await get('deployment', 'search', 'other')).spec.template.spec.containers[0].image).toBe(
       'example.test/mcp/search:v1.0.0',
     );
+  });
+
+  it('resumes, once restarted, the rollout a Failsafe that died started: one revision, then scales as asked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'failsafe-kubernetes-'));
+    const store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
+    const issue = (command: ServiceCommand, actor = 'test') =>
+      handleCommand(store, serviceStream('resumed'), serviceDecider, command, { actor, now: new Date() });
+    const recorded = async () => collect(store.readStream(serviceStream('resumed')));
+    const until = async (type: string) => {
+      await expect.poll(async () => (await recorded()).map((e) => e.type), { timeout: 30_000 }).toContain(type);
+    };
+    const reconciler = new ServiceReconciler(store, driver, { log: (line) => logs.push(line) });
+    try {
+      await issue({ type: 'RegisterService', service: 'resumed', source: 'fleet' });
+      const request = { service: 'resumed', deploymentId: 'd-1', release: 'v1.3.0' } as const;
+      await issue({ type: 'RequestDeployment', ...request, now: new Date() });
+      // The dead Failsafe: it started the deployment, set the image, and its lease ran out.
+      const dead = { replica: 'dead-1', host: 'gone', pid: 1 };
+      const lapsed = new Date(Date.now() - 1000).toISOString();
+      await issue({ type: 'StartDeployment', ...request, lease: { executor: dead, until: lapsed } });
+      const image = 'server=example.test/mcp/search:v1.3.0';
+      await cluster.kubectl(['set', 'image', 'deployment/resumed', image, '-n', FLEET]);
+      const generation = (await get('deployment', 'resumed')).metadata.generation;
+
+      await reconciler.start();
+      await until('DeploymentHealthy');
+      const types = (await recorded()).map((e) => e.type);
+      expect(types.slice(types.indexOf('DeploymentStarted'))).toEqual([
+        'DeploymentStarted',
+        'ExecutionTakenOver',
+        'DeploymentHealthy',
+      ]);
+      expect((await get('deployment', 'resumed')).metadata.generation).toBe(generation);
+      expect((await replicaSets('resumed')).map(revision).sort()).toEqual([1, 2]);
+
+      await issue({ type: 'RequestScale', service: 'resumed', scaleId: 's-1', replicas: 3, reason: 'peak' }, 'alice');
+      await until('ScaleCompleted');
+      const events = await recorded();
+      expect(events.find((e) => e.type === 'ScaleRequested')!.metadata).toMatchObject({ actor: 'alice' });
+      expect(events.find((e) => e.type === 'ScaleCompleted')!.data).toMatchObject({ replicas: 3, instances: 3 });
+      expect((await get('deployment', 'resumed')).status).toMatchObject({ availableReplicas: 3, replicas: 3 });
+    } finally {
+      await reconciler.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
