@@ -197,7 +197,7 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
     );
   });
 
-  it('resumes, once restarted, the rollout a Failsafe that died started: one revision, then scales as asked', async () => {
+  it('resumes, once restarted, a rollout a dead Failsafe started: one revision; then scales as asked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'failsafe-kubernetes-'));
     const store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
     const issue = (command: ServiceCommand, actor = 'test') =>
