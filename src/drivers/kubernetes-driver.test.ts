@@ -70,6 +70,7 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
       deploymentManifest('flagged', FLEET),
       deploymentManifest('scaled', FLEET),
       deploymentManifest('resumed', FLEET),
+      deploymentManifest('kept', FLEET),
       deploymentManifest('stuck', FLEET, strict, big),
       deploymentManifest('search', 'other'),
     ];
@@ -91,6 +92,7 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
         flagged: service('flagged'),
         scaled: service('scaled'),
         resumed: service('resumed'),
+        kept: service('kept'),
         stuck: service('stuck'),
         elsewhere: service('search', 'other'),
       },
@@ -174,6 +176,14 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
 
     await driver.setFeatureFlags('flagged', noFeatureFlags, { idempotencyKey: 'flags-2' });
     expect(await envOf('flagged')).toEqual([]);
+  });
+
+  it('keeps the tools disabled now across a rollback to a release that ran without them', async () => {
+    await driver.deploy('kept', 'v1.1.0');
+    await driver.setFeatureFlags('kept', { ...noFeatureFlags, tools: ['fetch'] });
+    const instances = await driver.rollback('kept', 'v1.0.0');
+    expect(instances.map((i) => i.release)).toEqual(['v1.0.0', 'v1.0.0']);
+    expect(await envOf('kept')).toEqual([{ name: 'MCP_DISABLE_TOOLS', value: 'fetch' }]);
   });
 
   it('refuses a release or tool name that is not a plain image tag before sending anything', async () => {
