@@ -81,6 +81,7 @@ describe('fleet configuration file', () => {
   ].join('\n');
 
   it('reads a kubernetes service beside the others, resolving its kubeconfig against the file', () => {
+    writeFileSync(join(dir, 'failsafe.kubeconfig'), 'apiVersion: v1\nkind: Config\n');
     const mixed = `${kubernetes}  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n`;
     const fleet = loadFleetConfig(write(mixed), {});
     expect(fleet.services.search).toEqual({
@@ -126,6 +127,7 @@ describe('fleet configuration file', () => {
         /line 3: services.search: Unrecognized key: "replicas"/,
       ],
     ];
+    cases.push(['./failsafe.kubeconfig', './missing.kubeconfig', /services.search.kubeconfig: no file .*missing/]);
     for (const [from, to, error] of cases) {
       const path = write(kubernetes.replace(from, to));
       expect(() => loadFleetConfig(path, {}), to).toThrow(error);
