@@ -7,6 +7,7 @@ import { FleetDriver } from './drivers/fleet-driver.js';
 import { registerServices } from './application/register-services.js';
 import type { TargetDriver } from './drivers/target-driver.js';
 import { WebhookDriver } from './drivers/webhook-driver.js';
+import { KubernetesDriver } from './drivers/kubernetes-driver.js';
 import { STORE_FILE, type ServeConfig } from './config/serve-config.js';
 import type { KafkaConfig } from './config/kafka-config.js';
 import { ProcessDriver } from './drivers/process-driver.js';
@@ -32,7 +33,7 @@ import { DrillScheduler } from './drills/drill-scheduler.js';
 import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
-import { HealthProber } from './probing/health-prober.js';
+import { HealthProber, LOOPBACK } from './probing/health-prober.js';
 import { pushingServicesHeard, servicesFedBy } from './config/telemetry-sources.js';
 import { TelemetryWatcher } from './policy/telemetry-watcher.js';
 import { systemClock } from './runtime/clock.js';
@@ -74,22 +75,34 @@ async function fleetDriver(
     ),
   );
   const processes = await ProcessDriver.start({ services: processServices, stateDir, log });
+  const kubernetes = new KubernetesDriver({
+    services: Object.fromEntries(entries.flatMap(([name, s]) => (s.driver === 'kubernetes' ? [[name, s]] : []))),
+    log,
+  });
   const drivers = new Map<string, TargetDriver>(
     entries.map(([name, s]) => [
       name,
       s.driver === 'process'
         ? processes
-        : new WebhookDriver({
-            url: s.url,
-            secret: process.env[s.secretEnv]!,
-            retries: s.retries,
-            timeoutMs: s.timeoutSeconds * 1000,
-          }),
+        : s.driver === 'kubernetes'
+          ? kubernetes
+          : new WebhookDriver({
+              url: s.url,
+              secret: process.env[s.secretEnv]!,
+              retries: s.retries,
+              timeoutMs: s.timeoutSeconds * 1000,
+            }),
     ]),
   );
   const driver = new FleetDriver(drivers);
   return Object.assign(driver, {
-    addresses: Object.keys(processServices).map((name) => [name, processes.address(name)] as const),
+    addresses: entries.flatMap(([name, s]) =>
+      s.driver === 'process'
+        ? [[name, processes.address(name)] as const]
+        : s.driver === 'kubernetes'
+          ? [[name, s.address] as const]
+          : [],
+    ),
   });
 }
 
@@ -196,8 +209,13 @@ export async function startControlPlane(
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), push, log);
       stops.push(() => driver.close());
       releases = driver;
+      // A kubernetes service is probed at its Service or ingress address, which the fleet file names.
+      const addressHosts = Object.values(fleet.services).flatMap((s) =>
+        s.driver === 'kubernetes' ? [new URL(s.address).hostname.replace(/^\[|\]$/g, '')] : [],
+      );
       const prober = new HealthProber(store, driver, {
         services: servicesFedBy(fleet, 'probe'),
+        allowedHosts: [...LOOPBACK, ...addressHosts],
         intervalMs: fleet.probe.intervalSeconds * 1000,
         timeoutMs: fleet.probe.timeoutSeconds * 1000,
         log,

@@ -167,6 +167,7 @@ const runCommand = () =>
         loadDrill(drillPath(drill, flags.drills), fleet);
         const addressOf = (service: string) => {
           const s = fleet.services[service];
+          if (s?.driver === 'kubernetes') return s.address;
           return s?.driver === 'process' && s.port > 0 ? `http://127.0.0.1:${s.port}` : undefined;
         };
         const interrupts = interruptible();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { identifier, serviceName } from '../events/common-schemas.js';
@@ -14,6 +15,26 @@ const probeTool = identifier.optional();
  * publishes its own to Kafka (`push`, which needs Kafka configured); the policy treats both alike.
  */
 const telemetry = z.enum(['probe', 'push']).default('probe');
+
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+/** Kubernetes' own name rules: a namespace or container is a DNS-1123 label, a Deployment a subdomain. */
+const dnsLabel = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(new RegExp(`^${DNS_LABEL}$`), 'must be a DNS-1123 label: lower-case letters, digits and "-"');
+const dnsSubdomain = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(
+    new RegExp(`^${DNS_LABEL}(\\.${DNS_LABEL})*$`),
+    'must be a DNS-1123 subdomain: lower-case letters, digits, "-" and "."',
+  );
+/** A container image naming the release: `{release}` once (the tag), no space or control character. */
+const imageTemplate = z
+  .string()
+  .max(512)
+  .regex(/^[^\s\p{Cc}]+$/u, 'must not contain spaces or control characters')
+  .refine((image) => image.split('{release}').length === 2, 'must contain {release} exactly once (the image tag)');
 
 /** The fleet Failsafe acts on: `--fleet <file>` (env FAILSAFE_FLEET). Paths are relative to the file. */
 export const fleetConfigSchema = z.strictObject({
@@ -37,6 +58,22 @@ export const fleetConfigSchema = z.strictObject({
         secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
         retries: z.number().int().min(0).max(10).default(3),
         timeoutSeconds: z.number().positive().max(300).default(30),
+        probeTool,
+        telemetry,
+      }),
+      z.strictObject({
+        driver: z.literal('kubernetes'),
+        namespace: dnsLabel,
+        deployment: dnsSubdomain,
+        /** Optional when the pod template has exactly one container. */
+        container: dnsLabel.optional(),
+        image: imageTemplate,
+        /** The Service or ingress URL: what the prober and post-rollback verification call. */
+        address: z.url({ protocol: /^https?$/ }),
+        /** Default: KUBECONFIG, ~/.kube/config, or the pod's ServiceAccount when Failsafe runs in the cluster. */
+        kubeconfig: z.string().min(1).optional(),
+        /** Failsafe's own bound on following a rollout (the Deployment's progressDeadlineSeconds still applies). */
+        rolloutTimeoutSeconds: z.number().int().positive().max(86_400).default(600),
         probeTool,
         telemetry,
       }),
@@ -71,19 +108,25 @@ export type FleetConfig = z.infer<typeof fleetConfigSchema>;
 
 export function loadFleetConfig(path: string, env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const config = readYamlFile(fleetConfigSchema, path, 'InvalidFleetFile');
-  const missing = Object.entries(config.services).flatMap(([name, s]) =>
-    s.driver === 'webhook' && !env[s.secretEnv]
-      ? [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`]
-      : [],
-  );
-  if (missing.length > 0) throw new InvalidYamlFile('InvalidFleetFile', path, missing);
   const base = dirname(resolve(path));
+  const missing = Object.entries(config.services).flatMap(([name, s]) => {
+    if (s.driver === 'webhook' && !env[s.secretEnv])
+      return [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`];
+    if (s.driver === 'kubernetes' && s.kubeconfig && !existsSync(resolve(base, s.kubeconfig)))
+      return [`services.${name}.kubeconfig: no file ${resolve(base, s.kubeconfig)}`];
+    return [];
+  });
+  if (missing.length > 0) throw new InvalidYamlFile('InvalidFleetFile', path, missing);
   return {
     ...config,
     services: Object.fromEntries(
       Object.entries(config.services).map(([name, s]) => [
         name,
-        s.driver === 'process' ? { ...s, releasesDir: resolve(base, s.releasesDir) } : s,
+        s.driver === 'process'
+          ? { ...s, releasesDir: resolve(base, s.releasesDir) }
+          : s.driver === 'kubernetes' && s.kubeconfig
+            ? { ...s, kubeconfig: resolve(base, s.kubeconfig) }
+            : s,
       ]),
     ),
   };

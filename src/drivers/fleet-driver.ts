@@ -1,4 +1,5 @@
 import {
+  CannotScale,
   UnknownService,
   type ActionContext,
   type FeatureFlags,
@@ -26,6 +27,12 @@ export class FleetDriver implements TargetDriver {
 
   async setFeatureFlags(service: string, flags: FeatureFlags, action?: ActionContext): Promise<Instance[]> {
     return this.driverOf(service).setFeatureFlags(service, flags, action);
+  }
+
+  async scale(service: string, replicas: number, action?: ActionContext): Promise<Instance[]> {
+    const driver = this.driverOf(service);
+    if (!driver.scale) throw new CannotScale(service);
+    return driver.scale(service, replicas, action);
   }
 
   /** Undefined when the service's driver cannot tell (a webhook receiver), or the service is not in the fleet. */

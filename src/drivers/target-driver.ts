@@ -42,6 +42,8 @@ export interface TargetDriver {
    * MCP_DISABLE_AGENTS and MCP_LEGACY_MODE for the process driver).
    */
   setFeatureFlags(service: string, flags: FeatureFlags, action?: ActionContext): Promise<Instance[]>;
+  /** Sets how many instances run, waiting until they are all available (drivers that can: kubernetes). */
+  scale?(service: string, replicas: number, action?: ActionContext): Promise<Instance[]>;
   instances(service: string): Promise<Instance[]>;
   /** Whether the release exists, asked before anything is recorded; undefined (or absent): cannot tell. */
   hasRelease?(service: string, release: string): Promise<boolean | undefined>;
@@ -99,5 +101,14 @@ export class UnknownService extends Error {
   ) {
     super(`UnknownService: "${service}" is not configured (known: ${known.join(', ') || 'none'})`);
     this.name = 'UnknownService';
+  }
+}
+
+/** Scaling asked of a service whose driver cannot scale (process, webhook). */
+export class CannotScale extends Error {
+  readonly code = 'CANNOT_SCALE';
+  constructor(readonly service: string) {
+    super(`CannotScale: the driver of ${service} cannot scale; scale it where it runs, or use the kubernetes driver`);
+    this.name = 'CannotScale';
   }
 }
