@@ -75,7 +75,7 @@ function withFeatures(features: readonly DisabledFeature[], event: TypedRecorded
 /** Current release, last known good, deployment, rollback and disabled features (who, when) of every service. */
 export const serviceStateProjection: Projection<ServicesState> = {
   name: 'service-state',
-  version: 2,
+  version: 3,
   get initialState() {
     return { services: {} };
   },

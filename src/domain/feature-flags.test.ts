@@ -1,4 +1,6 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from '../events/catalogue.js';
+import { evolveService, initialServiceState } from './service.js';
 import { given } from './given-when-then.js';
 import { serviceDecider } from './service-decider.js';
 
@@ -33,5 +35,26 @@ describe('feature flag decider', () => {
     given(serviceDecider, registered)
       .when({ type: 'DisableFeature', service, scope: 'system', reason: 'critical protocol error' })
       .then({ type: 'FeatureDisabled', data: { service, scope: 'system', reason: 'critical protocol error' } });
+  });
+
+  it('keeps a change pending until an outcome for the flags now in force is recorded', () => {
+    const fold = (...events: DomainEvent[]) => events.reduce(evolveService, initialServiceState);
+    const refund = { type: 'FeatureDisabled', data: { service, scope: 'tool', target: 'refund' } } as const;
+    const legacy = { type: 'FeatureDisabled', data: { service, scope: 'system' } } as const;
+    const inForce = { service, disabledTools: ['refund'], disabledAgents: [], legacyMode: false };
+    const applied = { type: 'FeatureFlagsApplied', data: { ...inForce, instances: 2 } } as const;
+    const failed = { type: 'FeatureFlagsFailed', data: { ...inForce, reason: 'RolloutFailed' } } as const;
+    expect(fold(registered, refund).flagsPending).toBe(true);
+    expect(fold(registered, refund, applied).flagsPending).toBe(false);
+    expect(fold(registered, refund, failed).flagsPending).toBe(false);
+    // Legacy mode was asked for while the refund change was being put in force: still to do.
+    expect(fold(registered, refund, legacy, applied).flagsPending).toBe(true);
+  });
+
+  it('records the outcome the driver reports, as it comes', () => {
+    const inForce = { service, disabledTools: ['refund'], disabledAgents: [], legacyMode: false };
+    given(serviceDecider, registered)
+      .when({ type: 'RecordFlagsApplied', ...inForce, instances: 2 })
+      .then({ type: 'FeatureFlagsApplied', data: { ...inForce, instances: 2 } });
   });
 });

@@ -5,7 +5,9 @@ type Flag = EventData<'FeatureDisabled'>;
 
 export type FeatureFlagCommand =
   | ({ readonly type: 'DisableFeature' } & Flag)
-  | ({ readonly type: 'EnableFeature' } & Flag);
+  | ({ readonly type: 'EnableFeature' } & Flag)
+  | ({ readonly type: 'RecordFlagsApplied' } & EventData<'FeatureFlagsApplied'>)
+  | ({ readonly type: 'RecordFlagsFailed' } & EventData<'FeatureFlagsFailed'>);
 
 const isDisabled = (state: ServiceState, flag: Flag): boolean =>
   flag.scope === 'system'
@@ -17,6 +19,13 @@ const isDisabled = (state: ServiceState, flag: Flag): boolean =>
  * disabled records nothing, so a retried command is harmless.
  */
 export function decideFeatureFlag(state: ServiceState, command: FeatureFlagCommand): DomainEvent[] {
+  // The driver's outcome is a fact about the instances, recorded as it comes.
+  if (command.type === 'RecordFlagsApplied' || command.type === 'RecordFlagsFailed') {
+    const { type, ...data } = command;
+    return type === 'RecordFlagsApplied'
+      ? [{ type: 'FeatureFlagsApplied', data: data as EventData<'FeatureFlagsApplied'> }]
+      : [{ type: 'FeatureFlagsFailed', data: data as EventData<'FeatureFlagsFailed'> }];
+  }
   const { type, ...flag } = command;
   const disable = type === 'DisableFeature';
   if (isDisabled(state, flag) === disable) return [];

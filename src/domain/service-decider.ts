@@ -34,6 +34,8 @@ export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
         return decideExecutionLease(state, command);
       case 'DisableFeature':
       case 'EnableFeature':
+      case 'RecordFlagsApplied':
+      case 'RecordFlagsFailed':
         return decideFeatureFlag(state, command);
       case 'RequestScale':
       case 'CompleteScale':

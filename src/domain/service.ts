@@ -76,6 +76,8 @@ export interface ServiceState {
   readonly disabledAgents: readonly string[];
   /** The seeds' "legacy mode": the whole system is disabled. */
   readonly legacyMode: boolean;
+  /** Flags changed since the driver last put them in force (or failed to): the executor has work. */
+  readonly flagsPending?: boolean | undefined;
   /** The latest scaling asked for, and whether it was carried out. */
   readonly scale?:
     | { readonly id: string; readonly replicas: number; readonly status: 'requested' | 'completed' | 'failed' }
@@ -239,9 +241,20 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
     case 'FeatureDisabled':
     case 'FeatureEnabled': {
       const disabled = event.type === 'FeatureDisabled';
-      if (event.data.scope === 'system') return { ...state, legacyMode: disabled };
+      if (event.data.scope === 'system') return { ...state, legacyMode: disabled, flagsPending: true };
       const key = event.data.scope === 'tool' ? 'disabledTools' : 'disabledAgents';
-      return { ...state, [key]: toggle(state[key], event.data.target!, disabled) };
+      return { ...state, [key]: toggle(state[key], event.data.target!, disabled), flagsPending: true };
+    }
+    case 'FeatureFlagsApplied':
+    case 'FeatureFlagsFailed': {
+      // An outcome for flags changed again since it was asked for leaves the newer change pending.
+      const { disabledTools, disabledAgents, legacyMode } = event.data;
+      const same = (a: readonly string[], b: readonly string[]) => a.join('\0') === b.join('\0');
+      const current =
+        legacyMode === state.legacyMode &&
+        same(disabledTools, state.disabledTools) &&
+        same(disabledAgents, state.disabledAgents);
+      return { ...state, flagsPending: !current };
     }
     case 'ScaleRequested':
       return { ...state, scale: { id: event.data.scaleId, replicas: event.data.replicas, status: 'requested' } };

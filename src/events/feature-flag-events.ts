@@ -12,4 +12,22 @@ const flag = z
     message: 'is required for a tool or agent (name the tool or agent)',
   });
 
-export const featureFlagEvents = [defineEvent('FeatureDisabled', flag), defineEvent('FeatureEnabled', flag)] as const;
+/** The flags in force on a service's instances: what the driver was asked to run with. */
+const flagsInForce = {
+  service: serviceName,
+  disabledTools: z.array(identifier),
+  disabledAgents: z.array(identifier),
+  legacyMode: z.boolean(),
+};
+
+export const featureFlagEvents = [
+  defineEvent('FeatureDisabled', flag),
+  defineEvent('FeatureEnabled', flag),
+  /**
+   * The driver put the flags in force: a restart of the current release (process), a rollout of its
+   * own (kubernetes), or the endpoint's answer (webhook); how many instances are ready with them.
+   */
+  defineEvent('FeatureFlagsApplied', z.strictObject({ ...flagsInForce, instances: z.number().int().min(0) })),
+  /** The driver could not put them in force: the instances run with the flags they had. */
+  defineEvent('FeatureFlagsFailed', z.strictObject({ ...flagsInForce, reason })),
+] as const;

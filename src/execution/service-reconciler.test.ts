@@ -28,8 +28,11 @@ const decision = (service: string): EventData<'RollbackDecided'> => ({
   evidenceEventIds,
 });
 
-/** A deploy endpoint answering each rollback with the next of `rollbackStatuses` (500, disk full, by default). */
-async function flakyEndpoint(rollbackStatuses?: number[]) {
+/**
+ * A deploy endpoint answering each rollback with the next of `rollbackStatuses` (500, disk full, by
+ * default), and the `failing` actions always with 500.
+ */
+async function flakyEndpoint(rollbackStatuses?: number[], failing: readonly string[] = []) {
   const actions: string[] = [];
   const keys: string[] = [];
   const server = createServer((req, res) => {
@@ -39,7 +42,8 @@ async function flakyEndpoint(rollbackStatuses?: number[]) {
       const { action } = JSON.parse(raw) as { action: string };
       actions.push(action);
       keys.push(String(req.headers['idempotency-key']));
-      const status = action === 'rollback' ? (rollbackStatuses ? (rollbackStatuses.shift() ?? 200) : 500) : 200;
+      const rollback = () => (rollbackStatuses ? (rollbackStatuses.shift() ?? 200) : 500);
+      const status = failing.includes(action) ? 500 : action === 'rollback' ? rollback() : 200;
       if (status === 200) res.writeHead(200, { 'content-type': 'application/json' }).end('{"instances":[]}');
       else res.writeHead(status).end(status === 429 ? 'slow down' : 'disk full while restoring the backup');
     });
@@ -68,8 +72,8 @@ describe('service reconciler when the driver fails', () => {
     dir = mkdtempSync(join(tmpdir(), 'failsafe-reconciler-'));
     store = SqliteEventStore.open({ path: join(dir, 'events.db'), livePollIntervalMs: 20 });
   });
-  const startWith = async (rollbackStatuses?: number[]) => {
-    endpoint = await flakyEndpoint(rollbackStatuses);
+  const startWith = async (rollbackStatuses?: number[], failing: readonly string[] = []) => {
+    endpoint = await flakyEndpoint(rollbackStatuses, failing);
     const retries = rollbackStatuses ? 1 : 0;
     const driver = new WebhookDriver({ url: endpoint.url, secret: 's', retries, backoffMs: 10 });
     reconciler = new ServiceReconciler(store, driver, { retryDelayMs: 20, maxAttempts: 3, verificationWindowMs: 20 });
@@ -107,6 +111,29 @@ describe('service reconciler when the driver fails', () => {
     const failed = (await recorded()).find((e) => e.type === 'ScaleFailed')!;
     expect(failed.data).toMatchObject({ scaleId: 's-1', replicas: 3, reason: expect.stringMatching(/^CannotScale/) });
     expect(endpoint.actions).toEqual([]);
+  });
+
+  it('records the flags a driver put in force, and the reason when it could not', async () => {
+    await startWith();
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    await deployed('v1.0.0');
+    await issue({ type: 'DisableFeature', service: 'payments', scope: 'tool', target: 'refund' });
+    await until('FeatureFlagsApplied');
+    const applied = (await recorded()).find((e) => e.type === 'FeatureFlagsApplied')!;
+    const inForce = { service: 'payments', disabledTools: ['refund'], disabledAgents: [], legacyMode: false };
+    expect(applied.data).toEqual({ ...inForce, instances: 0 });
+    await reconciler.stop();
+    await new Promise((r) => endpoint.server.close(r));
+
+    await startWith(undefined, ['set-feature-flags']);
+    await issue({ type: 'DisableFeature', service: 'payments', scope: 'system' });
+    await until('FeatureFlagsFailed');
+    const failed = (await recorded()).find((e) => e.type === 'FeatureFlagsFailed')!;
+    expect(failed.data).toMatchObject({
+      ...inForce,
+      legacyMode: true,
+      reason: expect.stringMatching(/^WebhookFailed/),
+    });
   });
 
   it('when it starts after a request expired, records the expiry and never runs it', async () => {

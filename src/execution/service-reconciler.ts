@@ -267,19 +267,33 @@ export class ServiceReconciler {
     }
     // First, so that a deployment asked for afterwards starts with the flags as they are now.
     const flagsEvent = this.flagsChanged.get(service);
-    if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease) {
-      const key = { idempotencyKey: actionKey(flagsEvent, 'set-feature-flags') };
-      await this.driver.setFeatureFlags(service, flagsOf(state), key);
-      const { disabledTools: tools, disabledAgents: agents, legacyMode } = state;
-      this.options.log?.(
-        `${service}: disabled tools now ${tools.join(', ') || 'none'}, agents ${agents.join(', ') || 'none'}` +
-          `${legacyMode ? ', in legacy mode' : ''}`,
-      );
+    // Pending only until an outcome is recorded: a restarted Failsafe replaying old flag changes acts on none of them.
+    if (flagsEvent && this.flagsChanged.delete(service) && state.currentRelease && state.flagsPending) {
+      await this.applyFlags(service, state, actionKey(flagsEvent, 'set-feature-flags'));
     }
     if (state.scale?.status === 'requested') await this.advanceScale(service, state.scale);
     const deployment = state.deployment;
     if (deployment?.status === 'requested' || deployment?.status === 'started')
       await this.advanceDeployment(service, deployment);
+  }
+
+  /** Flags changed by hand, put in force by the driver (for kubernetes, a rollout of its own) and the outcome recorded. */
+  private async applyFlags(service: string, state: ServiceState, idempotencyKey: string): Promise<void> {
+    const { disabledTools, disabledAgents, legacyMode } = state;
+    const inForce = { service, disabledTools: [...disabledTools], disabledAgents: [...disabledAgents], legacyMode };
+    try {
+      const instances = await this.driver.setFeatureFlags(service, flagsOf(state), { idempotencyKey });
+      await this.command(service, { type: 'RecordFlagsApplied', ...inForce, instances: instances.length });
+      this.options.log?.(
+        `${service}: disabled tools now ${disabledTools.join(', ') || 'none'}, ` +
+          `agents ${disabledAgents.join(', ') || 'none'}${legacyMode ? ', in legacy mode' : ''}`,
+      );
+    } catch (error) {
+      if (isLostRace(error)) return;
+      const reason = (error as Error).message.slice(0, 2000);
+      await this.command(service, { type: 'RecordFlagsFailed', ...inForce, reason });
+      this.options.log?.(`${service}: the flags could not be put in force: ${reason}`);
+    }
   }
 
   /**
