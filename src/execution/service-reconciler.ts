@@ -277,7 +277,7 @@ export class ServiceReconciler {
       await this.advanceDeployment(service, deployment);
   }
 
-  /** Flags changed by hand, put in force by the driver (for kubernetes, a rollout of its own) and the outcome recorded. */
+  /** Flags changed by hand, put in force by the driver (kubernetes: a rollout of its own), the outcome recorded. */
   private async applyFlags(service: string, state: ServiceState, idempotencyKey: string): Promise<void> {
     const { disabledTools, disabledAgents, legacyMode } = state;
     const inForce = { service, disabledTools: [...disabledTools], disabledAgents: [...disabledAgents], legacyMode };
