@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { loadFleetConfig } from '../src/config/fleet-config.js';
 import { STORE_FILE } from '../src/config/serve-config.js';
 import { entrypointEnv, imageEnv, readByServe } from '../src/testing/container-env.js';
 import { type KubernetesCluster, startKubernetesCluster } from '../src/testing/kubernetes-cluster.js';
@@ -211,14 +212,19 @@ describe('Failsafe on Kubernetes (kubernetes/*.yaml, on a real control plane wit
       { kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace },
     ]);
     expect(account.automountServiceAccountToken).toBe(true);
-    const fleet = parse(configMaps[0]!.data['fleet.yaml']!) as { services: Record<string, { namespace: string }> };
-    const namespaces = new Set(Object.values(fleet.services).map((s) => s.namespace));
+    const fleetFile = join(dir, 'fleet.yaml');
+    writeFileSync(fleetFile, configMaps[0]!.data['fleet.yaml']!);
+    // Read as `serve --fleet` reads it: a sample the fleet schema refuses would fail here.
+    const fleet = loadFleetConfig(fleetFile);
+    const namespaces = new Set(
+      Object.values(fleet.services).map((s) => (s.driver === 'kubernetes' ? s.namespace : undefined)),
+    );
     expect([...namespaces]).toEqual([fleetNamespace]);
   });
 
   it('probes paths the real `serve` answers 200 on, on its port, with a Host header it accepts', async () => {
     const env = podEnv(join(dir, 'serve'));
-    // The kubernetes driver (its fleet entries) is not this branch's: serve runs without the fleet here.
+    // Without the fleet: its driver would look for the cluster's in-pod credentials, which only a pod has.
     const { FAILSAFE_FLEET: _fleet, ...withoutFleet } = env;
     serve = await startServeProcess({
       dataDir: join(dir, 'serve', 'var/lib/failsafe'),
