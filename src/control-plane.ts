@@ -33,7 +33,7 @@ import { DrillScheduler } from './drills/drill-scheduler.js';
 import { runDrillFile } from './drills/run-drill-file.js';
 import { startToxiproxyServer, toxiproxyAnswers, ToxiproxyControl } from './drills/toxiproxy.js';
 import { loadPolicy } from './policy/policy-file.js';
-import { HealthProber } from './probing/health-prober.js';
+import { HealthProber, LOOPBACK } from './probing/health-prober.js';
 import { pushingServicesHeard, servicesFedBy } from './config/telemetry-sources.js';
 import { TelemetryWatcher } from './policy/telemetry-watcher.js';
 import { systemClock } from './runtime/clock.js';
@@ -209,8 +209,13 @@ export async function startControlPlane(
       const driver = await fleetDriver(fleet, join(config.dataDir, 'fleet'), push, log);
       stops.push(() => driver.close());
       releases = driver;
+      // A kubernetes service is probed at its Service or ingress address, which the fleet file names.
+      const addressHosts = Object.values(fleet.services).flatMap((s) =>
+        s.driver === 'kubernetes' ? [new URL(s.address).hostname.replace(/^\[|\]$/g, '')] : [],
+      );
       const prober = new HealthProber(store, driver, {
         services: servicesFedBy(fleet, 'probe'),
+        allowedHosts: [...LOOPBACK, ...addressHosts],
         intervalMs: fleet.probe.intervalSeconds * 1000,
         timeoutMs: fleet.probe.timeoutSeconds * 1000,
         log,

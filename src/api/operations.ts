@@ -351,6 +351,34 @@ const deploy = defineOperation({
   },
 });
 
+const scaleService = defineOperation({
+  name: 'scale_service',
+  title: 'Scale a service',
+  description:
+    "Ask for a service to run this many instances (the seeds' scaling procedure; the kubernetes driver scales its " +
+    'Deployment and waits until every replica is available). Recorded as ScaleRequested with who asked, then ' +
+    'ScaleCompleted or ScaleFailed. A service whose driver cannot scale records ScaleFailed saying so.',
+  permission: 'operate',
+  input: z.strictObject({
+    ...serviceInput,
+    replicas: z.coerce.number().int().min(0).max(1000).describe('how many instances (0 to 1000)'),
+    reason: statedReason.optional(),
+  }),
+  output: z.object({ scaleId: z.string(), service: z.string(), replicas: z.number(), status: z.literal('requested') }),
+  http: { method: 'POST', path: '/services/{service}/scale' },
+  async run(deps, { service, replicas, reason: why }, { principal }) {
+    await serviceView(deps, service);
+    const scaleId = `s-${randomUUID().slice(0, 8)}`;
+    await issue(
+      deps,
+      service,
+      { type: 'RequestScale', service, scaleId, replicas, ...(why && { reason: why }) },
+      principal,
+    );
+    return { scaleId, service, replicas, status: 'requested' as const };
+  },
+});
+
 const cancelDeployment = defineOperation({
   name: 'cancel_deployment',
   title: 'Cancel a deployment request',
@@ -841,6 +869,7 @@ export const operations = [
   deploymentHistory,
   registerService,
   deploy,
+  scaleService,
   cancelDeployment,
   requestRollback,
   approveRollback,

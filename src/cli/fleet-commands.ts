@@ -50,6 +50,28 @@ const deployCommand = () =>
     },
   );
 
+const scaleCommand = () =>
+  clientCommand(
+    new Command('scale')
+      .description('scale a service to this many instances, follow it until done or failed (`serve --fleet` does it)')
+      .argument('<service>')
+      .argument('<replicas>', 'how many instances (the API checks 0 to 1000)')
+      .option('--reason <text>', 'why, recorded with the request')
+      .option('--wait <seconds>', 'how long to follow it', seconds, 660)
+      .option('--no-wait', 'record the request and return'),
+    async (client, service: string, replicas: string, flags: { reason?: string; wait: number | false }) => {
+      const input = { service, replicas, reason: flags.reason };
+      const { scaleId } = (await client.call('scale_service', input)) as { scaleId: string };
+      say(`scaling ${scaleId}: ${service} → ${replicas} instances requested`);
+      if (flags.wait === false) return;
+      const mine = (e: EventJson) => e.data.scaleId === scaleId;
+      const end = await follow(client, service, mine, (e) => e.type !== 'ScaleRequested', flags.wait);
+      if (end.type === 'ScaleCompleted') return say(`scaling ${scaleId}: ${service} runs ${replicas} instances`);
+      process.exitCode = 1;
+      say(`scaling ${scaleId} failed: ${String(end.data.reason)}`);
+    },
+  );
+
 const rollbackCommand = () =>
   clientCommand(
     new Command('rollback')
@@ -267,6 +289,7 @@ const callCommand = () =>
 
 export const fleetCommands = (): Command[] => [
   deployCommand(),
+  scaleCommand(),
   rollbackCommand(),
   approveCommand(),
   rejectCommand(),

@@ -63,4 +63,74 @@ describe('fleet configuration file', () => {
       );
     }
   });
+
+  const kubernetes = [
+    'services:',
+    '  search:',
+    '    driver: kubernetes',
+    '    namespace: mcp-fleet',
+    '    deployment: search',
+    '    container: server',
+    '    image: "registry.example.com/mcp/search:{release}"',
+    '    address: "http://127.0.0.1:8081"',
+    '    kubeconfig: ./failsafe.kubeconfig',
+    '    rolloutTimeoutSeconds: 600',
+    '    probeTool: time',
+    '    telemetry: probe',
+    '',
+  ].join('\n');
+
+  it('reads a kubernetes service beside the others, resolving its kubeconfig against the file', () => {
+    writeFileSync(join(dir, 'failsafe.kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+    const mixed = `${kubernetes}  sample:\n    driver: process\n    releasesDir: releases\n    port: 8091\n`;
+    const fleet = loadFleetConfig(write(mixed), {});
+    expect(fleet.services.search).toEqual({
+      driver: 'kubernetes',
+      namespace: 'mcp-fleet',
+      deployment: 'search',
+      container: 'server',
+      image: 'registry.example.com/mcp/search:{release}',
+      address: 'http://127.0.0.1:8081',
+      kubeconfig: join(dir, 'failsafe.kubeconfig'),
+      rolloutTimeoutSeconds: 600,
+      probeTool: 'time',
+      telemetry: 'probe',
+    });
+    expect(fleet.services.sample).toMatchObject({ driver: 'process' });
+    const minimal = kubernetes
+      .split('\n')
+      .filter((line) => !/container|kubeconfig|rolloutTimeout|probeTool|telemetry/.test(line))
+      .join('\n');
+    expect(loadFleetConfig(write(minimal), {}).services.search).toMatchObject({
+      rolloutTimeoutSeconds: 600,
+      telemetry: 'probe',
+    });
+  });
+
+  it('refuses a kubernetes service with names Kubernetes would refuse, or an image without one {release}', () => {
+    const cases: [string, string, RegExp][] = [
+      ['namespace: mcp-fleet', 'namespace: ../x', /line 4: services.search.namespace: must be a DNS-1123 label/],
+      ['namespace: mcp-fleet', 'namespace: MCP', /services.search.namespace: must be a DNS-1123 label/],
+      ['deployment: search', 'deployment: "se/arch"', /line 5: services.search.deployment: must be a DNS-1123 sub/],
+      [':{release}"', ':v1"', /line 7: services.search.image: must contain \{release\} exactly once/],
+      [':{release}"', ':{release}-{release}"', /services.search.image: must contain \{release\} exactly once/],
+      [':{release}"', ':{release}\\u0000"', /services.search.image: must not contain spaces or control char/],
+      ['address: "http://127.0.0.1:8081"', 'address: "ftp://x"', /line 8: services.search.address/],
+      [
+        'rolloutTimeoutSeconds: 600',
+        'rolloutTimeoutSeconds: 0',
+        /line 10: services.search.rolloutTimeoutSeconds: Too small/,
+      ],
+      [
+        'container: server',
+        'container: server\n    replicas: 3',
+        /line 3: services.search: Unrecognized key: "replicas"/,
+      ],
+    ];
+    cases.push(['./failsafe.kubeconfig', './missing.kubeconfig', /services.search.kubeconfig: no file .*missing/]);
+    for (const [from, to, error] of cases) {
+      const path = write(kubernetes.replace(from, to));
+      expect(() => loadFleetConfig(path, {}), to).toThrow(error);
+    }
+  });
 });

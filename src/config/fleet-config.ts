@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { identifier, serviceName } from '../events/common-schemas.js';
@@ -107,13 +108,15 @@ export type FleetConfig = z.infer<typeof fleetConfigSchema>;
 
 export function loadFleetConfig(path: string, env: NodeJS.ProcessEnv = process.env): FleetConfig {
   const config = readYamlFile(fleetConfigSchema, path, 'InvalidFleetFile');
-  const missing = Object.entries(config.services).flatMap(([name, s]) =>
-    s.driver === 'webhook' && !env[s.secretEnv]
-      ? [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`]
-      : [],
-  );
-  if (missing.length > 0) throw new InvalidYamlFile('InvalidFleetFile', path, missing);
   const base = dirname(resolve(path));
+  const missing = Object.entries(config.services).flatMap(([name, s]) => {
+    if (s.driver === 'webhook' && !env[s.secretEnv])
+      return [`services.${name}.secretEnv: ${s.secretEnv} is not set in the environment`];
+    if (s.driver === 'kubernetes' && s.kubeconfig && !existsSync(resolve(base, s.kubeconfig)))
+      return [`services.${name}.kubeconfig: no file ${resolve(base, s.kubeconfig)}`];
+    return [];
+  });
+  if (missing.length > 0) throw new InvalidYamlFile('InvalidFleetFile', path, missing);
   return {
     ...config,
     services: Object.fromEntries(

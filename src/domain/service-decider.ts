@@ -4,6 +4,7 @@ import { decideExecutionLease, type ExecutionLeaseCommand } from './execution-le
 import { decideFeatureFlag, type FeatureFlagCommand } from './feature-flags.js';
 import { assertRegistered, decideRegistration, type RegistrationCommand } from './registration.js';
 import { decideRollback, type RollbackCommand } from './rollback.js';
+import { decideScaling, type ScalingCommand } from './scaling.js';
 import { evolveService, initialServiceState, type ServiceState } from './service.js';
 
 export type ServiceCommand =
@@ -11,6 +12,7 @@ export type ServiceCommand =
   | DeploymentCommand
   | RollbackCommand
   | FeatureFlagCommand
+  | ScalingCommand
   | ExecutionLeaseCommand;
 
 export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
@@ -33,6 +35,10 @@ export const serviceDecider: Decider<ServiceCommand, ServiceState> = {
       case 'DisableFeature':
       case 'EnableFeature':
         return decideFeatureFlag(state, command);
+      case 'RequestScale':
+      case 'CompleteScale':
+      case 'FailScale':
+        return decideScaling(state, command);
       default:
         return decideRollback(state, command);
     }

@@ -76,6 +76,10 @@ export interface ServiceState {
   readonly disabledAgents: readonly string[];
   /** The seeds' "legacy mode": the whole system is disabled. */
   readonly legacyMode: boolean;
+  /** The latest scaling asked for, and whether it was carried out. */
+  readonly scale?:
+    | { readonly id: string; readonly replicas: number; readonly status: 'requested' | 'completed' | 'failed' }
+    | undefined;
 }
 
 export const initialServiceState: ServiceState = { disabledTools: [], disabledAgents: [], legacyMode: false };
@@ -239,6 +243,12 @@ function evolve(state: ServiceState, event: DomainEvent): ServiceState {
       const key = event.data.scope === 'tool' ? 'disabledTools' : 'disabledAgents';
       return { ...state, [key]: toggle(state[key], event.data.target!, disabled) };
     }
+    case 'ScaleRequested':
+      return { ...state, scale: { id: event.data.scaleId, replicas: event.data.replicas, status: 'requested' } };
+    case 'ScaleCompleted':
+    case 'ScaleFailed':
+      if (state.scale?.id !== event.data.scaleId) return state;
+      return { ...state, scale: { ...state.scale, status: event.type === 'ScaleCompleted' ? 'completed' : 'failed' } };
     default:
       return state;
   }

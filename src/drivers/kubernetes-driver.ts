@@ -14,6 +14,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { identifier } from '../events/common-schemas.js';
 import {
+  noFeatureFlags,
   UnknownService,
   UnsafeName,
   type ActionContext,
@@ -49,12 +50,12 @@ export class RolloutFailed extends Error {
   readonly code = 'ROLLOUT_FAILED';
   constructor(
     readonly service: string,
-    where: string,
+    { namespace, deployment }: KubernetesServiceConfig,
     why: string,
   ) {
     super(
-      `RolloutFailed: ${where} (${service}) ${why}; the previous ReplicaSet keeps serving ` +
-        `(kubectl rollout status deployment/${where.split('/')[1]} -n ${where.split('/')[0]} tells more)`,
+      `RolloutFailed: ${namespace}/${deployment} (${service}) ${why}; the previous ReplicaSet keeps serving ` +
+        `(kubectl rollout status deployment/${deployment} -n ${namespace} tells more)`,
     );
     this.name = 'RolloutFailed';
   }
@@ -134,6 +135,8 @@ const flagsEnv = (flags: FeatureFlags): Record<string, string | undefined> => ({
   MCP_DISABLE_AGENTS: flags.agents.length > 0 ? [...new Set(flags.agents)].sort().join(',') : undefined,
   MCP_LEGACY_MODE: flags.legacyMode ? 'true' : undefined,
 });
+
+const FLAG_NAMES = new Set(Object.keys(flagsEnv(noFeatureFlags)));
 
 /**
  * Whether the rollout is complete, failed, or still going, judged as `kubectl rollout status`
@@ -362,11 +365,7 @@ export class KubernetesDriver implements TargetDriver {
   private patch(service: string, deployment: V1Deployment, strategy: PatchStrategy, body: object) {
     const config = this.config(service);
     if (deployment.spec?.paused)
-      throw new RolloutFailed(
-        service,
-        `${config.namespace}/${config.deployment}`,
-        'is paused: nothing would roll out (kubectl rollout resume first)',
-      );
+      throw new RolloutFailed(service, config, 'is paused: nothing would roll out (kubectl rollout resume first)');
     return this.request(service, 'patch deployments', () =>
       this.client(config).apps.patchNamespacedDeployment(
         { name: config.deployment, namespace: config.namespace, body },
@@ -409,7 +408,8 @@ export class KubernetesDriver implements TargetDriver {
 
   /**
    * `kubectl rollout undo --to-revision`: the Deployment's template becomes the ReplicaSet's (without
-   * its pod-template-hash label), so the controller scales that ReplicaSet back up as the newest revision.
+   * its pod-template-hash label, with today's flags), so the controller scales that ReplicaSet back up
+   * as the newest revision.
    */
   private async restore(
     service: string,
@@ -420,6 +420,15 @@ export class KubernetesDriver implements TargetDriver {
   ) {
     const template = structuredClone(replicaSet.spec?.template ?? {});
     delete template.metadata?.labels?.['pod-template-hash'];
+    // The flags in force now stay in force, as the process driver keeps them across a rollback: a tool
+    // disabled during the incident must not come back with the old release (equal flags: the RS is reused).
+    const config = this.config(service);
+    const isFlag = (v: V1EnvVar) => FLAG_NAMES.has(v.name);
+    const kept = (containerOf(service, config, deployment.spec?.template).env ?? []).filter(isFlag);
+    const restored = containerOf(service, config, template);
+    const env = [...(restored.env ?? []).filter((v) => !isFlag(v)), ...kept];
+    if (env.length > 0) restored.env = env;
+    else delete restored.env;
     const annotations: Record<string, string> = {};
     for (const [key, value] of Object.entries(deployment.metadata?.annotations ?? {}))
       if (NOT_RESTORED.has(key)) annotations[key] = value;
@@ -437,7 +446,6 @@ export class KubernetesDriver implements TargetDriver {
   /** Reads the Deployment until its rollout completes, fails, outlasts rolloutTimeoutSeconds or the action stops. */
   private async followRollout(service: string, what: string, action?: ActionContext): Promise<Instance[]> {
     const config = this.config(service);
-    const where = `${config.namespace}/${config.deployment}`;
     const timeoutMs = (config.rolloutTimeoutSeconds ?? 600) * 1000;
     const deadline = AbortSignal.timeout(timeoutMs);
     for (;;) {
@@ -446,13 +454,13 @@ export class KubernetesDriver implements TargetDriver {
         this.log(service, `${what}: rollout complete`);
         return this.instances(service);
       }
-      if (progress.failed) throw new RolloutFailed(service, where, `${what}: ${progress.failed}`);
+      if (progress.failed) throw new RolloutFailed(service, config, `${what}: ${progress.failed}`);
       if (action?.signal?.aborted)
-        throw new RolloutFailed(service, where, `${what}: stopped following (${String(action.signal.reason)})`);
+        throw new RolloutFailed(service, config, `${what}: stopped following (${String(action.signal.reason)})`);
       if (deadline.aborted)
         throw new RolloutFailed(
           service,
-          where,
+          config,
           `${what}: not complete after rolloutTimeoutSeconds (${timeoutMs / 1000} s): ${progress.waiting}`,
         );
       await sleep(this.options.pollMs ?? 250);

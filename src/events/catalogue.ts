@@ -13,6 +13,7 @@ import { featureFlagEvents } from './feature-flag-events.js';
 import { healthEvents } from './health-events.js';
 import { migrationEvents } from './migration-events.js';
 import { rollbackEvents } from './rollback-events.js';
+import { scalingEvents } from './scaling-events.js';
 import { serviceEvents } from './service-events.js';
 import { telemetryEvents } from './telemetry-events.js';
 import { timeEvents } from './time-events.js';
@@ -25,6 +26,7 @@ const definitions = [
   ...telemetryEvents,
   ...featureFlagEvents,
   ...rollbackEvents,
+  ...scalingEvents,
   ...executionEvents,
   ...drillEvents,
   ...timeEvents,

@@ -92,6 +92,9 @@ export const eventExamples: { readonly [T in EventType]: EventData<T> } = {
   },
   FeatureDisabled: { service: 'payments', scope: 'tool', target: 'refund', reason: 'circuit breaker keeps opening' },
   FeatureEnabled: { service: 'payments', scope: 'system' },
+  ScaleRequested: { scaleId: 's-1', service: 'search', replicas: 4, reason: 'Monday peak' },
+  ScaleCompleted: { scaleId: 's-1', service: 'search', replicas: 4, instances: 4 },
+  ScaleFailed: { scaleId: 's-1', service: 'search', replicas: 4, reason: 'RolloutFailed: ProgressDeadlineExceeded' },
   RollbackDecided: {
     rollbackId: 'r-1',
     service: 'payments',

@@ -99,6 +99,16 @@ describe('service reconciler when the driver fails', () => {
   const types = async () => (await recorded()).map((e) => e.type);
   const rollbackKeys = () => endpoint.keys.filter((_, i) => endpoint.actions[i] === 'rollback');
 
+  it('records a scale its driver cannot carry out as failed, saying why, and sends nothing', async () => {
+    await startWith();
+    await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });
+    await issue({ type: 'RequestScale', service: 'payments', scaleId: 's-1', replicas: 3 });
+    await until('ScaleFailed');
+    const failed = (await recorded()).find((e) => e.type === 'ScaleFailed')!;
+    expect(failed.data).toMatchObject({ scaleId: 's-1', replicas: 3, reason: expect.stringMatching(/^CannotScale/) });
+    expect(endpoint.actions).toEqual([]);
+  });
+
   it('when it starts after a request expired, records the expiry and never runs it', async () => {
     endpoint = await flakyEndpoint();
     await issue({ type: 'RegisterService', service: 'payments', source: 'fleet' });

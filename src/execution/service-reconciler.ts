@@ -13,7 +13,7 @@ import {
 import { migrationDecider } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
-import type { ActionContext, FeatureFlags, TargetDriver } from '../drivers/target-driver.js';
+import { CannotScale, type ActionContext, type FeatureFlags, type TargetDriver } from '../drivers/target-driver.js';
 import { WrongExpectedRevision } from '../event-store/errors.js';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.js';
 import { verifyInstances } from './post-rollback-verification.js';
@@ -276,9 +276,32 @@ export class ServiceReconciler {
           `${legacyMode ? ', in legacy mode' : ''}`,
       );
     }
+    if (state.scale?.status === 'requested') await this.advanceScale(service, state.scale);
     const deployment = state.deployment;
     if (deployment?.status === 'requested' || deployment?.status === 'started')
       await this.advanceDeployment(service, deployment);
+  }
+
+  /**
+   * The seeds' scaling procedure through the driver, its outcome recorded. Scaling is idempotent,
+   * so it needs no lease: a Failsafe restarted before the outcome scales to the same count again.
+   */
+  private async advanceScale(service: string, scale: NonNullable<ServiceState['scale']>): Promise<void> {
+    const { id: scaleId, replicas } = scale;
+    const asked = (e: RecordedEvent) =>
+      e.type === 'ScaleRequested' && (e.data as { scaleId?: string }).scaleId === scaleId;
+    try {
+      if (!this.driver.scale) throw new CannotScale(service);
+      const instances = await this.driver.scale(service, replicas, await this.keyOf(service, 'scale', asked));
+      const done = { type: 'CompleteScale', service, scaleId, replicas, instances: instances.length } as const;
+      await this.command(service, done);
+      this.options.log?.(`${service}: scaled to ${replicas} (${instances.length} ready)`);
+    } catch (error) {
+      if (isLostRace(error)) return;
+      const reason = (error as Error).message.slice(0, 2000);
+      await this.command(service, { type: 'FailScale', service, scaleId, replicas, reason });
+      this.options.log?.(`${service}: scaling to ${replicas} failed: ${reason}`);
+    }
   }
 
   private async advanceDeployment(service: string, deployment: NonNullable<ServiceState['deployment']>): Promise<void> {

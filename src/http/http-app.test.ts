@@ -64,6 +64,26 @@ describe('the REST API', () => {
     expect(events.events).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ actor: 'alice' }) })]);
   });
 
+  it('asks for a scale on REST, recorded with who asked; refuses a count out of range or a viewer', async () => {
+    const asked = await post(`/api/v1/services/${SERVICE}/scale`, 'alice', { replicas: 3, reason: 'peak' });
+    expect(asked.status).toBe(201);
+    const { scaleId } = await asked.json();
+    expect(scaleId).toMatch(/^s-/);
+    const events = await (
+      await api(`/api/v1/events?stream=service-${SERVICE}&types=ScaleRequested`, { as: 'audrey' })
+    ).json();
+    expect(events.events).toEqual([
+      expect.objectContaining({
+        data: { service: SERVICE, scaleId, replicas: 3, reason: 'peak' },
+        metadata: expect.objectContaining({ actor: 'alice' }),
+      }),
+    ]);
+    const tooMany = await post(`/api/v1/services/${SERVICE}/scale`, 'alice', { replicas: 5000 });
+    expect(tooMany.status).toBe(400);
+    expect((await tooMany.json()).problems).toEqual([expect.stringMatching(/^replicas: /)]);
+    expect((await post(`/api/v1/services/${SERVICE}/scale`, 'vera', { replicas: 1 })).status).toBe(403);
+  });
+
   it('pages through events with a cursor, without gaps or repeats', async () => {
     const seen: string[] = [];
     let cursor: string | undefined;

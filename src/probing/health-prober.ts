@@ -18,7 +18,7 @@ export interface HealthProberOptions {
 
 /** Samples are many: each service's stream keeps a week, at most 100,000 of them (probed or pushed to Kafka). */
 export const RETENTION = { maxAgeSeconds: 7 * 24 * 3600, maxCount: 100_000 };
-const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
+export const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
 /** Probes every instance of every service at an interval and records each probe as a HealthSampleRecorded event. */
 export class HealthProber {
