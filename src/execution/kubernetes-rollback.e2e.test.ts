@@ -171,7 +171,10 @@ describe('Kubernetes Deployments through failsafe serve (real control plane, kwo
   }, 120_000);
 
   afterAll(async () => {
+    // Bounded: the serve started after the SIGKILL took over a minute to stop on SIGTERM once.
+    const kill = setTimeout(() => serve?.child.kill('SIGKILL'), 15_000);
     await serve?.stop();
+    clearTimeout(kill);
     for (const p of pods) await p.stop();
     standIn?.kill();
     await broker?.stop();
@@ -238,16 +241,17 @@ describe('Kubernetes Deployments through failsafe serve (real control plane, kwo
     expect(failed.data.reason).toMatch(/ProgressDeadlineExceeded/);
     const [old, stalled] = await revisions(cluster, NAMESPACE, 'stuck');
     expect(old).toMatchObject({ revision: 1, release: 'v1.0.0', replicas: 2, readyReplicas: 2 });
-    // Its ReplicaSet may be left or scaled down after the failure, never with a ready pod.
-    expect(stalled?.readyReplicas ?? 0).toBe(0);
-    const ready = JSON.parse(
+    expect(stalled).toMatchObject({ revision: 2, release: 'v1.1.0', readyReplicas: 0 });
+    const pods = JSON.parse(
       await cluster.kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app=stuck', '-o', 'json']),
     ) as { items: { spec: { containers: { image: string }[] }; status: { phase: string } }[] };
-    const running = ready.items.filter((p) => p.status.phase === 'Running');
-    expect(running.map((p) => p.spec.containers[0]!.image)).toEqual([
-      'example.test/mcp/stuck:v1.0.0',
-      'example.test/mcp/stuck:v1.0.0',
-    ]);
+    const imagesIn = (phase: string) =>
+      pods.items.filter((p) => p.status.phase === phase).map((p) => p.spec.containers[0]!.image);
+    expect(imagesIn('Running')).toEqual(['example.test/mcp/stuck:v1.0.0', 'example.test/mcp/stuck:v1.0.0']);
+    expect(imagesIn('Pending')).toEqual(['example.test/mcp/stuck:v1.1.0']);
+    // What is recorded is what serves.
+    const status = await fetch(`${serve.url}/api/v1/services/stuck`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(await status.json()).toMatchObject({ service: { currentRelease: 'v1.0.0' } });
   }, 90_000);
 
   it('runs the kubernetes-rollback drill through serve; the cluster shows the undo as a revision', async () => {
