@@ -55,6 +55,15 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
     expect(approved.stdout).toMatch(new RegExp(`rollback ${rollbackId} approved by bob`));
   });
 
+  it('asks for a scale, and refuses a count that is not one', async () => {
+    const scaled = await failsafe(['scale', 'catalog', '3', '--no-wait', '--reason', 'peak'], { as: 'alice' });
+    expect(scaled.code, scaled.stderr).toBe(0);
+    expect(scaled.stdout).toMatch(/scaling s-\S+: catalog → 3 instances requested/);
+    const bad = await failsafe(['scale', 'catalog', 'lots', '--no-wait'], { as: 'alice' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/replicas: /);
+  });
+
   it('refuses an approval by the identity that requested the rollback', async () => {
     const requested = await failsafe(['rollback', 'payments'], { as: 'admin' });
     const rollbackId = /rollback (rb-\S+) of payments requested by admin/.exec(requested.stdout)?.[1];

@@ -70,7 +70,10 @@ describe('the kubernetes driver, acting as a ServiceAccount bound to kubernetes/
       deploymentManifest('flagged', FLEET),
       deploymentManifest('scaled', FLEET),
       deploymentManifest('resumed', FLEET),
-      deploymentManifest('kept', FLEET),
+      // Selected by an expression only: instances and ReplicaSets are found through it, not by matchLabels.
+      deploymentManifest('kept', FLEET, {
+        selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['kept'] }] },
+      }),
       deploymentManifest('stuck', FLEET, strict, big),
       deploymentManifest('search', 'other'),
     ];

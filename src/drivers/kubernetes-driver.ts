@@ -159,6 +159,21 @@ export function rolloutProgress(deployment: V1Deployment): { done: boolean; fail
   return { done: true };
 }
 
+/** The Deployment's selector in the API's label selector syntax, its matchExpressions included. */
+function selectorOf(deployment: V1Deployment): string {
+  const { matchLabels = {}, matchExpressions = [] } = deployment.spec?.selector ?? {};
+  const operators: Record<string, (key: string, values: string) => string> = {
+    In: (key, values) => `${key} in (${values})`,
+    NotIn: (key, values) => `${key} notin (${values})`,
+    Exists: (key) => key,
+    DoesNotExist: (key) => `!${key}`,
+  };
+  return [
+    ...Object.entries(matchLabels).map(([key, value]) => `${key}=${value}`),
+    ...matchExpressions.map((e) => operators[e.operator]!(e.key, (e.values ?? []).join(','))),
+  ].join(',');
+}
+
 /** The template's container a service names, or its only one. */
 function containerOf(
   service: string,
@@ -231,7 +246,9 @@ export class KubernetesDriver implements TargetDriver {
     const container = containerOf(service, config, deployment.spec?.template);
     const current = new Map((container.env ?? []).map((v) => [v.name, v.value]));
     const wanted = Object.entries(flagsEnv(flags));
-    const changes = wanted.filter(([name, value]) => current.get(name) !== value || (!value && current.has(name)));
+    const changes = wanted.filter(([name, value]) =>
+      current.has(name) ? current.get(name) !== value : value !== undefined,
+    );
     if (changes.length > 0) {
       const env: V1EnvVar[] = changes.map(([name, value]) =>
         value === undefined ? ({ name, $patch: 'delete' } as V1EnvVar) : { name, value },
@@ -265,10 +282,7 @@ export class KubernetesDriver implements TargetDriver {
   async instances(service: string): Promise<Instance[]> {
     const config = this.config(service);
     const deployment = await this.read(service);
-    const labels = deployment.spec?.selector.matchLabels ?? {};
-    const labelSelector = Object.entries(labels)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',');
+    const labelSelector = selectorOf(deployment);
     const pods = await this.request(service, 'list pods', () =>
       this.client(config).core.listNamespacedPod({ namespace: config.namespace, labelSelector }),
     );
@@ -393,9 +407,7 @@ export class KubernetesDriver implements TargetDriver {
   /** The newest of the Deployment's ReplicaSets whose template runs this image. */
   private async replicaSetOf(service: string, deployment: V1Deployment, image: string) {
     const config = this.config(service);
-    const labelSelector = Object.entries(deployment.spec?.selector.matchLabels ?? {})
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',');
+    const labelSelector = selectorOf(deployment);
     const list = await this.request(service, 'list replicasets', () =>
       this.client(config).apps.listNamespacedReplicaSet({ namespace: config.namespace, labelSelector }),
     );
