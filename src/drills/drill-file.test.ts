@@ -175,8 +175,12 @@ describe('drill files', () => {
     it('accepts the shipped drills against the sample fleet they run on', () => {
       const fleet = (file: string) => loadFleetConfig(join(drillsDir, 'sample-fleet', file));
       // telemetry-outage cuts the link to Kafka of a service that pushes its telemetry: push-fleet.yaml's.
-      const fleetOfDrill = (name: string) =>
-        fleet(name === 'telemetry-outage' ? 'push-fleet.yaml' : 'drill-fleet.yaml');
+      // kubernetes-rollback targets a Deployment: kubernetes-fleet.yaml's.
+      const special: Record<string, string> = {
+        'telemetry-outage': 'push-fleet.yaml',
+        'kubernetes-rollback': 'kubernetes-fleet.yaml',
+      };
+      const fleetOfDrill = (name: string) => fleet(special[name] ?? 'drill-fleet.yaml');
       for (const name of shipped)
         expect(loadDrill(join(drillsDir, `${name}.yaml`), fleetOfDrill(name)).drill).toBe(name);
       expect(() => loadDrill(join(drillsDir, 'telemetry-outage.yaml'), fleet('drill-fleet.yaml'))).toThrow(

@@ -237,6 +237,9 @@ export async function startKubernetesCluster(options: KubernetesClusterOptions =
       '--manage-all-nodes=true',
       `--config=${join(bin, 'kwok-stages.yaml')}`,
       `--server-address=127.0.0.1:${kwokPort}`,
+      // Heartbeats through the node's Lease: without them the node lifecycle controller finds the node
+      // silent after its grace period (about 50 s) and marks every pod on it not Ready, for good.
+      '--node-lease-duration-seconds=40',
     ]);
     const anyExited = () => managerExited() ?? schedulerExited() ?? kwokExited();
     await until(
