@@ -170,6 +170,14 @@ node22_tool() {
   echo "node22: installed $("$bin" --version) at $bin"
 }
 
+# True (after saying so) when Go, which builds tool $1 at version $2, is missing: in CI that fails,
+# since every suite must run; elsewhere the suites that need the tool say what is missing.
+go_missing() {
+  command -v go >/dev/null 2>&1 && return 1
+  [ "${CI:-}" = "true" ] && fail "$1 $2 is built with Go, which is not installed: install Go $3 or later (https://go.dev/dl/)"
+  echo "$1: SKIPPED (Go is not installed; $4: install Go $3 or later)"
+}
+
 # Toxiproxy and k6 from the Go module proxy at pinned versions (see ../shared/REAL-TOOLS.md):
 # a cold k6 build takes about 3 minutes and 850 MB; later runs find the binary in the cache.
 go_tool() {
@@ -180,12 +188,7 @@ go_tool() {
     echo "$name: $dir/$name"
     return
   fi
-  if ! command -v go >/dev/null 2>&1; then
-    # In CI the drills must run; elsewhere the suites that need the tool say they are skipped.
-    [ "${CI:-}" = "true" ] && fail "$name $version is built with Go, which is not installed: install Go 1.22 or later (https://go.dev/dl/)"
-    echo "$name: SKIPPED (Go is not installed; the drill suites will be skipped: install Go 1.22 or later)"
-    return
-  fi
+  go_missing "$name" "$version" 1.22 "the drill suites will be skipped" && return
   echo "$name: building $version with go install (first time only; k6 takes about 3 minutes)..."
   local build="$dir.build"
   rm -rf "$build"
@@ -263,11 +266,7 @@ kubernetes_tool() {
     echo "kubernetes: $dir"
     return
   fi
-  if ! command -v go >/dev/null 2>&1; then
-    [ "${CI:-}" = "true" ] && fail "Kubernetes $KUBERNETES_VERSION is built with Go, which is not installed: install Go 1.26 or later"
-    echo "kubernetes: SKIPPED (Go is not installed; the Kubernetes driver's tests will fail with KubernetesMissing)"
-    return
-  fi
+  go_missing kubernetes "$KUBERNETES_VERSION" 1.26 "the Kubernetes tests will fail with KubernetesMissing" && return
   echo "kubernetes: building $KUBERNETES_VERSION's control plane with go build (first time only, about 10 minutes)..."
   local build="$dir.build" log="$dir.build.log" version="v$KUBERNETES_VERSION"
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1"
