@@ -16,6 +16,22 @@ describe('SQLite event store with real processes', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('opens a new store another process is creating at that moment, instead of creating it twice', async () => {
+    const path = join(dir, 'created-twice.db');
+    const holder = new TsxChild(new URL('./sqlite-create-holder.fixture.ts', import.meta.url), [path, '1500']);
+    await holder.waitForLine((line) => line === 'holding');
+    // It saw an empty file, then waited for the write lock the other process holds until it commits.
+    const store = SqliteEventStore.open({ path });
+    try {
+      await holder.exited();
+      expect(holder.exitCode, holder.stderr).toBe(0);
+      await store.append('s-1', [{ id: uuidv7(), type: 'Opened', data: {} }], 'no_stream');
+      expect((await collect(store.readAll())).map((e) => e.type)).toEqual(['Opened']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps every event exactly once when killed after archiving a trim and before deleting it', async () => {
     const path = join(dir, 'archive-kill.db');
     const child = new TsxChild(new URL('./sqlite-trim-crash-worker.fixture.ts', import.meta.url), [path]);

@@ -218,16 +218,23 @@ export class SqliteEventStore implements EventStore {
   }
 
   private static initialise(db: Database.Database, path: string): void {
-    const applicationId = db.pragma('application_id', { simple: true }) as number;
-    const objects = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
-    if (applicationId === 0 && objects === 0) {
-      db.transaction(() => {
-        db.exec(SCHEMA);
-        db.pragma(`application_id = ${APPLICATION_ID}`);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
-      return;
+    const applicationIdOf = () => db.pragma('application_id', { simple: true }) as number;
+    const empty = () =>
+      applicationIdOf() === 0 && (db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number) === 0;
+    if (empty()) {
+      // Asked again under the write lock: another process may have created the store since.
+      const created = db
+        .transaction(() => {
+          if (!empty()) return false;
+          db.exec(SCHEMA);
+          db.pragma(`application_id = ${APPLICATION_ID}`);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+          return true;
+        })
+        .immediate();
+      if (created) return;
     }
+    const applicationId = applicationIdOf();
     if (applicationId !== APPLICATION_ID) {
       throw new ForeignStore(path, 'is a SQLite database of another application, not a Failsafe event store');
     }
