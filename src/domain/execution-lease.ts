@@ -1,16 +1,7 @@
-import type { DomainEvent, EventData } from '../events/catalogue.js';
+import type { DomainEvent } from '../events/catalogue.js';
 import { InvariantViolated } from './decider.js';
-import { leaseLapsed } from './lease.js';
+import { type ExecutionLease, type Executor, type LeasedWork, leaseLapsed } from './lease.js';
 import type { ServiceState } from './service.js';
-
-export type Executor = EventData<'ExecutionLeaseRenewed'>['executor'];
-export type LeasedWork = EventData<'ExecutionLeaseRenewed'>['work'];
-
-/** Who carries out a rollback or deployment in progress, and until when, unless renewed. */
-export interface ExecutionLease {
-  readonly executor: Executor;
-  readonly until: string;
-}
 
 export type ExecutionLeaseCommand =
   | {

@@ -1,6 +1,7 @@
 import type { DomainEvent, EventData } from '../events/catalogue.js';
 import { InvariantViolated } from './decider.js';
-import { assertLeaseHeld, type ExecutionLease, type Executor } from './execution-lease.js';
+import { assertLeaseHeld } from './execution-lease.js';
+import type { ExecutionLease, Executor } from './lease.js';
 import { isRollbackActive, type Rollback, type RollbackStatus, type ServiceState } from './service.js';
 
 export interface Identity {

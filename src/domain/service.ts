@@ -1,5 +1,5 @@
 import type { DomainEvent, EventData } from '../events/catalogue.js';
-import type { ExecutionLease } from './execution-lease.js';
+import type { ExecutionLease } from './lease.js';
 
 export type DeploymentStatus = 'requested' | 'started' | 'healthy' | 'failed' | 'rolled_back' | 'cancelled' | 'expired';
 export type RollbackStatus =

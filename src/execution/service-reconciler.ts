@@ -3,13 +3,8 @@ import { v5 as uuidv5 } from 'uuid';
 import { handleCommand, loadStream } from '../application/command-handler.js';
 import { InvariantViolated } from '../domain/decider.js';
 import { DEFAULT_REQUEST_EXPIRY_MS, isExpired } from '../domain/deployment.js';
-import {
-  DEFAULT_EXECUTION_LEASE_MS,
-  executionLeaseLapsed,
-  type ExecutionLease,
-  type Executor,
-  type LeasedWork,
-} from '../domain/execution-lease.js';
+import { DEFAULT_EXECUTION_LEASE_MS, executionLeaseLapsed } from '../domain/execution-lease.js';
+import type { ExecutionLease, Executor, LeasedWork } from '../domain/lease.js';
 import { migrationDecider } from '../domain/migration.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
