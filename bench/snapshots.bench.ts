@@ -193,8 +193,8 @@ try {
       `load ${loadStart}${quick ? ' (quick)' : ''}`,
   );
   console.log(
-    `history ${fmt(total)} events over ${services} services, a snapshot every ${fmt(every)} events; ` +
-      `verification on ${fmt(verifyEvents)} events + ${fmt(tail)} new per run`,
+    (skipReplays ? '' : `history ${fmt(total)} events, a snapshot every ${fmt(every)} events; `) +
+      `verification on ${fmt(verifyEvents)} events + ${fmt(tail)} new per run, ${services} services`,
   );
 
   // 1. replay --at
