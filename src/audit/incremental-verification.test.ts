@@ -111,18 +111,20 @@ async function write(w: ReturnType<typeof writer>, step: Step): Promise<void> {
 describe('incremental audit verify', () => {
   it('gives what a verification from zero gives, whatever the earlier run saw and snapshotted', async () => {
     await fc.assert(
-      fc.asyncProperty(steps, steps, fc.integer({ min: 1, max: 9 }), async (before, after, every) => {
+      // readOnceUpTo: the events a run folds read once and kept, or (more of them than that) read twice.
+      fc.asyncProperty(steps, steps, fc.integer({ min: 1, max: 9 }), fc.nat(60), async (before, after, every, once) => {
         const store = new MemoryEventStore();
         const snapshots = new MemorySnapshotStore();
         const w = writer(store);
         await w.deploy('payments');
         await w.deploy('orders');
         for (const step of before) await write(w, step);
-        const first = await verifyAndRecord(store, defaultRollbackPolicy, snapshots, clock, { snapshotEvery: every });
+        const options = { snapshotEvery: every, readOnceUpTo: once };
+        const first = await verifyAndRecord(store, defaultRollbackPolicy, snapshots, clock, options);
         expect(first.mode).toBe('full');
         for (const step of after) await write(w, step);
         const fromZero = await verifyDecisions(storeHistory(store), defaultRollbackPolicy);
-        const next = await verifyAndRecord(store, defaultRollbackPolicy, snapshots, clock, { snapshotEvery: every });
+        const next = await verifyAndRecord(store, defaultRollbackPolicy, snapshots, clock, options);
         expect(verdicts(next.report)).toEqual(verdicts(fromZero));
         // An earlier failure is never forgotten by a run that goes on from it.
         expect(next.report.ok).toBe(fromZero.ok && (next.mode === 'full' || first.report.ok));
@@ -154,6 +156,35 @@ describe('incremental audit verify', () => {
       { mode: 'full', fromPosition: '-1', throughPosition: '15', eventsVerified: 15, ok: true },
       { mode: 'incremental', fromPosition: '15', throughPosition: '21', eventsThisRun: 6, ok: true },
     ]);
+  });
+
+  it('reads the events it folds once when they are few, twice (streamed) when they are more', async () => {
+    const store = new MemoryEventStore();
+    const snapshots = new MemorySnapshotStore();
+    const w = writer(store);
+    await w.deploy('payments');
+    const first = await verifyDecisions(storeHistory(store), defaultRollbackPolicy, { snapshots });
+    for (let s = 10; s <= 100; s += 10) await w.record(healthStream('payments'), w.sample('payments', s, 1), s);
+    let read = 0;
+    const counted = storeHistory(store);
+    const history = {
+      ...counted,
+      async *readDecoded(from?: bigint) {
+        for await (const event of counted.readDecoded(from)) {
+          read += 1;
+          yield event;
+        }
+      },
+    };
+    const resumeAfter = BigInt(first.throughPosition);
+    const once = await verifyDecisions(history, defaultRollbackPolicy, { snapshots, resumeAfter });
+    expect({ eventsThisRun: once.eventsThisRun, read }).toEqual({ eventsThisRun: 10, read: 10 });
+    read = 0;
+    const twice = await verifyDecisions(history, defaultRollbackPolicy, { snapshots, resumeAfter, readOnceUpTo: 9 });
+    // Ten read before giving up on keeping them (the tenth says there are more than nine), ten for the
+    // telemetry decisions, ten to fold.
+    expect({ eventsThisRun: twice.eventsThisRun, read }).toEqual({ eventsThisRun: 10, read: 10 + 10 + 10 });
+    expect(verdicts(twice)).toEqual(verdicts(once));
   });
 
   it('verifies everything again when asked, when the policy changed, or when no snapshot is kept', async () => {

@@ -25,6 +25,8 @@ export interface VerifyOptions {
   /** Verify the whole history whatever was verified before. */
   readonly fromStart?: boolean;
   readonly snapshotEvery?: number;
+  /** See verifyDecisions' option of that name. */
+  readonly readOnceUpTo?: number;
 }
 
 async function lastVerification(store: EventStore) {
@@ -59,6 +61,7 @@ export async function verifyAndRecord(
     snapshots,
     ...(resumeAfter !== undefined && { resumeAfter }),
     ...(options.snapshotEvery && { snapshotEvery: options.snapshotEvery }),
+    ...(options.readOnceUpTo !== undefined && { readOnceUpTo: options.readOnceUpTo }),
   });
   const incremental = computed.fromPosition !== '-1';
   const carriedFailure = incremental && last?.data.ok === false && computed.ok;

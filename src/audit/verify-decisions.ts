@@ -6,6 +6,7 @@ import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
 import { rollbackDecisionsProjection, type RollbackDecisionsState } from '../policy/rollback-decisions.js';
 import { policyHash } from '../policy/policy-hash.js';
 import { retainSecondsFor, type RollbackPolicy } from '../policy/rollback-policy.js';
+import type { TypedRecordedEvent } from '../events/catalogue.js';
 import type { Snapshot, SnapshotKey, SnapshotStore } from '../runtime/snapshot-store.js';
 import type { History } from './history.js';
 import { FROM_ZERO, SnapshotTaker, usableSnapshot } from './snapshot-taker.js';
@@ -98,6 +99,29 @@ export interface VerifyOptions {
    * with the same policy) instead of from zero, when a snapshot of it is kept.
    */
   readonly resumeAfter?: bigint;
+  /** Events to fold up to which they are read once and kept for both passes (default READ_ONCE_UP_TO). */
+  readonly readOnceUpTo?: number;
+}
+
+/**
+ * A run reads the events it folds twice: for the telemetry decisions recorded among them (the fold
+ * must know of each before it reaches its cause), then to fold them. Up to this many (an incremental
+ * run's usual tail), they are read once and kept in memory; a longer run streams them twice.
+ */
+const READ_ONCE_UP_TO = 50_000;
+
+/** The events after `position`, when there are at most `upTo`; undefined when there are more. */
+async function eventsAfter(
+  history: History,
+  position: bigint,
+  upTo: number,
+): Promise<TypedRecordedEvent[] | undefined> {
+  const events: TypedRecordedEvent[] = [];
+  for await (const event of history.readDecoded(position + 1n)) {
+    if (events.length === upTo) return undefined;
+    events.push(event);
+  }
+  return events;
 }
 
 /**
@@ -120,20 +144,22 @@ async function startingPoint(
   history: History,
   key: SnapshotKey,
   options: VerifyOptions,
-): Promise<{ start: Snapshot | undefined; byCause: DecisionsByCause }> {
+): Promise<{ start: Snapshot | undefined; byCause: DecisionsByCause; events: TypedRecordedEvent[] | undefined }> {
   const { snapshots, resumeAfter } = options;
   let start =
     snapshots && resumeAfter !== undefined
       ? await usableSnapshot(history, snapshots, key, await snapshots.atOrBeforePosition(key, resumeAfter))
       : undefined;
   for (;;) {
-    const byCause = await telemetryDecisionsByCause(history, start?.position);
-    if (!start || !snapshots) return { start, byCause };
+    const from = start?.position ?? -1n;
+    const events = await eventsAfter(history, from, options.readOnceUpTo ?? READ_ONCE_UP_TO);
+    const byCause = await telemetryDecisionsByCause(events ?? history.readDecoded(from + 1n));
+    if (!start || !snapshots) return { start, byCause, events };
     const known = (start.state as VerificationState).telemetry.verdicts;
     const unknownCauses = [...byCause].filter(([, ds]) => ds.some((d) => !known[d.id])).map(([cause]) => cause);
     const causes = await history.readEvents(unknownCauses);
     const before = [...causes.values()].map((e) => e.position).filter((p) => p <= start!.position);
-    if (before.length === 0) return { start, byCause };
+    if (before.length === 0) return { start, byCause, events };
     const earliest = before.sort((a, b) => (a < b ? -1 : 1))[0]!;
     start = await usableSnapshot(history, snapshots, key, await snapshots.atOrBeforePosition(key, earliest - 1n));
   }
@@ -176,7 +202,7 @@ export async function verifyDecisions(
 ): Promise<AuditReport> {
   const projection = rollbackDecisionsProjection(policy);
   const key = verificationSnapshots(policy);
-  const { start, byCause } = await startingPoint(history, key, options);
+  const { start, byCause, events } = await startingPoint(history, key, options);
   const state: VerificationState = start
     ? (start.state as VerificationState)
     : {
@@ -193,7 +219,7 @@ export async function verifyDecisions(
     new SnapshotTaker(options.snapshots, key, options.snapshotEvery ?? VERIFICATION_SNAPSHOT_EVERY, from);
   let through = from.position;
   let eventsThisRun = 0;
-  for await (const event of history.readDecoded(from.position + 1n)) {
+  for await (const event of events ?? history.readDecoded(from.position + 1n)) {
     const here = slot(event.stream, event.revision);
     if (Object.hasOwn(state.recordedNext, here) && state.recordedNext[here] === null)
       state.recordedNext[here] = event.id;

@@ -3,7 +3,6 @@ import { telemetryFreshnessProjection, type TelemetryFreshnessState } from '../.
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import { judgeTelemetry } from '../policy/telemetry-staleness.js';
 import { TELEMETRY_ACTOR, telemetryDecisionId } from '../policy/telemetry-watcher.js';
-import type { History } from './history.js';
 
 export interface TelemetryVerdict {
   readonly eventId: string;
@@ -21,10 +20,12 @@ const isRecordedDecision = (event: TypedRecordedEvent): event is Recorded =>
 /** Recorded stale or resumed telemetry decisions, by the id of the event that caused each. */
 export type DecisionsByCause = ReadonlyMap<string, readonly Recorded[]>;
 
-/** The recorded telemetry decisions after `afterPosition` (default: all), by cause. */
-export async function telemetryDecisionsByCause(history: History, afterPosition = -1n): Promise<DecisionsByCause> {
+/** The recorded telemetry decisions among `events` (the history, or the part of it a run folds), by cause. */
+export async function telemetryDecisionsByCause(
+  events: AsyncIterable<TypedRecordedEvent> | Iterable<TypedRecordedEvent>,
+): Promise<DecisionsByCause> {
   const byCause = new Map<string, Recorded[]>();
-  for await (const event of history.readDecoded(afterPosition + 1n))
+  for await (const event of events)
     if (isRecordedDecision(event) && event.metadata.causationId)
       byCause.set(event.metadata.causationId, [...(byCause.get(event.metadata.causationId) ?? []), event]);
   return byCause;
