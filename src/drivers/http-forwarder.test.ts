@@ -1,6 +1,7 @@
 import { Agent, createServer, request, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HttpForwarder } from './http-forwarder.js';
 
 interface Instance {
@@ -9,7 +10,7 @@ interface Instance {
   readonly port: number;
 }
 
-/** An instance answering its name; `/slow` answers after 300 ms, `/stream` never ends. */
+/** An instance answering its name; `/slow` answers after 300 ms, `/stream` never ends; an upgrade echoes. */
 async function instance(name: string): Promise<Instance> {
   const server = createServer((req, res) => {
     if (req.url === '/stream') {
@@ -20,12 +21,21 @@ async function instance(name: string): Promise<Instance> {
     if (req.url === '/slow') setTimeout(answer, 300);
     else answer();
   });
+  server.on('upgrade', (_req, socket: Duplex) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
+    socket.on('data', (chunk: Buffer) => socket.write(`${name}:${chunk.toString()}`));
+    socket.on('end', () => socket.end());
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { name, server, port: (server.address() as { port: number }).port };
 }
 
 const connections = (server: Server) =>
   new Promise<number>((resolve, reject) => server.getConnections((error, n) => (error ? reject(error) : resolve(n))));
+
+/** Every connection to the instance closed, within a second (a close reaches the server a moment later). */
+const closedOn = (instance: Instance) =>
+  vi.waitFor(async () => expect(await connections(instance.server)).toBe(0), { timeout: 1_000, interval: 10 });
 
 describe('HTTP forwarder (the stable address)', () => {
   let forwarder: HttpForwarder;
@@ -64,7 +74,7 @@ describe('HTTP forwarder (the stable address)', () => {
     expect(await call('/')).toEqual({ body: 'blue', reused: false });
     forwarder.switchTo(green.port, { graceMs: 5_000 });
     expect(await call('/')).toEqual({ body: 'green', reused: true });
-    expect(await connections(blue.server)).toBe(0);
+    await closedOn(blue);
   });
 
   it('lets a request under way on the replaced target finish, then closes its connections', async () => {
@@ -75,7 +85,7 @@ describe('HTTP forwarder (the stable address)', () => {
     expect(await connections(blue.server)).toBe(1);
     expect((await slow).body).toBe('blue');
     await sleep(50);
-    expect(await connections(blue.server)).toBe(0);
+    await closedOn(blue);
   });
 
   it('cuts a request under way on the target switched away from at once; the next goes to the new one', async () => {
@@ -104,7 +114,32 @@ describe('HTTP forwarder (the stable address)', () => {
     expect(await connections(blue.server)).toBe(1);
     expect(await stream).toBe('data: blue\n\n');
     await sleep(50);
-    expect(await connections(blue.server)).toBe(0);
+    await closedOn(blue);
+  });
+
+  it('tunnels an upgraded connection to the current target, and cuts it on a switch away at once', async () => {
+    forwarder.switchTo(blue.port, 'at once');
+    const upgraded = await new Promise<Duplex>((resolve, reject) =>
+      request({
+        host: '127.0.0.1',
+        port: forwarder.port,
+        path: '/ws',
+        agent: false,
+        headers: { connection: 'upgrade', upgrade: 'echo' },
+      })
+        .on('upgrade', (_res, socket: Duplex) => resolve(socket))
+        .on('error', reject)
+        .end(),
+    );
+    const echoed = new Promise<string>((resolve) =>
+      upgraded.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    upgraded.write('hello');
+    expect(await echoed).toBe('blue:hello');
+    const closed = new Promise((resolve) => upgraded.once('close', resolve));
+    forwarder.switchTo(green.port, 'at once');
+    await closed;
+    await closedOn(blue);
   });
 
   it('answers 503 while no target serves, and 502 when the target does not answer', async () => {

@@ -7,6 +7,8 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * How the requests still under way on the previous target end after a switch: given up to the
@@ -19,7 +21,8 @@ interface Target {
   readonly port: number;
   /** Keep-alive connections to this target: they are the forwarder's, never a client's. */
   readonly agent: Agent;
-  readonly underWay: Set<ServerResponse>;
+  /** Requests under way, and upgraded connections (a WebSocket): both end as the drain says. */
+  readonly underWay: Set<ServerResponse | Duplex>;
   retired: boolean;
 }
 
@@ -63,6 +66,7 @@ export class HttpForwarder {
     const server = createServer();
     const forwarder = new HttpForwarder(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => forwarder.forward(req, res));
+    server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => forwarder.tunnel(req, client, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -140,6 +144,31 @@ export class HttpForwarder {
       else res.writeHead(502, { 'content-type': 'text/plain' }).end('the instance did not answer\n');
     });
     req.pipe(upstream);
+  }
+
+  /** An upgrade (a WebSocket): the request passed on as it came, then bytes both ways until either side closes. */
+  private tunnel(req: IncomingMessage, client: Duplex, head: Buffer): void {
+    const target = this.target;
+    if (!target) {
+      client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    const upstream = connect(target.port, '127.0.0.1');
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+    upstream.write(head);
+    target.underWay.add(client);
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+        target.underWay.delete(client);
+        this.settle(target);
+      });
+    }
+    client.pipe(upstream).pipe(client);
   }
 
   async close(): Promise<void> {
