@@ -25,6 +25,7 @@ describe('fleet configuration file', () => {
       driver: 'process',
       releasesDir: join(dir, 'releases'),
       port: 8091,
+      warmStandby: true,
       telemetry: 'probe',
     });
     expect(fleet.services.payments).toMatchObject({ driver: 'webhook', retries: 3, timeoutSeconds: 30 });

@@ -48,6 +48,8 @@ export const fleetConfigSchema = z.strictObject({
         port: z.number().int().min(0).max(65535),
         /** Environment for every release (e.g. where its dependencies answer). */
         env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
+        /** Keep the release a deployment replaced running, idle, so a rollback to it is a switch, not a start. */
+        warmStandby: z.boolean().default(true),
         probeTool,
         telemetry,
       }),

@@ -4,7 +4,7 @@ import { kafkaConfigSchema } from './kafka-config.js';
 import { PushTelemetryNeedsKafka, pushingServicesHeard, servicesFedBy } from './telemetry-sources.js';
 
 const service = (telemetry: 'probe' | 'push') =>
-  ({ driver: 'process', releasesDir: '/r', port: 0, telemetry }) as const;
+  ({ driver: 'process', releasesDir: '/r', port: 0, warmStandby: true, telemetry }) as const;
 const fleet = {
   services: { orders: service('push'), payments: service('probe'), billing: service('push') },
   probe: { intervalSeconds: 10, timeoutSeconds: 5 },

@@ -8,7 +8,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { get } from 'node:http';
+import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,10 +19,15 @@ import { ProcessDriver } from './process-driver.js';
 import { noFeatureFlags } from './target-driver.js';
 
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
-/** A fresh connection per check: a pooled keep-alive connection may still lead to the instance just replaced. */
-const health = (base: string) =>
-  new Promise<{ release: string; tools: number; mode: string }>((resolve, reject) => {
-    get(`${base}/health`, { agent: false }, (response) => {
+interface Health {
+  readonly release: string;
+  readonly tools: number;
+  readonly mode: string;
+}
+/** A fresh connection per check, unless a keep-alive agent is given. */
+const health = (base: string, agent: Agent | false = false) =>
+  new Promise<Health>((resolve, reject) => {
+    get(`${base}/health`, { agent }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => resolve(JSON.parse(body)));
@@ -42,16 +47,55 @@ describe('process driver (real processes)', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('deploys, switches the stable address to the new release and stops the previous one', async () => {
+  it('deploys, switches the stable address, keeps the replaced release warm until the next deployment', async () => {
     const [first] = await driver.deploy('sample', 'v1.0.0');
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.0.0', tools: 5 });
     const [second] = await driver.deploy('sample', 'v1.1.0');
     expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.1.0' });
+    expect(await health(first!.url)).toMatchObject({ release: 'v1.0.0' });
+    const [bad] = await driver.deploy('sample', 'v2.0.0-errors');
     await driver.close();
     await expect(health(first!.url)).rejects.toThrow();
+    // A new supervisor adopts the standby too: the rollback to it is a switch, with no start.
     driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
-    expect(await driver.instances('sample')).toEqual([second]);
+    expect(await driver.instances('sample')).toEqual([bad]);
+    expect(await driver.rollback('sample', 'v1.1.0')).toEqual([second]);
+    expect(await health(driver.address('sample'))).toMatchObject({ release: 'v1.1.0' });
+    await driver.close();
+    await expect(health(bad!.url)).rejects.toThrow();
+    driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
     expect(await driver.deploy('sample', 'v1.1.0')).toEqual([second]);
+  }, 60_000);
+
+  it('sends a keep-alive client to the new release at a deployment, and to the standby at a rollback', async () => {
+    // One connection, opened before the switches and kept open, as pooled MCP clients keep theirs.
+    const client = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    client.on('free', (socket) => sockets.add(socket));
+    try {
+      await driver.deploy('sample', 'v1.0.0');
+      const address = driver.address('sample');
+      expect(await health(address, client)).toMatchObject({ release: 'v1.0.0' });
+      await driver.deploy('sample', 'v2.0.0-errors');
+      expect(await health(address, client)).toMatchObject({ release: 'v2.0.0-errors' });
+      await driver.rollback('sample', 'v1.0.0');
+      expect(await health(address, client)).toMatchObject({ release: 'v1.0.0' });
+      expect(sockets.size).toBe(1);
+    } finally {
+      client.destroy();
+    }
+  }, 60_000);
+
+  it('stops the replaced release at once when the service keeps no warm standby', async () => {
+    await driver.close();
+    driver = await ProcessDriver.start({
+      services: { sample: { releasesDir, port: 0, warmStandby: false } },
+      stateDir,
+    });
+    const [first] = await driver.deploy('sample', 'v1.0.0');
+    await driver.deploy('sample', 'v1.1.0');
+    await driver.close();
+    await expect(health(first!.url)).rejects.toThrow();
   }, 60_000);
 
   it('keeps the previous release serving when the new one never becomes ready', async () => {
@@ -63,6 +107,11 @@ describe('process driver (real processes)', () => {
   }, 60_000);
 
   it('rolls back to a prior release from its snapshot; disables a tool by restarting (MCP_DISABLE_TOOLS)', async () => {
+    await driver.close();
+    driver = await ProcessDriver.start({
+      services: { sample: { releasesDir, port: 0, warmStandby: false } },
+      stateDir,
+    });
     await driver.deploy('sample', 'v1.0.0');
     await driver.deploy('sample', 'v2.0.0-breaker');
     await driver.rollback('sample', 'v1.0.0');

@@ -25,7 +25,7 @@ import {
   type Instance,
   type TargetDriver,
 } from './target-driver.js';
-import { TcpForwarder } from './tcp-forwarder.js';
+import { HttpForwarder } from './http-forwarder.js';
 import { pushTelemetryEnv, type PushTelemetrySettings } from '../config/push-telemetry-env.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
@@ -41,6 +41,11 @@ export interface ProcessServiceConfig {
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** A service that publishes its own health samples (`telemetry: push`): where, and how often. */
   readonly push?: Omit<PushTelemetrySettings, 'service'> | undefined;
+  /**
+   * Keep the release a deployment replaced running, idle, until the next deployment: rolling back to
+   * it is then a switch of the address, not a start. Default true; one idle process a service.
+   */
+  readonly warmStandby?: boolean | undefined;
 }
 
 export interface ProcessDriverOptions {
@@ -61,7 +66,7 @@ interface Running {
   readonly child?: ChildProcess;
 }
 
-interface StateFile {
+interface InstanceState {
   readonly release: string;
   readonly pid: number;
   readonly port: number;
@@ -71,6 +76,20 @@ interface StateFile {
   readonly graceMs: number;
   readonly startedAt: string;
 }
+
+interface StateFile extends InstanceState {
+  /** The warm standby, when there is one. */
+  readonly standby?: InstanceState;
+}
+
+const instanceState = (running: Running): InstanceState => ({
+  release: running.instance.release,
+  pid: running.pid,
+  port: running.port,
+  flags: running.flags,
+  graceMs: running.graceMs,
+  startedAt: running.instance.startedAt,
+});
 
 const sorted = (names: readonly string[]) => [...new Set(names)].sort();
 const sameFlags = (a: FeatureFlags, b: FeatureFlags) =>
@@ -100,6 +119,23 @@ const commandLine = (pid: number): string | undefined => {
     return undefined;
   }
 };
+
+const flagsOf = (state: InstanceState): FeatureFlags =>
+  state.flags ?? { ...noFeatureFlags, tools: state.disabledTools ?? [] };
+
+/** The instance a state file records, if it still runs and answers: a new supervisor adopts it. */
+async function adoptable(service: string, state: InstanceState): Promise<Running | undefined> {
+  const url = `http://127.0.0.1:${state.port}`;
+  if (!alive(state.pid) || !(await answers(`${url}/health`))) return undefined;
+  const { release, pid, port, graceMs, startedAt } = state;
+  return {
+    instance: { id: `${service}-${pid}`, service, release, url, startedAt },
+    pid,
+    port,
+    flags: flagsOf(state),
+    graceMs,
+  };
+}
 
 /** A plain name, or UnsafeName: the API and the store check names too, this is the driver's own wall. */
 function plainName(service: string, what: string, name: string): string {
@@ -141,22 +177,24 @@ async function answers(url: string): Promise<boolean> {
  */
 export class ProcessDriver implements TargetDriver {
   private readonly running = new Map<string, Running>();
+  /** The release each service's last deployment replaced, still running and idle (warmStandby). */
+  private readonly standby = new Map<string, Running>();
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Previous instances finishing their in-flight work after the switch. */
   private readonly stopping = new Set<Promise<void>>();
 
   private constructor(
     private readonly options: ProcessDriverOptions,
-    private readonly forwarders: ReadonlyMap<string, TcpForwarder>,
+    private readonly forwarders: ReadonlyMap<string, HttpForwarder>,
   ) {}
 
   /** Opens each service's address and adopts the instances a previous supervisor left running. */
   static async start(options: ProcessDriverOptions): Promise<ProcessDriver> {
     mkdirSync(join(options.stateDir, 'logs'), { recursive: true });
     mkdirSync(join(options.stateDir, 'pids'), { recursive: true });
-    const forwarders = new Map<string, TcpForwarder>();
+    const forwarders = new Map<string, HttpForwarder>();
     for (const [service, config] of Object.entries(options.services))
-      forwarders.set(service, await TcpForwarder.listen(config.port));
+      forwarders.set(service, await HttpForwarder.listen(config.port));
     const driver = new ProcessDriver(options, forwarders);
     for (const service of forwarders.keys()) await driver.adopt(service);
     await driver.stopOrphans();
@@ -169,7 +207,7 @@ export class ProcessDriver implements TargetDriver {
     return `http://127.0.0.1:${this.forwarder(service).port}`;
   }
 
-  private forwarder(service: string): TcpForwarder {
+  private forwarder(service: string): HttpForwarder {
     const forwarder = this.forwarders.get(service);
     if (!forwarder) throw new UnknownService(service, [...this.forwarders.keys()]);
     return forwarder;
@@ -182,18 +220,20 @@ export class ProcessDriver implements TargetDriver {
   private async adopt(service: string): Promise<void> {
     if (!existsSync(this.statePath(service))) return;
     const state = JSON.parse(readFileSync(this.statePath(service), 'utf8')) as StateFile;
-    const url = `http://127.0.0.1:${state.port}`;
-    const flags = state.flags ?? { ...noFeatureFlags, tools: state.disabledTools ?? [] };
-    if (!alive(state.pid) || !(await answers(`${url}/health`))) return this.restart(service, state.release, flags);
-    this.running.set(service, {
-      instance: { id: `${service}-${state.pid}`, service, release: state.release, url, startedAt: state.startedAt },
-      pid: state.pid,
-      port: state.port,
-      flags,
-      graceMs: state.graceMs,
-    });
-    this.forwarder(service).switchTo(state.port);
+    const standby = state.standby && (await adoptable(service, state.standby));
+    if (standby) this.standby.set(service, standby);
+    const running = await adoptable(service, state);
+    if (!running) return this.restart(service, state.release, flagsOf(state));
+    this.running.set(service, running);
+    this.forwarder(service).switchTo(state.port, 'at once');
     this.options.log?.(`${service}: adopted ${state.release} (pid ${state.pid}) left running by a previous supervisor`);
+  }
+
+  private writeState(service: string): void {
+    const running = this.running.get(service)!;
+    const standby = this.standby.get(service);
+    const state: StateFile = { ...instanceState(running), ...(standby && { standby: instanceState(standby) }) };
+    writeFileSync(this.statePath(service), `${JSON.stringify(state)}\n`);
   }
 
   /**
@@ -203,7 +243,7 @@ export class ProcessDriver implements TargetDriver {
    */
   private async restart(service: string, release: string, flags: FeatureFlags): Promise<void> {
     try {
-      await this.switchTo(service, release, flags, true);
+      await this.switchTo(service, release, flags, 'restart');
       this.options.log?.(`${service}: ${release} was not running; started it again`);
     } catch (error) {
       this.options.log?.(
@@ -214,7 +254,7 @@ export class ProcessDriver implements TargetDriver {
 
   /** Instances a crashed supervisor started but never switched to (or never stopped): stopped now. */
   private async stopOrphans(): Promise<void> {
-    const adopted = new Set([...this.running.values()].map((r) => r.pid));
+    const adopted = new Set([...this.running.values(), ...this.standby.values()].map((r) => r.pid));
     await stopRecordedInstances(this.options.stateDir, adopted, this.options.log);
   }
 
@@ -282,13 +322,13 @@ export class ProcessDriver implements TargetDriver {
 
   deploy(service: string, release: string): Promise<Instance[]> {
     return this.serialized(service, () =>
-      this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, false),
+      this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, 'deploy'),
     );
   }
 
   rollback(service: string, release: string): Promise<Instance[]> {
     return this.serialized(service, () =>
-      this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, true),
+      this.switchTo(service, release, this.running.get(service)?.flags ?? noFeatureFlags, 'rollback'),
     );
   }
 
@@ -297,7 +337,7 @@ export class ProcessDriver implements TargetDriver {
       const current = this.running.get(service);
       if (!current) throw new ReleaseNotReady(service, '(none)', 'is not running, so no feature can be disabled');
       const normal = { tools: sorted(flags.tools), agents: sorted(flags.agents), legacyMode: flags.legacyMode };
-      return this.switchTo(service, current.instance.release, normal, true);
+      return this.switchTo(service, current.instance.release, normal, 'flags');
     });
   }
 
@@ -312,32 +352,46 @@ export class ProcessDriver implements TargetDriver {
     return this.descriptor(service, release, true).tools;
   }
 
+  /**
+   * A deployment keeps the instance it replaces as the warm standby (stopping the one before); a
+   * rollback to the standby's release and flags takes the standby, without a start.
+   */
   private async switchTo(
     service: string,
     release: string,
     flags: FeatureFlags,
-    preferSnapshot: boolean,
+    why: 'deploy' | 'rollback' | 'flags' | 'restart',
   ): Promise<Instance[]> {
     const current = this.running.get(service);
     if (current?.instance.release === release && sameFlags(current.flags, flags)) return [current.instance];
-    const descriptor = this.descriptor(service, release, preferSnapshot);
-    const started = await this.startInstance(service, descriptor, flags);
-    this.forwarder(service).switchTo(started.port);
+    const standby = this.standby.get(service);
+    const warm =
+      why === 'rollback' &&
+      standby?.instance.release === release &&
+      sameFlags(standby.flags, flags) &&
+      (await answers(`${standby.instance.url}/health`))
+        ? standby
+        : undefined;
+    const started =
+      warm ?? (await this.startInstance(service, this.descriptor(service, release, why !== 'deploy'), flags));
+    // Away from a bad release, its requests under way are cut; otherwise they get the release's grace.
+    const drain = why === 'rollback' || !current ? 'at once' : { graceMs: current.graceMs };
+    this.forwarder(service).switchTo(started.port, drain);
     this.running.set(service, started);
-    const state = {
-      release,
-      pid: started.pid,
-      port: started.port,
-      flags,
-      graceMs: started.graceMs,
-      startedAt: started.instance.startedAt,
-    } satisfies StateFile;
-    writeFileSync(this.statePath(service), `${JSON.stringify(state)}\n`);
+    const keepWarm = why === 'deploy' && current && this.options.services[service]!.warmStandby !== false;
+    const retired = [keepWarm || warm ? standby : undefined, keepWarm ? undefined : current];
+    if (keepWarm) this.standby.set(service, current);
+    else if (warm) this.standby.delete(service);
+    this.writeState(service);
     this.snapshot(service, release, flags);
-    this.options.log?.(`${service}: ${release} serving on ${this.address(service)} (instance ${started.instance.url})`);
+    const how = warm ? ', the warm standby' : '';
+    this.options.log?.(
+      `${service}: ${release} serving on ${this.address(service)} (instance ${started.instance.url}${how})`,
+    );
     // Traffic already goes to the new instance: the old one gets its grace period in the background.
-    if (current) {
-      const stopped = this.stopInstance(current).finally(() => this.stopping.delete(stopped));
+    for (const old of retired) {
+      if (!old || old === started) continue;
+      const stopped = this.stopInstance(old).finally(() => this.stopping.delete(stopped));
       this.stopping.add(stopped);
     }
     return [started.instance];
@@ -416,7 +470,7 @@ export class ProcessDriver implements TargetDriver {
     await Promise.all([...this.queues.values(), ...this.stopping]);
     for (const forwarder of this.forwarders.values()) await forwarder.close();
     rmSync(supervisorFile(this.options.stateDir), { force: true });
-    const left = this.running.size;
+    const left = this.running.size + this.standby.size;
     if (left > 0) {
       const them = left === 1 ? '1 fleet instance keeps' : `${left} fleet instances keep`;
       this.options.log?.(`${them} running for the next serve to adopt; \`failsafe fleet stop\` stops them`);
@@ -426,8 +480,9 @@ export class ProcessDriver implements TargetDriver {
   /** Stops every instance (tests and a full shutdown of the fleet). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.queues.values(), ...this.stopping]);
-    for (const running of this.running.values()) await this.stopInstance(running);
+    for (const running of [...this.running.values(), ...this.standby.values()]) await this.stopInstance(running);
     this.running.clear();
+    this.standby.clear();
   }
 }
 
