@@ -236,7 +236,14 @@ export async function startControlPlane(
         Object.entries(fleet.services).flatMap(([name, s]) => (s.probeTool ? [[name, s.probeTool]] : [])),
       );
       const leaseMs = config.executionLeaseSeconds * 1000;
-      const reconciler = new ServiceReconciler(store, driver, { probeTools, requestExpiryMs, leaseMs, log, clock });
+      const reconciler = new ServiceReconciler(store, driver, {
+        probeTools,
+        requestExpiryMs,
+        leaseMs,
+        verificationWindowMs: config.verificationWindowSeconds * 1000,
+        log,
+        clock,
+      });
       await reconciler.start();
       stops.push(() => reconciler.stop());
       for (const [service, address] of driver.addresses) {

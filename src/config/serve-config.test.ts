@@ -116,6 +116,17 @@ describe('serve configuration', () => {
     ]);
   });
 
+  it('watches a restored release for 4 s unless the file or the environment says otherwise', () => {
+    expect(loadServeConfig({}, {}).verificationWindowSeconds).toBe(4);
+    const path = configFile('verificationWindowSeconds: 10\n');
+    expect(loadServeConfig({ config: path }, {}).verificationWindowSeconds).toBe(10);
+    const env = { FAILSAFE_VERIFICATION_WINDOW_SECONDS: '6' };
+    expect(loadServeConfig({ config: path }, env).verificationWindowSeconds).toBe(6);
+    expect(problemsOf(() => loadServeConfig({}, { FAILSAFE_VERIFICATION_WINDOW_SECONDS: '1' }))).toEqual([
+      'FAILSAFE_VERIFICATION_WINDOW_SECONDS="1": must be a whole number of seconds from 2 to 600',
+    ]);
+  });
+
   it('reads a config file, with paths relative to it, below the environment', () => {
     const path = configFile(
       [

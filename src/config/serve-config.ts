@@ -5,6 +5,7 @@ import { ADMIN_NAME } from '../auth/admin-token.js';
 import { ROLES } from '../auth/roles.js';
 import { DEFAULT_REQUEST_EXPIRY_MS } from '../domain/deployment.js';
 import { DEFAULT_EXECUTION_LEASE_MS } from '../domain/execution-lease.js';
+import { DEFAULT_VERIFICATION_WINDOW_MS } from '../domain/rollback.js';
 import type { TokenEntry } from '../auth/tokens.js';
 import { InvalidStoreUrl, parseStoreUrl, type StoreLocation } from '../event-store/store-url.js';
 import { identifier, timestamp } from '../events/common-schemas.js';
@@ -42,6 +43,8 @@ export interface ServeConfig {
   readonly requestExpirySeconds: number;
   /** How long an executor's claim on a rollback or deployment holds unless renewed (replicas take it over after). */
   readonly executionLeaseSeconds: number;
+  /** How long a restored release is watched (probed, its error rate judged) before a rollback counts as verified. */
+  readonly verificationWindowSeconds: number;
   /** The fleet to act on; without it Failsafe records and decides but acts on nothing. */
   readonly fleetPath?: string | undefined;
   /** The drills to run on their schedules (with a fleet); without it no drill is scheduled. */
@@ -93,6 +96,7 @@ export const configFileSchema = z.strictObject({
   tickSeconds: z.number().optional(),
   requestExpirySeconds: z.number().optional(),
   executionLeaseSeconds: z.number().optional(),
+  verificationWindowSeconds: z.number().optional(),
   /** Brokers may also come from FAILSAFE_KAFKA_BROKERS, which wins. */
   kafka: kafkaConfigSchema.partial({ brokers: true }).optional(),
   http: z
@@ -353,6 +357,20 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     'a whole number of seconds',
   );
 
+  const verificationWindowSeconds = integer(
+    pick(
+      [
+        [env.FAILSAFE_VERIFICATION_WINDOW_SECONDS, 'FAILSAFE_VERIFICATION_WINDOW_SECONDS'],
+        [file.verificationWindowSeconds, fromFile('verificationWindowSeconds')],
+      ],
+      DEFAULT_VERIFICATION_WINDOW_MS / 1000,
+    ),
+    // Three probes need two intervals of at least a second; over 10 min the rollback waits too long to count.
+    2,
+    600,
+    'a whole number of seconds',
+  );
+
   const dataDirRaw = pick(
     [
       [flags.dataDir, '--data-dir'],
@@ -458,6 +476,7 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     tickSeconds,
     requestExpirySeconds,
     executionLeaseSeconds,
+    verificationWindowSeconds,
     ...(adminToken && { adminToken }),
     ...(policyPath && { policyPath }),
     ...(fleetPath && { fleetPath }),

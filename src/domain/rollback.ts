@@ -4,6 +4,13 @@ import { assertLeaseHeld } from './execution-lease.js';
 import type { ExecutionLease, Executor } from './lease.js';
 import { isRollbackActive, type Rollback, type RollbackStatus, type ServiceState } from './service.js';
 
+/**
+ * How long a restored release is watched before its rollback counts as verified, unless configured
+ * otherwise: three probes 2 s apart and at least 10 tool calls (the verifier makes up thin traffic).
+ * A failure starting later is left to the rollback policy's rules, which keep watching.
+ */
+export const DEFAULT_VERIFICATION_WINDOW_MS = 4_000;
+
 export interface Identity {
   readonly id: string;
   readonly roles: readonly string[];

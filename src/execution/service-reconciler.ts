@@ -6,6 +6,7 @@ import { DEFAULT_REQUEST_EXPIRY_MS, isExpired } from '../domain/deployment.js';
 import { DEFAULT_EXECUTION_LEASE_MS, executionLeaseLapsed } from '../domain/execution-lease.js';
 import type { ExecutionLease, Executor, LeasedWork } from '../domain/lease.js';
 import { migrationDecider } from '../domain/migration.js';
+import { DEFAULT_VERIFICATION_WINDOW_MS } from '../domain/rollback.js';
 import { isRollbackActive, type Rollback, type ServiceState } from '../domain/service.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import { CannotScale, type ActionContext, type FeatureFlags, type TargetDriver } from '../drivers/target-driver.js';
@@ -22,7 +23,7 @@ export interface ServiceReconcilerOptions {
   readonly maxAttempts?: number;
   /** Pause before retrying a failed rollback, times the attempt number (default 2 s). */
   readonly retryDelayMs?: number;
-  /** How long post-rollback verification watches the service (default 10 s). */
+  /** How long post-rollback verification watches the service (default `DEFAULT_VERIFICATION_WINDOW_MS`). */
   readonly verificationWindowMs?: number;
   /** Probes over that window; health and the tool list must hold at each (default 3). */
   readonly verificationProbes?: number;
@@ -470,7 +471,7 @@ export class ServiceReconciler {
     const release = state.currentRelease;
     const declared = release ? await this.driver.expectedTools?.(service, release) : undefined;
     const checks = await verifyInstances(await this.driver.instances(service), {
-      windowMs: this.options.verificationWindowMs ?? 10_000,
+      windowMs: this.options.verificationWindowMs ?? DEFAULT_VERIFICATION_WINDOW_MS,
       probes: this.options.verificationProbes ?? 3,
       maxErrorRate: this.options.maxErrorRateAfterRollback ?? 0.05,
       minCalls: this.options.minCallsAfterRollback ?? 10,
