@@ -15,6 +15,8 @@ import { migrationProgressProjection } from '../../projections/migration-progres
 import { recordedEvent } from '../../projections/recorded-event.fixture.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
 import { evaluatePolicy, type Finding } from './evaluate-policy.js';
+import { rollbackDecisionsProjection } from './rollback-decisions.js';
+import { serviceStream } from '../domain/streams.js';
 import { figureSecondsFor, retainSecondsFor, type PolicyRule, type RollbackPolicy } from './rollback-policy.js';
 
 /**
@@ -382,5 +384,93 @@ describe('samples kept in outline once no figure window reaches them', () => {
     );
     // Findings whose evidence reached back into the samples in outline: the comparison was not vacuous.
     expect(reachingBack).toBeGreaterThan(0);
+  });
+});
+
+/** A tick, at the pace of a clock that strikes between samples, now and then after a silence. */
+const tickStep: fc.Arbitrary<Step> = fc
+  .oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 5 }) }, { weight: 1, arbitrary: fc.integer({ max: 400 }) })
+  .map((dt) => ({
+    kind: 'other' as const,
+    dt: Math.max(dt, 0),
+    event: (at: string) => ({ type: 'ClockTicked', data: { at } }),
+  }));
+const withTicks = fc.array(
+  fc.oneof(
+    { weight: 6, arbitrary: sampleStep },
+    { weight: 1, arbitrary: otherStep },
+    { weight: 3, arbitrary: tickStep },
+  ),
+  { maxLength: 300, size: 'max' },
+);
+const limits = fc.tuple(fc.constantFrom(0.05, 0.1, 0.3), fc.constantFrom(2000, 5000), fc.constantFrom(0.2, 0.5));
+
+describe('a tick judging only the services the time can have changed the judgement of', () => {
+  it('decides and latches exactly what judging every service at every tick does', () => {
+    let tickDecisions = 0;
+    let recorded = 0;
+    fc.assert(
+      fc.property(limits, withTicks, fc.array(fc.boolean(), { minLength: 1 }), (thresholds, steps, coins) => {
+        const fold = rollbackDecisionsProjection(policyOf(thresholds));
+        const skipping = fold.initialState;
+        let full = fold.initialState;
+        // Deployments on the service's own stream: the service decider acts only for a service it knows.
+        const pending = historyOf(steps).map((event) =>
+          event.type === 'HealthSampleRecorded' || !('service' in event.data)
+            ? event
+            : { ...event, stream: serviceStream(event.data.service!) },
+        );
+        for (let i = 0; i < pending.length; i += 1) {
+          const event = pending[i]!;
+          fold.apply(skipping, event);
+          // A copy has nothing noted beside it, as a state restored from a checkpoint: its tick judges every service.
+          if (event.type === 'ClockTicked') full = structuredClone(full);
+          fold.apply(full, event);
+          expect(skipping.decisions).toEqual(full.decisions);
+          expect(skipping.latched).toEqual(full.latched);
+          if (event.type === 'ClockTicked') tickDecisions += full.decisions.length;
+          // Some decisions are recorded, as the process manager would: they latch their rule, start a rollback.
+          if (full.decisions.length === 0 || !coins[i % coins.length]) continue;
+          const decided = full.decisions[0]!.events.map((e) =>
+            recordedEvent(e, { occurredAt: event.metadata.occurredAt, stream: full.decisions[0]!.stream }),
+          );
+          pending.splice(i + 1, 0, ...decided);
+          recorded += 1;
+        }
+      }),
+      { numRuns: 100 },
+    );
+    // Ticks did decide (rules holding as the time moved), and decisions were recorded: the comparison was not vacuous.
+    expect(tickDecisions).toBeGreaterThan(0);
+    expect(recorded).toBeGreaterThan(0);
+  });
+
+  it('finds nothing at any time before the one a judgement that found nothing gave, samples unchanged', () => {
+    let reused = 0;
+    fc.assert(
+      fc.property(limits, withTicks, (thresholds, steps) => {
+        const policy = policyOf(thresholds);
+        const windows = healthWindowsProjection(retainSecondsFor(policy), [thresholds[1]], figureSecondsFor(policy));
+        const health = windows.initialState;
+        const migrations = migrationProgressProjection.initialState;
+        const alerts = activeAlertsProjection.initialState;
+        const steady = new Map<string, number>();
+        for (const event of historyOf(steps)) {
+          windows.apply(health, event);
+          const now = health.asOf;
+          if (event.type === 'ClockTicked') {
+            for (const [service, until] of steady) {
+              if (now >= until) continue;
+              expect(evaluatePolicy(policy, { health, migrations, alerts }, now, { services: [service] })).toEqual([]);
+              reused += 1;
+            }
+          } else steady.clear();
+          // Judged now; a tick keeps what was noted (a judgement is of the samples as they are).
+          evaluatePolicy(policy, { health, migrations, alerts }, now, {}, steady);
+        }
+      }),
+      { numRuns: 100 },
+    );
+    expect(reused).toBeGreaterThan(0);
   });
 });
