@@ -410,7 +410,7 @@ describe('a tick judging only the services the time can have changed the judgeme
     let tickDecisions = 0;
     let recorded = 0;
     fc.assert(
-      fc.property(limits, withTicks, fc.array(fc.boolean(), { minLength: 1 }), (thresholds, steps, coins) => {
+      fc.property(limits, withTicks, fc.array(fc.nat(12), { minLength: 1 }), (thresholds, steps, delays) => {
         const fold = rollbackDecisionsProjection(policyOf(thresholds));
         const skipping = fold.initialState;
         let full = fold.initialState;
@@ -429,12 +429,14 @@ describe('a tick judging only the services the time can have changed the judgeme
           expect(skipping.decisions).toEqual(full.decisions);
           expect(skipping.latched).toEqual(full.latched);
           if (event.type === 'ClockTicked') tickDecisions += full.decisions.length;
-          // Some decisions are recorded, as the process manager would: they latch their rule, start a rollback.
-          if (full.decisions.length === 0 || !coins[i % coins.length]) continue;
+          // Half the decisions are recorded, as a process manager would, some only after later events (a slow
+          // append): they latch their rule, possibly for a service judged steady meanwhile, and start a rollback.
+          const delay = delays[i % delays.length]!;
+          if (full.decisions.length === 0 || delay % 2 === 1) continue;
           const decided = full.decisions[0]!.events.map((e) =>
             recordedEvent(e, { occurredAt: event.metadata.occurredAt, stream: full.decisions[0]!.stream }),
           );
-          pending.splice(i + 1, 0, ...decided);
+          pending.splice(i + 1 + delay, 0, ...decided);
           recorded += 1;
         }
       }),
@@ -443,6 +445,56 @@ describe('a tick judging only the services the time can have changed the judgeme
     // Ticks did decide (rules holding as the time moved), and decisions were recorded: the comparison was not vacuous.
     expect(tickDecisions).toBeGreaterThan(0);
     expect(recorded).toBeGreaterThan(0);
+  });
+
+  it('judges at a tick a sustained rule whose period the time alone came to cover', () => {
+    // 7 % errors, over the sustained rule's 5 %: at 95 s the samples cover 95 of its 120 s; at 121 s
+    // they cover the period, while the 95 s sample is still in its 30 s window.
+    // That rule alone: no window of another rule moves at the time its period becomes covered.
+    const { errors_sustained } = policyOf([0.1, 5000, 0.5]).rules;
+    const fold = rollbackDecisionsProjection({
+      version: 1,
+      approval: { validForSeconds: 900 },
+      rules: { errors_sustained: errors_sustained! },
+    });
+    const state = fold.initialState;
+    const at = (seconds: number) => new Date(base + seconds * 1000).toISOString();
+    const deployment = { deploymentId: 'd-1', service: 'alpha', release: 'v1' };
+    const sample = (seconds: number) =>
+      recordedEvent(
+        {
+          type: 'HealthSampleRecorded',
+          data: {
+            service: 'alpha',
+            instance: 'alpha-1',
+            release: 'v1',
+            sampledAt: at(seconds),
+            healthy: true,
+            healthLatencyMs: 5,
+            errorRate: 0.07,
+          },
+        },
+        { occurredAt: at(seconds) },
+      );
+    const tick = (seconds: number) =>
+      recordedEvent({ type: 'ClockTicked', data: { at: at(seconds) } }, { occurredAt: at(seconds) });
+    const history = [
+      recordedEvent(
+        { type: 'DeploymentStarted', data: deployment },
+        { stream: serviceStream('alpha'), occurredAt: at(0) },
+      ),
+      recordedEvent(
+        { type: 'DeploymentHealthy', data: deployment },
+        { stream: serviceStream('alpha'), occurredAt: at(0) },
+      ),
+      sample(0),
+      sample(95),
+      tick(100),
+    ];
+    for (const event of history) fold.apply(state, event);
+    expect(state.decisions).toEqual([]);
+    fold.apply(state, tick(121));
+    expect(state.decisions.map((d) => d.decided.data.rule)).toEqual(['errors_sustained']);
   });
 
   it('finds nothing at any time before the one a judgement that found nothing gave, samples unchanged', () => {
