@@ -15,6 +15,8 @@ import { migrationProgressProjection } from '../../projections/migration-progres
 import { recordedEvent } from '../../projections/recorded-event.fixture.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
 import { evaluatePolicy, type Finding } from './evaluate-policy.js';
+import { rollbackDecisionsProjection } from './rollback-decisions.js';
+import { serviceStream } from '../domain/streams.js';
 import { figureSecondsFor, retainSecondsFor, type PolicyRule, type RollbackPolicy } from './rollback-policy.js';
 
 /**
@@ -382,5 +384,145 @@ describe('samples kept in outline once no figure window reaches them', () => {
     );
     // Findings whose evidence reached back into the samples in outline: the comparison was not vacuous.
     expect(reachingBack).toBeGreaterThan(0);
+  });
+});
+
+/** A tick, at the pace of a clock that strikes between samples, now and then after a silence. */
+const tickStep: fc.Arbitrary<Step> = fc
+  .oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 5 }) }, { weight: 1, arbitrary: fc.integer({ max: 400 }) })
+  .map((dt) => ({
+    kind: 'other' as const,
+    dt: Math.max(dt, 0),
+    event: (at: string) => ({ type: 'ClockTicked', data: { at } }),
+  }));
+const withTicks = fc.array(
+  fc.oneof(
+    { weight: 6, arbitrary: sampleStep },
+    { weight: 1, arbitrary: otherStep },
+    { weight: 3, arbitrary: tickStep },
+  ),
+  { maxLength: 300, size: 'max' },
+);
+const limits = fc.tuple(fc.constantFrom(0.05, 0.1, 0.3), fc.constantFrom(2000, 5000), fc.constantFrom(0.2, 0.5));
+
+describe('a tick judging only the services the time can have changed the judgement of', () => {
+  it('decides and latches exactly what judging every service at every tick does', () => {
+    let tickDecisions = 0;
+    let recorded = 0;
+    fc.assert(
+      fc.property(limits, withTicks, fc.array(fc.nat(12), { minLength: 1 }), (thresholds, steps, delays) => {
+        const fold = rollbackDecisionsProjection(policyOf(thresholds));
+        const skipping = fold.initialState;
+        let full = fold.initialState;
+        // Deployments on the service's own stream: the service decider acts only for a service it knows.
+        const pending = historyOf(steps).map((event) =>
+          event.type === 'HealthSampleRecorded' || !('service' in event.data)
+            ? event
+            : { ...event, stream: serviceStream(event.data.service!) },
+        );
+        for (let i = 0; i < pending.length; i += 1) {
+          const event = pending[i]!;
+          fold.apply(skipping, event);
+          // A copy has nothing noted beside it, as a state restored from a checkpoint: its tick judges every service.
+          if (event.type === 'ClockTicked') full = structuredClone(full);
+          fold.apply(full, event);
+          expect(skipping.decisions).toEqual(full.decisions);
+          expect(skipping.latched).toEqual(full.latched);
+          if (event.type === 'ClockTicked') tickDecisions += full.decisions.length;
+          // Half the decisions are recorded, as a process manager would, some only after later events (a slow
+          // append): they latch their rule, possibly for a service judged steady meanwhile, and start a rollback.
+          const delay = delays[i % delays.length]!;
+          if (full.decisions.length === 0 || delay % 2 === 1) continue;
+          const decided = full.decisions[0]!.events.map((e) =>
+            recordedEvent(e, { occurredAt: event.metadata.occurredAt, stream: full.decisions[0]!.stream }),
+          );
+          pending.splice(i + 1 + delay, 0, ...decided);
+          recorded += 1;
+        }
+      }),
+      { numRuns: 100 },
+    );
+    // Ticks did decide (rules holding as the time moved), and decisions were recorded: the comparison was not vacuous.
+    expect(tickDecisions).toBeGreaterThan(0);
+    expect(recorded).toBeGreaterThan(0);
+  });
+
+  it('judges at a tick a sustained rule whose period the time alone came to cover', () => {
+    // 7 % errors, over the sustained rule's 5 %: at 95 s the samples cover 95 of its 120 s; at 121 s
+    // they cover the period, while the 95 s sample is still in its 30 s window.
+    // That rule alone: no window of another rule moves at the time its period becomes covered.
+    const { errors_sustained } = policyOf([0.1, 5000, 0.5]).rules;
+    const fold = rollbackDecisionsProjection({
+      version: 1,
+      approval: { validForSeconds: 900 },
+      rules: { errors_sustained: errors_sustained! },
+    });
+    const state = fold.initialState;
+    const at = (seconds: number) => new Date(base + seconds * 1000).toISOString();
+    const deployment = { deploymentId: 'd-1', service: 'alpha', release: 'v1' };
+    const sample = (seconds: number) =>
+      recordedEvent(
+        {
+          type: 'HealthSampleRecorded',
+          data: {
+            service: 'alpha',
+            instance: 'alpha-1',
+            release: 'v1',
+            sampledAt: at(seconds),
+            healthy: true,
+            healthLatencyMs: 5,
+            errorRate: 0.07,
+          },
+        },
+        { occurredAt: at(seconds) },
+      );
+    const tick = (seconds: number) =>
+      recordedEvent({ type: 'ClockTicked', data: { at: at(seconds) } }, { occurredAt: at(seconds) });
+    const history = [
+      recordedEvent(
+        { type: 'DeploymentStarted', data: deployment },
+        { stream: serviceStream('alpha'), occurredAt: at(0) },
+      ),
+      recordedEvent(
+        { type: 'DeploymentHealthy', data: deployment },
+        { stream: serviceStream('alpha'), occurredAt: at(0) },
+      ),
+      sample(0),
+      sample(95),
+      tick(100),
+    ];
+    for (const event of history) fold.apply(state, event);
+    expect(state.decisions).toEqual([]);
+    fold.apply(state, tick(121));
+    expect(state.decisions.map((d) => d.decided.data.rule)).toEqual(['errors_sustained']);
+  });
+
+  it('finds nothing at any time before the one a judgement that found nothing gave, samples unchanged', () => {
+    let reused = 0;
+    fc.assert(
+      fc.property(limits, withTicks, (thresholds, steps) => {
+        const policy = policyOf(thresholds);
+        const windows = healthWindowsProjection(retainSecondsFor(policy), [thresholds[1]], figureSecondsFor(policy));
+        const health = windows.initialState;
+        const migrations = migrationProgressProjection.initialState;
+        const alerts = activeAlertsProjection.initialState;
+        const steady = new Map<string, number>();
+        for (const event of historyOf(steps)) {
+          windows.apply(health, event);
+          const now = health.asOf;
+          if (event.type === 'ClockTicked') {
+            for (const [service, until] of steady) {
+              if (now >= until) continue;
+              expect(evaluatePolicy(policy, { health, migrations, alerts }, now, { services: [service] })).toEqual([]);
+              reused += 1;
+            }
+          } else steady.clear();
+          // Judged now; a tick keeps what was noted (a judgement is of the samples as they are).
+          evaluatePolicy(policy, { health, migrations, alerts }, now, {}, steady);
+        }
+      }),
+      { numRuns: 100 },
+    );
+    expect(reused).toBeGreaterThan(0);
   });
 });

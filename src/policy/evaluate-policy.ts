@@ -65,20 +65,31 @@ const windowEvidence = (from: number, to: number, samples: readonly SamplePoint[
 
 /** The samples taken in the `seconds` up to `now`, as positions in the service's samples: no copy. */
 interface Span {
-  readonly from: number;
-  readonly start: number;
-  readonly end: number;
+  from: number;
+  start: number;
+  end: number;
 }
 
 /**
  * The spans found for the service being judged, by length: several rules read windows of the same
  * length, each searched once. Forgotten before each service (`evaluatePolicy` is the only caller),
- * so nothing outlives an evaluation; entries past `count` are left over, to be overwritten.
+ * so nothing outlives an evaluation; entries past `count` are left over, to be reused.
  */
 const spans = { count: 0, seconds: [] as number[], found: [] as Span[] };
+
+/**
+ * The recorded time before which nothing the service's judgement read of the time moves: no sample
+ * leaves or enters a window searched, no sustained rule's period comes to be covered. Until then,
+ * with the same samples and alerts, the same judgement follows.
+ */
+let steadyUntil = Number.POSITIVE_INFINITY;
 function forgetSpans() {
   spans.count = 0;
+  steadyUntil = Number.POSITIVE_INFINITY;
 }
+const steadyBefore = (time: number) => {
+  if (time < steadyUntil) steadyUntil = time;
+};
 
 function spanOf(health: ServiceHealth, seconds: number, now: number): Span {
   for (let i = 0; i < spans.count; i += 1) if (spans.seconds[i] === seconds) return spans.found[i]!;
@@ -86,9 +97,15 @@ function spanOf(health: ServiceHealth, seconds: number, now: number): Span {
   const from = now - seconds * 1000;
   // Most often no sample is newer than now: the end needs no search.
   const end = samples[samples.length - 1]!.at <= now ? samples.length : firstAfterIn(sums, now);
-  const span = { from, start: firstAfterIn(sums, from), end };
+  const start = firstAfterIn(sums, from);
+  // The oldest sample leaves the window once it is `seconds` old; the next newer than now enters it at its time.
+  if (start < end) steadyBefore(samples[start]!.at + seconds * 1000);
+  if (end < samples.length) steadyBefore(samples[end]!.at);
+  const span = (spans.found[spans.count] ??= { from, start, end });
+  span.from = from;
+  span.start = start;
+  span.end = end;
   spans.seconds[spans.count] = seconds;
-  spans.found[spans.count] = span;
   spans.count += 1;
   return span;
 }
@@ -214,7 +231,11 @@ function healthFindings(
         return [{ service, observed: currentValue, unit, ...spanEvidence(health, current, now) }];
       }
       // Sustained: the samples must cover the whole period, over which the figure breaches too (and still does now).
-      if (health.samples[0]!.at > now - rule.forSeconds * 1000) return NONE;
+      if (health.samples[0]!.at > now - rule.forSeconds * 1000) {
+        // Whole seconds and milliseconds: exactly from then on the period is covered.
+        steadyBefore(health.samples[0]!.at + rule.forSeconds * 1000);
+        return NONE;
+      }
       const sustained = spanOf(health, rule.forSeconds, now);
       const sustainedValue = figureOver(rule, health, thresholds, sustained);
       if (sustainedValue === undefined) return NONE;
@@ -255,7 +276,7 @@ function healthFindings(
       ];
     }
     case 'protocol_error':
-      return latest.protocolError ? [{ service, observed: 1, unit: 'errors', evidenceEventIds: [latest.id] }] : [];
+      return latest.protocolError ? [{ service, observed: 1, unit: 'errors', evidenceEventIds: [latest.id] }] : NONE;
     case 'circuit_breaker_open_for':
       if (latest.openBreakers.length === 0) return NONE;
       return latest.openBreakers.flatMap((breaker) => {
@@ -425,9 +446,13 @@ function serviceNames(health: HealthWindowsState): readonly string[] {
   return names;
 }
 
-/** The services with windows and those with an alert firing (a service may have alerts before any sample). */
-function withAlerts(names: readonly string[], alerts: ActiveAlertsState): readonly string[] {
-  const alerting = Object.keys(alerts.services);
+/**
+ * The services a judgement of every service judges, in name order: those with windows and those
+ * with an alert firing (a service may have alerts before any sample).
+ */
+export function judgedServices(model: PolicyReadModel): readonly string[] {
+  const names = serviceNames(model.health);
+  const alerting = Object.keys(model.alerts.services);
   if (alerting.every((service) => names.includes(service))) return names;
   return [...new Set([...names, ...alerting])].sort();
 }
@@ -440,42 +465,52 @@ function collect(findings: Finding[], { name, mode, severity, threshold }: Prepa
  * The decision matrix applied to the read models as of `now` (recorded time): every rule that
  * holds, with its figure and evidence, the strongest action first (automatic, then manual, then
  * disabling a feature). Pure: the same read model always gives the same findings.
+ *
+ * `steady`, when given, is told for each service judged the recorded time before which judging it
+ * again finds nothing, as long as its samples and alerts stay as they are (`now` when it found
+ * something: no promise). Only the time can move its judgement meanwhile, and only by a sample
+ * leaving or entering a window searched, or a sustained rule's period becoming covered.
  */
 export function evaluatePolicy(
   policy: RollbackPolicy,
   model: PolicyReadModel,
   now: number,
   scope: EvaluationScope = {},
+  steady?: Map<string, number>,
 ): Finding[] {
-  const services = scope.services ?? withAlerts(serviceNames(model.health), model.alerts);
+  const services = scope.services ?? judgedServices(model);
   const rules = rulesOf(policy);
   // Findings in the order of the rules, then of the services; gathered service by service (each
   // service's windows are read once, while they are in the cache), and per rule only when found.
-  const byRule: (Finding[] | undefined)[] = [];
+  let byRule: (Finding[] | undefined)[] | undefined;
   if (scope.healthRules !== false) {
     for (const service of services) {
       const health = model.health.services[service];
       // One lookup: a service with no alert firing costs its alert rules nothing more.
       const firing = model.alerts.services[service];
       forgetSpans();
+      let found = false;
       for (let r = 0; r < rules.length; r += 1) {
         const prepared = rules[r]!;
         if (prepared.migrationRule || (prepared.alertRule && !firing)) continue;
         const raw = prepared.alertRule
           ? alertFindings(prepared.rule, service, firing!)
           : healthFindings(prepared, service, health, now, model.health.latencyThresholds);
-        if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
+        if (raw.length === 0) continue;
+        found = true;
+        collect(((byRule ??= [])[r] ??= []), prepared, raw);
       }
+      steady?.set(service, found ? now : steadyUntil);
     }
   }
   if (scope.migrationRules !== false) {
     for (let r = 0; r < rules.length; r += 1) {
       if (!rules[r]!.migrationRule) continue;
       const raw = migrationFindings(rules[r]!.rule, model.migrations, now, scope.migrationId);
-      if (raw.length > 0) collect((byRule[r] ??= []), rules[r]!, raw);
+      if (raw.length > 0) collect(((byRule ??= [])[r] ??= []), rules[r]!, raw);
     }
   }
-  if (byRule.length === 0) return [];
+  if (!byRule) return [];
   const findings = byRule.flatMap((found) => found ?? []);
   return findings.length > 1 ? findings.sort((a, b) => PRECEDENCE[a.mode] - PRECEDENCE[b.mode]) : findings;
 }

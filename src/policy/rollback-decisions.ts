@@ -4,13 +4,17 @@ import { InvariantViolated } from '../domain/decider.js';
 import { initialServiceState, isRollbackActive } from '../domain/service.js';
 import { serviceDecider, type ServiceCommand } from '../domain/service-decider.js';
 import type { DomainEvent, EventData, TypedRecordedEvent } from '../events/catalogue.js';
-import { evaluatePolicy, type EvaluationScope, type Finding } from './evaluate-policy.js';
+import { evaluatePolicy, judgedServices, type EvaluationScope, type Finding } from './evaluate-policy.js';
 import { figureSecondsFor, latencyThresholdsFor, retainSecondsFor, type RollbackPolicy } from './rollback-policy.js';
 import type { Projection } from '../runtime/projection.js';
-import { healthWindowsProjection, type HealthWindowsState } from '../../projections/health-windows.js';
+import {
+  healthWindowsProjection,
+  type HealthWindowsState,
+  type ServiceHealth,
+} from '../../projections/health-windows.js';
 import { migrationProgressProjection, type MigrationsState } from '../../projections/migration-progress.js';
 import { serviceStateProjection, type ServicesState } from '../../projections/service-state.js';
-import { activeAlertsProjection, type ActiveAlertsState } from '../../projections/active-alerts.js';
+import { activeAlertsProjection, type ActiveAlert, type ActiveAlertsState } from '../../projections/active-alerts.js';
 import { serviceStream } from '../domain/streams.js';
 
 /** What the policy appends to a service stream, at the stream revision it observed. */
@@ -44,9 +48,9 @@ export interface RollbackDecisionsState {
   /** Rules that already led to a decision and still hold: they fire again only once they have stopped holding. */
   readonly latched: Record<string, true>;
   /** What the last event led the policy to decide (empty most of the time). */
-  decisions: PendingDecision[];
+  decisions: readonly PendingDecision[];
   /** A rollback whose verification the last event recorded as failed, escalated: never left silent. */
-  escalations: PendingAppend[];
+  escalations: readonly PendingAppend[];
 }
 
 const DECISION_NAMESPACE = '3f1d9c2e-7a4b-5c6d-8e9f-0a1b2c3d4e5f';
@@ -67,14 +71,86 @@ export function decisionIds(
   };
 }
 
+/** Most events decide nothing: they share one empty answer rather than each allocating its own. */
+const NOTHING: readonly never[] = Object.freeze([]);
+
+/** The scope of a sample or an alert of the service: one per service, not one per event. */
+const serviceScopes = new Map<string, EvaluationScope>();
+function serviceScope(service: string): EvaluationScope {
+  let scope = serviceScopes.get(service);
+  if (!scope) serviceScopes.set(service, (scope = { services: [service], migrationRules: false }));
+  return scope;
+}
+
 function scopeOf(event: TypedRecordedEvent): EvaluationScope | undefined {
-  if (event.type === 'ClockTicked') return {};
-  if (event.type === 'HealthSampleRecorded') return { services: [event.data.service], migrationRules: false };
+  if (event.type === 'HealthSampleRecorded') return serviceScope(event.data.service);
   if (event.type === 'AlertReceived')
-    return event.data.service === undefined ? undefined : { services: [event.data.service], migrationRules: false };
+    return event.data.service === undefined ? undefined : serviceScope(event.data.service);
   if (event.type.startsWith('Migration'))
     return { migrationId: (event.data as { migrationId: string }).migrationId, healthRules: false };
   return undefined;
+}
+
+/**
+ * A service whose last judgement found nothing, with what it read: its windows and alerts as they
+ * were (objects replaced, never changed, by anything but a sample or an alert of the service, both
+ * judged at once) and the recorded time before which the same judgement follows from them.
+ */
+interface Steady {
+  health: ServiceHealth | undefined;
+  alerts: Record<string, ActiveAlert> | undefined;
+  until: number;
+}
+
+/**
+ * Kept beside each state, never in it (no version, no checkpoint): a state restored from a
+ * checkpoint judges every service at its first tick again, as without it.
+ */
+const steadyOf = new WeakMap<RollbackDecisionsState, Map<string, Steady>>();
+
+function hasAny(record: Record<string, unknown>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+/**
+ * A tick moves only the time: it judges every service but those whose last judgement found
+ * nothing, whose windows and alerts are still the ones judged, and for which the new time is still
+ * before the judgement could change. Those would find nothing again, so leaving them out decides
+ * exactly the same. While any rule is latched every service is judged: judging one that no longer
+ * holds releases its latch.
+ */
+function tickScope(state: RollbackDecisionsState, now: number): EvaluationScope {
+  const steady = steadyOf.get(state);
+  if (!steady || hasAny(state.latched)) return {};
+  return {
+    services: judgedServices(state).filter((service) => {
+      const last = steady.get(service);
+      return !(
+        last &&
+        now < last.until &&
+        last.health === state.health.services[service] &&
+        last.alerts === state.alerts.services[service]
+      );
+    }),
+  };
+}
+
+/** Notes what each service's judgement read and until when it holds, reusing the entries. */
+function noteSteady(state: RollbackDecisionsState, judged: ReadonlyMap<string, number>) {
+  let steady = steadyOf.get(state);
+  if (!steady) steadyOf.set(state, (steady = new Map()));
+  for (const [service, until] of judged) {
+    const health = state.health.services[service];
+    const alerts = state.alerts.services[service];
+    const last = steady.get(service);
+    if (!last) steady.set(service, { health, alerts, until });
+    else {
+      last.health = health;
+      last.alerts = alerts;
+      last.until = until;
+    }
+  }
 }
 
 /** A latch is released once an evaluation that covered its rule found the rule no longer holding. */
@@ -84,8 +160,8 @@ function releaseLatches(
   scope: EvaluationScope,
   findings: readonly Finding[],
 ): void {
+  if (!hasAny(latched)) return;
   const keys = Object.keys(latched);
-  if (keys.length === 0) return;
   const holding = new Set(findings.map((f) => latchKey(f.service, f.rule, subjectOf(f))));
   for (const key of keys) {
     if (holding.has(key)) continue;
@@ -201,6 +277,8 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
     latencyThresholdsFor(policy),
     figureSecondsFor(policy),
   );
+  /** What the current evaluation tells of each service it judged (filled and read within one `apply`). */
+  const judged = new Map<string, number>();
   return {
     name: 'rollback-decisions',
     version: 7,
@@ -220,11 +298,11 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
       health.apply(state.health, event);
       migrationProgressProjection.apply(state.migrations, event);
       activeAlertsProjection.apply(state.alerts, event);
-      state.decisions = [];
-      state.escalations = [];
+      state.decisions = NOTHING;
+      state.escalations = NOTHING;
       if (event.type === 'RollbackVerified' && !event.data.passed) {
         const escalation = toEscalation(event, state);
-        if (escalation) state.escalations.push(escalation);
+        if (escalation) state.escalations = [escalation];
       }
       if (event.type === 'RollbackDecided') {
         state.latched[
@@ -235,11 +313,14 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
           )
         ] = true;
       }
-      const scope = scopeOf(event);
-      if (!scope) return state;
       const now = Math.max(state.health.asOf, state.migrations.asOf);
-      const findings = evaluatePolicy(policy, state, now, scope);
+      const scope = event.type === 'ClockTicked' ? tickScope(state, now) : scopeOf(event);
+      if (!scope) return state;
+      judged.clear();
+      const findings = evaluatePolicy(policy, state, now, scope, judged);
+      noteSteady(state, judged);
       releaseLatches(policy, state.latched, scope, findings);
+      if (findings.length === 0) return state;
       state.decisions = choose(findings, state).flatMap((finding) => {
         try {
           return [toDecision(finding, state, event)];
