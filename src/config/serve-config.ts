@@ -330,45 +330,48 @@ export function loadServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): Serv
     'a whole number of seconds',
   );
 
-  const requestExpirySeconds = integer(
-    pick(
-      [
-        [env.FAILSAFE_REQUEST_EXPIRY_SECONDS, 'FAILSAFE_REQUEST_EXPIRY_SECONDS'],
-        [file.requestExpirySeconds, fromFile('requestExpirySeconds')],
-      ],
-      DEFAULT_REQUEST_EXPIRY_MS / 1000,
-    ),
+  /** A top-level setting in whole seconds: the environment's, else the file's, else the default. */
+  const seconds = (
+    variable: string,
+    key: 'requestExpirySeconds' | 'executionLeaseSeconds' | 'verificationWindowSeconds',
+    fallback: number,
+    min: number,
+    max: number,
+  ) =>
+    integer(
+      pick(
+        [
+          [env[variable], variable],
+          [file[key], fromFile(key)],
+        ],
+        fallback,
+      ),
+      min,
+      max,
+      'a whole number of seconds',
+    );
+  const requestExpirySeconds = seconds(
+    'FAILSAFE_REQUEST_EXPIRY_SECONDS',
+    'requestExpirySeconds',
+    DEFAULT_REQUEST_EXPIRY_MS / 1000,
     1,
     7 * 24 * 3600,
-    'a whole number of seconds',
   );
-
-  const executionLeaseSeconds = integer(
-    pick(
-      [
-        [env.FAILSAFE_EXECUTION_LEASE_SECONDS, 'FAILSAFE_EXECUTION_LEASE_SECONDS'],
-        [file.executionLeaseSeconds, fromFile('executionLeaseSeconds')],
-      ],
-      DEFAULT_EXECUTION_LEASE_MS / 1000,
-    ),
-    // Renewed every third of it: below 3 s a renewal would have under a second to reach the store.
+  // Renewed every third of it: below 3 s a renewal would have under a second to reach the store.
+  const executionLeaseSeconds = seconds(
+    'FAILSAFE_EXECUTION_LEASE_SECONDS',
+    'executionLeaseSeconds',
+    DEFAULT_EXECUTION_LEASE_MS / 1000,
     3,
     3600,
-    'a whole number of seconds',
   );
-
-  const verificationWindowSeconds = integer(
-    pick(
-      [
-        [env.FAILSAFE_VERIFICATION_WINDOW_SECONDS, 'FAILSAFE_VERIFICATION_WINDOW_SECONDS'],
-        [file.verificationWindowSeconds, fromFile('verificationWindowSeconds')],
-      ],
-      DEFAULT_VERIFICATION_WINDOW_MS / 1000,
-    ),
-    // Three probes need two intervals of at least a second; over 10 min the rollback waits too long to count.
+  // Three probes need two intervals of at least a second; past 10 min the verdict comes too late to act on.
+  const verificationWindowSeconds = seconds(
+    'FAILSAFE_VERIFICATION_WINDOW_SECONDS',
+    'verificationWindowSeconds',
+    DEFAULT_VERIFICATION_WINDOW_MS / 1000,
     2,
     600,
-    'a whole number of seconds',
   );
 
   const dataDirRaw = pick(
