@@ -74,15 +74,11 @@ export function decisionIds(
 /** Most events decide nothing: they share one empty answer rather than each allocating its own. */
 const NOTHING: readonly never[] = Object.freeze([]);
 
-/** The scope of a sample or an alert of the service: one per service, not one per event. */
-const serviceScopes = new Map<string, EvaluationScope>();
-function serviceScope(service: string): EvaluationScope {
-  let scope = serviceScopes.get(service);
-  if (!scope) serviceScopes.set(service, (scope = { services: [service], migrationRules: false }));
-  return scope;
-}
-
-function scopeOf(event: TypedRecordedEvent): EvaluationScope | undefined {
+/** `serviceScope` gives the scope of a sample or an alert of the service: one per service, not one per event. */
+function scopeOf(
+  event: TypedRecordedEvent,
+  serviceScope: (service: string) => EvaluationScope,
+): EvaluationScope | undefined {
   if (event.type === 'HealthSampleRecorded') return serviceScope(event.data.service);
   if (event.type === 'AlertReceived')
     return event.data.service === undefined ? undefined : serviceScope(event.data.service);
@@ -279,6 +275,13 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
   );
   /** What the current evaluation tells of each service it judged (filled and read within one `apply`). */
   const judged = new Map<string, number>();
+  // Kept by this fold, not the module: they go with it, and with its services.
+  const scopes = new Map<string, EvaluationScope>();
+  const serviceScope = (service: string): EvaluationScope => {
+    let scope = scopes.get(service);
+    if (!scope) scopes.set(service, (scope = { services: [service], migrationRules: false }));
+    return scope;
+  };
   return {
     name: 'rollback-decisions',
     version: 7,
@@ -314,7 +317,7 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
         ] = true;
       }
       const now = Math.max(state.health.asOf, state.migrations.asOf);
-      const scope = event.type === 'ClockTicked' ? tickScope(state, now) : scopeOf(event);
+      const scope = event.type === 'ClockTicked' ? tickScope(state, now) : scopeOf(event, serviceScope);
       if (!scope) return state;
       judged.clear();
       const findings = evaluatePolicy(policy, state, now, scope, judged);
