@@ -52,6 +52,36 @@ describe('health windows', () => {
   });
 });
 
+describe('an open circuit breaker', () => {
+  const breaker = (seconds: number, open: string[]) => {
+    const event = sample('v1', seconds);
+    return { ...event, data: { ...event.data, openCircuitBreakers: open } } as TypedRecordedEvent;
+  };
+  const since = (events: TypedRecordedEvent[]) =>
+    foldProjection(healthWindowsProjection(600), events).services.svc!.openSince;
+
+  it('is known open since the first sample of its run, even once that sample is no longer kept', () => {
+    const state = foldProjection(healthWindowsProjection(600), [
+      breaker(0, []),
+      breaker(10, ['refund']),
+      breaker(700, ['refund', 'ledger']),
+      breaker(1400, ['refund', 'ledger']),
+    ]);
+    const health = state.services.svc!;
+    expect(health.samples.map((s) => s.at % 3_600_000)).toEqual([1_400_000]);
+    expect(health.openSince?.refund?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 10));
+    expect(health.openSince?.ledger?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 700));
+  });
+
+  it('restarts after a sample without it (a late one too), starts earlier with a late one with it', () => {
+    const late = since([breaker(1, ['refund']), breaker(3, ['refund']), breaker(4, ['refund']), breaker(2, [])]);
+    expect(late?.refund?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 3));
+    const earlier = since([breaker(1, []), breaker(3, ['refund']), breaker(2, ['refund'])]);
+    expect(earlier?.refund?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 2));
+    expect(since([breaker(1, ['refund']), breaker(2, [])])).toBeUndefined();
+  });
+});
+
 describe("a drill's samples", () => {
   it('judge nothing once the drill on the service has ended: its windows start afresh, same release', () => {
     const finished = (service?: string) =>

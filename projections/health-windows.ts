@@ -22,6 +22,11 @@ export interface SamplePoint {
   readonly tools?: readonly { readonly name: string; readonly calls: number; readonly errors: number }[] | undefined;
 }
 
+export interface SampleRef {
+  readonly at: number;
+  readonly id: string;
+}
+
 export interface ServiceHealth {
   /** The release the windows are about: samples of any other release are left out. */
   release?: string | undefined;
@@ -34,7 +39,12 @@ export interface ServiceHealth {
    */
   outlined: number;
   /** First unhealthy sample since the last healthy one: the start of the current failure. */
-  failingSince?: { readonly at: number; readonly id: string } | undefined;
+  failingSince?: SampleRef | undefined;
+  /**
+   * For each circuit breaker open in the newest sample, the first sample of its run of open ones:
+   * how long it has been open, however long ago that was (the samples are kept only so far back).
+   */
+  openSince?: Record<string, SampleRef> | undefined;
   /** While a deployment is under way: the windows of the release it replaces, which still serves. */
   replaced?: ServiceHealth | undefined;
   /** Running totals beside the samples: a window's figures without a pass over the window. */
@@ -118,6 +128,38 @@ function add(health: ServiceHealth, point: SamplePoint, retention: Retention, th
   }
   if (point.healthy) health.failingSince = undefined;
   else if (!health.failingSince) health.failingSince = { at: point.at, id: point.id };
+  trackOpenBreakers(health, point);
+}
+
+/**
+ * Keeps `openSince` up to date after `point` was added. A new newest sample goes on
+ * or ends each breaker's run; a late one can only split or join runs among the samples kept, so
+ * those are searched back from the newest, and a run that reaches back past them started where
+ * it was known to start.
+ */
+function trackOpenBreakers(health: ServiceHealth, point: SamplePoint) {
+  const { samples } = health;
+  const known = health.openSince;
+  const newest = samples[samples.length - 1]!;
+  if (newest.openBreakers.length === 0) {
+    health.openSince = undefined;
+    return;
+  }
+  const since: Record<string, SampleRef> = {};
+  for (const breaker of newest.openBreakers) {
+    if (newest === point) {
+      since[breaker] = known?.[breaker] ?? { at: point.at, id: point.id };
+      continue;
+    }
+    let first = samples.length - 1;
+    while (first > 0 && samples[first - 1]!.openBreakers.includes(breaker)) first -= 1;
+    const before = known?.[breaker];
+    since[breaker] =
+      first === 0 && before !== undefined && before.at <= samples[0]!.at
+        ? before
+        : { at: samples[first]!.at, id: samples[first]!.id };
+  }
+  health.openSince = since;
 }
 
 /**
@@ -138,7 +180,7 @@ export function healthWindowsProjection(
   };
   return {
     name: 'health-windows',
-    version: 5,
+    version: 6,
     get initialState(): HealthWindowsState {
       return { asOf: 0, latencyThresholds: [...latencyThresholds], services: {} };
     },

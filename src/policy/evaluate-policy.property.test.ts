@@ -23,7 +23,12 @@ import { figureSecondsFor, retainSecondsFor, type PolicyRule, type RollbackPolic
  * The reference: each figure computed directly from the window's samples, as the policy did before
  * it kept running totals (a copy of the window, then a pass over it, after every sample).
  */
-function directFindings(rule: PolicyRule, health: ServiceHealth, now: number): Omit<Finding, 'rule' | 'mode'>[] {
+function directFindings(
+  rule: PolicyRule,
+  health: ServiceHealth,
+  now: number,
+  everySample: ServiceHealth,
+): Omit<Finding, 'rule' | 'mode'>[] {
   const threshold = rule.threshold ?? 0;
   const windowSeconds = rule.windowSeconds ?? 60;
   const latest = health.samples.at(-1);
@@ -110,9 +115,10 @@ function directFindings(rule: PolicyRule, health: ServiceHealth, now: number): O
     }
     case 'circuit_breaker_open_for':
       return latest.openBreakers.flatMap((breaker) => {
+        // How long it has been open is read over every sample, not only those the windows keep.
+        const all = everySample.samples;
         let since = latest;
-        for (let i = health.samples.length - 1; i >= 0 && health.samples[i]!.openBreakers.includes(breaker); i -= 1)
-          since = health.samples[i]!;
+        for (let i = all.length - 1; i >= 0 && all[i]!.openBreakers.includes(breaker); i -= 1) since = all[i]!;
         const observed = (latest.at - since.at) / 1000;
         if (observed <= threshold) return [];
         const open = health.samples.filter((s) => s.at >= since.at);
@@ -279,6 +285,7 @@ const policyOf = ([errorRate, latency, tools]: [number, number, number]): Rollba
 describe('the policy judged from running totals', () => {
   it('finds exactly what a pass over each window finds: rules, figures, windows and evidence', () => {
     const seen = new Map<string, number>();
+    let longerThanKept = 0;
     const thresholds = fc.tuple(
       fc.constantFrom(0, 0.05, 0.1, 0.3),
       fc.constantFrom(0, 2000, 5000),
@@ -299,11 +306,14 @@ describe('the policy judged from running totals', () => {
           }));
           // Totals for the first latency rule's threshold only: the other is judged by a pass over its window.
           const windows = healthWindowsProjection(retainSecondsFor(policy), [limits[1]]);
+          const unbounded = healthWindowsProjection(Number.MAX_SAFE_INTEGER / 1000);
           let health: HealthWindowsState = windows.initialState;
+          let everySample = unbounded.initialState;
           const migrations = migrationProgressProjection.initialState;
           const alerts = activeAlertsProjection.initialState;
           historyOf(steps).forEach((event, index) => {
             health = windows.apply(health, event);
+            everySample = unbounded.apply(everySample, event);
             // Checkpoints store the state as JSON: the totals must survive it.
             if (index % 7 === 6) health = JSON.parse(JSON.stringify(health)) as HealthWindowsState;
             const now = health.asOf;
@@ -312,13 +322,17 @@ describe('the policy judged from running totals', () => {
               const expected = Object.keys(health.services)
                 .sort()
                 .flatMap((service) =>
-                  directFindings(rule, health.services[service]!, now).map((f) => ({ ...f, service })),
+                  directFindings(rule, health.services[service]!, now, everySample.services[service]!).map((f) => ({
+                    ...f,
+                    service,
+                  })),
                 );
               const actual = evaluatePolicy(single, { health, migrations, alerts }, now).map(
                 ({ rule: _, mode: __, ...f }) => f,
               );
               expect(actual).toEqual(expected);
               seen.set(name, (seen.get(name) ?? 0) + actual.length);
+              longerThanKept += actual.filter((f) => f.unit === 's' && f.observed > retainSecondsFor(policy)).length;
             }
           });
         },
@@ -327,6 +341,8 @@ describe('the policy judged from running totals', () => {
     );
     // Every kind of rule was seen holding, so none of the comparisons above was vacuous.
     for (const name of Object.keys(policyOf([0, 0, 0]).rules)) expect(seen.get(name) ?? 0).toBeGreaterThan(0);
+    // Some failures and open breakers lasted longer than the samples are kept: their time was not capped.
+    expect(longerThanKept).toBeGreaterThan(0);
   });
 });
 

@@ -280,9 +280,7 @@ function healthFindings(
     case 'circuit_breaker_open_for':
       if (latest.openBreakers.length === 0) return NONE;
       return latest.openBreakers.flatMap((breaker) => {
-        let since = latest;
-        for (let i = health.samples.length - 1; i >= 0 && health.samples[i]!.openBreakers.includes(breaker); i -= 1)
-          since = health.samples[i]!;
+        const since = health.openSince![breaker]!;
         // Up to the newest sample, as for failing health checks: silence does not keep a breaker open.
         const observed = (latest.at - since.at) / 1000;
         if (observed <= threshold) return NONE;

@@ -140,13 +140,24 @@ export const defaultRollbackPolicy: RollbackPolicy = {
   },
 };
 
-/** How much sample history the health windows must keep for every rule of the policy to be judged. */
+/** The rules that read no health samples at all: they do not make the windows keep any. */
+const SAMPLELESS: ReadonlySet<PolicyRule['when']> = new Set([
+  'migration_error_rate',
+  'migration_stalled_for',
+  'alert_firing',
+]);
+
+/**
+ * How much sample history the health windows must keep for every rule of the policy to be judged:
+ * the longest window, and for a rule on how long something has lasted, its threshold too (the
+ * samples since it started are its evidence; how long it has lasted is kept apart, uncapped).
+ */
 export const retainSecondsFor = (policy: RollbackPolicy): number =>
   Math.max(
     600,
-    ...Object.values(policy.rules).map(
-      (r) => (r.windowSeconds ?? 60) + (r.forSeconds ?? 0) + (r.when.endsWith('_for') ? (r.threshold ?? 0) : 0),
-    ),
+    ...Object.values(policy.rules)
+      .filter((r) => !SAMPLELESS.has(r.when))
+      .map((r) => (r.windowSeconds ?? 60) + (r.forSeconds ?? 0) + (r.when.endsWith('_for') ? (r.threshold ?? 0) : 0)),
   );
 
 /** The rules that read samples' figures (rates, latencies, memory, tools) over a window, not only the newest. */
