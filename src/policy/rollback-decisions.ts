@@ -284,7 +284,14 @@ export function rollbackDecisionsProjection(policy: RollbackPolicy): Projection<
   };
   return {
     name: 'rollback-decisions',
-    version: 7,
+    // With the versions of the read models it folds: a change to any of them (versions only go up)
+    // discards its checkpoints too, which hold their states.
+    version:
+      7 +
+      serviceStateProjection.version +
+      health.version +
+      migrationProgressProjection.version +
+      activeAlertsProjection.version,
     get initialState(): RollbackDecisionsState {
       return {
         services: serviceStateProjection.initialState,
