@@ -8,7 +8,7 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 /** The benchmarks with a quick mode: small sizes, same-run ratios, in seconds. */
-const QUICK = ['event-store', 'projections', 'snapshots', 'front-door', 'kubernetes-rollback'] as const;
+const QUICK = ['event-store', 'projections', 'snapshots', 'front-door', 'kubernetes-rollback', 'recovery'] as const;
 
 /** Each benchmark's quick mode, in CI: a figure worse than half its aim fails, so no large regression lands unseen. */
 describe('the benchmarks, in quick mode', () => {

@@ -3,7 +3,7 @@
  * fleet, probed every second: from the first bad health sample of a bad release to traffic back on
  * the last known good release (RollbackCompleted), and to the rollback verified. A crash at start
  * never takes traffic: for it, the time from DeploymentStarted to DeploymentFailed is reported.
- * Run: npm run bench:recovery -- [--runs N] [--modes errors,latency,memory,protocol,crash]
+ * Run: npm run bench:recovery -- [--runs N] [--modes errors,latency,memory,protocol,crash] [--quick]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import type { EventData } from '../src/events/catalogue.js';
 import { newToken } from '../src/auth/tokens.js';
 import { startServeProcess, stopFleet, writeSampleFleet } from '../src/testing/serve-process.js';
-import { fmt, loadAverage, median, printGrid, progress, writeResults } from './bench-support.js';
+import { fmt, loadAverage, median, printGrid, progress, reportQuick, writeResults } from './bench-support.js';
 
 type Sample = EventData<'HealthSampleRecorded'>;
 
@@ -32,13 +32,19 @@ const modes = {
 } as const;
 type Mode = keyof typeof modes;
 
+/** The aims of issue 17, medians per mode: traffic back on the good release, and the rollback verified. */
+const AIM_BACK_S = 1.5;
+const AIM_VERIFIED_S = 5;
+
 const HELP =
   'Usage: npm run bench:recovery -- [--runs N (per mode, default 5)] [--modes a,b (default all: ' +
-  `${Object.keys(modes).join(',')})]\n`;
+  `${Object.keys(modes).join(',')})] [--quick (one run of errors by default; ends with one QUICK line, ` +
+  'exit 3 when a median is over twice its aim)]\n';
 const { values: args } = parseArgs({
   options: {
-    runs: { type: 'string', default: '5' },
-    modes: { type: 'string', default: Object.keys(modes).join(',') },
+    runs: { type: 'string' },
+    modes: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -46,8 +52,8 @@ if (args.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const runs = Number(args.runs);
-const chosen = args.modes.split(',') as Mode[];
+const runs = Number(args.runs ?? (args.quick ? '1' : '5'));
+const chosen = (args.modes ?? (args.quick ? 'errors' : Object.keys(modes).join(','))).split(',') as Mode[];
 const unknown = chosen.filter((m) => !(m in modes));
 if (!Number.isInteger(runs) || runs <= 0 || unknown.length > 0) {
   process.stderr.write(
@@ -138,7 +144,12 @@ const cell = (values: number[], aim?: number) => {
   return `${fmt(median(values), 2)} s (worst ${fmt(Math.max(...values), 2)})${verdict}`;
 };
 printGrid(
-  ['mode', 'first bad sample → decided', '→ traffic back (aim ≤ 1.5 s)', '→ verified (aim ≤ 5 s)'],
+  [
+    'mode',
+    'first bad sample → decided',
+    `→ traffic back (aim ≤ ${AIM_BACK_S} s)`,
+    `→ verified (aim ≤ ${AIM_VERIFIED_S} s)`,
+  ],
   chosen.map((mode) => {
     const r = results[mode]!;
     return mode === 'crash'
@@ -148,13 +159,33 @@ printGrid(
           cell(r.map((x) => x.decidedS)),
           cell(
             r.map((x) => x.backS),
-            1.5,
+            AIM_BACK_S,
           ),
           cell(
             r.map((x) => x.verifiedS),
-            5,
+            AIM_VERIFIED_S,
           ),
         ];
   }),
 );
 writeResults('recovery', startedAt, { start: loadAtStart, end: loadAverage() }, { runs: results });
+if (args.quick) {
+  reportQuick(
+    chosen
+      .filter((mode) => mode !== 'crash')
+      .flatMap((mode) => [
+        {
+          name: `${mode}: first bad sample → traffic back (s)`,
+          value: median(results[mode]!.map((x) => x.backS)),
+          aim: AIM_BACK_S,
+          higherIsBetter: false,
+        },
+        {
+          name: `${mode}: first bad sample → rollback verified (s)`,
+          value: median(results[mode]!.map((x) => x.verifiedS)),
+          aim: AIM_VERIFIED_S,
+          higherIsBetter: false,
+        },
+      ]),
+  );
+}
