@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { DomainEvent, TypedRecordedEvent } from '../src/events/catalogue.js';
 import { recordedEvent } from './recorded-event.fixture.js';
 import { foldProjection } from '../src/runtime/projection.js';
-import { healthWindowsProjection, latenciesOf, latencyOf, type SamplePoint } from './health-windows.js';
+import {
+  healthWindowsProjection,
+  latenciesOf,
+  latencyOf,
+  openSinceOf,
+  type SamplePoint,
+  type ServiceHealth,
+} from './health-windows.js';
 
 const recorded = (event: DomainEvent) => recordedEvent(event, { stream: 's', actor: 't' });
 const sample = (release: string, seconds: number): TypedRecordedEvent =>
@@ -57,28 +64,31 @@ describe('an open circuit breaker', () => {
     const event = sample('v1', seconds);
     return { ...event, data: { ...event.data, openCircuitBreakers: open } } as TypedRecordedEvent;
   };
-  const since = (events: TypedRecordedEvent[]) =>
-    foldProjection(healthWindowsProjection(600), events).services.svc!.openSince;
+  const health = (events: TypedRecordedEvent[]): ServiceHealth =>
+    foldProjection(healthWindowsProjection(600), events).services.svc!;
+  const since = (events: TypedRecordedEvent[], breaker = 'refund') => openSinceOf(health(events), breaker)?.at;
+  const at = (seconds: number) => Date.UTC(2026, 10, 24, 10, 0, seconds);
 
   it('is known open since the first sample of its run, even once that sample is no longer kept', () => {
-    const state = foldProjection(healthWindowsProjection(600), [
-      breaker(0, []),
-      breaker(10, ['refund']),
-      breaker(700, ['refund', 'ledger']),
-      breaker(1400, ['refund', 'ledger']),
-    ]);
-    const health = state.services.svc!;
-    expect(health.samples.map((s) => s.at % 3_600_000)).toEqual([1_400_000]);
-    expect(health.openSince?.refund?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 10));
-    expect(health.openSince?.ledger?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 700));
+    const events = [breaker(0, []), breaker(10, ['refund']), breaker(700, ['refund', 'ledger'])];
+    events.push(breaker(1400, ['refund', 'ledger']));
+    expect(health(events).samples.map((s) => s.at)).toEqual([at(1400)]);
+    expect(since(events)).toBe(at(10));
+    expect(since(events, 'ledger')).toBe(at(700));
+  });
+
+  it('may be named as an object key is (__proto__, toString), and survives a checkpoint', () => {
+    const events = [breaker(1, ['__proto__', 'toString']), breaker(2, ['toString', '__proto__'])];
+    const restored = JSON.parse(JSON.stringify(health(events))) as ServiceHealth;
+    expect(openSinceOf(restored, '__proto__')?.at).toBe(at(1));
+    expect(openSinceOf(restored, 'toString')?.at).toBe(at(1));
+    expect(openSinceOf(restored, 'constructor')).toBeUndefined();
   });
 
   it('restarts after a sample without it (a late one too), starts earlier with a late one with it', () => {
-    const late = since([breaker(1, ['refund']), breaker(3, ['refund']), breaker(4, ['refund']), breaker(2, [])]);
-    expect(late?.refund?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 3));
-    const earlier = since([breaker(1, []), breaker(3, ['refund']), breaker(2, ['refund'])]);
-    expect(earlier?.refund?.at).toBe(Date.UTC(2026, 10, 24, 10, 0, 2));
-    expect(since([breaker(1, ['refund']), breaker(2, [])])).toBeUndefined();
+    expect(since([breaker(1, ['refund']), breaker(3, ['refund']), breaker(4, ['refund']), breaker(2, [])])).toBe(at(3));
+    expect(since([breaker(1, []), breaker(3, ['refund']), breaker(2, ['refund'])])).toBe(at(2));
+    expect(health([breaker(1, ['refund']), breaker(2, [])]).openSince).toBeUndefined();
   });
 });
 

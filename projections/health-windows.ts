@@ -27,6 +27,15 @@ export interface SampleRef {
   readonly id: string;
 }
 
+/** A circuit breaker open since the sample `id` at `at`. */
+export interface OpenRun extends SampleRef {
+  readonly breaker: string;
+}
+
+/** The first sample of the breaker's run of open ones, when the newest sample reports it open. */
+export const openSinceOf = (health: ServiceHealth, breaker: string): OpenRun | undefined =>
+  health.openSince?.find((run) => run.breaker === breaker);
+
 export interface ServiceHealth {
   /** The release the windows are about: samples of any other release are left out. */
   release?: string | undefined;
@@ -43,8 +52,9 @@ export interface ServiceHealth {
   /**
    * For each circuit breaker open in the newest sample, the first sample of its run of open ones:
    * how long it has been open, however long ago that was (the samples are kept only so far back).
+   * A list, not a record keyed by the breaker: its name is the service's (`__proto__`, `toString`).
    */
-  openSince?: Record<string, SampleRef> | undefined;
+  openSince?: readonly OpenRun[] | undefined;
   /** While a deployment is under way: the windows of the release it replaces, which still serves. */
   replaced?: ServiceHealth | undefined;
   /** Running totals beside the samples: a window's figures without a pass over the window. */
@@ -132,34 +142,26 @@ function add(health: ServiceHealth, point: SamplePoint, retention: Retention, th
 }
 
 /**
- * Keeps `openSince` up to date after `point` was added. A new newest sample goes on
- * or ends each breaker's run; a late one can only split or join runs among the samples kept, so
- * those are searched back from the newest, and a run that reaches back past them started where
- * it was known to start.
+ * Keeps `openSince` up to date after `point` was added. A new newest sample goes on or ends each
+ * breaker's run; a late one can only split a run or start it earlier among the samples kept, so
+ * those are searched back from the newest, and a run that reaches back past them started where it
+ * was known to start.
  */
 function trackOpenBreakers(health: ServiceHealth, point: SamplePoint) {
   const { samples } = health;
-  const known = health.openSince;
   const newest = samples[samples.length - 1]!;
   if (newest.openBreakers.length === 0) {
     health.openSince = undefined;
     return;
   }
-  const since: Record<string, SampleRef> = {};
-  for (const breaker of newest.openBreakers) {
-    if (newest === point) {
-      since[breaker] = known?.[breaker] ?? { at: point.at, id: point.id };
-      continue;
-    }
+  health.openSince = newest.openBreakers.map((breaker): OpenRun => {
+    const known = openSinceOf(health, breaker);
+    if (newest === point) return known ?? { breaker, at: point.at, id: point.id };
     let first = samples.length - 1;
     while (first > 0 && samples[first - 1]!.openBreakers.includes(breaker)) first -= 1;
-    const before = known?.[breaker];
-    since[breaker] =
-      first === 0 && before !== undefined && before.at <= samples[0]!.at
-        ? before
-        : { at: samples[first]!.at, id: samples[first]!.id };
-  }
-  health.openSince = since;
+    if (first === 0 && known !== undefined && known.at <= samples[0]!.at) return known;
+    return { breaker, at: samples[first]!.at, id: samples[first]!.id };
+  });
 }
 
 /**

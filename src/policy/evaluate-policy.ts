@@ -3,6 +3,7 @@ import {
   errorRateOf,
   firstAfter,
   latencyOf,
+  openSinceOf,
   QUANTILE,
   toolErrorsOf,
   type HealthWindowsState,
@@ -280,7 +281,7 @@ function healthFindings(
     case 'circuit_breaker_open_for':
       if (latest.openBreakers.length === 0) return NONE;
       return latest.openBreakers.flatMap((breaker) => {
-        const since = health.openSince![breaker]!;
+        const since = openSinceOf(health, breaker)!;
         // Up to the newest sample, as for failing health checks: silence does not keep a breaker open.
         const observed = (latest.at - since.at) / 1000;
         if (observed <= threshold) return NONE;
