@@ -229,8 +229,9 @@ function startWorker(work: PartitionWork): { readonly result: Promise<PartitionR
   const here = import.meta.url;
   const fromSources = here.endsWith('.ts');
   const entry = new URL(`./verify-split-worker.${fromSources ? 'ts' : 'js'}`, here);
-  const [file, parent] = [JSON.stringify(entry.href), JSON.stringify(here)];
-  const load = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${file}, ${parent}))`;
+  // Resolved here: the worker's code is evaluated, and would look for tsx from the working folder.
+  const [file, api] = [JSON.stringify(entry.href), JSON.stringify(import.meta.resolve('tsx/esm/api'))];
+  const load = `import(${api}).then((tsx) => tsx.tsImport(${file}, ${JSON.stringify(here)}))`;
   const worker = fromSources
     ? new Worker(load, { eval: true, workerData: work })
     : new Worker(entry, { workerData: work });
