@@ -10,6 +10,7 @@ import {
   type RollbackDecisionsState,
 } from '../policy/rollback-decisions.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
+import { skipping } from './archived-history.js';
 import type { History } from './history.js';
 import { foldEvent, initialVerification, type VerificationState } from './verification-fold.js';
 import { expectDecisions, telemetryDecisionsByCause, type DecisionsByCause } from './verify-telemetry-decisions.js';
@@ -105,15 +106,27 @@ function orderOf(policy: RollbackPolicy, fold: RollbackDecisionsState, decision:
   return findingOrder(policy, fold, { rule, service }, migrationId);
 }
 
-/** Folds the whole history for the partition's services: reads it twice (telemetry decisions, then the fold). */
+type Skip = (stream: string, type: string, id: string) => boolean;
+
+const isTelemetryDecision = (type: string) => type === 'TelemetryStale' || type === 'TelemetryResumed';
+
+/**
+ * Folds the whole history for the partition's services. Reads it twice: for the telemetry
+ * decisions (the others left undecoded), then to fold it (other services' own streams left
+ * undecoded but for their time: read twice by two threads, an event's decode would cost twice).
+ */
 export async function foldPartition(
   history: History,
   policy: RollbackPolicy,
   partition: Partition,
 ): Promise<PartitionResult> {
   const owns = owner(partition);
+  const read = (skip: Skip) => history.readSkipping?.(0n, skip) ?? skipping(history.readDecoded(0n), skip);
+  const recorded: TypedRecordedEvent[] = [];
+  for await (const event of read((_stream, type) => !isTelemetryDecision(type)))
+    if (!('skipped' in event)) recorded.push(event);
+  const byCause = ownDecisions(await telemetryDecisionsByCause(recorded), owns);
   const projection = rollbackDecisionsProjection(policy);
-  const byCause = ownDecisions(await telemetryDecisionsByCause(history.readDecoded(0n)), owns);
   const state = initialVerification(projection);
   expectDecisions(state.telemetry, byCause);
   const order: FindingOrder[] = [];
@@ -124,14 +137,18 @@ export async function foldPartition(
     maxEventTime: Number.NEGATIVE_INFINITY,
     minEventTime: Number.POSITIVE_INFINITY,
   };
-  for await (const event of history.readDecoded(0n)) {
-    const time = eventTime(event);
+  const otherServices: Skip = (stream, _type, id) => {
+    const service = serviceOwningStream(stream);
+    return service !== undefined && !owns(service) && !byCause.has(id);
+  };
+  for await (const event of read(otherServices)) {
+    const time = 'skipped' in event ? event.time : eventTime(event);
     info.position = event.position;
     info.lastEventId = event.id;
     info.eventsFolded += 1;
     info.maxEventTime = Math.max(info.maxEventTime, time);
     info.minEventTime = Math.min(info.minEventTime, time);
-    if (!concerns(event, owns, byCause)) {
+    if ('skipped' in event || !concerns(event, owns, byCause)) {
       passTime(state, time);
       continue;
     }
