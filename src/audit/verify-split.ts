@@ -22,7 +22,10 @@ import { expectDecisions, telemetryDecisionsByCause, type DecisionsByCause } fro
  * state and decisions depend only on its own events and that time (latches, windows, alerts,
  * revisions, telemetry freshness are all per service; a migration's rules judge its own service),
  * so the partitions' results, merged, are the single fold's. Migrations are folded by every
- * partition: their order in the read model orders the findings of one tick.
+ * partition: their order in the read model orders the findings of one tick. One coupling is
+ * global: a tick judges every service while any rule is latched, and a partition sees only its
+ * own latches; it judges fewer, but only services whose judgement cannot have changed (the
+ * fold's own tick skip), so it decides the same.
  * Assumes, as Failsafe's writers do, that an event on a service's stream names that service.
  */
 
