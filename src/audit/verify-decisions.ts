@@ -80,6 +80,7 @@ export interface VerifyOptions {
   /**
    * Threads a full run of more than `readOnceUpTo` events folds the history in, split by service
    * (default 1). Workers open the history again from `store`; without it the run keeps to one thread.
+   * Such a run saves its snapshot at its end only, whatever `snapshotEvery` says.
    */
   readonly threads?: number;
   readonly store?: StoreLocation;
@@ -167,16 +168,8 @@ async function verifySplit(
   const { state, info } = await foldSplit(history, policy, store, threads);
   if (snapshots && info.eventsFolded > 0) {
     const { position, lastEventId, eventsFolded, maxEventTime, minEventTime } = info;
-    const blockMinEventTime = minEventTime;
-    await snapshots.save(key, {
-      position,
-      lastEventId,
-      eventsFolded,
-      maxEventTime,
-      blockFrom: -1n,
-      blockMinEventTime,
-      state,
-    });
+    const block = { blockFrom: -1n, blockMinEventTime: minEventTime };
+    await snapshots.save(key, { position, lastEventId, eventsFolded, maxEventTime, ...block, state });
     await snapshots.keepLatest(key, VERIFICATION_SNAPSHOTS_KEPT);
   }
   return {
