@@ -30,7 +30,7 @@ const HELP = `Usage: npm run bench:projections -- [options]
   --threads        also a full \`audit verify\` of the history in one thread and in two (split by service),
                    three of each, alternating: medians and their ratio. The samples are then written to
                    their services' health streams, as Failsafe does (else to one stream per thousand
-                   events), one append each: slower to write
+                   events), one append per stream in each thousand: slower to write
   --quick          50000 events by default, seconds not minutes; ends with a QUICK line checking the full
                    replay (aim 0.8 of readAll's speed) and the replay into the policy's fold (aim 0.41);
                    exits 3 when either is under half its aim
