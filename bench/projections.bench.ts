@@ -11,13 +11,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { healthWindowsProjection } from '../projections/health-windows.js';
+import { storeHistory } from '../src/audit/store-history.js';
+import { verifyDecisions } from '../src/audit/verify-decisions.js';
 import { rollbackDecisionsProjection } from '../src/policy/rollback-decisions.js';
 import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
 import { decodeStored, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
 import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
-import { CLOCK_STREAM, serviceStream } from '../src/domain/streams.js';
-import { fmt, progress, reportQuick, timed, type QuickCheck } from './bench-support.js';
+import { CLOCK_STREAM, healthStream, serviceStream } from '../src/domain/streams.js';
+import { fmt, loadAverage, median, progress, reportQuick, timed, type QuickCheck } from './bench-support.js';
 import { healthSampleEvent } from './health-sample-events.js';
 
 const HELP = `Usage: npm run bench:projections -- [options]
@@ -25,6 +27,10 @@ const HELP = `Usage: npm run bench:projections -- [options]
   --events <n>     events in the replayed history (default 1000000; 95 % health samples)
   --services <n>   services the samples spread over (default 50)
   --skip-policy    leave out the replay into the policy's fold (the longest part)
+  --threads        also a full \`audit verify\` of the history in one thread and in two (split by service),
+                   three of each, alternating: medians and their ratio. The samples are then written to
+                   their services' health streams, as Failsafe does (else to one stream per thousand
+                   events), one append per stream in each thousand: slower to write
   --quick          50000 events by default, seconds not minutes; ends with a QUICK line checking the full
                    replay (aim 0.8 of readAll's speed) and the replay into the policy's fold (aim 0.41);
                    exits 3 when either is under half its aim
@@ -35,6 +41,7 @@ const { values: args } = parseArgs({
     events: { type: 'string' },
     services: { type: 'string', default: '50' },
     'skip-policy': { type: 'boolean', default: false },
+    threads: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -86,7 +93,17 @@ try {
     for (let n = written; n < Math.min(total, written + 1000); n += 1) {
       batch.push(n % 20 === 19 ? otherEvent(n).event : healthSampleEvent(n % services, Math.floor(n / services)));
     }
-    await store.append(`history-${(written / 1000) % 100}`, batch, 'any');
+    // A split verification reads other services' health streams undecoded: the samples go to theirs
+    // (one append per stream in the thousand, so each service's samples stay in order).
+    if (args.threads) {
+      const byStream = new Map<string, NewEvent[]>();
+      for (const [i, event] of batch.entries()) {
+        const n = written + i;
+        const stream = n % 20 === 19 ? otherEvent(n).stream : healthStream(`svc-${n % services}`);
+        byStream.set(stream, [...(byStream.get(stream) ?? []), event]);
+      }
+      for (const [stream, events] of byStream) await store.append(stream, events, 'any');
+    } else await store.append(`history-${(written / 1000) % 100}`, batch, 'any');
     if ((written + 1000) % 250_000 === 0) progress(`${fmt(written + 1000)} written`);
   }
 
@@ -146,6 +163,28 @@ try {
           decisions += policyState.decisions.length;
         }
       });
+  const verifySeconds: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  if (args.threads) {
+    const history = storeHistory(store);
+    const location = { kind: 'sqlite' as const, path: store.path };
+    let reports = '';
+    for (let round = 0; round < 3; round += 1)
+      for (const threads of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
+        progress(`full audit verify in ${threads} thread${threads > 1 ? 's' : ''}, round ${round + 1} of 3`);
+        let report = '';
+        verifySeconds[threads].push(
+          await timed(async () => {
+            const { eventsThisRun: _, ...rest } = await verifyDecisions(history, defaultRollbackPolicy, {
+              threads,
+              store: location,
+            });
+            report = JSON.stringify(rest);
+          }),
+        );
+        if (reports && report !== reports) throw new Error('the runs in one and two threads reported differently');
+        reports = report;
+      }
+  }
   await store.close();
 
   const rows: [string, string, string][] = [
@@ -168,6 +207,15 @@ try {
       `${fmt(total / policySeconds)} events/s = ` +
         `${fmt((total / policySeconds / readRate) * 100)} % of readAll; ${decisions} decisions`,
     ]);
+  if (args.threads) {
+    const [one, two] = [median(verifySeconds[1]), median(verifySeconds[2])];
+    const each = (threads: 1 | 2) => verifySeconds[threads].map((x) => x.toFixed(1)).join(', ');
+    rows.push(
+      [`full audit verify, 1 thread (s, median of 3: ${each(1)})`, fmt(one, 1), `${fmt(total / one)} events/s`],
+      [`full audit verify, 2 threads (s, median of 3: ${each(2)})`, fmt(two, 1), `${fmt(total / two)} events/s`],
+      ['full audit verify, 2 threads / 1 thread (time)', fmt(two / one, 2), `load ${loadAverage()}`],
+    );
+  }
   console.log('');
   const width = Math.max(...rows.map((r) => r[0].length));
   for (const [measure, value, note] of rows) console.log(`${measure.padEnd(width)}  ${value.padStart(12)}  ${note}`);

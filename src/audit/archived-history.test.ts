@@ -6,7 +6,10 @@ import { collect, events } from '../event-store/event-store.contract.js';
 import type { NewEvent } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { UndecodableEvent } from '../events/errors.js';
-import { encodeEvent } from '../events/catalogue.js';
+import { randomUUID } from 'node:crypto';
+import { eventTime } from '../../projections/event-time.js';
+import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
+import { eventExamples } from '../events/event-examples.fixture.js';
 import { archivedHistory } from './archived-history.js';
 
 describe('the history of a store and its archive', () => {
@@ -69,5 +72,49 @@ describe('the history of a store and its archive', () => {
     expect(await store.readEvent(edited.id)).toBeUndefined();
     await expect(decoded()).rejects.toThrow(UndecodableEvent);
     await expect(decoded()).rejects.toThrow(/data\.release/);
+  });
+
+  it('gives a skipped event its time as decoded, from its text or, at an older schema, from its decode', async () => {
+    const at = (n: number) => new Date(Date.UTC(2026, 11, 1) + n * 1000);
+    const every = Object.entries(eventExamples).map(([type, data], n) =>
+      encodeEvent({ type, data } as DomainEvent, { actor: 'test', occurredAt: at(n) }),
+    );
+    // A sample of schema 1 (`timestamp`, not `sampledAt`): its time is known once it is upcast. Both
+    // samples are among the newest, read undecoded.
+    const sample = encodeEvent(
+      { type: 'HealthSampleRecorded', data: eventExamples.HealthSampleRecorded },
+      {
+        actor: 'test',
+        occurredAt: at(99),
+      },
+    );
+    const v1 = {
+      ...sample,
+      id: randomUUID(),
+      data: {
+        service: 'payments',
+        instance: 'payments-1',
+        timestamp: '2026-11-30T10:00:00.000Z',
+        status: 'healthy',
+        responseTimeMs: 12,
+      },
+      metadata: { ...sample.metadata, schemaVersion: 1 },
+    };
+    await appendInBatches('service-payments', [...every, v1, sample]);
+    await store.setStreamMetadata('service-payments', { maxCount: 20 });
+    await store.append(
+      'service-payments',
+      every.slice(0, 1).map((e) => ({ ...e, id: randomUUID() })),
+      'any',
+    );
+    // Most in the archive (decoded to be read), the newest in the store (read undecoded).
+    expect(await store.readEvent(every[0]!.id)).toBeUndefined();
+    const history = archivedHistory(store, store.archive);
+    const times = (await collect(history.readDecoded())).map(eventTime);
+    const skipped = await collect(history.readSkipping(0n, () => true));
+    expect(skipped.map((e) => ('skipped' in e ? e.time : Number.NaN))).toEqual(times);
+    expect(new Set(times).size).toBeGreaterThan(every.length / 2);
+    const none = await collect(history.readSkipping(0n, () => false));
+    expect(none).toEqual(await collect(history.readDecoded()));
   });
 });

@@ -1,19 +1,20 @@
 import type { ArchiveReader } from '../event-store/event-archive.js';
-import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
-import { decodeEvent, decodeStored } from '../events/catalogue.js';
-import type { History } from './history.js';
+import { eventTime, parseTime } from '../../projections/event-time.js';
+import type { EventStore, RecordedEvent, UndecodedEvent } from '../event-store/event-store.js';
+import { decodeEvent, decodeStored, type TypedRecordedEvent } from '../events/catalogue.js';
+import type { History, SkippedEvent } from './history.js';
 
 const PAGE = 1000;
 const END = 2n ** 63n;
 
-/** An event of the history and where it was read from. */
-type Sourced = readonly [event: RecordedEvent, archived: boolean];
+/** An event of the history (from the store as `Live`, decoded or not) and where it was read from. */
+type Sourced<Live> = readonly [event: Live, archived: false] | readonly [event: RecordedEvent, archived: true];
 
 /** One page of live events and the archived ones up to its end, in position order (copies kept). */
-async function* withArchived(
-  page: readonly RecordedEvent[],
+async function* withArchived<Live extends { readonly position: bigint }>(
+  page: readonly Live[],
   archived: AsyncIterable<RecordedEvent>,
-): AsyncIterable<Sourced> {
+): AsyncIterable<Sourced<Live>> {
   let index = 0;
   for await (const event of archived) {
     while (index < page.length && page[index]!.position <= event.position) yield [page[index++]!, false];
@@ -22,18 +23,72 @@ async function* withArchived(
   for (const event of page.slice(index)) yield [event, false];
 }
 
+type Skip = (stream: string, type: string, id: string) => boolean;
+
+/** The event as skipped, when `skip` picks it. */
+function skipped(event: TypedRecordedEvent, skip: Skip): SkippedEvent | undefined {
+  if (!skip(event.stream, event.type, event.id)) return undefined;
+  return { skipped: true, position: event.position, id: event.id, time: eventTime(event) };
+}
+
+/** `readSkipping` of decoded events: for a history that reads none undecoded. */
+export async function* skipping(
+  events: AsyncIterable<TypedRecordedEvent>,
+  skip: Skip,
+): AsyncIterable<TypedRecordedEvent | SkippedEvent> {
+  for await (const event of events) yield skipped(event, skip) ?? event;
+}
+
+/** A store that reads its events undecoded (SQLite) offers `readAllUndecoded`. */
+function undecodedOf(store: EventStore) {
+  const reader = (store as { readAllUndecoded?: (from: bigint, max: number) => AsyncIterable<UndecodedEvent> })
+    .readAllUndecoded;
+  return typeof reader === 'function' ? reader.bind(store) : undefined;
+}
+
+/** The value of a top-level string field in JSON text, found without parsing it; undefined if not plainly there. */
+function stringField(json: string, name: string): string | undefined {
+  const key = `"${name}":"`;
+  const at = json.indexOf(key);
+  if (at < 0) return undefined;
+  const end = json.indexOf('"', at + key.length);
+  const value = json.slice(at + key.length, end);
+  return end < 0 || value.includes('\\') ? undefined : value;
+}
+
+/**
+ * `eventTime` of an event still undecoded, read from its text without parsing it; undefined when
+ * the event must be decoded to tell (an older sample's time, say, is only known once upcast).
+ */
+function timeOfUndecoded(event: UndecodedEvent): number | undefined {
+  const text =
+    event.type === 'HealthSampleRecorded'
+      ? stringField(event.data, 'sampledAt')
+      : event.type === 'ClockTicked'
+        ? stringField(event.data, 'at')
+        : stringField(event.metadata, 'occurredAt');
+  return text === undefined ? undefined : parseTime(text);
+}
+
 /**
  * The live store and the archive its retention writes, read as one history. Decoded, the store's
  * events are trusted (validated when appended); the archive's are validated again, as input from
  * outside: its segments are plain gzip'd files that can be restored, copied in or edited by hand.
  */
-export function archivedHistory(store: EventStore, archive: ArchiveReader): History {
-  async function* sourced(fromPosition: bigint): AsyncIterable<Sourced> {
+export function archivedHistory(store: EventStore, archive: ArchiveReader): Required<History> {
+  /** The store's events from `fromPosition`, at most `maxCount`, as `read` gives them. */
+  type Read<Live> = (fromPosition: bigint, maxCount: number) => AsyncIterable<Live>;
+  const decoded: Read<RecordedEvent> = (fromPosition, maxCount) => store.readAll({ fromPosition, maxCount });
+
+  async function* sourced<Live extends { readonly position: bigint }>(
+    fromPosition: bigint,
+    read: Read<Live>,
+  ): AsyncIterable<Sourced<Live>> {
     const archived = archive.cursor(fromPosition);
     let last = fromPosition - 1n;
     for (let next = fromPosition; ; ) {
-      const page: RecordedEvent[] = [];
-      for await (const event of store.readAll({ fromPosition: next, maxCount: PAGE })) page.push(event);
+      const page: Live[] = [];
+      for await (const event of read(next, PAGE)) page.push(event);
       const complete = page.length < PAGE;
       // The archive is read after the page: an event trimmed since was archived before its delete.
       const bound = complete ? END : page[page.length - 1]!.position;
@@ -50,12 +105,41 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Hist
 
   return {
     async *readAll(fromPosition = 0n) {
-      for await (const [event] of sourced(fromPosition)) yield event;
+      for await (const [event] of sourced(fromPosition, decoded)) yield event;
     },
 
     async *readDecoded(fromPosition = 0n) {
-      for await (const [event, archived] of sourced(fromPosition))
+      for await (const [event, archived] of sourced(fromPosition, decoded))
         yield archived ? decodeEvent(event) : decodeStored(event);
+    },
+
+    async *readSkipping(fromPosition, skip) {
+      const undecoded = undecodedOf(store);
+      if (!undecoded) {
+        yield* skipping(this.readDecoded(fromPosition), skip);
+        return;
+      }
+      for await (const entry of sourced(fromPosition, undecoded)) {
+        if (entry[1]) {
+          const event = decodeEvent(entry[0]);
+          yield skipped(event, skip) ?? event;
+          continue;
+        }
+        const event = entry[0];
+        if (skip(event.stream, event.type, event.id)) {
+          const time = timeOfUndecoded(event);
+          if (time !== undefined) {
+            yield { skipped: true, position: event.position, id: event.id, time };
+            continue;
+          }
+        }
+        const decodedEvent = decodeStored({
+          ...event,
+          data: JSON.parse(event.data),
+          metadata: JSON.parse(event.metadata),
+        });
+        yield skipped(decodedEvent, skip) ?? decodedEvent;
+      }
     },
 
     async readEvents(ids) {

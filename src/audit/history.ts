@@ -1,12 +1,28 @@
 import type { RecordedEvent } from '../event-store/event-store.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 
+/** An event a reader asked to skip: where it is, and its time. */
+export interface SkippedEvent {
+  readonly skipped: true;
+  readonly position: bigint;
+  readonly id: string;
+  readonly time: number;
+}
+
 /** What an audit reads: every event ever recorded, still in the store or moved to the archive by retention. */
 export interface History {
   /** Each event once, in global position order, from `fromPosition` (inclusive; default the start). */
   readAll(fromPosition?: bigint): AsyncIterable<RecordedEvent>;
   /** The same, decoded and upcast: what every audit replays. */
   readDecoded(fromPosition?: bigint): AsyncIterable<TypedRecordedEvent>;
+  /**
+   * The same as `readDecoded`, but of each event `skip` picks (by stream, type and id) only where
+   * it is and its time (`eventTime`): left undecoded where the store allows.
+   */
+  readSkipping?(
+    fromPosition: bigint,
+    skip: (stream: string, type: string, id: string) => boolean,
+  ): AsyncIterable<TypedRecordedEvent | SkippedEvent>;
   /** The recorded events with these ids, keyed by the id asked for; ids never recorded are absent. */
   readEvents(ids: readonly string[]): Promise<ReadonlyMap<string, RecordedEvent>>;
 }

@@ -1,5 +1,6 @@
 import { AUDIT_STREAM } from '../domain/streams.js';
 import type { EventStore } from '../event-store/event-store.js';
+import type { StoreLocation } from '../event-store/store-url.js';
 import { decodeEvent, encodeEvent, type EventData } from '../events/catalogue.js';
 import { policyHash } from '../policy/policy-hash.js';
 import type { RollbackPolicy } from '../policy/rollback-policy.js';
@@ -27,6 +28,9 @@ export interface VerifyOptions {
   readonly snapshotEvery?: number;
   /** See verifyDecisions' option of that name. */
   readonly readOnceUpTo?: number;
+  /** Threads a full run folds in (see verifyDecisions): workers open the store again at `location`. */
+  readonly threads?: number;
+  readonly location?: StoreLocation;
 }
 
 async function lastVerification(store: EventStore) {
@@ -62,6 +66,8 @@ export async function verifyAndRecord(
     ...(resumeAfter !== undefined && { resumeAfter }),
     ...(options.snapshotEvery && { snapshotEvery: options.snapshotEvery }),
     ...(options.readOnceUpTo !== undefined && { readOnceUpTo: options.readOnceUpTo }),
+    ...(options.threads !== undefined && { threads: options.threads }),
+    ...(options.location && { store: options.location }),
   });
   const incremental = computed.fromPosition !== '-1';
   const carriedFailure = incremental && last?.data.ok === false && computed.ok;

@@ -2,22 +2,21 @@ import { healthWindowsProjection } from '../../projections/health-windows.js';
 import { migrationProgressProjection } from '../../projections/migration-progress.js';
 import { serviceStateProjection } from '../../projections/service-state.js';
 import { telemetryFreshnessProjection } from '../../projections/telemetry-freshness.js';
-import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
-import { rollbackDecisionsProjection, type RollbackDecisionsState } from '../policy/rollback-decisions.js';
+import { rollbackDecisionsProjection } from '../policy/rollback-decisions.js';
 import { policyHash } from '../policy/policy-hash.js';
 import { retainSecondsFor, type RollbackPolicy } from '../policy/rollback-policy.js';
+import type { StoreLocation } from '../event-store/store-url.js';
 import type { TypedRecordedEvent } from '../events/catalogue.js';
 import type { Snapshot, SnapshotKey, SnapshotStore } from '../runtime/snapshot-store.js';
 import type { History } from './history.js';
 import { FROM_ZERO, SnapshotTaker, usableSnapshot } from './snapshot-taker.js';
+import { foldEvent, initialVerification, slot, type VerificationState } from './verification-fold.js';
+import { foldSplit } from './verify-split.js';
 import {
-  applyTelemetryCheck,
   expectDecisions,
-  initialTelemetryCheck,
   telemetryDecisionsByCause,
   telemetryVerdicts,
   type DecisionsByCause,
-  type TelemetryCheckState,
   type TelemetryVerdict,
 } from './verify-telemetry-decisions.js';
 
@@ -53,29 +52,6 @@ export interface AuditReport {
   readonly eventsThisRun: number;
 }
 
-/** A decision the policy makes when the history is replayed, reduced to what the comparison needs. */
-interface ComputedDecision {
-  readonly rollbackId: string;
-  readonly service: string;
-  readonly rule: string;
-  readonly stream: string;
-  readonly expectedRevision: number;
-  /** Id of the first event the decision appends; null if it appends none. */
-  readonly firstEventId: string | null;
-  readonly tippingEventId: string;
-  readonly tippingPosition: string;
-}
-
-/** Everything the verification keeps between two events: plain JSON, so that it can be snapshotted. */
-interface VerificationState {
-  readonly fold: RollbackDecisionsState;
-  readonly computed: ComputedDecision[];
-  readonly recorded: Omit<RecordedVerdict, 'reproduced'>[];
-  /** For each computed decision, the id of the event its stream recorded next (the decision, or what preempted it). */
-  readonly recordedNext: Record<string, string | null>;
-  readonly telemetry: TelemetryCheckState;
-}
-
 /** The verification's snapshots: of this code's fold, with this policy only. */
 export const verificationSnapshots = (policy: RollbackPolicy): SnapshotKey => ({
   name: 'audit-verify',
@@ -101,6 +77,13 @@ export interface VerifyOptions {
   readonly resumeAfter?: bigint;
   /** Events to fold up to which they are read once and kept for both passes (default READ_ONCE_UP_TO). */
   readonly readOnceUpTo?: number;
+  /**
+   * Threads a full run of more than `readOnceUpTo` events folds the history in, split by service
+   * (default 1). Workers open the history again from `store`; without it the run keeps to one thread.
+   * Such a run saves its snapshot at its end only, whatever `snapshotEvery` says.
+   */
+  readonly threads?: number;
+  readonly store?: StoreLocation;
 }
 
 /**
@@ -133,8 +116,6 @@ async function eventsAfter(
 const VERIFICATION_SNAPSHOT_EVERY = 1_000_000;
 const VERIFICATION_SNAPSHOTS_KEPT = 3;
 
-const slot = (stream: string, revision: bigint | number) => `${stream}@${revision}`;
-
 /**
  * Where to go on from, and the recorded telemetry decisions the fold must check from there: a
  * decision recorded after the snapshot whose cause lies before it (and unknown to the snapshot) can
@@ -163,6 +144,41 @@ async function startingPoint(
     const earliest = before.sort((a, b) => (a < b ? -1 : 1))[0]!;
     start = await usableSnapshot(history, snapshots, key, await snapshots.atOrBeforePosition(key, earliest - 1n));
   }
+}
+
+/** A run that will fold the whole history from zero, more than `readOnceUpTo` events of it. */
+async function longFullRun(history: History, key: SnapshotKey, options: VerifyOptions): Promise<boolean> {
+  const { snapshots, resumeAfter } = options;
+  if (snapshots && resumeAfter !== undefined && (await snapshots.atOrBeforePosition(key, resumeAfter))) return false;
+  return (await eventsAfter(history, -1n, options.readOnceUpTo ?? READ_ONCE_UP_TO)) === undefined;
+}
+
+/**
+ * A full run in several threads (see `foldSplit`); it saves its state at the end only, where a
+ * later run goes on from (an interrupted one starts again from zero).
+ */
+async function verifySplit(
+  history: History,
+  policy: RollbackPolicy,
+  key: SnapshotKey,
+  store: StoreLocation,
+  threads: number,
+  snapshots: SnapshotStore | undefined,
+): Promise<AuditReport> {
+  const { state, info } = await foldSplit(history, policy, store, threads);
+  if (snapshots && info.eventsFolded > 0) {
+    const { position, lastEventId, eventsFolded, maxEventTime, minEventTime } = info;
+    const block = { blockFrom: -1n, blockMinEventTime: minEventTime };
+    await snapshots.save(key, { position, lastEventId, eventsFolded, maxEventTime, ...block, state });
+    await snapshots.keepLatest(key, VERIFICATION_SNAPSHOTS_KEPT);
+  }
+  return {
+    eventsReplayed: info.eventsFolded,
+    ...reportOf(state),
+    throughPosition: info.position.toString(),
+    fromPosition: '-1',
+    eventsThisRun: info.eventsFolded,
+  };
 }
 
 function reportOf(state: VerificationState): Pick<AuditReport, 'recorded' | 'missing' | 'telemetry' | 'ok'> {
@@ -202,16 +218,10 @@ export async function verifyDecisions(
 ): Promise<AuditReport> {
   const projection = rollbackDecisionsProjection(policy);
   const key = verificationSnapshots(policy);
+  if (options.store && (options.threads ?? 1) > 1 && (await longFullRun(history, key, options)))
+    return verifySplit(history, policy, key, options.store, options.threads!, options.snapshots);
   const { start, byCause, events } = await startingPoint(history, key, options);
-  const state: VerificationState = start
-    ? (start.state as VerificationState)
-    : {
-        fold: projection.initialState,
-        computed: [],
-        recorded: [],
-        recordedNext: {},
-        telemetry: initialTelemetryCheck(),
-      };
+  const state = start ? (start.state as VerificationState) : initialVerification(projection);
   expectDecisions(state.telemetry, byCause);
   const from = start ?? FROM_ZERO;
   const taker =
@@ -220,32 +230,7 @@ export async function verifyDecisions(
   let through = from.position;
   let eventsThisRun = 0;
   for await (const event of events ?? history.readDecoded(from.position + 1n)) {
-    const here = slot(event.stream, event.revision);
-    if (Object.hasOwn(state.recordedNext, here) && state.recordedNext[here] === null)
-      state.recordedNext[here] = event.id;
-    projection.apply(state.fold, event);
-    for (const decision of state.fold.decisions) {
-      state.computed.push({
-        rollbackId: decision.decided.data.rollbackId,
-        service: decision.decided.data.service,
-        rule: decision.decided.data.rule,
-        stream: decision.stream,
-        expectedRevision: decision.expectedRevision,
-        firstEventId: decision.eventIds[0] ?? null,
-        tippingEventId: decision.tippingEventId,
-        tippingPosition: decision.tippingPosition,
-      });
-      const next = slot(decision.stream, decision.expectedRevision + 1);
-      if (!Object.hasOwn(state.recordedNext, next)) state.recordedNext[next] = null;
-    }
-    if (event.type === 'RollbackDecided' && event.metadata.actor === POLICY_ACTOR)
-      state.recorded.push({
-        rollbackId: event.data.rollbackId,
-        service: event.data.service,
-        rule: event.data.rule,
-        position: event.position.toString(),
-      });
-    applyTelemetryCheck(state.telemetry, event, byCause);
+    foldEvent(state, projection, event, byCause);
     through = event.position;
     eventsThisRun += 1;
     await taker?.folded(event, () => state);

@@ -75,6 +75,18 @@ describe('auditor commands', () => {
     });
   });
 
+  it('audit verify --threads takes a positive whole number, and any gives the same report', () => {
+    const refused = failsafe('audit', 'verify', '--data-dir', dataDir, '--threads', '0');
+    expect(refused.stderr).toContain("option '--threads <n>' argument '0' is invalid. must be a positive whole number");
+    expect(refused.code).toBe(1);
+    const report = (threads: string) => {
+      const result = failsafe('audit', 'verify', '--data-dir', dataDir, '--from-start', '--threads', threads, '--json');
+      const { eventsReplayed: _e, eventsThisRun: _t, throughPosition: _p, ...verdicts } = JSON.parse(result.stdout);
+      return verdicts;
+    };
+    expect(report('2')).toEqual(report('1'));
+  });
+
   it('explain walks from the decision to its evidence', () => {
     const result = failsafe('explain', rollbackId, '--data-dir', dataDir);
     expect(result.code).toBe(0);

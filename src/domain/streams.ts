@@ -17,6 +17,14 @@ export const healthStream = (service: string): string => `health-${service}`;
 /** Telemetry freshness of one push service: stale and resumed. */
 export const telemetryStream = (service: string): string => `telemetry-${service}`;
 
+const OF_ONE_SERVICE = [SERVICE_PREFIX, healthStream(''), telemetryStream('')];
+
+/** The service a stream of one service's events belongs to (its own, its samples', its telemetry's); else undefined. */
+export function serviceOwningStream(stream: string): string | undefined {
+  for (const prefix of OF_ONE_SERVICE) if (stream.startsWith(prefix)) return stream.slice(prefix.length);
+  return undefined;
+}
+
 export const migrationStream = (migrationId: string): string => `migration-${migrationId}`;
 
 export const schemaStream = (service: string, database: string): string => `schema-${service}-${database}`;

@@ -31,6 +31,12 @@ export interface RecordedEvent {
   readonly recordedAt: Date;
 }
 
+/** A recorded event whose data and metadata are still their JSON text, as a store keeps them. */
+export interface UndecodedEvent extends Omit<RecordedEvent, 'data' | 'metadata'> {
+  readonly data: string;
+  readonly metadata: string;
+}
+
 export interface AppendResult {
   /** Revision of the last event written: pass it as `expectedRevision` of the next append. */
   readonly nextExpectedRevision: bigint;

@@ -26,6 +26,7 @@ import type {
   StreamMetadata,
   SubscribeOptions,
   Subscription,
+  UndecodedEvent,
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
 import { SegmentArchive } from './segment-archive.js';
@@ -390,6 +391,25 @@ export class SqliteEventStore implements EventStore {
       metadata: JSON.parse(row[6]) as JsonObject,
       recordedAt: new Date(row[7]),
     };
+  }
+
+  /**
+   * `readAll` forwards with data and metadata left as JSON text: for a reader that decodes only
+   * some events (a split verification skips other partitions' events unparsed).
+   */
+  async *readAllUndecoded(fromPosition: bigint, maxCount: number): AsyncIterable<UndecodedEvent> {
+    const rows = this.readAllPage(Number(fromPosition), maxCount);
+    for (const r of rows)
+      yield {
+        position: BigInt(r[0]),
+        id: r[1],
+        stream: r[2],
+        revision: BigInt(r[3]),
+        type: r[4],
+        data: r[5],
+        metadata: r[6],
+        recordedAt: new Date(r[7]),
+      };
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {

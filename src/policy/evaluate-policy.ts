@@ -513,3 +513,33 @@ export function evaluatePolicy(
   const findings = byRule.flatMap((found) => found ?? []);
   return findings.length > 1 ? findings.sort((a, b) => PRECEDENCE[a.mode] - PRECEDENCE[b.mode]) : findings;
 }
+
+/** Where a finding comes in `evaluatePolicy`'s answer, as a key to compare (see `compareFindingOrder`). */
+export type FindingOrder = readonly [precedence: number, rule: number, within: string | number];
+
+/**
+ * Where a finding of the rule comes among the findings of one evaluation: by precedence, then by
+ * rule, then by service name (health and alert rules, judged in name order) or by the migration's
+ * place in the read model (migration rules). Findings of one service keep their order; this key
+ * places findings of different services evaluated apart (a split verification) as one evaluation would.
+ * `migrationId` is the migration a migration rule's finding is about.
+ */
+export function findingOrder(
+  policy: RollbackPolicy,
+  model: PolicyReadModel,
+  finding: Pick<Finding, 'rule' | 'service'>,
+  migrationId?: string,
+): FindingOrder {
+  const rules = rulesOf(policy);
+  const rule = rules.findIndex((r) => r.name === finding.rule);
+  const prepared = rules[rule]!;
+  const within = prepared.migrationRule
+    ? Object.keys(model.migrations.migrations).indexOf(migrationId ?? '')
+    : finding.service;
+  return [PRECEDENCE[prepared.mode], rule, within];
+}
+
+export function compareFindingOrder(a: FindingOrder, b: FindingOrder): number {
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return 0;
+}
