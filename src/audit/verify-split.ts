@@ -241,6 +241,12 @@ export interface PartitionWork {
   readonly partition: Partition;
 }
 
+/** Worker code that imports the TypeScript `entry` through tsx's API (resolved here, not in the working folder). */
+function tsxLoader(entry: URL, parent: string): string {
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  return `import(${api}).then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(parent)}))`;
+}
+
 /**
  * Starts the worker of one partition. From the sources (tsx, vitest) the worker loads the
  * TypeScript entry through tsx's API: Node 20 does not pass `--import` loaders on to workers.
@@ -249,11 +255,8 @@ function startWorker(work: PartitionWork): { readonly result: Promise<PartitionR
   const here = import.meta.url;
   const fromSources = here.endsWith('.ts');
   const entry = new URL(`./verify-split-worker.${fromSources ? 'ts' : 'js'}`, here);
-  // Resolved here: the worker's code is evaluated, and would look for tsx from the working folder.
-  const [file, api] = [JSON.stringify(entry.href), JSON.stringify(import.meta.resolve('tsx/esm/api'))];
-  const load = `import(${api}).then((tsx) => tsx.tsImport(${file}, ${JSON.stringify(here)}))`;
   const worker = fromSources
-    ? new Worker(load, { eval: true, workerData: work })
+    ? new Worker(tsxLoader(entry, here), { eval: true, workerData: work })
     : new Worker(entry, { workerData: work });
   const result = new Promise<PartitionResult>((resolve, reject) => {
     worker.once('message', resolve);
