@@ -78,13 +78,22 @@ export interface VerifyOptions {
   /** Events to fold up to which they are read once and kept for both passes (default READ_ONCE_UP_TO). */
   readonly readOnceUpTo?: number;
   /**
-   * Threads a full run of more than `readOnceUpTo` events folds the history in, split by service
+   * Threads a full run of more than `splitFrom` events folds the history in, split by service
    * (default 1). Workers open the history again from `store`; without it the run keeps to one thread.
    * Such a run saves its snapshot at its end only, whatever `snapshotEvery` says.
    */
   readonly threads?: number;
   readonly store?: StoreLocation;
+  /** The events a history must exceed for a full run to split (default SPLIT_FROM). */
+  readonly splitFrom?: number;
 }
+
+/**
+ * Below this many events a full run is quicker in one thread: the workers' start and each
+ * partition's read of the whole history cost more than the split saves (1.28 of one thread's time
+ * at 100,000 events, 0.72 at 1 M, `bench/results-2026-12/verify-threads-1m.txt`).
+ */
+const SPLIT_FROM = 250_000;
 
 /**
  * A run reads the events it folds twice: for the telemetry decisions recorded among them (the fold
@@ -146,11 +155,14 @@ async function startingPoint(
   }
 }
 
-/** A run that will fold the whole history from zero, more than `readOnceUpTo` events of it. */
+/** A run that will fold the whole history from zero, more than `splitFrom` events of it (counted undecoded). */
 async function longFullRun(history: History, key: SnapshotKey, options: VerifyOptions): Promise<boolean> {
   const { snapshots, resumeAfter } = options;
   if (snapshots && resumeAfter !== undefined && (await snapshots.atOrBeforePosition(key, resumeAfter))) return false;
-  return (await eventsAfter(history, -1n, options.readOnceUpTo ?? READ_ONCE_UP_TO)) === undefined;
+  const limit = options.splitFrom ?? SPLIT_FROM;
+  let seen = 0;
+  for await (const _ of history.readSkipping?.(0n, () => true) ?? history.readAll(0n)) if (++seen > limit) return true;
+  return false;
 }
 
 /**

@@ -230,7 +230,7 @@ describe('a full audit verify in two threads (a worker reading the SQLite store 
             ...split,
             threads: 2,
             store: { kind: 'sqlite', path },
-            readOnceUpTo: 0,
+            splitFrom: 0,
           });
           const oneThread = await verifyDecisions(history, policy, single);
           expect(twoThreads).toEqual(oneThread);
@@ -253,7 +253,7 @@ describe('a full audit verify in two threads (a worker reading the SQLite store 
     const store = new MemoryEventStore();
     await write(store, [{ kind: 'tick', seconds: 10 }]);
     // No location to open the store from: a worker would fail; the run must not start one.
-    const report = await verifyDecisions(storeHistory(store), policy, { threads: 2, readOnceUpTo: 0 });
+    const report = await verifyDecisions(storeHistory(store), policy, { threads: 2, splitFrom: 0 });
     expect(report).toEqual(await verifyDecisions(storeHistory(store), policy));
     const missing = { kind: 'sqlite' as const, path: '/nonexistent/failsafe/events.db' };
     const short = await verifyDecisions(storeHistory(store), policy, { threads: 2, store: missing });

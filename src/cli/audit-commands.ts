@@ -143,7 +143,7 @@ export const auditCommand = (): Command =>
       .option(
         '--threads <n>',
         'threads a full run folds the history in, split by service (default 2 on a machine with 2 cores or more, ' +
-          'else 1); an incremental run, or one of a short history, uses one',
+          'else 1); an incremental run, or one of up to 250,000 events, uses one',
         positiveInteger('threads'),
       )
       .option('--json', 'print the report as JSON')
