@@ -10,7 +10,7 @@
  * P95 under 5 ms at 200 requests/s in both eras.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,8 +66,12 @@ interface Figures {
   readonly dropped: number;
 }
 
+/** The run's files (config, serve's data, k6's summaries), removed when the benchmark exits. */
+const scratch = mkdtempSync(join(tmpdir(), 'failsafe-bench-front-door-'));
+process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
+
 function k6Run(env: Record<string, string>): Promise<Figures> {
-  const summary = join(mkdtempSync(join(tmpdir(), 'failsafe-bench-k6-')), 'summary.json');
+  const summary = join(mkdtempSync(join(scratch, 'k6-')), 'summary.json');
   return new Promise((resolve, reject) => {
     const child = spawn(k6, ['run', '--quiet', '--no-usage-report', join(root, 'loadtests', 'front-door.js')], {
       env: { ...process.env, DURATION: `${SECONDS}s`, ...env, SUMMARY_PATH: summary },
@@ -89,7 +93,7 @@ delete process.env.MCP_RATE_LIMIT_BURST;
 const admin = newToken();
 // One viewer token per virtual user, configured as an operator would: by SHA-256 in the config file.
 const clients = Array.from({ length: BUSY_CLIENTS }, (_, i) => ({ name: `k6-client-${i + 1}`, token: newToken() }));
-const config = join(mkdtempSync(join(tmpdir(), 'failsafe-bench-config-')), 'failsafe.json');
+const config = join(scratch, 'failsafe.json');
 const tokenEntries = clients.map(({ name, token }) => ({ name, role: 'viewer', sha256: hashToken(token) }));
 writeFileSync(config, JSON.stringify({ auth: { tokens: tokenEntries } }));
 const TOKENS = clients.map((c) => c.token).join(',');
@@ -110,7 +114,7 @@ const failsafe = await start(
     '--port',
     '0',
     '--data-dir',
-    mkdtempSync(join(tmpdir(), 'failsafe-bench-')),
+    join(scratch, 'data'),
     '--config',
     config,
   ],

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidConfig, loadServeConfig } from './serve-config.js';
 
 const problemsOf = (run: () => unknown): readonly string[] => {
@@ -15,8 +15,11 @@ const problemsOf = (run: () => unknown): readonly string[] => {
   throw new Error('expected InvalidConfig');
 };
 
+const root = mkdtempSync(join(tmpdir(), 'failsafe-config-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
 const configFile = (text: string) => {
-  const path = join(mkdtempSync(join(tmpdir(), 'failsafe-config-')), 'failsafe.yaml');
+  const path = join(mkdtempSync(join(root, 'c-')), 'failsafe.yaml');
   writeFileSync(path, text);
   return path;
 };

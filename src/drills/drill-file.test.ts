@@ -1,14 +1,17 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadFleetConfig, type FleetConfig } from '../config/fleet-config.js';
 import { InvalidYamlFile } from '../config/yaml-file.js';
 import { loadDrill } from './drill-file.js';
 import { drillsDir } from './drill.fixture.js';
 
+const scratch = mkdtempSync(join(tmpdir(), 'failsafe-drill-file-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const file = (name: string, text: string) => {
-  const root = mkdtempSync(join(tmpdir(), 'failsafe-drill-file-'));
+  const root = mkdtempSync(join(scratch, 'd-'));
   mkdirSync(join(root, 'drills'));
   mkdirSync(join(root, 'loadtests'));
   writeFileSync(join(root, 'loadtests', 'load.js'), '');

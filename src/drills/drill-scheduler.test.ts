@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,9 +19,10 @@ schedule: "${schedule}"
 `;
 
 let store: SqliteEventStore;
+let root: string;
 let drillsDir: string;
 beforeEach(() => {
-  const root = mkdtempSync(join(tmpdir(), 'failsafe-scheduler-'));
+  root = mkdtempSync(join(tmpdir(), 'failsafe-scheduler-'));
   drillsDir = join(root, 'drills');
   mkdirSync(drillsDir);
   mkdirSync(join(root, 'loadtests'));
@@ -31,6 +32,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   await store.close();
+  rmSync(root, { recursive: true, force: true });
 });
 
 /** A scheduler on a clock the test moves, recording the runs it starts (each lasting until `until`). */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,11 @@ const missing = !existsSync(k6);
 if (missing && process.env.CI === 'true') throw new Error(`k6 is missing (${k6}); run scripts/provision.sh`);
 
 /** A drill file with these lines added, as loadDrill reads it. */
+const scratch = mkdtempSync(join(tmpdir(), 'failsafe-thresholds-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 const drill = (lines: string[]): Drill => {
-  const root = mkdtempSync(join(tmpdir(), 'failsafe-thresholds-'));
+  const root = mkdtempSync(join(scratch, 'd-'));
   mkdirSync(join(root, 'drills'));
   mkdirSync(join(root, 'loadtests'));
   writeFileSync(join(root, 'loadtests', 'load.js'), '');
