@@ -89,7 +89,11 @@ describe.skipIf(missing.length > 0)(
       expect(card.expectations[0]!.detail).toMatch(/by rule error_rate_critical$/);
       expect(card.timeToDetectMs).toBeLessThan(30_000);
       expect(card.timeToRecoverMs).toBeLessThan(60_000);
-      expect(card.load.during!.errorRate).toBeGreaterThan(0.05);
+      // The fault was felt under load. How much of the phase it filled depends on how fast the
+      // rollback came (about 2 s of the phase at 20 requests/s), so no share is asserted.
+      const { during, before } = card.load;
+      expect(Math.round(during!.errorRate * during!.requests)).toBeGreaterThan(0);
+      expect(during!.errorRate).toBeGreaterThan(before!.errorRate);
       expect(card.load.after!.errorRate).toBeLessThan(0.05);
       // One failure: errors, and no circuit breaker opened on the way.
       const bad = await samplesOf('v2.0.0-errors');
