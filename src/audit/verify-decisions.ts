@@ -134,12 +134,10 @@ async function startingPoint(
   history: History,
   key: SnapshotKey,
   options: VerifyOptions,
+  resumable: Snapshot | undefined,
 ): Promise<{ start: Snapshot | undefined; byCause: DecisionsByCause; events: TypedRecordedEvent[] | undefined }> {
-  const { snapshots, resumeAfter } = options;
-  let start =
-    snapshots && resumeAfter !== undefined
-      ? await usableSnapshot(history, snapshots, key, await snapshots.atOrBeforePosition(key, resumeAfter))
-      : undefined;
+  const { snapshots } = options;
+  let start = snapshots && resumable ? await usableSnapshot(history, snapshots, key, resumable) : undefined;
   for (;;) {
     const from = start?.position ?? -1n;
     const events = await eventsAfter(history, from, options.readOnceUpTo ?? READ_ONCE_UP_TO);
@@ -156,9 +154,8 @@ async function startingPoint(
 }
 
 /** A run that will fold the whole history from zero, more than `splitFrom` events of it (counted undecoded). */
-async function longFullRun(history: History, key: SnapshotKey, options: VerifyOptions): Promise<boolean> {
-  const { snapshots, resumeAfter } = options;
-  if (snapshots && resumeAfter !== undefined && (await snapshots.atOrBeforePosition(key, resumeAfter))) return false;
+async function longFullRun(history: History, options: VerifyOptions, resumable: Snapshot | undefined) {
+  if (resumable) return false;
   const limit = options.splitFrom ?? SPLIT_FROM;
   let seen = 0;
   for await (const _ of history.readSkipping?.(0n, () => true) ?? history.readAll(0n)) if (++seen > limit) return true;
@@ -230,9 +227,13 @@ export async function verifyDecisions(
 ): Promise<AuditReport> {
   const projection = rollbackDecisionsProjection(policy);
   const key = verificationSnapshots(policy);
-  if (options.store && (options.threads ?? 1) > 1 && (await longFullRun(history, key, options)))
-    return verifySplit(history, policy, key, options.store, options.threads!, options.snapshots);
-  const { start, byCause, events } = await startingPoint(history, key, options);
+  const { snapshots, resumeAfter } = options;
+  // Read once: a snapshot is tens of megabytes to parse.
+  const resumable =
+    snapshots && resumeAfter !== undefined ? await snapshots.atOrBeforePosition(key, resumeAfter) : undefined;
+  if (options.store && (options.threads ?? 1) > 1 && (await longFullRun(history, options, resumable)))
+    return verifySplit(history, policy, key, options.store, options.threads!, snapshots);
+  const { start, byCause, events } = await startingPoint(history, key, options, resumable);
   const state = start ? (start.state as VerificationState) : initialVerification(projection);
   expectDecisions(state.telemetry, byCause);
   const from = start ?? FROM_ZERO;

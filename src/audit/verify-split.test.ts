@@ -259,4 +259,26 @@ describe('a full audit verify in two threads (a worker reading the SQLite store 
     const short = await verifyDecisions(storeHistory(store), policy, { threads: 2, store: missing });
     expect(short.eventsReplayed).toBe(13);
   });
+
+  it('reads the snapshot it goes on from once, not again to decide whether to split', async () => {
+    const store = new MemoryEventStore();
+    await write(store, [{ kind: 'tick', seconds: 10 }]);
+    const snapshots = new MemorySnapshotStore();
+    const first = await verifyDecisions(storeHistory(store), policy, { snapshots });
+    await write(store, [{ kind: 'tick', seconds: 20 }]);
+    let reads = 0;
+    const read = snapshots.atOrBeforePosition.bind(snapshots);
+    snapshots.atOrBeforePosition = (key, position) => {
+      reads += 1;
+      return read(key, position);
+    };
+    const options = { snapshots, threads: 2, store: { kind: 'sqlite' as const, path: '/nonexistent/events.db' } };
+    const next = await verifyDecisions(storeHistory(store), policy, {
+      ...options,
+      resumeAfter: BigInt(first.throughPosition),
+      splitFrom: 0,
+    });
+    expect(next.fromPosition).toBe(first.throughPosition);
+    expect(reads).toBe(1);
+  });
 });

@@ -10,6 +10,9 @@ import { dirname, resolve } from 'node:path';
 export function openLocalStateDatabase(path: string, schema: string): Database.Database {
   mkdirSync(dirname(resolve(path)), { recursive: true });
   const db = new Database(path);
+  // Its rows are read models' states, megabytes each: large pages make writing one several times
+  // quicker (measured on a 30 MB snapshot). Takes effect only when the file is created.
+  db.pragma('page_size = 65536');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
