@@ -57,8 +57,6 @@ export interface ServiceHealth {
   openSince?: readonly OpenRun[] | undefined;
   /** While a deployment is under way: the windows of the release it replaces, which still serves. */
   replaced?: ServiceHealth | undefined;
-  /** Running totals beside the samples: a window's figures without a pass over the window. */
-  sums: WindowSums;
 }
 
 export interface HealthWindowsState {
@@ -93,12 +91,26 @@ export function toPoint(event: Extract<TypedRecordedEvent, { type: 'HealthSample
   };
 }
 
-const emptyHealth = (thresholds: readonly number[], release?: string): ServiceHealth => ({
-  release,
-  samples: [],
-  outlined: 0,
-  sums: emptySums(thresholds),
-});
+const emptyHealth = (release?: string): ServiceHealth => ({ release, samples: [], outlined: 0 });
+
+/**
+ * Running totals beside each service's samples: a window's figures without a pass over the window.
+ * They are kept out of the state (a third of a snapshot's or checkpoint's JSON, and derived from
+ * the samples): a state read back (a snapshot, a checkpoint, a worker's result, a copy) has them
+ * rebuilt here on first use, as they are rebuilt whenever they start again from zero.
+ */
+const sumsByHealth = new WeakMap<ServiceHealth, WindowSums>();
+
+/** The running totals of `health`'s samples, at the state's latency thresholds. */
+export function sumsOf(health: ServiceHealth, thresholds: readonly number[]): WindowSums {
+  let sums = sumsByHealth.get(health);
+  if (!sums) {
+    sums = emptySums(thresholds);
+    sumFrom(sums, health.samples, 0, thresholds);
+    sumsByHealth.set(health, sums);
+  }
+  return sums;
+}
 
 /** A sample as the windows keep it once no window reads its figures any more. */
 const outline = (s: SamplePoint): SamplePoint => ({
@@ -117,6 +129,7 @@ interface Retention {
 function add(health: ServiceHealth, point: SamplePoint, retention: Retention, thresholds: readonly number[]) {
   const { retainMs, figureMs } = retention;
   const samples = health.samples;
+  const sums = sumsOf(health, thresholds);
   let index = samples.length;
   while (index > 0 && samples[index - 1]!.at > point.at) index -= 1;
   // A late sample older than an outlined one is outlined too.
@@ -125,12 +138,12 @@ function add(health: ServiceHealth, point: SamplePoint, retention: Retention, th
   else samples.splice(index, 0, kept);
   if (kept !== point) health.outlined += 1;
   // Outlined samples count nothing in the totals they are summed again into: no window reaches them.
-  sumFrom(health.sums, samples, index, thresholds);
+  sumFrom(sums, samples, index, thresholds);
   const newest = samples[samples.length - 1]!.at;
   while (samples.length > 0 && samples[0]!.at < newest - retainMs) {
     samples.shift();
     if (health.outlined > 0) health.outlined -= 1;
-    dropFirst(health.sums, samples, thresholds);
+    dropFirst(sums, samples, thresholds);
   }
   while (health.outlined < samples.length && samples[health.outlined]!.at < newest - figureMs) {
     samples[health.outlined] = outline(samples[health.outlined]!);
@@ -182,7 +195,7 @@ export function healthWindowsProjection(
   };
   return {
     name: 'health-windows',
-    version: 6,
+    version: 7,
     get initialState(): HealthWindowsState {
       return { asOf: 0, latencyThresholds: [...latencyThresholds], services: {} };
     },
@@ -192,18 +205,18 @@ export function healthWindowsProjection(
       const thresholds = state.latencyThresholds;
       if (event.type === 'DeploymentStarted') {
         const current = state.services[event.data.service];
-        const { replaced: _, ...serving } = current ?? emptyHealth(thresholds);
-        state.services[event.data.service] = { ...emptyHealth(thresholds, event.data.release), replaced: serving };
+        const { replaced: _, ...serving } = current ?? emptyHealth();
+        state.services[event.data.service] = { ...emptyHealth(event.data.release), replaced: serving };
         return state;
       }
       if (event.type === 'RollbackCompleted') {
-        state.services[event.data.service] = emptyHealth(thresholds, event.data.release);
+        state.services[event.data.service] = emptyHealth(event.data.release);
         return state;
       }
       // A drill's samples were taken under its faults: they do not judge the service once it has ended.
       if (event.type === 'DrillFinished' && event.data.service) {
         const current = state.services[event.data.service];
-        if (current) state.services[event.data.service] = emptyHealth(thresholds, current.release);
+        if (current) state.services[event.data.service] = emptyHealth(current.release);
         return state;
       }
       if (event.type === 'DeploymentHealthy' || event.type === 'DeploymentFailed') {
@@ -211,13 +224,12 @@ export function healthWindowsProjection(
         if (current?.release !== event.data.release) return state;
         // A failed deployment never served (drivers switch only to a ready release):
         // the replaced release's windows go on.
-        if (event.type === 'DeploymentFailed')
-          state.services[event.data.service] = current.replaced ?? emptyHealth(thresholds);
+        if (event.type === 'DeploymentFailed') state.services[event.data.service] = current.replaced ?? emptyHealth();
         else current.replaced = undefined;
         return state;
       }
       if (event.type !== 'HealthSampleRecorded') return state;
-      const health = (state.services[event.data.service] ??= emptyHealth(thresholds));
+      const health = (state.services[event.data.service] ??= emptyHealth());
       const point = toPoint(event);
       const release = event.data.release;
       // A probe of the previous release may be recorded after the switch: it must not count against the new one.

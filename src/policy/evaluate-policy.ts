@@ -4,6 +4,7 @@ import {
   firstAfter,
   latencyOf,
   openSinceOf,
+  sumsOf,
   QUANTILE,
   toolErrorsOf,
   type HealthWindowsState,
@@ -92,9 +93,9 @@ const steadyBefore = (time: number) => {
   if (time < steadyUntil) steadyUntil = time;
 };
 
-function spanOf(health: ServiceHealth, seconds: number, now: number): Span {
+function spanOf(health: ServiceHealth, sums: WindowSums, seconds: number, now: number): Span {
   for (let i = 0; i < spans.count; i += 1) if (spans.seconds[i] === seconds) return spans.found[i]!;
-  const { samples, sums } = health;
+  const { samples } = health;
   const from = now - seconds * 1000;
   // Most often no sample is newer than now: the end needs no search.
   const end = samples[samples.length - 1]!.at <= now ? samples.length : firstAfterIn(sums, now);
@@ -128,8 +129,7 @@ const over = (value: number | undefined, threshold: number) =>
  * beyond its rounding (bounded by the additions since the totals started from zero) and beyond
  * the rounding of the direct computation it stands in for.
  */
-function ratesSurelyUnder(health: ServiceHealth, span: Span, weight: number, threshold: number): boolean {
-  const { sums } = health;
+function ratesSurelyUnder(health: ServiceHealth, sums: WindowSums, span: Span, weight: number, threshold: number) {
   const additions = sums.dropped + health.samples.length + 2;
   const bound = 4 * additions * Number.EPSILON * upTo(sums, sums.rated, span.end);
   return (between(sums, sums.rated, span.start, span.end) + bound) * (1 + 1e-6) < threshold * weight * (1 - 1e-6);
@@ -139,14 +139,13 @@ function ratesSurelyUnder(health: ServiceHealth, span: Span, weight: number, thr
  * The window's error rate when it is over the threshold, else undefined, exactly as `errorRateOf`
  * over the window's samples: decided from the running totals, without a pass over the window.
  */
-function errorRateOver(health: ServiceHealth, span: Span, threshold: number): number | undefined {
-  const { sums } = health;
+function errorRateOver(health: ServiceHealth, sums: WindowSums, span: Span, threshold: number): number | undefined {
   if (!exact(sums, sums.requests, span) || !exact(sums, sums.errors, span) || !exact(sums, sums.ratedWeight, span))
     return over(errorRateOf(spanSamples(health, span)), threshold);
   const requests = between(sums, sums.requests, span.start, span.end);
   if (requests > 0) return over(between(sums, sums.errors, span.start, span.end) / requests, threshold);
   const weight = between(sums, sums.ratedWeight, span.start, span.end);
-  if (weight === 0 || ratesSurelyUnder(health, span, weight, threshold)) return undefined;
+  if (weight === 0 || ratesSurelyUnder(health, sums, span, weight, threshold)) return undefined;
   return over(errorRateOf(spanSamples(health, span)), threshold);
 }
 
@@ -158,11 +157,11 @@ function errorRateOver(health: ServiceHealth, span: Span, threshold: number): nu
  */
 function latencyOver(
   health: ServiceHealth,
+  sums: WindowSums,
   thresholds: readonly number[],
   span: Span,
   threshold: number,
 ): number | undefined {
-  const { sums } = health;
   const counted = sums.atOrUnder[thresholds.indexOf(threshold)];
   if (counted && exact(sums, sums.timedWeight, span)) {
     const weight = between(sums, sums.timedWeight, span.start, span.end);
@@ -175,21 +174,22 @@ function latencyOver(
 function figureOver(
   rule: PreparedRule,
   health: ServiceHealth,
+  sums: WindowSums,
   thresholds: readonly number[],
   span: Span,
 ): number | undefined {
   const { threshold } = rule;
   return rule.when === 'error_rate'
-    ? errorRateOver(health, span, threshold)
-    : latencyOver(health, thresholds, span, threshold);
+    ? errorRateOver(health, sums, span, threshold)
+    : latencyOver(health, sums, thresholds, span, threshold);
 }
 
 /** Some tool's error rate over the span is over the threshold (or the totals cannot tell exactly). */
-function someToolOver(health: ServiceHealth, span: Span, threshold: number): boolean {
-  return health.sums.tools.some((tool) => {
-    if (!exact(health.sums, tool.calls, span) || !exact(health.sums, tool.errors, span)) return true;
-    const calls = between(health.sums, tool.calls, span.start, span.end);
-    return calls > 0 && between(health.sums, tool.errors, span.start, span.end) / calls > threshold;
+function someToolOver(sums: WindowSums, span: Span, threshold: number): boolean {
+  return sums.tools.some((tool) => {
+    if (!exact(sums, tool.calls, span) || !exact(sums, tool.errors, span)) return true;
+    const calls = between(sums, tool.calls, span.start, span.end);
+    return calls > 0 && between(sums, tool.errors, span.start, span.end) / calls > threshold;
   });
 }
 
@@ -203,6 +203,7 @@ function healthFindings(
   const { threshold, windowSeconds } = rule;
   const latest = health?.samples[health.samples.length - 1];
   if (!health || !latest) return NONE;
+  const sums = sumsOf(health, thresholds);
   switch (rule.when) {
     case 'health_failing_for': {
       // Up to the newest sample, not to now: silence after a failing sample is missing data, not
@@ -225,8 +226,8 @@ function healthFindings(
     case 'error_rate':
     case 'latency_p95_ms': {
       const unit = rule.when === 'error_rate' ? 'ratio' : 'ms';
-      const current = spanOf(health, windowSeconds, now);
-      const currentValue = figureOver(rule, health, thresholds, current);
+      const current = spanOf(health, sums, windowSeconds, now);
+      const currentValue = figureOver(rule, health, sums, thresholds, current);
       if (currentValue === undefined) return NONE;
       if (rule.forSeconds === undefined) {
         return [{ service, observed: currentValue, unit, ...spanEvidence(health, current, now) }];
@@ -237,8 +238,8 @@ function healthFindings(
         steadyBefore(health.samples[0]!.at + rule.forSeconds * 1000);
         return NONE;
       }
-      const sustained = spanOf(health, rule.forSeconds, now);
-      const sustainedValue = figureOver(rule, health, thresholds, sustained);
+      const sustained = spanOf(health, sums, rule.forSeconds, now);
+      const sustainedValue = figureOver(rule, health, sums, thresholds, sustained);
       if (sustainedValue === undefined) return NONE;
       return [{ service, observed: sustainedValue, unit, ...spanEvidence(health, sustained, now) }];
     }
@@ -249,14 +250,14 @@ function healthFindings(
     }
     case 'memory_growth': {
       // Cheap test first (no copy of a long window): most of the time memory has not grown by the threshold.
-      const oldest = health.samples[spanOf(health, windowSeconds, now).start];
+      const oldest = health.samples[spanOf(health, sums, windowSeconds, now).start];
       if (
         oldest?.memoryUsedRatio === undefined ||
         latest.memoryUsedRatio === undefined ||
         latest.memoryUsedRatio - oldest.memoryUsedRatio < threshold
       )
         return NONE;
-      const samples = spanSamples(health, spanOf(health, windowSeconds, now)).filter(
+      const samples = spanSamples(health, spanOf(health, sums, windowSeconds, now)).filter(
         (s) => s.memoryUsedRatio !== undefined,
       );
       if (samples.length < 3) return NONE;
@@ -298,10 +299,10 @@ function healthFindings(
         ];
       });
     case 'tool_error_rate': {
-      const span = spanOf(health, windowSeconds, now);
+      const span = spanOf(health, sums, windowSeconds, now);
       // The running totals tell cheaply that no tool is over; the findings (in the order tools were
       // first seen in the window, with their evidence) come from the window itself.
-      if (!someToolOver(health, span, threshold)) return NONE;
+      if (!someToolOver(sums, span, threshold)) return NONE;
       const samples = spanSamples(health, span);
       return [...toolErrorsOf(samples)]
         .filter(([, t]) => t.calls > 0 && t.errors / t.calls > threshold)
