@@ -1,5 +1,5 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,21 +12,25 @@ import { startFrontDoor, type FrontDoor, type Person } from '../http/front-door.
 const releasesDir = fileURLToPath(new URL('../../drills/sample-fleet/releases/', import.meta.url));
 let door: FrontDoor;
 
+const fleetDir = mkdtempSync(join(tmpdir(), 'failsafe-levels-'));
+
 /** Failsafe serving a fleet of one real sample server (`sample`, not deployed yet), beside seeded services. */
 beforeAll(async () => {
-  const fleetPath = join(mkdtempSync(join(tmpdir(), 'failsafe-levels-')), 'fleet.yaml');
+  const fleetPath = join(fleetDir, 'fleet.yaml');
   const fleet = `services:\n  sample:\n    driver: process\n    releasesDir: ${releasesDir}\n    port: 0\n`;
   writeFileSync(fleetPath, `${fleet}probe:\n  intervalSeconds: 1\n  timeoutSeconds: 2\n`);
   door = await startFrontDoor(['orders', 'payments'], {}, { fleetPath });
 }, 60_000);
 
 afterAll(async () => {
-  await door?.stop();
+  await door?.stop({ keepData: true });
   // The process driver leaves instances running for the next Failsafe: this one adopts and stops them.
   const stateDir = join(door.dataDir, 'fleet');
   const driver = await ProcessDriver.start({ services: { sample: { releasesDir, port: 0 } }, stateDir });
   await driver.stopAll();
   await driver.close();
+  rmSync(door.dataDir, { recursive: true, force: true });
+  rmSync(fleetDir, { recursive: true, force: true });
 }, 60_000);
 
 /** Test-side responses: the body's JSON is whatever the assertions say it is. */

@@ -36,7 +36,6 @@ describe('the CLI as a client of the front door', { timeout: 120_000 }, () => {
   afterAll(async () => {
     await door.stop();
     rmSync(home, { recursive: true, force: true });
-    rmSync(door.dataDir, { recursive: true, force: true });
   });
 
   it('refuses an approval from a viewer or an operator token; an approver token approves', async () => {

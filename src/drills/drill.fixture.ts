@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,7 @@ export interface DrillBench {
   readonly dataDir: string;
   readonly fleetPath: string;
   readonly log: string[];
+  /** Stops serving and the fleet, and removes the bench's folder (data, fleet file, policy). */
   stop(): Promise<void>;
 }
 
@@ -167,6 +168,7 @@ export async function startDrillBench(options: DrillBenchOptions = {}): Promise<
       await plane.stop();
       // The fleet outlives Failsafe by design: a test ends it for good.
       await ProcessDriver.stopAllRecorded(join(dataDir, 'fleet'));
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

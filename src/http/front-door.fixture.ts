@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +91,8 @@ export interface FrontDoor {
   readonly tokens: Record<Person, string>;
   readonly decisionId: string;
   readonly log: string[];
-  stop(): Promise<void>;
+  /** Stops serving and removes the data folder, unless `keepData` (the caller reads it, then removes it). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 /**
@@ -123,7 +124,11 @@ export async function startFrontDoor(
   };
   const log: string[] = [];
   const plane = await startControlPlane(config, (line) => log.push(line));
-  return { url: plane.url, mcpUrl: plane.mcpUrl, dataDir, tokens, decisionId, log, stop: () => plane.stop() };
+  const stop = async ({ keepData = false } = {}) => {
+    await plane.stop();
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url: plane.url, mcpUrl: plane.mcpUrl, dataDir, tokens, decisionId, log, stop };
 }
 
 /** A stream of the store a running `serve` keeps in `dataDir`, read through a connection of its own. */
