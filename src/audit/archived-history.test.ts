@@ -55,6 +55,26 @@ describe('the history of a store and its archive', () => {
     expect(found.get(asked[0]!)).toMatchObject({ id: samples[0]!.id, revision: 0n });
   });
 
+  it('reads events of some types only, from the store and the archive, as readDecoded would give them', async () => {
+    const at = (n: number) => new Date(Date.UTC(2026, 11, 1) + n * 1000);
+    const every = Object.entries(eventExamples).map(([type, data], n) =>
+      encodeEvent({ type, data } as DomainEvent, { actor: 'test', occurredAt: at(n) }),
+    );
+    // Enough rounds for more than one page (a thousand) of the types asked for.
+    const rounds = Array.from({ length: 90 }, () => every.map((e) => ({ ...e, id: randomUUID() }))).flat();
+    await appendInBatches('service-payments', rounds);
+    await store.setStreamMetadata('service-payments', { maxCount: rounds.length / 2 });
+    await appendInBatches('service-orders', every);
+    const history = archivedHistory(store, store.archive);
+    const types = Object.keys(eventExamples).filter((_, i) => i % 2 === 0);
+    const from = BigInt(Math.floor(rounds.length / 3));
+    const expected = (await collect(history.readDecoded(from))).filter((e) => types.includes(e.type));
+    expect(expected.length).toBeGreaterThan(1000);
+    expect(await store.readEvent(rounds[rounds.length / 3]!.id)).toBeUndefined();
+    expect(await collect(history.readTypes(from, types))).toEqual(expected);
+    expect(await collect(history.readTypes(0n, ['NoSuchType']))).toEqual([]);
+  });
+
   it("decodes the store's events as appended and validates the archive's, whose files can be edited", async () => {
     const started = () =>
       encodeEvent(

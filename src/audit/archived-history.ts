@@ -39,12 +39,16 @@ export async function* skipping(
   for await (const event of events) yield skipped(event, skip) ?? event;
 }
 
-/** A store that reads its events undecoded (SQLite) offers `readAllUndecoded`. */
-function undecodedOf(store: EventStore) {
-  const reader = (store as { readAllUndecoded?: (from: bigint, max: number) => AsyncIterable<UndecodedEvent> })
-    .readAllUndecoded;
+type ReadUndecoded = (from: bigint, max: number, types?: readonly string[]) => AsyncIterable<UndecodedEvent>;
+
+/** A store that reads its events undecoded (SQLite) offers `readAllUndecoded`, of some types only if asked. */
+function undecodedOf(store: EventStore): ReadUndecoded | undefined {
+  const reader = (store as { readAllUndecoded?: ReadUndecoded }).readAllUndecoded;
   return typeof reader === 'function' ? reader.bind(store) : undefined;
 }
+
+const parsed = (event: UndecodedEvent): TypedRecordedEvent =>
+  decodeStored({ ...event, data: JSON.parse(event.data), metadata: JSON.parse(event.metadata) });
 
 /** The value of a top-level string field in JSON text, found without parsing it; undefined if not plainly there. */
 function stringField(json: string, name: string): string | undefined {
@@ -133,12 +137,21 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
             continue;
           }
         }
-        const decodedEvent = decodeStored({
-          ...event,
-          data: JSON.parse(event.data),
-          metadata: JSON.parse(event.metadata),
-        });
+        const decodedEvent = parsed(event);
         yield skipped(decodedEvent, skip) ?? decodedEvent;
+      }
+    },
+
+    async *readTypes(fromPosition, types) {
+      const undecoded = undecodedOf(store);
+      if (!undecoded) {
+        for await (const event of this.readDecoded(fromPosition)) if (types.includes(event.type)) yield event;
+        return;
+      }
+      const ofTypes: Read<UndecodedEvent> = (from, maxCount) => undecoded(from, maxCount, types);
+      for await (const [event, archived] of sourced(fromPosition, ofTypes)) {
+        if (!archived) yield parsed(event);
+        else if (types.includes(event.type)) yield decodeEvent(event);
       }
     },
 

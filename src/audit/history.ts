@@ -23,6 +23,11 @@ export interface History {
     fromPosition: bigint,
     skip: (stream: string, type: string, id: string) => boolean,
   ): AsyncIterable<TypedRecordedEvent | SkippedEvent>;
+  /**
+   * The same as `readDecoded`, of events of these types only: where the store can pick them itself
+   * (SQLite), a pass for a rare type does not read the others.
+   */
+  readTypes?(fromPosition: bigint, types: readonly string[]): AsyncIterable<TypedRecordedEvent>;
   /** The recorded events with these ids, keyed by the id asked for; ids never recorded are absent. */
   readEvents(ids: readonly string[]): Promise<ReadonlyMap<string, RecordedEvent>>;
 }

@@ -15,6 +15,7 @@ import { foldSplit } from './verify-split.js';
 import {
   expectDecisions,
   telemetryDecisionsByCause,
+  telemetryDecisionsIn,
   telemetryVerdicts,
   type DecisionsByCause,
   type TelemetryVerdict,
@@ -141,7 +142,7 @@ async function startingPoint(
   for (;;) {
     const from = start?.position ?? -1n;
     const events = await eventsAfter(history, from, options.readOnceUpTo ?? READ_ONCE_UP_TO);
-    const byCause = await telemetryDecisionsByCause(events ?? history.readDecoded(from + 1n));
+    const byCause = await (events ? telemetryDecisionsByCause(events) : telemetryDecisionsIn(history, from + 1n));
     if (!start || !snapshots) return { start, byCause, events };
     const known = (start.state as VerificationState).telemetry.verdicts;
     const unknownCauses = [...byCause].filter(([, ds]) => ds.some((d) => !known[d.id])).map(([cause]) => cause);

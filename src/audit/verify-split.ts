@@ -13,7 +13,7 @@ import type { RollbackPolicy } from '../policy/rollback-policy.js';
 import { skipping } from './archived-history.js';
 import type { History } from './history.js';
 import { foldEvent, initialVerification, type VerificationState } from './verification-fold.js';
-import { expectDecisions, telemetryDecisionsByCause, type DecisionsByCause } from './verify-telemetry-decisions.js';
+import { expectDecisions, telemetryDecisionsIn, type DecisionsByCause } from './verify-telemetry-decisions.js';
 
 /**
  * A full verification split by service: each partition reads the whole history and folds the
@@ -111,11 +111,9 @@ function orderOf(policy: RollbackPolicy, fold: RollbackDecisionsState, decision:
 
 type Skip = (stream: string, type: string, id: string) => boolean;
 
-const isTelemetryDecision = (type: string) => type === 'TelemetryStale' || type === 'TelemetryResumed';
-
 /**
  * Folds the whole history for the partition's services. Reads it twice: for the telemetry
- * decisions (the others left undecoded), then to fold it (other services' own streams left
+ * decisions (by type, where the store picks them), then to fold it (other services' own streams left
  * undecoded but for their time: read twice by two threads, an event's decode would cost twice).
  */
 export async function foldPartition(
@@ -124,11 +122,7 @@ export async function foldPartition(
   partition: Partition,
 ): Promise<PartitionResult> {
   const owns = owner(partition);
-  const read = (skip: Skip) => history.readSkipping?.(0n, skip) ?? skipping(history.readDecoded(0n), skip);
-  const recorded: TypedRecordedEvent[] = [];
-  for await (const event of read((_stream, type) => !isTelemetryDecision(type)))
-    if (!('skipped' in event)) recorded.push(event);
-  const byCause = ownDecisions(await telemetryDecisionsByCause(recorded), owns);
+  const byCause = ownDecisions(await telemetryDecisionsIn(history, 0n), owns);
   const projection = rollbackDecisionsProjection(policy);
   const state = initialVerification(projection);
   expectDecisions(state.telemetry, byCause);
@@ -144,7 +138,8 @@ export async function foldPartition(
     const service = serviceOwningStream(stream);
     return service !== undefined && !owns(service) && !byCause.has(id);
   };
-  for await (const event of read(otherServices)) {
+  const read = history.readSkipping?.(0n, otherServices) ?? skipping(history.readDecoded(0n), otherServices);
+  for await (const event of read) {
     const time = 'skipped' in event ? event.time : eventTime(event);
     info.position = event.position;
     info.lastEventId = event.id;
