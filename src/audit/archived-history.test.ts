@@ -75,6 +75,21 @@ describe('the history of a store and its archive', () => {
     expect(await collect(history.readTypes(0n, ['NoSuchType']))).toEqual([]);
   });
 
+  it('tells whether it holds more than a count of events, counting those retention archived', async () => {
+    const samples = events(30);
+    await store.setStreamMetadata('health-a', { maxCount: 10 });
+    for (const sample of samples) await store.append('health-a', [sample], 'any');
+    const history = archivedHistory(store, store.archive);
+    expect(store.countEvents(0n, 100)).toBe(10);
+    expect(await Promise.all([5, 9, 10, 29, 30].map((n) => history.hasMoreThan(n)))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+  });
+
   it("decodes the store's events as appended and validates the archive's, whose files can be edited", async () => {
     const started = () =>
       encodeEvent(

@@ -10,17 +10,28 @@ const END = 2n ** 63n;
 /** An event of the history (from the store as `Live`, decoded or not) and where it was read from. */
 type Sourced<Live> = readonly [event: Live, archived: false] | readonly [event: RecordedEvent, archived: true];
 
-/** One page of live events and the archived ones up to its end, in position order (copies kept). */
-async function* withArchived<Live extends { readonly position: bigint }>(
+/**
+ * One page of live events and the archived ones up to its end, in position order, each once and
+ * after `last` (an event archived but not yet deleted, by a crash between the two, is in both).
+ */
+function merged<Live extends { readonly position: bigint }>(
   page: readonly Live[],
-  archived: AsyncIterable<RecordedEvent>,
-): AsyncIterable<Sourced<Live>> {
+  archived: readonly RecordedEvent[],
+  last: bigint,
+): Sourced<Live>[] {
+  const entries: Sourced<Live>[] = [];
+  const add = (entry: Sourced<Live>) => {
+    if (entry[0].position <= last) return;
+    last = entry[0].position;
+    entries.push(entry);
+  };
   let index = 0;
-  for await (const event of archived) {
-    while (index < page.length && page[index]!.position <= event.position) yield [page[index++]!, false];
-    yield [event, true];
+  for (const event of archived) {
+    while (index < page.length && page[index]!.position <= event.position) add([page[index++]!, false]);
+    add([event, true]);
   }
-  for (const event of page.slice(index)) yield [event, false];
+  while (index < page.length) add([page[index++]!, false]);
+  return entries;
 }
 
 type Skip = (stream: string, type: string, id: string) => boolean;
@@ -39,12 +50,18 @@ export async function* skipping(
   for await (const event of events) yield skipped(event, skip) ?? event;
 }
 
-type ReadUndecoded = (from: bigint, max: number, types?: readonly string[]) => AsyncIterable<UndecodedEvent>;
+type ReadUndecoded = (from: bigint, max: number, types?: readonly string[]) => readonly UndecodedEvent[];
 
-/** A store that reads its events undecoded (SQLite) offers `readAllUndecoded`, of some types only if asked. */
+/** A store that reads its events undecoded (SQLite) offers `readUndecodedPage`, of some types only if asked. */
 function undecodedOf(store: EventStore): ReadUndecoded | undefined {
-  const reader = (store as { readAllUndecoded?: ReadUndecoded }).readAllUndecoded;
+  const reader = (store as { readUndecodedPage?: ReadUndecoded }).readUndecodedPage;
   return typeof reader === 'function' ? reader.bind(store) : undefined;
+}
+
+/** A store that counts its events without reading them (SQLite) offers `countEvents`. */
+function counterOf(store: EventStore) {
+  const counter = (store as { countEvents?: (from: bigint, upTo: number) => number }).countEvents;
+  return typeof counter === 'function' ? counter.bind(store) : undefined;
 }
 
 const parsed = (event: UndecodedEvent): TypedRecordedEvent =>
@@ -80,27 +97,32 @@ function timeOfUndecoded(event: UndecodedEvent): number | undefined {
  * outside: its segments are plain gzip'd files that can be restored, copied in or edited by hand.
  */
 export function archivedHistory(store: EventStore, archive: ArchiveReader): Required<History> {
-  /** The store's events from `fromPosition`, at most `maxCount`, as `read` gives them. */
-  type Read<Live> = (fromPosition: bigint, maxCount: number) => AsyncIterable<Live>;
-  const decoded: Read<RecordedEvent> = (fromPosition, maxCount) => store.readAll({ fromPosition, maxCount });
+  /** A page of the store's events from `fromPosition`, at most `maxCount`, as `read` gives them. */
+  type Read<Live> = (fromPosition: bigint, maxCount: number) => Promise<readonly Live[]> | readonly Live[];
+  const decoded: Read<RecordedEvent> = async (fromPosition, maxCount) => {
+    const page: RecordedEvent[] = [];
+    for await (const event of store.readAll({ fromPosition, maxCount })) page.push(event);
+    return page;
+  };
 
-  async function* sourced<Live extends { readonly position: bigint }>(
+  /** The history page by page: readers go through a page without an asynchronous step per event. */
+  async function* pages<Live extends { readonly position: bigint }>(
     fromPosition: bigint,
     read: Read<Live>,
-  ): AsyncIterable<Sourced<Live>> {
+  ): AsyncIterable<readonly Sourced<Live>[]> {
     const archived = archive.cursor(fromPosition);
     let last = fromPosition - 1n;
     for (let next = fromPosition; ; ) {
-      const page: Live[] = [];
-      for await (const event of read(next, PAGE)) page.push(event);
+      const page = await read(next, PAGE);
       const complete = page.length < PAGE;
       // The archive is read after the page: an event trimmed since was archived before its delete.
       const bound = complete ? END : page[page.length - 1]!.position;
-      for await (const entry of withArchived(page, archived.upTo(bound))) {
-        // Archived but not yet deleted (a crash between the two): one copy.
-        if (entry[0].position <= last) continue;
-        last = entry[0].position;
-        yield entry;
+      const older: RecordedEvent[] = [];
+      for await (const event of archived.upTo(bound)) older.push(event);
+      const entries = merged(page, older, last);
+      if (entries.length > 0) {
+        last = entries[entries.length - 1]![0].position;
+        yield entries;
       }
       if (complete) return;
       next = bound + 1n;
@@ -109,12 +131,12 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
 
   return {
     async *readAll(fromPosition = 0n) {
-      for await (const [event] of sourced(fromPosition, decoded)) yield event;
+      for await (const page of pages(fromPosition, decoded)) for (const [event] of page) yield event;
     },
 
     async *readDecoded(fromPosition = 0n) {
-      for await (const [event, archived] of sourced(fromPosition, decoded))
-        yield archived ? decodeEvent(event) : decodeStored(event);
+      for await (const page of pages(fromPosition, decoded))
+        for (const [event, archived] of page) yield archived ? decodeEvent(event) : decodeStored(event);
     },
 
     async *readSkipping(fromPosition, skip) {
@@ -123,23 +145,24 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
         yield* skipping(this.readDecoded(fromPosition), skip);
         return;
       }
-      for await (const entry of sourced(fromPosition, undecoded)) {
-        if (entry[1]) {
-          const event = decodeEvent(entry[0]);
-          yield skipped(event, skip) ?? event;
-          continue;
-        }
-        const event = entry[0];
-        if (skip(event.stream, event.type, event.id)) {
-          const time = timeOfUndecoded(event);
-          if (time !== undefined) {
-            yield { skipped: true, position: event.position, id: event.id, time };
+      for await (const page of pages(fromPosition, undecoded))
+        for (const entry of page) {
+          if (entry[1]) {
+            const event = decodeEvent(entry[0]);
+            yield skipped(event, skip) ?? event;
             continue;
           }
+          const event = entry[0];
+          if (skip(event.stream, event.type, event.id)) {
+            const time = timeOfUndecoded(event);
+            if (time !== undefined) {
+              yield { skipped: true, position: event.position, id: event.id, time };
+              continue;
+            }
+          }
+          const decodedEvent = parsed(event);
+          yield skipped(decodedEvent, skip) ?? decodedEvent;
         }
-        const decodedEvent = parsed(event);
-        yield skipped(decodedEvent, skip) ?? decodedEvent;
-      }
     },
 
     async *readTypes(fromPosition, types) {
@@ -149,10 +172,21 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
         return;
       }
       const ofTypes: Read<UndecodedEvent> = (from, maxCount) => undecoded(from, maxCount, types);
-      for await (const [event, archived] of sourced(fromPosition, ofTypes)) {
-        if (!archived) yield parsed(event);
-        else if (types.includes(event.type)) yield decodeEvent(event);
-      }
+      for await (const page of pages(fromPosition, ofTypes))
+        for (const [event, archived] of page) {
+          if (!archived) yield parsed(event);
+          else if (types.includes(event.type)) yield decodeEvent(event);
+        }
+    },
+
+    async hasMoreThan(count) {
+      // The store's own events are enough to tell, most often; else the archive's count too.
+      if ((counterOf(store)?.(0n, count + 1) ?? 0) > count) return true;
+      const undecoded = undecodedOf(store);
+      let seen = 0;
+      for await (const page of undecoded ? pages(0n, undecoded) : pages(0n, decoded))
+        if ((seen += page.length) > count) return true;
+      return false;
     },
 
     async readEvents(ids) {

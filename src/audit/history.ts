@@ -28,6 +28,8 @@ export interface History {
    * (SQLite), a pass for a rare type does not read the others.
    */
   readTypes?(fromPosition: bigint, types: readonly string[]): AsyncIterable<TypedRecordedEvent>;
+  /** Whether the history holds more than `count` events (counted no further than that). */
+  hasMoreThan(count: number): Promise<boolean>;
   /** The recorded events with these ids, keyed by the id asked for; ids never recorded are absent. */
   readEvents(ids: readonly string[]): Promise<ReadonlyMap<string, RecordedEvent>>;
 }

@@ -76,6 +76,7 @@ describe('replaying from snapshots', () => {
     let read = 0;
     const counting: History = {
       readEvents: (ids) => history.readEvents(ids),
+      hasMoreThan: (count) => history.hasMoreThan(count),
       async *readAll(from) {
         for await (const event of history.readAll(from)) {
           read += 1;

@@ -154,13 +154,9 @@ async function startingPoint(
   }
 }
 
-/** A run that will fold the whole history from zero, more than `splitFrom` events of it (counted undecoded). */
+/** A run that will fold the whole history from zero, more than `splitFrom` events of it. */
 async function longFullRun(history: History, options: VerifyOptions, resumable: Snapshot | undefined) {
-  if (resumable) return false;
-  const limit = options.splitFrom ?? SPLIT_FROM;
-  let seen = 0;
-  for await (const _ of history.readSkipping?.(0n, () => true) ?? history.readAll(0n)) if (++seen > limit) return true;
-  return false;
+  return !resumable && (await history.hasMoreThan(options.splitFrom ?? SPLIT_FROM));
 }
 
 /**

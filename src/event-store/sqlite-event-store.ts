@@ -178,6 +178,7 @@ export class SqliteEventStore implements EventStore {
          FROM events e JOIN streams s ON s.id = e.stream_id
          WHERE e.position >= ? AND e.type IN (SELECT value FROM json_each(?)) ORDER BY e.position LIMIT ?`,
       ).raw(),
+      countFrom: sql('SELECT count(*) FROM (SELECT position FROM events WHERE position >= ? LIMIT ?)').pluck(),
       readAllBackwards: sql(
         `SELECT e.position, e.id, s.name, e.revision, e.type, e.data, e.metadata, e.recorded_at
          FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.position <= ? ORDER BY e.position DESC LIMIT ?`,
@@ -399,30 +400,30 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * `readAll` forwards with data and metadata left as JSON text: for a reader that decodes only
-   * some events (a split verification skips other partitions' events unparsed). With `types`, only
-   * events of those types, picked by SQLite: a pass for a few rare types skips the others' rows.
+   * A page of `readAll` forwards with data and metadata left as JSON text: for a reader that decodes
+   * only some events (a split verification skips other partitions' events unparsed). With `types`,
+   * only events of those types, picked by SQLite: a pass for a few rare types skips the others' rows.
    */
-  async *readAllUndecoded(
-    fromPosition: bigint,
-    maxCount: number,
-    types?: readonly string[],
-  ): AsyncIterable<UndecodedEvent> {
+  readUndecodedPage(fromPosition: bigint, maxCount: number, types?: readonly string[]): UndecodedEvent[] {
     const from = Number(fromPosition);
     const rows = types
       ? this.guard(() => this.statements.readAllOfTypes.all(from, JSON.stringify(types), maxCount) as EventRow[])
       : this.readAllPage(from, maxCount);
-    for (const r of rows)
-      yield {
-        position: BigInt(r[0]),
-        id: r[1],
-        stream: r[2],
-        revision: BigInt(r[3]),
-        type: r[4],
-        data: r[5],
-        metadata: r[6],
-        recordedAt: new Date(r[7]),
-      };
+    return rows.map((r) => ({
+      position: BigInt(r[0]),
+      id: r[1],
+      stream: r[2],
+      revision: BigInt(r[3]),
+      type: r[4],
+      data: r[5],
+      metadata: r[6],
+      recordedAt: new Date(r[7]),
+    }));
+  }
+
+  /** The events from `fromPosition` on, counted up to `upTo` (a walk of the table, no row read: 50 ms for 250,000). */
+  countEvents(fromPosition: bigint, upTo: number): number {
+    return this.guard(() => this.statements.countFrom.get(Number(fromPosition), upTo) as number);
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
