@@ -275,6 +275,7 @@ try {
     await verifySnapshots.close();
     await verifyStore.close();
     console.log(`history written: ${fmt(written)} bench events in ${verifyDir}`);
+    cleanUp();
     process.exit(0);
   }
   if (fullSeconds === undefined) {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -127,12 +127,13 @@ describe.skipIf(!available)(
     let door: FrontDoor;
     let proxy: Server;
     let results: Map<string, Outcome>;
+    let out: string | undefined;
 
     beforeAll(async () => {
       // The suite sends about a hundred requests in a second or two; the admin's default burst is 100.
       door = await startFrontDoor(['orders'], { MCP_RATE_LIMIT_BURST: '100000' });
       proxy = await tokenProxy(new URL(door.url), door.tokens.admin);
-      const out = mkdtempSync(join(tmpdir(), 'failsafe-conformance-'));
+      out = mkdtempSync(join(tmpdir(), 'failsafe-conformance-'));
       const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/mcp`;
       // Asynchronously: the server under test runs in this very process.
       // The whole suite, pending scenarios included: a scenario promoted to active is then already covered.
@@ -148,6 +149,7 @@ describe.skipIf(!available)(
     afterAll(async () => {
       await new Promise((done) => proxy?.close(done));
       await door?.stop();
+      if (out) rmSync(out, { recursive: true, force: true });
     });
 
     it('passes the scenarios Failsafe must pass', () => {
