@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ArchiveReader } from '../event-store/event-archive.js';
 import { collect, events } from '../event-store/event-store.contract.js';
 import type { NewEvent } from '../event-store/event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
@@ -43,6 +44,38 @@ describe('the history of a store and its archive', () => {
     }
     expect(await store.readEvent(trimmed[0]!.id)).toBeUndefined();
     expect(ids).toEqual([...kept, ...trimmed, ...last].map((e) => e.id));
+  });
+
+  it('holds no more than a page of the archive at a time, however much of the history it holds', async () => {
+    const trimmed = events(3000);
+    const last = events(10);
+    await appendInBatches('health-a', trimmed);
+    await store.setStreamMetadata('health-a', { maxCount: 1 });
+    await appendInBatches('service-a', last);
+    let pulled = 0;
+    const counting: ArchiveReader = {
+      readEvents: (ids) => store.archive.readEvents(ids),
+      cursor(from) {
+        const cursor = store.archive.cursor(from);
+        return {
+          async *upTo(bound) {
+            for await (const event of cursor.upTo(bound)) {
+              pulled += 1;
+              yield event;
+            }
+          },
+        };
+      },
+    };
+    const ids: string[] = [];
+    let pulledAtFirst = 0;
+    for await (const event of archivedHistory(store, counting).readAll()) {
+      if (ids.length === 0) pulledAtFirst = pulled;
+      ids.push(event.id);
+    }
+    expect(ids).toEqual([...trimmed, ...last].map((e) => e.id));
+    expect(pulled).toBe(2999);
+    expect(pulledAtFirst).toBeLessThanOrEqual(1000);
   });
 
   it('finds events by id in the store or the archive, keyed as asked', async () => {

@@ -105,25 +105,42 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
     return page;
   };
 
-  /** The history page by page: readers go through a page without an asynchronous step per event. */
+  /**
+   * The history page by page: readers go through a page without an asynchronous step per event.
+   * The archive is merged in pages too: a store that kept a thousand events of ten million still
+   * holds no more than a page of the archive's in memory.
+   */
   async function* pages<Live extends { readonly position: bigint }>(
     fromPosition: bigint,
     read: Read<Live>,
   ): AsyncIterable<readonly Sourced<Live>[]> {
     const archived = archive.cursor(fromPosition);
     let last = fromPosition - 1n;
+    /** The live events not yet merged, up to `upTo`, with the archived events before them. */
+    function* mergedUpTo(live: readonly Live[], older: readonly RecordedEvent[], upTo: bigint) {
+      let end = 0;
+      while (end < live.length && live[end]!.position <= upTo) end += 1;
+      const entries = merged(live.slice(0, end), older, last);
+      if (entries.length > 0) {
+        last = entries[entries.length - 1]![0].position;
+        yield entries;
+      }
+      return live.slice(end);
+    }
     for (let next = fromPosition; ; ) {
       const page = await read(next, PAGE);
       const complete = page.length < PAGE;
       // The archive is read after the page: an event trimmed since was archived before its delete.
       const bound = complete ? END : page[page.length - 1]!.position;
-      const older: RecordedEvent[] = [];
-      for await (const event of archived.upTo(bound)) older.push(event);
-      const entries = merged(page, older, last);
-      if (entries.length > 0) {
-        last = entries[entries.length - 1]![0].position;
-        yield entries;
+      let live: readonly Live[] = page;
+      let older: RecordedEvent[] = [];
+      for await (const event of archived.upTo(bound)) {
+        older.push(event);
+        if (older.length < PAGE) continue;
+        live = yield* mergedUpTo(live, older, event.position);
+        older = [];
       }
+      yield* mergedUpTo(live, older, END);
       if (complete) return;
       next = bound + 1n;
     }
