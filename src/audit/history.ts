@@ -27,7 +27,7 @@ export interface History {
    * The same as `readDecoded`, of events of these types only: where the store can pick them itself
    * (SQLite), a pass for a rare type does not read the others.
    */
-  readTypes?(fromPosition: bigint, types: readonly string[]): AsyncIterable<TypedRecordedEvent>;
+  readTypes(fromPosition: bigint, types: readonly string[]): AsyncIterable<TypedRecordedEvent>;
   /** Whether the history holds more than `count` events (counted no further than that). */
   hasMoreThan(count: number): Promise<boolean>;
   /** The recorded events with these ids, keyed by the id asked for; ids never recorded are absent. */

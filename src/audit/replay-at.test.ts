@@ -77,6 +77,7 @@ describe('replaying from snapshots', () => {
     const counting: History = {
       readEvents: (ids) => history.readEvents(ids),
       hasMoreThan: (count) => history.hasMoreThan(count),
+      readTypes: (from, types) => history.readTypes(from, types),
       async *readAll(from) {
         for await (const event of history.readAll(from)) {
           read += 1;

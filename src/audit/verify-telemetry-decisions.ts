@@ -38,7 +38,7 @@ export async function telemetryDecisionsByCause(
  * read by type where the history can (rare events, picked by SQLite from a million in a third of a second).
  */
 export const telemetryDecisionsIn = (history: History, fromPosition: bigint): Promise<DecisionsByCause> =>
-  telemetryDecisionsByCause(history.readTypes?.(fromPosition, DECISION_TYPES) ?? history.readDecoded(fromPosition));
+  telemetryDecisionsByCause(history.readTypes(fromPosition, DECISION_TYPES));
 
 /** The telemetry check as a fold of the history, plain JSON so that it can be snapshotted. */
 export interface TelemetryCheckState {
