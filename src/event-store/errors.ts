@@ -74,6 +74,20 @@ export class StoreCorrupt extends EventStoreError {
   }
 }
 
+/** Another process held the store's write lock past the busy timeout and each later try; nothing was written. */
+export class StoreBusy extends EventStoreError {
+  readonly code = 'STORE_BUSY';
+  constructor(
+    readonly path: string,
+    readonly sqliteCode: string,
+  ) {
+    super(
+      `StoreBusy: ${path} stayed locked by another process (${sqliteCode}) through every wait; nothing was written — ` +
+        'try again, and if it lasts, look for a process holding a long write on it',
+    );
+  }
+}
+
 /** The file is a database, but not a Failsafe event store (or one from a newer Failsafe). */
 export class ForeignStore extends EventStoreError {
   readonly code = 'FOREIGN_STORE';

@@ -1,7 +1,7 @@
 /**
- * A child process for the race of two processes creating one SQLite store: it creates a Failsafe
- * store at argv[2] inside a write transaction it holds open, prints "holding", then commits after
- * argv[3] milliseconds and exits.
+ * A child process that holds the write lock of the SQLite store at argv[2] (creating the store inside
+ * the transaction when there is none: the race of two processes creating one store), prints "holding",
+ * then commits after argv[3] milliseconds and exits.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';

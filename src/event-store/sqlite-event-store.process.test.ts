@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archivedHistory } from '../audit/archived-history.js';
 import { TsxChild } from './child-process.fixture.js';
 import { collect } from './event-store.contract.js';
+import { StoreBusy } from './errors.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
 
 // Killed appends, several processes on one stream: the contract runs those for every adapter.
@@ -30,6 +31,45 @@ describe('SQLite event store with real processes', () => {
     } finally {
       await store.close();
     }
+  });
+
+  describe('a write lock another process holds past the busy timeout', () => {
+    const holding = async (path: string, holdMs: number) => {
+      const holder = new TsxChild(new URL('./sqlite-create-holder.fixture.ts', import.meta.url), [
+        path,
+        String(holdMs),
+      ]);
+      await holder.waitForLine((line) => line === 'holding');
+      return holder;
+    };
+
+    it('is waited out: the append is tried again once it is released, and stored once', async () => {
+      const store = SqliteEventStore.open({ path: join(dir, 'held-briefly.db'), busyTimeoutMs: 100 });
+      try {
+        await store.append('s-1', [{ id: uuidv7(), type: 'Before', data: {} }], 'no_stream');
+        const holder = await holding(join(dir, 'held-briefly.db'), 700);
+        await store.append('s-1', [{ id: uuidv7(), type: 'After', data: {} }], 0n);
+        await holder.exited();
+        expect(holder.exitCode, holder.stderr).toBe(0);
+        expect((await collect(store.readAll())).map((e) => e.type)).toEqual(['Before', 'After']);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('held through every wait: StoreBusy says what to do, and nothing is written', async () => {
+      const store = SqliteEventStore.open({ path: join(dir, 'held-long.db'), busyTimeoutMs: 100 });
+      try {
+        const holder = await holding(join(dir, 'held-long.db'), 4000);
+        const append = store.append('s-1', [{ id: uuidv7(), type: 'Refused', data: {} }], 'no_stream');
+        await expect(append).rejects.toBeInstanceOf(StoreBusy);
+        await expect(append).rejects.toThrow(/^StoreBusy: .*held-long\.db stayed locked .*SQLITE_BUSY.*try again/);
+        await holder.exited();
+        expect(await collect(store.readAll())).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   it('keeps every event exactly once when killed after archiving a trim and before deleting it', async () => {

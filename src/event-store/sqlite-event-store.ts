@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertExpectedRevision,
   assertRevisionHolds,
@@ -10,7 +11,15 @@ import {
   recordedAtOf,
   type SerializedEvent,
 } from './append-input.js';
-import { DuplicateEventId, EventStoreError, ForeignStore, StoreClosed, StoreCorrupt, StreamDeleted } from './errors.js';
+import {
+  DuplicateEventId,
+  EventStoreError,
+  ForeignStore,
+  StoreBusy,
+  StoreClosed,
+  StoreCorrupt,
+  StreamDeleted,
+} from './errors.js';
 import type { EventArchive } from './event-archive.js';
 import { trimDue } from './retention.js';
 import type {
@@ -101,6 +110,12 @@ CREATE TABLE events (
   UNIQUE (stream_id, revision)
 );
 `;
+
+/**
+ * How long a write that found the store locked past the busy timeout waits before each new try. The
+ * busy timeout blocks the whole process; these waits are awaited, so it goes on serving meanwhile.
+ */
+const BUSY_RETRY_DELAYS_MS = [250, 1000];
 
 function sqliteCode(error: unknown): string | undefined {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
@@ -260,6 +275,7 @@ export class SqliteEventStore implements EventStore {
     if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
       return new StoreCorrupt(path, (error as Error).message);
     }
+    if (code?.startsWith('SQLITE_BUSY')) return new StoreBusy(path, code);
     return error;
   }
 
@@ -274,6 +290,18 @@ export class SqliteEventStore implements EventStore {
     const level = this.db.pragma('synchronous', { simple: true }) as number;
     const synchronous = (['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const)[level] ?? 'OFF';
     return { journalMode, synchronous };
+  }
+
+  /** A write, tried again later when another process holds the lock: a write that failed changed nothing. */
+  private async writing<T>(work: () => T, attempt = 0): Promise<T> {
+    try {
+      return this.guard(work);
+    } catch (error) {
+      const delay = BUSY_RETRY_DELAYS_MS[attempt];
+      if (!(error instanceof StoreBusy) || delay === undefined) throw error;
+      await sleep(delay);
+      return this.writing(work, attempt + 1);
+    }
   }
 
   private guard<T>(work: () => T): T {
@@ -292,12 +320,13 @@ export class SqliteEventStore implements EventStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, expectedRevision);
-    const now = this.options.clock.now();
-    const stamp = recordedAtOf(options, now).getTime();
     // IMMEDIATE takes the write lock up front, so two processes never deadlock on lock upgrade.
-    const result = this.guard(() =>
-      this.appendTransaction.immediate(stream, prepared, expectedRevision, stamp, now.getTime()),
-    );
+    // The clock is read on each try: a later try records the time it writes at.
+    const result = await this.writing(() => {
+      const now = this.options.clock.now();
+      const stamp = recordedAtOf(options, now).getTime();
+      return this.appendTransaction.immediate(stream, prepared, expectedRevision, stamp, now.getTime());
+    });
     this.wakeSubscribers();
     return result;
   }
@@ -516,7 +545,7 @@ export class SqliteEventStore implements EventStore {
   async setStreamMetadata(stream: string, metadata: StreamMetadata): Promise<void> {
     assertStreamName(stream);
     assertStreamMetadata(metadata);
-    this.guard(() =>
+    await this.writing(() =>
       this.db
         .transaction(() => {
           const s = this.statements;
@@ -551,7 +580,7 @@ export class SqliteEventStore implements EventStore {
   async deleteStream(stream: string, expectedRevision: ExpectedRevision): Promise<void> {
     assertStreamName(stream);
     assertExpectedRevision(expectedRevision);
-    this.guard(() =>
+    await this.writing(() =>
       this.db
         .transaction(() => {
           const row = this.statements.stream.get(stream) as StreamRow | undefined;
