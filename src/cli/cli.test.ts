@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const bin = fileURLToPath(new URL('../../bin/failsafe.js', import.meta.url));
 
@@ -150,8 +150,10 @@ describe('failsafe CLI', () => {
     expect(response.status).toBe(200);
     // The first recorded clock tick is already in the store.
     expect(await response.json()).toEqual({ status: 'ok', store: { engine: 'sqlite', headPosition: '1' } });
-    const token = /^ {4}(fs_\S+)$/m.exec(server.output())?.[1];
-    expect(token, 'the first start shows an admin token').toBeDefined();
+    // The first start shows an admin token, on a line after the listening one (maybe in a later chunk).
+    const shown = /^ {4}(fs_\S+)$/m;
+    await vi.waitFor(() => expect(server.output(), 'the first start shows an admin token').toMatch(shown));
+    const token = shown.exec(server.output())![1]!;
     const tail = await fetch(`${server.url}/api/v1/events/live`, { headers: { Authorization: `Bearer ${token}` } });
     expect(tail.status).toBe(200);
     const ended = tail.text();

@@ -365,9 +365,12 @@ describe('the Kafka telemetry consumer', () => {
     let stdout = '';
     server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     running.push({ stop: async () => void server.kill('SIGKILL') });
-    await vi.waitFor(() => expect(stdout).toMatch(/listening on http/), { timeout: 30_000, interval: 100 });
-    const url = /listening on (http:\/\/\S+)/.exec(stdout)![1]!;
-    const token = /^ {4}(fs_\S+)$/m.exec(stdout)![1]!;
+    // The admin token a first start shows comes on its own line after the listening one, maybe in a later chunk.
+    const started = /listening on (http:\/\/\S+)[\s\S]*^ {4}(fs_\S+)$/m;
+    await vi.waitFor(() => expect(stdout).toMatch(started), { timeout: 30_000, interval: 100 });
+    const match = started.exec(stdout)!;
+    const url = match[1]!;
+    const token = match[2]!;
     const stop = () => {
       server.kill('SIGTERM');
       return exit;
