@@ -2,17 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_STREAM, CLOCK_STREAM, healthStream, migrationStream, serviceStream } from '../domain/streams.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { MemoryEventStore } from '../event-store/memory-event-store.js';
+import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
+import type { StoreLocation } from '../event-store/store-url.js';
 import { encodeEvent, type DomainEvent, type EventType } from '../events/catalogue.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
 import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
 import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';
 import { TELEMETRY_ACTOR } from '../policy/telemetry-watcher.js';
 import { MemorySnapshotStore } from '../runtime/memory-snapshot-store.js';
+import { postgresForTests, type PostgresForTests } from '../testing/test-servers.js';
 import { storeHistory } from './store-history.js';
 import { verificationSnapshots, verifyDecisions, type AuditReport } from './verify-decisions.js';
 import { foldPartition, mergePartitions, partitionOf } from './verify-split.js';
@@ -214,40 +217,59 @@ describe('a full audit verify split by service', () => {
 /** What must not depend on where a run started. */
 const verdicts = ({ fromPosition: _f, eventsThisRun: _e, ...rest }: AuditReport) => rest;
 
+/** A store a property run writes to, at a location a worker opens again. */
+interface OpenedStore {
+  readonly store: EventStore;
+  readonly location: StoreLocation;
+  dispose(): Promise<void>;
+}
+
+/** Two threads report what one does, from zero and going on from a snapshot, on each store `open` gives. */
+const twoThreadsReportAsOne = (open: () => Promise<OpenedStore>, numRuns: number) => () =>
+  fc.assert(
+    fc.asyncProperty(steps, steps, async (before, after) => {
+      const { store, location, dispose } = await open();
+      try {
+        await write(store, before);
+        const history = storeHistory(store);
+        const split = { snapshots: new MemorySnapshotStore() };
+        const single = { snapshots: new MemorySnapshotStore() };
+        const twoThreads = await verifyDecisions(history, policy, {
+          ...split,
+          threads: 2,
+          store: location,
+          splitFrom: 0,
+        });
+        const oneThread = await verifyDecisions(history, policy, single);
+        expect(twoThreads).toEqual(oneThread);
+        await write(store, after);
+        const resumeAfter = BigInt(oneThread.throughPosition);
+        const afterSplit = await verifyDecisions(history, policy, { ...split, resumeAfter });
+        const afterSingle = await verifyDecisions(history, policy, { ...single, resumeAfter });
+        expect(afterSplit).toEqual(afterSingle);
+        expect(verdicts(afterSplit)).toEqual(verdicts(await verifyDecisions(history, policy)));
+      } finally {
+        await dispose();
+      }
+    }),
+    { numRuns },
+  );
+
 describe('a full audit verify in two threads (a worker reading the SQLite store itself)', () => {
-  it('reports what one thread reports; a run going on from its snapshot, what one after one thread does', async () => {
-    await fc.assert(
-      fc.asyncProperty(steps, steps, async (before, after) => {
-        const dir = mkdtempSync(join(tmpdir(), 'failsafe-verify-split-'));
-        const path = join(dir, 'events.db');
-        const store = SqliteEventStore.open({ path });
-        try {
-          await write(store, before);
-          const history = storeHistory(store);
-          const split = { snapshots: new MemorySnapshotStore() };
-          const single = { snapshots: new MemorySnapshotStore() };
-          const twoThreads = await verifyDecisions(history, policy, {
-            ...split,
-            threads: 2,
-            store: { kind: 'sqlite', path },
-            splitFrom: 0,
-          });
-          const oneThread = await verifyDecisions(history, policy, single);
-          expect(twoThreads).toEqual(oneThread);
-          await write(store, after);
-          const resumeAfter = BigInt(oneThread.throughPosition);
-          const afterSplit = await verifyDecisions(history, policy, { ...split, resumeAfter });
-          const afterSingle = await verifyDecisions(history, policy, { ...single, resumeAfter });
-          expect(afterSplit).toEqual(afterSingle);
-          expect(verdicts(afterSplit)).toEqual(verdicts(await verifyDecisions(history, policy)));
-        } finally {
-          await store.close();
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }),
-      { numRuns: 12 },
-    );
-  }, 120_000);
+  it(
+    'reports what one thread reports; a run going on from its snapshot, what one after one thread does',
+    twoThreadsReportAsOne(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'failsafe-verify-split-'));
+      const path = join(dir, 'events.db');
+      const store = SqliteEventStore.open({ path });
+      const dispose = async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      };
+      return { store, location: { kind: 'sqlite', path }, dispose };
+    }, 12),
+    120_000,
+  );
 
   it('keeps to one thread for a history it cannot open again, and for a short one', async () => {
     const store = new MemoryEventStore();
@@ -281,4 +303,32 @@ describe('a full audit verify in two threads (a worker reading the SQLite store 
     expect(next.fromPosition).toBe(first.throughPosition);
     expect(reads).toBe(1);
   });
+});
+
+// The worker opens the database itself and reads it decoded: PostgreSQL offers no undecoded pages.
+describe('a full audit verify in two threads on PostgreSQL', () => {
+  let server: PostgresForTests | undefined;
+  beforeAll(async () => {
+    server = await postgresForTests();
+  }, 120_000);
+  afterAll(() => server?.stop());
+  let databases = 0;
+
+  it(
+    'reports what one thread reports; a run going on from its snapshot, what one after one thread does',
+    twoThreadsReportAsOne(async () => {
+      const pg = server!;
+      databases += 1;
+      const name = `verify_split_${databases}`;
+      await pg.psql(`CREATE DATABASE ${name}`);
+      const url = pg.url(name);
+      const store = await PostgresEventStore.open({ url });
+      const dispose = async () => {
+        await store.close();
+        await pg.psql(`DROP DATABASE ${name} WITH (FORCE)`);
+      };
+      return { store, location: { kind: 'postgres', url }, dispose };
+    }, 6),
+    180_000,
+  );
 });
