@@ -1,17 +1,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ArchiveReader } from '../event-store/event-archive.js';
 import { collect, events } from '../event-store/event-store.contract.js';
-import type { NewEvent } from '../event-store/event-store.js';
+import type { EventStore, NewEvent } from '../event-store/event-store.js';
+import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { UndecodableEvent } from '../events/errors.js';
 import { randomUUID } from 'node:crypto';
 import { eventTime } from '../../projections/event-time.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
+import { postgresForTests, type PostgresForTests } from '../testing/test-servers.js';
 import { archivedHistory } from './archived-history.js';
+
+const appendInBatches = async (store: EventStore, stream: string, all: readonly NewEvent[]) => {
+  for (let i = 0; i < all.length; i += 100) await store.append(stream, all.slice(i, i + 100), 'any');
+};
 
 describe('the history of a store and its archive', () => {
   let dir: string;
@@ -25,17 +31,13 @@ describe('the history of a store and its archive', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const appendInBatches = async (stream: string, all: readonly NewEvent[]) => {
-    for (let i = 0; i < all.length; i += 100) await store.append(stream, all.slice(i, i + 100), 'any');
-  };
-
   it('misses no event that retention trims while it is being read', async () => {
     const kept = events(1000);
     const trimmed = events(1000);
     const last = events(10);
-    await appendInBatches('service-a', kept);
-    await appendInBatches('health-a', trimmed);
-    await appendInBatches('service-a', last);
+    await appendInBatches(store, 'service-a', kept);
+    await appendInBatches(store, 'health-a', trimmed);
+    await appendInBatches(store, 'service-a', last);
     const ids: string[] = [];
     for await (const event of archivedHistory(store, store.archive).readAll()) {
       // The first page is read; the trim moves most of the second page to the archive.
@@ -49,9 +51,9 @@ describe('the history of a store and its archive', () => {
   it('holds no more than a page of the archive at a time, however much of the history it holds', async () => {
     const trimmed = events(3000);
     const last = events(10);
-    await appendInBatches('health-a', trimmed);
+    await appendInBatches(store, 'health-a', trimmed);
     await store.setStreamMetadata('health-a', { maxCount: 1 });
-    await appendInBatches('service-a', last);
+    await appendInBatches(store, 'service-a', last);
     let pulled = 0;
     const counting: ArchiveReader = {
       readEvents: (ids) => store.archive.readEvents(ids),
@@ -86,41 +88,6 @@ describe('the history of a store and its archive', () => {
     const found = await archivedHistory(store, store.archive).readEvents(asked);
     expect([...found.keys()].sort()).toEqual(asked.slice(0, 2).sort());
     expect(found.get(asked[0]!)).toMatchObject({ id: samples[0]!.id, revision: 0n });
-  });
-
-  it('reads events of some types only, from the store and the archive, as readDecoded would give them', async () => {
-    const at = (n: number) => new Date(Date.UTC(2026, 11, 1) + n * 1000);
-    const every = Object.entries(eventExamples).map(([type, data], n) =>
-      encodeEvent({ type, data } as DomainEvent, { actor: 'test', occurredAt: at(n) }),
-    );
-    // Enough rounds for more than one page (a thousand) of the types asked for.
-    const rounds = Array.from({ length: 90 }, () => every.map((e) => ({ ...e, id: randomUUID() }))).flat();
-    await appendInBatches('service-payments', rounds);
-    await store.setStreamMetadata('service-payments', { maxCount: rounds.length / 2 });
-    await appendInBatches('service-orders', every);
-    const history = archivedHistory(store, store.archive);
-    const types = Object.keys(eventExamples).filter((_, i) => i % 2 === 0);
-    const from = BigInt(Math.floor(rounds.length / 3));
-    const expected = (await collect(history.readDecoded(from))).filter((e) => types.includes(e.type));
-    expect(expected.length).toBeGreaterThan(1000);
-    expect(await store.readEvent(rounds[rounds.length / 3]!.id)).toBeUndefined();
-    expect(await collect(history.readTypes(from, types))).toEqual(expected);
-    expect(await collect(history.readTypes(0n, ['NoSuchType']))).toEqual([]);
-  });
-
-  it('tells whether it holds more than a count of events, counting those retention archived', async () => {
-    const samples = events(30);
-    await store.setStreamMetadata('health-a', { maxCount: 10 });
-    for (const sample of samples) await store.append('health-a', [sample], 'any');
-    const history = archivedHistory(store, store.archive);
-    expect(store.countEvents(0n, 100)).toBe(10);
-    expect(await Promise.all([5, 9, 10, 29, 30].map((n) => history.hasMoreThan(n)))).toEqual([
-      true,
-      true,
-      true,
-      true,
-      false,
-    ]);
   });
 
   it("decodes the store's events as appended and validates the archive's, whose files can be edited", async () => {
@@ -168,7 +135,7 @@ describe('the history of a store and its archive', () => {
       },
       metadata: { ...sample.metadata, schemaVersion: 1 },
     };
-    await appendInBatches('service-payments', [...every, v1, sample]);
+    await appendInBatches(store, 'service-payments', [...every, v1, sample]);
     await store.setStreamMetadata('service-payments', { maxCount: 20 });
     await store.append(
       'service-payments',
@@ -185,4 +152,84 @@ describe('the history of a store and its archive', () => {
     const none = await collect(history.readSkipping(0n, () => false));
     expect(none).toEqual(await collect(history.readDecoded()));
   });
+});
+
+/** A store that picks events by type and counts them itself, with the archive its retention writes. */
+type CountingStore = (SqliteEventStore | PostgresEventStore) & EventStore;
+
+/** What a store that reads by type and counts (SQLite, PostgreSQL) must give as the history would without. */
+function describeTypesAndCounts(name: string, open: () => Promise<{ store: CountingStore; dispose(): Promise<void> }>) {
+  describe(`the history of a ${name} store and its archive, read by type and counted by the store`, () => {
+    let store: CountingStore;
+    let dispose: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, dispose } = await open());
+    });
+    afterEach(() => dispose());
+
+    it('reads events of some types only, from the store and the archive, as readDecoded would give them', async () => {
+      const at = (n: number) => new Date(Date.UTC(2026, 11, 1) + n * 1000);
+      const every = Object.entries(eventExamples).map(([type, data], n) =>
+        encodeEvent({ type, data } as DomainEvent, { actor: 'test', occurredAt: at(n) }),
+      );
+      // Enough rounds for more than one page (a thousand) of the types asked for.
+      const rounds = Array.from({ length: 90 }, () => every.map((e) => ({ ...e, id: randomUUID() }))).flat();
+      await appendInBatches(store, 'service-payments', rounds);
+      await store.setStreamMetadata('service-payments', { maxCount: rounds.length / 2 });
+      await appendInBatches(store, 'service-orders', every);
+      const history = archivedHistory(store, store.archive);
+      const types = Object.keys(eventExamples).filter((_, i) => i % 2 === 0);
+      const from = BigInt(Math.floor(rounds.length / 3));
+      const expected = (await collect(history.readDecoded(from))).filter((e) => types.includes(e.type));
+      expect(expected.length).toBeGreaterThan(1000);
+      expect(await store.readEvent(rounds[rounds.length / 3]!.id)).toBeUndefined();
+      // The store picks them: none of its events is read whole, as the fallback (readDecoded) would.
+      const readAll = vi.spyOn(store, 'readAll');
+      expect(await collect(history.readTypes(from, types))).toEqual(expected);
+      expect(await collect(history.readTypes(0n, ['NoSuchType']))).toEqual([]);
+      expect(readAll).not.toHaveBeenCalled();
+    });
+
+    it('tells whether it holds more than a count of events, counting those retention archived', async () => {
+      const samples = events(30);
+      await store.setStreamMetadata('health-a', { maxCount: 10 });
+      for (const sample of samples) await store.append('health-a', [sample], 'any');
+      const history = archivedHistory(store, store.archive);
+      expect(await store.countEvents(0n, 100)).toBe(10);
+      expect(await Promise.all([5, 9, 10, 29, 30].map((n) => history.hasMoreThan(n)))).toEqual([
+        true,
+        true,
+        true,
+        true,
+        false,
+      ]);
+    });
+  });
+}
+
+describeTypesAndCounts('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'failsafe-history-'));
+  const store = SqliteEventStore.open({ path: join(dir, 'events.db') });
+  const dispose = async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { store, dispose };
+});
+
+let postgres: PostgresForTests | undefined;
+afterAll(() => postgres?.stop());
+let databases = 0;
+describeTypesAndCounts('PostgreSQL', async () => {
+  postgres ??= await postgresForTests();
+  const pg = postgres;
+  databases += 1;
+  const name = `history_${databases}`;
+  await pg.psql(`CREATE DATABASE ${name}`);
+  const store = await PostgresEventStore.open({ url: pg.url(name) });
+  const dispose = async () => {
+    await store.close();
+    await pg.psql(`DROP DATABASE ${name} WITH (FORCE)`);
+  };
+  return { store, dispose };
 });

@@ -58,9 +58,18 @@ function undecodedOf(store: EventStore): ReadUndecoded | undefined {
   return typeof reader === 'function' ? reader.bind(store) : undefined;
 }
 
-/** A store that counts its events without reading them (SQLite) offers `countEvents`. */
+type ReadOfTypes = (from: bigint, max: number, types: readonly string[]) => Promise<readonly RecordedEvent[]>;
+
+/** A store that picks events by type but reads them decoded (PostgreSQL) offers `readPageOfTypes`. */
+function ofTypesOf(store: EventStore): ReadOfTypes | undefined {
+  const reader = (store as { readPageOfTypes?: ReadOfTypes }).readPageOfTypes;
+  return typeof reader === 'function' ? reader.bind(store) : undefined;
+}
+
+/** A store that counts its events without reading them (SQLite, PostgreSQL) offers `countEvents`. */
 function counterOf(store: EventStore) {
-  const counter = (store as { countEvents?: (from: bigint, upTo: number) => number }).countEvents;
+  type Count = (from: bigint, upTo: number) => number | Promise<number>;
+  const counter = (store as { countEvents?: Count }).countEvents;
   return typeof counter === 'function' ? counter.bind(store) : undefined;
 }
 
@@ -184,21 +193,26 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
 
     async *readTypes(fromPosition, types) {
       const undecoded = undecodedOf(store);
-      if (!undecoded) {
-        for await (const event of this.readDecoded(fromPosition)) if (types.includes(event.type)) yield event;
-        return;
-      }
-      const ofTypes: Read<UndecodedEvent> = (from, maxCount) => undecoded(from, maxCount, types);
-      for await (const page of pages(fromPosition, ofTypes))
-        for (const [event, archived] of page) {
-          if (!archived) yield parsed(event);
-          else if (types.includes(event.type)) yield decodeEvent(event);
-        }
+      const decodedOfTypes = ofTypesOf(store);
+      // The store picks its events of those types; the archive's are picked here.
+      const picked = async function* <Live extends { readonly position: bigint }>(
+        read: Read<Live>,
+        decode: (event: Live) => TypedRecordedEvent,
+      ) {
+        for await (const page of pages(fromPosition, read))
+          for (const [event, archived] of page) {
+            if (!archived) yield decode(event);
+            else if (types.includes(event.type)) yield decodeEvent(event);
+          }
+      };
+      if (undecoded) yield* picked((from, maxCount) => undecoded(from, maxCount, types), parsed);
+      else if (decodedOfTypes) yield* picked((from, maxCount) => decodedOfTypes(from, maxCount, types), decodeStored);
+      else for await (const event of this.readDecoded(fromPosition)) if (types.includes(event.type)) yield event;
     },
 
     async hasMoreThan(count) {
       // The store's own events are enough to tell, most often; else the archive's count too.
-      if ((counterOf(store)?.(0n, count + 1) ?? 0) > count) return true;
+      if (((await counterOf(store)?.(0n, count + 1)) ?? 0) > count) return true;
       const undecoded = undecodedOf(store);
       let seen = 0;
       for await (const page of undecoded ? pages(0n, undecoded) : pages(0n, decoded))

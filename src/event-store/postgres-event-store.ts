@@ -607,6 +607,31 @@ export class PostgresEventStore implements EventStore {
     return rows.map(decode);
   }
 
+  /**
+   * A page of `readAll` forwards of events of these types only, picked by PostgreSQL: a pass for a few
+   * rare types (a verification's telemetry decisions) does not bring the others' rows over.
+   */
+  async readPageOfTypes(fromPosition: bigint, maxCount: number, types: readonly string[]): Promise<RecordedEvent[]> {
+    const rows = await this.guard(
+      () => this.sql<EventRow[]>`
+        SELECT e.position, e.id::text, s.name AS stream, e.revision, e.type, e.data, e.metadata, e.recorded_at
+        FROM failsafe_events e JOIN failsafe_streams s ON s.id = e.stream_id
+        WHERE e.position >= ${fromPosition} AND e.type = ANY(${types as string[]})
+        ORDER BY e.position LIMIT ${maxCount}`,
+    );
+    return rows.map(decode);
+  }
+
+  /** The events from `fromPosition` on, counted up to `upTo`, without bringing their rows over. */
+  async countEvents(fromPosition: bigint, upTo: number): Promise<number> {
+    const [row] = await this.guard(
+      () => this.sql<{ count: bigint }[]>`
+        SELECT count(*) AS count
+        FROM (SELECT 1 FROM failsafe_events WHERE position >= ${fromPosition} LIMIT ${upTo}) AS t`,
+    );
+    return Number(row!.count);
+  }
+
   async readEvent(id: string): Promise<RecordedEvent | undefined> {
     const wanted = String(id).toLowerCase();
     if (!UUID.test(wanted)) return undefined;
