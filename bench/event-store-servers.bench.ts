@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { EventStore, ExpectedRevision } from '../src/event-store/event-store.js';
+import { storeHistory } from '../src/audit/store-history.js';
 import { openStore } from '../src/event-store/open-store.js';
 import { type PostgresPair, pairUrl, promoteStandby, startPostgresPair } from '../src/testing/postgres-pair.js';
 import { type PostgresServer, startPostgres } from '../src/testing/postgres-server.js';
@@ -38,7 +39,10 @@ temporary folder removed afterwards):
      stream, expected revisions tracked; the writers are async loops on one store, as in one
      failsafe serve): events/s;
   2. readAll over a history of --events events: events/s;
-  3. a subscription catching up from the start over that history: events/s;
+  3. a subscription catching up from the start over that history: events/s; and audit verify's
+     two reads of it that a store can answer itself: its telemetry decisions (two rare types, none
+     in this history) and whether it holds more than a count of events, each picked or counted by
+     the store, and read whole as for a store that cannot: history events/s;
   4. failover: a writer appends one event at a time to the pair through its multi-host URL; the
      primary is crashed (immediate stop) and the standby promoted (synchronous_standby_names
      cleared, as an operator does): seconds from the crash to the first acknowledged append on the
@@ -165,6 +169,17 @@ async function appendRate(store: EventStore, writers: number, total: number, per
   return (perWriter * writers) / seconds;
 }
 
+/** audit verify's telemetry pass reads these types; the history here holds none. */
+const RARE_TYPES = ['TelemetryStale', 'TelemetryResumed'];
+/** The store without what lets it pick events by type or count them: how a history reads one that cannot. */
+const withoutTypedReads = (store: EventStore): EventStore =>
+  new Proxy(store, {
+    get: (target, key) =>
+      ['readPageOfTypes', 'readUndecodedPage', 'countEvents'].includes(String(key))
+        ? undefined
+        : Reflect.get(target, key, target),
+  });
+
 /** Results per measure, then per store: the runs' figures. */
 const figures: Record<string, Partial<Record<StoreKind, number[]>>> = {};
 const put = (measure: string, kind: StoreKind, value: number) => {
@@ -252,6 +267,22 @@ try {
       });
       await subscription.close();
       put('subscription catch-up', kind, historySize / catchUpSeconds);
+      for (const [how, source] of [
+        ['by the store', store],
+        ['read whole', withoutTypedReads(store)],
+      ] as const) {
+        const history = storeHistory(source);
+        let found = 0;
+        const typesSeconds = await timed(async () => {
+          for await (const _ of history.readTypes(0n, RARE_TYPES)) found += 1;
+        });
+        if (found !== 0) throw new Error(`${kind}: ${found} events of types the history does not hold`);
+        put(`audit verify's telemetry pass, ${how} (history events/s)`, kind, historySize / typesSeconds);
+        const countSeconds = await timed(async () => {
+          if (!(await history.hasMoreThan(historySize - 1))) throw new Error(`${kind}: history counted short`);
+        });
+        put(`audit verify's split decision, ${how} (history events/s)`, kind, historySize / countSeconds);
+      }
     }
   }
   for (const { drop } of histories) await drop();
