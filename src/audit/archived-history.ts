@@ -50,19 +50,15 @@ export async function* skipping(
   for await (const event of events) yield skipped(event, skip) ?? event;
 }
 
-type ReadUndecoded = (from: bigint, max: number, types?: readonly string[]) => readonly UndecodedEvent[];
+type ReadUndecoded = (
+  from: bigint,
+  max: number,
+  types?: readonly string[],
+) => readonly UndecodedEvent[] | Promise<readonly UndecodedEvent[]>;
 
-/** A store that reads its events undecoded (SQLite) offers `readUndecodedPage`, of some types only if asked. */
+/** A store that reads its events undecoded (SQLite, PostgreSQL) offers `readUndecodedPage`, of some types if asked. */
 function undecodedOf(store: EventStore): ReadUndecoded | undefined {
   const reader = (store as { readUndecodedPage?: ReadUndecoded }).readUndecodedPage;
-  return typeof reader === 'function' ? reader.bind(store) : undefined;
-}
-
-type ReadOfTypes = (from: bigint, max: number, types: readonly string[]) => Promise<readonly RecordedEvent[]>;
-
-/** A store that picks events by type but reads them decoded (PostgreSQL) offers `readPageOfTypes`. */
-function ofTypesOf(store: EventStore): ReadOfTypes | undefined {
-  const reader = (store as { readPageOfTypes?: ReadOfTypes }).readPageOfTypes;
   return typeof reader === 'function' ? reader.bind(store) : undefined;
 }
 
@@ -193,21 +189,17 @@ export function archivedHistory(store: EventStore, archive: ArchiveReader): Requ
 
     async *readTypes(fromPosition, types) {
       const undecoded = undecodedOf(store);
-      const decodedOfTypes = ofTypesOf(store);
+      if (!undecoded) {
+        for await (const event of this.readDecoded(fromPosition)) if (types.includes(event.type)) yield event;
+        return;
+      }
       // The store picks its events of those types; the archive's are picked here.
-      const picked = async function* <Live extends { readonly position: bigint }>(
-        read: Read<Live>,
-        decode: (event: Live) => TypedRecordedEvent,
-      ) {
-        for await (const page of pages(fromPosition, read))
-          for (const [event, archived] of page) {
-            if (!archived) yield decode(event);
-            else if (types.includes(event.type)) yield decodeEvent(event);
-          }
-      };
-      if (undecoded) yield* picked((from, maxCount) => undecoded(from, maxCount, types), parsed);
-      else if (decodedOfTypes) yield* picked((from, maxCount) => decodedOfTypes(from, maxCount, types), decodeStored);
-      else for await (const event of this.readDecoded(fromPosition)) if (types.includes(event.type)) yield event;
+      const ofTypes: Read<UndecodedEvent> = (from, maxCount) => undecoded(from, maxCount, types);
+      for await (const page of pages(fromPosition, ofTypes))
+        for (const [event, archived] of page) {
+          if (!archived) yield parsed(event);
+          else if (types.includes(event.type)) yield decodeEvent(event);
+        }
     },
 
     async hasMoreThan(count) {

@@ -25,7 +25,7 @@ export interface History {
   ): AsyncIterable<TypedRecordedEvent | SkippedEvent>;
   /**
    * The same as `readDecoded`, of events of these types only: where the store can pick them itself
-   * (SQLite), a pass for a rare type does not read the others.
+   * (SQLite, PostgreSQL), a pass for a rare type does not read the others.
    */
   readTypes(fromPosition: bigint, types: readonly string[]): AsyncIterable<TypedRecordedEvent>;
   /** Whether the history holds more than `count` events (counted no further than that). */

@@ -61,6 +61,7 @@ import type {
   StreamMetadata,
   SubscribeOptions,
   Subscription,
+  UndecodedEvent,
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
 import { trimDue } from './retention.js';
@@ -162,6 +163,9 @@ interface EventRow {
   metadata: JsonObject;
   recorded_at: Date;
 }
+
+/** An event row with its data and metadata as the JSON text stored. */
+type UndecodedRow = Omit<EventRow, 'data' | 'metadata'> & { data: string; metadata: string };
 
 const decode = (row: EventRow): RecordedEvent => ({
   id: row.id,
@@ -608,18 +612,34 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * A page of `readAll` forwards of events of these types only, picked by PostgreSQL: a pass for a few
-   * rare types (a verification's telemetry decisions) does not bring the others' rows over.
+   * A page of `readAll` forwards with data and metadata left as JSON text (`json` columns keep it as
+   * written): for a reader that decodes only some events. With `types`, only events of those types,
+   * picked by PostgreSQL: a pass for a few rare types does not bring the others' rows over.
    */
-  async readPageOfTypes(fromPosition: bigint, maxCount: number, types: readonly string[]): Promise<RecordedEvent[]> {
+  async readUndecodedPage(
+    fromPosition: bigint,
+    maxCount: number,
+    types?: readonly string[],
+  ): Promise<UndecodedEvent[]> {
+    const ofTypes = types ? this.sql`AND e.type = ANY(${types as string[]})` : this.sql``;
     const rows = await this.guard(
-      () => this.sql<EventRow[]>`
-        SELECT e.position, e.id::text, s.name AS stream, e.revision, e.type, e.data, e.metadata, e.recorded_at
+      () => this.sql<UndecodedRow[]>`
+        SELECT e.position, e.id::text, s.name AS stream, e.revision, e.type,
+               e.data::text AS data, e.metadata::text AS metadata, e.recorded_at
         FROM failsafe_events e JOIN failsafe_streams s ON s.id = e.stream_id
-        WHERE e.position >= ${fromPosition} AND e.type = ANY(${types as string[]})
+        WHERE e.position >= ${fromPosition} ${ofTypes}
         ORDER BY e.position LIMIT ${maxCount}`,
     );
-    return rows.map(decode);
+    return rows.map((r) => ({
+      position: r.position,
+      id: r.id,
+      stream: r.stream,
+      revision: r.revision,
+      type: r.type,
+      data: r.data,
+      metadata: r.metadata,
+      recordedAt: r.recorded_at,
+    }));
   }
 
   /** The events from `fromPosition` on, counted up to `upTo`, without bringing their rows over. */
