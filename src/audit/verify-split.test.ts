@@ -305,7 +305,7 @@ describe('a full audit verify in two threads (a worker reading the SQLite store 
   });
 });
 
-// The worker opens the database itself and reads it decoded: PostgreSQL offers no undecoded pages.
+// The worker opens the database itself and reads its pages undecoded, as on SQLite.
 describe('a full audit verify in two threads on PostgreSQL', () => {
   let server: PostgresForTests | undefined;
   beforeAll(async () => {
