@@ -5,13 +5,14 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import type { ArchiveReader } from '../event-store/event-archive.js';
 import { collect, events } from '../event-store/event-store.contract.js';
 import type { EventStore, NewEvent } from '../event-store/event-store.js';
-import { PostgresEventStore } from '../event-store/postgres-event-store.js';
+import type { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import { UndecodableEvent } from '../events/errors.js';
 import { randomUUID } from 'node:crypto';
 import { eventTime } from '../../projections/event-time.js';
 import { encodeEvent, type DomainEvent } from '../events/catalogue.js';
 import { eventExamples } from '../events/event-examples.fixture.js';
+import { freshPostgresStore } from '../testing/fresh-postgres-store.js';
 import { postgresForTests, type PostgresForTests } from '../testing/test-servers.js';
 import { archivedHistory } from './archived-history.js';
 
@@ -222,17 +223,6 @@ describeTypesAndCounts('SQLite', async () => {
 
 let postgres: PostgresForTests | undefined;
 afterAll(() => postgres?.stop());
-let databases = 0;
-describeTypesAndCounts('PostgreSQL', async () => {
-  postgres ??= await postgresForTests();
-  const pg = postgres;
-  databases += 1;
-  const name = `history_${databases}`;
-  await pg.psql(`CREATE DATABASE ${name}`);
-  const store = await PostgresEventStore.open({ url: pg.url(name) });
-  const dispose = async () => {
-    await store.close();
-    await pg.psql(`DROP DATABASE ${name} WITH (FORCE)`);
-  };
-  return { store, dispose };
-});
+describeTypesAndCounts('PostgreSQL', async () =>
+  freshPostgresStore((postgres ??= await postgresForTests()), 'history'),
+);

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_STREAM, CLOCK_STREAM, healthStream, migrationStream, serviceStream } from '../domain/streams.js';
 import type { EventStore } from '../event-store/event-store.js';
 import { MemoryEventStore } from '../event-store/memory-event-store.js';
-import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { SqliteEventStore } from '../event-store/sqlite-event-store.js';
 import type { StoreLocation } from '../event-store/store-url.js';
 import { encodeEvent, type DomainEvent, type EventType } from '../events/catalogue.js';
@@ -15,6 +14,7 @@ import { POLICY_ACTOR } from '../policy/rollback-process-manager.js';
 import { defaultRollbackPolicy, type RollbackPolicy } from '../policy/rollback-policy.js';
 import { TELEMETRY_ACTOR } from '../policy/telemetry-watcher.js';
 import { MemorySnapshotStore } from '../runtime/memory-snapshot-store.js';
+import { freshPostgresStore } from '../testing/fresh-postgres-store.js';
 import { postgresForTests, type PostgresForTests } from '../testing/test-servers.js';
 import { storeHistory } from './store-history.js';
 import { verificationSnapshots, verifyDecisions, type AuditReport } from './verify-decisions.js';
@@ -312,21 +312,11 @@ describe('a full audit verify in two threads on PostgreSQL', () => {
     server = await postgresForTests();
   }, 120_000);
   afterAll(() => server?.stop());
-  let databases = 0;
 
   it(
     'reports what one thread reports; a run going on from its snapshot, what one after one thread does',
     twoThreadsReportAsOne(async () => {
-      const pg = server!;
-      databases += 1;
-      const name = `verify_split_${databases}`;
-      await pg.psql(`CREATE DATABASE ${name}`);
-      const url = pg.url(name);
-      const store = await PostgresEventStore.open({ url });
-      const dispose = async () => {
-        await store.close();
-        await pg.psql(`DROP DATABASE ${name} WITH (FORCE)`);
-      };
+      const { store, url, dispose } = await freshPostgresStore(server!, 'verify_split');
       return { store, location: { kind: 'postgres', url }, dispose };
     }, 6),
     180_000,
