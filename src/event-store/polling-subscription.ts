@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RecordedEvent, Subscription } from './event-store.js';
 
 export interface PollingSource {
@@ -13,6 +14,7 @@ export interface PollingSource {
 /**
  * Catch-up then live, for stores read by position: always "read after the last delivered
  * position", so catching up and going live are the same loop and nothing is lost or repeated.
+ * Between pages the event loop gets a turn, so a long catch-up shares the process.
  */
 export function pollingSubscription(source: PollingSource): Subscription {
   const stop = new AbortController();
@@ -31,6 +33,9 @@ export function pollingSubscription(source: PollingSource): Subscription {
           position = event.position;
           yield event;
         }
+        // A store read synchronously (SQLite) and a consumer that awaits nothing real would keep the
+        // whole catch-up in one turn of the event loop: nothing else (HTTP, timers) ran until it ended.
+        await nextTurn();
       }
     } finally {
       stop.abort();
