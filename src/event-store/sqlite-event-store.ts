@@ -39,6 +39,7 @@ import type {
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
 import { SegmentArchive } from './segment-archive.js';
+import { SharedPages } from './shared-pages.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 /** "FSAF" in the database header marks a Failsafe event store; anything else is refused. */
@@ -153,6 +154,8 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
   private readonly statements;
   private readonly appendTransaction;
+  /** Read models catching up together share their subscriptions' pages, each decoded once. */
+  private readonly subscriptionPages: SharedPages;
 
   private constructor(
     private readonly db: Database.Database,
@@ -210,6 +213,13 @@ export class SqliteEventStore implements EventStore {
     this.appendTransaction = db.transaction(
       (stream: string, events: SerializedEvent[], expected: ExpectedRevision, stamp: number, now: number) =>
         this.appendInTransaction(stream, events, expected, stamp, now),
+    );
+    this.subscriptionPages = new SharedPages(
+      {
+        head: () => this.head(),
+        read: (from, limit) => this.readAllPage(from, limit).map((r) => this.decode(r)),
+      },
+      options.readPageSize,
     );
   }
 
@@ -511,7 +521,7 @@ export class SqliteEventStore implements EventStore {
   subscribe(options: SubscribeOptions = {}): Subscription {
     const subscription = pollingSubscription({
       after: options.after === 'end' ? BigInt(this.head()) : (options.after ?? 0n),
-      readPage: (after) => this.readAllPage(Number(after) + 1, this.options.readPageSize).map((r) => this.decode(r)),
+      readPage: (after) => this.subscriptionPages.after(after),
       waitForAppend: (signal) => this.waitForAppend(signal),
       onClose: () => this.subscriptions.delete(subscription),
     });

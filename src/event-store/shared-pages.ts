@@ -1,0 +1,48 @@
+import type { RecordedEvent } from './event-store.js';
+
+/** Pages kept: subscriptions catching up together share them; one further behind reads its own. */
+const KEPT = 8;
+
+export interface PagedSource {
+  /** The highest position assigned so far: every position at or under it is committed (one writer at a time). */
+  head(): number;
+  /** Events from position `from` on, in order, at most `limit` (decoded). */
+  read(from: number, limit: number): RecordedEvent[];
+}
+
+/**
+ * Subscriptions' pages, decoded once for all of them. Each read model follows the store with a
+ * subscription of its own: at a start on a long history, eight of them read and decoded the same
+ * events eight times. Pages here cover fixed ranges of positions (`size` wide), so subscriptions
+ * that started from different checkpoints meet on the same pages after their first. A range is
+ * kept only once the head has passed its end, as nothing can be added to it any more (an event
+ * trimmed since is still handed out: as it would have been to a subscription read just before).
+ */
+export class SharedPages {
+  private readonly kept = new Map<number, readonly RecordedEvent[]>();
+
+  constructor(
+    private readonly source: PagedSource,
+    private readonly size: number,
+  ) {}
+
+  /** The next events after `after`, in order; empty when there are none yet. */
+  after(after: bigint): RecordedEvent[] {
+    const from = Number(after) + 1;
+    const start = from - (from % this.size);
+    const end = start + this.size;
+    if (this.source.head() < end - 1) return this.source.read(from, this.size);
+    const rest = this.page(start, end).filter((event) => event.position > after);
+    // Every event left in the range was trimmed: the next ones may be many ranges on, found in one read.
+    return rest.length > 0 ? rest : this.source.read(end, this.size);
+  }
+
+  private page(start: number, end: number): readonly RecordedEvent[] {
+    const known = this.kept.get(start);
+    if (known) return known;
+    const page = this.source.read(start, this.size).filter((event) => event.position < BigInt(end));
+    this.kept.set(start, page);
+    if (this.kept.size > KEPT) this.kept.delete(this.kept.keys().next().value!);
+    return page;
+  }
+}
