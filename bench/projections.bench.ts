@@ -14,13 +14,11 @@ import { healthWindowsProjection } from '../projections/health-windows.js';
 import { storeHistory } from '../src/audit/store-history.js';
 import { verifyDecisions } from '../src/audit/verify-decisions.js';
 import { rollbackDecisionsProjection } from '../src/policy/rollback-decisions.js';
-import type { NewEvent } from '../src/event-store/event-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
-import { decodeStored, encodeEvent, type DomainEvent, type TypedRecordedEvent } from '../src/events/catalogue.js';
+import { decodeStored, type TypedRecordedEvent } from '../src/events/catalogue.js';
 import { defaultRollbackPolicy, retainSecondsFor } from '../src/policy/rollback-policy.js';
-import { CLOCK_STREAM, healthStream, serviceStream } from '../src/domain/streams.js';
 import { fmt, loadAverage, median, progress, reportQuick, timed, type QuickCheck } from './bench-support.js';
-import { healthSampleEvent } from './health-sample-events.js';
+import { writeHistory } from './bench-history.js';
 
 const HELP = `Usage: npm run bench:projections -- [options]
 
@@ -57,30 +55,6 @@ if (!Number.isInteger(total) || total <= 0 || !Number.isInteger(services) || ser
   process.exit(2);
 }
 
-const base = Date.UTC(2026, 10, 24);
-/** Every twentieth event is not a sample: deployments, rollbacks, migration progress, drill steps, ticks. */
-function otherEvent(n: number): { stream: string; event: NewEvent } {
-  const service = `svc-${n % services}`;
-  const occurredAt = new Date(base + Math.floor(n / services) * 1000);
-  const kinds: DomainEvent[] = [
-    { type: 'DeploymentRequested', data: { deploymentId: `d-${n}`, service, release: `v${n}` } },
-    { type: 'DeploymentStarted', data: { deploymentId: `d-${n}`, service, release: `v${n}` } },
-    {
-      type: 'MigrationProgressRecorded',
-      data: { migrationId: `m-${n % services}`, service, stage: 'dual_protocol', progress: 0.5, errorRate: 0.01 },
-    },
-    { type: 'DrillStepRecorded', data: { runId: `run-${n % 7}`, step: 'steady-state', status: 'passed' } },
-    { type: 'ClockTicked', data: { at: occurredAt.toISOString() } },
-  ];
-  const event = kinds[n % kinds.length]!;
-  const stream = event.type.startsWith('Deployment')
-    ? serviceStream(service)
-    : event.type === 'ClockTicked'
-      ? CLOCK_STREAM
-      : `other-${n % services}`;
-  return { stream, event: encodeEvent(event, { actor: 'bench', occurredAt }) };
-}
-
 const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-projections-'));
 try {
   console.log(
@@ -88,24 +62,12 @@ try {
   );
   const store = SqliteEventStore.open({ path: join(root, 'failsafe.db') });
   progress(`writing ${fmt(total)} events over ${services} services`);
-  for (let written = 0; written < total; written += 1000) {
-    const batch: NewEvent[] = [];
-    for (let n = written; n < Math.min(total, written + 1000); n += 1) {
-      batch.push(n % 20 === 19 ? otherEvent(n).event : healthSampleEvent(n % services, Math.floor(n / services)));
-    }
-    // A split verification reads other services' health streams undecoded: the samples go to theirs
-    // (one append per stream in the thousand, so each service's samples stay in order).
-    if (args.threads) {
-      const byStream = new Map<string, NewEvent[]>();
-      for (const [i, event] of batch.entries()) {
-        const n = written + i;
-        const stream = n % 20 === 19 ? otherEvent(n).stream : healthStream(`svc-${n % services}`);
-        byStream.set(stream, [...(byStream.get(stream) ?? []), event]);
-      }
-      for (const [stream, events] of byStream) await store.append(stream, events, 'any');
-    } else await store.append(`history-${(written / 1000) % 100}`, batch, 'any');
-    if ((written + 1000) % 250_000 === 0) progress(`${fmt(written + 1000)} written`);
-  }
+  // A split verification reads other services' health streams undecoded: the samples go to theirs.
+  await writeHistory(store, total, {
+    services,
+    healthStreams: args.threads,
+    onProgress: (written) => progress(`${fmt(written)} written`),
+  });
 
   progress('readAll (the store alone)');
   let count = 0;
