@@ -1,0 +1,148 @@
+/**
+ * Serve's start on a long history it has no checkpoints for (a first start on an old store, or an
+ * upgrade that changed the read models): how long until it listens, until /ready says every read
+ * model has caught up, and the process's CPU and peak memory then. Each round starts the real
+ * `failsafe serve` on a fresh copy of the same history.
+ * Run: npm run bench:serve-start -- [--events N] [--rounds N] [--cli path/to/failsafe.js]
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
+import { writeHistory } from './bench-history.js';
+import { fmt, loadAverage, median, progress } from './bench-support.js';
+
+const HELP = `Usage: npm run bench:serve-start -- [options]
+
+  --events <n>    events in the history (default 1000000; 95 % health samples of 50 services)
+  --rounds <n>    starts on a fresh copy, medians reported (default 3)
+  --cli <file>    the failsafe.js to start (default this checkout's bin/failsafe.js, which runs
+                  dist/: \`npm run build\` after changing the sources); another checkout's to compare
+  --timeout <s>   give up on a start after this long (default 900)
+  --help          show this help
+`;
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '3' },
+    cli: { type: 'string' },
+    timeout: { type: 'string', default: '900' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const [events, rounds, timeoutSeconds] = [values.events, values.rounds, values.timeout].map(Number) as [
+  number,
+  number,
+  number,
+];
+if (![events, rounds, timeoutSeconds].every((n) => Number.isInteger(n) && n > 0)) {
+  process.stderr.write(`--events, --rounds and --timeout must be positive whole numbers\n\n${HELP}`);
+  process.exit(2);
+}
+const cli = resolve(values.cli ?? fileURLToPath(new URL('../bin/failsafe.js', import.meta.url)));
+
+interface Start {
+  readonly listening: number;
+  readonly ready: number;
+  readonly cpuSeconds: number;
+  readonly peakRssMb: number;
+}
+
+/** CPU seconds (user and system) and peak resident memory of a process, from /proc. */
+function usage(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpuSeconds: ticks / 100, peakRssMb: Number(peak) / 1024 };
+}
+
+async function startOnce(history: string, round: number): Promise<Start> {
+  const dataDir = join(root, `round-${round}`);
+  mkdirSync(dataDir);
+  copyFileSync(history, join(dataDir, 'failsafe.db'));
+  const started = performance.now();
+  const child = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<void>((resolveExit) => child.on('exit', () => resolveExit()));
+  try {
+    const deadline = started + timeoutSeconds * 1000;
+    let url: string | undefined;
+    let listening = 0;
+    for (;;) {
+      if (performance.now() > deadline)
+        throw new Error(`serve did not catch up within ${timeoutSeconds} s:\n${output}`);
+      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${output}`);
+      if (!url) {
+        url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+        if (url) listening = (performance.now() - started) / 1000;
+      } else {
+        const ready = await fetch(`${url}/ready`).catch(() => undefined);
+        if (ready?.status === 200) {
+          const at = (performance.now() - started) / 1000;
+          return { listening, ready: at, ...usage(child.pid!) };
+        }
+      }
+      await sleep(100);
+    }
+  } finally {
+    child.kill('SIGINT');
+    await exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-serve-start-'));
+try {
+  console.log(
+    `Failsafe serve start benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores, ` +
+      `${cli}`,
+  );
+  const history = join(root, 'history.db');
+  const store = SqliteEventStore.open({ path: history });
+  progress(`writing ${fmt(events)} events over 50 services`);
+  await writeHistory(store, events, {
+    services: 50,
+    healthStreams: true,
+    onProgress: (written) => progress(`${fmt(written)} written`),
+  });
+  await store.close();
+  const starts: Start[] = [];
+  for (let round = 1; round <= rounds; round += 1) {
+    progress(`start ${round} of ${rounds} (load ${loadAverage()})`);
+    const start = await startOnce(history, round);
+    progress(
+      `listening ${start.listening.toFixed(2)} s, ready ${start.ready.toFixed(2)} s, ` +
+        `CPU ${start.cpuSeconds.toFixed(1)} s, peak ${fmt(start.peakRssMb)} MB`,
+    );
+    starts.push(start);
+  }
+  const each = (pick: (s: Start) => number, digits: number) => starts.map((s) => pick(s).toFixed(digits)).join(', ');
+  const rows: [string, string, string][] = [
+    ['listening (s)', fmt(median(starts.map((s) => s.listening)), 2), each((s) => s.listening, 2)],
+    ['every read model caught up: /ready 200 (s)', fmt(median(starts.map((s) => s.ready)), 2), each((s) => s.ready, 2)],
+    ['CPU until then (s)', fmt(median(starts.map((s) => s.cpuSeconds)), 1), each((s) => s.cpuSeconds, 1)],
+    ['peak resident memory until then (MB)', fmt(median(starts.map((s) => s.peakRssMb))), each((s) => s.peakRssMb, 0)],
+  ];
+  console.log(`\n${fmt(events)} events, no checkpoints, medians of ${rounds} (each); load ${loadAverage()}`);
+  const width = Math.max(...rows.map((r) => r[0].length));
+  for (const [measure, value, note] of rows) console.log(`${measure.padEnd(width)}  ${value.padStart(10)}  (${note})`);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
