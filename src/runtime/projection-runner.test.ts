@@ -78,7 +78,7 @@ describe('a projection runner', () => {
       expect(saved).toEqual([10n, 20n, 30n, 40n, 50n, 60n, 70n, 80n, 90n, 100n, 100n]);
     });
 
-    it('saves a state that is slow to save less often: a save leaves nine times its length before the next', async () => {
+    it('saves a slow-to-save state less often: a save leaves nine times its length before the next', async () => {
       // Every 10 events, a 100 ms save after 10 ms of folding would be 91 % of the time.
       const { saved } = await saves(1, 100, 3000);
       const whileCatchingUp = saved.slice(0, -1);
