@@ -67,7 +67,8 @@ export class ProjectionRunner<State> {
       for await (const recorded of subscription) {
         const event = decodeStored(recorded);
         this.state = this.projection.apply(this.state, event);
-        await this.options.afterApply?.(this.state, event);
+        // Awaited only when there is one: a read model folding a long history would wait a turn per event.
+        if (this.options.afterApply) await this.options.afterApply(this.state, event);
         // Only now: whoever waits for this position (catchUp) waits for what the event led to as well.
         this.position = recorded.position;
         this.sinceCheckpoint += 1;
