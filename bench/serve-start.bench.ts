@@ -5,7 +5,6 @@
  * `failsafe serve` on a fresh copy of the same history.
  * Run: npm run bench:serve-start -- [--events N] [--rounds N] [--cli path/to/failsafe.js]
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
+import { startServeProcess } from '../src/testing/serve-process.js';
 import { writeHistory } from './bench-history.js';
 import { fmt, loadAverage, median, progress } from './bench-support.js';
 
@@ -70,40 +70,27 @@ async function startOnce(history: string, round: number): Promise<Start> {
   mkdirSync(dataDir);
   copyFileSync(history, join(dataDir, 'failsafe.db'));
   const started = performance.now();
-  const child = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const seconds = () => (performance.now() - started) / 1000;
+  // The compiled CLI, as an operator runs it: the sources through tsx would add their own start.
+  const serve = await startServeProcess({
+    dataDir,
+    bin: cli,
+    env: { FAILSAFE_FROM_SOURCE: '0' },
+    timeoutMs: timeoutSeconds * 1000,
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<void>((resolveExit) => child.on('exit', () => resolveExit()));
+  const listening = seconds();
   try {
-    const deadline = started + timeoutSeconds * 1000;
-    let url: string | undefined;
-    let listening = 0;
     for (;;) {
-      if (performance.now() > deadline)
-        throw new Error(`serve did not catch up within ${timeoutSeconds} s:\n${output}`);
-      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${output}`);
-      if (!url) {
-        url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-        if (url) listening = (performance.now() - started) / 1000;
-      } else {
-        const ready = await fetch(`${url}/ready`).catch(() => undefined);
-        if (ready?.status === 200) {
-          const at = (performance.now() - started) / 1000;
-          return { listening, ready: at, ...usage(child.pid!) };
-        }
-      }
+      if (seconds() > timeoutSeconds)
+        throw new Error(`serve did not catch up within ${timeoutSeconds} s:\n${serve.output()}`);
+      if (serve.child.exitCode !== null)
+        throw new Error(`serve exited with ${serve.child.exitCode}:\n${serve.output()}`);
+      const ready = await fetch(`${serve.url}/ready`).catch(() => undefined);
+      if (ready?.status === 200) return { listening, ready: seconds(), ...usage(serve.child.pid!) };
       await sleep(100);
     }
   } finally {
-    child.kill('SIGINT');
-    await exited;
+    await serve.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -40,7 +40,8 @@ export class SharedPages {
   private page(start: number, end: number): readonly RecordedEvent[] {
     const known = this.kept.get(start);
     if (known) return known;
-    const page = this.source.read(start, this.size).filter((event) => event.position < BigInt(end));
+    const past = BigInt(end);
+    const page = this.source.read(start, this.size).filter((event) => event.position < past);
     this.kept.set(start, page);
     if (this.kept.size > KEPT) this.kept.delete(this.kept.keys().next().value!);
     return page;

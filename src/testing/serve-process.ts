@@ -22,6 +22,8 @@ export interface ServeProcess {
 
 export interface ServeProcessOptions {
   readonly dataDir: string;
+  /** The failsafe.js to run (default this checkout's); its sources unless `env` sets FAILSAFE_FROM_SOURCE=0. */
+  readonly bin?: string;
   /** Arguments after `serve --port 0 --data-dir <dataDir>`, e.g. `--fleet`, `--config`. */
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
@@ -41,7 +43,8 @@ export function writeSampleFleet(path: string, intervalSeconds = 1): string {
 }
 
 export function startServeProcess(options: ServeProcessOptions): Promise<ServeProcess> {
-  const args = [failsafeBin, 'serve', '--port', '0', '--data-dir', options.dataDir, ...(options.args ?? [])];
+  const bin = options.bin ?? failsafeBin;
+  const args = [bin, 'serve', '--port', '0', '--data-dir', options.dataDir, ...(options.args ?? [])];
   // The sources, never a dist/ built before the last edit (benchmarks run outside vitest's env).
   const env = { ...process.env, FAILSAFE_FROM_SOURCE: '1', ...options.env };
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -54,7 +57,7 @@ export function startServeProcess(options: ServeProcessOptions): Promise<ServePr
     output: () => output,
     cli: (token, ...cliArgs) => {
       const client = { ...env, FAILSAFE_URL: url, FAILSAFE_TOKEN: token, XDG_CONFIG_HOME: options.dataDir };
-      const r = spawnSync(process.execPath, [failsafeBin, ...cliArgs], {
+      const r = spawnSync(process.execPath, [bin, ...cliArgs], {
         encoding: 'utf8',
         timeout: 120_000,
         env: client,
