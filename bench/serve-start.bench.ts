@@ -2,16 +2,20 @@
  * Serve's start on a long history it has no checkpoints for (a first start on an old store, or an
  * upgrade that changed the read models): how long until it listens, until /ready says every read
  * model has caught up, and the process's CPU and peak memory then. Each round starts the real
- * `failsafe serve` on a fresh copy of the same history.
- * Run: npm run bench:serve-start -- [--events N] [--rounds N] [--cli path/to/failsafe.js]
+ * `failsafe serve` on a fresh copy of the same history (SQLite), or with a fresh data folder on one
+ * PostgreSQL store that holds the history (`--store postgres`: a throwaway local server).
+ * Run: npm run bench:serve-start -- [--events N] [--rounds N] [--store sqlite|postgres] [--cli path/to/failsafe.js]
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { copyStore } from '../src/application/copy-store.js';
+import { openStore } from '../src/event-store/open-store.js';
 import { SqliteEventStore } from '../src/event-store/sqlite-event-store.js';
+import { type PostgresServer, startPostgres } from '../src/testing/postgres-server.js';
 import { startServeProcess } from '../src/testing/serve-process.js';
 import { writeHistory } from './bench-history.js';
 import { fmt, loadAverage, median, progress } from './bench-support.js';
@@ -20,6 +24,8 @@ const HELP = `Usage: npm run bench:serve-start -- [options]
 
   --events <n>    events in the history (default 1000000; 95 % health samples of 50 services)
   --rounds <n>    starts on a fresh copy, medians reported (default 3)
+  --store <kind>  sqlite (default) or postgres: the history copied into a throwaway local PostgreSQL
+                  server (PostgreSQL 15's binaries on PATH, as for the tests), which every start reads
   --cli <file>    the failsafe.js to start (default this checkout's bin/failsafe.js, which runs
                   dist/: \`npm run build\` after changing the sources); another checkout's to compare
   --timeout <s>   give up on a start after this long (default 900)
@@ -30,6 +36,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '1000000' },
     rounds: { type: 'string', default: '3' },
     cli: { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
     timeout: { type: 'string', default: '900' },
     help: { type: 'boolean', default: false },
   },
@@ -45,6 +52,10 @@ const [events, rounds, timeoutSeconds] = [values.events, values.rounds, values.t
 ];
 if (![events, rounds, timeoutSeconds].every((n) => Number.isInteger(n) && n > 0)) {
   process.stderr.write(`--events, --rounds and --timeout must be positive whole numbers\n\n${HELP}`);
+  process.exit(2);
+}
+if (values.store !== 'sqlite' && values.store !== 'postgres') {
+  process.stderr.write(`--store must be sqlite or postgres, not "${values.store}"\n\n${HELP}`);
   process.exit(2);
 }
 const cli = resolve(values.cli ?? fileURLToPath(new URL('../bin/failsafe.js', import.meta.url)));
@@ -65,16 +76,18 @@ function usage(pid: number): { cpuSeconds: number; peakRssMb: number } {
   return { cpuSeconds: ticks / 100, peakRssMb: Number(peak) / 1024 };
 }
 
-async function startOnce(history: string, round: number): Promise<Start> {
+/** Starts serve with a fresh data folder: on a copy of the SQLite history, or on the PostgreSQL store at `storeUrl`. */
+async function startOnce(history: string, round: number, storeUrl: string | undefined): Promise<Start> {
   const dataDir = join(root, `round-${round}`);
   mkdirSync(dataDir);
-  copyFileSync(history, join(dataDir, 'failsafe.db'));
+  if (!storeUrl) copyFileSync(history, join(dataDir, 'failsafe.db'));
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
   // The compiled CLI, as an operator runs it: the sources through tsx would add their own start.
   const serve = await startServeProcess({
     dataDir,
     bin: cli,
+    args: storeUrl ? ['--store', storeUrl] : [],
     env: { FAILSAFE_FROM_SOURCE: '0' },
     timeoutMs: timeoutSeconds * 1000,
   });
@@ -95,7 +108,25 @@ async function startOnce(history: string, round: number): Promise<Start> {
   }
 }
 
+/** A throwaway PostgreSQL server holding a copy of the history; its store's URL. */
+async function postgresCopy(history: string): Promise<{ server: PostgresServer; url: string }> {
+  // The server runs as the postgres user, which must reach its folder.
+  chmodSync(root, 0o755);
+  const server = await startPostgres({ under: root });
+  await server.psql('CREATE DATABASE history');
+  const url = server.url('history');
+  const [source, target] = [await openStore(`sqlite:${history}`), await openStore(url)];
+  try {
+    progress(`copying the history into PostgreSQL (${url})`);
+    await copyStore(source, target, { batchSize: 1000 });
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+  }
+  return { server, url };
+}
+
 const root = mkdtempSync(join(tmpdir(), 'failsafe-bench-serve-start-'));
+let postgres: PostgresServer | undefined;
 try {
   console.log(
     `Failsafe serve start benchmark — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores, ` +
@@ -110,10 +141,12 @@ try {
     onProgress: (written) => progress(`${fmt(written)} written`),
   });
   await store.close();
+  const storeUrl = values.store === 'postgres' ? await postgresCopy(history) : undefined;
+  postgres = storeUrl?.server;
   const starts: Start[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     progress(`start ${round} of ${rounds} (load ${loadAverage()})`);
-    const start = await startOnce(history, round);
+    const start = await startOnce(history, round, storeUrl?.url);
     progress(
       `listening ${start.listening.toFixed(2)} s, ready ${start.ready.toFixed(2)} s, ` +
         `CPU ${start.cpuSeconds.toFixed(1)} s, peak ${fmt(start.peakRssMb)} MB`,
@@ -127,9 +160,12 @@ try {
     ['CPU until then (s)', fmt(median(starts.map((s) => s.cpuSeconds)), 1), each((s) => s.cpuSeconds, 1)],
     ['peak resident memory until then (MB)', fmt(median(starts.map((s) => s.peakRssMb))), each((s) => s.peakRssMb, 0)],
   ];
-  console.log(`\n${fmt(events)} events, no checkpoints, medians of ${rounds} (each); load ${loadAverage()}`);
+  console.log(
+    `\n${fmt(events)} events in ${values.store}, no checkpoints, medians of ${rounds} (each); load ${loadAverage()}`,
+  );
   const width = Math.max(...rows.map((r) => r[0].length));
   for (const [measure, value, note] of rows) console.log(`${measure.padEnd(width)}  ${value.padStart(10)}  (${note})`);
 } finally {
+  await postgres?.stop();
   rmSync(root, { recursive: true, force: true });
 }

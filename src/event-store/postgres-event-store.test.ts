@@ -8,6 +8,7 @@ import { ForeignStore, StoreUnavailable } from './errors.js';
 import { collect, describeEventStoreContract, events, newEvent, take } from './event-store.contract.js';
 import { openStore } from './open-store.js';
 import { MIGRATIONS, PostgresEventStore, type PostgresEventStoreOptions } from './postgres-event-store.js';
+import { describeSharedPagesContract } from './shared-pages.contract.js';
 
 if (!(await postgresBinDir()) && process.env.CI === 'true')
   throw new Error('PostgreSQL is missing: run scripts/provision.sh');
@@ -43,6 +44,22 @@ describeEventStoreContract('PostgreSQL', async () => {
         ),
       ).toBe('t|t\n');
     },
+    dispose: async () => {
+      await store.close();
+      await server.psql(`DROP DATABASE ${database} WITH (FORCE)`);
+    },
+  };
+});
+
+describeSharedPagesContract('PostgreSQL', async () => {
+  const database = await freshDatabase();
+  const store = await PostgresEventStore.open({
+    url: server.url(database),
+    readPageSize: 10,
+    fallbackPollIntervalMs: 200,
+  });
+  return {
+    store,
     dispose: async () => {
       await store.close();
       await server.psql(`DROP DATABASE ${database} WITH (FORCE)`);

@@ -64,6 +64,7 @@ import type {
   UndecodedEvent,
 } from './event-store.js';
 import { pollingSubscription } from './polling-subscription.js';
+import { SharedPages } from './shared-pages.js';
 import { trimDue } from './retention.js';
 import { describeStore } from './store-url.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
@@ -275,6 +276,7 @@ export class PostgresEventStore implements EventStore {
   private closed = false;
   /** Where this store's retention puts the events it trims. */
   readonly archive: ArchiveReader;
+  private readonly subscriptionPages: SharedPages;
 
   private constructor(
     private readonly sql: Sql,
@@ -285,6 +287,13 @@ export class PostgresEventStore implements EventStore {
     private readonly syncWaits: { cancelled: number },
   ) {
     this.archive = new PostgresArchive(sql, options.readPageSize);
+    this.subscriptionPages = new SharedPages(
+      {
+        head: async () => Number(await this.headPosition()),
+        read: (from, limit) => this.readAllPage(BigInt(from), limit),
+      },
+      options.readPageSize,
+    );
   }
 
   /** Connects, creates or migrates the schema, and refuses a store from a newer Failsafe. */
@@ -681,7 +690,7 @@ export class PostgresEventStore implements EventStore {
         const from = began ? after : await start;
         began = true;
         try {
-          return await this.readAllPage(from + 1n, this.options.readPageSize);
+          return await this.subscriptionPages.after(from);
         } catch (error) {
           // An outage (failover, restart) is waited out, not fatal to the consumer: the wake after
           // re-LISTENing, or the next poll, reads again from the checkpoint.

@@ -4,22 +4,28 @@ import type { RecordedEvent } from './event-store.js';
 const KEPT = 8;
 
 export interface PagedSource {
-  /** The highest position assigned so far: every position at or under it is committed (one writer at a time). */
-  head(): number;
+  /**
+   * The highest position assigned so far, every position at or under it committed: nothing can be
+   * added under it any more (SQLite: one writer at a time; PostgreSQL: positions are taken under a lock
+   * held until commit, so the committed ones are a prefix of those handed out).
+   */
+  head(): number | Promise<number>;
   /** Events from position `from` on, in order, at most `limit` (decoded). */
-  read(from: number, limit: number): RecordedEvent[];
+  read(from: number, limit: number): RecordedEvent[] | Promise<RecordedEvent[]>;
 }
 
 /**
- * Subscriptions' pages, decoded once for all of them. Each read model follows the store with a
- * subscription of its own: at a start on a long history, eight of them read and decoded the same
- * events eight times. Pages here cover fixed ranges of positions (`size` wide), so subscriptions
+ * Subscriptions' pages, read and decoded once for all of them. Each read model follows the store
+ * with a subscription of its own: at a start on a long history, eight of them read and decoded the
+ * same events eight times. Pages here cover fixed ranges of positions (`size` wide), so subscriptions
  * that started from different checkpoints meet on the same pages after their first. A range is
  * kept only once the head has passed its end, as nothing can be added to it any more (an event
  * trimmed since is still handed out: as it would have been to a subscription read just before).
+ * The head is asked only when a range is not known to be complete: on a catch-up, once.
  */
 export class SharedPages {
-  private readonly kept = new Map<number, readonly RecordedEvent[]>();
+  private readonly kept = new Map<number, Promise<readonly RecordedEvent[]>>();
+  private completeUpTo = 0;
 
   constructor(
     private readonly source: PagedSource,
@@ -27,22 +33,27 @@ export class SharedPages {
   ) {}
 
   /** The next events after `after`, in order; empty when there are none yet. */
-  after(after: bigint): RecordedEvent[] {
+  async after(after: bigint): Promise<RecordedEvent[]> {
     const from = Number(after) + 1;
     const start = from - (from % this.size);
     const end = start + this.size;
-    if (this.source.head() < end - 1) return this.source.read(from, this.size);
-    const rest = this.page(start, end).filter((event) => event.position > after);
+    if (this.completeUpTo < end - 1) this.completeUpTo = Math.max(this.completeUpTo, await this.source.head());
+    if (this.completeUpTo < end - 1) return this.source.read(from, this.size);
+    const rest = (await this.page(start, end)).filter((event) => event.position > after);
     // Every event left in the range was trimmed: the next ones may be many ranges on, found in one read.
     return rest.length > 0 ? rest : this.source.read(end, this.size);
   }
 
-  private page(start: number, end: number): readonly RecordedEvent[] {
+  /** The range's events, read once for every subscription that asks while it is kept; a failed read is not kept. */
+  private page(start: number, end: number): Promise<readonly RecordedEvent[]> {
     const known = this.kept.get(start);
     if (known) return known;
     const past = BigInt(end);
-    const page = this.source.read(start, this.size).filter((event) => event.position < past);
+    const page = (async () => (await this.source.read(start, this.size)).filter((event) => event.position < past))();
     this.kept.set(start, page);
+    page.catch(() => {
+      if (this.kept.get(start) === page) this.kept.delete(start);
+    });
     if (this.kept.size > KEPT) this.kept.delete(this.kept.keys().next().value!);
     return page;
   }

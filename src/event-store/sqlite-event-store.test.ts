@@ -4,12 +4,25 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, describeEventStoreContract, events, take } from './event-store.contract.js';
+import { collect, describeEventStoreContract, events } from './event-store.contract.js';
 import { ForeignStore, StoreClosed, StoreCorrupt } from './errors.js';
+import { describeSharedPagesContract } from './shared-pages.contract.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
 import { fixedClock } from '../runtime/clock.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'failsafe-sqlite-'));
+
+describeSharedPagesContract('SQLite', async () => {
+  const dir = tempDir();
+  const store = SqliteEventStore.open({ path: join(dir, 'events.db'), readPageSize: 10, livePollIntervalMs: 20 });
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
 describeEventStoreContract('SQLite', async () => {
   const dir = tempDir();
@@ -158,49 +171,5 @@ describe('SQLite event store', () => {
     } finally {
       await store.close();
     }
-  });
-
-  describe('subscriptions catching up together', () => {
-    const open = () =>
-      SqliteEventStore.open({ path: join(dir, 'events.db'), readPageSize: 10, livePollIntervalMs: 20 });
-
-    it('hand out each event in order, decoded once for all of them, whatever position each started after', async () => {
-      const store = open();
-      try {
-        await store.append('svc', events(45), 'any');
-        const [fromZero, fromCheckpoint] = [store.subscribe(), store.subscribe({ after: 13n })];
-        const [a, b] = [await take(fromZero, 45), await take(fromCheckpoint, 32)];
-        expect(a.map((e) => e.position)).toEqual(Array.from({ length: 45 }, (_, i) => BigInt(i + 1)));
-        expect(b.map((e) => e.position)).toEqual(Array.from({ length: 32 }, (_, i) => BigInt(i + 14)));
-        // Up to the last range of ten positions (still the head's, so read afresh each time), both were
-        // handed the same decoded events.
-        expect(b.slice(0, 26).every((event, i) => event === a[i + 13])).toBe(true);
-        expect(b[26]).not.toBe(a[39]);
-        await Promise.all([fromZero.close(), fromCheckpoint.close()]);
-      } finally {
-        await store.close();
-      }
-    });
-
-    it('go past ranges of positions whose events were all trimmed, and on to live appends', async () => {
-      const store = open();
-      try {
-        await store.append('old', events(25), 'any');
-        await store.append('svc', events(5), 'any');
-        await store.setStreamMetadata('old', { maxCount: 1 });
-        await store.append('old', events(1), 'any');
-        const kept = (await collect(store.readAll())).map((e) => e.position);
-        expect(kept[0]).toBeGreaterThan(20n);
-        const subscription = store.subscribe();
-        expect((await take(subscription, kept.length)).map((e) => e.position)).toEqual(kept);
-        // Appends that complete a range the subscription read while it was the head's (not kept as complete).
-        await store.append('svc', events(12), 'any');
-        const live = await take(subscription, 12);
-        expect(live.map((e) => e.position)).toEqual(Array.from({ length: 12 }, (_, i) => kept.at(-1)! + BigInt(i + 1)));
-        await subscription.close();
-      } finally {
-        await store.close();
-      }
-    });
   });
 });
