@@ -118,7 +118,15 @@ async function postgresCopy(history: string): Promise<{ server: PostgresServer; 
   const [source, target] = [await openStore(`sqlite:${history}`), await openStore(url)];
   try {
     progress(`copying the history into PostgreSQL (${url})`);
-    await copyStore(source, target, { batchSize: 1000 });
+    let shown = 0;
+    await copyStore(source, target, {
+      batchSize: 1000,
+      onProgress: ({ events }) => {
+        if (events < shown + 100_000) return;
+        shown = events;
+        progress(`${fmt(events)} copied`);
+      },
+    });
   } finally {
     await Promise.all([source.close(), target.close()]);
   }
