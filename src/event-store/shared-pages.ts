@@ -21,11 +21,14 @@ export interface PagedSource {
  * that started from different checkpoints meet on the same pages after their first. A range is
  * kept only once the head has passed its end, as nothing can be added to it any more (an event
  * trimmed since is still handed out: as it would have been to a subscription read just before).
- * The head is asked only when a range is not known to be complete: on a catch-up, once.
+ * What reads return shows how far positions are complete too; the head is asked only when a range
+ * is not known to be complete and the store may hold more than reads have shown: at first, and after
+ * a read that filled its page (on a catch-up, once), never while following live appends.
  */
 export class SharedPages {
   private readonly kept = new Map<number, Promise<readonly RecordedEvent[]>>();
   private completeUpTo = 0;
+  private mayBeBehind = true;
 
   constructor(
     private readonly source: PagedSource,
@@ -37,11 +40,24 @@ export class SharedPages {
     const from = Number(after) + 1;
     const start = from - (from % this.size);
     const end = start + this.size;
-    if (this.completeUpTo < end - 1) this.completeUpTo = Math.max(this.completeUpTo, await this.source.head());
-    if (this.completeUpTo < end - 1) return this.source.read(from, this.size);
+    if (this.completeUpTo < end - 1 && this.mayBeBehind) this.known(await this.source.head());
+    if (this.completeUpTo < end - 1) return this.fresh(from);
     const rest = (await this.page(start, end)).filter((event) => event.position > after);
     // Every event left in the range was trimmed: the next ones may be many ranges on, found in one read.
-    return rest.length > 0 ? rest : this.source.read(end, this.size);
+    return rest.length > 0 ? rest : this.fresh(end);
+  }
+
+  /** Events from `from` read for one subscription; the last one's position is complete, and so is all below it. */
+  private async fresh(from: number): Promise<RecordedEvent[]> {
+    const events = await this.source.read(from, this.size);
+    this.mayBeBehind = events.length === this.size;
+    const last = events.at(-1);
+    if (last) this.known(Number(last.position));
+    return events;
+  }
+
+  private known(complete: number) {
+    this.completeUpTo = Math.max(this.completeUpTo, complete);
   }
 
   /** The range's events, read once for every subscription that asks while it is kept; a failed read is not kept. */
