@@ -109,7 +109,8 @@ async function runViaServer(client: FrontDoorClient, drill: string, flags: RunFl
 /**
  * Ctrl-C (or SIGTERM) during a drill: the first aborts it and waits for its cleanup (exit 2); the
  * second only says that cleanup is under way; a third quits at once, leaving what the cleanup had
- * not done yet (the next drill run removes its toxics and closes the run as aborted).
+ * not done yet (the next drill run removes its toxics and closes the run as aborted). Once the
+ * cleanup is done, further signals are ignored while the process exits.
  */
 function interruptible(): { signal: AbortSignal; dispose(): void } {
   const aborting = new AbortController();
@@ -132,6 +133,9 @@ function interruptible(): { signal: AbortSignal; dispose(): void } {
     dispose() {
       process.off('SIGINT', interrupt);
       process.off('SIGTERM', interrupt);
+      // Interrupted, the cleanup done: the process is on its way out with exit 2. A Ctrl-C in that last
+      // moment would otherwise kill it by the signal, and the caller would see no exit code at all.
+      if (count > 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
     },
   };
 }
