@@ -709,7 +709,8 @@ export class PostgresEventStore implements EventStore {
   /**
    * Keeps one dedicated connection LISTENing while there are subscriptions. When it drops (server
    * restart, failover) it connects again, backing off, and wakes everyone once it listens again:
-   * appends may have committed while nobody listened.
+   * appends may have committed while nobody listened. The subscriptions' shared pages are forgotten
+   * when it drops: the server it comes back to may be a promoted standby.
    */
   private listen(): void {
     if (this.listener || this.closed || this.subscriptions.size === 0) return;
@@ -727,6 +728,7 @@ export class PostgresEventStore implements EventStore {
     const dropped = () => {
       if (this.listener !== listener) return;
       this.listener = undefined;
+      this.subscriptionPages.forget();
       void listener.end({ timeout: 0 });
       const delay = this.listenRetryMs;
       this.listenRetryMs = Math.min(delay * 2, 5_000);

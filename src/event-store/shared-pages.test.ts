@@ -2,26 +2,31 @@ import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from './event-store.js';
 import { type PagedSource, SharedPages } from './shared-pages.js';
 
+const recorded = (position: number, id = `event-${position}`): RecordedEvent => ({
+  position: BigInt(position),
+  id,
+  stream: 'svc',
+  revision: BigInt(position - 1),
+  type: 'Sampled',
+  data: {},
+  metadata: {},
+  recordedAt: new Date(0),
+});
+
 /**
  * A store read asynchronously, as PostgreSQL is, decoding afresh on every read, counting what it is
- * asked; the next `failing` reads reject.
+ * asked; the next `failing` reads reject; while `held` is set, reads and heads wait for it. Its
+ * `history` may be changed, as by a failover.
  */
 function source(total: number) {
-  const history: RecordedEvent[] = Array.from({ length: total }, (_, i) => ({
-    position: BigInt(i + 1),
-    id: `event-${i + 1}`,
-    stream: 'svc',
-    revision: BigInt(i),
-    type: 'Sampled',
-    data: {},
-    metadata: {},
-    recordedAt: new Date(0),
-  }));
-  const asked = { heads: 0, reads: [] as number[], failing: 0 };
+  const history: RecordedEvent[] = Array.from({ length: total }, (_, i) => recorded(i + 1));
+  const asked = { heads: 0, reads: [] as number[], failing: 0, held: undefined as Promise<void> | undefined };
   const paged: PagedSource = {
     head: async () => {
       asked.heads += 1;
-      return total;
+      const last = history.length;
+      await asked.held;
+      return last;
     },
     read: async (from, limit) => {
       asked.reads.push(from);
@@ -29,13 +34,23 @@ function source(total: number) {
         asked.failing -= 1;
         throw new Error('connection lost');
       }
-      return history
+      const page = history
         .filter((e) => e.position >= BigInt(from))
         .slice(0, limit)
         .map((e) => ({ ...e }));
+      await asked.held;
+      return page;
     },
   };
-  return { paged, asked };
+  return { paged, asked, history };
+}
+
+/**
+ * The history as a standby promoted without its last commits has it: positions up to `kept`, then
+ * `added` new events at the positions handed out again.
+ */
+function promote(history: RecordedEvent[], kept: number, added: number) {
+  history.splice(kept, history.length, ...Array.from({ length: added }, (_, i) => recorded(kept + i + 1, `new-${i}`)));
 }
 
 /** Everything after `after`, page by page, as a subscription reads it. */
@@ -68,5 +83,74 @@ describe('shared pages of a store read asynchronously', () => {
     asked.failing = 1;
     await expect(pages.after(0n)).rejects.toThrow('connection lost');
     expect((await drain(pages)).map((e) => Number(e.position))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it('after forget, read again what was kept or known complete: a promoted standby reuses positions', async () => {
+    const { paged, history } = source(45);
+    const pages = new SharedPages(paged, 10);
+    await drain(pages);
+    promote(history, 25, 5);
+    pages.forget();
+    const behind = await drain(pages, 13n);
+    expect(behind.map((e) => e.id)).toEqual([
+      ...Array.from({ length: 12 }, (_, i) => `event-${i + 14}`),
+      ...Array.from({ length: 5 }, (_, i) => `new-${i}`),
+    ]);
+    // Appends on the promoted server, at positions the old one had handed out too.
+    promote(history, 30, 7);
+    expect((await drain(pages, 30n)).map((e) => e.id)).toEqual(Array.from({ length: 7 }, (_, i) => `new-${i}`));
+  });
+
+  describe('take nothing as known from an answer of the server left behind, begun before forget', () => {
+    /** Holds the source's answers; `forget` and a promotion to 30 positions happen meanwhile. */
+    async function failoverDuring(
+      asked: ReturnType<typeof source>['asked'],
+      pages: SharedPages,
+      begin: () => Promise<unknown>,
+    ) {
+      let release = () => {};
+      asked.held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const late = begin();
+      await Promise.resolve();
+      pages.forget();
+      asked.held = undefined;
+      release();
+      await late;
+    }
+
+    /** What a subscription from 13 gets then, and what it gets of appends on the promoted server. */
+    async function expectPromotedHistory(pages: SharedPages, history: RecordedEvent[]) {
+      expect((await drain(pages, 13n)).map((e) => Number(e.position))).toEqual(
+        Array.from({ length: 17 }, (_, i) => i + 14),
+      );
+      promote(history, 30, 3);
+      expect((await drain(pages, 30n)).map((e) => e.id)).toEqual(['new-0', 'new-1', 'new-2']);
+    }
+
+    it('a head', async () => {
+      const { paged, asked, history } = source(45);
+      const pages = new SharedPages(paged, 10);
+      await failoverDuring(asked, pages, () => {
+        const late = pages.after(40n);
+        promote(history, 30, 0);
+        return late;
+      });
+      await expectPromotedHistory(pages, history);
+    });
+
+    it('a read', async () => {
+      const { paged, asked, history } = source(45);
+      const pages = new SharedPages(paged, 10);
+      await drain(pages);
+      promote(history, 45, 3);
+      await failoverDuring(asked, pages, () => {
+        const late = pages.after(45n);
+        promote(history, 30, 0);
+        return late;
+      });
+      await expectPromotedHistory(pages, history);
+    });
   });
 });

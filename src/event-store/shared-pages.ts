@@ -29,6 +29,8 @@ export class SharedPages {
   private readonly kept = new Map<number, Promise<readonly RecordedEvent[]>>();
   private completeUpTo = 0;
   private mayBeBehind = true;
+  /** Counts `forget`s: what a read begun before one shows is not taken as known after it. */
+  private generation = 0;
 
   constructor(
     private readonly source: PagedSource,
@@ -40,16 +42,34 @@ export class SharedPages {
     const from = Number(after) + 1;
     const start = from - (from % this.size);
     const end = start + this.size;
-    if (this.completeUpTo < end - 1 && this.mayBeBehind) this.known(await this.source.head());
+    if (this.completeUpTo < end - 1 && this.mayBeBehind) {
+      const generation = this.generation;
+      const head = await this.source.head();
+      if (generation === this.generation) this.known(head);
+    }
     if (this.completeUpTo < end - 1) return this.fresh(from);
     const rest = (await this.page(start, end)).filter((event) => event.position > after);
     // Every event left in the range was trimmed: the next ones may be many ranges on, found in one read.
     return rest.length > 0 ? rest : this.fresh(end);
   }
 
+  /**
+   * Drops every kept page and what is known to be complete: the store may now be another server, whose
+   * history can lack the last positions read and hand them out again (a standby promoted without the
+   * last commits). Subscriptions already past those positions do not see them again, as before sharing.
+   */
+  forget(): void {
+    this.generation += 1;
+    this.kept.clear();
+    this.completeUpTo = 0;
+    this.mayBeBehind = true;
+  }
+
   /** Events from `from` read for one subscription; the last one's position is complete, and so is all below it. */
   private async fresh(from: number): Promise<RecordedEvent[]> {
+    const generation = this.generation;
     const events = await this.source.read(from, this.size);
+    if (generation !== this.generation) return events;
     this.mayBeBehind = events.length === this.size;
     const last = events.at(-1);
     if (last) this.known(Number(last.position));
