@@ -78,26 +78,30 @@ describe('PostgreSQL event store', () => {
     return store;
   };
 
-  /** Ends the store's LISTEN connection on the server; resolves to a promise that a new one has replaced it. */
-  async function cutListener(database: string): Promise<Promise<void>> {
-    const listenerPid = async () =>
-      (
-        await server.psql(
-          `SELECT pid FROM pg_stat_activity WHERE application_name = 'failsafe-listener' AND datname = '${database}'`,
-        )
-      ).trim();
-    const before = await listenerPid();
+  const listenerPid = async (database: string) =>
+    (
+      await server.psql(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'failsafe-listener' AND datname = '${database}'`,
+      )
+    ).trim();
+
+  /** Ends the store's LISTEN connection on the server; resolves to that connection's pid. */
+  async function cutListener(database: string): Promise<string> {
+    const before = await listenerPid(database);
     expect(before).toMatch(/^\d+$/);
     await server.psql(`SELECT pg_terminate_backend(${before})`);
-    return (async () => {
-      let after = '';
-      for (let i = 0; i < 100 && (after === '' || after === before); i += 1) {
-        await sleep(50);
-        after = await listenerPid();
-      }
-      expect(after).toMatch(/^\d+$/);
-      expect(after).not.toBe(before);
-    })();
+    return before;
+  }
+
+  /** Resolves once a new LISTEN connection has replaced the one `before` was. */
+  async function relistened(database: string, before: string): Promise<void> {
+    let after = '';
+    for (let i = 0; i < 100 && (after === '' || after === before); i += 1) {
+      await sleep(50);
+      after = await listenerPid(database);
+    }
+    expect(after).toMatch(/^\d+$/);
+    expect(after).not.toBe(before);
   }
 
   it('delivers $all to a live subscriber exactly once and in order under 16 writers, one committing late', async () => {
@@ -152,11 +156,11 @@ describe('PostgreSQL event store', () => {
       const first = events(1);
       await writer.append('svc', first, 'any');
       expect((await take(subscription, 1, 20_000))[0]!.id).toBe(first[0]!.id);
-      const relistened = await cutListener(database);
+      const before = await cutListener(database);
       const second = events(2);
       await writer.append('svc', second, 'any');
       expect((await take(subscription, 2, 20_000)).map((e) => e.id)).toEqual(second.map((e) => e.id));
-      await relistened;
+      await relistened(database, before);
     } finally {
       await subscription.close();
     }
@@ -172,7 +176,7 @@ describe('PostgreSQL event store', () => {
       // A stand-in for a standby promoted without the last commits, which handed positions 26 on out again:
       // other events at positions the shared pages hold.
       await server.psql("UPDATE failsafe_events SET type = 'Promoted' WHERE position > 25", database);
-      await await cutListener(database);
+      await relistened(database, await cutListener(database));
       const behind = store.subscribe({ after: 13n });
       const types = (await take(behind, 32)).map((e) => e.type);
       await behind.close();

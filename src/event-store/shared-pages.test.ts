@@ -102,9 +102,9 @@ describe('shared pages of a store read asynchronously', () => {
   });
 
   describe('take nothing as known from an answer of the server left behind, begun before forget', () => {
-    /** Holds the source's answers; `forget` and a promotion to 30 positions happen meanwhile. */
+    /** Holds the source's answers to what `begin` asks; a promotion to 30 positions and `forget` happen meanwhile. */
     async function failoverDuring(
-      asked: ReturnType<typeof source>['asked'],
+      { asked, history }: ReturnType<typeof source>,
       pages: SharedPages,
       begin: () => Promise<unknown>,
     ) {
@@ -113,6 +113,7 @@ describe('shared pages of a store read asynchronously', () => {
         release = resolve;
       });
       const late = begin();
+      promote(history, 30, 0);
       await Promise.resolve();
       pages.forget();
       asked.held = undefined;
@@ -130,27 +131,19 @@ describe('shared pages of a store read asynchronously', () => {
     }
 
     it('a head', async () => {
-      const { paged, asked, history } = source(45);
-      const pages = new SharedPages(paged, 10);
-      await failoverDuring(asked, pages, () => {
-        const late = pages.after(40n);
-        promote(history, 30, 0);
-        return late;
-      });
-      await expectPromotedHistory(pages, history);
+      const store = source(45);
+      const pages = new SharedPages(store.paged, 10);
+      await failoverDuring(store, pages, () => pages.after(40n));
+      await expectPromotedHistory(pages, store.history);
     });
 
     it('a read', async () => {
-      const { paged, asked, history } = source(45);
-      const pages = new SharedPages(paged, 10);
+      const store = source(45);
+      const pages = new SharedPages(store.paged, 10);
       await drain(pages);
-      promote(history, 45, 3);
-      await failoverDuring(asked, pages, () => {
-        const late = pages.after(45n);
-        promote(history, 30, 0);
-        return late;
-      });
-      await expectPromotedHistory(pages, history);
+      promote(store.history, 45, 3);
+      await failoverDuring(store, pages, () => pages.after(45n));
+      await expectPromotedHistory(pages, store.history);
     });
   });
 });
